@@ -1,0 +1,50 @@
+"""Configuration read from environment variables, with safe development defaults."""
+import os
+from datetime import timedelta
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+def database_uri(url: str) -> str:
+    """SQLAlchemy URI for a postgresql:// URL, using the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment; each read from the environment when the app is made."""
+
+    def __init__(self, environ=os.environ):
+        self.ENV = environ.get("CRM_ENV", "development")
+        self.SECRET_KEY = environ.get("SECRET_KEY", DEV_SECRET_KEY)
+        self.SQLALCHEMY_DATABASE_URI = database_uri(environ.get("DATABASE_URL", ""))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = environ.get("REDIS_URL", "")
+        self.BASE_URL = environ.get("BASE_URL", "http://127.0.0.1:5000")
+        self.SMTP_URL = environ.get("SMTP_URL", "")  # smtp://user:pass@host:port; empty keeps mail in the dev outbox
+        self.MAIL_FROM = environ.get("MAIL_FROM", "CRM <no-reply@crm.localhost>")
+        self.DEV_OUTBOX = self.ENV != "production"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.ENV == "production"
+        self.REMEMBER_COOKIE_SECURE = self.ENV == "production"
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(environ.get("SESSION_HOURS", "12")))
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
+        self.LOGIN_LIMITS = environ.get("LOGIN_LIMITS", "5 per 5 minutes")
+        self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
+        self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "10"))
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")
+        self.LANGUAGES = ("en", "zh_Hans_CN")
+        self.TESTING = False
+
+    def check(self) -> None:
+        """Refuse to run in production with development secrets or no servers."""
+        if self.ENV != "production":
+            return
+        if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
+            raise RuntimeError("CRM_ENV=production needs a SECRET_KEY of at least 32 random characters.")
+        if not self.SQLALCHEMY_DATABASE_URI or not self.REDIS_URL:
+            raise RuntimeError("CRM_ENV=production needs DATABASE_URL and REDIS_URL.")

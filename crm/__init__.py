@@ -1,0 +1,152 @@
+"""The CRM application factory."""
+import json
+from pathlib import Path
+
+from flask import Flask, g, render_template, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from config import Config
+from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
+
+LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
+ROOT = Path(__file__).resolve().parent.parent
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app from the environment (and `overrides`, which tests use)."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(ROOT / "instance"))
+    app.config.from_object(Config())
+    app.config.update(overrides or {})
+    use_running_services(app)
+    Config.check(_ConfigView(app.config))
+
+    db.init_app(app)
+    init_redis(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories=str(ROOT / "crm" / "translations"))
+    app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+
+    register_blueprints(app)
+    register_hooks(app)
+    register_errors(app)
+    register_cli(app)
+    app.jinja_env.globals["get_locale"] = get_locale
+    from crm import formatting
+    formatting.register(app)
+    return app
+
+
+class _ConfigView:
+    """Config.check() reads attributes; app.config is a dict."""
+
+    def __init__(self, mapping):
+        self.__dict__.update(mapping)
+
+
+def use_running_services(app: Flask) -> None:
+    """Without DATABASE_URL/REDIS_URL, attach to the embedded servers the run command started."""
+    services = Path(app.instance_path) / "services.json"
+    if app.config["SQLALCHEMY_DATABASE_URI"] and app.config["REDIS_URL"]:
+        return
+    if not services.exists():
+        raise RuntimeError("Set DATABASE_URL and REDIS_URL, or start the app with `python3 scripts/run.py`, "
+                           "which starts embedded servers.")
+    from config import database_uri
+
+    urls = json.loads(services.read_text())
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"] or database_uri(urls["database"])
+    app.config["REDIS_URL"] = app.config["REDIS_URL"] or urls["redis"]
+
+
+def register_blueprints(app: Flask) -> None:
+    from crm.accounts.views import bp as accounts
+    from crm.customers.views import bp as customers
+    from crm.dev.views import bp as dev
+    from crm.health.views import bp as health
+    from crm.tags.views import bp as tags
+    from crm.workspace.views import bp as workspace
+
+    for blueprint in (health, accounts, workspace, customers, tags):
+        app.register_blueprint(blueprint)
+    if app.config["DEV_OUTBOX"]:
+        app.register_blueprint(dev)
+
+
+def select_locale() -> str:
+    """The signed-in user's language, else the one picked on this browser, else the browser's own."""
+    if current_user and current_user.is_authenticated:
+        return current_user.language
+    if session.get("language") in LANGUAGES:
+        return LANGUAGES[session["language"]]
+    return LANGUAGES[request.accept_languages.best_match(["en", "zh"], "en")] if request else "en"
+
+
+def select_timezone() -> str:
+    return "Asia/Shanghai"
+
+
+def register_hooks(app: Flask) -> None:
+    from crm.accounts import service as accounts
+
+    login_manager.user_loader(accounts.load_session_account)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.vary.add("HX-Request")
+        return response
+
+    @app.teardown_request
+    def forget_tenant(_exc):
+        g.pop("tenant", None)
+
+
+def register_errors(app: Flask) -> None:
+    def page(status: int, message: str | None = None):
+        from crm.web import is_htmx
+
+        template = "errors/_message.html" if is_htmx() else "errors/page.html"
+        return render_template(template, status=status, message=message), status
+
+    @app.errorhandler(404)
+    def not_found(_e):
+        return page(404)
+
+    @app.errorhandler(403)
+    def forbidden(e):
+        return page(403, getattr(e, "description", None))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e):
+        return page(400, "csrf")
+
+    @app.errorhandler(429)
+    def too_many(_e):
+        return page(429)
+
+    @app.errorhandler(500)
+    def server_error(_e):
+        db.session.rollback()
+        return page(500)
+
+
+def register_cli(app: Flask) -> None:
+    from crm.demo import demo_cli
+    from tenants.cli import tenants_cli
+
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,158 @@
+"""Accounts: sign-up, sign-in, sessions that can be revoked, password reset, language."""
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from crm.accounts.models import Account
+from crm.errors import Invalid
+from crm.extensions import db
+from tenants.models import Membership, Tenant, utcnow
+from tenants.provisioning import provision_tenant
+from tenants.service import slug_taken
+from tenants.slugs import slug_problem
+
+hasher = PasswordHasher()
+# Verified against when the email is unknown, so both answers take the same time.
+_DUMMY_HASH = hasher.hash("not a real password")
+RESET_MAX_AGE = 3600
+MIN_PASSWORD = 8
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: trimmed, domain checked, lower-cased."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise Invalid({"email": _("Enter a valid email address.")})
+
+
+def find_account(email: str) -> Account | None:
+    return db.session.scalar(select(Account).where(Account.email == email.strip().lower()))
+
+
+def slug_message(slug: str) -> str | None:
+    """Why a workspace address cannot be used, in the user's language; None when it is free."""
+    problem = slug_problem(slug)
+    if problem == "format":
+        return _("Use 3-40 lower-case letters, digits and dashes, starting and ending with a letter or digit.")
+    if problem == "reserved":
+        return _("This address is reserved. Please choose another.")
+    if slug_taken(slug):
+        return _("This address is taken. Please choose another.")
+    return None
+
+
+def sign_up(company: str, slug: str, name: str, email: str, password: str, language: str) -> tuple[Account, Tenant]:
+    """Create a company's workspace with its first admin; an existing account must give its password."""
+    errors = {}
+    if message := slug_message(slug):
+        errors["slug"] = message
+    email = normalise_email(email)
+    account = find_account(email)
+    if account is not None and not password_matches(account, password):
+        errors["email"] = _("This email already has an account. Enter its password to add a workspace to it.")
+    if errors:
+        raise Invalid(errors)
+    if account is None:
+        check_password_strength(password)
+        account = Account(email=email, name=name.strip(), password_hash=hasher.hash(password), language=language)
+        db.session.add(account)
+        db.session.flush()
+    tenant = provision_tenant(company.strip(), slug, account)
+    return account, tenant
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid({"password": _("Use at least %(n)d characters.", n=MIN_PASSWORD)})
+
+
+def password_matches(account: Account, password: str) -> bool:
+    try:
+        return hasher.verify(account.password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def authenticate(email: str, password: str) -> Account | None:
+    """The account for these credentials, or None; unknown emails cost the same time as wrong passwords."""
+    account = find_account(email)
+    if account is None:
+        password_matches(Account(password_hash=_DUMMY_HASH), password)
+        return None
+    if not password_matches(account, password):
+        return None
+    if hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hasher.hash(password)
+    account.last_login_at = utcnow()
+    return account
+
+
+def load_session_account(session_id: str) -> Account | None:
+    """Flask-Login's loader: the account, if the session's version is still current."""
+    account_id, _sep, version = session_id.partition(":")
+    if not account_id.isdigit() or not version.isdigit():
+        return None
+    account = db.session.get(Account, int(account_id))
+    if account is None or account.session_version != int(version):
+        return None
+    return account
+
+
+def end_all_sessions(account: Account) -> None:
+    account.session_version += 1
+
+
+def workspaces_of(account: Account) -> list[Tenant]:
+    """The tenants this account belongs to, by name."""
+    stmt = (select(Tenant).join(Membership, Membership.tenant_id == Tenant.id)
+            .where(Membership.account_id == account.id).order_by(Tenant.name))
+    return list(db.session.scalars(stmt))
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def reset_token(account: Account) -> str:
+    """A signed token that works once: it carries a fingerprint of the current password hash."""
+    return _reset_serializer().dumps({"a": account.id, "h": account.password_hash[-12:]})
+
+
+def account_for_reset(token: str) -> Account | None:
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    account = db.session.get(Account, data.get("a"))
+    if account is None or account.password_hash[-12:] != data.get("h"):
+        return None
+    return account
+
+
+def request_password_reset(email: str, reset_url) -> None:
+    """Email a reset link if the account exists; the caller answers the same either way."""
+    from crm.notify.email import queue_email
+
+    account = find_account(email)
+    if account is None:
+        return
+    link = reset_url(reset_token(account))
+    body = _("Hello %(name)s,\n\nOpen this link within an hour to choose a new password:\n%(link)s\n\n"
+             "If you did not ask for it, ignore this email.", name=account.name, link=link)
+    queue_email(account.email, _("Reset your CRM password"), body)
+
+
+def reset_password(account: Account, password: str) -> None:
+    check_password_strength(password)
+    account.password_hash = hasher.hash(password)
+    end_all_sessions(account)
+
+
+def set_language(account: Account | None, language: str) -> None:
+    if account is not None:
+        account.language = language

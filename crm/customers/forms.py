@@ -1,0 +1,35 @@
+"""The customer form: what a person types; the service validates and normalises it."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+
+from crm.customers.models import LEVELS, STAGES
+
+STAGE_LABELS = {"lead": _l("Lead"), "prospect": _l("Prospect"), "customer": _l("Customer"),
+                "inactive": _l("Inactive")}
+KIND_LABELS = {"person": _l("Person"), "company": _l("Company")}
+FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "email": _l("Email"),
+                "company": _l("Company"), "title": _l("Job title"), "level": _l("Level"),
+                "stage": _l("Lifecycle stage"), "owner_id": _l("Owner"), "source": _l("Source"),
+                "address": _l("Address"), "notes": _l("Notes")}
+
+
+class CustomerForm(FlaskForm):
+    name = StringField(FIELD_LABELS["name"])
+    kind = SelectField(FIELD_LABELS["kind"], choices=list(KIND_LABELS.items()))
+    phone = StringField(FIELD_LABELS["phone"])
+    email = StringField(FIELD_LABELS["email"])
+    company = StringField(FIELD_LABELS["company"])
+    title = StringField(FIELD_LABELS["title"])
+    level = SelectField(FIELD_LABELS["level"], choices=[("", "—")] + [(level, level) for level in LEVELS])
+    stage = SelectField(FIELD_LABELS["stage"], choices=list(STAGE_LABELS.items()))
+    owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[])
+    source = StringField(FIELD_LABELS["source"])
+    address = StringField(FIELD_LABELS["address"])
+    notes = TextAreaField(FIELD_LABELS["notes"])
+
+    def set_owners(self, members) -> None:
+        self.owner_id.choices = [("", _l("No owner"))] + [(str(m.id), m.name) for m in members]
+
+    def data_for_service(self) -> dict:
+        return {name: self[name].data for name in self._fields if name != "csrf_token"}

@@ -1,0 +1,68 @@
+"""Customers and tags (schema `tenant`)."""
+from datetime import datetime
+
+from sqlalchemy import Column, Computed, ForeignKey, Index, String, Table, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.members.models import Member
+from tenants.models import utcnow
+
+LEVELS = ("A", "B", "C", "D")
+STAGES = ("lead", "prospect", "customer", "inactive")
+KINDS = ("person", "company")
+
+customer_tags = Table(
+    "customer_tags", db.metadata,
+    Column("customer_id", ForeignKey("tenant.customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tenant.tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+    schema="tenant",
+)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+    __table_args__ = {"schema": "tenant"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    color: Mapped[str] = mapped_column(String(20), default="blue")
+
+
+SEARCH_EXPRESSION = (
+    "lower(coalesce(name, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' "
+    "|| coalesce(company, ''))"
+)
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index("ix_customers_live_name", "name", "id", postgresql_where=text("deleted_at IS NULL")),
+        {"schema": "tenant"},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="person")
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    company: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str | None] = mapped_column(String(80))
+    address: Mapped[str | None] = mapped_column(String(250))
+    source: Mapped[str | None] = mapped_column(String(60))
+    level: Mapped[str | None] = mapped_column(String(1), index=True)
+    stage: Mapped[str] = mapped_column(String(20), default="lead", index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"), index=True)
+    notes: Mapped[str | None]
+    custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    search_text: Mapped[str] = mapped_column(Computed(SEARCH_EXPRESSION, persisted=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+    owner: Mapped[Member | None] = relationship(lazy="joined")
+    tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin", order_by=Tag.name)

@@ -1,0 +1,360 @@
+"""Customer rules and queries: scoped search, keyset pages, validation, tags, bulk actions and trash."""
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from sqlalchemy import delete, exists, func, insert, or_, select, tuple_
+from werkzeug.exceptions import NotFound
+
+from crm.customers.models import KINDS, LEVELS, STAGES, Customer, Tag, customer_tags
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import scoped
+from crm.members.models import Member, Setting
+from tenants.models import utcnow
+
+PAGE_SIZE = 25
+SORTS = {
+    "newest": (Customer.id.desc(),),
+    "oldest": (Customer.id.asc(),),
+    "name": (Customer.name.asc(), Customer.id.asc()),
+    "updated": (Customer.updated_at.desc(), Customer.id.desc()),
+}
+EDITABLE = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage",
+            "owner_id", "notes")
+INLINE_EDITABLE = ("name", "phone", "email", "company", "title", "level", "stage", "owner_id", "source")
+
+
+@dataclass
+class CustomerQuery:
+    """What the customer list was asked for: search, filters, sort and the keyset cursor."""
+
+    q: str = ""
+    tags: list[int] = field(default_factory=list)
+    tag_mode: str = "all"
+    level: str = ""
+    stage: str = ""
+    owner: str = ""  # a member id, "me" or "none"
+    sort: str = "newest"
+    after: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "CustomerQuery":
+        """Read the query string; anything malformed is ignored rather than failing the page."""
+        return cls(
+            q=args.get("q", "").strip()[:100],
+            tags=[int(t) for t in args.getlist("tag") if t.isdigit()][:10],
+            tag_mode="any" if args.get("tag_mode") == "any" else "all",
+            level=args.get("level", "") if args.get("level") in LEVELS else "",
+            stage=args.get("stage", "") if args.get("stage") in STAGES else "",
+            owner=args.get("owner", "") if args.get("owner", "").isdigit() or args.get("owner") in ("me", "none")
+            else "",
+            sort=args.get("sort") if args.get("sort") in SORTS else "newest",
+            after=args.get("after", "")[:200],
+        )
+
+    def args(self, **changes) -> dict:
+        """Query-string arguments for a link to this list with `changes`."""
+        values = {"q": self.q, "tag": self.tags, "tag_mode": self.tag_mode if self.tags else "",
+                  "level": self.level, "stage": self.stage, "owner": self.owner,
+                  "sort": self.sort if self.sort != "newest" else "", "after": ""}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.tags or self.level or self.stage or self.owner)
+
+
+def visible(viewer: Member, action: str = "view"):
+    """Live (not deleted) customers the viewer may act on."""
+    stmt = select(Customer).where(Customer.deleted_at.is_(None))
+    return scoped(stmt, viewer, "customers", action, Customer)
+
+
+def _search_term(q: str) -> str:
+    digits = re.sub(r"[\s\-()+]", "", q)
+    return digits if digits.isdigit() and len(digits) >= 3 else q.lower()
+
+
+def _filtered(stmt, viewer: Member, query: CustomerQuery):
+    if query.q:
+        stmt = stmt.where(Customer.search_text.contains(_search_term(query.q), autoescape=True))
+    if query.tags:
+        stmt = stmt.where(_tag_condition(query.tags, query.tag_mode))
+    if query.level:
+        stmt = stmt.where(Customer.level == query.level)
+    if query.stage:
+        stmt = stmt.where(Customer.stage == query.stage)
+    if query.owner == "me":
+        stmt = stmt.where(Customer.owner_id == viewer.id)
+    elif query.owner == "none":
+        stmt = stmt.where(Customer.owner_id.is_(None))
+    elif query.owner:
+        stmt = stmt.where(Customer.owner_id == int(query.owner))
+    return stmt
+
+
+def _tag_condition(tag_ids: list[int], mode: str):
+    tagged = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id.in_(tag_ids))
+    if mode == "any":
+        return exists(tagged.where(customer_tags.c.customer_id == Customer.id))
+    having_all = tagged.group_by(customer_tags.c.customer_id).having(
+        func.count(func.distinct(customer_tags.c.tag_id)) == len(set(tag_ids)))
+    return Customer.id.in_(having_all)
+
+
+def encode_cursor(customer: Customer, sort: str) -> str:
+    value = {"name": customer.name, "updated": customer.updated_at.isoformat()}.get(sort)
+    return base64.urlsafe_b64encode(json.dumps([value, customer.id]).encode()).decode()
+
+
+def _after(stmt, query: CustomerQuery):
+    """Keyset condition: rows strictly after the cursor in the chosen order; a bad cursor starts over."""
+    try:
+        value, last_id = json.loads(base64.urlsafe_b64decode(query.after.encode()))
+        last_id = int(last_id)
+        if query.sort == "newest":
+            return stmt.where(Customer.id < last_id)
+        if query.sort == "oldest":
+            return stmt.where(Customer.id > last_id)
+        if query.sort == "name":
+            return stmt.where(tuple_(Customer.name, Customer.id) > tuple_(str(value), last_id))
+        return stmt.where(tuple_(Customer.updated_at, Customer.id) < tuple_(datetime.fromisoformat(value), last_id))
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return stmt
+
+
+def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE) -> tuple[list[Customer], str]:
+    """One page of matching customers and the cursor of the next page ('' on the last one)."""
+    stmt = _filtered(visible(viewer), viewer, query)
+    if query.after:
+        stmt = _after(stmt, query)
+    rows = list(db.session.scalars(stmt.order_by(*SORTS[query.sort]).limit(limit + 1)).unique())
+    next_cursor = encode_cursor(rows[limit - 1], query.sort) if len(rows) > limit else ""
+    return rows[:limit], next_cursor
+
+
+def count_customers(viewer: Member, query: CustomerQuery) -> int:
+    stmt = _filtered(visible(viewer), viewer, query).with_only_columns(func.count(Customer.id))
+    return db.session.scalar(stmt.order_by(None))
+
+
+def get_customer(viewer: Member, customer_id: int, action: str = "view") -> Customer:
+    """A live customer the viewer may act on; anything else is simply not found."""
+    customer = db.session.scalar(visible(viewer, action).where(Customer.id == customer_id))
+    if customer is None:
+        raise NotFound()
+    return customer
+
+
+def _setting(key: str, default):
+    row = db.session.get(Setting, key)
+    return row.value if row is not None else default
+
+
+def normalise_phone(raw: str) -> str | None:
+    """E.164 form of a phone number, read in the tenant's region; Invalid when it is not a number."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, _setting("phone_region", "CN"))
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise Invalid({"phone": _("Enter a valid phone number, e.g. 138 0013 8000 or +1 415 555 0100.")})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise Invalid({"email": _("Enter a valid email address.")})
+
+
+def clean(data: dict, partial: bool = False) -> dict:
+    """Validate and normalise customer fields; all problems reported together."""
+    cleaned, errors = {}, {}
+    for name, value in data.items():
+        if name not in EDITABLE:
+            continue
+        try:
+            cleaned[name] = _clean_field(name, value)
+        except Invalid as error:
+            errors.update(error.errors)
+    if not partial and not cleaned.get("name"):
+        errors.setdefault("name", _("Name is required."))
+    if errors:
+        raise Invalid(errors)
+    return cleaned
+
+
+def _clean_field(name: str, value):
+    value = value.strip() if isinstance(value, str) else value
+    if name == "name":
+        if not value:
+            raise Invalid({"name": _("Name is required.")})
+        if len(value) > 120:
+            raise Invalid({"name": _("Use at most %(n)d characters.", n=120)})
+        return value
+    if name == "phone":
+        return normalise_phone(value)
+    if name == "email":
+        return normalise_email(value)
+    if name == "level":
+        return _choice(name, value or None, LEVELS)
+    if name == "stage":
+        return _choice(name, value or "lead", STAGES)
+    if name == "kind":
+        return _choice(name, value or "person", KINDS)
+    if name == "owner_id":
+        return _owner(value)
+    limits = {"company": 120, "title": 80, "address": 250, "source": 60, "notes": 5000}
+    if value and len(value) > limits[name]:
+        raise Invalid({name: _("Use at most %(n)d characters.", n=limits[name])})
+    return value or None
+
+
+def _choice(name: str, value, allowed):
+    if value is not None and value not in allowed:
+        raise Invalid({name: _("Choose one of the listed values.")})
+    return value
+
+
+def _owner(value):
+    if value in (None, "", 0):
+        return None
+    owner_id = int(value) if str(value).isdigit() else -1
+    if db.session.scalar(select(Member.id).where(Member.id == owner_id, Member.active)) is None:
+        raise Invalid({"owner_id": _("Choose an active member.")})
+    return owner_id
+
+
+def create_customer(viewer: Member, data: dict) -> Customer:
+    """A new customer; owned by the viewer unless another owner is chosen."""
+    cleaned = clean(data)
+    cleaned.setdefault("owner_id", viewer.id)
+    if viewer.role.scope("customers", "create") != "all":
+        cleaned["owner_id"] = viewer.id  # own/team scope: a rep cannot create records for others
+    customer = Customer(**cleaned)
+    db.session.add(customer)
+    db.session.flush()
+    return customer
+
+
+def update_customer(viewer: Member, customer: Customer, data: dict, partial: bool = False) -> Customer:
+    cleaned = clean(data, partial=partial)
+    if "owner_id" in cleaned and viewer.role.scope("customers", "edit") != "all":
+        cleaned.pop("owner_id")
+    for name, value in cleaned.items():
+        setattr(customer, name, value)
+    customer.updated_at = utcnow()
+    db.session.flush()
+    return customer
+
+
+def possible_duplicates(viewer: Member, phone: str, email: str, exclude_id: int | None = None) -> dict:
+    """Other live customers with the same phone or email: the ones the viewer may see, and how many others."""
+    conditions = []
+    for name, raw, normalise in (("phone", phone, normalise_phone), ("email", email, normalise_email)):
+        try:
+            value = normalise(raw)
+        except Invalid:
+            value = None
+        if value:
+            conditions.append(getattr(Customer, name) == value)
+    if not conditions:
+        return {"visible": [], "hidden": 0}
+    same = select(Customer).where(Customer.deleted_at.is_(None), or_(*conditions))
+    if exclude_id:
+        same = same.where(Customer.id != exclude_id)
+    shown = list(db.session.scalars(scoped(same, viewer, "customers", "view", Customer).limit(5)).unique())
+    total = db.session.scalar(same.with_only_columns(func.count(Customer.id)))
+    return {"visible": shown, "hidden": max(total - len(shown), 0)}
+
+
+def selected(viewer: Member, ids, action: str) -> list[Customer]:
+    """The customers among `ids` the viewer may act on; ids outside the scope are silently ignored."""
+    ids = [int(i) for i in ids if str(i).isdigit()][:1000]
+    if not ids:
+        return []
+    return list(db.session.scalars(visible(viewer, action).where(Customer.id.in_(ids))).unique())
+
+
+def add_tag(customers: list[Customer], tag: Tag) -> int:
+    """Tag the customers; already tagged ones are left as they are. Returns how many were tagged."""
+    ids = [c.id for c in customers if tag not in c.tags]
+    if ids:
+        db.session.execute(insert(customer_tags), [{"customer_id": i, "tag_id": tag.id} for i in ids])
+        db.session.expire_all()
+    return len(ids)
+
+
+def remove_tag(customers: list[Customer], tag: Tag) -> int:
+    ids = [c.id for c in customers if tag in c.tags]
+    if ids:
+        db.session.execute(delete(customer_tags).where(customer_tags.c.tag_id == tag.id,
+                                                        customer_tags.c.customer_id.in_(ids)))
+        db.session.expire_all()
+    return len(ids)
+
+
+def set_owner(viewer: Member, customers: list[Customer], owner_id) -> int:
+    owner_id = _owner(owner_id)
+    for customer in customers:
+        customer.owner_id = owner_id
+        customer.updated_at = utcnow()
+    return len(customers)
+
+
+def move_to_trash(customers: list[Customer]) -> int:
+    now = utcnow()
+    for customer in customers:
+        customer.deleted_at = now
+    return len(customers)
+
+
+def trash(viewer: Member, limit: int = 200) -> list[Customer]:
+    """Deleted customers the viewer may restore, most recently deleted first."""
+    stmt = scoped(select(Customer).where(Customer.deleted_at.is_not(None)), viewer, "customers", "delete", Customer)
+    return list(db.session.scalars(stmt.order_by(Customer.deleted_at.desc()).limit(limit)).unique())
+
+
+def trashed(viewer: Member, ids) -> list[Customer]:
+    ids = [int(i) for i in ids if str(i).isdigit()][:1000]
+    stmt = scoped(select(Customer).where(Customer.deleted_at.is_not(None), Customer.id.in_(ids)),
+                  viewer, "customers", "delete", Customer)
+    return list(db.session.scalars(stmt).unique())
+
+
+def restore(customers: list[Customer]) -> int:
+    for customer in customers:
+        customer.deleted_at = None
+    return len(customers)
+
+
+def purge(customers: list[Customer]) -> int:
+    """Delete for good (from the trash only)."""
+    for customer in customers:
+        db.session.delete(customer)
+    return len(customers)
+
+
+def active_members() -> list[Member]:
+    return list(db.session.scalars(select(Member).where(Member.active).order_by(Member.name)).unique())
+
+
+def count_by_stage(viewer: Member) -> dict[str, int]:
+    """How many customers the viewer sees in each lifecycle stage."""
+    stmt = visible(viewer).with_only_columns(Customer.stage, func.count(Customer.id)).group_by(Customer.stage)
+    return dict(db.session.execute(stmt.order_by(None)).all())

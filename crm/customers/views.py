@@ -1,0 +1,242 @@
+"""Customer pages: list with active search, modal create/edit, inline edit, detail, tags, bulk, trash."""
+from flask import abort, flash, g, request, url_for
+from flask_babel import gettext as _
+
+from crm.customers import service
+from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.tags import service as tags
+from crm.web import render, see_other
+from tenants.resolver import tenant_blueprint
+
+bp = tenant_blueprint("customers", __name__, "/customers")
+
+
+@bp.app_context_processor
+def labels():
+    return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS}
+
+
+@bp.get("/")
+@require("customers", "view")
+def index():
+    """The list; search, filters and scrolling swap only the rows."""
+    query = service.CustomerQuery.from_args(request.args)
+    rows, next_cursor = service.list_customers(g.member, query)
+    block = "more_rows" if query.after else "results"
+    total = None if query.after else service.count_customers(g.member, query)
+    return render("customers/index.html", block=block, rows=rows, next_cursor=next_cursor, query=query,
+                  total=total, tags=tags.all_tags(), members=service.active_members())
+
+
+@bp.get("/new")
+@require("customers", "create")
+def new():
+    """The empty form, shown in a modal."""
+    form = _form()
+    form.owner_id.data = str(g.member.id)
+    return render("customers/form.html", block="form", form=form, customer=None)
+
+
+@bp.post("/")
+@require("customers", "create")
+def create():
+    """Create a customer; errors come back beside their fields with what was typed kept."""
+    form = _form()
+    if not form.validate_on_submit():
+        return render("customers/form.html", block="form", form=form, customer=None), 422
+    try:
+        customer = service.create_customer(g.member, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return render("customers/form.html", block="form", form=form, customer=None), 422
+    db.session.commit()
+    flash(_("Customer %(name)s added.", name=customer.name))
+    return see_other(url_for("customers.show", customer_id=customer.id))
+
+
+@bp.get("/<int:customer_id>")
+@require("customers", "view")
+def show(customer_id: int):
+    """The customer's page: data, tags and timeline."""
+    customer = service.get_customer(g.member, customer_id)
+    return render("customers/show.html", customer=customer, tags=tags.all_tags(),
+                  members=service.active_members())
+
+
+@bp.get("/<int:customer_id>/edit")
+@require("customers", "edit")
+def edit(customer_id: int):
+    customer = service.get_customer(g.member, customer_id, "edit")
+    form = _form(obj=customer)
+    form.owner_id.data = str(customer.owner_id or "")
+    return render("customers/form.html", block="form", form=form, customer=customer)
+
+
+@bp.post("/<int:customer_id>")
+@require("customers", "edit")
+def update(customer_id: int):
+    """Save the modal form."""
+    customer = service.get_customer(g.member, customer_id, "edit")
+    form = _form()
+    if not form.validate_on_submit():
+        return render("customers/form.html", block="form", form=form, customer=customer), 422
+    try:
+        service.update_customer(g.member, customer, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return render("customers/form.html", block="form", form=form, customer=customer), 422
+    db.session.commit()
+    flash(_("Changes saved."))
+    return see_other(url_for("customers.show", customer_id=customer.id))
+
+
+@bp.get("/<int:customer_id>/fields/<name>")
+@require("customers", "view")
+def field(customer_id: int, name: str):
+    """One field, shown (or, with ?edit=1, as a small form) for inline editing."""
+    _inline_field(name)
+    customer = service.get_customer(g.member, customer_id, "edit" if request.args.get("edit") else "view")
+    return render("customers/_field.html", customer=customer, name=name, editing=bool(request.args.get("edit")),
+                  value=getattr(customer, name), error=None, members=service.active_members())
+
+
+@bp.post("/<int:customer_id>/fields/<name>")
+@require("customers", "edit")
+def update_field(customer_id: int, name: str):
+    """Save one inline-edited field; a bad value stays in the input with its message."""
+    _inline_field(name)
+    customer = service.get_customer(g.member, customer_id, "edit")
+    value = request.form.get("value", "")
+    try:
+        service.update_customer(g.member, customer, {name: value}, partial=True)
+    except Invalid as error:
+        db.session.rollback()
+        customer = service.get_customer(g.member, customer_id, "edit")
+        return render("customers/_field.html", customer=customer, name=name, editing=True, value=value,
+                      error=error.errors.get(name), members=service.active_members()), 422
+    db.session.commit()
+    return render("customers/_field.html", customer=customer, name=name, editing=False,
+                  value=getattr(customer, name), error=None, members=service.active_members())
+
+
+def _inline_field(name: str) -> None:
+    if name not in service.INLINE_EDITABLE:
+        abort(404)
+
+
+@bp.get("/duplicates")
+@require("customers", "view")
+def duplicates():
+    """A warning when another customer has the same phone or email (checked while typing)."""
+    exclude = request.args.get("exclude", "")
+    found = service.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
+                                        int(exclude) if exclude.isdigit() else None)
+    return render("customers/_duplicates.html", found=found)
+
+
+@bp.post("/<int:customer_id>/tags")
+@require("customers", "edit")
+def add_tag(customer_id: int):
+    """Tag one customer with an existing tag or a new one typed by name."""
+    customer = service.get_customer(g.member, customer_id, "edit")
+    error = None
+    try:
+        tag = (tags.get_tag(int(request.form["tag_id"])) if request.form.get("tag_id", "").isdigit()
+               else tags.find_or_create_tag(request.form.get("name", "")))
+        service.add_tag([customer], tag)
+        db.session.commit()
+    except Invalid as invalid:
+        db.session.rollback()
+        error = invalid.errors.get("name")
+    customer = service.get_customer(g.member, customer_id)
+    return render("customers/_tags.html", customer=customer, tags=tags.all_tags(), error=error), 422 if error else 200
+
+
+@bp.post("/<int:customer_id>/tags/<int:tag_id>/remove")
+@require("customers", "edit")
+def remove_tag(customer_id: int, tag_id: int):
+    customer = service.get_customer(g.member, customer_id, "edit")
+    service.remove_tag([customer], tags.get_tag(tag_id))
+    db.session.commit()
+    customer = service.get_customer(g.member, customer_id)
+    return render("customers/_tags.html", customer=customer, tags=tags.all_tags(), error=None)
+
+
+@bp.post("/<int:customer_id>/delete")
+@require("customers", "delete")
+def delete(customer_id: int):
+    """Move one customer to the trash."""
+    customer = service.get_customer(g.member, customer_id, "delete")
+    service.move_to_trash([customer])
+    db.session.commit()
+    flash(_("%(name)s moved to the trash.", name=customer.name))
+    return see_other(url_for("customers.index"))
+
+
+BULK_ACTIONS = {"add_tag": "edit", "remove_tag": "edit", "set_owner": "edit", "delete": "delete"}
+
+
+@bp.post("/bulk")
+@require("customers", "view")
+def bulk():
+    """Apply one action to the selected rows the member may change."""
+    action = request.form.get("action", "")
+    if action not in BULK_ACTIONS:
+        flash(_("Choose an action."), "error")
+        return see_other(url_for("customers.index", **request.args))
+    chosen = service.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action])
+    try:
+        done = _bulk(action, chosen)
+    except Invalid as error:
+        db.session.rollback()
+        flash(next(iter(error.errors.values())), "error")
+        return see_other(url_for("customers.index", **request.args))
+    db.session.commit()
+    flash(_("%(n)d customers updated.", n=done) if action != "delete"
+          else _("%(n)d customers moved to the trash.", n=done))
+    return see_other(url_for("customers.index", **request.args))
+
+
+def _bulk(action: str, chosen) -> int:
+    if action == "delete":
+        return service.move_to_trash(chosen)
+    if action == "set_owner":
+        return service.set_owner(g.member, chosen, request.form.get("owner_id"))
+    tag_id = request.form.get("tag_id", "")
+    if not tag_id.isdigit():
+        raise Invalid({"tag_id": _("Choose a tag.")})
+    tag = tags.get_tag(int(tag_id))
+    return service.add_tag(chosen, tag) if action == "add_tag" else service.remove_tag(chosen, tag)
+
+
+@bp.get("/trash")
+@require("customers", "delete")
+def trash():
+    """Deleted customers, which can be restored or deleted for good."""
+    return render("customers/trash.html", rows=service.trash(g.member))
+
+
+@bp.post("/trash")
+@require("customers", "delete")
+def trash_action():
+    chosen = service.trashed(g.member, request.form.getlist("ids"))
+    if request.form.get("action") == "purge":
+        done = service.purge(chosen)
+        message = _("%(n)d customers deleted for good.", n=done)
+    else:
+        done = service.restore(chosen)
+        message = _("%(n)d customers restored.", n=done)
+    db.session.commit()
+    flash(message)
+    return see_other(url_for("customers.trash"))
+
+
+def _form(**kwargs) -> CustomerForm:
+    form = CustomerForm(**kwargs)
+    form.set_owners(service.active_members())
+    return form

@@ -1,0 +1,105 @@
+"""The demo workspace: a company with a sales team and a few thousand realistic customers."""
+import random
+from datetime import timedelta
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import insert, select
+
+from crm.accounts.models import Account
+from crm.accounts.service import hasher
+from crm.customers.models import LEVELS, STAGES, Customer, Tag, customer_tags
+from crm.extensions import db
+from crm.members.models import Member, Role
+from tenants.binding import tenant_bound
+from tenants.models import Membership, Tenant, utcnow
+from tenants.provisioning import provision_tenant
+from tenants.service import ref_of
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+TAGS = (("VIP", "red"), ("重点客户", "orange"), ("Newsletter", "blue"), ("展会", "green"), ("Partner", "purple"),
+        ("老客户", "teal"), ("Follow up", "yellow"), ("Churn risk", "pink"))
+REPS = (("王芳", "wang.fang@example.com"), ("Emily Chen", "emily.chen@example.com"), ("李强", "li.qiang@example.com"))
+SOURCES = ("Website", "Referral", "展会", "Cold call", "WeChat", "Partner", "广告")
+
+demo_cli = AppGroup("demo", help="The demo workspace.")
+
+
+def _account(name: str, email: str) -> Account:
+    account = Account(email=email, name=name, password_hash=hasher.hash(DEMO_PASSWORD), language="en")
+    db.session.add(account)
+    db.session.flush()
+    return account
+
+
+def seed_demo(customers: int = 2000, seed: int = 7) -> Tenant | None:
+    """Create the demo tenant once; returns None when it already exists."""
+    if db.session.scalar(select(Tenant).where(Tenant.slug == DEMO_SLUG)) is not None:
+        return None
+    admin = _account("Demo Admin", DEMO_EMAIL)
+    tenant = provision_tenant("Demo Trading Co. 演示贸易", DEMO_SLUG, admin)
+    reps = [_account(name, email) for name, email in REPS]
+    db.session.add_all(Membership(account_id=a.id, tenant_id=tenant.id) for a in reps)
+    db.session.commit()
+    with tenant_bound(ref_of(tenant)):
+        rep_role = db.session.scalar(select(Role).where(Role.key == "sales_rep"))
+        db.session.add_all(Member(account_id=a.id, role_id=rep_role.id, name=a.name, email=a.email) for a in reps)
+        db.session.flush()
+        owners = list(db.session.scalars(select(Member.id)))
+        tags = [Tag(name=name, color=color) for name, color in TAGS]
+        db.session.add_all(tags)
+        db.session.flush()
+        insert_customers(customers, owners, [t.id for t in tags], random.Random(seed))
+    return tenant
+
+
+def fake_customers(count: int, owners: list[int], rng: random.Random):
+    """Rows of realistic customers, about two thirds Chinese and one third English."""
+    from faker import Faker
+
+    zh, en = Faker("zh_CN"), Faker("en_US")
+    zh.seed_instance(rng.random())
+    en.seed_instance(rng.random())
+    now = utcnow()
+    for i in range(count):
+        chinese = rng.random() < 0.66
+        fake = zh if chinese else en
+        company = fake.company() if rng.random() < 0.8 else None
+        created = now - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 1440))
+        yield {
+            "kind": "company" if rng.random() < 0.15 else "person",
+            "name": fake.name(),
+            "phone": "+86" + zh.phone_number() if chinese or rng.random() < 0.5 else f"+1415555{rng.randint(0, 9999):04d}",
+            "email": en.ascii_free_email() if rng.random() < 0.7 else None,
+            "company": company,
+            "title": fake.job()[:80] if rng.random() < 0.5 else None,
+            "address": fake.address().replace("\n", " ")[:250] if rng.random() < 0.4 else None,
+            "source": rng.choice(SOURCES),
+            "level": rng.choice(LEVELS + (None,)),
+            "stage": rng.choices(STAGES, weights=(4, 3, 5, 1))[0],
+            "owner_id": rng.choice(owners + [None]),
+            "created_at": created,
+            "updated_at": created,
+        }
+
+
+def insert_customers(count: int, owners: list[int], tag_ids: list[int], rng: random.Random,
+                     batch: int = 5000) -> None:
+    """Insert `count` fake customers (and some tags on them) in batches, in the bound tenant."""
+    rows = list(fake_customers(count, owners, rng))
+    for start in range(0, len(rows), batch):
+        ids = db.session.scalars(insert(Customer).returning(Customer.id), rows[start:start + batch]).all()
+        links = {(cid, tid) for cid in ids for tid in rng.sample(tag_ids, k=rng.choice((0, 0, 1, 1, 2, 3)))}
+        if links:
+            db.session.execute(insert(customer_tags), [{"customer_id": c, "tag_id": t} for c, t in links])
+
+
+@demo_cli.command("seed")
+@click.option("--customers", default=2000, show_default=True)
+def seed_command(customers):
+    """Create the demo workspace (once)."""
+    tenant = seed_demo(customers)
+    db.session.commit()
+    click.echo("demo workspace created" if tenant else "demo workspace already exists")

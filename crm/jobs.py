@@ -1,0 +1,84 @@
+"""Background jobs on RQ: enqueue after commit, and run with an app context (and tenant) bound."""
+import functools
+
+import rq
+from flask import has_app_context
+from sqlalchemy import event
+
+from crm.extensions import db, redis_connection
+
+_app = None
+
+
+def queue(name: str = "default") -> rq.Queue:
+    return rq.Queue(name, connection=redis_connection())
+
+
+def enqueue_after_commit(func, *args, queue_name: str = "default", **options) -> None:
+    """Enqueue `func(*args)` once the current transaction commits; never for a rolled-back one."""
+    pending = db.session.info.setdefault("jobs_after_commit", [])
+    pending.append((queue_name, func, args, options))
+
+
+@event.listens_for(db.session, "after_commit")
+def _enqueue_pending(session) -> None:
+    for queue_name, func, args, options in session.info.pop("jobs_after_commit", []):
+        queue(queue_name).enqueue(func, *args, **options)
+
+
+@event.listens_for(db.session, "after_rollback")
+def _drop_pending(session) -> None:
+    session.info.pop("jobs_after_commit", None)
+
+
+def worker_app():
+    """The app a worker process runs jobs in, made once per process."""
+    global _app
+    if _app is None:
+        from crm import create_app
+
+        _app = create_app()
+    return _app
+
+
+def platform_job(func):
+    """Run a job inside an app context; commits on success, rolls back on error."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        if has_app_context():
+            return _run_in_transaction(func, args, kwargs)
+        with worker_app().app_context():
+            return _run_in_transaction(func, args, kwargs)
+
+    return run
+
+
+def _run_in_transaction(func, args, kwargs):
+    try:
+        result = func(*args, **kwargs)
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def tenant_job(func):
+    """Like platform_job, with the tenant named by the first argument (its id) bound for the job."""
+    from tenants.binding import tenant_bound
+    from tenants.service import tenant_ref
+
+    @functools.wraps(func)
+    def run(tenant_id: int, *args, **kwargs):
+        def body():
+            with tenant_bound(tenant_ref(tenant_id)):
+                return func(*args, **kwargs)
+
+        if has_app_context():
+            return body()
+        with worker_app().app_context():
+            return body()
+
+    return run
+

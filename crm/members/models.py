@@ -1,0 +1,58 @@
+"""A tenant's people (schema `tenant`): members and their roles."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from tenants.models import utcnow
+
+
+class Role(db.Model):
+    __tablename__ = "roles"
+    __table_args__ = {"schema": "tenant"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    permissions: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+    def scope(self, resource: str, action: str) -> str:
+        """none | own | team | all for this resource and action."""
+        return self.permissions.get(resource, {}).get(action, "none")
+
+
+class Member(db.Model):
+    __tablename__ = "members"
+    __table_args__ = {"schema": "tenant"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(unique=True)  # public.accounts.id; no FK leaves the tenant schema
+    role_id: Mapped[int] = mapped_column(ForeignKey("tenant.roles.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    role: Mapped[Role] = relationship(lazy="joined")
+
+    def can(self, resource: str, action: str) -> bool:
+        return self.role.scope(resource, action) != "none"
+
+
+class Setting(db.Model):
+    """A tenant-wide setting (currency, time zone, phone region, ...)."""
+
+    __tablename__ = "settings"
+    __table_args__ = {"schema": "tenant"}
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSONB)
+
+
+DEFAULT_SETTINGS = {
+    "currency": "CNY",
+    "timezone": "Asia/Shanghai",
+    "phone_region": "CN",
+}

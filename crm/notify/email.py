@@ -1,0 +1,63 @@
+"""Platform email (password resets, invitations): an outbox row, then an RQ job that sends it by SMTP."""
+import smtplib
+from email.message import EmailMessage
+from urllib.parse import urlparse
+
+from flask import current_app
+from rq import Retry
+
+from crm.accounts.models import OutboundEmail
+from crm.extensions import db
+from crm.jobs import enqueue_after_commit, platform_job
+from tenants.models import utcnow
+
+MAX_ATTEMPTS = 5
+RETRY_SECONDS = [10, 30, 120, 600]
+
+
+def queue_email(to_address: str, subject: str, body_text: str) -> OutboundEmail:
+    """Write the message in this transaction; it is handed to a worker after commit."""
+    message = OutboundEmail(to_address=to_address, subject=subject, body_text=body_text)
+    db.session.add(message)
+    db.session.flush()
+    enqueue_after_commit(deliver_email, message.id, queue_name="notify",
+                         retry=Retry(max=MAX_ATTEMPTS - 1, interval=RETRY_SECONDS))
+    return message
+
+
+@platform_job
+def deliver_email(email_id: int) -> str:
+    """Send one email once; without SMTP configured it stays in the dev outbox."""
+    message = db.session.scalar(
+        db.select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update(skip_locked=True))
+    if message is None or message.status in ("sent", "outbox"):
+        return "skipped"
+    smtp_url = current_app.config["SMTP_URL"]
+    if not smtp_url:
+        message.status = "outbox"
+        return message.status
+    message.attempts += 1
+    try:
+        send_smtp(smtp_url, current_app.config["MAIL_FROM"], message)
+    except (OSError, smtplib.SMTPException) as error:
+        message.last_error = str(error)[:500]
+        message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "queued"
+        db.session.commit()
+        if message.status == "queued":
+            raise
+        return message.status
+    message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+    return message.status
+
+
+def send_smtp(smtp_url: str, sender: str, message: OutboundEmail) -> None:
+    url = urlparse(smtp_url)
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, message.to_address, message.subject
+    mail["Message-ID"] = f"<outbound-{message.id}@crm>"
+    mail.set_content(message.body_text)
+    with smtplib.SMTP(url.hostname, url.port or 25, timeout=10) as smtp:
+        if url.username:
+            smtp.starttls()
+            smtp.login(url.username, url.password or "")
+        smtp.send_message(mail)

@@ -1,0 +1,71 @@
+"""Tags: a name and a colour, shared by the tenant's customers."""
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from werkzeug.exceptions import NotFound
+
+from crm.customers.models import Tag, customer_tags
+from crm.errors import Invalid
+from crm.extensions import db
+
+COLORS = ("gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
+
+
+def color_labels() -> dict[str, str]:
+    return {"gray": _("Gray"), "red": _("Red"), "orange": _("Orange"), "yellow": _("Yellow"), "green": _("Green"),
+            "teal": _("Teal"), "blue": _("Blue"), "purple": _("Purple"), "pink": _("Pink")}
+
+
+def all_tags() -> list[Tag]:
+    return list(db.session.scalars(select(Tag).order_by(Tag.name)))
+
+
+def tags_with_counts() -> list[tuple[Tag, int]]:
+    stmt = (select(Tag, func.count(customer_tags.c.customer_id))
+            .outerjoin(customer_tags, customer_tags.c.tag_id == Tag.id).group_by(Tag.id).order_by(Tag.name))
+    return list(db.session.execute(stmt).tuples())
+
+
+def get_tag(tag_id: int) -> Tag:
+    tag = db.session.get(Tag, tag_id)
+    if tag is None:
+        raise NotFound()
+    return tag
+
+
+def _clean(name: str, color: str, tag_id: int | None = None) -> tuple[str, str]:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid({"name": _("Name is required.")})
+    if len(name) > 40:
+        raise Invalid({"name": _("Use at most %(n)d characters.", n=40)})
+    same = select(Tag.id).where(func.lower(Tag.name) == name.lower())
+    if tag_id:
+        same = same.where(Tag.id != tag_id)
+    if db.session.scalar(same) is not None:
+        raise Invalid({"name": _("A tag with this name exists.")})
+    return name, color if color in COLORS else "blue"
+
+
+def create_tag(name: str, color: str = "blue") -> Tag:
+    name, color = _clean(name, color)
+    tag = Tag(name=name, color=color)
+    db.session.add(tag)
+    db.session.flush()
+    return tag
+
+
+def find_or_create_tag(name: str) -> Tag:
+    """The tag with this name (any case), created when new."""
+    existing = db.session.scalar(select(Tag).where(func.lower(Tag.name) == name.strip().lower()))
+    return existing or create_tag(name)
+
+
+def update_tag(tag: Tag, name: str, color: str) -> Tag:
+    tag.name, tag.color = _clean(name, color, tag.id)
+    db.session.flush()
+    return tag
+
+
+def delete_tag(tag: Tag) -> None:
+    db.session.delete(tag)
+    db.session.flush()

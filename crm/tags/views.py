@@ -1,0 +1,63 @@
+"""The tags page: create, rename, recolour and delete tags."""
+from flask import flash, request, url_for
+from flask_babel import gettext as _
+
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.tags import service
+from crm.web import render, see_other
+from tenants.resolver import tenant_blueprint
+
+bp = tenant_blueprint("tags", __name__, "/tags")
+
+
+def _page(error=None, status=200):
+    return render("tags/index.html", rows=service.tags_with_counts(), colors=service.COLORS,
+                  color_labels=service.color_labels(), error=error), status
+
+
+@bp.get("/")
+@require("customers", "view")
+def index():
+    """Every tag with how many customers carry it."""
+    return _page()
+
+
+@bp.post("/")
+@require("customers", "edit")
+def create():
+    try:
+        tag = service.create_tag(request.form.get("name", ""), request.form.get("color", "blue"))
+    except Invalid as error:
+        db.session.rollback()
+        return _page(error.errors.get("name"), 422)
+    db.session.commit()
+    flash(_("Tag %(name)s created.", name=tag.name))
+    return see_other(url_for("tags.index"))
+
+
+@bp.post("/<int:tag_id>")
+@require("settings", "edit")
+def update(tag_id: int):
+    """Rename or recolour a tag."""
+    tag = service.get_tag(tag_id)
+    try:
+        service.update_tag(tag, request.form.get("name", ""), request.form.get("color", tag.color))
+    except Invalid as error:
+        db.session.rollback()
+        return _page(error.errors.get("name"), 422)
+    db.session.commit()
+    flash(_("Tag saved."))
+    return see_other(url_for("tags.index"))
+
+
+@bp.post("/<int:tag_id>/delete")
+@require("settings", "edit")
+def delete(tag_id: int):
+    """Delete a tag; customers keep everything else."""
+    tag = service.get_tag(tag_id)
+    service.delete_tag(tag)
+    db.session.commit()
+    flash(_("Tag %(name)s deleted.", name=tag.name))
+    return see_other(url_for("tags.index"))

@@ -1,0 +1,16 @@
+"""The workspace home: a short overview and the way into each feature."""
+from flask import g
+
+from crm.customers import service as customers
+from crm.web import render
+from tenants.resolver import tenant_blueprint
+
+bp = tenant_blueprint("workspace", __name__)
+
+
+@bp.get("/")
+def index():
+    """Counts of the member's customers by stage and the newest ones."""
+    by_stage = customers.count_by_stage(g.member)
+    newest, _cursor = customers.list_customers(g.member, customers.CustomerQuery(), limit=5)
+    return render("workspace/index.html", by_stage=by_stage, total=sum(by_stage.values()), newest=newest)

@@ -1,0 +1,73 @@
+"""Start the CRM: embedded PostgreSQL and Valkey (unless DATABASE_URL/REDIS_URL are set), migrations,
+the demo workspace (once), an RQ worker with its scheduler, and the web server on 127.0.0.1:5000."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.bootstrap import ROOT, in_venv  # noqa: E402
+
+in_venv(__file__)
+
+HOST, PORT = "127.0.0.1", int(os.environ.get("PORT", "5000"))
+QUEUES = ("default", "notify", "imports", "webhooks")
+
+
+def start_services():
+    """Embedded servers with data under instance/, unless the environment names real ones."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return None
+    from crm import embedded
+
+    services = embedded.start(ROOT / "instance" / "services")
+    os.environ.setdefault("DATABASE_URL", embedded.ensure_database(services.database_url, "crm"))
+    os.environ.setdefault("REDIS_URL", services.redis_url)
+    (ROOT / "instance" / "services.json").write_text(
+        json.dumps({"database": os.environ["DATABASE_URL"], "redis": os.environ["REDIS_URL"]}))
+    return services
+
+
+def prepare(app) -> None:
+    from crm.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+    from crm.extensions import db
+    from tenants.migrations import upgrade_all, upgrade_public
+
+    with app.app_context():
+        upgrade_public(db.engine)
+        failed = [r for r in upgrade_all(db.engine) if r.error]
+        for report in failed:
+            print(f"migration of {report.schema} failed: {report.error}", file=sys.stderr)
+        if seed_demo() is not None:
+            print("Created the demo workspace.", flush=True)
+        db.session.commit()
+    print(f"\n  CRM running at http://{HOST}:{PORT}/\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+          f"\n  Dev outbox: http://{HOST}:{PORT}/dev/outbox\n  Press Ctrl-C to stop.\n", flush=True)
+
+
+def main() -> None:
+    services = start_services()
+    worker = None
+    try:
+        from crm import create_app
+
+        app = create_app()
+        prepare(app)
+        worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--quiet",
+                                   "--url", os.environ["REDIS_URL"], *QUEUES], cwd=ROOT)
+        app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(10)
+        if services is not None:
+            services.stop()
+            (ROOT / "instance" / "services.json").unlink(missing_ok=True)
+        print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+// Small glue where htmx cannot reach: the modal dialog and "select all" checkboxes.
+(function () {
+  "use strict";
+  var modal = function () { return document.getElementById("modal"); };
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.id === "modal-body" && !modal().open) {
+      modal().showModal();
+      var first = modal().querySelector("[autofocus]");
+      if (first) { first.focus(); }
+    }
+  });
+
+  // A successful save answers with HX-Location: the modal closes as the new page arrives.
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    var dialog = modal();
+    if (dialog && dialog.open) { dialog.close(); }
+    if (dialog) { document.getElementById("modal-body").innerHTML = ""; }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-close-modal]")) {
+      if (modal().open) { modal().close(); }
+      else { history.back(); }
+    }
+    var all = event.target.closest("[data-select-all]");
+    if (all) {
+      var form = all.closest("form");
+      form.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]').forEach(function (box) {
+        box.checked = all.checked;
+      });
+    }
+  });
+
+  // Errors the server does not swap in (403, 404, 500) still tell the user something.
+  document.addEventListener("htmx:responseError", function (event) {
+    var flashes = document.getElementById("flashes");
+    if (!flashes) { return; }
+    var p = document.createElement("p");
+    p.className = "alert alert-error";
+    p.setAttribute("role", "alert");
+    var doc = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
+    var heading = doc.querySelector("h1");
+    p.textContent = heading ? heading.textContent : String(event.detail.xhr.status);
+    flashes.replaceChildren(p);
+  });
+})();

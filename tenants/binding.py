@@ -1,0 +1,42 @@
+"""Where a tenant is bound: the session's schema map, re-applied at the start of every transaction."""
+from contextlib import contextmanager
+
+from flask import g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+TENANT_PLACEHOLDER = "tenant"
+
+
+@event.listens_for(Session, "after_begin")
+def bind_tenant_schema(session, transaction, connection):
+    """Map the placeholder schema `tenant` to the bound tenant's schema for this transaction.
+
+    With no tenant bound the SQL names schema `tenant`, which never exists, so it fails loudly.
+    """
+    tenant = g.get("tenant") if has_app_context() else None
+    if tenant is not None:
+        connection.execution_options(schema_translate_map={TENANT_PLACEHOLDER: tenant.schema})
+
+
+def current_tenant():
+    return g.get("tenant")
+
+
+@contextmanager
+def tenant_bound(tenant):
+    """Run a block (a job, a CLI command, a test) as `tenant`; commits on success, rolls back on error."""
+    from crm.extensions import db
+
+    if db.session().in_transaction():
+        db.session.commit()  # the map is fixed per transaction: start a fresh one for this tenant
+    previous = g.get("tenant")
+    g.tenant = tenant
+    try:
+        yield tenant
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        g.tenant = previous

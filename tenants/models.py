@@ -1,0 +1,43 @@
+"""Platform tables in `public`: the tenants and which accounts belong to them."""
+from datetime import datetime, timezone
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Tenant(db.Model):
+    __tablename__ = "tenants"
+    __table_args__ = {"schema": "public"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspended
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def schema(self) -> str:
+        """The tenant's schema name; built from the id only, never from user input."""
+        return schema_name(self.id)
+
+
+def schema_name(tenant_id: int) -> str:
+    return f"t_{int(tenant_id)}"
+
+
+class Membership(db.Model):
+    """An account's access to a tenant; the tenant's own `members` row holds role and profile."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("account_id", "tenant_id"), {"schema": "public"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("public.accounts.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("public.tenants.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,92 @@
+"""Creating a tenant: its schema, every table at the migration head, the stamped version and seeds."""
+from functools import cache
+from pathlib import Path
+
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from crm.extensions import db
+from tenants.models import Membership, Tenant, schema_name
+
+SCHEMA_TOKEN = "__tenant_schema__"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def tenant_tables():
+    """The tables that live in every tenant schema, parents first."""
+    return [table for table in db.metadata.sorted_tables if table.schema == "tenant"]
+
+
+@cache
+def tenant_head() -> str:
+    """The newest revision of the tenant migration track."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS / "tenant"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+@cache
+def ddl_script() -> str:
+    """One SQL script that builds a tenant schema at head; the schema name is a token to fill in."""
+    dialect = postgresql.psycopg.dialect()
+    statements = ['CREATE SCHEMA "%s"' % SCHEMA_TOKEN]
+    for table in tenant_tables():
+        statements.append(CreateTable(table))
+        statements.extend(CreateIndex(index) for index in sorted(table.indexes, key=lambda i: i.name))
+    rendered = [
+        str(s if isinstance(s, str) else s.compile(
+            dialect=dialect, schema_translate_map={"tenant": SCHEMA_TOKEN}, render_schema_translate=True))
+        for s in statements
+    ]
+    rendered.append(
+        'CREATE TABLE "%s".alembic_version (version_num VARCHAR(32) NOT NULL, '
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))" % SCHEMA_TOKEN)
+    rendered.append("INSERT INTO \"%s\".alembic_version (version_num) VALUES ('%s')" % (SCHEMA_TOKEN, tenant_head()))
+    return ";\n".join(rendered)
+
+
+def create_schema(tenant_id: int) -> str:
+    """Run the DDL script for a new tenant inside the current transaction; returns the schema name."""
+    schema = schema_name(tenant_id)
+    connection = db.session.connection()
+    # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
+    connection.exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
+    return schema
+
+
+def seed(schema: str, admin_account) -> None:
+    """Default roles, settings and the first admin member."""
+    from crm.members.models import DEFAULT_SETTINGS, Member, Role, Setting
+    from crm.members.permissions import DEFAULT_ROLES
+
+    options = {"schema_translate_map": {"tenant": schema}}
+    db.session.execute(insert(Role), [dict(role) for role in DEFAULT_ROLES], execution_options=options)
+    db.session.execute(insert(Setting), [{"key": k, "value": v} for k, v in DEFAULT_SETTINGS.items()],
+                       execution_options=options)
+    if admin_account is not None:
+        db.session.execute(
+            insert(Member).from_select(
+                ["account_id", "role_id", "name", "email", "active"],
+                Role.__table__.select().with_only_columns(
+                    db.literal(admin_account.id), Role.id, db.literal(admin_account.name),
+                    db.literal(admin_account.email), db.literal(True),
+                ).where(Role.key == "admin"),
+            ),
+            execution_options=options,
+        )
+
+
+def provision_tenant(name: str, slug: str, admin_account=None) -> Tenant:
+    """Create a tenant in the current transaction; the caller commits (or rolls back everything)."""
+    tenant = Tenant(name=name, slug=slug, status="active")
+    db.session.add(tenant)
+    db.session.flush()
+    schema = create_schema(tenant.id)
+    seed(schema, admin_account)
+    if admin_account is not None:
+        db.session.add(Membership(account_id=admin_account.id, tenant_id=tenant.id))
+        db.session.flush()
+    return tenant
