@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, g, has_request_context, render_template, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -85,11 +85,13 @@ def register_blueprints(app: Flask) -> None:
 
 def select_locale() -> str:
     """The signed-in user's language, else the one picked on this browser, else the browser's own."""
+    if not has_request_context():
+        return "en"  # jobs and commands choose their language explicitly
     if current_user and current_user.is_authenticated:
         return current_user.language
     if session.get("language") in LANGUAGES:
         return LANGUAGES[session["language"]]
-    return LANGUAGES[request.accept_languages.best_match(["en", "zh"], "en")] if request else "en"
+    return LANGUAGES[request.accept_languages.best_match(["en", "zh"], "en")]
 
 
 def select_timezone() -> str:

@@ -1,0 +1,248 @@
+"""Shared fixtures: real PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL are set), the app,
+tenants made on demand, signed-in clients and a real SMTP server."""
+import os
+import socket
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+
+from crm import embedded
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+WORKER_NUMBER = int(WORKER[2:]) if WORKER[2:].isdigit() else 0
+
+
+@pytest.fixture(scope="session")
+def service_urls():
+    """(database URL, Redis URL) for this test process; a fresh database and Redis db each run."""
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if database_url and redis_url:
+        name = f"crm_test_{WORKER}"
+        embedded.drop_database(database_url, name)
+        url = embedded.ensure_database(database_url, name)
+        redis_db = redis_url.rsplit("/", 1)[0] + f"/{1 + WORKER_NUMBER}"
+        yield url, redis_db
+        embedded.drop_database(database_url, name)
+        return
+    services = embedded.start(Path(tempfile.mkdtemp(prefix=f"crm-test-{WORKER}-")), temporary=True)
+    try:
+        yield embedded.ensure_database(services.database_url, "crm_test"), services.redis_url
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="session")
+def app(service_urls):
+    import redis
+
+    from crm import create_app
+    from crm.extensions import db
+    from tenants.migrations import upgrade_public
+
+    database_url, redis_url = service_urls
+    redis.Redis.from_url(redis_url).flushdb()
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url  # jobs make their own app
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key",
+        "TENANT_CACHE_SECONDS": 0.0,
+        "LOGIN_IP_LIMITS": "10000 per minute",
+    })
+    app.test_client_class = CsrfClient
+    with app.app_context():
+        upgrade_public(db.engine)
+    return app
+
+
+class CsrfClient(FlaskClient):
+    """A browser-like client: every write carries the session's CSRF token, as the pages' htmx does."""
+
+    csrf = True
+
+    def open(self, *args, **kwargs):
+        method = kwargs.get("method", "GET").upper()
+        if self.csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", uuid.uuid4().hex)
+        return URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for code that runs outside a request (services, jobs)."""
+    from crm.extensions import db
+
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@dataclass
+class TenantInfo:
+    id: int
+    slug: str
+    name: str
+    admin_account_id: int
+    admin_member_id: int
+
+    @property
+    def ref(self):
+        from tenants.resolver import TenantRef
+
+        return TenantRef(self.id, self.slug, self.name, "active")
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_tenant(app):
+    """Provision a new tenant with an admin account; returns its TenantInfo."""
+    from sqlalchemy import select
+
+    from crm.accounts import service as accounts
+    from crm.extensions import db
+    from crm.members.models import Member
+    from tenants.binding import tenant_bound
+
+    def make(name: str = "Acme 贸易", slug: str | None = None) -> TenantInfo:
+        slug = slug or unique()
+        with app.app_context():
+            account, tenant = accounts.sign_up(name, slug, "Ada Admin", f"admin@{slug}.example", "password-123", "en")
+            db.session.commit()
+            info_ref = TenantInfo(tenant.id, tenant.slug, tenant.name, account.id, 0)
+            with tenant_bound(info_ref.ref):
+                info_ref.admin_member_id = db.session.scalar(select(Member.id).where(Member.account_id == account.id))
+        return info_ref
+
+    return make
+
+
+@pytest.fixture
+def acme(make_tenant):
+    return make_tenant("Acme 贸易")
+
+
+@pytest.fixture
+def globex(make_tenant):
+    return make_tenant("Globex 科技")
+
+
+@pytest.fixture
+def add_member(app):
+    """Add a member with a given role to a tenant; returns (account id, member id)."""
+    from sqlalchemy import select
+
+    from crm.accounts.models import Account
+    from crm.accounts.service import hasher
+    from crm.extensions import db
+    from crm.members.models import Member, Role
+    from tenants.binding import tenant_bound
+    from tenants.models import Membership
+
+    def add(tenant: TenantInfo, role: str = "sales_rep", name: str = "Sam Rep") -> tuple[int, int]:
+        with app.app_context():
+            account = Account(email=f"{unique('m')}@example.com", name=name, password_hash=hasher.hash("password-123"))
+            db.session.add(account)
+            db.session.flush()
+            db.session.add(Membership(account_id=account.id, tenant_id=tenant.id))
+            db.session.commit()
+            with tenant_bound(tenant.ref):
+                role_id = db.session.scalar(select(Role.id).where(Role.key == role))
+                member = Member(account_id=account.id, role_id=role_id, name=name, email=account.email)
+                db.session.add(member)
+                db.session.flush()
+                member_id = member.id
+            return account.id, member_id
+
+    return add
+
+
+@pytest.fixture
+def client_as(app):
+    """A test client signed in as the account with this id."""
+    from crm.accounts.models import Account
+    from crm.extensions import db
+
+    def make(account_id: int) -> CsrfClient:
+        client = app.test_client()
+        with app.app_context():
+            session_id = db.session.get(Account, account_id).get_id()
+        with client.session_transaction() as session:
+            session["_user_id"] = session_id
+            session["_fresh"] = True
+        return client
+
+    return make
+
+
+@pytest.fixture
+def make_customer(app):
+    """Create a customer in a tenant as its admin (or another member); returns its id."""
+    from crm.customers import service
+    from crm.extensions import db
+    from crm.members.models import Member
+    from tenants.binding import tenant_bound
+
+    def make(tenant: TenantInfo, member_id: int | None = None, **fields) -> int:
+        with app.app_context(), tenant_bound(tenant.ref):
+            viewer = db.session.get(Member, member_id or tenant.admin_member_id)
+            customer = service.create_customer(viewer, {"name": "Zhang Wei", **fields})
+            return customer.id
+
+    return make
+
+
+@pytest.fixture
+def in_tenant(app):
+    """Run a function inside an app context with the tenant bound; returns its result."""
+    from tenants.binding import tenant_bound
+
+    def run(tenant: TenantInfo, func):
+        with app.app_context(), tenant_bound(tenant.ref):
+            return func()
+
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free port; `.messages` holds what arrived."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Collect(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    handler = Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    controller.messages = handler.messages
+    controller.url = f"smtp://127.0.0.1:{controller.port}"
+    yield controller
+    controller.stop()
