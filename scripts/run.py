@@ -2,6 +2,7 @@
 the demo workspace (once), an RQ worker with its scheduler, and the web server on 127.0.0.1:5000."""
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,14 @@ def prepare(app) -> None:
           f"\n  Dev outbox: http://{HOST}:{PORT}/dev/outbox\n  Press Ctrl-C to stop.\n", flush=True)
 
 
+def stop_on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Background shells start us with SIGINT ignored; Ctrl-C and SIGTERM must both stop everything.
+    signal.signal(signal.SIGINT, stop_on_signal)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     services = start_services()
     worker = None
     try:
