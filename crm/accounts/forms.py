@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 
 class SignupForm(FlaskForm):
@@ -10,7 +10,16 @@ class SignupForm(FlaskForm):
     slug = StringField(_l("Workspace address"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Work email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=200)])
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(), Length(min=8, max=200, message=_l("Use 8 to 200 characters."))])
+
+    def validate_slug(self, field) -> None:
+        """Format, reserved words and availability, shown with the other fields' errors."""
+        from crm.accounts.service import slug_message
+
+        field.data = (field.data or "").strip().lower()
+        if message := slug_message(field.data):
+            raise ValidationError(message)
 
 
 class LoginForm(FlaskForm):
@@ -23,4 +32,5 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(), Length(min=8, max=200, message=_l("Use 8 to 200 characters."))])

@@ -40,7 +40,7 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            account, tenant = service.sign_up(form.company.data, form.slug.data.strip().lower(), form.name.data,
+            account, tenant = service.sign_up(form.company.data, form.slug.data, form.name.data,
                                               form.email.data, form.password.data, _current_language())
         except Invalid as error:
             db.session.rollback()

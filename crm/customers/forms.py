@@ -1,4 +1,4 @@
-"""The customer form: what a person types; the service validates and normalises it."""
+"""The customer form: what a person types; the service validates and normalises it (choices included)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
@@ -16,14 +16,15 @@ FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "e
 
 class CustomerForm(FlaskForm):
     name = StringField(FIELD_LABELS["name"])
-    kind = SelectField(FIELD_LABELS["kind"], choices=list(KIND_LABELS.items()))
+    kind = SelectField(FIELD_LABELS["kind"], choices=list(KIND_LABELS.items()), validate_choice=False)
     phone = StringField(FIELD_LABELS["phone"])
     email = StringField(FIELD_LABELS["email"])
     company = StringField(FIELD_LABELS["company"])
     title = StringField(FIELD_LABELS["title"])
-    level = SelectField(FIELD_LABELS["level"], choices=[("", "—")] + [(level, level) for level in LEVELS])
-    stage = SelectField(FIELD_LABELS["stage"], choices=list(STAGE_LABELS.items()))
-    owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[])
+    level = SelectField(FIELD_LABELS["level"], choices=[("", "—")] + [(level, level) for level in LEVELS],
+                        validate_choice=False)
+    stage = SelectField(FIELD_LABELS["stage"], choices=list(STAGE_LABELS.items()), validate_choice=False)
+    owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[], validate_choice=False)
     source = StringField(FIELD_LABELS["source"])
     address = StringField(FIELD_LABELS["address"])
     notes = TextAreaField(FIELD_LABELS["notes"])
