@@ -91,7 +91,7 @@ def insert_customers(count: int, owners: list[int], tag_ids: list[int], rng: ran
     rows = list(fake_customers(count, owners, rng))
     for start in range(0, len(rows), batch):
         ids = db.session.scalars(insert(Customer).returning(Customer.id), rows[start:start + batch]).all()
-        links = {(cid, tid) for cid in ids for tid in rng.sample(tag_ids, k=rng.choice((0, 0, 1, 1, 2, 3)))}
+        links = {(cid, tid) for cid in ids for tid in rng.sample(tag_ids, k=min(len(tag_ids), rng.choice((0, 0, 1, 1, 2, 3))))}
         if links:
             db.session.execute(insert(customer_tags), [{"customer_id": c, "tag_id": t} for c, t in links])
 
