@@ -1,0 +1,107 @@
+"""Cross-tenant isolation: every route in the URL map, called by another tenant's admin with this
+tenant's slug or record ids, never shows or changes this tenant's data. New routes are covered as
+they are added: the routes come from app.url_map."""
+import re
+
+from sqlalchemy import text
+
+from crm.extensions import db
+
+SECRET = "GLOBEX-SECRET"
+
+
+def snapshot(app, schema: str) -> dict:
+    """Every row of every table in a tenant schema, as text."""
+    with app.app_context(), db.engine.connect() as connection:
+        tables = connection.execute(text(
+            "select table_name from information_schema.tables where table_schema = :s order by 1"),
+            {"s": schema}).scalars().all()
+        return {t: sorted(map(str, connection.execute(text(f'select * from "{schema}"."{t}"')).all()))
+                for t in tables}
+
+
+def victim_data(globex, make_customer, in_tenant):
+    """Globex: the secret customer and tag have ids above any record Acme makes during the test."""
+    from crm.customers.models import Customer, Tag
+    from crm.customers.service import add_tag
+
+    for i in range(9):
+        make_customer(globex, name=f"{SECRET} filler {i}")
+    customer_id = make_customer(globex, name=f"{SECRET} 客户", phone="13700000001", email="secret@globex.example")
+
+    def tag():
+        db.session.add_all(Tag(name=f"filler {i}", color="gray") for i in range(4))
+        secret_tag = Tag(name=f"{SECRET}-tag", color="red")
+        db.session.add(secret_tag)
+        db.session.flush()
+        add_tag([db.session.get(Customer, customer_id)], secret_tag)
+        return secret_tag.id
+
+    return {"customer_id": customer_id, "tag_id": in_tenant(globex, tag)}
+
+
+def fill(rule, slug: str, ids: dict) -> dict:
+    values = {}
+    for name in rule.arguments:
+        if name == "slug":
+            values[name] = slug
+        elif name.endswith("_id"):
+            values[name] = ids.get(name, ids["customer_id"])
+        elif name == "name":
+            values[name] = "name"
+        else:
+            values[name] = "x"
+    return values
+
+
+def form_for(ids: dict) -> dict:
+    """A form that would do damage if any route accepted the other tenant's ids."""
+    return {"name": "Overwritten", "value": "overwritten", "ids": [ids["customer_id"]],
+            "tag_id": ids["tag_id"], "action": "delete", "owner_id": "", "color": "red", "email": "a@b.example",
+            "password": "password-123", "company": "x", "slug": "x", "language": "en"}
+
+
+def test_no_route_returns_or_changes_another_tenants_data(app, acme, globex, make_customer, in_tenant, client_as):
+    make_customer(acme, name="Acme's own")
+    ids = victim_data(globex, make_customer, in_tenant)
+    before = snapshot(app, f"t_{globex.id}")
+    checked = 0
+    with app.test_request_context():
+        rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    for rule in rules:
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            for slug in (acme.slug, globex.slug):
+                client = client_as(acme.admin_account_id)
+                with app.test_request_context():
+                    url = app.url_for(rule.endpoint, **fill(rule, slug, ids))
+                for query in ("", f"?q=GLOBEX&tag={ids['tag_id']}&owner=1&edit=1&phone=13700000001"
+                                  f"&email=secret@globex.example"):
+                    response = client.open(url + query, method=method, data=form_for(ids) if method == "POST" else None,
+                                           headers={"HX-Request": "true"})
+                    where = f"{method} {url}{query} -> {response.status_code}"
+                    assert response.status_code < 500, where
+                    assert SECRET not in response.get_data(as_text=True), where
+                    assert SECRET not in response.headers.get("Location", ""), where
+                    if "slug" in rule.arguments and (slug == globex.slug or rule.arguments & {"customer_id", "tag_id"}):
+                        assert response.status_code in (403, 404) or method == "POST" and response.status_code in (
+                            303, 422), where
+                    checked += 1
+    assert snapshot(app, f"t_{globex.id}") == before
+    assert checked > 50
+    assert {r.endpoint for r in rules} >= {"customers.index", "customers.show", "customers.bulk", "tags.update"}
+
+
+def test_duplicate_check_never_names_another_tenants_customer(acme, globex, make_customer, client_as):
+    make_customer(globex, name=f"{SECRET} dup", phone="13700000002")
+    page = client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/duplicates?phone=13700000002")
+    assert "Possible duplicate" not in page.text and SECRET not in page.text
+
+
+def test_every_tenant_route_is_under_the_slug(app):
+    """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership."""
+    public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
+              "accounts.logout", "accounts.workspaces", "accounts.forgot_password", "accounts.reset_password",
+              "accounts.set_language", "dev.outbox"}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in public:
+            assert re.match(r"^/<slug>/", rule.rule), rule.rule
