@@ -449,6 +449,7 @@ def machine(raw_url: str, mode: str) -> dict:
     except OSError:
         pass
     return {"nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "loadavg_at_end": os.getloadavg(),
             "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(),
             "postgres": version, "services": mode}
 
@@ -519,7 +520,8 @@ def print_table(rows: list[dict], results: dict) -> None:
               f"{c['app_shape_by_term_median'][term]:6.2f}   ({c['matches_per_term_mean'][term]:.0f} matches)")
     m = results["machine"]
     print(f"\nmachine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, {m['postgres'].split(' on ')[0]}, "
-          f"{m['services']} services; {results['mode']} mode, {results['seconds']:.1f} s")
+          f"{m['services']} services; {results['mode']} mode, {results['seconds']:.1f} s; "
+          f"load average {m['loadavg_at_start'][0]:.2f} at start, {m['loadavg_at_end'][0]:.2f} at end")
 
 
 def main() -> None:
@@ -528,6 +530,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     begun = time.perf_counter()
+    load_at_start = os.getloadavg()
+    if load_at_start[0] > 0.5:
+        print(f"note: load average {load_at_start[0]:.2f} at start; other work on this machine will show in the "
+              "figures", file=sys.stderr, flush=True)
 
     with services() as (database_url, redis_url, mode):
         os.environ["DATABASE_URL"] = database_url
@@ -571,6 +577,7 @@ def main() -> None:
                             "app_shape_sql": shaped["floor"], "app_shape_by_term_median": shaped["by_term_median"],
                             "app_shape_sql_text": shaped["sql"], "data": filled, "terms": list(TERMS)})
             info = machine(raw_url, mode)
+            info["loadavg_at_start"] = load_at_start
         finally:
             with app.app_context():
                 db.session.remove()

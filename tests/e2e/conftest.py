@@ -78,7 +78,7 @@ def new_page(browser, live_server, artifacts, request):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+        page.on("console", lambda msg: problems.append(f"console at {page.url} ({msg.location}): {msg.text}")
                 if msg.type == "error" and "Content Security Policy" in msg.text else None)
         return page
 
