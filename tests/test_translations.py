@@ -19,3 +19,16 @@ def test_chinese_catalogue_translates_every_string(tmp_path):
                   if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else m.string[0])}
     missing = sorted(wanted - translated)
     assert not missing, f"untranslated in zh_Hans_CN ({len(missing)}): {missing[:20]}"
+
+
+def test_chinese_strings_keep_their_placeholders():
+    import re
+
+    with (ROOT / "crm/translations/zh_Hans_CN/LC_MESSAGES/messages.po").open("rb") as po:
+        catalogue = read_po(po)
+    for message in catalogue:
+        if not message.id:
+            continue
+        source = message.id if isinstance(message.id, str) else message.id[0]
+        target = message.string if isinstance(message.string, str) else message.string[0]
+        assert sorted(re.findall(r"%\(\w+\)[sd]", source)) == sorted(re.findall(r"%\(\w+\)[sd]", target)), source

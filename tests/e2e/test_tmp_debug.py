@@ -8,6 +8,7 @@ def test_debug(browser, live_server, make_tenant, make_customer, login):
     log = []
     page.on("console", lambda m: log.append(("console", m.type, m.text[:80])))
     tenant = make_tenant()
+    make_customer(tenant, name="欧阳娜娜", company="阳光科技", phone="13912345678")
     login(page, tenant)
     log.append("--- logged in")
     page.goto(f"/{tenant.slug}/customers/")
