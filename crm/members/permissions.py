@@ -4,29 +4,32 @@ RESOURCES = ("customers", "contacts", "deals", "orders", "products", "tickets", 
              "campaigns", "reports", "settings", "members", "billing")
 ACTIONS = ("view", "create", "edit", "delete", "export", "import")
 SCOPES = ("none", "own", "team", "all")
+ADMIN_ONLY = ("settings", "members", "billing")
 
 
-def _matrix(default: str, **overrides: str) -> dict:
-    """Every resource and action at `default`, with `resource=scope` overrides."""
-    return {r: {a: overrides.get(r, default) for a in ACTIONS} for r in RESOURCES}
+def matrix(default: str, **per_resource) -> dict:
+    """Every resource and action at `default`; `resource="scope"` or `resource={action: scope}` overrides."""
+    result = {}
+    for resource in RESOURCES:
+        override = per_resource.get(resource, default)
+        actions = override if isinstance(override, dict) else {}
+        scope = default if isinstance(override, dict) else override
+        result[resource] = {action: actions.get(action, scope) for action in ACTIONS}
+    return result
 
 
-_ADMIN_ONLY = dict(settings="none", members="none", billing="none")
+_NO_ADMIN = {resource: "none" for resource in ADMIN_ONLY}
+_READ_ALL = {"view": "all", "export": "all", "create": "none", "edit": "none", "delete": "none", "import": "none"}
 
 DEFAULT_ROLES = (
-    {"key": "admin", "name": "Admin", "permissions": _matrix("all")},
+    {"key": "admin", "name": "Admin", "permissions": matrix("all")},
     {"key": "sales_manager", "name": "Sales manager",
-     "permissions": _matrix("team", **_ADMIN_ONLY, products="all", reports="all")},
+     "permissions": matrix("team", **_NO_ADMIN, products="all", reports="all")},
     {"key": "sales_rep", "name": "Sales rep",
-     "permissions": _matrix("own", **_ADMIN_ONLY, products="all", reports="own")},
+     "permissions": matrix("own", **_NO_ADMIN, products={**_READ_ALL, "export": "none"})},
     {"key": "support_agent", "name": "Support agent",
-     "permissions": _matrix("none", customers="all", contacts="all", tickets="all", activities="own",
-                            orders="all")},
+     "permissions": matrix("none", customers=_READ_ALL, contacts=_READ_ALL, orders=_READ_ALL, tickets="all",
+                           activities="own")},
     {"key": "read_only", "name": "Read-only",
-     "permissions": {r: {a: ("all" if a == "view" and r not in _ADMIN_ONLY else "none") for a in ACTIONS}
-                     for r in RESOURCES}},
+     "permissions": matrix("none", **{r: {"view": "all"} for r in RESOURCES if r not in ADMIN_ONLY})},
 )
-# Support agents read customers and orders but do not change or delete them.
-for _resource in ("customers", "contacts", "orders"):
-    for _action in ("create", "edit", "delete", "import"):
-        DEFAULT_ROLES[3]["permissions"][_resource][_action] = "none"

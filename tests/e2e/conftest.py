@@ -104,7 +104,7 @@ def shot(artifacts):
     """shot(page, "name") saves tests/artifacts/e2e-name.png (the full page)."""
     def take(page, name: str) -> Path:
         path = artifacts / f"e2e-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take
