@@ -30,6 +30,8 @@ QUICK = {"tenants": 10, "requests": 300, "customers": 20_000, "list_requests": 1
 WARMUP_TENANTS = 3
 WARMUP_REQUESTS = 200
 WARMUP_LIST = 20
+FILL_BATCH = 1000
+SHAPED_REQUESTS = 150  # the app-shaped SQL diagnostic in (c) runs at most this many times
 
 # Realistic search input: common Chinese surnames, company-name fragments, phone prefixes, Latin names.
 TERMS = ("王", "李", "张", "刘", "陈", "科技", "信息", "网络", "138", "139", "186", "john", "smith", "mary", "chen")
@@ -132,17 +134,36 @@ class StatementCounter:
 # ---------------------------------------------------------------- the app
 
 def make_app():
-    from flask import Blueprint
+    from flask import Blueprint, abort, g
     from flask_login import current_user
 
     from crm import create_app
-    from tenants.resolver import tenant_blueprint
+    from tenants.resolver import add_tenant, find_tenant, tenant_blueprint
 
     app = create_app()
     tenant_bp = tenant_blueprint("bench_t", __name__)
 
     @tenant_bp.get("/bench-ping")
     def tenant_ping():
+        return "ok"
+
+    # The tenant route without its membership check: resolution and binding only (a diagnostic, mirroring
+    # tenants.resolver.pull_tenant up to the Member query).
+    bare_bp = Blueprint("bench_t_bare", __name__, url_prefix="/<slug>")
+
+    @bare_bp.url_value_preprocessor
+    def pull_tenant_only(endpoint, values):
+        tenant = find_tenant(values.pop("slug"))
+        if tenant is None:
+            abort(404)
+        g.tenant = tenant
+        if not current_user.is_authenticated:
+            abort(401)
+
+    bare_bp.url_defaults(add_tenant)
+
+    @bare_bp.get("/bench-ping-bare")
+    def bare_ping():
         return "ok"
 
     plain_bp = Blueprint("bench_plain", __name__)
@@ -155,6 +176,7 @@ def make_app():
         return "ok"
 
     app.register_blueprint(tenant_bp)
+    app.register_blueprint(bare_bp)
     app.register_blueprint(plain_bp)
     return app
 
@@ -217,7 +239,7 @@ def logged_in_client(app, account):
 
 
 def bench_tenancy(app, client, slug: str, n: int, counter: StatementCounter) -> dict:
-    urls = {"tenant": f"/{slug}/bench-ping", "plain": "/bench-ping-plain"}
+    urls = {"tenant": f"/{slug}/bench-ping", "bare": f"/{slug}/bench-ping-bare", "plain": "/bench-ping-plain"}
     for url in urls.values():
         response = client.get(url)
         assert response.status_code == 200 and response.data == b"ok", (url, response.status_code, response.data)
@@ -232,17 +254,18 @@ def bench_tenancy(app, client, slug: str, n: int, counter: StatementCounter) -> 
         per_request[key] = counter.count / 20
         sql[key] = counter.statements[: int(counter.count / 20)]
 
-    times = {"tenant": [], "plain": []}
+    times = {key: [] for key in urls}
     gc.collect()
     order = list(urls.items())
     for i in range(n):
-        # Alternate which route goes first so drift (CPU frequency, caches) hits both alike.
-        for key, url in (order if i % 2 == 0 else order[::-1]):
+        # Rotate which route goes first so drift (CPU frequency, caches, other load) hits all alike.
+        for key, url in order[i % 3:] + order[:i % 3]:
             started = time.perf_counter_ns()
             client.get(url)
             times[key].append((time.perf_counter_ns() - started) / 1e6)
-    tenant, plain = summary(times["tenant"]), summary(times["plain"])
-    return {"tenant": tenant, "plain": plain, "overhead_ms": tenant["median"] - plain["median"],
+    tenant, bare, plain = summary(times["tenant"]), summary(times["bare"]), summary(times["plain"])
+    return {"tenant": tenant, "bare": bare, "plain": plain, "overhead_ms": tenant["median"] - plain["median"],
+            "resolution_only_overhead_ms": bare["median"] - plain["median"],
             "statements_per_request": per_request, "statements": sql, "urls": urls}
 
 
@@ -307,7 +330,10 @@ def fill_tenant(app, tenant_id: int, customers: int) -> dict:
             db.session.add_all(tags)
             db.session.flush()
             tag_ids = [t.id for t in tags]
-            insert_customers(customers, owners, tag_ids, random.Random(7))
+            # batch=1000, not the default 5000: insert_customers' ORM bulk insert sends about one INSERT per row
+            # here (see docs/benchmarks.md) and SQLAlchemy joins their RETURNING results at a cost that grows
+            # with the square of the batch; smaller batches halve the set-up time without changing the data.
+            insert_customers(customers, owners, tag_ids, random.Random(7), batch=FILL_BATCH)
         seconds = time.perf_counter() - started
     return {"tag_ids": tag_ids, "owners": owners, "insert_seconds": seconds}
 
@@ -440,6 +466,9 @@ def machine(raw_url: str, mode: str) -> dict:
 
     with psycopg.connect(raw_url) as connection:
         version = connection.execute("select version()").fetchone()[0]
+        settings = dict(connection.execute(
+            "select name, setting || coalesce(unit, '') from pg_settings where name in ('fsync', 'synchronous_commit',"
+            " 'shared_buffers', 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'lc_collate')").fetchall())
     cpu = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -451,7 +480,7 @@ def machine(raw_url: str, mode: str) -> dict:
     return {"nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "loadavg_at_end": os.getloadavg(),
             "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(),
-            "postgres": version, "services": mode}
+            "postgres": version, "postgres_settings": settings, "services": mode}
 
 
 def fmt(value) -> str:
@@ -473,6 +502,9 @@ def rows_of(results: dict) -> list[dict]:
          "p95": a["floor"]["p95"], "p99": None, "target": "", "pass": None},
         {"benchmark": f"(b) tenant route ({b['statements_per_request']['tenant']:g} SQL/req)",
          "n": b["tenant"]["n"], "median": b["tenant"]["median"], "p95": b["tenant"]["p95"], "p99": None,
+         "target": "", "pass": None},
+        {"benchmark": f"(b)   tenant route minus Member query ({b['statements_per_request']['bare']:g} SQL/req)",
+         "n": b["bare"]["n"], "median": b["bare"]["median"], "p95": b["bare"]["p95"], "p99": None,
          "target": "", "pass": None},
         {"benchmark": f"(b) plain route ({b['statements_per_request']['plain']:g} SQL/req)",
          "n": b["plain"]["n"], "median": b["plain"]["median"], "p95": b["plain"]["p95"], "p99": None,
@@ -571,7 +603,8 @@ def main() -> None:
             print(f"[{time.perf_counter() - begun:5.1f}s] (c) {sizes['list_requests']} list requests ...", flush=True)
             listing = bench_list(app, client, slug, filled["tag_ids"], sizes["list_requests"], counter)
             floor = bench_list_floor(raw_url, schema, filled["tag_ids"], sizes["list_requests"])
-            shaped = bench_list_floor(raw_url, schema, filled["tag_ids"], sizes["list_requests"], APP_SHAPE_WHERE)
+            shaped = bench_list_floor(raw_url, schema, filled["tag_ids"], min(SHAPED_REQUESTS, sizes["list_requests"]),
+                                      APP_SHAPE_WHERE)
             listing.update({"floor": floor["floor"], "floor_by_term_median": floor["by_term_median"],
                             "matches_per_term_mean": floor["matches_per_term_mean"], "floor_sql": floor["sql"],
                             "app_shape_sql": shaped["floor"], "app_shape_by_term_median": shaped["by_term_median"],

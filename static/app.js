@@ -6,7 +6,10 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target.id === "modal-body" && !modal().open) {
       modal().showModal();
-      var first = modal().querySelector("[autofocus]");
+    }
+    // In the modal, put the cursor in the first field that needs fixing (else the first field).
+    if (modal().open) {
+      var first = modal().querySelector("[aria-invalid=true]") || modal().querySelector("[autofocus]");
       if (first) { first.focus(); }
     }
   });

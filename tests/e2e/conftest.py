@@ -78,7 +78,7 @@ def new_page(browser, live_server, artifacts, request):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda msg: problems.append(f"console at {page.url} ({msg.location}): {msg.text}")
+        page.on("console", lambda msg: problems.append(f"console at {page.url}: {msg.text}")
                 if msg.type == "error" and "Content Security Policy" in msg.text else None)
         return page
 
@@ -88,7 +88,8 @@ def new_page(browser, live_server, artifacts, request):
         if failed:
             for page in context.pages:
                 name = re.sub(r"[^\w.-]+", "_", request.node.name)
-                page.screenshot(path=str(artifacts / f"e2e-FAILED-{name}-{number}.png"), full_page=True)
+                page.screenshot(path=str(artifacts / f"e2e-FAILED-{name}-{number}.png"), full_page=True,
+                                caret="initial")
         context.close()
     assert not problems, "the browser reported: " + "; ".join(problems)
 
@@ -101,7 +102,11 @@ def page(new_page):
 
 @pytest.fixture
 def shot(artifacts):
-    """shot(page, "name") saves tests/artifacts/e2e-name.png (the full page)."""
+    """shot(page, "name") saves tests/artifacts/e2e-name.png (the full page).
+
+    caret="initial": Playwright's default caret hiding leaves `style=""` on every input, which htmx then
+    copies while settling a swap, and the app's CSP (style-src 'self') blocks that as an inline style.
+    """
     def take(page, name: str) -> Path:
         path = artifacts / f"e2e-{name}.png"
         page.screenshot(path=str(path), full_page=True, caret="initial")
