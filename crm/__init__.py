@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from config import Config
+from config import Config, database_uri
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
@@ -20,15 +20,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     """Build the app from the environment (and `overrides`, which tests use)."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
-    app.config.from_object(Config())
-    app.config.update(overrides or {})
-    use_running_services(app)
-    Config.check(_ConfigView(app.config))
+    config = Config()
+    vars(config).update(overrides or {})
+    use_running_services(config, Path(app.instance_path))
+    config.check()
+    app.config.from_object(config)
 
     db.init_app(app)
     init_redis(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+    babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(ROOT / "crm" / "translations"))
     app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
@@ -47,26 +48,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
-class _ConfigView:
-    """Config.check() reads attributes; app.config is a dict."""
-
-    def __init__(self, mapping):
-        self.__dict__.update(mapping)
-
-
-def use_running_services(app: Flask) -> None:
+def use_running_services(config: Config, instance: Path) -> None:
     """Without DATABASE_URL/REDIS_URL, attach to the embedded servers the run command started."""
-    services = Path(app.instance_path) / "services.json"
-    if app.config["SQLALCHEMY_DATABASE_URI"] and app.config["REDIS_URL"]:
+    if config.SQLALCHEMY_DATABASE_URI and config.REDIS_URL:
         return
+    services = instance / "services.json"
     if not services.exists():
         raise RuntimeError("Set DATABASE_URL and REDIS_URL, or start the app with `python3 scripts/run.py`, "
                            "which starts embedded servers.")
-    from config import database_uri
-
     urls = json.loads(services.read_text())
-    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"] or database_uri(urls["database"])
-    app.config["REDIS_URL"] = app.config["REDIS_URL"] or urls["redis"]
+    config.SQLALCHEMY_DATABASE_URI = config.SQLALCHEMY_DATABASE_URI or database_uri(urls["database"])
+    config.REDIS_URL = config.REDIS_URL or urls["redis"]
 
 
 def register_blueprints(app: Flask) -> None:
@@ -92,10 +84,6 @@ def select_locale() -> str:
     if session.get("language") in LANGUAGES:
         return LANGUAGES[session["language"]]
     return LANGUAGES[request.accept_languages.best_match(["en", "zh"], "en")]
-
-
-def select_timezone() -> str:
-    return "Asia/Shanghai"
 
 
 def register_hooks(app: Flask) -> None:
