@@ -55,12 +55,13 @@ def signup():
 
 @bp.get("/signup/slug")
 def check_slug():
-    """Live check of a workspace address while the company is typed or the slug edited."""
+    """Live check of the workspace address; while it was only suggested, typing the company re-suggests it."""
     slug = request.args.get("slug", "").strip().lower()
-    if not slug and request.args.get("company"):
+    suggested = bool(request.args.get("suggested")) or not slug
+    if suggested and request.args.get("company"):
         slug = suggest_slug(request.args["company"])
     return render("accounts/_slug.html", slug=slug, problem=service.slug_message(slug) if slug else None,
-                  suggested=not request.args.get("slug"))
+                  suggested=suggested)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -141,3 +141,11 @@ def test_language_switch_is_kept_for_the_user(app, acme, client_as):
 def test_anonymous_visitor_gets_the_browser_language(app):
     page = app.test_client().get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert "登录" in page.text
+
+
+def test_typed_slug_is_not_replaced_by_the_suggestion(app):
+    client = app.test_client()
+    kept = client.get("/signup/slug?company=Blue Ocean&slug=my-own", headers={"HX-Request": "true"})
+    assert 'value="my-own"' in kept.text and 'name="suggested"' not in kept.text
+    resuggested = client.get("/signup/slug?company=Blue Ocean&slug=blue&suggested=1", headers={"HX-Request": "true"})
+    assert 'value="blue-ocean"' in resuggested.text
