@@ -1,6 +1,22 @@
 """Small helpers every feature's views share: page-or-fragment rendering and htmx-aware redirects."""
 from flask import redirect, render_template, request
 from jinja2_fragments.flask import render_block
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; anything larger cannot name a record
+
+
+class RecordId(IntegerConverter):
+    """`<id:customer_id>`: a positive integer that fits a database id, so `/customers/99999999999` is a 404."""
+
+    def __init__(self, map):
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+def record_id(value) -> int | None:
+    """A query-string value as a record id, or None when it cannot be one."""
+    text = str(value or "")
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
 def is_htmx() -> bool:

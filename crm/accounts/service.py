@@ -10,6 +10,7 @@ from sqlalchemy import select
 from crm.accounts.models import Account
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.web import record_id
 from tenants.models import Membership, Tenant, utcnow
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
@@ -95,9 +96,9 @@ def authenticate(email: str, password: str) -> Account | None:
 def load_session_account(session_id: str) -> Account | None:
     """Flask-Login's loader: the account, if the session's version is still current."""
     account_id, _sep, version = session_id.partition(":")
-    if not account_id.isdigit() or not version.isdigit():
+    if record_id(account_id) is None or not version.isdigit():
         return None
-    account = db.session.get(Account, int(account_id))
+    account = db.session.get(Account, record_id(account_id))
     if account is None or account.session_version != int(version):
         return None
     return account

@@ -16,6 +16,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import scoped
 from crm.members.models import Member, Setting
+from crm.web import record_id
 from tenants.models import utcnow
 
 PAGE_SIZE = 25
@@ -48,11 +49,11 @@ class CustomerQuery:
         """Read the query string; anything malformed is ignored rather than failing the page."""
         return cls(
             q=args.get("q", "").strip()[:100],
-            tags=[int(t) for t in args.getlist("tag") if t.isdigit()][:10],
+            tags=[tag_id for tag_id in map(record_id, args.getlist("tag")) if tag_id][:10],
             tag_mode="any" if args.get("tag_mode") == "any" else "all",
             level=args.get("level", "") if args.get("level") in LEVELS else "",
             stage=args.get("stage", "") if args.get("stage") in STAGES else "",
-            owner=args.get("owner", "") if args.get("owner", "").isdigit() or args.get("owner") in ("me", "none")
+            owner=args.get("owner", "") if record_id(args.get("owner")) or args.get("owner") in ("me", "none")
             else "",
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
             after=args.get("after", "")[:200],
@@ -118,7 +119,9 @@ def _after(stmt, query: CustomerQuery):
     """Keyset condition: rows strictly after the cursor in the chosen order; a bad cursor starts over."""
     try:
         value, last_id = json.loads(base64.urlsafe_b64decode(query.after.encode()))
-        last_id = int(last_id)
+        last_id = record_id(last_id)
+        if last_id is None:
+            return stmt
         if query.sort == "newest":
             return stmt.where(Customer.id < last_id)
         if query.sort == "oldest":
@@ -234,7 +237,7 @@ def _choice(name: str, value, allowed):
 def _owner(value):
     if value in (None, "", 0):
         return None
-    owner_id = int(value) if str(value).isdigit() else -1
+    owner_id = record_id(value) or -1
     if db.session.scalar(select(Member.id).where(Member.id == owner_id, Member.active)) is None:
         raise Invalid({"owner_id": _("Choose an active member.")})
     return owner_id
@@ -285,7 +288,7 @@ def possible_duplicates(viewer: Member, phone: str, email: str, exclude_id: int 
 
 def selected(viewer: Member, ids, action: str) -> list[Customer]:
     """The customers among `ids` the viewer may act on; ids outside the scope are silently ignored."""
-    ids = [int(i) for i in ids if str(i).isdigit()][:1000]
+    ids = [i for i in map(record_id, ids) if i][:1000]
     if not ids:
         return []
     return list(db.session.scalars(visible(viewer, action).where(Customer.id.in_(ids))).unique())
@@ -331,7 +334,7 @@ def trash(viewer: Member, limit: int = 200) -> list[Customer]:
 
 
 def trashed(viewer: Member, ids) -> list[Customer]:
-    ids = [int(i) for i in ids if str(i).isdigit()][:1000]
+    ids = [i for i in map(record_id, ids) if i][:1000]
     stmt = scoped(select(Customer).where(Customer.deleted_at.is_not(None), Customer.id.in_(ids)),
                   viewer, "customers", "delete", Customer)
     return list(db.session.scalars(stmt).unique())

@@ -8,7 +8,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
 from crm.tags import service as tags
-from crm.web import render, see_other
+from crm.web import is_htmx, record_id, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
@@ -25,9 +25,9 @@ def index():
     """The list; search, filters and scrolling swap only the rows."""
     query = service.CustomerQuery.from_args(request.args)
     rows, next_cursor = service.list_customers(g.member, query)
-    block = "more_rows" if query.after else "results"
-    total = None if query.after else service.count_customers(g.member, query)
-    return render("customers/index.html", block=block, rows=rows, next_cursor=next_cursor, query=query,
+    more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
+    total = None if more else service.count_customers(g.member, query)
+    return render("customers/index.html", block="more_rows" if more else "results", rows=rows, next_cursor=next_cursor, query=query,
                   total=total, tags=tags.all_tags(), members=service.active_members())
 
 
@@ -58,7 +58,7 @@ def create():
     return see_other(url_for("customers.show", customer_id=customer.id))
 
 
-@bp.get("/<int:customer_id>")
+@bp.get("/<id:customer_id>")
 @require("customers", "view")
 def show(customer_id: int):
     """The customer's page: data, tags and timeline."""
@@ -67,7 +67,7 @@ def show(customer_id: int):
                   members=service.active_members())
 
 
-@bp.get("/<int:customer_id>/edit")
+@bp.get("/<id:customer_id>/edit")
 @require("customers", "edit")
 def edit(customer_id: int):
     customer = service.get_customer(g.member, customer_id, "edit")
@@ -76,7 +76,7 @@ def edit(customer_id: int):
     return render("customers/form.html", block="form", form=form, customer=customer)
 
 
-@bp.post("/<int:customer_id>")
+@bp.post("/<id:customer_id>")
 @require("customers", "edit")
 def update(customer_id: int):
     """Save the modal form."""
@@ -95,7 +95,7 @@ def update(customer_id: int):
     return see_other(url_for("customers.show", customer_id=customer.id))
 
 
-@bp.get("/<int:customer_id>/fields/<name>")
+@bp.get("/<id:customer_id>/fields/<name>")
 @require("customers", "view")
 def field(customer_id: int, name: str):
     """One field, shown (or, with ?edit=1, as a small form) for inline editing."""
@@ -105,7 +105,7 @@ def field(customer_id: int, name: str):
                   value=getattr(customer, name), error=None, members=service.active_members())
 
 
-@bp.post("/<int:customer_id>/fields/<name>")
+@bp.post("/<id:customer_id>/fields/<name>")
 @require("customers", "edit")
 def update_field(customer_id: int, name: str):
     """Save one inline-edited field; a bad value stays in the input with its message."""
@@ -133,21 +133,20 @@ def _inline_field(name: str) -> None:
 @require("customers", "view")
 def duplicates():
     """A warning when another customer has the same phone or email (checked while typing)."""
-    exclude = request.args.get("exclude", "")
     found = service.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
-                                        int(exclude) if exclude.isdigit() else None)
+                                        record_id(request.args.get("exclude")))
     return render("customers/_duplicates.html", found=found)
 
 
-@bp.post("/<int:customer_id>/tags")
+@bp.post("/<id:customer_id>/tags")
 @require("customers", "edit")
 def add_tag(customer_id: int):
     """Tag one customer with an existing tag or a new one typed by name."""
     customer = service.get_customer(g.member, customer_id, "edit")
     error = None
     try:
-        tag = (tags.get_tag(int(request.form["tag_id"])) if request.form.get("tag_id", "").isdigit()
-               else tags.find_or_create_tag(request.form.get("name", "")))
+        tag_id = record_id(request.form.get("tag_id"))
+        tag = tags.get_tag(tag_id) if tag_id else tags.find_or_create_tag(request.form.get("name", ""))
         service.add_tag([customer], tag)
         db.session.commit()
     except Invalid as invalid:
@@ -157,7 +156,7 @@ def add_tag(customer_id: int):
     return render("customers/_tags.html", customer=customer, tags=tags.all_tags(), error=error), 422 if error else 200
 
 
-@bp.post("/<int:customer_id>/tags/<int:tag_id>/remove")
+@bp.post("/<id:customer_id>/tags/<id:tag_id>/remove")
 @require("customers", "edit")
 def remove_tag(customer_id: int, tag_id: int):
     customer = service.get_customer(g.member, customer_id, "edit")
@@ -167,7 +166,7 @@ def remove_tag(customer_id: int, tag_id: int):
     return render("customers/_tags.html", customer=customer, tags=tags.all_tags(), error=None)
 
 
-@bp.post("/<int:customer_id>/delete")
+@bp.post("/<id:customer_id>/delete")
 @require("customers", "delete")
 def delete(customer_id: int):
     """Move one customer to the trash."""
@@ -207,10 +206,10 @@ def _bulk(action: str, chosen) -> int:
         return service.move_to_trash(chosen)
     if action == "set_owner":
         return service.set_owner(g.member, chosen, request.form.get("owner_id"))
-    tag_id = request.form.get("tag_id", "")
-    if not tag_id.isdigit():
+    tag_id = record_id(request.form.get("tag_id"))
+    if tag_id is None:
         raise Invalid({"tag_id": _("Choose a tag.")})
-    tag = tags.get_tag(int(tag_id))
+    tag = tags.get_tag(tag_id)
     return service.add_tag(chosen, tag) if action == "add_tag" else service.remove_tag(chosen, tag)
 
 

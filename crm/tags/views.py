@@ -37,7 +37,7 @@ def create():
     return see_other(url_for("tags.index"))
 
 
-@bp.post("/<int:tag_id>")
+@bp.post("/<id:tag_id>")
 @require("settings", "edit")
 def update(tag_id: int):
     """Rename or recolour a tag."""
@@ -52,7 +52,7 @@ def update(tag_id: int):
     return see_other(url_for("tags.index"))
 
 
-@bp.post("/<int:tag_id>/delete")
+@bp.post("/<id:tag_id>/delete")
 @require("settings", "edit")
 def delete(tag_id: int):
     """Delete a tag; customers keep everything else."""

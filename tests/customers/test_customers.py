@@ -210,3 +210,23 @@ def test_chinese_interface_formats_and_translates(acme, admin, make_customer):
     admin.post("/language", data={"language": "zh"})
     page = admin.get(f"/{acme.slug}/customers/").text
     assert "新建客户" in page and "李雷" in page and "1 个客户" in page
+
+
+@pytest.mark.parametrize("url", [
+    "/customers/99999999999", "/customers/0", "/customers/?owner=99999999999&tag=99999999999&tag=x",
+    "/customers/?after=WzAsIDk5OTk5OTk5OTk5OV0=", "/customers/?after=garbage&sort=name", "/customers/?sort=bogus",
+    "/customers/duplicates?phone=%2B&email=@&exclude=99999999999", "/customers/1/fields/nope",
+])
+def test_malformed_input_never_fails_the_page(acme, admin, url):
+    assert admin.get(f"/{acme.slug}{url}").status_code in (200, 404)
+
+
+def test_malformed_writes_are_refused_with_a_message(acme, admin, make_customer):
+    cid = make_customer(acme, name="Target")
+    tagged = admin.post(f"/{acme.slug}/customers/{cid}/tags", data={"tag_id": "99999999999", "name": ""},
+                        headers=HX)
+    assert tagged.status_code == 422 and "Name is required." in tagged.text
+    bulk = admin.post(f"/{acme.slug}/customers/bulk", data={"action": "add_tag", "tag_id": "x", "ids": ["1e9", cid]},
+                      follow_redirects=True)
+    assert "Choose a tag." in bulk.text
+    assert admin.post(f"/{acme.slug}/customers/bulk", data={"action": "explode"}, follow_redirects=True).status_code == 200
