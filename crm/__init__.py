@@ -27,6 +27,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     config.check()
     app.config.from_object(config)
 
+    import crm.models  # noqa: F401  (every table, before anything reads the metadata)
+
     db.init_app(app)
     init_redis(app)
     csrf.init_app(app)

@@ -76,3 +76,14 @@ def upgrade_all(engine, processes: int = 4) -> list[SchemaReport]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, min(processes, len(schemas))), mp_context=context) as pool:
         return list(pool.map(_migrate_one, [url] * len(schemas), schemas))
+
+
+def current_schema() -> str:
+    """Inside a tenant migration: the real name of the schema being migrated.
+
+    `schema="tenant"` is translated only where Alembic builds a Table (create_table, create_index);
+    ALTER-style operations (add_column, create_foreign_key, ...) print the schema as given, so tenant
+    migrations pass this name to every operation."""
+    from alembic import op
+
+    return op.get_context().config.attributes["schema"]

@@ -6,7 +6,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from crm.extensions import db
 from tenants.models import Membership, Tenant, schema_name
@@ -36,6 +36,9 @@ def ddl_script() -> str:
     for table in tenant_tables():
         statements.append(CreateTable(table))
         statements.extend(CreateIndex(index) for index in sorted(table.indexes, key=lambda i: i.name))
+    # Keys between tables that point at each other go in once both tables exist.
+    statements.extend(AddConstraint(fk) for table in tenant_tables() for fk in table.foreign_key_constraints
+                      if fk.use_alter)
     rendered = [
         str(s if isinstance(s, str) else s.compile(
             dialect=dialect, schema_translate_map={"tenant": SCHEMA_TOKEN}, render_schema_translate=True))

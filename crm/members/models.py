@@ -19,8 +19,22 @@ class Role(db.Model):
     permissions: Mapped[dict] = mapped_column(JSONB, default=dict)
 
     def scope(self, resource: str, action: str) -> str:
-        """none | own | team | all for this resource and action."""
+        """none | own | team | subteams | all for this resource and action."""
         return self.permissions.get(resource, {}).get(action, "none")
+
+
+class Team(db.Model):
+    """A team or department; teams nest, and a manager's reach can include the sub-teams."""
+
+    __tablename__ = "teams"
+    __table_args__ = {"schema": "tenant"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"))
+    # use_alter: teams and members point at each other, so this key is added after both tables exist.
+    manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenant.members.id", use_alter=True, name="fk_teams_manager_id_members"))
 
 
 class Member(db.Model):
@@ -30,6 +44,7 @@ class Member(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(unique=True)  # public.accounts.id; no FK leaves the tenant schema
     role_id: Mapped[int] = mapped_column(ForeignKey("tenant.roles.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)
