@@ -70,10 +70,12 @@ def register_blueprints(app: Flask) -> None:
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
     from crm.health.views import bp as health
+    from crm.members.views import bp as members
+    from crm.members.views import public as invitations
     from crm.tags.views import bp as tags
     from crm.workspace.views import bp as workspace
 
-    for blueprint in (health, accounts, workspace, customers, tags):
+    for blueprint in (health, accounts, invitations, workspace, customers, tags, members):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

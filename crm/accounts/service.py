@@ -60,11 +60,16 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
         raise Invalid(errors)
     if account is None:
         check_password_strength(password)
-        account = Account(email=email, name=name.strip(), password_hash=hasher.hash(password), language=language)
-        db.session.add(account)
-        db.session.flush()
+        account = create_account(email, name, password, language)
     tenant = provision_tenant(company.strip(), slug, account)
     return account, tenant
+
+
+def create_account(email: str, name: str, password: str, language: str) -> Account:
+    account = Account(email=email, name=name.strip()[:120], password_hash=hasher.hash(password), language=language)
+    db.session.add(account)
+    db.session.flush()
+    return account
 
 
 def check_password_strength(password: str) -> None:

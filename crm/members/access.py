@@ -2,9 +2,9 @@
 import functools
 
 from flask import abort, g
-from sqlalchemy import false
+from sqlalchemy import false, or_, select
 
-from crm.members.models import Member
+from crm.members.models import Member, Team
 
 
 def require(resource: str, action: str):
@@ -22,11 +22,33 @@ def require(resource: str, action: str):
     return decorator
 
 
+def reached_teams(viewer: Member, with_subteams: bool):
+    """Ids of the teams the viewer belongs to or manages, and (with_subteams) every team below them."""
+    start = select(Team.id).where(or_(Team.id == viewer.team_id, Team.manager_id == viewer.id))
+    if not with_subteams:
+        return start
+    reach = start.cte("reach", recursive=True)
+    reach = reach.union(select(Team.id).join(reach, Team.parent_id == reach.c.id))
+    return select(reach.c.id)
+
+
+def reached_members(viewer: Member, with_subteams: bool):
+    """Ids of the members whose records a team-scoped viewer reaches (the viewer always included)."""
+    return select(Member.id).where(or_(Member.id == viewer.id,
+                                       Member.team_id.in_(reached_teams(viewer, with_subteams))))
+
+
 def scoped(stmt, viewer: Member, resource: str, action: str, model):
     """Restrict `stmt` to the rows of `model` the viewer's role reaches for this action."""
     scope = viewer.role.scope(resource, action)
     if scope == "all":
         return stmt
-    if scope in ("own", "team"):  # teams arrive with tenant administration; until then a team is its member
+    if scope == "own":
         return stmt.where(model.owner_id == viewer.id)
+    if scope in ("team", "subteams"):
+        return stmt.where(model.owner_id.in_(reached_members(viewer, scope == "subteams")))
     return stmt.where(false())
+
+
+def reaches_all(viewer: Member, resource: str, action: str) -> bool:
+    return viewer.role.scope(resource, action) == "all"

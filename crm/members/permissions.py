@@ -3,7 +3,7 @@
 RESOURCES = ("customers", "contacts", "deals", "orders", "products", "tickets", "activities",
              "campaigns", "reports", "settings", "members", "billing")
 ACTIONS = ("view", "create", "edit", "delete", "export", "import")
-SCOPES = ("none", "own", "team", "all")
+SCOPES = ("none", "own", "team", "subteams", "all")
 ADMIN_ONLY = ("settings", "members", "billing")
 
 
@@ -24,7 +24,7 @@ _READ_ALL = {"view": "all", "export": "all", "create": "none", "edit": "none", "
 DEFAULT_ROLES = (
     {"key": "admin", "name": "Admin", "permissions": matrix("all")},
     {"key": "sales_manager", "name": "Sales manager",
-     "permissions": matrix("team", **_NO_ADMIN, products="all", reports="all")},
+     "permissions": matrix("subteams", **_NO_ADMIN, products="all", reports="all")},
     {"key": "sales_rep", "name": "Sales rep",
      "permissions": matrix("own", **_NO_ADMIN, products={**_READ_ALL, "export": "none"})},
     {"key": "support_agent", "name": "Support agent",

@@ -1,0 +1,254 @@
+"""Tenant settings for people: members and invitations, teams, roles; and the public invitation page."""
+from flask import Blueprint, current_app, flash, g, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+
+from crm.accounts import service as accounts
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members import service
+from crm.members.access import require
+from crm.members.permissions import ACTIONS, RESOURCES, SCOPES
+from crm.web import see_other
+from tenants.binding import tenant_bound
+from tenants.resolver import tenant_blueprint
+from tenants.service import tenant_ref
+
+bp = tenant_blueprint("members", __name__, "/settings")
+public = Blueprint("invitations", __name__)
+
+
+def _accept_url(token: str) -> str:
+    return current_app.config["BASE_URL"] + url_for("invitations.accept", token=token)
+
+
+def _done(message: str, endpoint: str = "members.index"):
+    db.session.commit()
+    flash(message)
+    return see_other(url_for(endpoint))
+
+
+def _refused(error: Invalid, endpoint: str = "members.index"):
+    db.session.rollback()
+    flash(" ".join(error.errors.values()), "error")
+    return see_other(url_for(endpoint))
+
+
+@bp.get("/members")
+@require("members", "view")
+def index():
+    """Members with their role, team and customers; pending invitations; the seat count."""
+    return render_template("members/index.html", members=service.members(), invitations=service.invitations(),
+                           roles=service.roles(), teams=service.teams(), counts=service.customer_counts(),
+                           seats=service.seat_count())
+
+
+@bp.post("/members/<id:member_id>")
+@require("members", "edit")
+def update(member_id: int):
+    """Change a member's role and team."""
+    member = service.get_member(member_id)
+    try:
+        service.change_member(member, request.form.get("role_id"), request.form.get("team_id"))
+    except Invalid as error:
+        return _refused(error)
+    return _done(_("%(name)s updated.", name=member.name))
+
+
+@bp.post("/members/<id:member_id>/active")
+@require("members", "edit")
+def set_active(member_id: int):
+    """Deactivate (access ends at once, records stay) or reactivate a member."""
+    member = service.get_member(member_id)
+    active = request.form.get("active") == "1"
+    try:
+        service.set_active(member, active)
+    except Invalid as error:
+        return _refused(error)
+    return _done(_("%(name)s reactivated.", name=member.name) if active
+                 else _("%(name)s deactivated.", name=member.name))
+
+
+@bp.post("/members/<id:member_id>/reassign")
+@require("customers", "edit")
+@require("members", "edit")
+def reassign(member_id: int):
+    """Give all of a member's customers to another member."""
+    member = service.get_member(member_id)
+    try:
+        moved = service.reassign_customers(member, request.form.get("to_member_id"))
+    except Invalid as error:
+        return _refused(error)
+    return _done(_("%(n)d customers reassigned.", n=moved))
+
+
+@bp.post("/invitations")
+@require("members", "create")
+def invite():
+    """Invite someone by email."""
+    form = request.form
+    try:
+        invitation = service.invite(g.member, form.get("email", ""), form.get("name", ""), form.get("role_id"),
+                                    form.get("team_id"), _accept_url)
+    except Invalid as error:
+        return _refused(error)
+    return _done(_("Invitation sent to %(email)s.", email=invitation.email))
+
+
+@bp.post("/invitations/<id:invitation_id>/resend")
+@require("members", "create")
+def resend(invitation_id: int):
+    invitation = service.get_invitation(invitation_id)
+    try:
+        service.resend(invitation, _accept_url)
+    except Invalid as error:
+        return _refused(error)
+    return _done(_("Invitation sent again to %(email)s.", email=invitation.email))
+
+
+@bp.post("/invitations/<id:invitation_id>/revoke")
+@require("members", "create")
+def revoke(invitation_id: int):
+    invitation = service.get_invitation(invitation_id)
+    service.revoke(invitation)
+    return _done(_("Invitation to %(email)s revoked.", email=invitation.email))
+
+
+@bp.get("/teams")
+@require("members", "view")
+def teams():
+    """Teams, their parent team, manager and members."""
+    return render_template("members/teams.html", teams=service.teams(), members=service.members(False))
+
+
+@bp.post("/teams")
+@require("members", "edit")
+def create_team():
+    try:
+        team = service.save_team(None, request.form.get("name"), request.form.get("parent_id"),
+                                 request.form.get("manager_id"))
+    except Invalid as error:
+        return _refused(error, "members.teams")
+    return _done(_("Team %(name)s saved.", name=team.name), "members.teams")
+
+
+@bp.post("/teams/<id:team_id>")
+@require("members", "edit")
+def update_team(team_id: int):
+    team = service.get_team(team_id)
+    try:
+        service.save_team(team, request.form.get("name"), request.form.get("parent_id"),
+                          request.form.get("manager_id"))
+    except Invalid as error:
+        return _refused(error, "members.teams")
+    return _done(_("Team %(name)s saved.", name=team.name), "members.teams")
+
+
+@bp.post("/teams/<id:team_id>/delete")
+@require("members", "edit")
+def delete_team(team_id: int):
+    team = service.get_team(team_id)
+    try:
+        service.delete_team(team)
+    except Invalid as error:
+        return _refused(error, "members.teams")
+    return _done(_("Team %(name)s deleted.", name=team.name), "members.teams")
+
+
+@bp.get("/roles")
+@require("settings", "view")
+def roles():
+    """Roles with how many members hold each."""
+    return render_template("members/roles.html", roles=service.roles(), counts=service.role_member_counts())
+
+
+@bp.post("/roles")
+@require("settings", "edit")
+def create_role():
+    """A new role, empty or copied from another."""
+    source = request.form.get("copy_from", "")
+    try:
+        role = service.create_role(request.form.get("name"),
+                                   service.get_role(int(source)) if source.isdigit() else None)
+    except Invalid as error:
+        return _refused(error, "members.roles")
+    db.session.commit()
+    flash(_("Role %(name)s created.", name=role.name))
+    return see_other(url_for("members.role", role_id=role.id))
+
+
+@bp.get("/roles/<id:role_id>")
+@require("settings", "view")
+def role(role_id: int):
+    """One role's permission matrix."""
+    return render_template("members/role.html", role=service.get_role(role_id), resources=RESOURCES,
+                           actions=ACTIONS, scopes=SCOPES)
+
+
+@bp.post("/roles/<id:role_id>")
+@require("settings", "edit")
+def save_role(role_id: int):
+    role = service.get_role(role_id)
+    try:
+        changed = service.update_permissions(role, request.form)
+    except Invalid as error:
+        db.session.rollback()
+        flash(" ".join(error.errors.values()), "error")
+        return see_other(url_for("members.role", role_id=role_id))
+    db.session.commit()
+    flash(_("%(n)d permissions changed.", n=changed))
+    return see_other(url_for("members.role", role_id=role_id))
+
+
+@bp.post("/roles/<id:role_id>/delete")
+@require("settings", "edit")
+def delete_role(role_id: int):
+    role = service.get_role(role_id)
+    try:
+        service.delete_role(role)
+    except Invalid as error:
+        return _refused(error, "members.roles")
+    return _done(_("Role %(name)s deleted.", name=role.name), "members.roles")
+
+
+@public.route("/invitations/<token>", methods=["GET", "POST"])
+def accept(token: str):
+    """Join a workspace from an emailed invitation: sign in, or choose a name and password."""
+    invitation = service.invitation_for_token(token)
+    if invitation is None:
+        return render_template("members/invitation_invalid.html"), 404
+    existing = accounts.find_account(invitation.email)
+    signed_in_as_invitee = current_user.is_authenticated and current_user.email == invitation.email
+    errors = {}
+    if request.method == "POST" and (signed_in_as_invitee or existing is None):
+        try:
+            account = current_user if signed_in_as_invitee else _new_account(invitation.email)
+            with tenant_bound(tenant_ref(invitation.tenant_id)) as tenant:
+                service.accept(invitation, account)
+        except Invalid as error:
+            db.session.rollback()
+            errors = error.errors
+        else:
+            if not signed_in_as_invitee:
+                login_user(account)
+            flash(_("Welcome to %(workspace)s!", workspace=tenant.name))
+            return see_other(url_for("workspace.index", slug=tenant.slug))
+    tenant = tenant_ref(invitation.tenant_id)
+    return render_template("members/accept.html", invitation=invitation, tenant=tenant, existing=existing,
+                           signed_in_as_invitee=signed_in_as_invitee, errors=errors), 422 if errors else 200
+
+
+def _new_account(email: str):
+    name = request.form.get("name", "").strip()
+    password = request.form.get("password", "")
+    errors = {}
+    if not name:
+        errors["name"] = _("Name is required.")
+    try:
+        accounts.check_password_strength(password)
+    except Invalid as error:
+        errors.update(error.errors)
+    if errors:
+        raise Invalid(errors)
+    return accounts.create_account(email, name, password, str(get_locale()))
