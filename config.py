@@ -38,6 +38,8 @@ class Config:
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")
         self.LANGUAGES = ("en", "zh_Hans_CN")
+        self.FIELD_KEYS = environ.get("FIELD_KEYS", "")  # id:base64key,... newest first; see docs/operations.md
+        self.FIELD_INDEX_KEY = environ.get("FIELD_INDEX_KEY", "")
         self.TESTING = False
 
     def check(self) -> None:
@@ -46,5 +48,7 @@ class Config:
             return
         if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
             raise RuntimeError("CRM_ENV=production needs a SECRET_KEY of at least 32 random characters.")
+        if not self.FIELD_KEYS or not self.FIELD_INDEX_KEY:
+            raise RuntimeError("CRM_ENV=production needs FIELD_KEYS and FIELD_INDEX_KEY for sensitive fields.")
         if not self.SQLALCHEMY_DATABASE_URI or not self.REDIS_URL:
             raise RuntimeError("CRM_ENV=production needs DATABASE_URL and REDIS_URL.")

@@ -67,6 +67,7 @@ def use_running_services(config: Config, instance: Path) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.accounts.views import bp as accounts
+    from crm.audit.views import bp as audit
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
     from crm.health.views import bp as health
@@ -75,7 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.tags.views import bp as tags
     from crm.workspace.views import bp as workspace
 
-    for blueprint in (health, accounts, invitations, workspace, customers, tags, members):
+    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

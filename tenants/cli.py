@@ -79,3 +79,19 @@ def suspend(slug):
 @click.argument("slug")
 def restore(slug):
     _set_status(slug, "active")
+
+
+@tenants_cli.command("rotate-keys")
+def rotate_keys():
+    """Re-encrypt every tenant's sensitive values under the newest FIELD_KEYS key (keep the old key listed)."""
+    from crm.customers.service import rotate_sensitive
+    from tenants.binding import tenant_bound
+    from tenants.service import list_tenants, ref_of
+
+    total = 0
+    for tenant, _members in list_tenants():
+        with tenant_bound(ref_of(tenant)):
+            done = rotate_sensitive()
+        total += done
+        click.echo(f"{tenant.schema:<10} {done:>7} values re-encrypted")
+    click.echo(f"{total} values re-encrypted; the old key can be removed from FIELD_KEYS now")

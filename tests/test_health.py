@@ -12,8 +12,11 @@ def test_production_refuses_development_secrets():
     config = Config({"CRM_ENV": "production", "DATABASE_URL": "postgresql://x/y", "REDIS_URL": "redis://x"})
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         config.check()
+    with pytest.raises(RuntimeError, match="FIELD_KEYS"):
+        Config({"CRM_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x/y",
+                "REDIS_URL": "redis://x"}).check()
     Config({"CRM_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x/y",
-            "REDIS_URL": "redis://x"}).check()
+            "REDIS_URL": "redis://x", "FIELD_KEYS": "k1:" + "A" * 44, "FIELD_INDEX_KEY": "A" * 44}).check()
 
 
 def test_security_headers(app):

@@ -1,10 +1,21 @@
 """Writing and reading the audit log. Services call record(); the actor comes from the bound member."""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
 from flask import g, has_request_context, request
+from flask_babel import get_timezone
+from sqlalchemy import select
 
 from crm.audit.models import AuditEntry
 from crm.extensions import db
+from crm.web import record_id
 
 MASK = "••••"
+ACTIONS = ("create", "update", "delete", "restore", "purge", "reveal", "login", "invite", "permission", "deactivate",
+           "reactivate")
+ENTITIES = ("customer", "tag", "member", "role", "team", "invitation", "field", "settings")
+PAGE_SIZE = 50
+EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # a day later must still be a valid date
 
 
 def record(action: str, entity: str, entity_id: int | None = None, *, summary: str = "",
@@ -37,3 +48,95 @@ def _plain(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+@dataclass
+class AuditQuery:
+    """What the audit log was asked for: filters and the keyset cursor (the last id shown)."""
+
+    action: str = ""
+    entity: str = ""
+    actor: int | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str = ""
+    before: int | None = None
+
+    @classmethod
+    def from_args(cls, args) -> "AuditQuery":
+        """Read the query string; anything malformed is ignored rather than failing the page."""
+        return cls(
+            action=args.get("action", "") if args.get("action") in ACTIONS else "",
+            entity=args.get("entity", "") if args.get("entity") in ENTITIES else "",
+            actor=record_id(args.get("actor")),
+            since=_day(args.get("since")),
+            until=_day(args.get("until")),
+            q=args.get("q", "").replace("\x00", "").strip()[:100],
+            before=record_id(args.get("before")),
+        )
+
+    def args(self, **changes) -> dict:
+        """Query-string arguments for a link to this log with `changes`."""
+        values = {"action": self.action, "entity": self.entity, "actor": self.actor,
+                  "since": self.since.isoformat() if self.since else "",
+                  "until": self.until.isoformat() if self.until else "", "q": self.q, "before": ""}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.action or self.entity or self.actor or self.since or self.until or self.q)
+
+
+def _day(value) -> date | None:
+    try:
+        day = date.fromisoformat(str(value or ""))
+    except ValueError:
+        return None
+    return day if EARLIEST <= day <= LATEST else None
+
+
+def _start_of(day: date) -> datetime:
+    """Midnight of `day` in the time zone the log is shown in."""
+    return get_timezone().localize(datetime.combine(day, time.min))
+
+
+def list_entries(query: AuditQuery, limit: int = PAGE_SIZE) -> tuple[list[AuditEntry], str]:
+    """One page of matching entries, newest first, and the cursor of the next page ('' on the last one)."""
+    stmt = select(AuditEntry)
+    if query.action:
+        stmt = stmt.where(AuditEntry.action == query.action)
+    if query.entity:
+        stmt = stmt.where(AuditEntry.entity == query.entity)
+    if query.actor:
+        stmt = stmt.where(AuditEntry.actor_id == query.actor)
+    if query.since:
+        stmt = stmt.where(AuditEntry.at >= _start_of(query.since))
+    if query.until:
+        stmt = stmt.where(AuditEntry.at < _start_of(query.until + timedelta(days=1)))
+    if query.q:
+        stmt = stmt.where(AuditEntry.summary.icontains(query.q, autoescape=True))
+    if query.before:
+        stmt = stmt.where(AuditEntry.id < query.before)
+    rows = list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else ""
+    return rows[:limit], next_cursor
+
+
+def history(entity: str, entity_id: int, limit: int = PAGE_SIZE) -> list[AuditEntry]:
+    """The latest entries about one record, newest first."""
+    stmt = select(AuditEntry).where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
+    return list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def changed_fields(changes) -> list[tuple[str, object, object]]:
+    """(field, before, after) for each recorded change; a value stored on its own counts as the new one."""
+    if not isinstance(changes, dict):
+        return []
+    rows = []
+    for name, change in changes.items():
+        if isinstance(change, (list, tuple)) and len(change) == 2:
+            rows.append((str(name), change[0], change[1]))
+        else:
+            rows.append((str(name), None, change))
+    return rows

@@ -11,7 +11,8 @@ KIND_LABELS = {"person": _l("Person"), "company": _l("Company")}
 FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "email": _l("Email"),
                 "company": _l("Company"), "title": _l("Job title"), "level": _l("Level"),
                 "stage": _l("Lifecycle stage"), "owner_id": _l("Owner"), "source": _l("Source"),
-                "address": _l("Address"), "notes": _l("Notes")}
+                "address": _l("Address"), "notes": _l("Notes"), "id_number": _l("ID number"),
+                "bank_account": _l("Bank account")}
 
 
 class CustomerForm(FlaskForm):
@@ -28,9 +29,16 @@ class CustomerForm(FlaskForm):
     source = StringField(FIELD_LABELS["source"])
     address = StringField(FIELD_LABELS["address"])
     notes = TextAreaField(FIELD_LABELS["notes"])
+    id_number = StringField(FIELD_LABELS["id_number"])
+    bank_account = StringField(FIELD_LABELS["bank_account"])
 
     def set_owners(self, members) -> None:
         self.owner_id.choices = [("", _l("No owner"))] + [(str(m.id), m.name) for m in members]
+
+    def drop_sensitive(self) -> None:
+        """For a role that may not change sensitive fields: not shown, not read."""
+        del self.id_number
+        del self.bank_account
 
     def data_for_service(self) -> dict:
         return {name: self[name].data for name in self._fields if name != "csrf_token"}

@@ -12,6 +12,7 @@ from tenants.models import utcnow
 LEVELS = ("A", "B", "C", "D")
 STAGES = ("lead", "prospect", "customer", "inactive")
 KINDS = ("person", "company")
+SENSITIVE = ("id_number", "bank_account")
 
 customer_tags = Table(
     "customer_tags", db.metadata,
@@ -58,6 +59,11 @@ class Customer(db.Model):
     stage: Mapped[str] = mapped_column(String(20), default="lead", index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"), index=True)
     notes: Mapped[str | None]
+    # Sensitive: AES-GCM tokens (crm/crypto.py) and keyed hashes for exact search; never plaintext.
+    id_number_enc: Mapped[str | None]
+    id_number_idx: Mapped[str | None] = mapped_column(String(40), index=True)
+    bank_account_enc: Mapped[str | None]
+    bank_account_idx: Mapped[str | None] = mapped_column(String(40), index=True)
     custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     search_text: Mapped[str] = mapped_column(Computed(SEARCH_EXPRESSION, persisted=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

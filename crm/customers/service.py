@@ -11,12 +11,15 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, exists, func, insert, or_, select, tuple_
 from werkzeug.exceptions import NotFound
 
-from crm.customers.models import KINDS, LEVELS, STAGES, Customer, Tag, customer_tags
+from crm import crypto
+from crm.audit.service import MASK, diff, record, snapshot
+from crm.customers.models import KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag, customer_tags
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.members.access import scoped
+from crm.members.access import reached_members, scoped
 from crm.members.models import Member, Setting
 from crm.web import record_id
+from tenants.binding import current_tenant
 from tenants.models import utcnow
 
 PAGE_SIZE = 25
@@ -85,7 +88,8 @@ def _search_term(q: str) -> str:
 
 def _filtered(stmt, viewer: Member, query: CustomerQuery):
     if query.q:
-        stmt = stmt.where(Customer.search_text.contains(_search_term(query.q), autoescape=True))
+        stmt = stmt.where(or_(Customer.search_text.contains(_search_term(query.q), autoescape=True),
+                              *_sensitive_matches(query.q)))
     if query.tags:
         stmt = stmt.where(_tag_condition(query.tags, query.tag_mode))
     if query.level:
@@ -108,6 +112,13 @@ def _tag_condition(tag_ids: list[int], mode: str):
     having_all = tagged.group_by(customer_tags.c.customer_id).having(
         func.count(func.distinct(customer_tags.c.tag_id)) == len(set(tag_ids)))
     return Customer.id.in_(having_all)
+
+
+def _sensitive_matches(q: str) -> list:
+    """Exact matches on ID number or bank account through their keyed hashes (nothing is decrypted)."""
+    value = crypto.normalise_for_index(q)
+    return [getattr(Customer, f"{name}_idx") == crypto.blind_index(value, _context(name))
+            for name in SENSITIVE if re.fullmatch(SENSITIVE_FORMATS[name], value)]
 
 
 def encode_cursor(customer: Customer, sort: str) -> str:
@@ -189,7 +200,7 @@ def clean(data: dict, partial: bool = False) -> dict:
     """Validate and normalise customer fields; all problems reported together."""
     cleaned, errors = {}, {}
     for name, value in data.items():
-        if name not in EDITABLE:
+        if name not in EDITABLE + SENSITIVE:
             continue
         try:
             cleaned[name] = _clean_field(name, value)
@@ -222,10 +233,78 @@ def _clean_field(name: str, value):
         return _choice(name, value or "person", KINDS)
     if name == "owner_id":
         return _owner(value)
+    if name in SENSITIVE:
+        return _sensitive_value(name, value)
     limits = {"company": 120, "title": 80, "address": 250, "source": 60, "notes": 5000}
     if value and len(value) > limits[name]:
         raise Invalid({name: _("Use at most %(n)d characters.", n=limits[name])})
     return value or None
+
+
+SENSITIVE_FORMATS = {"id_number": r"[0-9A-Z]{6,30}", "bank_account": r"[0-9A-Z]{8,34}"}
+
+
+def _sensitive_value(name: str, value) -> str | None:
+    """Spaces and dashes dropped, upper-cased; None (keep what is stored) when left empty."""
+    value = crypto.normalise_for_index(value or "")
+    if not value:
+        return None
+    if not re.fullmatch(SENSITIVE_FORMATS[name], value):
+        raise Invalid({name: _("Enter 6-30 letters or digits.") if name == "id_number"
+                       else _("Enter 8-34 letters or digits.")})
+    return value
+
+
+def _context(name: str) -> str:
+    """Binds a sensitive value to its tenant and field (AES-GCM associated data)."""
+    return f"{current_tenant().schema}:customers.{name}"
+
+
+def _store_sensitive(viewer: Member, customer: Customer, cleaned: dict) -> None:
+    for name in SENSITIVE:
+        value = cleaned.pop(name, None)
+        if value and viewer.can("sensitive", "edit"):
+            setattr(customer, f"{name}_enc", crypto.encrypt(value, _context(name)))
+            setattr(customer, f"{name}_idx", crypto.blind_index(value, _context(name)))
+
+
+def masked(customer: Customer, name: str) -> str:
+    token = getattr(customer, f"{name}_enc")
+    return crypto.mask(crypto.decrypt(token, _context(name))) if token else ""
+
+
+def reveal(viewer: Member, customer_id: int, name: str) -> str:
+    """The plaintext of a sensitive field, for a role that may reveal it on this customer; audited."""
+    if name not in SENSITIVE:
+        raise NotFound()
+    stmt = scoped(select(Customer).where(Customer.id == customer_id, Customer.deleted_at.is_(None)),
+                  viewer, "sensitive", "view", Customer)
+    customer = db.session.scalar(stmt)
+    if customer is None or not getattr(customer, f"{name}_enc"):
+        raise NotFound()
+    record("reveal", "customer", customer.id, summary=name, changes={name: [MASK, MASK]})
+    return crypto.decrypt(getattr(customer, f"{name}_enc"), _context(name))
+
+
+def rotate_sensitive(batch: int = 500) -> int:
+    """Re-encrypt, under the newest key, every sensitive value of the bound tenant still under an older one."""
+    done = 0
+    for customer in db.session.scalars(select(Customer).where(
+            or_(Customer.id_number_enc.is_not(None), Customer.bank_account_enc.is_not(None)))
+            .execution_options(yield_per=batch)):
+        for name in SENSITIVE:
+            token = getattr(customer, f"{name}_enc")
+            if token and crypto.needs_rotation(token):
+                setattr(customer, f"{name}_enc", crypto.encrypt(crypto.decrypt(token, _context(name)),
+                                                                 _context(name)))
+                done += 1
+    return done
+
+
+def _audit_state(customer: Customer) -> dict:
+    state = snapshot(customer, EDITABLE)
+    state.update({name: getattr(customer, f"{name}_idx") for name in SENSITIVE})
+    return state
 
 
 def _choice(name: str, value, allowed):
@@ -244,26 +323,47 @@ def _owner(value):
 
 
 def create_customer(viewer: Member, data: dict) -> Customer:
-    """A new customer; owned by the viewer unless another owner is chosen."""
+    """A new customer; owned by the viewer unless another owner (within the viewer's reach) is chosen."""
     cleaned = clean(data)
     cleaned.setdefault("owner_id", viewer.id)
-    if viewer.role.scope("customers", "create") != "all":
-        cleaned["owner_id"] = viewer.id  # own/team scope: a rep cannot create records for others
-    customer = Customer(**cleaned)
+    _check_owner(viewer, cleaned["owner_id"], "create")
+    customer = Customer()
+    _store_sensitive(viewer, customer, cleaned)
+    for name, value in cleaned.items():
+        setattr(customer, name, value)
     db.session.add(customer)
     db.session.flush()
+    record("create", "customer", customer.id, summary=customer.name)
     return customer
 
 
 def update_customer(viewer: Member, customer: Customer, data: dict, partial: bool = False) -> Customer:
+    """Change fields (all from the form, or the few given when `partial`); the change is audited."""
     cleaned = clean(data, partial=partial)
-    if "owner_id" in cleaned and viewer.role.scope("customers", "edit") != "all":
-        cleaned.pop("owner_id")
+    if "owner_id" in cleaned and cleaned["owner_id"] != customer.owner_id:
+        _check_owner(viewer, cleaned["owner_id"], "edit")
+    before = _audit_state(customer)
+    _store_sensitive(viewer, customer, cleaned)
     for name, value in cleaned.items():
         setattr(customer, name, value)
-    customer.updated_at = utcnow()
+    changes = diff(before, _audit_state(customer), sensitive=SENSITIVE)
+    if changes:
+        customer.updated_at = utcnow()
+        record("update", "customer", customer.id, summary=customer.name, changes=changes)
     db.session.flush()
     return customer
+
+
+def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:
+    """A role without "all" scope may only give customers to members it reaches (its own team, or itself)."""
+    scope = viewer.role.scope("customers", action)
+    if scope == "all":
+        return
+    reach = {viewer.id} if scope == "own" else set(db.session.scalars(
+        reached_members(viewer, scope == "subteams")))
+    if owner_id not in reach:
+        raise Invalid({"owner_id": _("You can only give customers to members of your own team.")
+                       if scope != "own" else _("You can only own customers yourself.")})
 
 
 def possible_duplicates(viewer: Member, phone: str, email: str, exclude_id: int | None = None) -> dict:
@@ -296,27 +396,34 @@ def selected(viewer: Member, ids, action: str) -> list[Customer]:
 
 def add_tag(customers: list[Customer], tag: Tag) -> int:
     """Tag the customers; already tagged ones are left as they are. Returns how many were tagged."""
-    ids = [c.id for c in customers if tag not in c.tags]
-    if ids:
-        db.session.execute(insert(customer_tags), [{"customer_id": i, "tag_id": tag.id} for i in ids])
+    chosen = [c for c in customers if tag not in c.tags]
+    if chosen:
+        db.session.execute(insert(customer_tags), [{"customer_id": c.id, "tag_id": tag.id} for c in chosen])
+        for customer in chosen:
+            record("update", "customer", customer.id, summary=customer.name, changes={"tags": [None, tag.name]})
         db.session.expire_all()
-    return len(ids)
+    return len(chosen)
 
 
 def remove_tag(customers: list[Customer], tag: Tag) -> int:
-    ids = [c.id for c in customers if tag in c.tags]
-    if ids:
+    chosen = [c for c in customers if tag in c.tags]
+    if chosen:
         db.session.execute(delete(customer_tags).where(customer_tags.c.tag_id == tag.id,
-                                                        customer_tags.c.customer_id.in_(ids)))
+                                                        customer_tags.c.customer_id.in_([c.id for c in chosen])))
+        for customer in chosen:
+            record("update", "customer", customer.id, summary=customer.name, changes={"tags": [tag.name, None]})
         db.session.expire_all()
-    return len(ids)
+    return len(chosen)
 
 
 def set_owner(viewer: Member, customers: list[Customer], owner_id) -> int:
     owner_id = _owner(owner_id)
+    _check_owner(viewer, owner_id, "edit")
     for customer in customers:
-        customer.owner_id = owner_id
-        customer.updated_at = utcnow()
+        if customer.owner_id != owner_id:
+            record("update", "customer", customer.id, summary=customer.name,
+                   changes={"owner_id": [customer.owner_id, owner_id]})
+            customer.owner_id, customer.updated_at = owner_id, utcnow()
     return len(customers)
 
 
@@ -324,6 +431,7 @@ def move_to_trash(customers: list[Customer]) -> int:
     now = utcnow()
     for customer in customers:
         customer.deleted_at = now
+        record("delete", "customer", customer.id, summary=customer.name)
     return len(customers)
 
 
@@ -343,12 +451,14 @@ def trashed(viewer: Member, ids) -> list[Customer]:
 def restore(customers: list[Customer]) -> int:
     for customer in customers:
         customer.deleted_at = None
+        record("restore", "customer", customer.id, summary=customer.name)
     return len(customers)
 
 
 def purge(customers: list[Customer]) -> int:
     """Delete for good (from the trash only)."""
     for customer in customers:
+        record("purge", "customer", customer.id, summary=customer.name)
         db.session.delete(customer)
     return len(customers)
 

@@ -2,6 +2,7 @@
 from flask import abort, flash, g, request, url_for
 from flask_babel import gettext as _
 
+from crm.audit import service as audit
 from crm.customers import service
 from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
@@ -16,7 +17,8 @@ bp = tenant_blueprint("customers", __name__, "/customers")
 
 @bp.app_context_processor
 def labels():
-    return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS}
+    return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
+            "masked": service.masked}
 
 
 @bp.get("/")
@@ -64,7 +66,7 @@ def show(customer_id: int):
     """The customer's page: data, tags and timeline."""
     customer = service.get_customer(g.member, customer_id)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(),
-                  members=service.active_members())
+                  members=service.active_members(), history=audit.history("customer", customer.id))
 
 
 @bp.get("/<id:customer_id>/edit")
@@ -238,4 +240,16 @@ def trash_action():
 def _form(**kwargs) -> CustomerForm:
     form = CustomerForm(**kwargs)
     form.set_owners(service.active_members())
+    if not g.member.can("sensitive", "edit"):
+        form.drop_sensitive()
     return form
+
+
+@bp.post("/<id:customer_id>/reveal/<name>")
+@require("sensitive", "view")
+def reveal(customer_id: int, name: str):
+    """Show one sensitive value in full; the reveal is written to the audit log."""
+    value = service.reveal(g.member, customer_id, name)
+    db.session.commit()
+    return render("customers/_sensitive.html", customer=service.get_customer(g.member, customer_id), name=name,
+                  value=value)

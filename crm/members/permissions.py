@@ -1,10 +1,11 @@
 """The permission matrix: resource x action -> scope, and the default roles seeded at provisioning."""
 
 RESOURCES = ("customers", "contacts", "deals", "orders", "products", "tickets", "activities",
-             "campaigns", "reports", "settings", "members", "billing")
+             "campaigns", "reports", "sensitive", "settings", "members", "billing")
 ACTIONS = ("view", "create", "edit", "delete", "export", "import")
 SCOPES = ("none", "own", "team", "subteams", "all")
 ADMIN_ONLY = ("settings", "members", "billing")
+# "sensitive": view = reveal ID numbers and bank accounts in full, edit = enter them (scoped like customers).
 
 
 def matrix(default: str, **per_resource) -> dict:
@@ -24,12 +25,15 @@ _READ_ALL = {"view": "all", "export": "all", "create": "none", "edit": "none", "
 DEFAULT_ROLES = (
     {"key": "admin", "name": "Admin", "permissions": matrix("all")},
     {"key": "sales_manager", "name": "Sales manager",
-     "permissions": matrix("subteams", **_NO_ADMIN, products="all", reports="all")},
+     "permissions": matrix("subteams", **_NO_ADMIN, products="all", reports="all",
+                           sensitive={"view": "subteams", "edit": "subteams"})},
     {"key": "sales_rep", "name": "Sales rep",
-     "permissions": matrix("own", **_NO_ADMIN, products={**_READ_ALL, "export": "none"})},
+     "permissions": matrix("own", **_NO_ADMIN, products={**_READ_ALL, "export": "none"},
+                           sensitive={"edit": "own"})},
     {"key": "support_agent", "name": "Support agent",
      "permissions": matrix("none", customers=_READ_ALL, contacts=_READ_ALL, orders=_READ_ALL, tickets="all",
                            activities="own")},
     {"key": "read_only", "name": "Read-only",
-     "permissions": matrix("none", **{r: {"view": "all"} for r in RESOURCES if r not in ADMIN_ONLY})},
+     "permissions": matrix("none", **{r: {"view": "all"} for r in RESOURCES
+                                     if r not in ADMIN_ONLY + ("sensitive",)})},
 )

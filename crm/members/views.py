@@ -9,6 +9,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members import service
 from crm.members.access import require
+from crm.members.labels import template_labels
 from crm.members.permissions import ACTIONS, RESOURCES, SCOPES
 from crm.web import see_other
 from tenants.binding import tenant_bound
@@ -17,6 +18,11 @@ from tenants.service import tenant_ref
 
 bp = tenant_blueprint("members", __name__, "/settings")
 public = Blueprint("invitations", __name__)
+
+
+@bp.app_context_processor
+def labels():
+    return template_labels()
 
 
 def _accept_url(token: str) -> str:

@@ -1,0 +1,25 @@
+"""Translated names of roles, resources, actions and scopes, for pages and the audit log."""
+from flask_babel import lazy_gettext as _l
+
+ROLE_NAMES = {"admin": _l("Admin"), "sales_manager": _l("Sales manager"), "sales_rep": _l("Sales rep"),
+              "support_agent": _l("Support agent"), "read_only": _l("Read-only")}
+RESOURCE_LABELS = {"customers": _l("Customers"), "contacts": _l("Contacts"), "deals": _l("Deals"),
+                   "orders": _l("Orders"), "products": _l("Products"), "tickets": _l("Tickets"),
+                   "activities": _l("Activities"), "campaigns": _l("Campaigns"), "reports": _l("Reports"), "sensitive": _l("Sensitive fields"),
+                   "settings": _l("Settings"), "members": _l("Members"), "billing": _l("Billing")}
+ACTION_LABELS = {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"), "delete": _l("Delete"),
+                 "export": _l("Export"), "import": _l("Import")}
+SCOPE_LABELS = {"none": _l("None"), "own": _l("Own"), "team": _l("Team"), "subteams": _l("Team and sub-teams"),
+                "all": _l("All")}
+INVITATION_STATUS = {"pending": _l("Pending"), "expired": _l("Expired"), "accepted": _l("Accepted"),
+                     "revoked": _l("Revoked")}
+
+
+def role_label(role) -> str:
+    """A built-in role's name in the reader's language; a role an admin made keeps its own name."""
+    return str(ROLE_NAMES[role.key]) if role.key in ROLE_NAMES else role.name
+
+
+def template_labels() -> dict:
+    return {"role_label": role_label, "resource_labels": RESOURCE_LABELS, "action_labels": ACTION_LABELS,
+            "scope_labels": SCOPE_LABELS, "invitation_status": INVITATION_STATUS}
