@@ -88,10 +88,19 @@ def rotate_keys():
     from tenants.binding import tenant_bound
     from tenants.service import list_tenants, ref_of
 
-    total = 0
+    from crm.crypto import UnknownKey
+
+    total, failed = 0, []
     for tenant, _members in list_tenants():
-        with tenant_bound(ref_of(tenant)):
-            done = rotate_sensitive()
+        try:
+            with tenant_bound(ref_of(tenant)):
+                done = rotate_sensitive()
+        except UnknownKey as error:  # this tenant is left as it was; the others go on
+            failed.append(tenant.schema)
+            click.echo(f"{tenant.schema:<10} FAILED {error}")
+            continue
         total += done
         click.echo(f"{tenant.schema:<10} {done:>7} values re-encrypted")
+    if failed:
+        raise click.ClickException(f"{len(failed)} tenants hold values under a key missing from FIELD_KEYS")
     click.echo(f"{total} values re-encrypted; the old key can be removed from FIELD_KEYS now")

@@ -41,4 +41,6 @@ class CustomerForm(FlaskForm):
         del self.bank_account
 
     def data_for_service(self) -> dict:
-        return {name: self[name].data for name in self._fields if name != "csrf_token"}
+        """The submitted fields (a field left out of the post is left out here too, not blanked)."""
+        return {name: field.data for name, field in self._fields.items()
+                if name != "csrf_token" and field.raw_data}

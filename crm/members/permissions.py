@@ -9,13 +9,15 @@ ADMIN_ONLY = ("settings", "members", "billing")
 
 
 def matrix(default: str, **per_resource) -> dict:
-    """Every resource and action at `default`; `resource="scope"` or `resource={action: scope}` overrides."""
+    """Every resource and action at `default`; `resource="scope"` sets a whole row and
+    `resource={action: scope}` exactly the actions named (the others none)."""
     result = {}
     for resource in RESOURCES:
         override = per_resource.get(resource, default)
-        actions = override if isinstance(override, dict) else {}
-        scope = default if isinstance(override, dict) else override
-        result[resource] = {action: actions.get(action, scope) for action in ACTIONS}
+        if isinstance(override, dict):
+            result[resource] = {action: override.get(action, "none") for action in ACTIONS}
+        else:
+            result[resource] = {action: override for action in ACTIONS}
     return result
 
 
