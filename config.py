@@ -34,6 +34,7 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_LIMITS = environ.get("LOGIN_LIMITS", "5 per 5 minutes")
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
+        self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready
         self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "10"))
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")

@@ -34,6 +34,7 @@ def prepare(app) -> None:
     from crm.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
     from crm.extensions import db
     from tenants.migrations import upgrade_all, upgrade_public
+    from tenants.pool import refill
 
     with app.app_context():
         upgrade_public(db.engine)
@@ -43,6 +44,7 @@ def prepare(app) -> None:
         if seed_demo() is not None:
             print("Created the demo workspace.", flush=True)
         db.session.commit()
+        refill()  # spare schemas, so the first sign-up is instant too
     print(f"\n  CRM running at http://{HOST}:{PORT}/\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
           f"\n  Dev outbox: http://{HOST}:{PORT}/dev/outbox\n  Press Ctrl-C to stop.\n", flush=True)
 

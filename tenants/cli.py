@@ -52,6 +52,9 @@ def upgrade(processes):
                    f"{report.seconds * 1000:7.1f} ms  {outcome}")
     failed = [r for r in reports if r.error]
     click.echo(f"{len(reports) - len(failed)} tenants at head, {len(failed)} failed")
+    from tenants.pool import refill
+
+    click.echo(f"{refill()} spare schemas rebuilt at head")
     if failed:
         raise SystemExit(1)
 

@@ -70,3 +70,14 @@ class Invitation(db.Model):
         if self.revoked_at:
             return "revoked"
         return "expired" if self.expires_at < utcnow() else "pending"
+
+
+class SpareSchema(db.Model):
+    """A tenant schema built ahead of time (tenants/pool.py), waiting to be renamed into a new tenant's."""
+
+    __tablename__ = "spare_schemas"
+    __table_args__ = {"schema": "public"}
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    head: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

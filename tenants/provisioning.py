@@ -51,45 +51,51 @@ def ddl_script() -> str:
     return ";\n".join(rendered)
 
 
-def create_schema(tenant_id: int) -> str:
-    """Run the DDL script for a new tenant inside the current transaction; returns the schema name."""
-    schema = schema_name(tenant_id)
-    connection = db.session.connection()
-    # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
-    connection.exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
-    return schema
-
-
-def seed(schema: str, admin_account) -> None:
-    """Default roles, settings and the first admin member."""
-    from crm.members.models import DEFAULT_SETTINGS, Member, Role, Setting
+def build_schema(schema: str) -> None:
+    """Run the DDL script and the default seeds for `schema` inside the current transaction."""
+    from crm.members.models import DEFAULT_SETTINGS, Role, Setting
     from crm.members.permissions import DEFAULT_ROLES
 
+    # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
+    db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
     options = {"schema_translate_map": {"tenant": schema}}
     db.session.execute(insert(Role), [dict(role) for role in DEFAULT_ROLES], execution_options=options)
     db.session.execute(insert(Setting), [{"key": k, "value": v} for k, v in DEFAULT_SETTINGS.items()],
                        execution_options=options)
-    if admin_account is not None:
-        db.session.execute(
-            insert(Member).from_select(
-                ["account_id", "role_id", "name", "email", "active"],
-                Role.__table__.select().with_only_columns(
-                    db.literal(admin_account.id), Role.id, db.literal(admin_account.name),
-                    db.literal(admin_account.email), db.literal(True),
-                ).where(Role.key == "admin"),
-            ),
-            execution_options=options,
-        )
+
+
+def add_admin(schema: str, admin_account) -> None:
+    """The first member of a tenant, with the Admin role."""
+    from crm.members.models import Member, Role
+
+    db.session.execute(
+        insert(Member).from_select(
+            ["account_id", "role_id", "name", "email", "active"],
+            Role.__table__.select().with_only_columns(
+                db.literal(admin_account.id), Role.id, db.literal(admin_account.name),
+                db.literal(admin_account.email), db.literal(True),
+            ).where(Role.key == "admin"),
+        ),
+        execution_options={"schema_translate_map": {"tenant": schema}},
+    )
 
 
 def provision_tenant(name: str, slug: str, admin_account=None) -> Tenant:
-    """Create a tenant in the current transaction; the caller commits (or rolls back everything)."""
+    """Create a tenant in the current transaction; the caller commits (or rolls back everything).
+
+    A spare schema built ahead of time is taken when one is ready (a rename); otherwise the schema is
+    built here. Either way the tenant is at the migration head with the default seeds."""
+    from tenants import pool
+
     tenant = Tenant(name=name, slug=slug, status="active")
     db.session.add(tenant)
     db.session.flush()
-    schema = create_schema(tenant.id)
-    seed(schema, admin_account)
+    schema = schema_name(tenant.id)
+    if not pool.claim_spare(schema):
+        build_schema(schema)
+    pool.refill_after_commit()
     if admin_account is not None:
+        add_admin(schema, admin_account)
         db.session.add(Membership(account_id=admin_account.id, tenant_id=tenant.id))
         db.session.flush()
     return tenant

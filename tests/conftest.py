@@ -53,6 +53,7 @@ def app(service_urls):
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
         "TENANT_CACHE_SECONDS": 0.0,
+        "TENANT_POOL_SIZE": 0,  # tests of the spare pool turn it on themselves
         "LOGIN_IP_LIMITS": "10000 per minute",
     })
     app.test_client_class = CsrfClient

@@ -1,8 +1,8 @@
 """Customers and tags (schema `tenant`)."""
 from datetime import datetime
 
-from sqlalchemy import Column, Computed, ForeignKey, Index, String, Table, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, Computed, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -40,8 +40,9 @@ SEARCH_EXPRESSION = (
 class Customer(db.Model):
     __tablename__ = "customers"
     __table_args__ = (
-        Index("ix_customers_search_text", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # fastupdate off: no pending list, so searches stay on the index right after bulk imports.
+        Index("ix_customers_search_grams", "search_grams", postgresql_using="gin",
+              postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_live_name", "name", "id", postgresql_where=text("deleted_at IS NULL")),
         {"schema": "tenant"},
     )
@@ -65,7 +66,11 @@ class Customer(db.Model):
     bank_account_enc: Mapped[str | None]
     bank_account_idx: Mapped[str | None] = mapped_column(String(40), index=True)
     custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
-    search_text: Mapped[str] = mapped_column(Computed(SEARCH_EXPRESSION, persisted=True))
+    search_text: Mapped[str] = mapped_column(Computed(SEARCH_EXPRESSION, persisted=True), deferred=True)
+    # Unigrams and bigrams of search_text (public.crm_grams), GIN-indexed: `@>` finds candidate rows for
+    # any search of two characters or more, and of one Chinese character, before LIKE confirms them.
+    search_grams: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), Computed(f"public.crm_grams({SEARCH_EXPRESSION})", persisted=True), deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, func, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, tuple_
 from werkzeug.exceptions import NotFound
 
 from crm import crypto
@@ -88,8 +88,7 @@ def _search_term(q: str) -> str:
 
 def _filtered(stmt, viewer: Member, query: CustomerQuery):
     if query.q:
-        stmt = stmt.where(or_(Customer.search_text.contains(_search_term(query.q), autoescape=True),
-                              *_sensitive_matches(query.q)))
+        stmt = stmt.where(or_(_text_match(_search_term(query.q)), *_sensitive_matches(query.q)))
     if query.tags:
         stmt = stmt.where(_tag_condition(query.tags, query.tag_mode))
     if query.level:
@@ -106,12 +105,32 @@ def _filtered(stmt, viewer: Member, query: CustomerQuery):
 
 
 def _tag_condition(tag_ids: list[int], mode: str):
-    tagged = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id.in_(tag_ids))
+    """Any: one semi-join over the tags; all: one semi-join per tag (the planner does these well)."""
+    def tagged(ids):
+        return exists(select(customer_tags.c.customer_id).where(customer_tags.c.customer_id == Customer.id,
+                                                                customer_tags.c.tag_id.in_(ids)))
+
     if mode == "any":
-        return exists(tagged.where(customer_tags.c.customer_id == Customer.id))
-    having_all = tagged.group_by(customer_tags.c.customer_id).having(
-        func.count(func.distinct(customer_tags.c.tag_id)) == len(set(tag_ids)))
-    return Customer.id.in_(having_all)
+        return tagged(tag_ids)
+    return and_(*(tagged([tag_id]) for tag_id in sorted(set(tag_ids))))
+
+
+def _text_match(term: str):
+    """Substring match: the GIN-indexed grams find the candidates; LIKE confirms when the term is longer
+    than one gram (for a single gram, containing it is the match)."""
+    grams = query_grams(term)
+    like = Customer.search_text.contains(term, autoescape=True)
+    if not grams:
+        return like
+    contains = Customer.search_grams.contains(grams)
+    return contains if grams == [term] else contains & like
+
+
+def query_grams(term: str) -> list[str]:
+    """The grams every match must contain, as public.crm_grams() cuts them; [] when none can be used."""
+    if len(term) == 1:
+        return [term] if ord(term) > 127 else []
+    return sorted({term[i:i + 2] for i in range(len(term) - 1) if not any(c.isspace() for c in term[i:i + 2])})
 
 
 def _sensitive_matches(q: str) -> list:

@@ -149,3 +149,41 @@ def test_cli_create_list_and_upgrade_report_per_tenant(app, acme):
     assert any(line.startswith("t_") and line.rstrip().endswith("ok") for line in upgrade.output.splitlines())
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(text(f"update t_{acme.id}.alembic_version set version_num = :v"), {"v": tenant_head()})
+
+
+def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenant):
+    from tenants.models import SpareSchema
+    from tenants.pool import refill
+
+    app.config["TENANT_POOL_SIZE"] = 2
+    try:
+        with app.app_context():
+            with db.engine.begin() as connection:  # a spare left from an older head is dropped, never used
+                connection.execute(text("create schema spare_stale"))
+                connection.execute(text("insert into public.spare_schemas (name, head, created_at) "
+                                        "values ('spare_stale', 'old', now())"))
+            assert refill() == 2
+            spares = set(db.session.scalars(select(SpareSchema.name)))
+            assert len(spares) == 2 and "spare_stale" not in spares
+            assert db.session.scalar(text("select count(*) from pg_namespace where nspname = 'spare_stale'")) == 0
+        tenant = make_tenant()
+        with app.app_context():
+            left = set(db.session.scalars(select(SpareSchema.name)))
+            assert len(left) == 1 and left < spares  # one spare was renamed into the tenant
+            taken = (spares - left).pop()
+            assert db.session.scalar(text("select count(*) from pg_namespace where nspname = :n"), {"n": taken}) == 0
+            with db.engine.connect() as connection:
+                pooled = connection.execute(text(STRUCTURE), {"s": f"t_{tenant.id}"}).all()
+                cold = connection.execute(text(STRUCTURE), {"s": next(iter(left))}).all()
+        assert pooled == cold
+    finally:
+        app.config["TENANT_POOL_SIZE"] = 0
+        with app.app_context():
+            for name in db.session.scalars(select(SpareSchema.name)).all():
+                db.session.execute(text(f'drop schema "{name}" cascade'))
+            db.session.execute(text("delete from public.spare_schemas"))
+            db.session.commit()
+    client = app.test_client()
+    assert client.post("/login", data={"email": f"admin@{tenant.slug}.example", "password": "password-123"}
+                       ).status_code == 303
+    assert "Hello, Ada Admin" in client.get(f"/{tenant.slug}/").text
