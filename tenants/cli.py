@@ -43,6 +43,7 @@ def list_():
 def upgrade(processes):
     """Migrate public, then every tenant schema (each in its own transaction), reporting per tenant."""
     from tenants.migrations import upgrade_all, upgrade_public
+    from tenants.pool import refill
 
     upgrade_public(db.engine)
     reports = upgrade_all(db.engine, processes)
@@ -50,11 +51,9 @@ def upgrade(processes):
         outcome = "FAILED " + report.error if report.error else "ok"
         click.echo(f"{report.schema:<10} {report.before or '-':>8} -> {report.after or '-':<8} "
                    f"{report.seconds * 1000:7.1f} ms  {outcome}")
+    click.echo(f"{refill()} spare schemas built at head")
     failed = [r for r in reports if r.error]
     click.echo(f"{len(reports) - len(failed)} tenants at head, {len(failed)} failed")
-    from tenants.pool import refill
-
-    click.echo(f"{refill()} spare schemas rebuilt at head")
     if failed:
         raise SystemExit(1)
 
