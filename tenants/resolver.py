@@ -2,7 +2,7 @@
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, g
+from flask import Blueprint, abort, current_app, g, session
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -69,6 +69,19 @@ def pull_tenant(endpoint, values) -> None:
     if not tenant.active:
         abort(403, description="suspended")
     g.member = member
+    record_sign_in(tenant, member)
+
+
+def record_sign_in(tenant: TenantRef, member) -> None:
+    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log."""
+    from crm.audit.service import record
+
+    entered = session.get("entered_tenants", [])
+    if tenant.id in entered:
+        return
+    record("login", "member", member.id, summary=member.name)
+    db.session.commit()
+    session["entered_tenants"] = [*entered, tenant.id]
 
 
 def add_tenant(endpoint, values) -> None:

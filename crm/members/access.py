@@ -17,6 +17,8 @@ def require(resource: str, action: str):
                 abort(403)
             return view(*args, **kwargs)
 
+        # What the view needs, readable by the permission tests that walk the URL map.
+        checked.permissions = [*getattr(view, "permissions", []), (resource, action)]
         return checked
 
     return decorator

@@ -161,3 +161,21 @@ def test_history_lists_one_records_changes(app, acme, in_tenant):
     assert "Other record" not in html and "A tag, not the customer" not in html
     assert html.index("Changed") < html.index("Added 41")  # newest first
     assert "No changes recorded yet." in in_tenant(acme, lambda: render(43))
+
+
+def test_a_sign_in_is_recorded_once_per_session_in_each_tenant(app, acme, in_tenant):
+    from sqlalchemy import func, select
+
+    from crm.audit.models import AuditEntry
+    from crm.extensions import db
+
+    def logins():
+        return db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "login"))
+
+    client = app.test_client()
+    client.post("/login", data={"email": f"admin@{acme.slug}.example", "password": "password-123"})
+    for _ in range(3):
+        assert client.get(f"/{acme.slug}/customers/").status_code == 200
+    assert in_tenant(acme, logins) == 1
+    page = client.get(f"/{acme.slug}/settings/audit/?action=login").text
+    assert "Ada Admin" in page and "127.0.0.1" in page

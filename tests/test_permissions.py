@@ -1,0 +1,177 @@
+"""Record- and action-level permissions for every default role on every tenant route.
+
+Routes come from app.url_map and what each view requires from its @require decorators, so a new route
+is covered without editing this test. For each role the acting member sits in team East; records are
+owned by the actor (own), by a teammate (team) and by a member of team West (other)."""
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+
+from crm.extensions import db
+from crm.members.models import Member, Role, Team
+from crm.members.permissions import DEFAULT_ROLES
+from tenants.models import Invitation, utcnow
+
+ROLES = [role["key"] for role in DEFAULT_ROLES]
+ALLOWED = {200, 204, 303, 422}
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    """One tenant with teams East and West, a member per role in East, and things for ids to point at."""
+    from tests.conftest import TenantInfo, unique
+
+    from crm.accounts import service as accounts
+    from crm.accounts.models import Account
+    from crm.accounts.service import hasher
+    from crm.customers.models import Tag
+    from tenants.binding import tenant_bound
+    from tenants.models import Membership
+
+    with app.app_context():
+        slug = unique()
+        account, tenant = accounts.sign_up("Perm Co", slug, "Owner", f"owner@{slug}.example", "password-123", "en")
+        db.session.commit()
+        info = TenantInfo(tenant.id, slug, tenant.name, account.id, 0)
+        made = {}
+        with tenant_bound(info.ref):
+            east, west = Team(name="East"), Team(name="West")
+            db.session.add_all([east, west])
+            db.session.flush()
+            roles = dict(db.session.execute(select(Role.key, Role.id)).all())
+
+            def member(name, role, team):
+                acc = Account(email=f"{unique('p')}@example.com", name=name, password_hash=hasher.hash("x" * 10))
+                db.session.add(acc)
+                db.session.flush()
+                db.session.add(Membership(account_id=acc.id, tenant_id=tenant.id))
+                m = Member(account_id=acc.id, role_id=roles[role], team_id=team.id, name=name, email=acc.email)
+                db.session.add(m)
+                db.session.flush()
+                return acc.id, m.id
+
+            made["actors"] = {key: member(f"Actor {key}", key, east) for key in ROLES}
+            made["teammate"] = member("Teammate", "sales_rep", east)[1]
+            made["outsider"] = member("Outsider", "sales_rep", west)[1]
+            east.manager_id = made["actors"]["sales_manager"][1]
+            made["east"] = [m for _a, m in made["actors"].values()] + [made["teammate"]]
+            made["west_team"], made["rep_role"] = west.id, roles["sales_rep"]
+    made["tenant"] = info
+    return made
+
+
+def reaches(scope: str, owner: int, actor: int, world) -> bool:
+    if scope == "all":
+        return True
+    if scope in ("team", "subteams"):
+        return owner in world["east"]
+    return scope == "own" and owner == actor
+
+
+def make_victims(app, world) -> dict:
+    """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
+    from crm.customers.models import Tag
+    from tenants.binding import tenant_bound
+
+    with app.app_context():
+        with tenant_bound(world["tenant"].ref):
+            suffix = uuid.uuid4().hex[:8]
+            role, team, tag = (Role(key=f"custom-{suffix}", name=f"Role {suffix}", permissions={}),
+                               Team(name=f"Team {suffix}"), Tag(name=f"tag-{suffix}", color="red"))
+            victim = Member(account_id=-int(suffix, 16) % 2**30, role_id=world["rep_role"],
+                            team_id=world["west_team"], name=f"Victim {suffix}", email=f"{suffix}@victim.example")
+            db.session.add_all([role, team, tag, victim])
+            db.session.flush()
+            ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id}
+        invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
+                                token_hash=uuid.uuid4().hex, invited_by="test", expires_at=utcnow())
+        db.session.add(invitation)
+        db.session.commit()
+        ids["invitation_id"] = invitation.id
+    return ids
+
+
+def make_records(app, world, actor_member):
+    """Fresh customers owned by the actor, a teammate and an outsider; returns {label: (id, name, owner)}."""
+    from crm.customers.models import Customer
+    from tenants.binding import tenant_bound
+
+    records = {}
+    with app.app_context(), tenant_bound(world["tenant"].ref):
+        for label, owner in (("own", actor_member), ("team", world["teammate"]), ("other", world["outsider"])):
+            name = f"{label}-{uuid.uuid4().hex[:8]}"
+            customer = Customer(name=name, owner_id=owner, kind="person", stage="lead", custom={},
+                                id_number_enc=None)
+            db.session.add(customer)
+            db.session.flush()
+            records[label] = (customer.id, name, owner)
+        from crm.customers import service
+        viewer = db.session.get(Member, actor_member)
+        for customer_id, _name, _owner in records.values():  # a sensitive value, so reveal has something to show
+            service.update_customer(db.session.get(Member, world["actors"]["admin"][1]),
+                                    db.session.get(Customer, customer_id), {"id_number": "110101199003071234"},
+                                    partial=True)
+        assert viewer is not None
+    return records
+
+
+def row_of(app, world, customer_id) -> str | None:
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.execute(text(f"select c::text from t_{world['tenant'].id}.customers c where id = :i"),
+                                  {"i": customer_id}).scalar()
+
+
+def fill(rule, world, customer_id, victims) -> dict:
+    values = {"slug": world["tenant"].slug, "customer_id": customer_id, "name": "company", **victims}
+    if rule.endpoint == "customers.reveal":
+        values["name"] = "id_number"
+    return {k: v for k, v in values.items() if k in rule.arguments}
+
+
+def role_scope(app, world, key):
+    return next(r["permissions"] for r in DEFAULT_ROLES if r["key"] == key)
+
+
+@pytest.mark.parametrize("role_key", ROLES)
+def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, role_key):
+    account_id, member_id = world["actors"][role_key]
+    permissions = role_scope(app, world, role_key)
+    with app.test_request_context():
+        rules = [r for r in app.url_map.iter_rules() if "slug" in r.arguments]
+    checked = 0
+    for rule in rules:
+        needs = getattr(app.view_functions[rule.endpoint], "permissions", [])
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            records = make_records(app, world, member_id)
+            victims = make_victims(app, world)
+            targets = records.items() if "customer_id" in rule.arguments else [("none", (None, "", None))]
+            for label, (customer_id, secret, owner) in targets:
+                before = {lbl: row_of(app, world, rec[0]) for lbl, rec in records.items()}
+                client = client_as(account_id)
+                with app.test_request_context():
+                    url = app.url_for(rule.endpoint, **fill(rule, world, customer_id, victims))
+                ids = [rec[0] for rec in records.values()]
+                form = {"ids": ids, "action": "delete", "name": "Changed", "value": "Changed", "tag_id":
+                        victims["tag_id"], "owner_id": member_id, "role_id": victims["role_id"], "active": "0",
+                        "to_member_id": member_id, "email": "perm@example.com"}
+                response = client.open(url, method=method, data=form if method == "POST" else None,
+                                       headers={"HX-Request": "true"})
+                where = f"{role_key}: {method} {rule.rule} [{label}] -> {response.status_code}"
+                denied = any(permissions.get(res, {}).get(act, "none") == "none" for res, act in needs)
+                if denied:
+                    assert response.status_code == 403, where
+                elif customer_id is not None:
+                    resource, action = needs[0]
+                    inside = reaches(permissions[resource][action], owner, member_id, world)
+                    assert (response.status_code in ALLOWED) if inside else response.status_code == 404, where
+                else:
+                    assert response.status_code in ALLOWED, where
+                # Whatever the route, nothing outside the role's view reach is shown or changed.
+                view_scope = permissions["customers"]["view"]
+                for lbl, (rid, name, rowner) in records.items():
+                    if not reaches(view_scope, rowner, member_id, world):
+                        assert name not in response.get_data(as_text=True), where
+                        assert row_of(app, world, rid) == before[lbl], where
+                checked += 1
+    assert checked > 40
