@@ -70,13 +70,14 @@ def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
+    from crm.fields.views import bp as fields
     from crm.health.views import bp as health
     from crm.members.views import bp as members
     from crm.members.views import public as invitations
     from crm.tags.views import bp as tags
     from crm.workspace.views import bp as workspace
 
-    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit):
+    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

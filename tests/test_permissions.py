@@ -72,6 +72,7 @@ def reaches(scope: str, owner: int, actor: int, world) -> bool:
 def make_victims(app, world) -> dict:
     """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
     from crm.customers.models import Tag
+    from crm.fields.models import CustomField
     from tenants.binding import tenant_bound
 
     with app.app_context():
@@ -81,9 +82,11 @@ def make_victims(app, world) -> dict:
                                Team(name=f"Team {suffix}"), Tag(name=f"tag-{suffix}", color="red"))
             victim = Member(account_id=-int(suffix, 16) % 2**30, role_id=world["rep_role"],
                             team_id=world["west_team"], name=f"Victim {suffix}", email=f"{suffix}@victim.example")
-            db.session.add_all([role, team, tag, victim])
+            field = CustomField(key=f"f_{suffix}", type="text", label_en=f"Field {suffix}", options=[])
+            db.session.add_all([role, team, tag, victim, field])
             db.session.flush()
-            ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id}
+            ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
+                   "field_id": field.id}
         invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
                                 token_hash=uuid.uuid4().hex, invited_by="test", expires_at=utcnow())
         db.session.add(invitation)

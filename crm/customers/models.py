@@ -44,6 +44,8 @@ class Customer(db.Model):
         Index("ix_customers_search_grams", "search_grams", postgresql_using="gin",
               postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_live_name", "name", "id", postgresql_where=text("deleted_at IS NULL")),
+        # Custom field filters: equality and any-of as JSONB containment (@>).
+        Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
         {"schema": "tenant"},
     )
 
@@ -66,6 +68,7 @@ class Customer(db.Model):
     bank_account_enc: Mapped[str | None]
     bank_account_idx: Mapped[str | None] = mapped_column(String(40), index=True)
     custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    custom_sensitive: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     search_text: Mapped[str] = mapped_column(Computed(SEARCH_EXPRESSION, persisted=True), deferred=True)
     # Unigrams and bigrams of search_text (public.crm_grams), GIN-indexed: `@>` finds candidate rows for
     # any search of two characters or more, and of one Chinese character, before LIKE confirms them.

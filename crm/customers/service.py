@@ -16,6 +16,7 @@ from crm.audit.service import MASK, diff, record, snapshot
 from crm.customers.models import KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag, customer_tags
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import service as fields
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member, Setting
 from crm.web import record_id
@@ -46,6 +47,8 @@ class CustomerQuery:
     owner: str = ""  # a member id, "me" or "none"
     sort: str = "newest"
     after: str = ""
+    custom: dict = field(default_factory=dict)  # custom field filters, from fields.filter_args()
+    custom_args: dict = field(default_factory=dict)  # their query-string arguments, for links
 
     @classmethod
     def from_args(cls, args) -> "CustomerQuery":
@@ -60,19 +63,20 @@ class CustomerQuery:
             else "",
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
             after=args.get("after", "")[:200],
+            custom_args={k: args.getlist(k)[:20] for k in args if k.startswith("cf_")},
         )
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this list with `changes`."""
         values = {"q": self.q, "tag": self.tags, "tag_mode": self.tag_mode if self.tags else "",
                   "level": self.level, "stage": self.stage, "owner": self.owner,
-                  "sort": self.sort if self.sort != "newest" else "", "after": ""}
+                  "sort": self.sort if self.sort != "newest" else "", "after": "", **self.custom_args}
         values.update(changes)
         return {k: v for k, v in values.items() if v}
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.tags or self.level or self.stage or self.owner)
+        return bool(self.q or self.tags or self.level or self.stage or self.owner or self.custom)
 
 
 def visible(viewer: Member, action: str = "view"):
@@ -101,6 +105,8 @@ def _filtered(stmt, viewer: Member, query: CustomerQuery):
         stmt = stmt.where(Customer.owner_id.is_(None))
     elif query.owner:
         stmt = stmt.where(Customer.owner_id == int(query.owner))
+    if query.custom:
+        stmt = stmt.where(*fields.conditions(query.custom))
     return stmt
 
 
@@ -227,6 +233,9 @@ def clean(data: dict, partial: bool = False) -> dict:
             errors.update(error.errors)
     if not partial and not cleaned.get("name"):
         errors.setdefault("name", _("Name is required."))
+    for name, rule in fields.builtin_rules().items():  # built-in fields this tenant made required
+        if rule.get("required") and (name in cleaned or not partial) and cleaned.get(name) in (None, ""):
+            errors.setdefault(name, _("This field is required."))
     if errors:
         raise Invalid(errors)
     return cleaned
@@ -294,15 +303,24 @@ def masked(customer: Customer, name: str) -> str:
 
 def reveal(viewer: Member, customer_id: int, name: str) -> str:
     """The plaintext of a sensitive field, for a role that may reveal it on this customer; audited."""
-    if name not in SENSITIVE:
+    custom_key = name.removeprefix("custom_") if name.startswith("custom_") else None
+    if name not in SENSITIVE and custom_key is None:
         raise NotFound()
     stmt = scoped(select(Customer).where(Customer.id == customer_id, Customer.deleted_at.is_(None)),
                   viewer, "sensitive", "view", Customer)
     customer = db.session.scalar(stmt)
-    if customer is None or not getattr(customer, f"{name}_enc"):
+    if customer is None:
         raise NotFound()
+    value = fields.reveal_custom(customer, custom_key) if custom_key else _reveal_builtin(customer, name)
     record("reveal", "customer", customer.id, summary=name, changes={name: [MASK, MASK]})
-    return crypto.decrypt(getattr(customer, f"{name}_enc"), _context(name))
+    return value
+
+
+def _reveal_builtin(customer: Customer, name: str) -> str:
+    token = getattr(customer, f"{name}_enc")
+    if not token:
+        raise NotFound()
+    return crypto.decrypt(token, _context(name))
 
 
 def rotate_sensitive(batch: int = 500) -> int:
@@ -323,6 +341,9 @@ def rotate_sensitive(batch: int = 500) -> int:
 def _audit_state(customer: Customer) -> dict:
     state = snapshot(customer, EDITABLE)
     state.update({name: getattr(customer, f"{name}_idx") for name in SENSITIVE})
+    state.update({f"custom.{key}": value for key, value in (customer.custom or {}).items()})
+    # Sensitive custom values are compared by their tokens and always shown masked.
+    state.update({f"secret.{key}": token for key, token in (customer.custom_sensitive or {}).items()})
     return state
 
 
@@ -341,12 +362,14 @@ def _owner(value):
     return owner_id
 
 
-def create_customer(viewer: Member, data: dict) -> Customer:
-    """A new customer; owned by the viewer unless another owner (within the viewer's reach) is chosen."""
-    cleaned = clean(data)
+def create_customer(viewer: Member, data: dict, custom: dict | None = None) -> Customer:
+    """A new customer; owned by the viewer unless another owner (within the viewer's reach) is chosen.
+
+    `custom` holds raw custom field values by key; every problem, built-in or custom, is reported at once."""
+    customer = Customer()
+    cleaned = _clean_with_custom(customer, data, custom or {}, partial=False, creating=True)
     cleaned.setdefault("owner_id", viewer.id)
     _check_owner(viewer, cleaned["owner_id"], "create")
-    customer = Customer()
     _store_sensitive(viewer, customer, cleaned)
     for name, value in cleaned.items():
         setattr(customer, name, value)
@@ -356,21 +379,42 @@ def create_customer(viewer: Member, data: dict) -> Customer:
     return customer
 
 
-def update_customer(viewer: Member, customer: Customer, data: dict, partial: bool = False) -> Customer:
+def update_customer(viewer: Member, customer: Customer, data: dict, partial: bool = False,
+                    custom: dict | None = None) -> Customer:
     """Change fields (all from the form, or the few given when `partial`); the change is audited."""
-    cleaned = clean(data, partial=partial)
+    before = _audit_state(customer)
+    cleaned = _clean_with_custom(customer, data, custom or {}, partial=partial, creating=False)
     if "owner_id" in cleaned and cleaned["owner_id"] != customer.owner_id:
         _check_owner(viewer, cleaned["owner_id"], "edit")
-    before = _audit_state(customer)
     _store_sensitive(viewer, customer, cleaned)
     for name, value in cleaned.items():
         setattr(customer, name, value)
-    changes = diff(before, _audit_state(customer), sensitive=SENSITIVE)
+    after = _audit_state(customer)
+    for key in after.keys() - before.keys():
+        before[key] = None
+    masked_keys = SENSITIVE + tuple(k for k in after if k.startswith("secret."))
+    changes = diff(before, after, sensitive=masked_keys)
     if changes:
         customer.updated_at = utcnow()
         record("update", "customer", customer.id, summary=customer.name, changes=changes)
     db.session.flush()
     return customer
+
+
+def _clean_with_custom(customer: Customer, data: dict, custom: dict, partial: bool, creating: bool) -> dict:
+    """Built-in and custom values validated together, so the form shows every problem at once."""
+    errors, cleaned = {}, {}
+    try:
+        cleaned = clean(data, partial=partial)
+    except Invalid as error:
+        errors.update(error.errors)
+    try:
+        fields.apply_values(customer, dict(custom), creating)
+    except Invalid as error:
+        errors.update(error.errors)
+    if errors:
+        raise Invalid(errors)
+    return cleaned
 
 
 def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:

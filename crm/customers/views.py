@@ -1,5 +1,5 @@
 """Customer pages: list with active search, modal create/edit, inline edit, detail, tags, bulk, trash."""
-from flask import abort, flash, g, request, url_for
+from flask import abort, flash, g, request, session, url_for
 from flask_babel import gettext as _
 
 from crm.audit import service as audit
@@ -7,6 +7,7 @@ from crm.customers import service
 from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import service as fields
 from crm.members.access import require
 from crm.tags import service as tags
 from crm.web import is_htmx, record_id, render, see_other
@@ -18,19 +19,33 @@ bp = tenant_blueprint("customers", __name__, "/customers")
 @bp.app_context_processor
 def labels():
     return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
-            "masked": service.masked}
+            "masked": service.masked, "masked_custom": fields.masked_custom, "custom_display": fields.display}
 
 
 @bp.get("/")
 @require("customers", "view")
 def index():
     """The list; search, filters and scrolling swap only the rows."""
+    definitions = fields.fields()
     query = service.CustomerQuery.from_args(request.args)
+    query.custom = fields.filter_args(request.args, definitions)
     rows, next_cursor = service.list_customers(g.member, query)
     more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
     total = None if more else service.count_customers(g.member, query)
-    return render("customers/index.html", block="more_rows" if more else "results", rows=rows, next_cursor=next_cursor, query=query,
-                  total=total, tags=tags.all_tags(), members=service.active_members())
+    return render("customers/index.html", block="more_rows" if more else "results", rows=rows,
+                  next_cursor=next_cursor, query=query, total=total, tags=tags.all_tags(),
+                  members=service.active_members(), custom_fields=definitions,
+                  columns=_columns(definitions))
+
+
+def _columns(definitions) -> list:
+    """The custom columns this user picked for the list (remembered per workspace), else the defaults."""
+    remembered = session.setdefault("list_columns", {})
+    if request.args.get("columns_set"):
+        remembered[str(g.tenant.id)] = request.args.getlist("col")[:20]
+        session.modified = True
+    picked = remembered.get(str(g.tenant.id))
+    return [f for f in definitions if (f.key in picked if picked is not None else f.in_list) and not f.sensitive]
 
 
 @bp.get("/new")
@@ -39,7 +54,7 @@ def new():
     """The empty form, shown in a modal."""
     form = _form()
     form.owner_id.data = str(g.member.id)
-    return render("customers/form.html", block="form", form=form, customer=None)
+    return _form_page(form, None)
 
 
 @bp.post("/")
@@ -47,14 +62,14 @@ def new():
 def create():
     """Create a customer; errors come back beside their fields with what was typed kept."""
     form = _form()
+    custom = fields.read_form(fields.fields(), request.form, for_update=False)
     if not form.validate_on_submit():
-        return render("customers/form.html", block="form", form=form, customer=None), 422
+        return _form_page(form, None, custom), 422
     try:
-        customer = service.create_customer(g.member, form.data_for_service())
+        customer = service.create_customer(g.member, form.data_for_service(), custom=custom)
     except Invalid as error:
         db.session.rollback()
-        error.apply_to(form)
-        return render("customers/form.html", block="form", form=form, customer=None), 422
+        return _form_page(form, None, custom, _split_errors(error, form)), 422
     db.session.commit()
     flash(_("Customer %(name)s added.", name=customer.name))
     return see_other(url_for("customers.show", customer_id=customer.id))
@@ -63,10 +78,11 @@ def create():
 @bp.get("/<id:customer_id>")
 @require("customers", "view")
 def show(customer_id: int):
-    """The customer's page: data, tags and timeline."""
+    """The customer's page: data, custom fields, tags, history and timeline."""
     customer = service.get_customer(g.member, customer_id)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(),
-                  members=service.active_members(), history=audit.history("customer", customer.id))
+                  members=service.active_members(), history=audit.history("customer", customer.id),
+                  custom_fields=fields.fields(), hidden_builtin=_hidden_builtin())
 
 
 @bp.get("/<id:customer_id>/edit")
@@ -75,7 +91,7 @@ def edit(customer_id: int):
     customer = service.get_customer(g.member, customer_id, "edit")
     form = _form(obj=customer)
     form.owner_id.data = str(customer.owner_id or "")
-    return render("customers/form.html", block="form", form=form, customer=customer)
+    return _form_page(form, customer)
 
 
 @bp.post("/<id:customer_id>")
@@ -84,17 +100,38 @@ def update(customer_id: int):
     """Save the modal form."""
     customer = service.get_customer(g.member, customer_id, "edit")
     form = _form()
+    custom = fields.read_form(fields.fields(), request.form, for_update=True)
     if not form.validate_on_submit():
-        return render("customers/form.html", block="form", form=form, customer=customer), 422
+        return _form_page(form, customer, custom), 422
     try:
-        service.update_customer(g.member, customer, form.data_for_service())
+        service.update_customer(g.member, customer, form.data_for_service(), custom=custom)
     except Invalid as error:
         db.session.rollback()
-        error.apply_to(form)
-        return render("customers/form.html", block="form", form=form, customer=customer), 422
+        customer = service.get_customer(g.member, customer_id, "edit")
+        return _form_page(form, customer, custom, _split_errors(error, form)), 422
     db.session.commit()
     flash(_("Changes saved."))
     return see_other(url_for("customers.show", customer_id=customer.id))
+
+
+def _form_page(form, customer, custom_values=None, custom_errors=None):
+    """The customer form (a modal for htmx): built-in fields, then this workspace's custom fields."""
+    definitions = fields.fields()
+    if custom_values is None:
+        custom_values = dict(customer.custom) if customer else {f.key: f.default for f in definitions if f.default}
+    return render("customers/form.html", block="form", form=form, customer=customer, custom_fields=definitions,
+                  custom_values=custom_values, custom_errors=custom_errors or {}, hidden_builtin=_hidden_builtin())
+
+
+def _split_errors(error: Invalid, form) -> dict:
+    """Built-in field errors go onto the WTForms fields; custom field errors are returned for the template."""
+    custom = {k: v for k, v in error.errors.items() if k.startswith("custom_")}
+    Invalid({k: v for k, v in error.errors.items() if k not in custom}).apply_to(form)
+    return custom
+
+
+def _hidden_builtin() -> set:
+    return {name for name, rule in fields.builtin_rules().items() if rule.get("hidden")}
 
 
 @bp.get("/<id:customer_id>/fields/<name>")

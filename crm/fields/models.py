@@ -1,0 +1,53 @@
+"""Custom field definitions (schema `tenant`); the values live in each record's `custom` JSONB."""
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from tenants.models import utcnow
+
+TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
+         "email", "phone", "url")
+ENTITIES = ("customer",)  # deals, orders and tickets join as they arrive
+
+
+class CustomField(db.Model):
+    __tablename__ = "custom_fields"
+    __table_args__ = (UniqueConstraint("entity", "key", name="uq_custom_fields_entity"), {"schema": "tenant"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), default="customer")
+    key: Mapped[str] = mapped_column(String(40))  # the JSONB key; never changes
+    type: Mapped[str] = mapped_column(String(20))
+    label_en: Mapped[str] = mapped_column(String(80))
+    label_zh: Mapped[str] = mapped_column(String(80), default="")
+    help_en: Mapped[str] = mapped_column(String(200), default="")
+    help_zh: Mapped[str] = mapped_column(String(200), default="")
+    required: Mapped[bool] = mapped_column(default=False)
+    default: Mapped[str] = mapped_column(String(200), default="")  # as typed in the form
+    # [{"key": "k1", "en": "Gold", "zh": "金牌", "retired": false}, ...] in display order
+    options: Mapped[list] = mapped_column(JSONB, default=list)
+    position: Mapped[int] = mapped_column(default=0)
+    in_list: Mapped[bool] = mapped_column(default=False)
+    filterable: Mapped[bool] = mapped_column(default=False)
+    sensitive: Mapped[bool] = mapped_column(default=False)
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language == "zh" and self.label_zh else self.label_en
+
+    def help(self, language: str) -> str:
+        return self.help_zh if language == "zh" and self.help_zh else self.help_en
+
+    def option_label(self, key: str, language: str) -> str:
+        for option in self.options:
+            if option["key"] == key:
+                return option["zh"] if language == "zh" and option.get("zh") else option["en"]
+        return key
+
+    @property
+    def live_options(self) -> list[dict]:
+        return [o for o in self.options if not o.get("retired")]
