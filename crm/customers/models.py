@@ -31,9 +31,11 @@ class Tag(db.Model):
     color: Mapped[str] = mapped_column(String(20), default="blue")
 
 
+# Phones are searched as people type them: without "+" and without China's +86, which would otherwise
+# put the grams "86" and "+8" in nearly every row.
 SEARCH_EXPRESSION = (
-    "lower(coalesce(name, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' "
-    "|| coalesce(company, ''))"
+    "lower(coalesce(name, '') || ' ' || regexp_replace(coalesce(phone, ''), '^[+](86)?', '') || ' ' "
+    "|| coalesce(email, '') || ' ' || coalesce(company, ''))"
 )
 
 

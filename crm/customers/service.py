@@ -9,6 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, tuple_
+from sqlalchemy.orm import defer, joinedload
 from werkzeug.exceptions import NotFound
 
 from crm import crypto
@@ -86,8 +87,11 @@ def visible(viewer: Member, action: str = "view"):
 
 
 def _search_term(q: str) -> str:
+    """Phone-like input as the digits people dial nationally (no spaces, "+" or +86), else lower case."""
     digits = re.sub(r"[\s\-()+]", "", q)
-    return digits if digits.isdigit() and len(digits) >= 3 else q.lower()
+    if digits.isdigit() and len(digits) >= 3:
+        return digits[2:] if q.strip().startswith("+86") else digits
+    return q.lower()
 
 
 def _filtered(stmt, viewer: Member, query: CustomerQuery):
@@ -174,6 +178,10 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE)
     stmt = _filtered(visible(viewer), viewer, query)
     if query.after:
         stmt = _after(stmt, query)
+    # The list shows the owner's name only: no role behind it, no long or secret columns.
+    stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role), defer(Customer.notes),
+                        defer(Customer.address), defer(Customer.custom_sensitive), defer(Customer.id_number_enc),
+                        defer(Customer.bank_account_enc))
     rows = list(db.session.scalars(stmt.order_by(*SORTS[query.sort]).limit(limit + 1)).unique())
     next_cursor = encode_cursor(rows[limit - 1], query.sort) if len(rows) > limit else ""
     return rows[:limit], next_cursor

@@ -32,9 +32,11 @@ def index():
     rows, next_cursor = service.list_customers(g.member, query)
     more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
     total = None if more else service.count_customers(g.member, query)
+    whole_page = not is_htmx() or bool(request.headers.get("HX-Boosted"))  # the filter form needs these
     return render("customers/index.html", block="more_rows" if more else "results", rows=rows,
-                  next_cursor=next_cursor, query=query, total=total, tags=tags.all_tags(),
-                  members=service.active_members(), custom_fields=definitions,
+                  next_cursor=next_cursor, query=query, total=total,
+                  tags=tags.all_tags() if whole_page else [],
+                  members=service.active_members() if whole_page else [], custom_fields=definitions,
                   columns=_columns(definitions))
 
 

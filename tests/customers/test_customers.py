@@ -25,6 +25,8 @@ def test_active_search_matches_chinese_substrings_phone_and_company(acme, admin,
     assert "欧阳娜娜" in page.text and "John Smith" not in page.text
     assert "1 customer" in page.text
     assert "欧阳娜娜" in admin.get(f"/{acme.slug}/customers/?q=139 1234", headers=HX).text
+    assert "欧阳娜娜" in admin.get(f"/{acme.slug}/customers/?q=%2B86 1391", headers=HX).text
+    assert "欧阳娜娜" not in admin.get(f"/{acme.slug}/customers/?q=8613", headers=HX).text  # +86 is not searched
     assert "欧阳娜娜" in admin.get(f"/{acme.slug}/customers/?q=星辰", headers=HX).text
     by_email = admin.get(f"/{acme.slug}/customers/?q=SMITH.example", headers=HX).text
     assert "John Smith" in by_email and "欧阳娜娜" not in by_email

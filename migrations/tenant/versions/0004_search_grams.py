@@ -1,4 +1,5 @@
-"""Customer search by grams: a generated text[] of unigrams and bigrams with a GIN index, replacing pg_trgm.
+"""Customer search by grams: a generated text[] of unigrams and bigrams with a GIN index, replacing pg_trgm;
+phones enter the search text without "+" and without +86.
 
 Revision ID: t0004
 Revises: t0003
@@ -15,13 +16,16 @@ down_revision = "t0003"
 branch_labels = None
 depends_on = None
 
-SEARCH = ("lower(coalesce(name, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' "
-          "|| coalesce(company, ''))")
+SEARCH = ("lower(coalesce(name, '') || ' ' || regexp_replace(coalesce(phone, ''), '^[+](86)?', '') || ' ' "
+          "|| coalesce(email, '') || ' ' || coalesce(company, ''))")
 
 
 def upgrade():
     schema = current_schema()
     op.drop_index("ix_customers_search_text", "customers", schema=schema)
+    op.drop_column("customers", "search_text", schema=schema)
+    op.add_column("customers", sa.Column("search_text", sa.String(), sa.Computed(SEARCH, persisted=True),
+                                         nullable=False), schema=schema)
     op.add_column("customers", sa.Column("search_grams", postgresql.ARRAY(sa.Text()),
                                          sa.Computed(f"public.crm_grams({SEARCH})", persisted=True),
                                          nullable=False), schema=schema)
