@@ -89,11 +89,14 @@ def insert_customers(count: int, owners: list[int], tag_ids: list[int], rng: ran
                      batch: int = 5000) -> None:
     """Insert `count` fake customers (and some tags on them) in batches, in the bound tenant."""
     rows = list(fake_customers(count, owners, rng))
+    for row in rows:
+        row["tag_ids"] = sorted(rng.sample(tag_ids, k=min(len(tag_ids), rng.choice((0, 0, 1, 1, 2, 3)))))
     for start in range(0, len(rows), batch):
-        ids = db.session.scalars(insert(Customer).returning(Customer.id), rows[start:start + batch]).all()
-        links = {(cid, tid) for cid in ids for tid in rng.sample(tag_ids, k=min(len(tag_ids), rng.choice((0, 0, 1, 1, 2, 3))))}
+        chunk = rows[start:start + batch]
+        ids = db.session.scalars(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), chunk).all()
+        links = [{"customer_id": cid, "tag_id": tid} for cid, row in zip(ids, chunk) for tid in row["tag_ids"]]
         if links:
-            db.session.execute(insert(customer_tags), [{"customer_id": c, "tag_id": t} for c, t in links])
+            db.session.execute(insert(customer_tags), links)
 
 
 @demo_cli.command("seed")

@@ -1,7 +1,7 @@
 """Customers and tags (schema `tenant`)."""
 from datetime import datetime
 
-from sqlalchemy import Column, Computed, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import Column, Computed, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,6 +47,7 @@ class Customer(db.Model):
               postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_live_name", "name", "id", postgresql_where=text("deleted_at IS NULL")),
         # Custom field filters: equality and any-of as JSONB containment (@>).
+        Index("ix_customers_tag_ids", "tag_ids", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
         {"schema": "tenant"},
     )
@@ -69,6 +70,9 @@ class Customer(db.Model):
     id_number_idx: Mapped[str | None] = mapped_column(String(40), index=True)
     bank_account_enc: Mapped[str | None]
     bank_account_idx: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The ids of the customer's tags, kept beside customer_tags by the service that changes them: a GIN
+    # index on it lets PostgreSQL AND a tag filter with the search index instead of joining.
+    tag_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list, server_default=text("'{}'::integer[]"))
     custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     custom_sensitive: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     search_text: Mapped[str] = mapped_column(Computed(SEARCH_EXPRESSION, persisted=True), deferred=True)

@@ -1,6 +1,6 @@
 """Tags: a name and a colour, shared by the tenant's customers."""
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.exceptions import NotFound
 
 from crm.customers.models import Tag, customer_tags
@@ -67,5 +67,9 @@ def update_tag(tag: Tag, name: str, color: str) -> Tag:
 
 
 def delete_tag(tag: Tag) -> None:
+    from crm.customers.models import Customer
+
+    db.session.execute(update(Customer).where(Customer.tag_ids.contains([tag.id]))
+                       .values(tag_ids=func.array_remove(Customer.tag_ids, tag.id)))
     db.session.delete(tag)
     db.session.flush()
