@@ -3,7 +3,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -30,6 +30,16 @@ SORTS = {
     "oldest": (Customer.id.asc(),),
     "name": (Customer.name.asc(), Customer.id.asc()),
     "updated": (Customer.updated_at.desc(), Customer.id.desc()),
+}
+# The same orders in a form no btree index can deliver. With a search or a tag filter the matches come
+# from the GIN indexes and are few; walking the id (or name) index instead, hoping to meet 25 matches
+# early, reads the whole table when there are none (seen: 100 ms at 100,000 customers).
+_ID, _NAME = Customer.id + 0, Customer.name.concat("")
+SORTS_AFTER_FILTER = {
+    "newest": (_ID.desc(),),
+    "oldest": (_ID.asc(),),
+    "name": (_NAME.asc(), _ID.asc()),
+    "updated": ((Customer.updated_at + timedelta(0)).desc(), _ID.desc()),
 }
 EDITABLE = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage",
             "owner_id", "notes")
@@ -177,7 +187,8 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE)
     stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role), defer(Customer.notes),
                         defer(Customer.address), defer(Customer.custom_sensitive), defer(Customer.id_number_enc),
                         defer(Customer.bank_account_enc))
-    rows = list(db.session.scalars(stmt.order_by(*SORTS[query.sort]).limit(limit + 1)).unique())
+    order = SORTS_AFTER_FILTER if (query.q or query.tags or query.custom) else SORTS
+    rows = list(db.session.scalars(stmt.order_by(*order[query.sort]).limit(limit + 1)).unique())
     next_cursor = encode_cursor(rows[limit - 1], query.sort) if len(rows) > limit else ""
     return rows[:limit], next_cursor
 
