@@ -178,8 +178,10 @@ def _after(stmt, query: CustomerQuery):
         return stmt
 
 
-def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE) -> tuple[list[Customer], str]:
-    """One page of matching customers and the cursor of the next page ('' on the last one)."""
+def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
+                   with_total: bool = False) -> tuple[list[Customer], str, int | None]:
+    """One page of matching customers, the cursor of the next page ('' on the last one) and, when asked,
+    the number of all matches."""
     stmt = _filtered(visible(viewer), viewer, query)
     if query.after:
         stmt = _after(stmt, query)
@@ -187,10 +189,19 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE)
     stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role), defer(Customer.notes),
                         defer(Customer.address), defer(Customer.custom_sensitive), defer(Customer.id_number_enc),
                         defer(Customer.bank_account_enc))
-    order = SORTS_AFTER_FILTER if (query.q or query.tags or query.custom) else SORTS
-    rows = list(db.session.scalars(stmt.order_by(*order[query.sort]).limit(limit + 1)).unique())
+    narrowed = bool(query.q or query.tags or query.custom)
+    stmt = stmt.order_by(*(SORTS_AFTER_FILTER if narrowed else SORTS)[query.sort]).limit(limit + 1)
+    total = None
+    if with_total and narrowed and not query.after:
+        # The matches are gathered and sorted anyway, so counting them in the same pass is nearly free.
+        found = db.session.execute(stmt.add_columns(func.count().over())).unique().all()
+        rows, total = [row[0] for row in found], (found[0][1] if found else 0)
+    else:
+        rows = list(db.session.scalars(stmt).unique())
+        if with_total:
+            total = count_customers(viewer, query)
     next_cursor = encode_cursor(rows[limit - 1], query.sort) if len(rows) > limit else ""
-    return rows[:limit], next_cursor
+    return rows[:limit], next_cursor, total
 
 
 def count_customers(viewer: Member, query: CustomerQuery) -> int:

@@ -29,9 +29,8 @@ def index():
     definitions = fields.fields()
     query = service.CustomerQuery.from_args(request.args)
     query.custom = fields.filter_args(request.args, definitions)
-    rows, next_cursor = service.list_customers(g.member, query)
     more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
-    total = None if more else service.count_customers(g.member, query)
+    rows, next_cursor, total = service.list_customers(g.member, query, with_total=not more)
     whole_page = not is_htmx() or bool(request.headers.get("HX-Boosted"))  # the filter form needs these
     return render("customers/index.html", block="more_rows" if more else "results", rows=rows,
                   next_cursor=next_cursor, query=query, total=total,

@@ -12,5 +12,5 @@ bp = tenant_blueprint("workspace", __name__)
 def index():
     """Counts of the member's customers by stage and the newest ones."""
     by_stage = customers.count_by_stage(g.member)
-    newest, _cursor = customers.list_customers(g.member, customers.CustomerQuery(), limit=5)
+    newest, _cursor, _total = customers.list_customers(g.member, customers.CustomerQuery(), limit=5)
     return render("workspace/index.html", by_stage=by_stage, total=sum(by_stage.values()), newest=newest)
