@@ -93,7 +93,9 @@ def insert_customers(count: int, owners: list[int], tag_ids: list[int], rng: ran
         row["tag_ids"] = sorted(rng.sample(tag_ids, k=min(len(tag_ids), rng.choice((0, 0, 1, 1, 2, 3)))))
     for start in range(0, len(rows), batch):
         chunk = rows[start:start + batch]
-        ids = db.session.scalars(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), chunk).all()
+        # render_nulls: rows with different missing fields still go in one multi-row INSERT, not one each.
+        ids = db.session.scalars(insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
+                                 .execution_options(render_nulls=True), chunk).all()
         links = [{"customer_id": cid, "tag_id": tid} for cid, row in zip(ids, chunk) for tid in row["tag_ids"]]
         if links:
             db.session.execute(insert(customer_tags), links)
