@@ -560,6 +560,52 @@ def bench_list(app, client, slug: str, tag_ids: list[int], n: int, counter: Stat
             "fragment_shim": shim, "by_term_median": {t: percentile(v, 50) for t, v in by_term.items()}}
 
 
+def bench_custom_filters(app, client, raw_url: str, slug: str, schema: str, tenant_id: int, n: int,
+                         budget_seconds: float) -> dict:
+    """(d) The customer list filtered by custom fields: a select (any-of, GIN containment) and a number
+    range, on every customer of the tenant, alone and with a search term."""
+    import psycopg
+
+    from crm.extensions import db
+    from crm.fields.models import CustomField
+    from tenants.binding import tenant_bound
+    from tenants.service import tenant_ref
+
+    options = [{"key": k, "en": k.title(), "zh": z, "retired": False}
+               for k, z in (("gold", "金"), ("silver", "银"), ("bronze", "铜"), ("platinum", "铂"))]
+    with app.app_context():
+        with tenant_bound(tenant_ref(tenant_id)):
+            db.session.add_all([CustomField(key="tier", type="select", label_en="Tier", options=options,
+                                            filterable=True, in_list=True),
+                                CustomField(key="seats", type="number", label_en="Seats", options=[],
+                                            filterable=True)])
+    with psycopg.connect(raw_url, autocommit=True) as connection:
+        top = connection.execute(f'select coalesce(max(id), 0) from "{schema}".customers').fetchone()[0]
+        for start in range(0, top + 1, 5000):  # in slices: each update re-indexes the rows it touches
+            connection.execute(f'update "{schema}".customers set custom = jsonb_build_object('
+                               f"'tier', (array['gold','silver','bronze','platinum'])[1 + (id %% 4)], "
+                               f"'seats', (id * 7919) %% 1000) where id between %s and %s", (start, start + 4999))
+        connection.execute(f'vacuum (analyze) "{schema}".customers')
+    queries = ["cf_tier=platinum", "cf_tier=gold&cf_tier=silver", "cf_seats_min=100&cf_seats_max=120",
+               "cf_tier=bronze&cf_seats_min=990", "q=王&cf_tier=gold", "q=科技&cf_seats_max=50"]
+    headers = {"HX-Request": "true"}
+    for query in queries:
+        response = client.get(f"/{slug}/customers/?{query}", headers=headers)
+        assert response.status_code == 200 and b'id="results"' in response.data, (query, response.status_code)
+    budget, times, by_query = Budget(budget_seconds), [], {}
+    gc.collect()
+    for i in range(n):
+        if budget.expired():
+            break
+        query = queries[i % len(queries)]
+        started = time.perf_counter_ns()
+        client.get(f"/{slug}/customers/?{query}", headers=headers)
+        elapsed = (time.perf_counter_ns() - started) / 1e6
+        times.append(elapsed)
+        by_query.setdefault(query, []).append(elapsed)
+    return {"app": summary(times, budget.hit), "by_query_median": {q: percentile(v, 50) for q, v in by_query.items()}}
+
+
 TAG_EXISTS = 'exists (select 1 from "{schema}".customer_tags ct where ct.customer_id = c.id and ct.tag_id = %(tag)s)'
 
 
@@ -710,6 +756,10 @@ def rows_of(results: dict) -> list[dict]:
     for form, label in (("grams", "app's form: grams @> + LIKE + EXISTS"), ("like", "LIKE + EXISTS")):
         if form in c["floors"]:
             rows.append(row(f"(c) floor: {label}, raw psycopg", c["floors"][form]["floor"], p99=True))
+    if "custom_filters" in results:
+        d = results["custom_filters"]
+        rows.append(row(f"(d) customers filtered by custom fields, {c['data']['customers']:,} customers",
+                        d["app"], p99=True))
     return rows
 
 
@@ -737,6 +787,10 @@ def print_table(rows: list[dict], results: dict) -> None:
     print("\n(c) SQL per statement in the app's request, median / p95 ms:")
     for statement, stats in sorted(c["per_statement_ms"].items(), key=lambda item: -item[1]["median"]):
         print(f"   {stats['median']:6.2f} / {stats['p95']:6.2f}  {statement[:60]} … {statement[-45:]}")
+    if "custom_filters" in results:
+        print("\n(d) median ms by custom field filter:")
+        for query, median in results["custom_filters"]["by_query_median"].items():
+            print(f"   {median:6.2f}  ?{query}")
     m = results["machine"]
     print(f"\nmachine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, {m['postgres'].split(' on ')[0]}, "
           f"{m['services']} services; {results['mode']} mode, {results['seconds']:.1f} s; "
@@ -811,6 +865,9 @@ def main() -> None:
                                        budgets["floor"])
                 for form in forms}
             listing.update({"data": filled, "terms": list(TERMS)})
+            step(f"(d) {sizes['list_requests']} requests filtered by custom fields ...")
+            custom_filters = bench_custom_filters(app, client, raw_url, slug, schema, tenant_id,
+                                                  sizes["list_requests"], budgets["list"])
             info = machine(raw_url, services_mode)
             info["loadavg_at_start"] = load_at_start
         finally:
@@ -821,6 +878,7 @@ def main() -> None:
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": mode, "sizes": sizes,
                "budgets_s": budgets, "statement_timeout": STATEMENT_TIMEOUT, "targets": TARGETS, "machine": info,
                "provisioning": provisioning, "tenancy": tenancy, "customers_list": listing,
+               "custom_filters": custom_filters,
                "seconds": time.perf_counter() - begun}
     results["table"] = rows_of(results)
     print_table(results["table"], results)
