@@ -1,7 +1,6 @@
 """Embedded PostgreSQL and Valkey for the run and test commands when no servers are given."""
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 

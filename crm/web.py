@@ -1,5 +1,5 @@
 """Small helpers every feature's views share: page-or-fragment rendering and htmx-aware redirects."""
-from flask import redirect, render_template, request
+from flask import flash, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
 
@@ -28,6 +28,24 @@ def render(template: str, block: str | None = None, **context):
     if block and is_htmx() and not request.headers.get("HX-Boosted"):
         return render_block(template, block, **context)
     return render_template(template, **context)
+
+
+def saved(message: str, endpoint: str, **values):
+    """Commit the user's action, say so, and go (303) to `endpoint`."""
+    from crm.extensions import db
+
+    db.session.commit()
+    flash(message)
+    return see_other(url_for(endpoint, **values))
+
+
+def refused(error, endpoint: str, **values):
+    """Undo the user's action, show why (an Invalid's messages), and go (303) to `endpoint`."""
+    from crm.extensions import db
+
+    db.session.rollback()
+    flash(" ".join(error.errors.values()), "error")
+    return see_other(url_for(endpoint, **values))
 
 
 def see_other(url: str):

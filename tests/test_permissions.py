@@ -25,7 +25,6 @@ def world(app):
     from crm.accounts import service as accounts
     from crm.accounts.models import Account
     from crm.accounts.service import hasher
-    from crm.customers.models import Tag
     from tenants.binding import tenant_bound
     from tenants.models import Membership
 

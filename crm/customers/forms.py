@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 
-from crm.customers.models import LEVELS, STAGES
+from crm.customers.models import LEVELS
 
 STAGE_LABELS = {"lead": _l("Lead"), "prospect": _l("Prospect"), "customer": _l("Customer"),
                 "inactive": _l("Inactive")}

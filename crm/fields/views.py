@@ -1,5 +1,5 @@
 """Settings > Fields: custom fields for customers, and which built-in fields are required or hidden."""
-from flask import flash, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -8,7 +8,7 @@ from crm.extensions import db
 from crm.fields import service
 from crm.fields.models import TYPES
 from crm.members.access import require
-from crm.web import see_other
+from crm.web import saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("fields", __name__, "/settings/fields")
@@ -49,9 +49,7 @@ def create():
         db.session.rollback()
         return render_template("fields/edit.html", field=None, types=TYPES, errors=error.errors,
                                form=request.form), 422
-    db.session.commit()
-    flash(_("Field %(name)s added.", name=field.label_en))
-    return see_other(url_for("fields.index"))
+    return saved(_("Field %(name)s added.", name=field.label_en), "fields.index")
 
 
 @bp.get("/<id:field_id>")
@@ -72,9 +70,7 @@ def update(field_id: int):
         db.session.rollback()
         return render_template("fields/edit.html", field=service.get_field(field_id), types=TYPES,
                                errors=error.errors, form=request.form), 422
-    db.session.commit()
-    flash(_("Field %(name)s saved.", name=field.label_en))
-    return see_other(url_for("fields.index"))
+    return saved(_("Field %(name)s saved.", name=field.label_en), "fields.index")
 
 
 @bp.post("/<id:field_id>/archive")
@@ -83,9 +79,7 @@ def archive(field_id: int):
     """Archive (the values stay, and come back on restore)."""
     field = service.get_field(field_id)
     service.archive(field)
-    db.session.commit()
-    flash(_("Field %(name)s archived. Its values are kept.", name=field.label_en))
-    return see_other(url_for("fields.index"))
+    return saved(_("Field %(name)s archived. Its values are kept.", name=field.label_en), "fields.index")
 
 
 @bp.post("/<id:field_id>/restore")
@@ -93,9 +87,7 @@ def archive(field_id: int):
 def restore(field_id: int):
     field = service.get_field(field_id)
     service.restore(field)
-    db.session.commit()
-    flash(_("Field %(name)s restored.", name=field.label_en))
-    return see_other(url_for("fields.index"))
+    return saved(_("Field %(name)s restored.", name=field.label_en), "fields.index")
 
 
 @bp.post("/<id:field_id>/move")
@@ -111,6 +103,4 @@ def move(field_id: int):
 def builtin():
     """Make built-in customer fields required or hidden for this workspace."""
     service.save_builtin_rules(request.form)
-    db.session.commit()
-    flash(_("Built-in fields saved."))
-    return see_other(url_for("fields.index"))
+    return saved(_("Built-in fields saved."), "fields.index")

@@ -11,7 +11,7 @@ from crm.members import service
 from crm.members.access import require
 from crm.members.labels import template_labels
 from crm.members.permissions import ACTIONS, RESOURCES, SCOPES
-from crm.web import see_other
+from crm.web import refused, saved, see_other
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 from tenants.service import tenant_ref
@@ -27,18 +27,6 @@ def labels():
 
 def _accept_url(token: str) -> str:
     return current_app.config["BASE_URL"] + url_for("invitations.accept", token=token)
-
-
-def _done(message: str, endpoint: str = "members.index"):
-    db.session.commit()
-    flash(message)
-    return see_other(url_for(endpoint))
-
-
-def _refused(error: Invalid, endpoint: str = "members.index"):
-    db.session.rollback()
-    flash(" ".join(error.errors.values()), "error")
-    return see_other(url_for(endpoint))
 
 
 @bp.get("/members")
@@ -58,8 +46,8 @@ def update(member_id: int):
     try:
         service.change_member(member, request.form.get("role_id"), request.form.get("team_id"))
     except Invalid as error:
-        return _refused(error)
-    return _done(_("%(name)s updated.", name=member.name))
+        return refused(error, "members.index")
+    return saved(_("%(name)s updated.", name=member.name), "members.index")
 
 
 @bp.post("/members/<id:member_id>/active")
@@ -71,9 +59,9 @@ def set_active(member_id: int):
     try:
         service.set_active(member, active)
     except Invalid as error:
-        return _refused(error)
-    return _done(_("%(name)s reactivated.", name=member.name) if active
-                 else _("%(name)s deactivated.", name=member.name))
+        return refused(error, "members.index")
+    return saved(_("%(name)s reactivated.", name=member.name) if active
+                 else _("%(name)s deactivated.", name=member.name), "members.index")
 
 
 @bp.post("/members/<id:member_id>/reassign")
@@ -85,8 +73,8 @@ def reassign(member_id: int):
     try:
         moved = service.reassign_customers(member, request.form.get("to_member_id"))
     except Invalid as error:
-        return _refused(error)
-    return _done(_("%(n)d customers reassigned.", n=moved))
+        return refused(error, "members.index")
+    return saved(_("%(n)d customers reassigned.", n=moved), "members.index")
 
 
 @bp.post("/invitations")
@@ -98,8 +86,8 @@ def invite():
         invitation = service.invite(g.member, form.get("email", ""), form.get("name", ""), form.get("role_id"),
                                     form.get("team_id"), _accept_url)
     except Invalid as error:
-        return _refused(error)
-    return _done(_("Invitation sent to %(email)s.", email=invitation.email))
+        return refused(error, "members.index")
+    return saved(_("Invitation sent to %(email)s.", email=invitation.email), "members.index")
 
 
 @bp.post("/invitations/<id:invitation_id>/resend")
@@ -109,8 +97,8 @@ def resend(invitation_id: int):
     try:
         service.resend(invitation, _accept_url)
     except Invalid as error:
-        return _refused(error)
-    return _done(_("Invitation sent again to %(email)s.", email=invitation.email))
+        return refused(error, "members.index")
+    return saved(_("Invitation sent again to %(email)s.", email=invitation.email), "members.index")
 
 
 @bp.post("/invitations/<id:invitation_id>/revoke")
@@ -118,7 +106,7 @@ def resend(invitation_id: int):
 def revoke(invitation_id: int):
     invitation = service.get_invitation(invitation_id)
     service.revoke(invitation)
-    return _done(_("Invitation to %(email)s revoked.", email=invitation.email))
+    return saved(_("Invitation to %(email)s revoked.", email=invitation.email), "members.index")
 
 
 @bp.get("/teams")
@@ -135,8 +123,8 @@ def create_team():
         team = service.save_team(None, request.form.get("name"), request.form.get("parent_id"),
                                  request.form.get("manager_id"))
     except Invalid as error:
-        return _refused(error, "members.teams")
-    return _done(_("Team %(name)s saved.", name=team.name), "members.teams")
+        return refused(error, "members.teams")
+    return saved(_("Team %(name)s saved.", name=team.name), "members.teams")
 
 
 @bp.post("/teams/<id:team_id>")
@@ -147,8 +135,8 @@ def update_team(team_id: int):
         service.save_team(team, request.form.get("name"), request.form.get("parent_id"),
                           request.form.get("manager_id"))
     except Invalid as error:
-        return _refused(error, "members.teams")
-    return _done(_("Team %(name)s saved.", name=team.name), "members.teams")
+        return refused(error, "members.teams")
+    return saved(_("Team %(name)s saved.", name=team.name), "members.teams")
 
 
 @bp.post("/teams/<id:team_id>/delete")
@@ -158,8 +146,8 @@ def delete_team(team_id: int):
     try:
         service.delete_team(team)
     except Invalid as error:
-        return _refused(error, "members.teams")
-    return _done(_("Team %(name)s deleted.", name=team.name), "members.teams")
+        return refused(error, "members.teams")
+    return saved(_("Team %(name)s deleted.", name=team.name), "members.teams")
 
 
 @bp.get("/roles")
@@ -178,10 +166,8 @@ def create_role():
         role = service.create_role(request.form.get("name"),
                                    service.get_role(int(source)) if source.isdigit() else None)
     except Invalid as error:
-        return _refused(error, "members.roles")
-    db.session.commit()
-    flash(_("Role %(name)s created.", name=role.name))
-    return see_other(url_for("members.role", role_id=role.id))
+        return refused(error, "members.roles")
+    return saved(_("Role %(name)s created.", name=role.name), "members.role", role_id=role.id)
 
 
 @bp.get("/roles/<id:role_id>")
@@ -199,12 +185,8 @@ def save_role(role_id: int):
     try:
         changed = service.update_permissions(role, request.form)
     except Invalid as error:
-        db.session.rollback()
-        flash(" ".join(error.errors.values()), "error")
-        return see_other(url_for("members.role", role_id=role_id))
-    db.session.commit()
-    flash(_("%(n)d permissions changed.", n=changed))
-    return see_other(url_for("members.role", role_id=role_id))
+        return refused(error, "members.role", role_id=role_id)
+    return saved(_("%(n)d permissions changed.", n=changed), "members.role", role_id=role_id)
 
 
 @bp.post("/roles/<id:role_id>/delete")
@@ -214,8 +196,8 @@ def delete_role(role_id: int):
     try:
         service.delete_role(role)
     except Invalid as error:
-        return _refused(error, "members.roles")
-    return _done(_("Role %(name)s deleted.", name=role.name), "members.roles")
+        return refused(error, "members.roles")
+    return saved(_("Role %(name)s deleted.", name=role.name), "members.roles")
 
 
 @public.route("/invitations/<token>", methods=["GET", "POST"])

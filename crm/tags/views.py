@@ -1,12 +1,12 @@
 """The tags page: create, rename, recolour and delete tags."""
-from flask import flash, request, url_for
+from flask import request
 from flask_babel import gettext as _
 
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
 from crm.tags import service
-from crm.web import render, see_other
+from crm.web import render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tags", __name__, "/tags")
@@ -32,9 +32,7 @@ def create():
     except Invalid as error:
         db.session.rollback()
         return _page(error.errors.get("name"), 422)
-    db.session.commit()
-    flash(_("Tag %(name)s created.", name=tag.name))
-    return see_other(url_for("tags.index"))
+    return saved(_("Tag %(name)s created.", name=tag.name), "tags.index")
 
 
 @bp.post("/<id:tag_id>")
@@ -47,9 +45,7 @@ def update(tag_id: int):
     except Invalid as error:
         db.session.rollback()
         return _page(error.errors.get("name"), 422)
-    db.session.commit()
-    flash(_("Tag saved."))
-    return see_other(url_for("tags.index"))
+    return saved(_("Tag saved."), "tags.index")
 
 
 @bp.post("/<id:tag_id>/delete")
@@ -58,6 +54,4 @@ def delete(tag_id: int):
     """Delete a tag; customers keep everything else."""
     tag = service.get_tag(tag_id)
     service.delete_tag(tag)
-    db.session.commit()
-    flash(_("Tag %(name)s deleted.", name=tag.name))
-    return see_other(url_for("tags.index"))
+    return saved(_("Tag %(name)s deleted.", name=tag.name), "tags.index")
