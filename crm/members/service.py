@@ -14,6 +14,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import ACTIONS, RESOURCES, SCOPES, matrix
+from crm.web import record_id
 from tenants.binding import current_tenant
 from tenants.models import Invitation, Membership, utcnow
 
@@ -55,7 +56,7 @@ def _keep_an_admin(member: Member, new_role: Role | None = None, deactivating: b
 
 def change_member(member: Member, role_id, team_id) -> Member:
     """Give a member another role and/or team."""
-    role = db.session.get(Role, role_id) if str(role_id or "").isdigit() else None
+    role = db.session.get(Role, record_id(role_id)) if record_id(role_id) else None
     if role is None:
         raise Invalid({"role_id": _("Choose a role.")})
     team = _team_or_none(team_id)
@@ -80,8 +81,8 @@ def reassign_customers(from_member: Member, to_member_id) -> int:
     """Give every customer of one member to another active member (or to nobody, the shared pool)."""
     target = None
     if to_member_id:
-        target = db.session.scalar(select(Member).where(Member.id == int(to_member_id), Member.active)) \
-            if str(to_member_id).isdigit() else None
+        target = db.session.scalar(select(Member).where(Member.id == record_id(to_member_id), Member.active)) \
+            if record_id(to_member_id) else None
         if target is None:
             raise Invalid({"to_member_id": _("Choose an active member.")})
     result = db.session.execute(update(Customer).where(Customer.owner_id == from_member.id)
@@ -126,7 +127,7 @@ def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url)
     from crm.accounts.service import normalise_email
 
     email = normalise_email(email)
-    role = db.session.get(Role, int(role_id)) if str(role_id or "").isdigit() else None
+    role = db.session.get(Role, record_id(role_id)) if record_id(role_id) else None
     if role is None:
         raise Invalid({"role_id": _("Choose a role.")})
     team = _team_or_none(team_id)
@@ -211,7 +212,7 @@ def get_team(team_id: int) -> Team:
 def _team_or_none(team_id) -> Team | None:
     if not team_id:
         return None
-    team = db.session.get(Team, int(team_id)) if str(team_id).isdigit() else None
+    team = db.session.get(Team, record_id(team_id)) if record_id(team_id) else None
     if team is None:
         raise Invalid({"team_id": _("Choose a team.")})
     return team
@@ -237,8 +238,8 @@ def save_team(team: Team | None, name: str, parent_id, manager_id) -> Team:
         raise Invalid({"parent_id": _("A team cannot sit below itself or its own sub-team.")})
     manager = None
     if manager_id:
-        manager = db.session.scalar(select(Member).where(Member.id == int(manager_id), Member.active)) \
-            if str(manager_id).isdigit() else None
+        manager = db.session.scalar(select(Member).where(Member.id == record_id(manager_id), Member.active)) \
+            if record_id(manager_id) else None
         if manager is None:
             raise Invalid({"manager_id": _("Choose an active member.")})
     created = team is None

@@ -11,7 +11,7 @@ from crm.members import service
 from crm.members.access import require
 from crm.members.labels import template_labels
 from crm.members.permissions import ACTIONS, RESOURCES, SCOPES
-from crm.web import refused, saved, see_other
+from crm.web import record_id, refused, saved, see_other
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 from tenants.service import tenant_ref
@@ -164,7 +164,7 @@ def create_role():
     source = request.form.get("copy_from", "")
     try:
         role = service.create_role(request.form.get("name"),
-                                   service.get_role(int(source)) if source.isdigit() else None)
+                                   service.get_role(record_id(source)) if record_id(source) else None)
     except Invalid as error:
         return refused(error, "members.roles")
     return saved(_("Role %(name)s created.", name=role.name), "members.role", role_id=role.id)

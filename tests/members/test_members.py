@@ -194,3 +194,14 @@ def test_seat_count_and_pages_render_in_chinese(acme, admin, add_member):
     page = admin.get(f"/{acme.slug}/settings/members").text
     assert "成员" in page and "销售代表" in page
     assert "权限" in admin.get(f"/{acme.slug}/settings/roles").text
+
+
+def test_oversized_ids_in_forms_are_refused_with_a_message(acme, admin):
+    huge = "99999999999"
+    for url, form in ((f"/settings/members/{acme.admin_member_id}", {"role_id": huge, "team_id": huge}),
+                      ("/settings/teams", {"name": "Huge", "parent_id": huge, "manager_id": huge}),
+                      ("/settings/roles", {"name": "Huge", "copy_from": huge}),
+                      ("/settings/invitations", {"email": "huge@example.com", "role_id": huge}),
+                      (f"/settings/members/{acme.admin_member_id}/reassign", {"to_member_id": huge})):
+        response = admin.post(f"/{acme.slug}{url}", data=form, follow_redirects=True)
+        assert response.status_code == 200, url
