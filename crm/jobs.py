@@ -1,4 +1,4 @@
-"""Background jobs on RQ: enqueue after commit, and run with an app context (and tenant) bound."""
+"""Background jobs on RQ: enqueue after commit, and run with an app context bound."""
 import functools
 
 import rq
@@ -62,23 +62,3 @@ def _run_in_transaction(func, args, kwargs):
     except BaseException:
         db.session.rollback()
         raise
-
-
-def tenant_job(func):
-    """Like platform_job, with the tenant named by the first argument (its id) bound for the job."""
-    from tenants.binding import tenant_bound
-    from tenants.service import tenant_ref
-
-    @functools.wraps(func)
-    def run(tenant_id: int, *args, **kwargs):
-        def body():
-            with tenant_bound(tenant_ref(tenant_id)):
-                return func(*args, **kwargs)
-
-        if has_app_context():
-            return body()
-        with worker_app().app_context():
-            return body()
-
-    return run
-

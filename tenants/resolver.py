@@ -96,7 +96,3 @@ def tenant_blueprint(name: str, import_name: str, path: str = "") -> Blueprint:
     bp.url_value_preprocessor(pull_tenant)
     bp.url_defaults(add_tenant)
     return bp
-
-
-def current_member():
-    return g.member

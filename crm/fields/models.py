@@ -47,7 +47,3 @@ class CustomField(db.Model):
             if option["key"] == key:
                 return option["zh"] if language == "zh" and option.get("zh") else option["en"]
         return key
-
-    @property
-    def live_options(self) -> list[dict]:
-        return [o for o in self.options if not o.get("retired")]

@@ -50,7 +50,3 @@ def scoped(stmt, viewer: Member, resource: str, action: str, model):
     if scope in ("team", "subteams"):
         return stmt.where(model.owner_id.in_(reached_members(viewer, scope == "subteams")))
     return stmt.where(false())
-
-
-def reaches_all(viewer: Member, resource: str, action: str) -> bool:
-    return viewer.role.scope(resource, action) == "all"
