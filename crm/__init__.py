@@ -48,7 +48,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_cli(app)
     app.jinja_env.globals["get_locale"] = get_locale
     from crm import formatting
+    from crm.timeline import service as timeline
     formatting.register(app)
+    app.jinja_env.globals.update(timeline_sentence=timeline.sentence, timeline_icon=timeline.icon)
     return app
 
 
@@ -67,6 +69,7 @@ def use_running_services(config: Config, instance: Path) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.accounts.views import bp as accounts
+    from crm.activities.views import bp as activities
     from crm.audit.views import bp as audit
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
@@ -74,10 +77,17 @@ def register_blueprints(app: Flask) -> None:
     from crm.health.views import bp as health
     from crm.members.views import bp as members
     from crm.members.views import public as invitations
+    from crm.orders.views import bp as orders
+    from crm.orders.views import public as order_status
+    from crm.pipelines.views import bp as pipelines
+    from crm.pool.views import bp as pool
+    from crm.products.views import bp as products
     from crm.tags.views import bp as tags
+    from crm.tickets.views import bp as tickets
     from crm.workspace.views import bp as workspace
 
-    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields):
+    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
+                      pipelines, activities, pool, products, orders, order_status, tickets):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -1,7 +1,14 @@
 """Every model module, imported once so the metadata (provisioning, migrations, drift test) sees all tables."""
 from crm.accounts import models as accounts  # noqa: F401
+from crm.activities import models as activities  # noqa: F401
 from crm.audit import models as audit  # noqa: F401
 from crm.customers import models as customers  # noqa: F401
 from crm.fields import models as fields  # noqa: F401
 from crm.members import models as members  # noqa: F401
+from crm.orders import models as orders  # noqa: F401
+from crm.pipelines import models as pipelines  # noqa: F401
+from crm.pool import models as pool  # noqa: F401
+from crm.products import models as products  # noqa: F401
+from crm.tickets import models as tickets  # noqa: F401
+from crm.timeline import models as timeline  # noqa: F401
 from tenants import models as tenants  # noqa: F401

@@ -1,0 +1,1 @@
+"""Follow-ups: planned and logged interactions, reminders, and My day."""

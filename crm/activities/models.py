@@ -1,0 +1,1 @@
+"""Activities (schema `tenant`)."""

@@ -1,0 +1,1 @@
+"""Orders: lines, totals, the status workflow and the signed public status link."""

@@ -1,0 +1,1 @@
+"""Orders (schema `tenant`)."""

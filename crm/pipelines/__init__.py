@@ -1,0 +1,1 @@
+"""Pipelines, stages and deals: the kanban board and the deal list."""

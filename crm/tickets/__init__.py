@@ -1,0 +1,1 @@
+"""Service tickets: complaints, inquiries and repairs, with comments and a per-agent queue."""

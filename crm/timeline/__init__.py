@@ -1,0 +1,1 @@
+"""The timeline: what happened with a customer or a deal, newest first."""

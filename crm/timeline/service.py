@@ -1,0 +1,99 @@
+"""Write and read timeline events. Producers store values, never sentences: the sentence is made in the
+reader's language when the timeline is shown. A value that needs translating is stored in both languages
+with `in_both_languages`."""
+from collections.abc import Callable
+
+from flask import g, has_request_context
+from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.timeline.models import TimelineEvent
+
+PAGE_SIZE = 30
+
+# kind -> (sentence, icon class). Sentences use the names of the payload's values.
+KINDS = {
+    "note": (_l("Note: %(text)s"), "note"),
+    "follow_up_logged": (_l("%(method)s logged: %(summary)s"), "activity"),
+    "follow_up_planned": (_l("%(method)s planned for %(due)s: %(summary)s"), "activity"),
+    "follow_up_done": (_l("%(method)s done: %(outcome)s"), "activity"),
+    "deal_created": (_l("Deal %(deal)s created in stage %(stage)s"), "deal"),
+    "deal_stage": (_l("Deal %(deal)s moved from %(from)s to %(to)s"), "deal"),
+    "deal_won": (_l("Deal %(deal)s won"), "won"),
+    "deal_lost": (_l("Deal %(deal)s lost: %(reason)s"), "lost"),
+    "order_created": (_l("Order %(number)s placed, total %(total)s"), "order"),
+    "order_status": (_l("Order %(number)s moved from %(from)s to %(to)s"), "order"),
+    "ticket_opened": (_l("Ticket %(number)s opened: %(subject)s"), "ticket"),
+    "ticket_status": (_l("Ticket %(number)s is now %(status)s"), "ticket"),
+    "pool_released": (_l("Released to the pool: %(reason)s"), "pool"),
+    "pool_claimed": (_l("Claimed from the pool by %(member)s"), "pool"),
+    "pool_assigned": (_l("Assigned from the pool to %(member)s"), "pool"),
+    "pool_recycled": (_l("Returned to the pool automatically: %(rule)s"), "pool"),
+}
+
+
+def in_both_languages(make: Callable[[], str]) -> dict[str, str]:
+    """`make()` evaluated in English and in Chinese, for a value the reader's language decides."""
+    values = {}
+    for key, locale in (("en", "en"), ("zh", "zh_Hans_CN")):
+        with force_locale(locale):
+            values[key] = str(make())
+    return values
+
+
+def log(kind: str, *, customer_id: int | None = None, deal_id: int | None = None, link: tuple | None = None,
+        actor=None, **payload) -> TimelineEvent:
+    """Record that `kind` happened; `link` is (endpoint, {args}) of the record it is about."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown timeline event kind {kind!r}")
+    if actor is None and has_request_context():
+        actor = g.get("member")
+    if link:
+        payload["link"] = [link[0], link[1]]
+    event = TimelineEvent(kind=kind, customer_id=customer_id, deal_id=deal_id, payload=payload,
+                          actor_id=actor.id if actor else None, actor_name=actor.name if actor else "")
+    db.session.add(event)
+    return event
+
+
+def events(*, customer_id: int | None = None, deal_id: int | None = None, before: int | None = None,
+           limit: int = PAGE_SIZE) -> list[TimelineEvent]:
+    """The newest events of a customer (its deals' events included) or of one deal, older than `before`."""
+    if customer_id is None and deal_id is None:
+        raise ValueError("events() needs a customer or a deal")
+    stmt = select(TimelineEvent)
+    if customer_id is not None:
+        stmt = stmt.where(TimelineEvent.customer_id == customer_id)
+    if deal_id is not None:
+        stmt = stmt.where(TimelineEvent.deal_id == deal_id)
+    if before:
+        stmt = stmt.where(TimelineEvent.id < before)
+    return list(db.session.scalars(stmt.order_by(TimelineEvent.id.desc()).limit(limit)))
+
+
+def forget_deal(deal_id: int) -> None:
+    """Remove a deleted deal's events."""
+    db.session.execute(TimelineEvent.__table__.delete().where(TimelineEvent.deal_id == deal_id))
+
+
+class _Values(dict):
+    def __missing__(self, key):
+        return "—"
+
+
+def sentence(event: TimelineEvent) -> str:
+    """The event told in the reader's language."""
+    message, _icon = KINDS.get(event.kind, (event.kind, ""))
+    language = "zh" if get_locale() and get_locale().language == "zh" else "en"
+    values = _Values()
+    for key, value in event.payload.items():
+        values[key] = value.get(language, value.get("en", "")) if isinstance(value, dict) else value
+    return str(message) % values
+
+
+def icon(event: TimelineEvent) -> str:
+    return KINDS.get(event.kind, ("", "note"))[1]
+
+
