@@ -1,1 +1,39 @@
-"""Activities (schema `tenant`)."""
+"""Activities (schema `tenant`): follow-up plans and logged interactions with a customer or a deal."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from tenants.models import utcnow
+
+METHODS = ("call", "email", "visit", "sms", "wechat", "meeting", "other")
+
+
+class Activity(db.Model):
+    """A follow-up: planned (due_at set, done_at empty until done) or logged (done when written)."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        # My day and the reminder sweep: an owner's open plans by due time.
+        Index("ix_activities_open_due", "owner_id", "due_at", postgresql_where=text("done_at IS NULL")),
+        Index("ix_activities_customer", "customer_id", "id"),
+        {"schema": "tenant"},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
+    deal_id: Mapped[int | None] = mapped_column(index=True)  # deals.id; a deal's delete removes its activities
+    owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # who does it
+    method: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")  # what to do, or what was done
+    due_at: Mapped[datetime | None]  # planned time; None for a logged interaction
+    remind_minutes: Mapped[int | None]  # reminder this long before due_at; None: no reminder
+    done_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None]  # members.id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def planned(self) -> bool:
+        return self.due_at is not None

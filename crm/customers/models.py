@@ -83,6 +83,7 @@ class Customer(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_contact_at: Mapped[datetime | None]  # the latest done follow-up; the pool's recycle rules read it
 
     owner: Mapped[Member | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin", order_by=Tag.name)
