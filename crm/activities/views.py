@@ -1,4 +1,148 @@
-"""Follow-ups: planned and logged interactions, reminders, and My day."""
+"""Follow-ups: My day, plan and log follow-ups, mark them done, notes on the timeline."""
+from flask import flash, g, request, url_for
+from flask_babel import gettext as _
+
+from crm.activities import service
+from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.web import refused, render, see_other
+from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("activities", __name__, "/activities")
+
+
+def _back() -> str:
+    """Where to go after a write: the page the user came from (inside this app), else My day."""
+    target = request.form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else ""
+
+
+def _done(message: str):
+    """Commit, say so, and go back to where the user came from."""
+    db.session.commit()
+    flash(message)
+    return see_other(_back() or url_for("activities.index"))
+
+
+@bp.get("/")
+@require("activities", "view")
+def index():
+    """My day: overdue, today and the coming week, with one-click done."""
+    day = service.my_day(g.member)
+    every = day["overdue"] + day["today"] + day["upcoming"]
+    return render("activities/index.html", day=day, names=service.customer_names(every),
+                  method_labels=METHOD_LABELS, now=utcnow())
+
+
+def _follow_up_form(form: FollowUpForm, activity=None, status: int = 200):
+    form.owner_id.choices = [(str(m.id), m.name) for m in service.assignable_members(g.member)]
+    return render("activities/form.html", "form", form=form, activity=activity,
+                  next_url=request.values.get("next", "")), status
+
+
+@bp.get("/new")
+@require("activities", "create")
+def new():
+    """The follow-up form in a modal: a plan, or (mode=log) an interaction that happened."""
+    form = FollowUpForm(formdata=None, mode=request.args.get("mode", "plan"),
+                        customer_id=request.args.get("customer_id", ""), deal_id=request.args.get("deal_id", ""),
+                        owner_id=str(g.member.id))
+    return _follow_up_form(form)
+
+
+@bp.post("/")
+@require("activities", "create")
+def create():
+    """Save a planned follow-up or a logged interaction."""
+    form = FollowUpForm()
+    if not form.validate_on_submit():
+        return _follow_up_form(form, status=422)
+    try:
+        activity = service.create(g.member, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _follow_up_form(form, status=422)
+    return _done(_("Interaction logged.") if activity.done_at else _("Follow-up planned."))
+
+
+@bp.get("/<id:activity_id>/edit")
+@require("activities", "edit")
+def edit(activity_id: int):
+    activity = service.get_activity(g.member, activity_id, "edit")
+    form = FollowUpForm(formdata=None, obj=activity, due_at=service.local_input(activity.due_at),
+                        owner_id=str(activity.owner_id), remind_minutes=str(activity.remind_minutes or ""))
+    return _follow_up_form(form, activity)
+
+
+@bp.post("/<id:activity_id>")
+@require("activities", "edit")
+def update(activity_id: int):
+    """Reschedule or reword a planned follow-up."""
+    activity = service.get_activity(g.member, activity_id, "edit")
+    form = FollowUpForm()
+    if not form.validate_on_submit():
+        return _follow_up_form(form, activity, 422)
+    try:
+        service.update(g.member, activity, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _follow_up_form(form, service.get_activity(g.member, activity_id, "edit"), 422)
+    return _done(_("Follow-up saved."))
+
+
+def _done_form(form: DoneForm, activity, status: int = 200):
+    return render("activities/done.html", "form", form=form, activity=activity, method_labels=METHOD_LABELS,
+                  next_url=request.values.get("next", "")), status
+
+
+@bp.get("/<id:activity_id>/done")
+@require("activities", "edit")
+def done_form(activity_id: int):
+    activity = service.get_activity(g.member, activity_id, "edit")
+    return _done_form(DoneForm(formdata=None, next_method=activity.method), activity)
+
+
+@bp.post("/<id:activity_id>/done")
+@require("activities", "edit")
+def done(activity_id: int):
+    """Mark it done with the outcome; plan the next one when asked."""
+    activity = service.get_activity(g.member, activity_id, "edit")
+    form = DoneForm()
+    if not form.validate_on_submit():
+        return _done_form(form, activity, 422)
+    try:
+        following = service.complete(g.member, activity, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _done_form(form, service.get_activity(g.member, activity_id, "edit"), 422)
+    return _done(_("Done. Next follow-up planned.") if following else _("Follow-up done."))
+
+
+@bp.post("/<id:activity_id>/delete")
+@require("activities", "delete")
+def delete(activity_id: int):
+    """Cancel a planned follow-up."""
+    activity = service.get_activity(g.member, activity_id, "delete")
+    try:
+        service.cancel(g.member, activity)
+    except Invalid as error:
+        return refused(error, "activities.index")
+    return _done(_("Follow-up cancelled."))
+
+
+@bp.post("/notes")
+@require("activities", "create")
+def add_note():
+    """A note on a customer's timeline."""
+    try:
+        service.add_note(g.member, request.form)
+    except Invalid as error:
+        return refused(error, "activities.index")
+    return _done(_("Note added."))
+

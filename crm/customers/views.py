@@ -2,6 +2,8 @@
 from flask import abort, flash, g, request, session, url_for
 from flask_babel import gettext as _
 
+from crm.activities import service as activities
+from crm.activities.forms import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers import service
 from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
@@ -10,7 +12,9 @@ from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import require
 from crm.tags import service as tags
+from crm.timeline import service as timeline
 from crm.web import is_htmx, record_id, render, see_other
+from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
@@ -83,7 +87,24 @@ def show(customer_id: int):
     customer = service.get_customer(g.member, customer_id)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(),
                   members=service.active_members(), history=audit.history("customer", customer.id),
-                  custom_fields=fields.fields(), hidden_builtin=_hidden_builtin())
+                  custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
+                  follow_ups=activities.open_for(g.member, customer_id=customer.id), now=utcnow(),
+                  method_labels=METHOD_LABELS, **_timeline(customer.id))
+
+
+def _timeline(customer_id: int, before: int | None = None) -> dict:
+    events = timeline.events(customer_id=customer_id, before=before)
+    more = len(events) == timeline.PAGE_SIZE
+    return {"events": events, "more_url": url_for("customers.timeline", customer_id=customer_id,
+                                                  before=events[-1].id) if more else None}
+
+
+@bp.get("/<id:customer_id>/timeline", endpoint="timeline")
+@require("customers", "view")
+def timeline_page(customer_id: int):
+    """Older timeline events of a customer (the "Older events" button)."""
+    customer = service.get_customer(g.member, customer_id)
+    return render("timeline/_events.html", **_timeline(customer.id, record_id(request.args.get("before"))))
 
 
 @bp.get("/<id:customer_id>/edit")

@@ -17,7 +17,6 @@ PAGE_SIZE = 30
 KINDS = {
     "note": (_l("Note: %(text)s"), "note"),
     "follow_up_logged": (_l("%(method)s logged: %(summary)s"), "activity"),
-    "follow_up_planned": (_l("%(method)s planned for %(due)s: %(summary)s"), "activity"),
     "follow_up_done": (_l("%(method)s done: %(outcome)s"), "activity"),
     "deal_created": (_l("Deal %(deal)s created in stage %(stage)s"), "deal"),
     "deal_stage": (_l("Deal %(deal)s moved from %(from)s to %(to)s"), "deal"),

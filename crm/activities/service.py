@@ -1,0 +1,241 @@
+"""Follow-ups: plan one, log one, mark one done (with the next one), and what is due for whom."""
+from datetime import datetime, time, timedelta, timezone
+
+from flask_babel import get_timezone
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.exceptions import NotFound
+
+from crm.activities.forms import METHOD_LABELS
+from crm.activities.models import METHODS, Activity
+from crm.audit.service import record
+from crm.customers import service as customers
+from crm.customers.models import Customer
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import reached_members, scoped
+from crm.members.models import Member
+from crm.timeline import service as timeline
+from tenants.models import utcnow
+
+MAX_TEXT = 2000
+REMINDERS = (0, 15, 60, 1440)
+
+
+def method_in_both_languages(method: str) -> dict[str, str]:
+    return timeline.in_both_languages(lambda: METHOD_LABELS.get(method, method))
+
+
+def get_activity(viewer: Member, activity_id: int, action: str = "view") -> Activity:
+    """The follow-up, if the viewer's role reaches it for `action`; else 404."""
+    stmt = scoped(select(Activity).where(Activity.id == activity_id), viewer, "activities", action, Activity)
+    activity = db.session.scalar(stmt)
+    if activity is None:
+        raise NotFound()
+    return activity
+
+
+def assignable_members(viewer: Member) -> list[Member]:
+    """Who the viewer may give a follow-up to: themselves, their reach, or anyone (by activities/create scope)."""
+    scope = viewer.role.scope("activities", "create")
+    stmt = select(Member).where(Member.active.is_(True)).order_by(Member.name)
+    if scope == "own":
+        stmt = stmt.where(Member.id == viewer.id)
+    elif scope in ("team", "subteams"):
+        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
+    return list(db.session.scalars(stmt))
+
+
+def parse_local(value: str) -> datetime | None:
+    """A `datetime-local` input (the workspace's time zone) as an aware UTC time; None when empty."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid({"due_at": _("Enter a date and time.")}) from None
+    if naive.tzinfo is not None:
+        return naive.astimezone(timezone.utc)
+    return get_timezone().localize(naive).astimezone(timezone.utc)
+
+
+def local_input(moment: datetime | None) -> str:
+    """An aware time as a `datetime-local` input value in the workspace's time zone."""
+    return moment.astimezone(get_timezone()).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def _text(value, field: str, required: bool = False) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise Invalid({field: _("This field is required.")})
+    if len(text) > MAX_TEXT:
+        raise Invalid({field: _("Use at most %(n)d characters.", n=MAX_TEXT)})
+    return text
+
+
+def _method(value) -> str:
+    if value not in METHODS:
+        raise Invalid({"method": _("Choose how.")})
+    return value
+
+
+def _reminder(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if str(value).isdigit() and int(value) in REMINDERS:
+        return int(value)
+    raise Invalid({"remind_minutes": _("Choose a reminder.")})
+
+
+def _owner(viewer: Member, value) -> int:
+    if value in (None, ""):
+        return viewer.id
+    allowed = {m.id for m in assignable_members(viewer)}
+    if not str(value).isdigit() or int(value) not in allowed:
+        raise Invalid({"owner_id": _("Choose someone you may assign follow-ups to.")})
+    return int(value)
+
+
+def _subject(viewer: Member, data: dict) -> tuple[Customer | None, object | None]:
+    """The customer and deal the follow-up is about (either may be missing), checked against the viewer."""
+    deal = None
+    if str(data.get("deal_id") or "").isdigit():
+        from crm.pipelines import service as deals
+
+        deal = deals.get_deal(viewer, int(data["deal_id"]))
+    customer_id = deal.customer_id if deal else data.get("customer_id")
+    customer = customers.get_customer(viewer, int(customer_id)) if str(customer_id or "").isdigit() else None
+    return customer, deal
+
+
+def create(viewer: Member, data: dict) -> Activity:
+    """Plan a follow-up, or log an interaction that happened (mode "log")."""
+    customer, deal = _subject(viewer, data)
+    logging = data.get("mode") == "log"
+    method = _method(data.get("method"))
+    summary = _text(data.get("summary"), "summary", required=True)
+    activity = Activity(customer_id=customer.id if customer else None, deal_id=deal.id if deal else None,
+                        method=method, summary=summary, created_by=viewer.id, outcome="")
+    if logging:
+        activity.owner_id = viewer.id
+        activity.outcome = _text(data.get("outcome"), "outcome")
+        activity.done_at = utcnow()
+    else:
+        activity.owner_id = _owner(viewer, data.get("owner_id"))
+        activity.due_at = _due(data.get("due_at"))
+        activity.remind_minutes = _reminder(data.get("remind_minutes"))
+    db.session.add(activity)
+    db.session.flush()
+    if logging:
+        _contacted(activity, "follow_up_logged", summary=summary)
+    record("create", "activity", activity.id, summary=summary[:250])
+    return activity
+
+
+def _due(value) -> datetime:
+    due = parse_local(value)
+    if due is None:
+        raise Invalid({"due_at": _("Choose when.")})
+    return due
+
+
+def update(viewer: Member, activity: Activity, data: dict) -> Activity:
+    """Change a planned follow-up (time, method, what, who, reminder)."""
+    if activity.done_at is not None:
+        raise Invalid({"summary": _("This follow-up is done; log a new one instead.")})
+    activity.method = _method(data.get("method"))
+    activity.summary = _text(data.get("summary"), "summary", required=True)
+    activity.due_at = _due(data.get("due_at"))
+    activity.remind_minutes = _reminder(data.get("remind_minutes"))
+    activity.owner_id = _owner(viewer, data.get("owner_id") or activity.owner_id)
+    record("update", "activity", activity.id, summary=activity.summary[:250])
+    db.session.flush()
+    return activity
+
+
+def complete(viewer: Member, activity: Activity, data: dict) -> Activity | None:
+    """Mark a planned follow-up done with its outcome; plan the next one when a time is given."""
+    if activity.done_at is not None:
+        raise Invalid({"outcome": _("This follow-up is already done.")})
+    activity.outcome = _text(data.get("outcome"), "outcome", required=True)
+    next_due = parse_local(data.get("next_due_at"))
+    next_activity = None
+    if next_due is not None:
+        next_activity = Activity(customer_id=activity.customer_id, deal_id=activity.deal_id,
+                                 owner_id=activity.owner_id, method=_method(data.get("next_method")),
+                                 summary=_text(data.get("next_summary"), "next_summary") or activity.summary,
+                                 due_at=next_due, remind_minutes=activity.remind_minutes, created_by=viewer.id,
+                                 outcome="")
+        db.session.add(next_activity)
+    activity.done_at = utcnow()
+    db.session.flush()
+    _contacted(activity, "follow_up_done", outcome=activity.outcome)
+    record("update", "activity", activity.id, summary=_("Done: %(outcome)s", outcome=activity.outcome)[:250])
+    return next_activity
+
+
+def _contacted(activity: Activity, kind: str, **payload) -> None:
+    """The customer was contacted now: its timeline and last contact time say so."""
+    if activity.customer_id is None:
+        return
+    customer = db.session.get(Customer, activity.customer_id)
+    customer.last_contact_at = activity.done_at
+    timeline.log(kind, customer_id=customer.id, deal_id=activity.deal_id,
+                 method=method_in_both_languages(activity.method), **payload)
+
+
+def cancel(viewer: Member, activity: Activity) -> None:
+    """Drop a planned follow-up that will not happen."""
+    if activity.done_at is not None:
+        raise Invalid({"summary": _("A done follow-up cannot be cancelled.")})
+    record("delete", "activity", activity.id, summary=activity.summary[:250])
+    db.session.delete(activity)
+    db.session.flush()
+
+
+def add_note(viewer: Member, data: dict) -> None:
+    """A note on the customer's (and deal's) timeline."""
+    customer, deal = _subject(viewer, data)
+    if customer is None:
+        raise Invalid({"text": _("Choose a customer.")})
+    text = _text(data.get("text"), "text", required=True)
+    timeline.log("note", customer_id=customer.id, deal_id=deal.id if deal else None, text=text)
+
+
+def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """Start and end of the workspace's today, in UTC."""
+    zone = get_timezone()
+    today = now.astimezone(zone).date()
+    start = zone.localize(datetime.combine(today, time.min)).astimezone(timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def my_day(viewer: Member, now: datetime | None = None) -> dict[str, list[Activity]]:
+    """The viewer's open follow-ups: overdue, due today, and the next seven days."""
+    now = now or utcnow()
+    start, end = _day_bounds(now)
+    stmt = (select(Activity).where(Activity.owner_id == viewer.id, Activity.done_at.is_(None),
+                                   Activity.due_at < end + timedelta(days=7))
+            .order_by(Activity.due_at, Activity.id).limit(500))
+    day = {"overdue": [], "today": [], "upcoming": []}
+    for activity in db.session.scalars(stmt):
+        key = "overdue" if activity.due_at < start else "today" if activity.due_at < end else "upcoming"
+        day[key].append(activity)
+    return day
+
+
+def open_for(viewer: Member, customer_id: int | None = None, deal_id: int | None = None) -> list[Activity]:
+    """Planned follow-ups of a customer or a deal that the viewer's role reaches, soonest first."""
+    stmt = select(Activity).where(Activity.done_at.is_(None))
+    stmt = stmt.where(Activity.deal_id == deal_id) if deal_id else stmt.where(Activity.customer_id == customer_id)
+    stmt = scoped(stmt, viewer, "activities", "view", Activity)
+    return list(db.session.scalars(stmt.order_by(Activity.due_at).limit(50)))
+
+
+def customer_names(activities: list[Activity]) -> dict[int, str]:
+    ids = {a.customer_id for a in activities if a.customer_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
+    return {customer_id: name for customer_id, name in rows}
