@@ -1,6 +1,7 @@
 """The workspace home: a short overview and the way into each feature."""
 from flask import g
 
+from crm.activities import service as activities
 from crm.customers import service as customers
 from crm.web import render
 from tenants.resolver import tenant_blueprint
@@ -10,7 +11,8 @@ bp = tenant_blueprint("workspace", __name__)
 
 @bp.get("/")
 def index():
-    """Counts of the member's customers by stage and the newest ones."""
+    """What is due today, counts of the member's customers by stage, and the newest ones."""
     by_stage = customers.count_by_stage(g.member)
     newest, _cursor, _total = customers.list_customers(g.member, customers.CustomerQuery(), limit=5)
-    return render("workspace/index.html", by_stage=by_stage, total=sum(by_stage.values()), newest=newest)
+    day = activities.my_day(g.member) if g.member.can("activities", "view") else None
+    return render("workspace/index.html", by_stage=by_stage, total=sum(by_stage.values()), newest=newest, day=day)
