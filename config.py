@@ -26,6 +26,10 @@ class Config:
         self.SMTP_URL = environ.get("SMTP_URL", "")  # smtp://user:pass@host:port; empty keeps mail in the dev outbox
         self.MAIL_FROM = environ.get("MAIL_FROM", "CRM <no-reply@crm.localhost>")
         self.DEV_OUTBOX = self.ENV != "production"
+        # The outbox: attempts per message, and the waits (seconds) between them.
+        self.NOTIFY_MAX_ATTEMPTS = int(environ.get("NOTIFY_MAX_ATTEMPTS", "5"))
+        self.NOTIFY_BACKOFF = [int(s) for s in environ.get("NOTIFY_BACKOFF", "30,120,600,1800").split(",")]
+        self.NOTIFY_STALE_SECONDS = int(environ.get("NOTIFY_STALE_SECONDS", "120"))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV == "production"

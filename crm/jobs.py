@@ -1,6 +1,8 @@
 """Background jobs on RQ: enqueue after commit, and run with an app context bound."""
 import functools
+import logging
 
+import redis
 import rq
 from flask import has_app_context
 from sqlalchemy import event
@@ -8,6 +10,7 @@ from sqlalchemy import event
 from crm.extensions import db, redis_connection
 
 _app = None
+log = logging.getLogger(__name__)
 
 
 def queue(name: str = "default") -> rq.Queue:
@@ -23,7 +26,15 @@ def enqueue_after_commit(func, *args, queue_name: str = "default", **options) ->
 @event.listens_for(db.session, "after_commit")
 def _enqueue_pending(session) -> None:
     for queue_name, func, args, options in session.info.pop("jobs_after_commit", []):
-        queue(queue_name).enqueue(func, *args, **options)
+        at = options.pop("at", None)
+        try:
+            if at is None:
+                queue(queue_name).enqueue(func, *args, **options)
+            else:
+                queue(queue_name).enqueue_at(at, func, *args, **options)
+        except redis.RedisError:
+            # The work is committed; what needs retrying (the outbox) is found again by its sweeper.
+            log.warning("could not enqueue %s%r on %s", func.__name__, args, queue_name, exc_info=True)
 
 
 @event.listens_for(db.session, "after_rollback")

@@ -1,5 +1,6 @@
 """Start the CRM: embedded PostgreSQL and Valkey (unless DATABASE_URL/REDIS_URL are set), migrations,
-the demo workspace (once), an RQ worker with its scheduler, and the web server on 127.0.0.1:5000."""
+the demo workspace (once), an RQ worker with its scheduler, RQ's cron (the schedule in crm/cron.py)
+and the web server on 127.0.0.1:5000."""
 import json
 import os
 import signal
@@ -58,7 +59,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
     services = start_services()
-    worker = None
+    worker = cron = None
     try:
         from crm import create_app
 
@@ -66,13 +67,16 @@ def main() -> None:
         prepare(app)
         worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--quiet",
                                    "--url", os.environ["REDIS_URL"], *QUEUES], cwd=ROOT)
+        cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "--logging-level", "warning",
+                                 "--url", os.environ["REDIS_URL"], "crm/cron.py"], cwd=ROOT)
         app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
     except KeyboardInterrupt:
         pass
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(10)
+        for process in (cron, worker):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
         if services is not None:
             services.stop()
             (ROOT / "instance" / "services.json").unlink(missing_ok=True)

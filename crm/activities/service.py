@@ -1,11 +1,12 @@
 """Follow-ups: plan one, log one, mark one done (with the next one), and what is due for whom."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
+from crm.activities import reminders
 from crm.activities.forms import METHOD_LABELS
 from crm.activities.models import METHODS, Activity
 from crm.audit.service import record
@@ -15,6 +16,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member
+from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
 from tenants.models import utcnow
 
@@ -56,8 +58,8 @@ def parse_local(value: str) -> datetime | None:
     except ValueError:
         raise Invalid({"due_at": _("Enter a date and time.")}) from None
     if naive.tzinfo is not None:
-        return naive.astimezone(timezone.utc)
-    return get_timezone().localize(naive).astimezone(timezone.utc)
+        return naive.astimezone(UTC)
+    return get_timezone().localize(naive).astimezone(UTC)
 
 
 def local_input(moment: datetime | None) -> str:
@@ -129,6 +131,8 @@ def create(viewer: Member, data: dict) -> Activity:
     db.session.flush()
     if logging:
         _contacted(activity, "follow_up_logged", summary=summary)
+    else:
+        reminders.schedule(activity)
     record("create", "activity", activity.id, summary=summary[:250])
     return activity
 
@@ -151,6 +155,7 @@ def update(viewer: Member, activity: Activity, data: dict) -> Activity:
     activity.owner_id = _owner(viewer, data.get("owner_id") or activity.owner_id)
     record("update", "activity", activity.id, summary=activity.summary[:250])
     db.session.flush()
+    reminders.schedule(activity)
     return activity
 
 
@@ -170,6 +175,9 @@ def complete(viewer: Member, activity: Activity, data: dict) -> Activity | None:
         db.session.add(next_activity)
     activity.done_at = utcnow()
     db.session.flush()
+    reminders.cancel(activity)
+    if next_activity is not None:
+        reminders.schedule(next_activity)
     _contacted(activity, "follow_up_done", outcome=activity.outcome)
     record("update", "activity", activity.id, summary=_("Done: %(outcome)s", outcome=activity.outcome)[:250])
     return next_activity
@@ -190,6 +198,7 @@ def cancel(viewer: Member, activity: Activity) -> None:
     if activity.done_at is not None:
         raise Invalid({"summary": _("A done follow-up cannot be cancelled.")})
     record("delete", "activity", activity.id, summary=activity.summary[:250])
+    reminders.cancel(activity)
     db.session.delete(activity)
     db.session.flush()
 
@@ -207,7 +216,7 @@ def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
     """Start and end of the workspace's today, in UTC."""
     zone = get_timezone()
     today = now.astimezone(zone).date()
-    start = zone.localize(datetime.combine(today, time.min)).astimezone(timezone.utc)
+    start = zone.localize(datetime.combine(today, time.min)).astimezone(UTC)
     return start, start + timedelta(days=1)
 
 
@@ -239,3 +248,30 @@ def customer_names(activities: list[Activity]) -> dict[int, str]:
         return {}
     rows = db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
     return {customer_id: name for customer_id, name in rows}
+
+
+def digest_wanted(member: Member) -> bool:
+    return member.id in (get_setting("digest_members", []) or [])
+
+
+def set_digest(member: Member, wanted: bool) -> None:
+    """Opt the member in or out of the morning digest."""
+    members = [m for m in (get_setting("digest_members", []) or []) if m != member.id]
+    put_setting("digest_members", members + [member.id] if wanted else members)
+
+
+def quiet_rule() -> dict | None:
+    return get_setting("quiet_customers")
+
+
+def set_quiet_rule(data) -> dict | None:
+    """Switch the "no follow-up in N days" reminder on (with N, and whether managers hear of it) or off."""
+    if not data.get("enabled"):
+        put_setting("quiet_customers", None)
+        return None
+    days = str(data.get("days") or "").strip()
+    if not days.isdigit() or not 1 <= int(days) <= 365:
+        raise Invalid({"days": _("Enter a number of days from 1 to 365.")})
+    rule = {"days": int(days), "notify_manager": bool(data.get("notify_manager"))}
+    put_setting("quiet_customers", rule)
+    return rule

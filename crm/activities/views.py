@@ -7,7 +7,7 @@ from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
-from crm.web import refused, render, see_other
+from crm.web import refused, render, saved, see_other
 from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
@@ -34,7 +34,7 @@ def index():
     day = service.my_day(g.member)
     every = day["overdue"] + day["today"] + day["upcoming"]
     return render("activities/index.html", day=day, names=service.customer_names(every),
-                  method_labels=METHOD_LABELS, now=utcnow())
+                  method_labels=METHOD_LABELS, now=utcnow(), digest=service.digest_wanted(g.member))
 
 
 def _follow_up_form(form: FollowUpForm, activity=None, status: int = 200):
@@ -146,3 +146,35 @@ def add_note():
         return refused(error, "activities.index")
     return _done(_("Note added."))
 
+
+
+@bp.post("/digest")
+@require("activities", "view")
+def digest():
+    """Opt in or out of the morning digest of one's own follow-ups."""
+    wanted = request.form.get("wanted") == "1"
+    service.set_digest(g.member, wanted)
+    return _done(_("You will get a morning digest.") if wanted else _("Morning digest switched off."))
+
+
+def _rules_page(errors: dict | None = None, status: int = 200):
+    return render("activities/rules.html", rule=service.quiet_rule(), errors=errors or {},
+                  typed=request.form if errors else {}), status
+
+
+@bp.get("/rules")
+@require("settings", "view")
+def rules():
+    """The workspace's reminder rules: customers without a follow-up for N days."""
+    return _rules_page()
+
+
+@bp.post("/rules")
+@require("settings", "edit")
+def save_rules():
+    try:
+        service.set_quiet_rule(request.form)
+    except Invalid as error:
+        db.session.rollback()
+        return _rules_page(error.errors, 422)
+    return saved(_("Reminder rules saved."), "activities.rules")

@@ -8,11 +8,12 @@ from crm.customers.models import LEVELS
 STAGE_LABELS = {"lead": _l("Lead"), "prospect": _l("Prospect"), "customer": _l("Customer"),
                 "inactive": _l("Inactive")}
 KIND_LABELS = {"person": _l("Person"), "company": _l("Company")}
+CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email")}
 FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "email": _l("Email"),
                 "company": _l("Company"), "title": _l("Job title"), "level": _l("Level"),
                 "stage": _l("Lifecycle stage"), "owner_id": _l("Owner"), "source": _l("Source"),
                 "address": _l("Address"), "notes": _l("Notes"), "id_number": _l("ID number"),
-                "bank_account": _l("Bank account")}
+                "bank_account": _l("Bank account"), "preferred_channel": _l("Order news by")}
 
 
 class CustomerForm(FlaskForm):
@@ -29,6 +30,8 @@ class CustomerForm(FlaskForm):
     source = StringField(FIELD_LABELS["source"])
     address = StringField(FIELD_LABELS["address"])
     notes = TextAreaField(FIELD_LABELS["notes"])
+    preferred_channel = SelectField(FIELD_LABELS["preferred_channel"], choices=list(CHANNEL_LABELS.items()),
+                                    validate_choice=False)
     id_number = StringField(FIELD_LABELS["id_number"])
     bank_account = StringField(FIELD_LABELS["bank_account"])
 

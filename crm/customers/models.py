@@ -1,7 +1,17 @@
 """Customers and tags (schema `tenant`)."""
 from datetime import datetime
 
-from sqlalchemy import Column, Computed, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import (
+    Column,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,6 +22,7 @@ from tenants.models import utcnow
 LEVELS = ("A", "B", "C", "D")
 STAGES = ("lead", "prospect", "customer", "inactive")
 KINDS = ("person", "company")
+CHANNELS = ("sms", "email")  # how a customer prefers to hear of their orders
 SENSITIVE = ("id_number", "bank_account")
 
 customer_tags = Table(
@@ -84,6 +95,13 @@ class Customer(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     last_contact_at: Mapped[datetime | None]  # the latest done follow-up; the pool's recycle rules read it
+    owned_since: Mapped[datetime | None]  # when the current owner got it (crm/pool keeps it on owner changes)
+    pooled_at: Mapped[datetime | None]  # when it last entered the customer pool (owner cleared)
+    pool_reason: Mapped[str | None] = mapped_column(String(200))  # why: a release reason or a recycle rule
+    recycle_warned_at: Mapped[datetime | None]  # the owner was warned it returns to the pool soon
+    marketing_opt_out_at: Mapped[datetime | None]  # unsubscribed: no campaign reaches them any more
+    preferred_channel: Mapped[str] = mapped_column(String(10), default="sms")  # sms or email, for order news
+    quiet_reminded_at: Mapped[datetime | None]  # the owner was told it has had no follow-up for a while
 
     owner: Mapped[Member | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin", order_by=Tag.name)

@@ -14,7 +14,16 @@ from werkzeug.exceptions import NotFound
 
 from crm import crypto
 from crm.audit.service import MASK, diff, record, snapshot
-from crm.customers.models import KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag, customer_tags
+from crm.customers.models import (
+    CHANNELS,
+    KINDS,
+    LEVELS,
+    SENSITIVE,
+    STAGES,
+    Customer,
+    Tag,
+    customer_tags,
+)
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
@@ -43,7 +52,7 @@ SORTS_AFTER_FILTER = {
     "updated": ((Customer.updated_at + timedelta(0)).desc(), _ID.desc()),
 }
 EDITABLE = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage",
-            "owner_id", "notes")
+            "owner_id", "notes", "preferred_channel")
 INLINE_EDITABLE = ("name", "phone", "email", "company", "title", "level", "stage", "owner_id", "source")
 
 
@@ -105,7 +114,7 @@ def _search_term(q: str) -> str:
     return q.lower()
 
 
-def _filtered(stmt, viewer: Member, query: CustomerQuery):
+def filtered(stmt, viewer: Member, query: CustomerQuery):
     if query.q:
         stmt = stmt.where(or_(_text_match(_search_term(query.q)), *_sensitive_matches(query.q)))
     if query.tags:
@@ -183,7 +192,7 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
                    with_total: bool = False) -> tuple[list[Customer], str, int | None]:
     """One page of matching customers, the cursor of the next page ('' on the last one) and, when asked,
     the number of all matches."""
-    stmt = _filtered(visible(viewer), viewer, query)
+    stmt = filtered(visible(viewer), viewer, query)
     if query.after:
         stmt = _after(stmt, query)
     # The list shows the owner's name only: no role behind it, no long or secret columns.
@@ -206,7 +215,7 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
 
 
 def count_customers(viewer: Member, query: CustomerQuery) -> int:
-    stmt = _filtered(visible(viewer), viewer, query).with_only_columns(func.count(Customer.id))
+    stmt = filtered(visible(viewer), viewer, query).with_only_columns(func.count(Customer.id))
     return db.session.scalar(stmt.order_by(None))
 
 
@@ -285,6 +294,8 @@ def _clean_field(name: str, value):
         return _choice(name, value or "lead", STAGES)
     if name == "kind":
         return _choice(name, value or "person", KINDS)
+    if name == "preferred_channel":
+        return _choice(name, value or "sms", CHANNELS)
     if name == "owner_id":
         return _owner(value)
     if name in SENSITIVE:

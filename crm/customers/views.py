@@ -12,6 +12,7 @@ from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import require
 from crm.tags import service as tags
+from crm.tickets import service as tickets
 from crm.timeline import service as timeline
 from crm.web import is_htmx, record_id, render, see_other
 from tenants.models import utcnow
@@ -89,7 +90,8 @@ def show(customer_id: int):
                   members=service.active_members(), history=audit.history("customer", customer.id),
                   custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
                   follow_ups=activities.open_for(g.member, customer_id=customer.id), now=utcnow(),
-                  method_labels=METHOD_LABELS, **_timeline(customer.id))
+                  method_labels=METHOD_LABELS, tickets=tickets.tickets_for_customer(g.member, customer.id),
+                  **_timeline(customer.id))
 
 
 def _timeline(customer_id: int, before: int | None = None) -> dict:

@@ -17,6 +17,7 @@ class Role(db.Model):
     key: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     permissions: Mapped[dict] = mapped_column(JSONB, default=dict)
+    pool_limit: Mapped[int | None]  # most customers a member may own through the pool; None: no limit
 
     def scope(self, resource: str, action: str) -> str:
         """none | own | team | subteams | all for this resource and action."""

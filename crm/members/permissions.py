@@ -25,17 +25,17 @@ _NO_ADMIN = {resource: "none" for resource in ADMIN_ONLY}
 _READ_ALL = {"view": "all", "export": "all", "create": "none", "edit": "none", "delete": "none", "import": "none"}
 
 DEFAULT_ROLES = (
-    {"key": "admin", "name": "Admin", "permissions": matrix("all")},
+    {"key": "admin", "name": "Admin", "permissions": matrix("all"), "pool_limit": None},
     {"key": "sales_manager", "name": "Sales manager",
      "permissions": matrix("subteams", **_NO_ADMIN, products="all", reports="all",
-                           sensitive={"view": "subteams", "edit": "subteams"})},
+                           sensitive={"view": "subteams", "edit": "subteams"}), "pool_limit": None},
     {"key": "sales_rep", "name": "Sales rep",
      "permissions": matrix("own", **_NO_ADMIN, products={**_READ_ALL, "export": "none"},
-                           sensitive={"edit": "own"})},
+                           sensitive={"edit": "own"}), "pool_limit": 200},
     {"key": "support_agent", "name": "Support agent",
      "permissions": matrix("none", customers=_READ_ALL, contacts=_READ_ALL, orders=_READ_ALL, tickets="all",
-                           activities="own")},
+                           activities="own"), "pool_limit": None},
     {"key": "read_only", "name": "Read-only",
      "permissions": matrix("none", **{r: {"view": "all"} for r in RESOURCES
-                                     if r not in ADMIN_ONLY + ("sensitive",)})},
+                                     if r not in ADMIN_ONLY + ("sensitive",)}), "pool_limit": None},
 )

@@ -86,7 +86,10 @@ def reassign_customers(from_member: Member, to_member_id) -> int:
         if target is None:
             raise Invalid({"to_member_id": _("Choose an active member.")})
     result = db.session.execute(update(Customer).where(Customer.owner_id == from_member.id)
-                                .values(owner_id=target.id if target else None, updated_at=utcnow()))
+                                .values(owner_id=target.id if target else None, updated_at=utcnow(),
+                                        owned_since=utcnow() if target else None,
+                                        pooled_at=None if target else utcnow(), pool_reason=None,
+                                        recycle_warned_at=None))
     record("update", "member", from_member.id, summary=_("Customers of %(from)s given to %(to)s",
                                                          **{"from": from_member.name,
                                                             "to": target.name if target else _("no owner")}),
@@ -313,6 +316,17 @@ def update_permissions(role: Role, form) -> int:
     if changes:
         record("permission", "role", role.id, summary=role.name, changes=changes)
     return len(changes)
+
+
+def set_pool_limit(role: Role, raw) -> None:
+    """The most customers a member of this role may own through the pool (claims, assignments); empty: no limit."""
+    text_value = str(raw or "").strip()
+    if text_value and (not text_value.isdigit() or not 1 <= int(text_value) <= 100000):
+        raise Invalid({"pool_limit": _("Enter a whole number from 1 to 100000, or leave it empty for no limit.")})
+    limit = int(text_value) if text_value else None
+    if limit != role.pool_limit:
+        record("update", "role", role.id, summary=role.name, changes={"pool_limit": [role.pool_limit, limit]})
+    role.pool_limit = limit
 
 
 def delete_role(role: Role) -> None:

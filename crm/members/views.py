@@ -189,6 +189,21 @@ def save_role(role_id: int):
     return saved(_("%(n)d permissions changed.", n=changed), "members.role", role_id=role_id)
 
 
+@bp.post("/roles/<id:role_id>/pool-limit")
+@require("settings", "edit")
+def save_pool_limit(role_id: int):
+    """The role's customer limit for pool claims and assignments; a bad value stays in the input with its message."""
+    role = service.get_role(role_id)
+    try:
+        service.set_pool_limit(role, request.form.get("pool_limit"))
+    except Invalid as error:
+        db.session.rollback()
+        return render_template("members/role.html", role=service.get_role(role_id), resources=RESOURCES,
+                               actions=ACTIONS, scopes=SCOPES, pool_limit_error=error.errors["pool_limit"],
+                               pool_limit_value=request.form.get("pool_limit", "")), 422
+    return saved(_("Customer limit saved."), "members.role", role_id=role_id)
+
+
 @bp.post("/roles/<id:role_id>/delete")
 @require("settings", "edit")
 def delete_role(role_id: int):

@@ -1,5 +1,6 @@
 """Platform email (password resets, invitations): an outbox row, then an RQ job that sends it by SMTP."""
 import smtplib
+from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import urlparse
 
@@ -8,7 +9,7 @@ from rq import Retry
 
 from crm.accounts.models import OutboundEmail
 from crm.extensions import db
-from crm.jobs import enqueue_after_commit, platform_job
+from crm.jobs import enqueue_after_commit, platform_job, queue
 from tenants.models import utcnow
 
 MAX_ATTEMPTS = 5
@@ -61,3 +62,15 @@ def send_smtp(smtp_url: str, sender: str, message: OutboundEmail) -> None:
             smtp.starttls()
             smtp.login(url.username, url.password or "")
         smtp.send_message(mail)
+
+
+@platform_job
+def sweep_platform_emails(older_than_minutes: int = 20) -> int:
+    """Hand over again platform emails still queued long after their retries should have ended (Redis lost
+    the job); `deliver_email` skips any that was sent meanwhile."""
+    cutoff = utcnow() - timedelta(minutes=older_than_minutes)
+    ids = list(db.session.scalars(db.select(OutboundEmail.id).where(OutboundEmail.status == "queued",
+                                                                    OutboundEmail.created_at < cutoff)))
+    for email_id in ids:
+        queue("notify").enqueue(deliver_email, email_id)
+    return len(ids)

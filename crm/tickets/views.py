@@ -1,4 +1,229 @@
 """Service tickets: complaints, inquiries and repairs, with comments and a per-agent queue."""
+from flask import current_app, flash, g, request, url_for
+from flask_babel import gettext as _
+from werkzeug.routing import BuildError
+
+from crm.audit import service as audit
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.tickets import service
+from crm.tickets.forms import (
+    KIND_LABELS,
+    MOVE_LABELS,
+    PRIORITY_LABELS,
+    STATUS_LABELS,
+    CloseForm,
+    CommentForm,
+    TicketForm,
+)
+from crm.tickets.models import MOVES
+from crm.web import is_htmx, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tickets", __name__, "/tickets")
+
+
+@bp.app_context_processor
+def labels():
+    return {"ticket_status_labels": STATUS_LABELS, "ticket_priority_labels": PRIORITY_LABELS,
+            "ticket_kind_labels": KIND_LABELS, "ticket_order_url": order_url}
+
+
+def order_url(order_id: int) -> str | None:
+    """The order's page once the orders feature has one; until then the number is shown as text."""
+    if "orders.show" not in current_app.view_functions:
+        return None
+    try:
+        return url_for("orders.show", order_id=order_id)
+    except BuildError:
+        return None
+
+
+@bp.get("/")
+@require("tickets", "view")
+def index():
+    """The list with its tabs (all, my queue, unassigned); filters and scrolling swap only the rows."""
+    query = service.TicketQuery.from_args(request.args)
+    more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
+    rows, next_cursor = service.list_tickets(g.member, query)
+    whole_page = not is_htmx() or bool(request.headers.get("HX-Boosted"))
+    return render("tickets/index.html", block="more_rows" if more else "results", rows=rows,
+                  next_cursor=next_cursor, query=query, total=None if more else service.count_tickets(g.member, query),
+                  members=service.assignable(g.member, "view") if whole_page else [],
+                  customer=service.chosen_customer(g.member, query.customer),
+                  sees_unassigned=service.sees_unassigned(g.member))
+
+
+@bp.get("/new")
+@require("tickets", "create")
+def new():
+    """The empty form in a modal, for a customer when ?customer_id= names one; ?find= searches without JS."""
+    finding = bool(request.args.get("find"))
+    form = _form(formdata=request.args if finding else None)
+    if not finding:
+        form.owner_id.data = str(g.member.id)
+        form.customer_id.data = request.args.get("customer_id", "")
+    choices = service.customer_choices(g.member, request.args.get("customer_q", "")) if finding else None
+    return _form_page(form, choices=choices)
+
+
+@bp.get("/customers")
+@require("tickets", "create")
+def customer_choices():
+    """Customers matching what was typed in the new-ticket form's customer search."""
+    return render("tickets/_customer_choices.html",
+                  choices=service.customer_choices(g.member, request.args.get("customer_q", "")),
+                  chosen=None, searched=bool(request.args.get("customer_q", "").strip()))
+
+
+@bp.post("/")
+@require("tickets", "create")
+def create():
+    """Open a ticket; errors come back beside their fields with what was typed kept, nothing saved."""
+    form = _form()
+    if not form.validate_on_submit():
+        return _form_page(form), 422
+    try:
+        ticket = service.create_ticket(g.member, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _form_page(form), 422
+    return saved(_("Ticket %(number)s opened.", number=ticket.number), "tickets.show", ticket_id=ticket.id)
+
+
+@bp.get("/<id:ticket_id>")
+@require("tickets", "view")
+def show(ticket_id: int):
+    """The ticket: details, status buttons, assignment, the conversation and the history."""
+    ticket = service.get_ticket(g.member, ticket_id)
+    return render("tickets/show.html", **_page_context(ticket))
+
+
+@bp.get("/<id:ticket_id>/edit")
+@require("tickets", "edit")
+def edit(ticket_id: int):
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    form = _form(obj=ticket, editing=True)
+    form.due_at.data = service.local_input(ticket.due_at)
+    form.order_id.data = str(ticket.order_id or "")
+    return _form_page(form, ticket)
+
+
+@bp.post("/<id:ticket_id>")
+@require("tickets", "edit")
+def update(ticket_id: int):
+    """Save the edit form."""
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    form = _form(editing=True)
+    if not form.validate_on_submit():
+        return _form_page(form, ticket), 422
+    try:
+        service.update_ticket(g.member, ticket, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _form_page(form, service.get_ticket(g.member, ticket_id, "edit")), 422
+    return saved(_("Changes saved."), "tickets.show", ticket_id=ticket_id)
+
+
+@bp.get("/<id:ticket_id>/close")
+@require("tickets", "edit")
+def close(ticket_id: int):
+    """The closing form, which asks for the customer's satisfaction rating (optional)."""
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    return render("tickets/close.html", block="form", ticket=ticket, form=CloseForm(formdata=None))
+
+
+@bp.post("/<id:ticket_id>/status")
+@require("tickets", "edit")
+def move(ticket_id: int):
+    """Move the ticket along its workflow; an illegal move is refused with a message."""
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    form, status = CloseForm(), request.form.get("status", "")
+    try:
+        service.move_ticket(g.member, ticket, status, form.satisfaction.data, form.satisfaction_comment.data)
+    except Invalid as error:
+        if status != "closed" or not error.errors.keys() & {"satisfaction", "satisfaction_comment"}:
+            return refused(error, "tickets.show", ticket_id=ticket_id)
+        db.session.rollback()
+        error.apply_to(form)
+        return render("tickets/close.html", block="form", ticket=ticket, form=form), 422
+    return saved(_("Ticket %(number)s is now %(status)s.", number=ticket.number, status=STATUS_LABELS[status]),
+                 "tickets.show", ticket_id=ticket_id)
+
+
+@bp.post("/<id:ticket_id>/assign")
+@require("tickets", "edit")
+def assign(ticket_id: int):
+    """Give the ticket to a member (or to nobody)."""
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    try:
+        service.assign_ticket(g.member, ticket, request.form.get("owner_id", ""))
+    except Invalid as error:
+        return refused(error, "tickets.show", ticket_id=ticket_id)
+    message = (_("Ticket %(number)s assigned to %(name)s.", number=ticket.number, name=ticket.owner.name)
+               if ticket.owner else _("Ticket %(number)s is unassigned.", number=ticket.number))
+    return saved(message, "tickets.show", ticket_id=ticket_id)
+
+
+@bp.post("/<id:ticket_id>/take")
+@require("tickets", "edit")
+def take(ticket_id: int):
+    """Assign the ticket to oneself."""
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    try:
+        service.assign_ticket(g.member, ticket, g.member.id)
+    except Invalid as error:
+        return refused(error, "tickets.show", ticket_id=ticket_id)
+    return saved(_("You took ticket %(number)s.", number=ticket.number), "tickets.show", ticket_id=ticket_id)
+
+
+@bp.post("/<id:ticket_id>/comments")
+@require("tickets", "edit")
+def comment(ticket_id: int):
+    """Add an internal note or a reply to the customer; htmx swaps the conversation in place."""
+    ticket = service.get_ticket(g.member, ticket_id, "edit")
+    form = CommentForm()
+    try:
+        service.add_comment(g.member, ticket, form.body.data, internal=form.audience.data != "customer")
+    except Invalid as error:
+        if not is_htmx() or "body" not in error.errors:  # e.g. closed meanwhile: say so on the whole page
+            return refused(error, "tickets.show", ticket_id=ticket_id)
+        db.session.rollback()
+        error.apply_to(form)
+        ticket = service.get_ticket(g.member, ticket_id, "edit")
+        return render("tickets/show.html", block="comments", **_page_context(ticket, form)), 422
+    db.session.commit()
+    if not is_htmx():
+        flash(_("Comment added."))
+        return see_other(url_for("tickets.show", ticket_id=ticket_id))
+    audience = CommentForm(formdata=None, audience=form.audience.data)
+    return render("tickets/show.html", block="comments", **_page_context(ticket, audience))
+
+
+def _page_context(ticket, comment_form=None) -> dict:
+    may_edit = g.member.can("tickets", "edit") and ticket.status != "closed"
+    return {"ticket": ticket, "comments": service.comments(ticket), "may_edit": may_edit,
+            "comment_form": comment_form or CommentForm(formdata=None),
+            "moves": [(to, MOVE_LABELS[(ticket.status, to)]) for to in MOVES[ticket.status]],
+            "assignees": service.assignable(g.member) if may_edit else [],
+            "may_unassign": service.may_leave_unassigned(g.member),
+            "history": audit.history("ticket", ticket.id)}
+
+
+def _form(editing: bool = False, **kwargs) -> TicketForm:
+    form = TicketForm(**kwargs)
+    if editing:
+        form.for_editing()
+    else:
+        form.set_assignees(service.assignable(g.member, "create"), service.may_leave_unassigned(g.member, "create"))
+    return form
+
+
+def _form_page(form, ticket=None, choices=None):
+    """The ticket form (a modal for htmx); a new ticket's customer is chosen by searching."""
+    chosen = None if ticket else service.chosen_customer(g.member, form.customer_id.data)
+    return render("tickets/form.html", block="form", form=form, ticket=ticket, chosen=chosen,
+                  choices=choices if choices is not None else ([chosen] if chosen else []))

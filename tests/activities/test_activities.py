@@ -1,5 +1,5 @@
 """Follow-ups as a sales rep meets them: plan, log, mark done with the next one, My day, notes, the timeline."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -48,7 +48,7 @@ def test_overdue_follow_up_is_on_my_day_and_done_records_outcome_and_plans_the_n
         acme, client_as, make_customer, in_tenant):
     customer = make_customer(acme, name="Li Lei")
     admin = client_as(acme.admin_account_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert plan(admin, acme.slug, customer, now - timedelta(days=2), "Send the price list").status_code == 204
     day = admin.get(f"/{acme.slug}/activities/")
     assert "Send the price list" in day.text and "Overdue" in day.text and "Li Lei" in day.text
@@ -91,15 +91,15 @@ def test_rep_cannot_touch_another_reps_follow_up_or_assign_to_them(acme, client_
     _other_account, other = add_member(acme, "sales_rep", "Rep Two")
     customer = make_customer(acme, member_id=rep, name="Rep's customer", owner_id=str(rep))
     admin = client_as(acme.admin_account_id)
-    plan(admin, acme.slug, customer, datetime.now(timezone.utc) + timedelta(days=1), "Other's task",
+    plan(admin, acme.slug, customer, datetime.now(UTC) + timedelta(days=1), "Other's task",
          owner_id=str(other))
     rep_client = client_as(rep_account)
     assert "Other's task" not in rep_client.get(f"/{acme.slug}/activities/").text
     assert "Other's task" not in rep_client.get(f"/{acme.slug}/customers/{customer}").text
-    page = plan(rep_client, acme.slug, customer, datetime.now(timezone.utc) + timedelta(days=1), "Mine",
+    page = plan(rep_client, acme.slug, customer, datetime.now(UTC) + timedelta(days=1), "Mine",
                 owner_id=str(other))
     assert page.status_code == 422 and "Choose someone you may assign follow-ups to." in page.text
-    assert plan(rep_client, acme.slug, customer, datetime.now(timezone.utc) + timedelta(days=1), "Mine"
+    assert plan(rep_client, acme.slug, customer, datetime.now(UTC) + timedelta(days=1), "Mine"
                 ).status_code == 204
 
 
@@ -107,7 +107,7 @@ def test_my_day_buckets_by_the_workspace_day(acme, make_customer, in_tenant):
     from crm.activities import service
     from crm.members.models import Member
 
-    now = datetime(2026, 11, 24, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai
+    now = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 
     def buckets():
         admin = db.session.scalar(select(Member))

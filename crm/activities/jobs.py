@@ -1,0 +1,123 @@
+"""Daily reminders of each workspace: customers gone quiet (to their owners) and the morning digest.
+
+`daily_reminders` runs every hour for every active workspace; each message carries a per-day idempotency key,
+so whichever run first finds the workspace's morning sends it and later runs add nothing."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, g
+from flask_babel import force_locale, format_datetime
+from sqlalchemy import func, or_, select
+
+from crm.activities import reminders
+from crm.activities.forms import METHOD_LABELS
+from crm.activities.service import my_day
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.jobs import platform_job, queue
+from crm.members.models import Member, Team
+from crm.notify import outbox
+from crm.settings import get_setting
+from tenants.binding import tenant_bound
+from tenants.models import Tenant, utcnow
+from tenants.service import tenant_ref
+
+MORNING_HOUR = 8  # digests and quiet-customer reminders go out from 08:00 in the workspace's zone
+LISTED = 20  # customers named in one reminder; the link shows the rest
+
+
+@platform_job
+def daily_reminders_all() -> int:
+    """Hand each active workspace's daily reminders to the workers (hourly, from cron)."""
+    ids = list(db.session.scalars(select(Tenant.id).where(Tenant.status == "active")))
+    for tenant_id in ids:
+        queue("notify").enqueue(daily_reminders, tenant_id)
+    return len(ids)
+
+
+@platform_job
+def daily_reminders(tenant_id: int, now: datetime | None = None) -> int:
+    """Write today's digests and quiet-customer reminders of one workspace, once its morning has come."""
+    with tenant_bound(tenant_ref(tenant_id)):
+        now = now or utcnow()
+        local = now.astimezone(ZoneInfo(get_setting("timezone", "Asia/Shanghai")))
+        if local.hour < MORNING_HOUR:
+            return 0
+        return remind_quiet_customers(now, local.date()) + send_digests(now, local.date())
+
+
+def _link(path: str) -> str:
+    return f'{current_app.config["BASE_URL"].rstrip("/")}/{g.tenant.slug}/{path}'
+
+
+def quiet_customers(days: int, now: datetime):
+    """Owned customers with no follow-up for `days` days, whose owner has not been told since."""
+    quiet_since = func.coalesce(Customer.last_contact_at, Customer.owned_since, Customer.created_at)
+    return (select(Customer).where(Customer.owner_id.is_not(None), Customer.deleted_at.is_(None),
+                                   quiet_since < now - timedelta(days=days),
+                                   or_(Customer.quiet_reminded_at.is_(None),
+                                       Customer.quiet_reminded_at < quiet_since))
+            .order_by(Customer.owner_id, quiet_since))
+
+
+def remind_quiet_customers(now: datetime, day) -> int:
+    """Tell each owner (and, when the rule says so, their team's manager) about their quiet customers."""
+    rule = get_setting("quiet_customers")
+    if not rule:
+        return 0
+    by_owner: dict[int, list[Customer]] = {}
+    for customer in db.session.scalars(quiet_customers(rule["days"], now)):
+        by_owner.setdefault(customer.owner_id, []).append(customer)
+        customer.quiet_reminded_at = now
+    written = 0
+    for owner_id, customers in by_owner.items():
+        for member in _recipients(owner_id, rule.get("notify_manager", False)):
+            written += _quiet_message(member, customers, rule["days"], day)
+    return written
+
+
+def _recipients(owner_id: int, with_manager: bool) -> list[Member]:
+    owner = db.session.get(Member, owner_id)
+    people = [owner] if owner is not None and owner.active else []
+    if with_manager and owner is not None and owner.team_id:
+        manager_id = db.session.scalar(select(Team.manager_id).where(Team.id == owner.team_id))
+        manager = db.session.get(Member, manager_id) if manager_id else None
+        if manager is not None and manager.active and manager.id != owner_id:
+            people.append(manager)
+    return people
+
+
+def _quiet_message(member: Member, customers: list[Customer], days: int, day) -> int:
+    names = ", ".join(c.name for c in customers[:LISTED]) + ("…" if len(customers) > LISTED else "")
+    payload = {"count": len(customers), "days": days, "customers": names, "link": _link("customers/")}
+    return _to_member(member, "quiet_customers", f"quiet:{member.id}:{customers[0].owner_id}:{day}", payload)
+
+
+def send_digests(now: datetime, day) -> int:
+    """The morning digest for each member who asked for it: overdue and due-today follow-ups."""
+    written = 0
+    for member_id in get_setting("digest_members", []) or []:
+        member = db.session.get(Member, member_id)
+        if member is None or not member.active:
+            continue
+        agenda = my_day(member, now)
+        if not agenda["overdue"] and not agenda["today"]:
+            continue
+        with force_locale(reminders.locale_of(member)):
+            items = "\n".join(f"{format_datetime(a.due_at, 'short')} {METHOD_LABELS.get(a.method, a.method)} "
+                              f"{a.summary}" for a in (agenda["overdue"] + agenda["today"])[:LISTED])
+        payload = {"overdue": len(agenda["overdue"]), "today": len(agenda["today"]), "items": items,
+                   "link": _link("activities/")}
+        written += _to_member(member, "digest", f"digest:{member.id}:{day}", payload)
+    return written
+
+
+def _to_member(member: Member, kind: str, key: str, payload: dict) -> int:
+    language = reminders.locale_of(member)[:2]
+    written = 0
+    for channel in reminders.CHANNELS:
+        recipient = member.email if channel == "email" else str(member.id)
+        if outbox.schedule(channel=channel, kind=kind, recipient=recipient, member_id=member.id,
+                           key=f"{key}:{channel}", payload=payload, language=language) is not None:
+            written += 1
+    return written

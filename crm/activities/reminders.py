@@ -1,0 +1,56 @@
+"""Reminders of planned follow-ups: outbox messages to the assignee, written with the plan itself."""
+from datetime import timedelta
+
+from flask import current_app, g
+from flask_babel import force_locale, format_datetime
+
+from crm.accounts.models import Account
+from crm.activities.forms import METHOD_LABELS
+from crm.activities.models import Activity
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.members.models import Member
+from crm.notify import outbox
+from tenants.models import utcnow
+
+CHANNELS = ("inapp", "email")  # every assignee gets these; SMS and bots follow the member's settings
+
+
+def source(activity: Activity) -> str:
+    return f"activity:{activity.id}"
+
+
+def locale_of(member: Member) -> str:
+    account = db.session.get(Account, member.account_id)
+    return "zh_Hans_CN" if account is not None and account.language.startswith("zh") else "en"
+
+
+def schedule(activity: Activity) -> None:
+    """(Re)plan the reminders of a follow-up: pending ones are replaced; none when it has no reminder."""
+    outbox.cancel(source(activity))
+    if activity.remind_minutes is None or activity.done_at is not None or activity.due_at is None:
+        return
+    if activity.due_at <= utcnow():
+        return  # planned in the past: nothing left to remind of
+    member = db.session.get(Member, activity.owner_id)
+    remind_at = activity.due_at - timedelta(minutes=activity.remind_minutes)
+    locale = locale_of(member)
+    payload = _payload(activity, locale)
+    for channel in CHANNELS:
+        recipient = member.email if channel == "email" else str(member.id)
+        outbox.schedule(channel=channel, kind="reminder", recipient=recipient, member_id=member.id,
+                        key=f"reminder:{activity.id}:{channel}:{int(remind_at.timestamp())}", due_at=remind_at,
+                        payload=payload, language=locale[:2], source=source(activity))
+
+
+def cancel(activity: Activity) -> None:
+    outbox.cancel(source(activity))
+
+
+def _payload(activity: Activity, locale: str) -> dict:
+    customer = db.session.get(Customer, activity.customer_id) if activity.customer_id else None
+    link = f'{current_app.config["BASE_URL"].rstrip("/")}/{g.tenant.slug}/activities/'
+    with force_locale(locale):
+        return {"method": str(METHOD_LABELS.get(activity.method, activity.method)),
+                "customer": customer.name if customer else "", "due": format_datetime(activity.due_at, "short"),
+                "summary": activity.summary, "link": link}

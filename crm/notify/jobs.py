@@ -1,0 +1,130 @@
+"""The send job and the sweeper.
+
+A send goes in three steps, each its own transaction:
+1. claim: lock the row, skip it if it is finished or claimed by a live worker, mark it `sending`, commit;
+2. deliver, and at the channel's point of no return (for email: the whole message is with the SMTP server
+   but not yet its final dot, so a dead worker's message is discarded by the server) mark it `sent`, commit;
+3. on a failure before that point, schedule a retry with backoff, or give up past the limit (`failed`).
+A worker killed in step 1 or 2 leaves a `sending` row whose claim goes stale; the sweeper hands it over again,
+and as nothing reached the recipient, sending it again sends it once."""
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from crm.extensions import db
+from crm.jobs import platform_job, queue
+from crm.notify import channels, messages, outbox, rules
+from crm.notify.models import OPEN_STATUSES, Notification, NotificationDue
+from tenants.binding import tenant_bound
+from tenants.models import utcnow
+from tenants.service import tenant_ref
+
+log = logging.getLogger(__name__)
+
+
+def _stale() -> timedelta:
+    return timedelta(seconds=current_app.config["NOTIFY_STALE_SECONDS"])
+
+
+@platform_job
+def send_notification(tenant_id: int, notification_id: int) -> str:
+    """Send one message of one tenant, at most once; returns what happened (for logs and tests)."""
+    try:
+        ref = tenant_ref(tenant_id)
+    except LookupError:
+        return "no tenant"
+    with tenant_bound(ref):
+        outcome = _claim(notification_id)
+        db.session.commit()
+        if outcome != "claimed":
+            return outcome
+        return _deliver(notification_id)
+
+
+def _claim(notification_id: int) -> str:
+    notification = db.session.scalar(select(Notification).where(Notification.id == notification_id)
+                                     .with_for_update(skip_locked=True))
+    if notification is None:
+        return "busy"  # another worker is claiming it right now (or it is gone)
+    now = utcnow()
+    if notification.status not in OPEN_STATUSES:
+        outbox.forget([notification.id])
+        return "skipped"
+    if notification.status == "sending" and notification.claimed_at > now - _stale():
+        return "busy"  # a live worker is sending it
+    if notification.due_at > now + timedelta(seconds=1):
+        return "early"  # moved later since this job was queued; its own job comes at the new time
+    refusal = rules.refusal(notification)
+    if refusal is not None:
+        return _finish(notification, "cancelled", refusal)
+    held_until = rules.held_until(notification, now)
+    if held_until is not None:
+        notification.due_at = held_until
+        outbox.reindex(notification)
+        return "postponed"
+    notification.status, notification.claimed_at = "sending", now
+    notification.attempts += 1
+    return "claimed"
+
+
+def _deliver(notification_id: int) -> str:
+    notification = db.session.get(Notification, notification_id)
+    attempt = notification.attempts
+
+    def mark_sent() -> None:
+        """The point of no return: from here the message counts as sent."""
+        db.session.execute(update(Notification).where(Notification.id == notification_id,
+                                                      Notification.attempts == attempt)
+                           .values(status="sent", sent_at=utcnow(), last_error=None))
+        outbox.forget([notification_id])
+        db.session.commit()
+
+    try:
+        channels.deliver(notification, messages.render(notification), mark_sent)
+    except Exception as error:  # noqa: BLE001 - any failure of a channel is recorded and retried
+        db.session.rollback()
+        return _failed(db.session.get(Notification, notification_id), error)
+    return "sent"
+
+
+def _finish(notification: Notification, status: str, error: str | None) -> str:
+    notification.status, notification.last_error = status, error
+    outbox.forget([notification.id])
+    return status
+
+
+def _failed(notification: Notification, error: Exception) -> str:
+    """Retry later with backoff, or give up past the limit (the tenant sees the error)."""
+    message = f"{type(error).__name__}: {error}"[:500]
+    log.warning("notification %s failed (attempt %s): %s", notification.id, notification.attempts, message)
+    config = current_app.config
+    if notification.attempts >= config["NOTIFY_MAX_ATTEMPTS"]:
+        return _finish(notification, "failed", message)
+    backoff = config["NOTIFY_BACKOFF"]
+    wait = backoff[min(notification.attempts - 1, len(backoff) - 1)]
+    notification.status, notification.last_error = "scheduled", message
+    notification.due_at = utcnow() + timedelta(seconds=wait)
+    outbox.reindex(notification)
+    return "retrying"
+
+
+@platform_job
+def sweep(limit: int = 5000, stale_seconds: int | None = None) -> int:
+    """Hand over again every message due for a while and still not finished (Redis lost it, a worker died).
+
+    Safe on several machines at once: rows locked by another sweeper are skipped, and a message handed over
+    twice is still sent once."""
+    stale = _stale() if stale_seconds is None else timedelta(seconds=stale_seconds)
+    now = utcnow()
+    rows = list(db.session.scalars(
+        select(NotificationDue)
+        .where(NotificationDue.due_at <= now - stale,
+               or_(NotificationDue.enqueued_at.is_(None), NotificationDue.enqueued_at <= now - stale))
+        .order_by(NotificationDue.due_at).limit(limit).with_for_update(skip_locked=True)))
+    notify = queue("notify")
+    for row in rows:
+        notify.enqueue(send_notification, row.tenant_id, row.notification_id)
+        row.enqueued_at = now
+    return len(rows)

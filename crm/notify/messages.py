@@ -1,0 +1,88 @@
+"""Message templates: the tenant's own wording per kind, channel and language, else the defaults below.
+
+Templates are plain text with Jinja variables, rendered in a sandbox: a tenant admin may write them, so they
+reach nothing but their variables. The HTML part of an email is that text escaped (values and all), so a
+customer called "<script>" is shown, never run."""
+from dataclasses import dataclass
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.notify.models import MessageTemplate, Notification
+
+TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+# (kind, language) -> (subject, body). Variables are listed in VARIABLES.
+DEFAULTS = {
+    ("reminder", "en"): ("Reminder: {{ method }} {{ customer }}",
+                         "{{ method }} {{ customer }} at {{ due }}.\n{{ summary }}\n{{ link }}"),
+    ("reminder", "zh"): ("提醒：{{ method }} {{ customer }}",
+                         "{{ due }} {{ method }} {{ customer }}。\n{{ summary }}\n{{ link }}"),
+    ("order_status", "en"): ("Your order {{ number }} is {{ status }}",
+                             "Hello {{ customer }}, your order {{ number }} from {{ company }} is {{ status }}. "
+                             "Follow it here: {{ link }}"),
+    ("order_status", "zh"): ("您的订单 {{ number }} {{ status }}",
+                             "{{ customer }}您好，您在{{ company }}的订单 {{ number }} {{ status }}。"
+                             "查看进度：{{ link }}"),
+    ("campaign", "en"): ("{{ subject }}", "{{ body }}\n\nUnsubscribe: {{ unsubscribe }}"),
+    ("campaign", "zh"): ("{{ subject }}", "{{ body }}\n\n退订：{{ unsubscribe }}"),
+    ("quiet_customers", "en"): ("{{ count }} customers need a follow-up",
+                                "These customers have had no follow-up for {{ days }} days or more:\n"
+                                "{{ customers }}\n{{ link }}"),
+    ("quiet_customers", "zh"): ("{{ count }} 位客户需要跟进",
+                                "以下客户已有 {{ days }} 天或更久没有跟进：\n{{ customers }}\n{{ link }}"),
+    ("digest", "en"): ("Your day: {{ overdue }} overdue, {{ today }} due today",
+                       "Overdue: {{ overdue }}. Due today: {{ today }}.\n{{ items }}\n{{ link }}"),
+    ("digest", "zh"): ("今日：{{ overdue }} 项逾期，{{ today }} 项今天到期",
+                       "逾期：{{ overdue }}。今天到期：{{ today }}。\n{{ items }}\n{{ link }}"),
+}
+VARIABLES = {
+    "reminder": ("method", "customer", "due", "summary", "link"),
+    "order_status": ("customer", "company", "number", "status", "link"),
+    "campaign": ("subject", "body", "customer", "unsubscribe"),
+    "quiet_customers": ("count", "days", "customers", "link"),
+    "digest": ("overdue", "today", "items", "link"),
+}
+
+
+@dataclass
+class Message:
+    subject: str
+    text: str
+    html: str
+
+
+class TemplateProblem(ValueError):
+    """A tenant's template that cannot be rendered (unknown variable, syntax error)."""
+
+
+def template_for(kind: str, channel: str, language: str) -> tuple[str, str]:
+    """The tenant's subject and body for this kind/channel/language, else the default in that language."""
+    own = db.session.scalar(select(MessageTemplate).where(MessageTemplate.kind == kind,
+                                                          MessageTemplate.channel.in_((channel, "any")),
+                                                          MessageTemplate.language == language)
+                            .order_by(MessageTemplate.channel == "any"))
+    if own is not None:
+        return own.subject, own.body
+    return DEFAULTS.get((kind, language)) or DEFAULTS[(kind, "en")]
+
+
+def render_text(subject: str, body: str, values: dict) -> Message:
+    """Render a subject and body with `values`; the HTML part is the text, escaped."""
+    try:
+        text = TEXT.from_string(body).render(values)
+        rendered_subject = TEXT.from_string(subject).render(values).replace("\n", " ").strip()
+    except TemplateError as error:
+        raise TemplateProblem(str(error)) from error
+    html = Markup("<br>\n").join(escape(line) for line in text.split("\n"))
+    return Message(rendered_subject, text, f"<!doctype html><html><body><p>{html}</p></body></html>")
+
+
+def render(notification: Notification) -> Message:
+    subject, body = template_for(notification.kind, notification.channel, notification.language)
+    values = {name: "" for name in VARIABLES.get(notification.kind, ())}
+    values.update(notification.payload)
+    return render_text(subject, body, values)

@@ -1,0 +1,94 @@
+"""Write messages into the outbox in the caller's transaction; change or cancel them with their cause.
+
+A row in `notifications` plus its line in `public.notification_due` are written together; the send job is
+handed to RQ only after commit (at its due time through RQ's scheduler). If Redis loses the job, the sweeper
+finds the due line and hands it over again."""
+from datetime import datetime, timedelta
+
+from flask import g
+from sqlalchemy import delete, select, update
+
+from crm.extensions import db
+from crm.jobs import enqueue_after_commit
+from crm.notify.models import Notification, NotificationDue
+from tenants.models import utcnow
+
+
+def _tenant_id() -> int:
+    return g.tenant.id
+
+
+def schedule(*, channel: str, kind: str, recipient: str, key: str, due_at: datetime | None = None,
+             payload: dict | None = None, language: str = "en", source: str | None = None,
+             member_id: int | None = None, customer_id: int | None = None,
+             campaign_id: int | None = None) -> Notification | None:
+    """Put one message in the outbox. A second call with the same `key` adds nothing (returns None),
+    except that a cancelled message comes back (a follow-up moved away and back again)."""
+    existing = db.session.scalar(select(Notification).where(Notification.idempotency_key == key))
+    if existing is not None:
+        if existing.status != "cancelled":
+            return None
+        existing.status, existing.due_at, existing.payload = "scheduled", due_at or utcnow(), payload or {}
+        reindex(existing)
+        return existing
+    notification = Notification(channel=channel, kind=kind, recipient=recipient, idempotency_key=key,
+                                due_at=due_at or utcnow(), payload=payload or {}, language=language,
+                                source=source, member_id=member_id, customer_id=customer_id,
+                                campaign_id=campaign_id, status="scheduled", attempts=0)
+    db.session.add(notification)
+    db.session.flush()
+    reindex(notification)
+    return notification
+
+
+def reindex(notification: Notification) -> None:
+    """(Re)write the due line and hand the send job to RQ for the due time, once this transaction commits."""
+    tenant_id = _tenant_id()
+    due = db.session.get(NotificationDue, (tenant_id, notification.id))
+    if due is None:
+        db.session.add(NotificationDue(tenant_id=tenant_id, notification_id=notification.id,
+                                       due_at=notification.due_at, enqueued_at=utcnow()))
+    else:
+        due.due_at, due.enqueued_at = notification.due_at, utcnow()
+    hand_over(tenant_id, notification.id, notification.due_at)
+
+
+def hand_over(tenant_id: int, notification_id: int, due_at: datetime) -> None:
+    """Enqueue the send job after commit: now when due, else at `due_at` through RQ's scheduler."""
+    from crm.notify.jobs import send_notification
+
+    when = None if due_at <= utcnow() + timedelta(seconds=1) else due_at
+    enqueue_after_commit(send_notification, tenant_id, notification_id, queue_name="notify", at=when,
+                         job_id=f"notify-{tenant_id}-{notification_id}-{int(due_at.timestamp())}")
+
+
+def pending(source: str) -> list[Notification]:
+    return list(db.session.scalars(select(Notification).where(Notification.source == source,
+                                                             Notification.status.in_(("scheduled", "queued")))))
+
+
+def move(source: str, due_at: datetime) -> int:
+    """Its cause moved (a follow-up rescheduled): the pending messages move with it."""
+    moved = 0
+    for notification in pending(source):
+        notification.due_at = due_at
+        reindex(notification)
+        moved += 1
+    return moved
+
+
+def cancel(source: str) -> int:
+    """Its cause is gone or done early: the pending messages will not be sent."""
+    ids = [n.id for n in pending(source)]
+    if ids:
+        db.session.execute(update(Notification).where(Notification.id.in_(ids)).values(status="cancelled"))
+        forget(ids)
+    return len(ids)
+
+
+def forget(notification_ids: list[int]) -> None:
+    """Drop the due lines of messages that are finished (sent, failed or cancelled)."""
+    db.session.execute(delete(NotificationDue).where(NotificationDue.tenant_id == _tenant_id(),
+                                                     NotificationDue.notification_id.in_(notification_ids)))
+
+

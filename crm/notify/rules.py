@@ -1,0 +1,53 @@
+"""What may hold a message back at send time: quiet hours for customers, and marketing opt-outs."""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.notify.models import Notification
+from crm.settings import get_setting
+
+CUSTOMER_KINDS = ("order_status", "campaign")  # messages to a tenant's own customers
+MARKETING_KINDS = ("campaign",)
+DEFAULT_QUIET_HOURS = {"start": "21:00", "end": "08:00"}
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_window(day: datetime, start: time, end: time, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The quiet period that begins on `day`'s date (it may end the next morning), as aware times."""
+    begin = datetime.combine(day.date(), start, zone)
+    finish = datetime.combine(day.date() + timedelta(days=1 if end <= start else 0), end, zone)
+    return begin, finish
+
+
+def held_until(notification: Notification, now: datetime) -> datetime | None:
+    """The end of the tenant's quiet hours when a customer message falls inside them; else None."""
+    if notification.kind not in CUSTOMER_KINDS:
+        return None
+    hours = get_setting("quiet_hours", DEFAULT_QUIET_HOURS)
+    if not hours:
+        return None
+    zone = ZoneInfo(get_setting("timezone", "Asia/Shanghai"))
+    start, end = _clock(hours["start"]), _clock(hours["end"])
+    local = now.astimezone(zone)
+    for day in (local - timedelta(days=1), local):  # a window that began yesterday evening may still run
+        begin, finish = quiet_window(day, start, end, zone)
+        if begin <= local < finish:
+            return finish
+    return None
+
+
+def refusal(notification: Notification) -> str | None:
+    """Why this message must not go out at all (the customer opted out or is gone); None when it may."""
+    if notification.customer_id is None:
+        return None
+    customer = db.session.get(Customer, notification.customer_id)
+    if customer is None or customer.deleted_at is not None:
+        return "customer deleted"
+    if notification.kind in MARKETING_KINDS and customer.marketing_opt_out_at is not None:
+        return "opted out"
+    return None

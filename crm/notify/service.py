@@ -1,0 +1,116 @@
+"""What members see of the outbox: their in-app messages, and (admins) what failed or waits."""
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select, update
+
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.models import Member
+from crm.notify import messages, outbox
+from crm.notify.models import MessageTemplate, Notification
+from tenants.models import utcnow
+
+PAGE_SIZE = 50
+
+
+def unread_count(member: Member) -> int:
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.channel == "inapp", Notification.member_id == member.id, Notification.status == "sent",
+        Notification.read_at.is_(None))) or 0
+
+
+def inbox(member: Member, limit: int = PAGE_SIZE) -> list[tuple[Notification, messages.Message]]:
+    """The member's in-app messages that have arrived, newest first, rendered."""
+    rows = db.session.scalars(select(Notification).where(
+        Notification.channel == "inapp", Notification.member_id == member.id, Notification.status == "sent")
+        .order_by(Notification.id.desc()).limit(limit))
+    return [(row, messages.render(row)) for row in rows]
+
+
+def mark_read(member: Member) -> None:
+    db.session.execute(update(Notification).where(
+        Notification.channel == "inapp", Notification.member_id == member.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow()))
+
+
+def outbox_rows(status: str | None, limit: int = PAGE_SIZE) -> list[Notification]:
+    """The tenant's messages by status (failed ones first by default), newest first."""
+    stmt = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(Notification.status == status)
+    return list(db.session.scalars(stmt))
+
+
+def counts() -> dict[str, int]:
+    return dict(db.session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all())
+
+
+def retry(notification_id: int) -> Notification | None:
+    """Send a failed message again now, with a fresh set of attempts."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.status != "failed":
+        return None
+    notification.status, notification.attempts, notification.due_at = "scheduled", 0, utcnow()
+    outbox.reindex(notification)
+    return notification
+
+
+SAMPLES = {
+    "reminder": {"method": "Call", "customer": "Wang Fang", "due": "2026-12-01 10:00", "summary": "Send the quote",
+                 "link": "https://crm.example/acme/activities/"},
+    "order_status": {"customer": "Wang Fang", "company": "Acme", "number": "SO-000042", "status": "shipped",
+                     "link": "https://crm.example/o/…"},
+    "campaign": {"subject": "Winter offer", "body": "20% off until Friday.", "customer": "Wang Fang",
+                 "unsubscribe": "https://crm.example/u/…"},
+    "quiet_customers": {"count": 3, "days": 30, "customers": "Wang Fang, Li Lei, Zhao Min",
+                        "link": "https://crm.example/acme/customers/"},
+    "digest": {"overdue": 1, "today": 2, "items": "09:00 Call Wang Fang", "link": "https://crm.example/acme/activities/"},
+}
+LANGUAGES = ("en", "zh")
+
+
+def templates() -> list[dict]:
+    """Every message kind in both languages: the text in use and whether it is the tenant's own."""
+    own = {(t.kind, t.language): t for t in db.session.scalars(
+        select(MessageTemplate).where(MessageTemplate.channel == "any"))}
+    rows = []
+    for kind in messages.VARIABLES:
+        for language in LANGUAGES:
+            subject, body = messages.template_for(kind, "any", language)
+            rows.append({"kind": kind, "language": language, "subject": subject, "body": body,
+                         "own": (kind, language) in own, "variables": messages.VARIABLES[kind]})
+    return rows
+
+
+def preview(kind: str, subject: str, body: str) -> messages.Message:
+    """The template rendered with sample values; raises Invalid when it cannot be."""
+    if kind not in messages.VARIABLES:
+        raise Invalid({"body": _("Unknown message kind.")})
+    if len(subject) > 200:
+        raise Invalid({"subject": _("Use at most %(n)d characters.", n=200)})
+    if not body.strip():
+        raise Invalid({"body": _("This field is required.")})
+    if len(body) > 4000:
+        raise Invalid({"body": _("Use at most %(n)d characters.", n=4000)})
+    try:
+        return messages.render_text(subject, body, SAMPLES[kind])
+    except messages.TemplateProblem as problem:
+        raise Invalid({"body": _("This template cannot be used: %(problem)s", problem=str(problem))}) from None
+
+
+def save_template(kind: str, language: str, subject: str, body: str) -> None:
+    """The tenant's own wording of a message kind in a language (checked by rendering it first)."""
+    if language not in LANGUAGES:
+        raise Invalid({"body": _("Unknown language.")})
+    preview(kind, subject, body)
+    row = db.session.scalar(select(MessageTemplate).where(MessageTemplate.kind == kind, MessageTemplate.channel ==
+                                                          "any", MessageTemplate.language == language))
+    if row is None:
+        row = MessageTemplate(kind=kind, channel="any", language=language)
+        db.session.add(row)
+    row.subject, row.body = subject.strip(), body
+    db.session.flush()
+
+
+def reset_template(kind: str, language: str) -> None:
+    """Back to the built-in wording."""
+    db.session.execute(delete(MessageTemplate).where(MessageTemplate.kind == kind, MessageTemplate.language == language))

@@ -1,0 +1,100 @@
+"""Messages: the in-app bell and inbox, and the workspace's outbox with failures to retry."""
+from flask import g, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound
+
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.notify import service
+from crm.notify.models import STATUSES
+from crm.web import render, saved
+from tenants.resolver import tenant_blueprint
+
+bp = tenant_blueprint("notify", __name__, "/messages")
+
+
+@bp.get("/bell")
+def bell():
+    """The unread count in the top bar; htmx polls it so reminders show up without a reload."""
+    return render("notify/_bell.html", unread=service.unread_count(g.member))
+
+
+@bp.get("/")
+def inbox():
+    """The signed-in member's in-app messages; opening the page marks them read."""
+    rows = service.inbox(g.member)
+    unread = {row.id for row, _message in rows if row.read_at is None}
+    service.mark_read(g.member)
+    db.session.commit()
+    return render("notify/inbox.html", rows=rows, unread=unread)
+
+
+@bp.get("/outbox")
+@require("settings", "view")
+def outbox():
+    """Every message of the workspace by status, with the last error of failed ones."""
+    status = request.args.get("status", "failed")
+    status = status if status in STATUSES else ""
+    return render("notify/outbox.html", rows=service.outbox_rows(status or None), status=status,
+                  counts=service.counts(), statuses=STATUSES)
+
+
+@bp.post("/outbox/<id:notification_id>/retry")
+@require("settings", "edit")
+def retry(notification_id: int):
+    """Send a failed message again."""
+    if service.retry(notification_id) is None:
+        raise NotFound()
+    return saved(_("The message will be sent again."), "notify.outbox")
+
+
+def _kind_labels() -> dict:
+    return {"reminder": _("Follow-up reminder (to staff)"), "order_status": _("Order status (to customers)"),
+            "campaign": _("Campaign (to customers)"), "quiet_customers": _("Customers without follow-up (to staff)"),
+            "digest": _("Morning digest (to staff)")}
+
+
+def _templates_page(errors: dict | None = None, status: int = 200, typed: dict | None = None):
+    return render("notify/templates.html", rows=service.templates(), kind_labels=_kind_labels(),
+                  errors=errors or {}, typed=typed or {}), status
+
+
+@bp.get("/templates")
+@require("settings", "view")
+def templates():
+    """Each message kind's wording in English and Chinese, with its variables and a preview."""
+    return _templates_page()
+
+
+@bp.post("/templates/preview")
+@require("settings", "view")
+def preview():
+    """The template as a recipient would read it, with sample values (or why it cannot be used)."""
+    try:
+        message = service.preview(request.form.get("kind", ""), request.form.get("subject", ""),
+                                  request.form.get("body", ""))
+    except Invalid as error:
+        return render("notify/_preview.html", message=None, error=" ".join(error.errors.values()))
+    return render("notify/_preview.html", message=message, error=None)
+
+
+@bp.post("/templates")
+@require("settings", "edit")
+def save_template():
+    """Save the workspace's own wording of one kind in one language."""
+    form = {name: request.form.get(name, "") for name in ("kind", "language", "subject", "body")}
+    try:
+        service.save_template(**form)
+    except Invalid as error:
+        db.session.rollback()
+        return _templates_page({(form["kind"], form["language"]): error.errors}, 422, form)
+    return saved(_("Template saved."), "notify.templates")
+
+
+@bp.post("/templates/reset")
+@require("settings", "edit")
+def reset_template():
+    """Go back to the built-in wording."""
+    service.reset_template(request.form.get("kind", ""), request.form.get("language", ""))
+    return saved(_("Template reset to the default."), "notify.templates")

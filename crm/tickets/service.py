@@ -1,0 +1,483 @@
+"""Ticket rules and queries: scoped lists and queues, validation, status moves, assignment, comments."""
+import base64
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import get_timezone
+from flask_babel import gettext as _
+from sqlalchemy import case, func, or_, select, true, tuple_
+from sqlalchemy.orm import joinedload, lazyload
+from werkzeug.exceptions import NotFound
+
+from crm.audit.service import diff, record, snapshot
+from crm.customers import service as customers
+from crm.customers.models import Customer
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import reached_members
+from crm.members.models import Member
+from crm.tickets.forms import STATUS_LABELS
+from crm.tickets.models import (
+    ACTIVE,
+    DUE_AFTER,
+    KINDS,
+    MOVES,
+    PRIORITIES,
+    STATUSES,
+    Ticket,
+    TicketComment,
+)
+from crm.timeline.service import in_both_languages, log
+from crm.web import record_id
+from tenants.models import utcnow
+
+PAGE_SIZE = 25
+VIEWS = ("all", "mine", "unassigned")
+EDITABLE = ("subject", "description", "kind", "priority", "due_at", "order_id")
+LIMITS = {"subject": 200, "description": 10000, "body": 10000, "satisfaction_comment": 1000}
+NUMBER = re.compile(r"(?:TK-?)?#?0*(\d{1,10})", re.IGNORECASE)
+
+
+def _reach(viewer: Member, action: str):
+    """The tickets the viewer's role reaches: assigned within its scope; unassigned ones from team scope up."""
+    scope = viewer.role.scope("tickets", action)
+    if scope == "all":
+        return true()
+    if scope == "own":
+        return Ticket.owner_id == viewer.id
+    if scope in ("team", "subteams"):
+        return or_(Ticket.owner_id.is_(None), Ticket.owner_id.in_(reached_members(viewer, scope == "subteams")))
+    return Ticket.id.is_(None)
+
+
+def visible(viewer: Member, action: str = "view"):
+    return select(Ticket).where(_reach(viewer, action))
+
+
+def sees_unassigned(viewer: Member) -> bool:
+    return viewer.role.scope("tickets", "view") in ("team", "subteams", "all")
+
+
+def get_ticket(viewer: Member, ticket_id: int, action: str = "view") -> Ticket:
+    """A ticket the viewer may act on; anything else is simply not found."""
+    ticket = db.session.scalar(visible(viewer, action).where(Ticket.id == ticket_id).options(
+        joinedload(Ticket.customer).load_only(Customer.id, Customer.name).lazyload("*")))
+    if ticket is None:
+        raise NotFound()
+    return ticket
+
+
+@dataclass
+class TicketQuery:
+    """What the ticket list was asked for: the tab, filters and the keyset cursor."""
+
+    view: str = "all"
+    q: str = ""
+    status: str = ""  # a status, or "active" for open and pending
+    priority: str = ""
+    kind: str = ""
+    assignee: str = ""  # a member id, "me" or "none"
+    customer: int | None = None
+    overdue: bool = False
+    after: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "TicketQuery":
+        """Read the query string; anything malformed is ignored rather than failing the page."""
+        assignee = args.get("assignee", "")
+        return cls(
+            view=args.get("view") if args.get("view") in VIEWS else "all",
+            q=args.get("q", "").replace("\x00", "").strip()[:100],
+            status=args.get("status", "") if args.get("status") in STATUSES + ("active",) else "",
+            priority=args.get("priority", "") if args.get("priority") in PRIORITIES else "",
+            kind=args.get("kind", "") if args.get("kind") in KINDS else "",
+            assignee=assignee if record_id(assignee) or assignee in ("me", "none") else "",
+            customer=record_id(args.get("customer")),
+            overdue=args.get("overdue") == "1",
+            after=args.get("after", "")[:300],
+        )
+
+    def args(self, **changes) -> dict:
+        """Query-string arguments for a link to this list with `changes`."""
+        values = {"view": self.view if self.view != "all" else "", "q": self.q, "status": self.status,
+                  "priority": self.priority, "kind": self.kind, "assignee": self.assignee,
+                  "customer": self.customer, "overdue": "1" if self.overdue else "", "after": ""}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.status or self.priority or self.kind or self.assignee or self.customer
+                    or self.overdue)
+
+    @property
+    def queue(self) -> bool:
+        """The queue tabs sort by urgency; the list of all tickets shows the newest first."""
+        return self.view != "all"
+
+
+def _filtered(stmt, viewer: Member, query: TicketQuery, now: datetime):
+    if query.view == "mine":
+        stmt = stmt.where(Ticket.owner_id == viewer.id, Ticket.status.in_(ACTIVE))
+    elif query.view == "unassigned":
+        stmt = stmt.where(Ticket.owner_id.is_(None), Ticket.status.in_(ACTIVE))
+    if query.q:
+        stmt = stmt.where(_text_match(query.q))
+    if query.status:
+        stmt = stmt.where(Ticket.status.in_(ACTIVE) if query.status == "active" else Ticket.status == query.status)
+    if query.priority:
+        stmt = stmt.where(Ticket.priority == query.priority)
+    if query.kind:
+        stmt = stmt.where(Ticket.kind == query.kind)
+    if query.assignee:
+        stmt = stmt.where(_assignee_condition(viewer, query.assignee))
+    if query.customer:
+        stmt = stmt.where(Ticket.customer_id == query.customer)
+    if query.overdue:
+        stmt = stmt.where(Ticket.status.in_(ACTIVE), Ticket.due_at < now)
+    return stmt
+
+
+def _text_match(q: str):
+    """A ticket number (TK-000042, #42, 42) finds that ticket; other text is looked for in the subject and
+    in the customer's name, phone, email and company."""
+    matches = or_(Ticket.subject.icontains(q, autoescape=True), Ticket.customer_id.in_(_customers_matching(q)))
+    number = NUMBER.fullmatch(q)
+    ticket_id = record_id(number.group(1)) if number else None
+    return or_(matches, Ticket.id == ticket_id) if ticket_id else matches
+
+
+def _customers_matching(q: str):
+    """Ids of customers whose search text contains `q`, found through the customers' gram index."""
+    term = q.lower()
+    found = select(Customer.id).where(Customer.search_text.contains(term, autoescape=True))
+    grams = customers.query_grams(term)
+    return found.where(Customer.search_grams.contains(grams)) if grams else found
+
+
+def _assignee_condition(viewer: Member, assignee: str):
+    if assignee == "me":
+        return Ticket.owner_id == viewer.id
+    if assignee == "none":
+        return Ticket.owner_id.is_(None)
+    return Ticket.owner_id == int(assignee)
+
+
+def _queue_key(now: datetime) -> tuple:
+    """Overdue first, then the most urgent priority, then the earliest due, then the oldest."""
+    late = case((Ticket.due_at < now, 0), else_=1)
+    rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=Ticket.priority, else_=len(PRIORITIES))
+    return late, rank, Ticket.due_at, Ticket.id
+
+
+def _encode(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def _decode(cursor: str) -> list | None:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        return None
+    return values if isinstance(values, list) else None
+
+
+def _queue_cursor(ticket: Ticket, now: datetime) -> str:
+    late = 0 if ticket.due_at < now else 1
+    return _encode([now.isoformat(), late, PRIORITIES.index(ticket.priority), ticket.due_at.isoformat(), ticket.id])
+
+
+def _after_queue(stmt, values: list):
+    """Rows after the cursor in queue order, judged overdue at the cursor's time so pages do not shift."""
+    try:
+        now, late, rank, due = datetime.fromisoformat(values[0]), int(values[1]), int(values[2]), values[3]
+        after = (late, rank, datetime.fromisoformat(due), int(values[4]))
+    except (ValueError, TypeError, IndexError):
+        return stmt, utcnow()
+    if now.tzinfo is None or after[3] < 1:
+        return stmt, utcnow()
+    return stmt.where(tuple_(*_queue_key(now)) > tuple_(*after)), now
+
+
+def list_tickets(viewer: Member, query: TicketQuery, limit: int = PAGE_SIZE) -> tuple[list[Ticket], str]:
+    """One page of matching tickets and the cursor of the next page ('' on the last one)."""
+    now, stmt = utcnow(), visible(viewer)
+    if query.after and query.queue:
+        values = _decode(query.after)
+        stmt, now = _after_queue(stmt, values) if values else (stmt, now)
+    elif query.after and record_id(query.after):
+        stmt = stmt.where(Ticket.id < int(query.after))
+    stmt = _filtered(stmt, viewer, query, now)
+    order = _queue_key(now) if query.queue else (Ticket.id.desc(),)
+    stmt = stmt.options(joinedload(Ticket.customer).load_only(Customer.id, Customer.name).lazyload("*"),
+                        joinedload(Ticket.owner).lazyload(Member.role))
+    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]
+    return rows[:limit], _queue_cursor(last, now) if query.queue else str(last.id)
+
+
+def count_tickets(viewer: Member, query: TicketQuery) -> int:
+    stmt = _filtered(visible(viewer), viewer, query, utcnow()).with_only_columns(func.count(Ticket.id))
+    return db.session.scalar(stmt.order_by(None))
+
+
+def tickets_for_customer(viewer: Member, customer_id: int, limit: int = 20) -> list[Ticket]:
+    """The customer's tickets the viewer may see: the open and pending ones first, then the newest."""
+    waiting = case((Ticket.status.in_(ACTIVE), 0), else_=1)
+    stmt = visible(viewer).where(Ticket.customer_id == customer_id).options(lazyload(Ticket.owner))
+    return list(db.session.scalars(stmt.order_by(waiting, Ticket.id.desc()).limit(limit)))
+
+
+def default_due(priority: str, start: datetime) -> datetime:
+    """When a ticket of this priority is due if nobody says otherwise."""
+    return start + DUE_AFTER.get(priority, DUE_AFTER["normal"])
+
+
+def parse_local(value: str) -> datetime | None:
+    """A datetime-local value, read in the viewer's time zone, as UTC; Invalid when it is not one."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None or not 1900 <= moment.year <= 9998:
+            raise ValueError(value)
+        return get_timezone().localize(moment).astimezone(utcnow().tzinfo)
+    except (ValueError, OverflowError):
+        raise Invalid({"due_at": _("Enter a date and time.")})
+
+
+def local_input(moment: datetime | None) -> str:
+    """A stored time as a datetime-local value in the viewer's time zone."""
+    return moment.astimezone(get_timezone()).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def clean(data: dict, creating: bool) -> dict:
+    """Validate and normalise ticket fields; every problem reported together."""
+    cleaned, errors = {}, {}
+    for name, value in data.items():
+        if name not in EDITABLE:
+            continue
+        try:
+            cleaned[name] = _clean_field(name, value)
+        except Invalid as error:
+            errors.update(error.errors)
+    if creating and "subject" not in cleaned and "subject" not in errors:
+        errors["subject"] = _("Subject is required.")
+    if errors:
+        raise Invalid(errors)
+    return cleaned
+
+
+def _clean_field(name: str, value):
+    value = value.strip() if isinstance(value, str) else value
+    if name == "subject" and not value:
+        raise Invalid({"subject": _("Subject is required.")})
+    if name == "kind":
+        return _choice(name, value or "inquiry", KINDS)
+    if name == "priority":
+        return _choice(name, value or "normal", PRIORITIES)
+    if name == "due_at":
+        return parse_local(value)
+    if name == "order_id":
+        return _order_id(value)
+    if value and len(value) > LIMITS[name]:
+        raise Invalid({name: _("Use at most %(n)d characters.", n=LIMITS[name])})
+    return value or None
+
+
+def _choice(name: str, value, allowed):
+    if value not in allowed:
+        raise Invalid({name: _("Choose one of the listed values.")})
+    return value
+
+
+def _order_id(value) -> int | None:
+    if not value:
+        return None
+    found = re.fullmatch(r"(?:[A-Za-z]{1,4}-?)?#?0*(\d{1,10})", str(value))
+    order_id = record_id(found.group(1)) if found else None
+    if order_id is None:
+        raise Invalid({"order_id": _("Enter the order's number, e.g. 1024.")})
+    return order_id
+
+
+def _customer(viewer: Member, value) -> int:
+    """A live customer the viewer may see, by id."""
+    customer_id = record_id(value)
+    stmt = customers.visible(viewer).where(Customer.id == customer_id).with_only_columns(Customer.id)
+    if customer_id is None or db.session.scalar(stmt) is None:
+        raise Invalid({"customer_id": _("Choose a customer.")})
+    return customer_id
+
+
+def assignable(viewer: Member, action: str = "edit") -> list[Member]:
+    """The active members the viewer may give tickets to."""
+    scope = viewer.role.scope("tickets", action)
+    stmt = select(Member).where(Member.active).order_by(Member.name)
+    if scope == "own":
+        stmt = stmt.where(Member.id == viewer.id)
+    elif scope in ("team", "subteams"):
+        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
+    elif scope != "all":
+        return []
+    return list(db.session.scalars(stmt.options(lazyload(Member.role))))
+
+
+def may_leave_unassigned(viewer: Member, action: str = "edit") -> bool:
+    return viewer.role.scope("tickets", action) in ("team", "subteams", "all")
+
+
+def _assignee(viewer: Member, value, action: str) -> int | None:
+    """An assignee the viewer may choose; None (unassigned) only for roles that see unassigned tickets."""
+    owner_id = record_id(value) if value not in (None, "") else None
+    if owner_id is None and value in (None, "") and may_leave_unassigned(viewer, action):
+        return None
+    if owner_id is None or owner_id not in {m.id for m in assignable(viewer, action)}:
+        raise Invalid({"owner_id": _("You can only assign tickets to yourself.")
+                       if viewer.role.scope("tickets", action) == "own"
+                       else _("Choose an active member of your team.")})
+    return owner_id
+
+
+def create_ticket(viewer: Member, data: dict) -> Ticket:
+    """A new open ticket, assigned to the viewer unless another assignee (or nobody) is chosen; logged."""
+    errors, cleaned = {}, {}
+    for check in (lambda: cleaned.update(clean(data, creating=True)),
+                  lambda: cleaned.update(customer_id=_customer(viewer, data.get("customer_id"))),
+                  lambda: cleaned.update(owner_id=_assignee(viewer, data.get("owner_id", viewer.id), "create"))):
+        try:
+            check()
+        except Invalid as error:
+            errors.update(error.errors)
+    if errors:
+        raise Invalid(errors)
+    now = utcnow()
+    cleaned["due_at"] = cleaned.get("due_at") or default_due(cleaned.get("priority", "normal"), now)
+    ticket = Ticket(status="open", created_by_id=viewer.id, created_at=now, updated_at=now, **cleaned)
+    db.session.add(ticket)
+    db.session.flush()
+    record("create", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}")
+    log("ticket_opened", customer_id=ticket.customer_id, link=("tickets.show", {"ticket_id": ticket.id}),
+        number=ticket.number, subject=ticket.subject)
+    return ticket
+
+
+def _open_for_changes(ticket: Ticket) -> None:
+    if ticket.status == "closed":
+        raise Invalid({"status": _("This ticket is closed and can no longer be changed.")})
+
+
+def update_ticket(viewer: Member, ticket: Ticket, data: dict) -> Ticket:
+    """Change subject, description, type, priority, due time or order; an empty due time means the
+    priority's default (counted from the ticket's creation). Audited."""
+    _open_for_changes(ticket)
+    before = snapshot(ticket, EDITABLE)
+    cleaned = clean(data, creating=False)
+    if "due_at" in data and cleaned.get("due_at") is None:
+        cleaned["due_at"] = default_due(cleaned.get("priority", ticket.priority), ticket.created_at)
+    for name, value in cleaned.items():
+        setattr(ticket, name, value)
+    changes = diff(before, snapshot(ticket, EDITABLE))
+    if changes:
+        ticket.updated_at = utcnow()
+        record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}", changes=changes)
+    db.session.flush()
+    return ticket
+
+
+def _rating(status: str, satisfaction, comment) -> tuple[int | None, str | None]:
+    """The satisfaction rating (1-5) and comment; given only when the ticket is closed."""
+    satisfaction = str(satisfaction or "").strip()
+    comment = str(comment or "").strip()
+    if status != "closed":
+        if satisfaction or comment:
+            raise Invalid({"satisfaction": _("A rating is only given when the ticket is closed.")})
+        return None, None
+    if satisfaction and satisfaction not in ("1", "2", "3", "4", "5"):
+        raise Invalid({"satisfaction": _("Choose a rating from 1 to 5.")})
+    if len(comment) > LIMITS["satisfaction_comment"]:
+        raise Invalid({"satisfaction_comment": _("Use at most %(n)d characters.", n=LIMITS["satisfaction_comment"])})
+    return (int(satisfaction) if satisfaction else None), comment or None
+
+
+def move_ticket(viewer: Member, ticket: Ticket, status: str, satisfaction=None, comment=None) -> Ticket:
+    """Move the ticket to `status` when the workflow allows it; closing may carry the customer's rating."""
+    _open_for_changes(ticket)
+    if status not in MOVES[ticket.status]:
+        label = STATUS_LABELS.get(status)
+        raise Invalid({"status": _("A ticket that is %(now)s cannot be moved to %(to)s.",
+                                   now=STATUS_LABELS[ticket.status], to=label) if label
+                       else _("Choose a status.")})
+    rating, rating_comment = _rating(status, satisfaction, comment)
+    before, now = ticket.status, utcnow()
+    ticket.status, ticket.updated_at = status, now
+    if status == "resolved":
+        ticket.resolved_at = now
+    elif status == "open" and before == "resolved":
+        ticket.resolved_at = None
+    elif status == "closed":
+        ticket.closed_at, ticket.satisfaction, ticket.satisfaction_comment = now, rating, rating_comment
+    changes = {"status": [before, status]} | ({"satisfaction": [None, rating]} if rating else {})
+    record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}", changes=changes)
+    log("ticket_status", customer_id=ticket.customer_id, link=("tickets.show", {"ticket_id": ticket.id}),
+        number=ticket.number, status=in_both_languages(lambda: STATUS_LABELS[status]))
+    db.session.flush()
+    return ticket
+
+
+def assign_ticket(viewer: Member, ticket: Ticket, owner_id) -> Ticket:
+    """Give the ticket to a member the viewer reaches (or, for team scopes and up, to nobody); audited."""
+    _open_for_changes(ticket)
+    owner_id = _assignee(viewer, owner_id, "edit")
+    if owner_id != ticket.owner_id:
+        record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}",
+               changes={"owner_id": [ticket.owner_id, owner_id]})
+        ticket.owner_id, ticket.updated_at = owner_id, utcnow()
+        db.session.flush()
+        db.session.expire(ticket, ["owner"])
+    return ticket
+
+
+def add_comment(viewer: Member, ticket: Ticket, body: str, internal: bool) -> TicketComment:
+    """An internal note, or a reply to the customer (stored; sending it comes with notifications)."""
+    _open_for_changes(ticket)
+    body = (body or "").strip()
+    if not body:
+        raise Invalid({"body": _("Write something first.")})
+    if len(body) > LIMITS["body"]:
+        raise Invalid({"body": _("Use at most %(n)d characters.", n=LIMITS["body"])})
+    comment = TicketComment(ticket_id=ticket.id, author_id=viewer.id, author_name=viewer.name, body=body,
+                            internal=internal)
+    ticket.updated_at = utcnow()
+    db.session.add(comment)
+    db.session.flush()
+    return comment
+
+
+def comments(ticket: Ticket) -> list[TicketComment]:
+    """The ticket's comments, oldest first (a conversation reads downwards)."""
+    stmt = select(TicketComment).where(TicketComment.ticket_id == ticket.id).order_by(TicketComment.id)
+    return list(db.session.scalars(stmt))
+
+
+def customer_choices(viewer: Member, q: str, limit: int = 8) -> list[Customer]:
+    """Customers the viewer may see that match what was typed, for the new-ticket form."""
+    q = (q or "").strip()[:100]
+    if not q:
+        return []
+    rows, _cursor, _total = customers.list_customers(viewer, customers.CustomerQuery(q=q), limit=limit)
+    return rows
+
+
+def chosen_customer(viewer: Member, customer_id) -> Customer | None:
+    """The customer chosen in the form, when the viewer may see it."""
+    customer_id = record_id(customer_id)
+    if customer_id is None:
+        return None
+    return db.session.scalar(customers.visible(viewer).where(Customer.id == customer_id)
+                             .options(lazyload("*")))
