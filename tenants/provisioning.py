@@ -55,6 +55,7 @@ def build_schema(schema: str) -> None:
     """Run the DDL script and the default seeds for `schema` inside the current transaction."""
     from crm.members.models import DEFAULT_SETTINGS, Role, Setting
     from crm.members.permissions import DEFAULT_ROLES
+    from crm.pipelines.models import DEFAULT_PIPELINE, DEFAULT_STAGES, Pipeline, Stage
 
     # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
     db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
@@ -62,6 +63,10 @@ def build_schema(schema: str) -> None:
     db.session.execute(insert(Role), [dict(role) for role in DEFAULT_ROLES], execution_options=options)
     db.session.execute(insert(Setting), [{"key": k, "value": v} for k, v in DEFAULT_SETTINGS.items()],
                        execution_options=options)
+    pipeline_id = db.session.scalar(insert(Pipeline).values(**DEFAULT_PIPELINE).returning(Pipeline.id),
+                                    execution_options=options)
+    db.session.execute(insert(Stage), [{**stage, "pipeline_id": pipeline_id, "position": position}
+                                       for position, stage in enumerate(DEFAULT_STAGES)], execution_options=options)
 
 
 def add_admin(schema: str, admin_account) -> None:

@@ -1,1 +1,130 @@
-"""Pipelines (schema `tenant`)."""
+"""Pipelines, their stages, deals and the deals' stage history (schema `tenant`)."""
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_babel import get_locale
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.members.models import Member
+from tenants.models import utcnow
+
+KINDS = ("open", "won", "lost")
+STATUSES = KINDS  # a deal's status is the kind of its stage
+
+DEFAULT_PIPELINE = {"name_en": "Sales", "name_zh": "销售"}
+DEFAULT_STAGES = (
+    {"name_en": "Lead", "name_zh": "线索", "probability": 10, "kind": "open"},
+    {"name_en": "Qualified", "name_zh": "已确认", "probability": 25, "kind": "open"},
+    {"name_en": "Proposal", "name_zh": "方案", "probability": 50, "kind": "open"},
+    {"name_en": "Negotiation", "name_zh": "谈判", "probability": 75, "kind": "open"},
+    {"name_en": "Won", "name_zh": "赢单", "probability": 100, "kind": "won"},
+    {"name_en": "Lost", "name_zh": "输单", "probability": 0, "kind": "lost"},
+)
+
+
+def _in_reader_language(english: str, chinese: str) -> str:
+    locale = get_locale()
+    return chinese if chinese and locale is not None and locale.language == "zh" else english
+
+
+class Pipeline(db.Model):
+    __tablename__ = "pipelines"
+    __table_args__ = {"schema": "tenant"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(60))
+    name_zh: Mapped[str] = mapped_column(String(60), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def name(self) -> str:
+        """The name in the reader's language."""
+        return _in_reader_language(self.name_en, self.name_zh)
+
+
+class Stage(db.Model):
+    __tablename__ = "stages"
+    __table_args__ = (
+        CheckConstraint("probability BETWEEN 0 AND 100", name="probability"),
+        Index("ix_stages_pipeline", "pipeline_id", "position"),
+        {"schema": "tenant"},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("tenant.pipelines.id"))
+    name_en: Mapped[str] = mapped_column(String(60))
+    name_zh: Mapped[str] = mapped_column(String(60), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    probability: Mapped[int] = mapped_column(default=0)  # percent, 0-100
+    kind: Mapped[str] = mapped_column(String(10), default="open")  # open | won | lost
+    active: Mapped[bool] = mapped_column(default=True)  # False: retired, kept for history
+
+    @property
+    def name(self) -> str:
+        """The name in the reader's language."""
+        return _in_reader_language(self.name_en, self.name_zh)
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Both names, for timeline events read later in either language."""
+        return {"en": self.name_en, "zh": self.name_zh or self.name_en}
+
+
+class Deal(db.Model):
+    __tablename__ = "deals"
+    __table_args__ = (
+        CheckConstraint("probability BETWEEN 0 AND 100", name="probability"),
+        # The board: one column is (pipeline, stage), newest first.
+        Index("ix_deals_board", "pipeline_id", "stage_id", "status", "id"),
+        Index("ix_deals_customer", "customer_id", "id"),
+        Index("ix_deals_owner", "owner_id", "status"),
+        {"schema": "tenant"},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("tenant.pipelines.id"))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("tenant.stages.id"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
+    currency: Mapped[str] = mapped_column(String(3))
+    expected_close: Mapped[date | None]
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"))
+    probability: Mapped[int] = mapped_column(default=0)
+    probability_set: Mapped[bool] = mapped_column(default=False)  # True: typed by a person, not the stage's
+    source: Mapped[str | None] = mapped_column(String(60))
+    notes: Mapped[str | None]
+    custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(String(10), default="open")  # the stage's kind
+    lost_reason: Mapped[str | None] = mapped_column(String(250))
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship()
+    owner: Mapped[Member | None] = relationship()
+    stage: Mapped[Stage] = relationship()
+    pipeline: Mapped[Pipeline] = relationship()
+
+
+class DealStageChange(db.Model):
+    """One move of a deal between stages: the history behind funnel and stage-time reports."""
+
+    __tablename__ = "deal_stage_changes"
+    __table_args__ = (
+        Index("ix_deal_stage_changes_deal", "deal_id", "id"),
+        Index("ix_deal_stage_changes_to", "to_stage_id", "at"),
+        {"schema": "tenant"},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("tenant.deals.id", ondelete="CASCADE"))
+    from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.stages.id"))  # None: the deal was created
+    to_stage_id: Mapped[int] = mapped_column(ForeignKey("tenant.stages.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None]  # members.id

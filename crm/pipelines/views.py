@@ -1,4 +1,351 @@
-"""Pipelines, stages and deals: the kanban board and the deal list."""
+"""Deal pages: the kanban board, the list, the deal form and page, moves, and Settings > Pipelines."""
+from flask import flash, g, request, url_for
+from flask_babel import format_currency
+from flask_babel import gettext as _
+
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.pipelines import service
+from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
+from crm.tags import service as tags
+from crm.timeline import service as timeline
+from crm.web import is_htmx, record_id, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")
+
+
+@bp.app_context_processor
+def helpers():
+    """Template helpers for deal pages and the customer page's deal list."""
+    return {"deal_money": money, "deal_kind_labels": KIND_LABELS, "deal_field_labels": FIELD_LABELS}
+
+
+def money(amount, currency: str) -> str:
+    """An amount in its currency, written the reader's way (¥12,500.00, US$80.00)."""
+    return format_currency(amount or 0, currency or "CNY")
+
+
+def _next_url(default: str) -> str:
+    """Where to go after a write: a page of this workspace named by the request, else `default`."""
+    wanted = request.values.get("next", "")
+    safe = wanted.startswith(f"/{g.tenant.slug}/") and "\\" not in wanted and "//" not in wanted
+    return wanted if safe and len(wanted) < 1000 else default
+
+
+# The board and the list
+
+@bp.get("/")
+@require("deals", "view")
+def index():
+    """The kanban board of one pipeline; the filter form swaps only the board."""
+    query = service.DealQuery.from_args(request.args)
+    pipeline = service.board_pipeline(query.pipeline_id)
+    query.pipeline_id = pipeline.id
+    columns = service.board(g.member, pipeline, query)
+    return render("pipelines/index.html", block=_swapped("board"), pipeline=pipeline, query=query,
+                  columns=columns, stages=[c.stage for c in columns], can_move=g.member.can("deals", "edit"),
+                  **_filter_choices("board"))
+
+
+def _swapped(block: str) -> str | None:
+    """`block` when htmx asked to swap only that element (the filter form does); else the whole page."""
+    return block if is_htmx() and request.headers.get("HX-Target") == block else None
+
+
+def _filter_choices(block: str) -> dict:
+    """What the filter form offers; a swap of the results alone does not need them."""
+    whole_page = _swapped(block) is None
+    return {"pipelines": service.pipelines() if whole_page else [],
+            "members": service.owner_choices(g.member, "view") if whole_page else [],
+            "tags": tags.all_tags() if whole_page else []}
+
+
+@bp.get("/stages/<id:stage_id>/cards")
+@require("deals", "view")
+def cards(stage_id: int):
+    """More cards of one column, loaded as the column scrolls."""
+    stage = service.get_stage(stage_id)
+    query = service.DealQuery.from_args(request.args)
+    column = service.column(g.member, stage, query, after=record_id(request.args.get("after")))
+    return render("pipelines/_cards.html", column=column, stages=service.stages(stage.pipeline_id), query=query,
+                  can_move=g.member.can("deals", "edit"))
+
+
+@bp.get("/list", endpoint="list")
+@require("deals", "view")
+def deal_list():
+    """The same deals as a table; filters and sorting swap the rows, scrolling appends them."""
+    query = service.DealQuery.from_args(request.args)
+    more = bool(query.after) and is_htmx()
+    rows, next_cursor = service.list_deals(g.member, query)
+    return render("pipelines/list.html", block="more_rows" if more else _swapped("results"), rows=rows,
+                  next_cursor=next_cursor, query=query, **_filter_choices("results"))
+
+
+# Moving deals
+
+@bp.post("/<id:deal_id>/move")
+@require("deals", "edit")
+def move(deal_id: int):
+    """Move a deal to another stage: a drag on the board, the card's "Move to…" or the deal page."""
+    deal = service.get_deal(g.member, deal_id, "edit")
+    title, from_stage_id, to_stage_id = deal.title, deal.stage_id, request.form.get("stage_id")
+    try:
+        service.move_deal_to_stage(g.member, deal, to_stage_id, request.form.get("lost_reason"))
+    except Invalid as error:
+        db.session.rollback()
+        return _after_move(" ".join(error.errors.values()), from_stage_id, to_stage_id, failed=True)
+    db.session.commit()
+    message = _("%(deal)s moved to %(stage)s.", deal=title, stage=deal.stage.name)
+    return _after_move(message, from_stage_id, deal.stage_id)
+
+
+def _after_move(message: str, from_stage_id: int, to_stage_id, failed: bool = False):
+    """On the board, the message and both columns re-drawn (a refused card goes back); else a redirect."""
+    if not is_htmx() or request.headers.get("HX-Boosted"):
+        flash(message, "error" if failed else "message")
+        return see_other(_next_url(url_for("pipelines.index")))
+    query = service.DealQuery.from_args(request.form)
+    from_stage = service.get_stage(from_stage_id)
+    shown = [s for s in service.stages(from_stage.pipeline_id) if s.id in (from_stage_id, record_id(to_stage_id))]
+    columns = [service.column(g.member, stage, query) for stage in shown]
+    return render("pipelines/_moved.html", message=message, failed=failed, columns=columns, query=query,
+                  stages=service.stages(from_stage.pipeline_id), can_move=True), 422 if failed else 200
+
+
+@bp.get("/<id:deal_id>/lose")
+@require("deals", "edit")
+def lose_form(deal_id: int):
+    """Ask why the deal was lost (a modal) before moving it to a lost stage."""
+    deal = service.get_deal(g.member, deal_id, "edit")
+    return _lose_page(deal, "", None)
+
+
+def _lose_page(deal, reason: str, error: str | None):
+    return render("pipelines/lose.html", block="form", deal=deal, reason=reason, error=error,
+                  stage_id=record_id(request.values.get("stage_id")),
+                  next=_next_url(url_for("pipelines.show", deal_id=deal.id)))
+
+
+@bp.post("/<id:deal_id>/lose")
+@require("deals", "edit")
+def lose(deal_id: int):
+    """Mark the deal lost with its reason."""
+    deal = service.get_deal(g.member, deal_id, "edit")
+    reason = request.form.get("lost_reason", "")
+    try:
+        service.mark_lost(g.member, deal, reason, request.form.get("stage_id"))
+    except Invalid as error:
+        db.session.rollback()
+        return _lose_page(service.get_deal(g.member, deal_id, "edit"), reason, " ".join(error.errors.values())), 422
+    db.session.commit()
+    flash(_("Deal %(deal)s lost.", deal=deal.title))
+    return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
+
+
+@bp.post("/<id:deal_id>/win")
+@require("deals", "edit")
+def win(deal_id: int):
+    """Mark the deal won."""
+    deal = service.get_deal(g.member, deal_id, "edit")
+    try:
+        service.mark_won(g.member, deal)
+    except Invalid as error:
+        db.session.rollback()
+        flash(" ".join(error.errors.values()), "error")
+        return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
+    db.session.commit()
+    flash(_("Deal %(deal)s won.", deal=deal.title))
+    return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
+
+
+# One deal
+
+@bp.get("/<id:deal_id>")
+@require("deals", "view")
+def show(deal_id: int):
+    """The deal: its fields, where it is on the stage path, its stage history and timeline."""
+    deal = service.get_deal(g.member, deal_id)
+    return render("pipelines/show.html", deal=deal, path=service.stages(deal.pipeline_id),
+                  history=service.stage_history(deal.id), events=timeline.events(deal_id=deal.id),
+                  can_edit=service.allowed(g.member, deal.id, "edit"),
+                  can_delete=service.allowed(g.member, deal.id, "delete"))
+
+
+@bp.get("/new")
+@require("deals", "create")
+def new():
+    """The empty form in a modal; ?customer_id, ?pipeline_id or ?stage_id pre-fill it."""
+    form = _form()
+    stage = service.first_stage(record_id(request.args.get("pipeline_id")))
+    form.stage_id.data = str(record_id(request.args.get("stage_id")) or (stage.id if stage else ""))
+    form.customer_id.data = record_id(request.args.get("customer_id"))
+    form.owner_id.data, form.currency.data = str(g.member.id), service.default_currency()
+    return _form_page(form, None)
+
+
+@bp.post("/")
+@require("deals", "create")
+def create():
+    """Create a deal; errors come back beside their fields with what was typed kept."""
+    form = _form()
+    try:
+        if not form.validate_on_submit():
+            raise Invalid({})
+        deal = service.create_deal(g.member, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _form_page(form, None), 422
+    db.session.commit()
+    flash(_("Deal %(deal)s added.", deal=deal.title))
+    return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
+
+
+@bp.get("/<id:deal_id>/edit")
+@require("deals", "edit")
+def edit(deal_id: int):
+    """The deal form, filled in, in a modal."""
+    deal = service.get_deal(g.member, deal_id, "edit")
+    form = _form(deal, obj=deal)
+    form.stage_id.data, form.owner_id.data = str(deal.stage_id), str(deal.owner_id or "")
+    form.probability.data = deal.probability if deal.probability_set else ""
+    return _form_page(form, deal)
+
+
+@bp.post("/<id:deal_id>")
+@require("deals", "edit")
+def update(deal_id: int):
+    """Save the modal form."""
+    deal = service.get_deal(g.member, deal_id, "edit")
+    form = _form(deal)
+    try:
+        if not form.validate_on_submit():
+            raise Invalid({})
+        service.update_deal(g.member, deal, form.data_for_service())
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _form_page(form, service.get_deal(g.member, deal_id, "edit")), 422
+    db.session.commit()
+    flash(_("Changes saved."))
+    return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
+
+
+@bp.post("/<id:deal_id>/delete")
+@require("deals", "delete")
+def delete(deal_id: int):
+    """Delete a deal, its stage history and its timeline events."""
+    deal = service.get_deal(g.member, deal_id, "delete")
+    service.delete_deal(deal)
+    return saved(_("Deal %(deal)s deleted.", deal=deal.title), "pipelines.index")
+
+
+@bp.get("/customers")
+@require("customers", "view")
+def customer_options():
+    """The deal form's customer chooser: customers the member may see, matching what was typed."""
+    selected = record_id(request.args.get("customer_id"))
+    choices = service.customer_choices(g.member, request.args.get("customer_q", ""), selected)
+    return render("pipelines/_customer_options.html", choices=choices, selected_id=selected)
+
+
+def _form(deal=None, **kwargs) -> DealForm:
+    """The deal form with its stage and owner choices (the deal's own pipeline when editing)."""
+    form = DealForm(**kwargs)
+    owners = service.owner_choices(g.member, "edit" if deal else "create")
+    if deal is not None and deal.owner is not None and deal.owner not in owners:
+        owners.append(deal.owner)
+    form.set_choices(service.stage_choices(deal.pipeline_id if deal else None), owners)
+    return form
+
+
+def _form_page(form: DealForm, deal):
+    """The deal form (a modal for htmx)."""
+    selected = record_id(form.customer_id.data)
+    stage = service.find_stage(form.stage_id.data)
+    return render("pipelines/form.html", block="form", form=form, deal=deal, selected_id=selected,
+                  choices=service.customer_choices(g.member, selected_id=selected),
+                  asks_reason=bool(form.lost_reason.errors or (deal and deal.status == "lost")
+                                   or (stage and stage.kind == "lost")),
+                  next=_next_url(""))
+
+
+# Settings > Pipelines
+
+@bp.get("/pipelines")
+@require("settings", "view")
+def settings():
+    """Pipelines and their stages, for admins to add, rename, reorder and retire."""
+    return _settings_page()
+
+
+def _settings_page(errors: dict | None = None, failed: str = "", status: int = 200):
+    rows = [(p, service.stages(p.id, include_retired=True), service.stage_deal_counts(p.id))
+            for p in service.pipelines(active_only=False)]
+    return render("pipelines/settings.html", rows=rows, errors=errors or {}, failed=failed,
+                  typed=request.form), status
+
+
+def _settings_write(failed: str, action, message: str):
+    """Run one settings change: saved and back to the page, or the page again with the errors at the form."""
+    try:
+        action()
+    except Invalid as error:
+        db.session.rollback()
+        return _settings_page(error.errors, failed, 422)
+    return saved(message, "pipelines.settings")
+
+
+@bp.post("/pipelines")
+@require("settings", "edit")
+def create_pipeline():
+    """Add a pipeline (it starts with the default stages)."""
+    return _settings_write("new-pipeline", lambda: service.create_pipeline(request.form), _("Pipeline added."))
+
+
+@bp.post("/pipelines/<id:pipeline_id>")
+@require("settings", "edit")
+def update_pipeline(pipeline_id: int):
+    """Rename a pipeline, or hide it from the board."""
+    pipeline = service.get_pipeline(pipeline_id)
+    return _settings_write(f"pipeline-{pipeline_id}", lambda: service.update_pipeline(pipeline, request.form),
+                           _("Pipeline saved."))
+
+
+@bp.post("/pipelines/<id:pipeline_id>/stages")
+@require("settings", "edit")
+def add_stage(pipeline_id: int):
+    """Add a stage to a pipeline."""
+    pipeline = service.get_pipeline(pipeline_id)
+    return _settings_write(f"new-stage-{pipeline_id}", lambda: service.add_stage(pipeline, request.form),
+                           _("Stage added."))
+
+
+@bp.post("/stages/<id:stage_id>")
+@require("settings", "edit")
+def update_stage(stage_id: int):
+    """Rename a stage, or change its probability or kind."""
+    stage = service.get_stage(stage_id)
+    return _settings_write(f"stage-{stage_id}", lambda: service.update_stage(stage, request.form), _("Stage saved."))
+
+
+@bp.post("/stages/<id:stage_id>/move")
+@require("settings", "edit")
+def move_stage(stage_id: int):
+    """Move a stage up or down the pipeline."""
+    stage = service.get_stage(stage_id)
+    step = -1 if request.form.get("direction") == "up" else 1
+    return _settings_write(f"stage-{stage_id}", lambda: service.move_stage(stage, step), _("Stage moved."))
+
+
+@bp.post("/stages/<id:stage_id>/retire")
+@require("settings", "edit")
+def retire_stage(stage_id: int):
+    """Retire a stage, first moving its deals to the stage chosen."""
+    stage = service.get_stage(stage_id)
+    return _settings_write(f"retire-{stage_id}",
+                           lambda: service.retire_stage(g.member, stage, request.form.get("to_stage_id")),
+                           _("Stage %(stage)s retired.", stage=stage.name))
