@@ -3,6 +3,8 @@ from flask import flash, g, request, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
 
+from crm.activities import service as activities
+from crm.activities.forms import METHOD_LABELS
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
@@ -11,6 +13,7 @@ from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
 from crm.tags import service as tags
 from crm.timeline import service as timeline
 from crm.web import is_htmx, record_id, render, saved, see_other
+from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")
@@ -171,7 +174,9 @@ def show(deal_id: int):
     return render("pipelines/show.html", deal=deal, path=service.stages(deal.pipeline_id),
                   history=service.stage_history(deal.id), events=timeline.events(deal_id=deal.id),
                   can_edit=service.allowed(g.member, deal.id, "edit"),
-                  can_delete=service.allowed(g.member, deal.id, "delete"))
+                  can_delete=service.allowed(g.member, deal.id, "delete"),
+                  follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),
+                  method_labels=METHOD_LABELS)
 
 
 @bp.get("/new")

@@ -121,3 +121,26 @@ def test_my_day_buckets_by_the_workspace_day(acme, make_customer, in_tenant):
 
     assert in_tenant(acme, buckets) == {"overdue": ["yesterday"], "today": ["this morning", "tonight"],
                                         "upcoming": ["tomorrow"]}
+
+
+def test_follow_up_on_a_deal_shows_on_the_deal_and_customer_timelines(acme, client_as, make_customer, in_tenant):
+    from crm.pipelines.models import Deal, Stage
+
+    customer = make_customer(acme, name="Deal Customer")
+
+    def deal():
+        lead = db.session.scalar(select(Stage).where(Stage.kind == "open").order_by(Stage.position))
+        row = Deal(title="Big order", customer_id=customer, pipeline_id=lead.pipeline_id, stage_id=lead.id,
+                   currency="CNY", owner_id=1, probability=10, status="open")
+        db.session.add(row)
+        db.session.flush()
+        return row.id
+
+    deal_id = in_tenant(acme, deal)
+    admin = client_as(acme.admin_account_id)
+    logged = admin.post(f"/{acme.slug}/activities/", headers=HX, data={
+        "mode": "log", "deal_id": deal_id, "method": "meeting", "summary": "Walked through the offer",
+        "outcome": "Needs a discount"})
+    assert logged.status_code == 204
+    assert "Meeting logged: Walked through the offer" in admin.get(f"/{acme.slug}/deals/{deal_id}").text
+    assert "Meeting logged: Walked through the offer" in admin.get(f"/{acme.slug}/customers/{customer}").text
