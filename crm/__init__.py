@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.health.views import bp as health
     from crm.members.views import bp as members
     from crm.members.views import public as invitations
+    from crm.notify.settings_views import bp as messaging
     from crm.notify.views import bp as notify
     from crm.orders.views import bp as orders
     from crm.orders.views import public as order_status
@@ -88,7 +89,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      pipelines, activities, pool, products, orders, order_status, tickets, notify):
+                      pipelines, activities, pool, products, orders, order_status, tickets, notify,
+                      messaging):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

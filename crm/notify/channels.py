@@ -114,4 +114,4 @@ def send_bot(notification: Notification, message: Message) -> None:
     config = bots.tenant_config(notification.channel)
     if config is None:
         return dev_outbox(notification, message)
-    bots.post(notification.channel, config, message)
+    bots.post(notification.channel, config, message, notification)

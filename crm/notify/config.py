@@ -1,0 +1,352 @@
+"""Per-tenant messaging settings: the email sender, the SMS provider, the chat bots and quiet hours.
+
+Settings rows: "email" {"sender_name", "reply_to"} (channels.py reads it), "quiet_hours" {"start", "end"} or
+null when off (rules.py reads it), "sms" {"provider", its plain fields, "templates", "secrets"} and
+"bot_<channel>" {"secrets": {"url", "secret"}}. Secrets (API tokens, bot URLs, which carry the bot's token,
+signing secrets) are AES-GCM tokens bound to the tenant and the field, shown masked and kept when a form
+leaves them empty."""
+import re
+import smtplib
+import uuid
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidTag
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, g
+from flask_babel import gettext as _
+
+from crm.audit.service import MASK, record
+from crm.crypto import UnknownKey, decrypt, encrypt, mask
+from crm.errors import Invalid
+from crm.notify.rules import DEFAULT_QUIET_HOURS
+from crm.settings import get_setting, put_setting
+
+SMS_PROVIDERS = ("http", "twilio", "aliyun")
+SMS_FIELDS = {"http": ("url", "auth_header"), "twilio": ("account_sid", "sender", "base_url"),
+              "aliyun": ("access_key_id", "sign_name", "region", "endpoint")}
+SMS_SECRETS = {"http": ("auth_value",), "twilio": ("auth_token",), "aliyun": ("access_key_secret",)}
+TEMPLATE_KINDS = ("reminder", "order_status", "campaign", "quiet_customers", "digest", "default")  # Aliyun codes
+BOT_CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")
+BOT_SECRETS = {"wecom": ("url",), "dingtalk": ("url", "secret"), "feishu": ("url", "secret"),
+               "webhook": ("url", "secret")}
+
+CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,60}")
+TWILIO_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+TWILIO_SENDER = re.compile(r"\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
+ALIYUN_KEY_ID = re.compile(r"[A-Za-z0-9]{8,64}")
+ALIYUN_REGION = re.compile(r"[a-z0-9-]{2,40}")
+TEMPLATE_CODE = re.compile(r"[A-Za-z0-9_]{1,40}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def bot_key(channel: str) -> str:
+    return f"bot_{channel}"
+
+
+def _context(key: str, field: str) -> str:
+    return f"{g.tenant.schema}:settings.{key}.{field}"
+
+
+def _stored(key: str) -> dict:
+    value = get_setting(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _decrypted(key: str, stored: dict) -> dict:
+    """The stored settings with their secrets in clear; ChannelError when a secret cannot be read."""
+    plain = {name: value for name, value in stored.items() if name != "secrets"}
+    for name, token in (stored.get("secrets") or {}).items():
+        try:
+            plain[name] = decrypt(token, _context(key, name))
+        except (UnknownKey, InvalidTag, ValueError) as error:
+            from crm.notify.channels import ChannelError
+
+            raise ChannelError(f"the saved {name} of {key} cannot be decrypted: enter it again") from error
+    return plain
+
+
+# --- reading (the channels) ---------------------------------------------------------------------------------
+
+def sms_config() -> dict | None:
+    """The SMS provider settings with secrets in clear; None when no provider is set up."""
+    stored = _stored("sms")
+    return _decrypted("sms", stored) if stored.get("provider") in SMS_PROVIDERS else None
+
+
+def bot_config(channel: str) -> dict | None:
+    """A chat bot's {"url", "secret"} in clear; None when the bot is not set up."""
+    stored = _stored(bot_key(channel))
+    if channel not in BOT_CHANNELS or not (stored.get("secrets") or {}).get("url"):
+        return None
+    return {"secret": "", **_decrypted(bot_key(channel), stored)}
+
+
+def email_settings() -> dict:
+    return {"sender_name": "", "reply_to": "", **_stored("email")}
+
+
+def quiet_hours() -> dict | None:
+    return get_setting("quiet_hours", DEFAULT_QUIET_HOURS)
+
+
+# --- reading (the settings page: never a secret) ----------------------------------------------------------
+
+def sms_values() -> dict:
+    """The SMS form's values: the plain fields and template codes; secrets are left out."""
+    stored = _stored("sms")
+    values = {name: value for name, value in stored.items() if name not in ("secrets", "templates")}
+    values.setdefault("provider", "")
+    values.setdefault("auth_header", "Authorization")
+    for kind, code in (stored.get("templates") or {}).items():
+        values[f"template_{kind}"] = code
+    return values
+
+
+def mask_url(url: str) -> str:
+    """`https://host/…abcd`: the service it goes to, not the token in it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}/…{url[-4:]}" if parts.hostname else mask(url)
+
+
+def secret_masks() -> dict:
+    """{"sms" | channel: {field: masked value}} for the secrets that are saved."""
+    keys = {"sms": "sms", **{channel: bot_key(channel) for channel in BOT_CHANNELS}}
+    masks = {}
+    for section, key in keys.items():
+        masks[section] = {}
+        for name, token in (_stored(key).get("secrets") or {}).items():
+            try:
+                value = decrypt(token, _context(key, name))
+            except (UnknownKey, InvalidTag, ValueError):
+                masks[section][name] = _("saved, but unreadable: enter it again")
+                continue
+            masks[section][name] = mask_url(value) if name == "url" else (mask(value) or MASK)
+    return masks
+
+
+def bots_set_up() -> dict:
+    return {channel: bool((_stored(bot_key(channel)).get("secrets") or {}).get("url")) for channel in BOT_CHANNELS}
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+def clean_url(value: str, field: str, errors: dict) -> str:
+    """An http(s) URL with a host, or a message at `field`."""
+    value = (value or "").strip()
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if not parts or parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value) \
+            or len(value) > 500:
+        errors[field] = _("Enter an http:// or https:// address, e.g. https://api.example.com/sms.")
+    return value
+
+
+def _text(data: dict, name: str, limit: int = 200) -> str:
+    return " ".join(str(data.get(name) or "").split())[:limit + 1]
+
+
+def _secrets(key: str, names: tuple, data: dict, errors: dict, required: tuple = ()) -> dict:
+    """Encrypt the secrets typed in; keep the saved ones left empty; a message where one is needed."""
+    saved = _stored(key).get("secrets") or {}
+    tokens = {}
+    for name in names:
+        value = str(data.get(name) or "").strip()
+        if value:
+            if CONTROL.search(value):
+                errors[name] = _("This value cannot be used: remove line breaks and control characters.")
+                continue
+            if len(value) > 500:
+                errors[name] = _("At most %(n)d characters.", n=500)
+                continue
+            tokens[name] = encrypt(value, _context(key, name))
+        elif saved.get(name):
+            tokens[name] = saved[name]
+        elif name in required:
+            errors[name] = _("Enter this value.")
+    return tokens
+
+
+def _audit(section: str, before: dict, after: dict) -> None:
+    """One audit entry per saved section; secrets appear only as "changed"."""
+    changes = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        changes[name] = [MASK, MASK] if name == "secrets" else [old, new]
+    if changes:
+        record("update", "settings", summary=f"Messaging: {section}", changes=changes)
+
+
+def _put(key: str, value, section: str) -> None:
+    _audit(section, _stored(key), value or {})
+    put_setting(key, value)
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+def save_email(data: dict) -> dict:
+    """The sender name and reply-to address of the workspace's emails."""
+    errors = {}
+    sender_name = _text(data, "sender_name", 80)
+    if len(sender_name) > 80:
+        errors["sender_name"] = _("At most %(n)d characters.", n=80)
+    reply_to = str(data.get("reply_to") or "").strip()
+    if reply_to:
+        try:
+            reply_to = validate_email(reply_to, check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["reply_to"] = _("Enter a valid email address, e.g. sales@example.com.")
+    if errors:
+        raise Invalid(errors)
+    value = {"sender_name": sender_name, "reply_to": reply_to}
+    _put("email", value, "email")
+    return value
+
+
+def save_quiet_hours(data: dict) -> dict | None:
+    """Quiet hours for customer messages ({"start", "end"} in the workspace's time zone), or off (None)."""
+    if not data.get("enabled"):
+        _audit("quiet hours", quiet_hours() or {}, {})
+        put_setting("quiet_hours", None)
+        return None
+    errors = {}
+    start, end = str(data.get("start") or "").strip(), str(data.get("end") or "").strip()
+    for name, value in (("start", start), ("end", end)):
+        if not CLOCK.fullmatch(value):
+            errors[name] = _("Enter a time as HH:MM, e.g. 21:00.")
+    if not errors and start == end:
+        errors["end"] = _("The quiet hours must end at another time than they start.")
+    if errors:
+        raise Invalid(errors)
+    value = {"start": start, "end": end}
+    _audit("quiet hours", quiet_hours() or {}, value)
+    put_setting("quiet_hours", value)
+    return value
+
+
+def save_sms(data: dict) -> dict | None:
+    """The SMS provider and its credentials; no provider switches SMS off (development: the dev outbox)."""
+    provider = str(data.get("provider") or "")
+    if not provider:
+        _put("sms", None, "SMS")
+        return None
+    if provider not in SMS_PROVIDERS:
+        raise Invalid({"provider": _("Choose a provider from the list.")})
+    errors = {}
+    value = {"provider": provider}
+    if provider == "http":
+        value["url"] = clean_url(data.get("url"), "url", errors)
+        value["auth_header"] = str(data.get("auth_header") or "").strip() or "Authorization"
+        if not HEADER_NAME.fullmatch(value["auth_header"]):
+            errors["auth_header"] = _("A header name has only letters, digits and dashes, e.g. Authorization.")
+    elif provider == "twilio":
+        value["account_sid"] = str(data.get("account_sid") or "").strip()
+        if not TWILIO_SID.fullmatch(value["account_sid"]):
+            errors["account_sid"] = _("The Account SID starts with AC followed by 32 letters and digits.")
+        sender = str(data.get("sender") or "").strip()
+        value["sender"] = re.sub(r"[\s().-]", "", sender) if sender.startswith("+") else sender
+        if not TWILIO_SENDER.fullmatch(value["sender"]):
+            errors["sender"] = _("Enter the sending number as +14155550100, a Messaging Service SID (MG…) "
+                                 "or a sender ID of up to 11 letters and digits.")
+        value["base_url"] = ""
+        if str(data.get("base_url") or "").strip():
+            value["base_url"] = clean_url(data.get("base_url"), "base_url", errors).rstrip("/")
+    else:
+        value["access_key_id"] = str(data.get("access_key_id") or "").strip()
+        if not ALIYUN_KEY_ID.fullmatch(value["access_key_id"]):
+            errors["access_key_id"] = _("Enter the AccessKey ID (letters and digits).")
+        value["sign_name"] = _text(data, "sign_name", 60)
+        if not value["sign_name"] or len(value["sign_name"]) > 60:
+            errors["sign_name"] = _("Enter the approved sign name (签名), at most 60 characters.")
+        value["region"] = str(data.get("region") or "").strip()
+        if value["region"] and not ALIYUN_REGION.fullmatch(value["region"]):
+            errors["region"] = _("A region looks like cn-hangzhou.")
+        value["endpoint"] = ""
+        if str(data.get("endpoint") or "").strip():
+            value["endpoint"] = clean_url(data.get("endpoint"), "endpoint", errors).rstrip("/")
+        templates = {}
+        for kind in TEMPLATE_KINDS:
+            code = str(data.get(f"template_{kind}") or "").strip()
+            if code and not TEMPLATE_CODE.fullmatch(code):
+                errors[f"template_{kind}"] = _("A template code looks like SMS_123456789.")
+            elif code:
+                templates[kind] = code
+        value["templates"] = templates
+    names = SMS_SECRETS[provider]
+    value["secrets"] = _secrets("sms", names, data, errors,
+                                required=() if provider == "http" else names)
+    if errors:
+        raise Invalid(errors)
+    _put("sms", value, "SMS")
+    return value
+
+
+def save_bot(channel: str, data: dict) -> dict | None:
+    """A chat bot's webhook URL and signing secret; `remove` switches the bot off."""
+    if channel not in BOT_CHANNELS:
+        raise Invalid({"channel": _("Choose a chat bot from the list.")})
+    key = bot_key(channel)
+    if data.get("remove"):
+        _put(key, None, channel)
+        return None
+    errors = {}
+    url = str(data.get("url") or "").strip()
+    if url:
+        clean_url(url, "url", errors)
+    secrets = _secrets(key, BOT_SECRETS[channel], data, errors, required=("url",))
+    if errors:
+        raise Invalid(errors)
+    value = {"secrets": secrets}
+    _put(key, value, channel)
+    return value
+
+
+# --- the test button ----------------------------------------------------------------------------------------
+
+def send_test(channel: str, member, phone: str = "") -> str:
+    """Send a test message right away through the channel's real adapter with the saved settings; returns
+    what happened. Raises Invalid (nothing to send with) or ChannelError (the service refused)."""
+    from crm.customers.service import normalise_phone
+    from crm.notify import bots, channels, messages, sms
+    from crm.notify.models import Notification
+
+    workspace = g.tenant.name
+    message = messages.render_text("{{ subject }}", "{{ text }}", {
+        "subject": _("Test message from %(workspace)s", workspace=workspace),
+        "text": _("This is a test message from the CRM of %(workspace)s. If you can read it, messages "
+                  "reach you here.", workspace=workspace)})
+    note = Notification(channel=channel, kind="test", recipient="", idempotency_key=f"test:{uuid.uuid4().hex}",
+                        payload={"workspace": workspace}, language="en")
+    if channel == "email":
+        note.recipient = member.email
+        if not current_app.config["SMTP_URL"]:
+            channels.dev_outbox(note, message)
+            return _("No SMTP server is configured: the test email to %(email)s is in the development outbox.",
+                     email=member.email)
+        try:
+            channels.deliver(note, message, lambda: None)
+        except (smtplib.SMTPException, OSError) as error:
+            raise channels.ChannelError(f"the mail server refused: {error}") from error
+        return _("Test email sent to %(email)s.", email=member.email)
+    if channel == "sms":
+        config = sms.tenant_config()
+        if config is None:
+            raise Invalid({"phone": _("Set up and save an SMS provider first.")})
+        if not (phone or "").strip():
+            raise Invalid({"phone": _("Enter the mobile number to send the test to.")})
+        note.recipient = normalise_phone(phone)
+        message_id = sms.provider(config).send(note.recipient, message.text, note)
+        return _("Test SMS sent to %(phone)s (provider's message id: %(id)s).", phone=note.recipient,
+                 id=message_id or "—")
+    if channel in BOT_CHANNELS:
+        config = bots.tenant_config(channel)
+        if config is None:
+            raise Invalid({"url": _("Save the bot's webhook URL first.")})
+        bots.post(channel, config, message, note)
+        return _("Test message posted.")
+    raise Invalid({"channel": _("Choose a channel to test.")})
