@@ -115,8 +115,7 @@ def send_digests(now: datetime, day) -> int:
 def _to_member(member: Member, kind: str, key: str, payload: dict) -> int:
     language = reminders.locale_of(member)[:2]
     written = 0
-    for channel in reminders.CHANNELS:
-        recipient = member.email if channel == "email" else str(member.id)
+    for channel, recipient in reminders.destinations(member):
         if outbox.schedule(channel=channel, kind=kind, recipient=recipient, member_id=member.id,
                            key=f"{key}:{channel}", payload=payload, language=language) is not None:
             written += 1

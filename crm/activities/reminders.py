@@ -13,11 +13,24 @@ from crm.members.models import Member
 from crm.notify import outbox
 from tenants.models import utcnow
 
-CHANNELS = ("inapp", "email")  # every assignee gets these; SMS and bots follow the member's settings
+BOTS = ("wecom", "dingtalk", "feishu", "webhook")
 
 
 def source(activity: Activity) -> str:
     return f"activity:{activity.id}"
+
+
+def destinations(member: Member) -> list[tuple[str, str]]:
+    """(channel, recipient) for each way the member wants reminders: in-app always, then their choices."""
+    wanted = [("inapp", str(member.id))]
+    for channel in member.notify_channels or []:
+        if channel == "email":
+            wanted.append(("email", member.email))
+        elif channel == "sms" and member.phone:
+            wanted.append(("sms", member.phone))
+        elif channel in BOTS:
+            wanted.append((channel, member.name))  # the workspace's group bot; the name says whose it is
+    return wanted
 
 
 def locale_of(member: Member) -> str:
@@ -36,8 +49,7 @@ def schedule(activity: Activity) -> None:
     remind_at = activity.due_at - timedelta(minutes=activity.remind_minutes)
     locale = locale_of(member)
     payload = _payload(activity, locale)
-    for channel in CHANNELS:
-        recipient = member.email if channel == "email" else str(member.id)
+    for channel, recipient in destinations(member):
         outbox.schedule(channel=channel, kind="reminder", recipient=recipient, member_id=member.id,
                         key=f"reminder:{activity.id}:{channel}:{int(remind_at.timestamp())}", due_at=remind_at,
                         payload=payload, language=locale[:2], source=source(activity))

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -50,6 +50,9 @@ class Member(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, for reminders by SMS
+    # Where the member's reminders and digests go besides in-app: email, sms, and the workspace's chat bots.
+    notify_channels: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=lambda: ["email"])
 
     role: Mapped[Role] = relationship(lazy="joined")
 

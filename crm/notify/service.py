@@ -114,3 +114,23 @@ def save_template(kind: str, language: str, subject: str, body: str) -> None:
 def reset_template(kind: str, language: str) -> None:
     """Back to the built-in wording."""
     db.session.execute(delete(MessageTemplate).where(MessageTemplate.kind == kind, MessageTemplate.language == language))
+
+
+def available_channels() -> list[str]:
+    """The channels a member may pick for reminders: email, SMS, and the chat bots this workspace set up."""
+    from crm.notify import bots
+
+    return ["email", "sms"] + [bot for bot in ("wecom", "dingtalk", "feishu", "webhook")
+                               if bots.tenant_config(bot) is not None]
+
+
+def save_preferences(member: Member, form) -> None:
+    """The member's phone and where their reminders go (in-app always)."""
+    from crm.customers.service import normalise_phone
+
+    phone = normalise_phone(form.get("phone", ""))
+    wanted = [channel for channel in form.getlist("channels") if channel in available_channels()]
+    if "sms" in wanted and not phone:
+        raise Invalid({"phone": _("Enter your mobile number to get reminders by SMS.")})
+    member.phone, member.notify_channels = phone, wanted
+    db.session.flush()

@@ -98,3 +98,26 @@ def reset_template():
     """Go back to the built-in wording."""
     service.reset_template(request.form.get("kind", ""), request.form.get("language", ""))
     return saved(_("Template reset to the default."), "notify.templates")
+
+
+def _preferences_page(errors: dict | None = None, status: int = 200):
+    from crm.activities.service import digest_wanted
+
+    return render("notify/preferences.html", channels=service.available_channels(), errors=errors or {},
+                  typed=request.form if errors else None, digest=digest_wanted(g.member)), status
+
+
+@bp.get("/preferences")
+def preferences():
+    """Where the signed-in member's reminders go: email, SMS, chat bots; and their mobile number."""
+    return _preferences_page()
+
+
+@bp.post("/preferences")
+def save_preferences():
+    try:
+        service.save_preferences(g.member, request.form)
+    except Invalid as error:
+        db.session.rollback()
+        return _preferences_page(error.errors, 422)
+    return saved(_("Your notification settings are saved."), "notify.preferences")

@@ -209,3 +209,26 @@ def test_tenant_template_is_previewed_saved_used_and_bad_ones_refused(app, acme,
                                             payload={"customer": "Ma Li", "due": "10:00"}))
     run_worker()
     assert "Ring Ma Li" in admin.get(f"/{acme.slug}/messages/").text
+
+
+def test_member_chooses_sms_and_the_reminder_arrives_by_email_sms_and_in_app(
+        app, acme, client_as, make_customer, in_tenant, run_worker, smtp_on, httpserver):
+    import json
+
+    from crm.notify import config
+
+    httpserver.expect_request("/v1/sms", method="POST").respond_with_json({"id": "sms-1"})
+    in_tenant(acme, lambda: config.save_sms({"provider": "http", "url": httpserver.url_for("/v1/sms"),
+                                             "auth_header": "Authorization", "auth_value": "Bearer t"}))
+    admin = client_as(acme.admin_account_id)
+    refused = admin.post(f"/{acme.slug}/messages/preferences", data={"channels": ["email", "sms"], "phone": ""})
+    assert refused.status_code == 422 and "Enter your mobile number to get reminders by SMS." in refused.text
+    assert admin.post(f"/{acme.slug}/messages/preferences", data={"channels": ["email", "sms"],
+                                                                  "phone": "138 0013 8000"}).status_code == 303
+    customer = make_customer(acme, name="Qian Duo")
+    plan(admin, acme.slug, customer, datetime.now(timezone.utc) + timedelta(minutes=5), summary="Confirm delivery")
+    run_worker()
+    texts = [json.loads(request.get_data()) for request, _response in httpserver.log]
+    assert len(texts) == 1 and texts[0]["to"] == "+8613800138000" and "Qian Duo" in texts[0]["text"]
+    assert len([m for m in smtp_on.messages if m["Subject"] == "Reminder: Call Qian Duo"]) == 1
+    assert '<span class="bell-count">1</span>' in admin.get(f"/{acme.slug}/messages/bell", headers=HX).text

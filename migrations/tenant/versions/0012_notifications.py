@@ -67,6 +67,10 @@ def upgrade():
     op.add_column("customers", sa.Column("preferred_channel", sa.String(10), server_default="sms",
                                          nullable=False), schema=schema)
     op.alter_column("customers", "preferred_channel", server_default=None, schema=schema)
+    op.add_column("members", sa.Column("phone", sa.String(20), nullable=True), schema=schema)
+    op.add_column("members", sa.Column("notify_channels", postgresql.ARRAY(sa.String(20)),
+                                       server_default=sa.text("'{email}'::varchar[]"), nullable=False), schema=schema)
+    op.alter_column("members", "notify_channels", server_default=None, schema=schema)
     op.add_column("customers", sa.Column("quiet_reminded_at", sa.DateTime(timezone=True), nullable=True),
                   schema=schema)
 
@@ -74,6 +78,8 @@ def upgrade():
 def downgrade():
     schema = current_schema()
     op.drop_column("customers", "quiet_reminded_at", schema=schema)
+    op.drop_column("members", "notify_channels", schema=schema)
+    op.drop_column("members", "phone", schema=schema)
     op.drop_column("customers", "preferred_channel", schema=schema)
     op.drop_column("customers", "marketing_opt_out_at", schema=schema)
     op.drop_table("message_templates", schema=schema)
