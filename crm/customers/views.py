@@ -11,6 +11,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import require
+from crm.orders import service as orders
 from crm.pipelines import service as deals
 from crm.tags import service as tags
 from crm.tickets import service as tickets
@@ -93,6 +94,8 @@ def show(customer_id: int):
                   follow_ups=activities.open_for(g.member, customer_id=customer.id), now=utcnow(),
                   method_labels=METHOD_LABELS, tickets=tickets.tickets_for_customer(g.member, customer.id),
                   deals=deals.deals_for_customer(g.member, customer.id) if g.member.can("deals", "view") else [],
+                  customer_orders=orders.orders_for_customer(g.member, customer.id)
+                  if g.member.can("orders", "view") else [],
                   **_timeline(customer.id))
 
 

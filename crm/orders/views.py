@@ -1,8 +1,226 @@
-"""Orders: lines, totals, the status workflow and the signed public status link."""
-from flask import Blueprint
+"""Orders: list with filters, the order form with its lines, detail, status moves, and the public status
+link (`/o/<token>`, no account and no tenant slug)."""
+from flask import Blueprint, abort, g, make_response, render_template, request, url_for
+from flask_babel import gettext as _
 
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.members.access import require
+from crm.orders import forms, service
+from crm.products import service as catalogue
+from crm.web import is_htmx, record_id, refused, render, saved
+from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("orders", __name__, "/orders")
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
 public = Blueprint("order_status", __name__, url_prefix="/o")
+
+
+@bp.app_context_processor
+def labels():
+    """Order labels and money formatting for every template (the customer page shows orders too)."""
+    return {"order_status_labels": service.STATUS_LABELS, "order_move_labels": service.MOVE_LABELS,
+            "order_field_labels": forms.FIELD_LABELS, "order_money": service.money}
+
+
+@bp.get("/")
+@require("orders", "view")
+def index():
+    """The list; filters and "more" swap only the rows."""
+    query = service.OrderQuery.from_args(request.args)
+    more = bool(query.before) and is_htmx()
+    rows, next_cursor = service.list_orders(g.member, query)
+    return render("orders/index.html", block="more_rows" if more else "results", rows=rows, query=query,
+                  next_cursor=next_cursor, members=service.members_for_filter(),
+                  customer=service.customer_choice(g.member, query.customer_id))
+
+
+@bp.get("/new")
+@require("orders", "create")
+def new():
+    """The order form, with one empty line (and the customer, when it comes from the customer's page)."""
+    form = _form()
+    form.owner_id.data, form.currency.data = str(g.member.id), catalogue.tenant_currency()
+    customer = service.customer_choice(g.member, request.args.get("customer_id"))
+    return _form_page(form, None, [forms.LineInput(key=forms.new_key())], customer)
+
+
+@bp.post("/")
+@require("orders", "create")
+def create():
+    """Place an order; errors come back beside their fields and lines, nothing saved."""
+    form, rows = _form(), forms.read_lines(request.form)
+    customer_id = request.form.get("customer_id")
+    if not form.validate_on_submit():
+        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id)), 422
+    try:
+        order = service.create_order(g.member, form.data_for_service(customer_id), rows)
+    except Invalid as error:
+        db.session.rollback()
+        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), error), 422
+    return saved(_("Order %(number)s placed.", number=order.number), "orders.show", order_id=order.id)
+
+
+@bp.get("/<id:order_id>")
+@require("orders", "view")
+def show(order_id: int):
+    """The order: lines, totals, status moves and history, and its public link."""
+    order = service.get_order(g.member, order_id)
+    token = service.link_token(order)
+    link = url_for("order_status.show", token=token, _external=True) if token else None
+    return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"))
+
+
+@bp.get("/<id:order_id>/edit")
+@require("orders", "edit")
+def edit(order_id: int):
+    """The order form filled in from the order."""
+    order = service.get_order(g.member, order_id, "edit")
+    form = _form(order, obj=order)
+    form.owner_id.data = str(order.owner_id)
+    form.delivery_date.data = order.delivery_date.isoformat() if order.delivery_date else ""
+    return _form_page(form, order, [_row(line) for line in order.lines], order.customer)
+
+
+@bp.post("/<id:order_id>")
+@require("orders", "edit")
+def update(order_id: int):
+    """Save the order form (lines only while the order is placed)."""
+    order = service.get_order(g.member, order_id, "edit", lock=True)
+    form, rows = _form(order), forms.read_lines(request.form)
+    customer_id = request.form.get("customer_id", order.customer_id)
+    if not form.validate_on_submit():
+        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id)), 422
+    try:
+        service.update_order(g.member, order, form.data_for_service(customer_id), rows)
+    except Invalid as error:
+        db.session.rollback()
+        order = service.get_order(g.member, order_id, "edit")
+        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id), error), 422
+    return saved(_("Changes saved."), "orders.show", order_id=order_id)
+
+
+@bp.post("/<id:order_id>/status")
+@require("orders", "edit")
+def move(order_id: int):
+    """Move the order along the workflow; an illegal move is refused with the reason."""
+    order = service.get_order(g.member, order_id, "edit", lock=True)
+    try:
+        service.move_order(g.member, order, request.form.get("to", ""), request.form.get("note", ""))
+    except Invalid as error:
+        return refused(error, "orders.show", order_id=order_id)
+    return saved(_("Order %(number)s is now %(status)s.", number=order.number,
+                   status=service.STATUS_LABELS[order.status]), "orders.show", order_id=order_id)
+
+
+@bp.post("/<id:order_id>/link")
+@require("orders", "edit")
+def new_link(order_id: int):
+    """Make a public status link (a new one replaces the old, which stops working)."""
+    order = service.get_order(g.member, order_id, "edit")
+    replaced = bool(order.link_nonce)
+    service.new_link(order)
+    return saved(_("A new status link is ready. The previous link no longer works.") if replaced
+                 else _("The status link is ready: send it to your customer."), "orders.show", order_id=order_id)
+
+
+@bp.post("/<id:order_id>/link/revoke")
+@require("orders", "edit")
+def revoke_link(order_id: int):
+    """Switch the public status link off."""
+    service.revoke_link(service.get_order(g.member, order_id, "edit"))
+    return saved(_("The status link no longer works."), "orders.show", order_id=order_id)
+
+
+@bp.get("/customers")
+@require("orders", "view")
+def customer_options():
+    """Customers matching what is typed in the order form's customer search."""
+    q = request.args.get("customer_q", "").replace("\x00", "").strip()
+    chosen = service.customer_choice(g.member, request.args.get("customer_id"))
+    found = [c for c in service.customer_choices(g.member, q) if not chosen or c.id != chosen.id]
+    return render("orders/_customer_options.html", chosen=chosen, found=found, q=q)
+
+
+@bp.get("/line")
+@require("orders", "view")
+def line():
+    """A new empty line, or (when its product changed) the line with the product's name, unit and price."""
+    row, products = forms.read_line(request.args), catalogue.products_for_lines(g.member)
+    product = next((p for p in products if str(p.id) == row.product_id), None)
+    if product is not None:
+        row.description, row.unit, row.unit_price = product.name, product.unit or "", f"{product.price:.2f}"
+    response = make_response(render("orders/_line.html", row=row, index=-1, errors={}, products=products,
+                                    line_total=None))
+    response.headers["HX-Trigger-After-Swap"] = "recompute"
+    return response
+
+
+@bp.get("/line/remove")
+@require("orders", "view")
+def remove_line():
+    """Nothing: the button that asks removes its line, then the totals are worked out again."""
+    response = make_response("")
+    response.headers["HX-Trigger-After-Swap"] = "recompute"
+    return response
+
+
+@bp.post("/preview")
+@require("orders", "view")
+def preview():
+    """The totals of the lines as typed so far (the save works them out again)."""
+    order_id = record_id(request.form.get("order_id"))
+    order = service.get_order(g.member, order_id, "edit") if order_id else None
+    rows = forms.read_lines(request.form)
+    lines, totals, incomplete = service.preview(g.member, rows, order)
+    return render("orders/_totals.html", rows=rows, lines=lines, totals=totals, incomplete=incomplete,
+                  currency=service.known_currency(request.form.get("currency")), oob=True)
+
+
+def _form(order=None, **kwargs) -> forms.OrderForm:
+    """The order form; its owners are the members the viewer may give the order to (and its owner)."""
+    form = forms.OrderForm(**kwargs)
+    owners = service.owner_choices(g.member, "edit" if order else "create")
+    if order is not None and order.owner not in owners:
+        owners.insert(0, order.owner)
+    form.set_owners(owners)
+    return form
+
+
+def _row(line) -> forms.LineInput:
+    """A stored line as the form shows it."""
+    return forms.LineInput(key=forms.new_key(), product_id=str(line.product_id or ""),
+                           description=line.description, unit=line.unit or "",
+                           quantity=f"{line.quantity.normalize():f}", unit_price=f"{line.unit_price:.2f}",
+                           discount=f"{line.discount.normalize():f}")
+
+
+def _form_page(form, order, rows, customer, error: Invalid | None = None):
+    """The order form: the order's fields, the customer picker, the lines and their totals."""
+    errors = error.errors if error else {}
+    Invalid({k: v for k, v in errors.items() if hasattr(form, k)}).apply_to(form)
+    keep = [line.product_id for line in order.lines] if order else []
+    lines, totals, incomplete = service.preview(g.member, rows, order)
+    return render("orders/form.html", block="form", form=form, order=order, rows=rows, customer=customer,
+                  errors=errors, products=catalogue.products_for_lines(g.member, keep), lines=lines, totals=totals,
+                  incomplete=incomplete,
+                  currency=service.known_currency(form.currency.data or (order.currency if order else "")))
+
+
+@public.get("/<token>", endpoint="show")
+def public_show(token: str):
+    """The end customer's view of one order: number, status, its dates and the delivery date."""
+    # Anything wrong with the token (tampered, unknown, revoked, another tenant's) is the same 404.
+    parts = service.read_token(token)
+    tenant = service.link_tenant(parts[0]) if parts else None
+    if tenant is None:
+        abort(404)
+    with tenant_bound(tenant):
+        shown = service.public_status(tenant, parts[1], parts[2])
+    if shown is None:
+        abort(404)
+    response = make_response(render_template("orders/public.html", order=shown))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
