@@ -71,12 +71,14 @@ def register_blueprints(app: Flask) -> None:
     from crm.accounts.views import bp as accounts
     from crm.activities.views import bp as activities
     from crm.audit.views import bp as audit
+    from crm.campaigns.views import bp as campaigns
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
     from crm.fields.views import bp as fields
     from crm.health.views import bp as health
     from crm.members.views import bp as members
     from crm.members.views import public as invitations
+    from crm.notify.optout import public as unsubscribe
     from crm.notify.settings_views import bp as messaging
     from crm.notify.views import bp as notify
     from crm.orders.views import bp as orders
@@ -89,8 +91,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      pipelines, activities, pool, products, orders, order_status, tickets, notify,
-                      messaging):
+                      pipelines, activities, pool, products, orders, order_status, tickets, notify, messaging,
+                      campaigns, unsubscribe):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

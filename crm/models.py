@@ -2,6 +2,7 @@
 from crm.accounts import models as accounts  # noqa: F401
 from crm.activities import models as activities  # noqa: F401
 from crm.audit import models as audit  # noqa: F401
+from crm.campaigns import models as campaigns  # noqa: F401
 from crm.customers import models as customers  # noqa: F401
 from crm.fields import models as fields  # noqa: F401
 from crm.members import models as members  # noqa: F401

@@ -37,7 +37,51 @@ def victim_data(globex, make_customer, in_tenant):
         add_tag([db.session.get(Customer, customer_id)], secret_tag)
         return secret_tag.id
 
-    return {"customer_id": customer_id, "tag_id": in_tenant(globex, tag)}
+    ids = {"customer_id": customer_id, "tag_id": in_tenant(globex, tag)}
+    ids.update(in_tenant(globex, lambda: secret_records(customer_id)))
+    return ids
+
+
+def secret_records(customer_id: int) -> dict:
+    """One record of every other kind a route takes an id of, each carrying the secret, with ids above Acme's."""
+    from crm.activities.models import Activity
+    from crm.campaigns.models import Campaign
+    from crm.notify.models import Notification
+    from crm.orders.models import Order
+    from crm.pipelines import service as deals
+    from crm.pipelines.models import Deal
+    from crm.pool.models import RecycleRule
+    from crm.products.models import Product
+    from crm.tickets.models import Ticket
+    from tenants.models import utcnow
+
+    pipeline = deals.create_pipeline({"name_en": f"{SECRET} pipeline"})
+    stage = deals.stages(pipeline.id)[0]
+    made = {}
+    for _filler in range(20):  # ids beyond any Acme makes in this test
+        rows = {
+            "deal_id": Deal(title=f"{SECRET} deal", customer_id=customer_id, pipeline_id=pipeline.id,
+                            stage_id=stage.id, currency="CNY", owner_id=1, probability=10, status="open"),
+            "order_id": Order(customer_id=customer_id, owner_id=1, currency="CNY", status="placed",
+                              notes=f"{SECRET} order"),
+            "ticket_id": Ticket(customer_id=customer_id, subject=f"{SECRET} ticket", kind="inquiry",
+                                priority="normal", status="open", owner_id=1, due_at=utcnow()),
+            "activity_id": Activity(customer_id=customer_id, owner_id=1, method="call", summary=f"{SECRET} call",
+                                    outcome="", due_at=utcnow()),
+            "product_id": Product(name=f"{SECRET} product {_filler}", price=1),
+            "notification_id": Notification(channel="email", kind="reminder", recipient="secret@globex.example",
+                                            status="failed", idempotency_key=f"secret:{_filler}", payload={},
+                                            language="en", attempts=5, last_error=SECRET),
+            "campaign_id": Campaign(name=f"{SECRET} campaign", channel="email", language="en", subject=SECRET,
+                                    body=SECRET, audience={}, status="draft", owner_id=1, cursor=0, queued=0,
+                                    opted_out=0, no_address=0),
+            "rule_id": RecycleRule(name=f"{SECRET} rule {_filler}", kind="no_follow_up", days=9, levels=[],
+                                   tag_ids=[]),
+        }
+        db.session.add_all(rows.values())
+        db.session.flush()
+        made = {name: row.id for name, row in rows.items()}
+    return {**made, "pipeline_id": pipeline.id, "stage_id": stage.id}
 
 
 def fill(rule, slug: str, ids: dict) -> dict:
@@ -82,7 +126,7 @@ def test_no_route_returns_or_changes_another_tenants_data(app, acme, globex, mak
                     assert response.status_code < 500, where
                     assert SECRET not in response.get_data(as_text=True), where
                     assert SECRET not in response.headers.get("Location", ""), where
-                    if "slug" in rule.arguments and (slug == globex.slug or rule.arguments & {"customer_id", "tag_id"}):
+                    if "slug" in rule.arguments and (slug == globex.slug or rule.arguments & set(ids)):
                         assert response.status_code in (403, 404) or method == "POST" and response.status_code in (
                             303, 422), where
                     checked += 1
@@ -101,7 +145,8 @@ def test_every_tenant_route_is_under_the_slug(app):
     """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership."""
     public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.logout", "accounts.workspaces", "accounts.forgot_password", "accounts.reset_password",
-              "accounts.set_language", "dev.outbox", "invitations.accept"}
+              "accounts.set_language", "dev.outbox", "invitations.accept", "order_status.show",
+              "unsubscribe.show", "unsubscribe.confirm"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in public:
             assert re.match(r"^/<slug>/", rule.rule), rule.rule

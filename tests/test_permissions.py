@@ -72,6 +72,10 @@ def make_victims(app, world) -> dict:
     """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
     from crm.customers.models import Tag
     from crm.fields.models import CustomField
+    from crm.pipelines import service as deals
+    from crm.notify.models import Notification
+    from crm.pool.models import RecycleRule
+    from crm.products.models import Product
     from tenants.binding import tenant_bound
 
     with app.app_context():
@@ -82,10 +86,17 @@ def make_victims(app, world) -> dict:
             victim = Member(account_id=-int(suffix, 16) % 2**30, role_id=world["rep_role"],
                             team_id=world["west_team"], name=f"Victim {suffix}", email=f"{suffix}@victim.example")
             field = CustomField(key=f"f_{suffix}", type="text", label_en=f"Field {suffix}", options=[])
-            db.session.add_all([role, team, tag, victim, field])
+            recycle_rule = RecycleRule(name=f"Rule {suffix}", kind="no_follow_up", days=10, levels=[], tag_ids=[])
+            product = Product(name=f"Product {suffix}", price=1)
+            failed = Notification(channel="email", kind="reminder", recipient="x@example.com", status="failed",
+                                  idempotency_key=f"perm:{suffix}", payload={}, language="en", attempts=5)
+            db.session.add_all([role, team, tag, victim, field, recycle_rule, product, failed])
             db.session.flush()
             ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
-                   "field_id": field.id}
+                   "field_id": field.id, "rule_id": recycle_rule.id, "product_id": product.id,
+                   "notification_id": failed.id}
+            pipeline = deals.create_pipeline({"name_en": f"Pipeline {suffix}"})
+            ids.update(pipeline_id=pipeline.id, stage_id=deals.stages(pipeline.id)[1].id)
         invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
                                 token_hash=uuid.uuid4().hex, invited_by="test", expires_at=utcnow())
         db.session.add(invitation)
@@ -118,14 +129,69 @@ def make_records(app, world, actor_member):
     return records
 
 
+def _ticket(customer_id: int, owner: int) -> object:
+    from crm.tickets.models import Ticket
+
+    return Ticket(customer_id=customer_id, subject="Permission ticket", kind="inquiry", priority="normal",
+                  status="open", owner_id=owner, due_at=utcnow())
+
+
+def _activity(customer_id: int, owner: int) -> object:
+    from crm.activities.models import Activity
+
+    return Activity(customer_id=customer_id, owner_id=owner, method="call", summary="Permission call", outcome="",
+                    due_at=utcnow())
+
+
+def _deal(customer_id: int, owner: int) -> object:
+    from crm.pipelines.models import Deal, Stage
+
+    lead = db.session.scalar(select(Stage).where(Stage.kind == "open").order_by(Stage.pipeline_id, Stage.position))
+    return Deal(title="Permission deal", customer_id=customer_id, pipeline_id=lead.pipeline_id, stage_id=lead.id,
+                currency="CNY", owner_id=owner, probability=10, status="open")
+
+
+def _order(customer_id: int, owner: int) -> object:
+    from crm.orders.models import Order
+
+    return Order(customer_id=customer_id, owner_id=owner, currency="CNY", status="placed")
+
+
+def _campaign(customer_id: int, owner: int) -> object:
+    from crm.campaigns.models import Campaign
+
+    return Campaign(name="Permission campaign", channel="email", language="en", subject="Hi", body="Hello",
+                    audience={}, status="draft", owner_id=owner, cursor=0, queued=0, opted_out=0, no_address=0)
+
+
+# Routes that take one of these ids act on a record with an owner: each role is checked against records owned
+# by itself, a teammate and an outsider, like customers. Each maker builds the record on the owner's customer.
+OWNED = {"deal_id": _deal, "order_id": _order, "ticket_id": _ticket, "activity_id": _activity,
+         "campaign_id": _campaign}
+
+
+def make_owned(app, world, param: str, records: dict) -> dict:
+    """For `param`, a record owned by each of own/team/other: {label: (id, "", owner)}."""
+    from tenants.binding import tenant_bound
+
+    made = {}
+    with app.app_context(), tenant_bound(world["tenant"].ref):
+        for label, (customer_id, _name, owner) in records.items():
+            record = OWNED[param](customer_id, owner)
+            db.session.add(record)
+            db.session.flush()
+            made[label] = (record.id, "", owner)
+    return made
+
+
 def row_of(app, world, customer_id) -> str | None:
     with app.app_context(), db.engine.connect() as connection:
         return connection.execute(text(f"select c::text from t_{world['tenant'].id}.customers c where id = :i"),
                                   {"i": customer_id}).scalar()
 
 
-def fill(rule, world, customer_id, victims) -> dict:
-    values = {"slug": world["tenant"].slug, "customer_id": customer_id, "name": "company", **victims}
+def fill(rule, world, target: dict, victims) -> dict:
+    values = {"slug": world["tenant"].slug, "name": "company", **victims, **target}
     if rule.endpoint == "customers.reveal":
         values["name"] = "id_number"
     return {k: v for k, v in values.items() if k in rule.arguments}
@@ -147,12 +213,21 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
         for method in sorted(rule.methods & {"GET", "POST"}):
             records = make_records(app, world, member_id)
             victims = make_victims(app, world)
-            targets = records.items() if "customer_id" in rule.arguments else [("none", (None, "", None))]
-            for label, (customer_id, secret, owner) in targets:
+            param = next((p for p in ("customer_id", *OWNED) if p in rule.arguments), None)
+            if param == "customer_id":
+                targets = records.items()
+            elif param:
+                targets = make_owned(app, world, param, records).items()
+            else:
+                targets = [("none", (None, "", None))]
+            for label, (record_id, secret, owner) in targets:
                 before = {lbl: row_of(app, world, rec[0]) for lbl, rec in records.items()}
                 client = client_as(account_id)
                 with app.test_request_context():
-                    url = app.url_for(rule.endpoint, **fill(rule, world, customer_id, victims))
+                    target = {param: record_id} if param else {}
+                    if param and param != "customer_id" and "customer_id" in rule.arguments:
+                        target["customer_id"] = records[label][0]
+                    url = app.url_for(rule.endpoint, **fill(rule, world, target, victims))
                 ids = [rec[0] for rec in records.values()]
                 form = {"ids": ids, "action": "delete", "name": "Changed", "value": "Changed", "tag_id":
                         victims["tag_id"], "owner_id": member_id, "role_id": victims["role_id"], "active": "0",
@@ -163,7 +238,7 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
                 denied = any(permissions.get(res, {}).get(act, "none") == "none" for res, act in needs)
                 if denied:
                     assert response.status_code == 403, where
-                elif customer_id is not None:
+                elif record_id is not None:
                     resource, action = needs[0]
                     inside = reaches(permissions[resource][action], owner, member_id, world)
                     assert (response.status_code in ALLOWED) if inside else response.status_code == 404, where

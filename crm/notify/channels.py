@@ -52,6 +52,8 @@ def send_email(notification: Notification, message: Message, mark_sent) -> None:
     mail["Subject"] = message.subject
     if sender.get("reply_to"):
         mail["Reply-To"] = sender["reply_to"]
+    if notification.payload.get("unsubscribe"):
+        mail["List-Unsubscribe"] = f"<{notification.payload['unsubscribe']}>"
     # The same id on every attempt: a mail store that got a retried message knows it already has it.
     mail["Message-ID"] = f"<{notification.idempotency_key.replace(':', '.')}.t{g.tenant.id}@crm>"
     mail.set_content(message.text)

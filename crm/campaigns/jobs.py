@@ -1,0 +1,38 @@
+"""The campaign's expansion job: one batch of the audience into the outbox per run, one transaction each; it
+queues itself again for the next batch (after commit), so a huge audience never holds one long transaction.
+
+Restartable: the campaign row keeps the cursor (the last customer id handled) in the same transaction as the
+batch's messages, so after a crash the job goes on from the last committed batch; each message's idempotency
+key (campaign + customer) makes a repeated batch add nothing. Two jobs of one campaign never run a batch at
+once: the campaign row is locked (the second one skips)."""
+from sqlalchemy import select
+
+from crm.campaigns import service
+from crm.campaigns.models import Campaign
+from crm.extensions import db
+from crm.jobs import platform_job
+from tenants.binding import tenant_bound
+from tenants.service import tenant_ref
+
+
+@platform_job
+def expand(tenant_id: int, campaign_id: int) -> str:
+    """Queue the next batch of one campaign; returns what happened (for logs and tests)."""
+    try:
+        ref = tenant_ref(tenant_id)
+    except LookupError:
+        return "no tenant"
+    with tenant_bound(ref):
+        return service.expand_batch(campaign_id)
+
+
+@platform_job
+def resume_stalled(tenant_id: int) -> int:
+    """Hand every stalled campaign of a tenant to RQ again (for a periodic check); returns how many."""
+    try:
+        ref = tenant_ref(tenant_id)
+    except LookupError:
+        return 0
+    with tenant_bound(ref):
+        campaigns = db.session.scalars(select(Campaign).where(Campaign.status.in_(("scheduled", "sending"))))
+        return sum(service.resume_if_stalled(campaign) for campaign in campaigns)

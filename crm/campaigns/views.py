@@ -1,0 +1,184 @@
+"""Campaigns: the list, the form with its audience (the customer list's filters, counted live), the page with
+progress polled while sending, send, cancel and delete."""
+from flask import g, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from crm.activities.service import local_input
+from crm.campaigns import service
+from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
+from crm.customers.service import active_members
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.fields import service as fields
+from crm.members.access import require
+from crm.tags import service as tags
+from crm.web import record_id, refused, render, saved
+from tenants.resolver import tenant_blueprint
+
+bp = tenant_blueprint("campaigns", __name__, "/campaigns")
+
+
+@bp.app_context_processor
+def labels():
+    return {"campaign_status_labels": STATUS_LABELS, "campaign_channel_labels": CHANNEL_LABELS,
+            "campaign_language_labels": LANGUAGE_LABELS}
+
+
+@bp.get("/")
+@require("campaigns", "view")
+def index():
+    """The campaigns the member may see, newest first."""
+    rows = service.list_campaigns(g.member)
+    return render("campaigns/index.html", rows=rows, counts=service.progress_of(rows))
+
+
+@bp.get("/new")
+@require("campaigns", "create")
+def new():
+    """The empty form; the customer list's filter arguments in the query string preset the audience."""
+    form = CampaignForm(formdata=None)
+    form.language.data = "zh" if get_locale().language == "zh" else "en"
+    return _form_page(form, None, service.audience_args(request.args))
+
+
+@bp.post("/")
+@require("campaigns", "create")
+def create():
+    """Save a draft, or send (now, or at the chosen time)."""
+    form = CampaignForm()
+    audience = service.audience_args(request.form)
+    if not form.validate_on_submit():
+        return _form_page(form, None, audience), 422
+    sending = request.form.get("action") == "send"
+    try:
+        campaign = service.create_campaign(g.member, form.data_for_service(), audience, send=sending)
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _form_page(form, None, audience), 422
+    return saved(_sent_message(campaign) if sending else _("Campaign saved as a draft."), "campaigns.show",
+                 campaign_id=campaign.id)
+
+
+@bp.get("/audience")
+@require("campaigns", "view")
+def audience():
+    """"N customers match": the form's filters counted as they change (htmx)."""
+    campaign_id = record_id(request.args.get("campaign"))
+    campaign = service.get_campaign(g.member, campaign_id, "edit") if campaign_id else None
+    member = service.audience_member(g.member, campaign)
+    count = service.count_audience(member, service.audience_args(request.args))
+    return render("campaigns/_audience_count.html", count=count)
+
+
+@bp.get("/<id:campaign_id>")
+@require("campaigns", "view")
+def show(campaign_id: int):
+    """The campaign: its message, audience, and progress (polled while sending)."""
+    campaign = service.get_campaign(g.member, campaign_id)
+    matching = None
+    if campaign.status in ("draft", "scheduled"):
+        matching = service.count_audience(campaign.owner, campaign.audience)
+    return render("campaigns/show.html", campaign=campaign, matching=matching,
+                  audience_parts=service.describe_audience(campaign.audience),
+                  failures=service.recent_failures(campaign), **_progress(campaign, matching))
+
+
+@bp.get("/<id:campaign_id>/progress")
+@require("campaigns", "view")
+def progress(campaign_id: int):
+    """The progress card alone, for polling."""
+    campaign = service.get_campaign(g.member, campaign_id)
+    return render("campaigns/show.html", block="progress", campaign=campaign, **_progress(campaign))
+
+
+def _progress(campaign, matching=None) -> dict:
+    service.resume_if_stalled(campaign)
+    counts = service.progress(campaign, matching)
+    return {"counts": counts, "live": service.is_live(campaign, counts)}
+
+
+@bp.get("/<id:campaign_id>/edit")
+@require("campaigns", "edit")
+def edit(campaign_id: int):
+    campaign = service.get_campaign(g.member, campaign_id, "edit")
+    if campaign.status not in ("draft", "scheduled"):
+        return refused(Invalid({"status": _("This campaign has been sent; it can no longer be changed.")}),
+                       "campaigns.show", campaign_id=campaign.id)
+    form = CampaignForm(formdata=None, obj=campaign)
+    form.send_at.data = local_input(campaign.send_at)
+    return _form_page(form, campaign, campaign.audience)
+
+
+@bp.post("/<id:campaign_id>")
+@require("campaigns", "edit")
+def update(campaign_id: int):
+    """Save the form: back to a draft, or send."""
+    campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
+    form = CampaignForm()
+    audience = service.audience_args(request.form)
+    if not form.validate_on_submit():
+        return _form_page(form, campaign, audience), 422
+    sending = request.form.get("action") == "send"
+    try:
+        service.update_campaign(campaign, form.data_for_service(), audience, send=sending)
+    except Invalid as error:
+        db.session.rollback()
+        error.apply_to(form)
+        return _form_page(form, service.get_campaign(g.member, campaign_id, "edit"), audience), 422
+    return saved(_sent_message(campaign) if sending else _("Campaign saved as a draft."), "campaigns.show",
+                 campaign_id=campaign_id)
+
+
+@bp.post("/<id:campaign_id>/send")
+@require("campaigns", "edit")
+def send(campaign_id: int):
+    """Send a draft now."""
+    campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
+    try:
+        service.start(campaign)
+    except Invalid as error:
+        return refused(error, "campaigns.show", campaign_id=campaign_id)
+    return saved(_sent_message(campaign), "campaigns.show", campaign_id=campaign_id)
+
+
+@bp.post("/<id:campaign_id>/cancel")
+@require("campaigns", "edit")
+def cancel(campaign_id: int):
+    """Stop sending: no more batches, and the messages not sent yet are cancelled."""
+    campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
+    try:
+        cancelled = service.cancel(campaign)
+    except Invalid as error:
+        return refused(error, "campaigns.show", campaign_id=campaign_id)
+    return saved(_("Campaign cancelled; %(n)d messages not sent.", n=cancelled), "campaigns.show",
+                 campaign_id=campaign_id)
+
+
+@bp.post("/<id:campaign_id>/delete")
+@require("campaigns", "delete")
+def delete(campaign_id: int):
+    campaign = service.get_campaign(g.member, campaign_id, "delete", lock=True)
+    name = campaign.name
+    try:
+        service.delete_campaign(campaign)
+    except Invalid as error:
+        return refused(error, "campaigns.show", campaign_id=campaign_id)
+    return saved(_("Campaign %(name)s deleted.", name=name), "campaigns.index")
+
+
+def _sent_message(campaign) -> str:
+    if campaign.status == "scheduled":
+        return _("Campaign scheduled.")
+    return _("Campaign is being sent.")
+
+
+def _form_page(form, campaign, audience: dict):
+    """The form: the message, when to send, and the audience with its live count."""
+    definitions = fields.fields()
+    member = service.audience_member(g.member, campaign)
+    return render("campaigns/form.html", block="form", form=form, campaign=campaign,
+                  query=service.audience_query(audience, definitions), tags=tags.all_tags(),
+                  members=active_members(), custom_fields=definitions,
+                  count=service.count_audience(member, audience))

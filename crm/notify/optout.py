@@ -1,0 +1,131 @@
+"""Marketing opt-out: the signed unsubscribe link in every campaign message, and what it does.
+
+The link is `/u/<tenant id>.<customer id>.<signature>`: the signature is an HMAC-SHA256 of both ids under the
+app's SECRET_KEY, so nobody can make a link for another customer or tenant, and a changed character is a 404.
+Opening the link shows a confirmation page (mail scanners that follow links unsubscribe nobody); the button
+posts and sets `customers.marketing_opt_out_at`. From then on no campaign reaches the customer: campaigns
+leave them out when queueing, and the send job refuses a campaign message to them (crm/notify/rules.py)."""
+import base64
+import hashlib
+import hmac
+import re
+from contextlib import nullcontext
+
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from crm.audit.service import record
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.web import record_id
+from tenants.binding import tenant_bound
+from tenants.models import Tenant, utcnow
+from tenants.resolver import TenantRef
+
+public = Blueprint("unsubscribe", __name__, url_prefix="/u")
+
+TOKEN = re.compile(r"(\d{1,10})\.(\d{1,10})\.([A-Za-z0-9_-]{43})")
+LANGUAGES = ("en", "zh")
+
+
+# ---- the token and the link ------------------------------------------------------------------------------
+
+def _signature(tenant_id: int, customer_id: int) -> str:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    mac = hmac.new(key, f"unsubscribe:{tenant_id}.{customer_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def token_for(tenant_id: int, customer_id: int) -> str:
+    return f"{tenant_id}.{customer_id}.{_signature(tenant_id, customer_id)}"
+
+
+def read_token(token: str) -> tuple[int, int] | None:
+    """(tenant id, customer id) of a token whose signature is right, else None."""
+    match = TOKEN.fullmatch(token or "")
+    if not match or record_id(match[1]) is None or record_id(match[2]) is None:
+        return None
+    tenant_id, customer_id = int(match[1]), int(match[2])
+    if not hmac.compare_digest(_signature(tenant_id, customer_id), match[3]):
+        return None
+    return tenant_id, customer_id
+
+
+def unsubscribe_url(tenant_id: int, customer_id: int, language: str = "en") -> str:
+    """The absolute link for a message (built without a request: jobs call this)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    suffix = f"?lang={language}" if language in LANGUAGES and language != "en" else ""
+    return f"{base}{public.url_prefix}/{token_for(tenant_id, customer_id)}{suffix}"
+
+
+# ---- what the link does ------------------------------------------------------------------------------------
+
+def opt_out(customer: Customer, how: str = "link") -> bool:
+    """Stop marketing messages to the customer (audited); False when they had already opted out."""
+    if customer.marketing_opt_out_at is not None:
+        return False
+    customer.marketing_opt_out_at = utcnow()
+    record("update", "customer", customer.id, summary=customer.name,
+           changes={"marketing_opt_out": [None, f"unsubscribed ({how})"]})
+    return True
+
+
+def _tenant(tenant_id: int) -> TenantRef | None:
+    """The tenant a token names, read on a connection of its own before any tenant is bound. A suspended
+    workspace's customers may still unsubscribe."""
+    with db.engine.connect() as connection:
+        row = connection.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status)
+                                 .where(Tenant.id == tenant_id)).first()
+    return TenantRef(*row) if row else None
+
+
+# ---- the public pages ----------------------------------------------------------------------------------------
+
+def _page(tenant: TenantRef, token: str, done: bool, language: str):
+    with force_locale(language) if language else nullcontext():
+        html = render_template("notify/unsubscribe.html", tenant_name=tenant.name, done=done,
+                               action=url_for("unsubscribe.confirm", token=token, lang=language or None))
+    response = make_response(html)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _resolve(token: str):
+    """The tenant and customer id of a good token; 404 for anything else (tampered, unknown, purged)."""
+    parts = read_token(token)
+    tenant = _tenant(parts[0]) if parts else None
+    if tenant is None:
+        abort(404)
+    return tenant, parts[1]
+
+
+def _language() -> str:
+    language = request.args.get("lang", "")
+    return language if language in LANGUAGES else ""
+
+
+@public.get("/<token>", endpoint="show")
+def show(token: str):
+    """Ask before unsubscribing (link checkers in mail systems only GET)."""
+    tenant, customer_id = _resolve(token)
+    with tenant_bound(tenant):
+        customer = db.session.get(Customer, customer_id)
+        if customer is None:
+            abort(404)
+        done = customer.marketing_opt_out_at is not None
+    return _page(tenant, token, done, _language())
+
+
+@public.post("/<token>", endpoint="confirm")
+def confirm(token: str):
+    """Unsubscribe: no more campaign messages from this workspace."""
+    tenant, customer_id = _resolve(token)
+    with tenant_bound(tenant):
+        customer = db.session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update(of=Customer))
+        if customer is None:
+            abort(404)
+        opt_out(customer)
+    return _page(tenant, token, True, _language())
