@@ -25,6 +25,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member
+from crm.orders import messages
 from crm.orders.forms import LineInput
 from crm.orders.models import STATUSES, Order, OrderLine, OrderStatusChange
 from crm.products import service as catalogue
@@ -365,6 +366,7 @@ def move_order(viewer: Member, order: Order, to_status: str, note: str = "") -> 
         number=order.number, **{"from": in_both_languages(lambda: STATUS_LABELS[from_status]),
                                 "to": in_both_languages(lambda: STATUS_LABELS[to_status])})
     db.session.flush()
+    messages.tell_customer(order, to_status)
     return order
 
 
