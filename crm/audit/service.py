@@ -13,7 +13,8 @@ from crm.web import record_id
 MASK = "••••"
 ACTIONS = ("create", "update", "delete", "restore", "purge", "reveal", "login", "invite", "permission", "deactivate",
            "reactivate")
-ENTITIES = ("customer", "tag", "member", "role", "team", "invitation", "field", "settings")
+ENTITIES = ("customer", "tag", "member", "role", "team", "invitation", "field", "settings", "deal", "pipeline",
+            "stage", "activity", "order", "product", "ticket")
 PAGE_SIZE = 50
 EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # a day later must still be a valid date
 

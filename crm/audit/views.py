@@ -5,6 +5,10 @@ from flask_babel import lazy_gettext as _l
 from crm.audit import service
 from crm.customers.forms import FIELD_LABELS
 from crm.customers.service import active_members
+from crm.orders.forms import FIELD_LABELS as ORDER_FIELDS
+from crm.pipelines.forms import FIELD_LABELS as DEAL_FIELDS
+from crm.products.forms import FIELD_LABELS as PRODUCT_FIELDS
+from crm.tickets.forms import FIELD_LABELS as TICKET_FIELDS
 from crm.members.access import require
 from crm.web import is_htmx, render
 from tenants.resolver import tenant_blueprint
@@ -17,14 +21,17 @@ ACTION_LABELS = {"create": _l("Added"), "update": _l("Changed"), "delete": _l("R
                  "reactivate": _l("Reactivated")}
 ENTITY_LABELS = {"customer": _l("Customer"), "tag": _l("Tag"), "member": _l("Member"), "role": _l("Role"),
                  "team": _l("Team"), "invitation": _l("Invitation"), "field": _l("Custom field"),
-                 "settings": _l("Settings")}
+                 "settings": _l("Settings"), "deal": _l("Deal"), "pipeline": _l("Pipeline"), "stage": _l("Stage"),
+                 "activity": _l("Follow-up"), "order": _l("Order"), "product": _l("Product"), "ticket": _l("Ticket")}
+# Field names of every record kind, for the changes shown in the log and in a record's history.
+FIELD_NAMES = {**PRODUCT_FIELDS, **DEAL_FIELDS, **ORDER_FIELDS, **TICKET_FIELDS, **FIELD_LABELS, "color": _l("Colour")}
 
 
 @bp.app_context_processor
 def labels():
     """Labels for the log and for the history partial that record pages include."""
     return {"audit_action_labels": ACTION_LABELS, "audit_entity_labels": ENTITY_LABELS,
-            "audit_field_labels": {**FIELD_LABELS, "color": _l("Colour")}, "audit_changes": service.changed_fields}
+            "audit_field_labels": FIELD_NAMES, "audit_changes": service.changed_fields}
 
 
 @bp.get("/")
