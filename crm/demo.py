@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
+from flask_babel import get_timezone
 from sqlalchemy import insert, select
 
 from crm.accounts.models import Account
@@ -52,7 +53,62 @@ def seed_demo(customers: int = 2000, seed: int = 7) -> Tenant | None:
         db.session.add_all(tags)
         db.session.flush()
         insert_customers(customers, owners, [t.id for t in tags], random.Random(seed))
+        seed_sales(db.session.scalar(select(Member).where(Member.account_id == admin.id)), random.Random(seed))
     return tenant
+
+
+DEAL_TITLES = ("年度采购", "Office fit-out", "展会样品", "Renewal 2027", "批量订单", "Pilot project", "设备升级",
+               "Spare parts")
+PRODUCTS = (("龙井茶 250g", "TEA-LJ-250", "盒", "128.00"), ("Office chair", "CHR-01", "pc", "899.00"),
+            ("A4 paper 500", "PAP-A4", "ream", "24.50"), ("投影仪", "PRJ-4K", "台", "4999.00"))
+
+
+def seed_sales(admin: Member, rng: random.Random) -> None:
+    """Deals on the board, orders, tickets and the admin's follow-ups (some overdue, some due soon), made
+    through the services so the timelines, histories and reminders are what real use would leave."""
+    from crm.orders import service as orders
+    from crm.orders.forms import LineInput
+    from crm.pipelines import service as deals
+    from crm.products import service as products
+    from crm.tickets import service as tickets
+
+    customers = list(db.session.scalars(select(Customer.id).where(Customer.owner_id.is_not(None))
+                                        .order_by(Customer.id).limit(80)))
+    open_stages = [s.id for s in deals.stages(deals.pipelines()[0].id) if s.kind == "open"]
+    for i, customer_id in enumerate(customers[:60]):
+        deal = deals.create_deal(admin, {"title": DEAL_TITLES[i % len(DEAL_TITLES)], "customer_id": str(customer_id),
+                                         "stage_id": str(rng.choice(open_stages)),
+                                         "amount": str(rng.randrange(2000, 300000, 500)), "currency": "CNY",
+                                         "owner_id": str(admin.id)})
+        if i % 10 == 0:
+            deals.mark_won(admin, deal)
+    catalogue = [products.create_product({"name": n, "sku": sku, "unit": u, "price": p}) for n, sku, u, p in PRODUCTS]
+    for i, customer_id in enumerate(customers[:20]):
+        order = orders.create_order(admin, {"customer_id": str(customer_id)}, [
+            LineInput(key="a", product_id=str(catalogue[i % 4].id), quantity=str(rng.randint(1, 20)), discount="5"),
+            LineInput(key="b", description="运费 Shipping", quantity="1", unit_price="30")])
+        if i % 3 == 0:
+            orders.move_order(admin, order, "shipped")
+    for i, customer_id in enumerate(customers[20:32]):
+        tickets.create_ticket(admin, {"customer_id": str(customer_id), "subject": ("质量投诉", "Invoice question",
+                                      "维修申请")[i % 3], "kind": ("complaint", "inquiry", "repair")[i % 3],
+                                      "priority": ("high", "normal", "urgent")[i % 3], "description": ""})
+    _follow_ups(admin, customers[32:44])
+
+
+def _follow_ups(admin: Member, customers: list[int]) -> None:
+    """Two overdue, the rest spread over today and the coming days; the first reminds within minutes."""
+    from crm.activities import service as activities
+
+    now = utcnow()
+    offsets = [timedelta(days=-2), timedelta(hours=-3), timedelta(minutes=10), timedelta(hours=3), timedelta(days=1),
+               timedelta(days=2), timedelta(days=4)]
+    for customer_id, offset, method in zip(customers, offsets, ("call", "visit", "call", "wechat", "email", "meeting",
+                                                                 "call")):
+        due = (now + offset).astimezone(get_timezone()).strftime("%Y-%m-%dT%H:%M")
+        activities.create(admin, {"mode": "plan", "customer_id": str(customer_id), "method": method,
+                                  "summary": "跟进报价 Follow up on the quote", "due_at": due, "remind_minutes": "0"
+                                  if offset == timedelta(minutes=10) else "15", "owner_id": str(admin.id)})
 
 
 def fake_customers(count: int, owners: list[int], rng: random.Random):
