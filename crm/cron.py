@@ -6,6 +6,7 @@ finds a workspace's morning does the day's work and later runs change nothing.""
 from rq import cron
 
 from crm.activities.jobs import daily_reminders_all
+from crm.campaigns.jobs import resume_stalled_all
 from crm.notify.email import sweep_platform_emails
 from crm.notify.jobs import sweep
 from crm.pool.jobs import recycle_all_tenants
@@ -14,3 +15,4 @@ cron.register(sweep, queue_name="notify", interval=30, name="notify.sweep")
 cron.register(sweep_platform_emails, queue_name="notify", interval=600, name="notify.sweep_platform_emails")
 cron.register(daily_reminders_all, queue_name="default", interval=3600, name="activities.daily_reminders_all")
 cron.register(recycle_all_tenants, queue_name="default", interval=3600, name="pool.recycle_all_tenants")
+cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campaigns.resume_stalled_all")

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from crm.campaigns import service
 from crm.campaigns.models import Campaign
 from crm.extensions import db
-from crm.jobs import platform_job
+from crm.jobs import platform_job, queue
 from tenants.binding import tenant_bound
+from tenants.models import Tenant
 from tenants.service import tenant_ref
 
 
@@ -36,3 +37,12 @@ def resume_stalled(tenant_id: int) -> int:
     with tenant_bound(ref):
         campaigns = db.session.scalars(select(Campaign).where(Campaign.status.in_(("scheduled", "sending"))))
         return sum(service.resume_if_stalled(campaign) for campaign in campaigns)
+
+
+@platform_job
+def resume_stalled_all() -> int:
+    """Check every active workspace for stalled campaigns (from cron, every ten minutes)."""
+    ids = list(db.session.scalars(select(Tenant.id).where(Tenant.status == "active")))
+    for tenant_id in ids:
+        queue("notify").enqueue(resume_stalled, tenant_id)
+    return len(ids)
