@@ -149,18 +149,22 @@ def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url)
 
 
 def _send(invitation: Invitation, accept_url) -> None:
-    """A fresh token (the previous link stops working) and the email carrying it."""
-    from crm.notify.email import queue_email
+    """A fresh token (the previous link stops working) and the email carrying it, through the outbox."""
+    from flask_babel import get_locale
+
+    from crm.notify import outbox
 
     token = secrets.token_urlsafe(32)
     invitation.token_hash = _token_hash(token)
     invitation.sent_at = utcnow()
     invitation.expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
     db.session.flush()
-    tenant = current_tenant()
-    body = _("%(inviter)s invited you to join %(workspace)s on the CRM.\n\nAccept within %(days)d days:\n%(link)s\n",
-             inviter=invitation.invited_by, workspace=tenant.name, days=INVITATION_DAYS, link=accept_url(token))
-    queue_email(invitation.email, _("Join %(workspace)s on the CRM", workspace=tenant.name), body)
+    source = f"invitation:{invitation.id}"
+    outbox.cancel(source)  # a resend replaces the unsent one
+    outbox.schedule(channel="email", kind="invitation", recipient=invitation.email, source=source,
+                    key=f"{source}:{invitation.token_hash[:16]}", language=get_locale().language,
+                    payload={"inviter": invitation.invited_by, "workspace": current_tenant().name,
+                             "days": INVITATION_DAYS, "link": accept_url(token)})
 
 
 def resend(invitation: Invitation, accept_url) -> None:
@@ -171,7 +175,11 @@ def resend(invitation: Invitation, accept_url) -> None:
 
 
 def revoke(invitation: Invitation) -> None:
+    """The link stops working, and an invitation email not yet sent is not sent."""
+    from crm.notify import outbox
+
     invitation.revoked_at = utcnow()
+    outbox.cancel(f"invitation:{invitation.id}")
     record("delete", "invitation", invitation.id, summary=invitation.email)
 
 

@@ -34,6 +34,11 @@ DEFAULTS = {
                                 "{{ customers }}\n{{ link }}"),
     ("quiet_customers", "zh"): ("{{ count }} 位客户需要跟进",
                                 "以下客户已有 {{ days }} 天或更久没有跟进：\n{{ customers }}\n{{ link }}"),
+    ("invitation", "en"): ("Join {{ workspace }} on the CRM",
+                           "{{ inviter }} invited you to join {{ workspace }} on the CRM.\n\n"
+                           "Accept within {{ days }} days:\n{{ link }}"),
+    ("invitation", "zh"): ("加入 CRM 上的{{ workspace }}",
+                           "{{ inviter }}邀请您加入 CRM 上的{{ workspace }}。\n\n请在 {{ days }} 天内接受邀请：\n{{ link }}"),
     ("digest", "en"): ("Your day: {{ overdue }} overdue, {{ today }} due today",
                        "Overdue: {{ overdue }}. Due today: {{ today }}.\n{{ items }}\n{{ link }}"),
     ("digest", "zh"): ("今日：{{ overdue }} 项逾期，{{ today }} 项今天到期",
@@ -45,6 +50,7 @@ VARIABLES = {
     "campaign": ("subject", "body", "customer", "unsubscribe"),
     "quiet_customers": ("count", "days", "customers", "link"),
     "digest": ("overdue", "today", "items", "link"),
+    "invitation": ("inviter", "workspace", "days", "link"),
 }
 
 

@@ -64,6 +64,7 @@ SAMPLES = {
     "quiet_customers": {"count": 3, "days": 30, "customers": "Wang Fang, Li Lei, Zhao Min",
                         "link": "https://crm.example/acme/customers/"},
     "digest": {"overdue": 1, "today": 2, "items": "09:00 Call Wang Fang", "link": "https://crm.example/acme/activities/"},
+    "invitation": {"inviter": "Wang Fang", "workspace": "Acme", "days": 7, "link": "https://crm.example/invite/…"},
 }
 LANGUAGES = ("en", "zh")
 

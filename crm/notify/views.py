@@ -52,7 +52,7 @@ def retry(notification_id: int):
 def _kind_labels() -> dict:
     return {"reminder": _("Follow-up reminder (to staff)"), "order_status": _("Order status (to customers)"),
             "campaign": _("Campaign (to customers)"), "quiet_customers": _("Customers without follow-up (to staff)"),
-            "digest": _("Morning digest (to staff)")}
+            "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)")}
 
 
 def _templates_page(errors: dict | None = None, status: int = 200, typed: dict | None = None):

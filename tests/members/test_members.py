@@ -40,7 +40,9 @@ def test_invite_by_email_and_join_with_a_new_account(app, acme, admin, in_tenant
     finally:
         app.config["SMTP_URL"] = ""
     mail = [m for m in smtp_server.messages if m["To"] == "new.person@example.com"][-1]
-    path = re.search(r"/invitations/\S+", mail.get_payload(decode=True).decode()).group(0)
+    text = next(part for part in mail.walk() if part.get_content_type() == "text/plain")
+    assert "invited you to join Acme 贸易" in text.get_payload(decode=True).decode()
+    path = re.search(r"/invitations/\S+", text.get_payload(decode=True).decode()).group(0)
 
     invitee = app.test_client()
     page = invitee.get(path)
