@@ -10,7 +10,9 @@ from tenants.models import utcnow
 
 TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
          "email", "phone", "url")
-ENTITIES = ("customer",)  # deals, orders and tickets join as they arrive
+ENTITIES = ("customer", "deal", "order")  # the record kinds a field can belong to (tickets may join later)
+# Encrypted (sensitive) values need a column of their own and a reveal route: customers have both.
+SENSITIVE_ENTITIES = ("customer",)
 
 
 class CustomField(db.Model):

@@ -3,6 +3,7 @@ import re
 import secrets
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 from flask_babel import gettext as _
@@ -13,7 +14,7 @@ from crm import crypto
 from crm.audit.service import record
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.fields.models import TYPES, CustomField
+from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES, CustomField
 from crm.members.models import Setting
 from tenants.binding import current_tenant
 from tenants.models import utcnow
@@ -21,6 +22,7 @@ from tenants.models import utcnow
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 BUILTIN_CONFIGURABLE = ("phone", "email", "company", "title", "address", "source", "level", "notes")
 RANGE_TYPES = ("number", "money", "date", "datetime")
+LISTED_ENTITIES = ("customer",)  # record kinds whose list has custom columns and filters (in_list, filterable)
 
 
 # Definitions
@@ -39,9 +41,14 @@ def get_field(field_id: int) -> CustomField:
     return field
 
 
-def save_field(field: CustomField | None, form) -> CustomField:
-    """Create or change a definition from the admin form; a type change must fit every stored value."""
+def save_field(field: CustomField | None, form, entity: str = "customer") -> CustomField:
+    """Create or change a definition from the admin form; a type change must fit every stored value.
+
+    A new field belongs to `entity` (customer, deal or order); an existing one keeps its own. Only customers
+    have sensitive (encrypted) fields, and only their list shows custom columns and filters."""
     errors = {}
+    if field is None and entity not in ENTITIES:
+        raise Invalid({"entity": _("Choose one of the listed values.")})
     label_en = form.get("label_en", "").strip()
     if not 1 <= len(label_en) <= 80:
         errors["label_en"] = _("Enter a label of 1 to 80 characters.")
@@ -53,10 +60,10 @@ def save_field(field: CustomField | None, form) -> CustomField:
         key = form.get("key", "").strip().lower() or _key_from(label_en)
         if not KEY_PATTERN.match(key):
             errors["key"] = _("Use a lower-case letter, then letters, digits or underscores (40 at most).")
-        elif db.session.scalar(select(CustomField.id).where(CustomField.entity == "customer",
+        elif db.session.scalar(select(CustomField.id).where(CustomField.entity == entity,
                                                             CustomField.key == key)):
             errors["key"] = _("A field with this key exists.")
-        field = CustomField(entity="customer", key=key, position=_next_position())
+        field = CustomField(entity=entity, key=key, position=_next_position(entity))
     options = _options(field, form)
     if field_type in ("select", "multiselect") and not [o for o in options if not o.get("retired")]:
         errors["options"] = _("Add at least one option.")
@@ -68,10 +75,11 @@ def save_field(field: CustomField | None, form) -> CustomField:
     field.type, field.label_en = field_type, label_en
     field.label_zh = form.get("label_zh", "").strip()[:80]
     field.help_en, field.help_zh = form.get("help_en", "").strip()[:200], form.get("help_zh", "").strip()[:200]
-    field.required, field.in_list = form.get("required") == "on", form.get("in_list") == "on"
-    field.filterable, field.options = form.get("filterable") == "on", options
-    if created:
-        field.sensitive = form.get("sensitive") == "on"  # fixed once values exist: they are stored differently
+    listed = field.entity in LISTED_ENTITIES
+    field.required, field.in_list = form.get("required") == "on", listed and form.get("in_list") == "on"
+    field.filterable, field.options = listed and form.get("filterable") == "on", options
+    if created:  # fixed once values exist: they are stored differently
+        field.sensitive = field.entity in SENSITIVE_ENTITIES and form.get("sensitive") == "on"
     field.default = form.get("default", "").strip()[:200]
     if field.default:
         try:
@@ -81,9 +89,14 @@ def save_field(field: CustomField | None, form) -> CustomField:
     db.session.add(field)
     db.session.flush()
     after = {"type": field.type, "label": field.label_en, "required": field.required}
-    record("create" if created else "update", "field", field.id, summary=field.label_en,
+    record("create" if created else "update", "field", field.id, summary=_summary(field),
            changes={k: [before[k], after[k]] for k in before if before[k] != after[k]} if not created else {})
     return field
+
+
+def _summary(field: CustomField) -> str:
+    """The field's name in the audit log; fields of deals and orders say whose they are."""
+    return field.label_en if field.entity == "customer" else f"{field.label_en} ({field.entity})"
 
 
 def _key_from(label: str) -> str:
@@ -91,8 +104,8 @@ def _key_from(label: str) -> str:
     return key if KEY_PATTERN.match(key or "") else f"field_{secrets.token_hex(3)}"
 
 
-def _next_position() -> int:
-    return (db.session.scalar(select(func.max(CustomField.position))) or 0) + 1
+def _next_position(entity: str) -> int:
+    return (db.session.scalar(select(func.max(CustomField.position)).where(CustomField.entity == entity)) or 0) + 1
 
 
 def _options(field: CustomField | None, form) -> list[dict]:
@@ -125,24 +138,38 @@ def _int(value, default: int) -> int:
 
 def _check_type_change(field: CustomField, new_type: str, options: list[dict]) -> None:
     """Refuse a type change when stored values would not fit, with a report of the first few."""
-    from crm.customers.models import Customer
-
     if field.sensitive:
         raise Invalid({"type": _("The type of a sensitive field cannot change.")})
     probe = CustomField(key=field.key, type=new_type, options=options, label_en=field.label_en)
     misfits, count = [], 0
-    rows = db.session.execute(select(Customer.id, Customer.name, Customer.custom[field.key])
-                              .where(Customer.custom.has_key(field.key)))
-    for customer_id, name, value in rows:
+    model, name_column = _records_of(field.entity)
+    rows = db.session.execute(select(model.id, name_column, model.custom[field.key])
+                              .where(model.custom.has_key(field.key)))
+    for record_id, name, value in rows:
         try:
             clean_value(probe, _as_input(value))
         except Invalid:
             count += 1
             if len(misfits) < 5:
-                misfits.append(f"{name} (#{customer_id}): {value}")
+                misfits.append(f"{name} (#{record_id}): {value}")
     if count:
         raise Invalid({"type": _("%(n)d stored values do not fit the new type, e.g. %(examples)s. Change them "
                                  "first.", n=count, examples="; ".join(misfits))})
+
+
+def _records_of(entity: str):
+    """The model whose `custom` column holds a kind's values, and the column that names a record."""
+    if entity == "deal":
+        from crm.pipelines.models import Deal
+
+        return Deal, Deal.title
+    if entity == "order":
+        from crm.orders.models import Order
+
+        return Order, Order.number
+    from crm.customers.models import Customer
+
+    return Customer, Customer.name
 
 
 def _as_input(value):
@@ -157,17 +184,17 @@ def _as_input(value):
 def archive(field: CustomField) -> None:
     """Hide a field everywhere; its values stay stored and come back with it."""
     field.archived_at = utcnow()
-    record("delete", "field", field.id, summary=field.label_en)
+    record("delete", "field", field.id, summary=_summary(field))
 
 
 def restore(field: CustomField) -> None:
     field.archived_at = None
-    record("restore", "field", field.id, summary=field.label_en)
+    record("restore", "field", field.id, summary=_summary(field))
 
 
 def move(field: CustomField, step: int) -> None:
-    """Swap the field with its neighbour above (-1) or below (+1)."""
-    ordered = fields()
+    """Swap the field with its neighbour above (-1) or below (+1) among the fields of its record kind."""
+    ordered = fields(field.entity)
     index = next(i for i, f in enumerate(ordered) if f.id == field.id)
     other = index + step
     if 0 <= other < len(ordered):
@@ -293,12 +320,17 @@ def read_form(definitions: list[CustomField], form, for_update: bool) -> dict:
     return raw
 
 
-def apply_values(customer, raw: dict, creating: bool) -> dict:
-    """Validate and store custom values on a customer; returns {key: [before, after]} for the audit log."""
-    definitions = {f.key: f for f in fields()}
+def apply_values(item, raw: dict, creating: bool, entity: str = "customer") -> dict:
+    """Validate and store custom values on a record of `entity` (a customer, deal or order: anything with a
+    `custom` JSONB); returns {key: [before, after]} for the audit log. Nothing is stored unless all are valid."""
+    definitions = {f.key: f for f in fields(entity)}
     errors, changes = {}, {}
-    custom, secure = dict(customer.custom or {}), dict(customer.custom_sensitive or {})
+    encrypted = entity in SENSITIVE_ENTITIES
+    custom = dict(item.custom or {})
+    secure = dict(item.custom_sensitive or {}) if encrypted else {}
     for key, field in definitions.items():
+        if field.sensitive and not encrypted:
+            continue  # save_field never makes one; nowhere to keep it
         if key not in raw:
             if creating and field.default:
                 raw[key] = field.default
@@ -325,8 +357,32 @@ def apply_values(customer, raw: dict, creating: bool) -> dict:
                 custom[key] = value
     if errors:
         raise Invalid(errors)
-    customer.custom, customer.custom_sensitive = custom, secure
+    item.custom = custom
+    if encrypted:
+        item.custom_sensitive = secure
     return changes
+
+
+def checked_values(item, raw: dict, creating: bool, entity: str) -> tuple[dict, dict]:
+    """Validate custom values for a deal or order (`item`, None when new) without touching it: the `custom`
+    dict to store and {key: [before, after]} for the audit log; Invalid with messages at the fields."""
+    if entity in SENSITIVE_ENTITIES:
+        raise ValueError(f"{entity} values may be encrypted: use apply_values")
+    probe = SimpleNamespace(custom=dict(item.custom or {}) if item is not None else {})
+    changes = apply_values(probe, dict(raw or {}), creating, entity)
+    return probe.custom, changes
+
+
+def initial_values(definitions: list[CustomField], item) -> dict:
+    """What a form shows at first: the record's stored values, or the defaults for a new record."""
+    if item is not None:
+        return dict(item.custom or {})
+    return {f.key: f.default for f in definitions if f.default}
+
+
+def audit_state(item) -> dict:
+    """A record's custom values as `custom.<key>` entries, to compare before and after a change."""
+    return {f"custom.{key}": value for key, value in (item.custom or {}).items()}
 
 
 def _context(key: str) -> str:

@@ -1,4 +1,5 @@
-"""Settings > Fields: custom fields for customers, and which built-in fields are required or hidden."""
+"""Settings > Fields: custom fields for customers, deals and orders (?entity=), and which built-in customer
+fields are required or hidden."""
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -6,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service
-from crm.fields.models import TYPES
+from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES
 from crm.members.access import require
 from crm.web import saved, see_other
 from tenants.resolver import tenant_blueprint
@@ -17,6 +18,7 @@ TYPE_LABELS = {"text": _l("Text"), "long_text": _l("Long text"), "number": _l("N
                "date": _l("Date"), "datetime": _l("Date and time"), "select": _l("Single select"),
                "multiselect": _l("Multi select"), "checkbox": _l("Checkbox"), "email": _l("Email"),
                "phone": _l("Phone"), "url": _l("Web address")}
+ENTITY_LABELS = {"customer": _l("Customers"), "deal": _l("Deals"), "order": _l("Orders")}
 
 
 @bp.app_context_processor
@@ -24,39 +26,59 @@ def labels():
     return {"field_type_labels": TYPE_LABELS}
 
 
+def _entity(value) -> str:
+    """The record kind asked for (customer, deal or order); customers when none or another is named."""
+    return value if value in ENTITIES else "customer"
+
+
+def _tab(entity: str) -> dict:
+    """URL arguments of the Fields page showing `entity`'s fields (customers need none)."""
+    return {} if entity == "customer" else {"entity": entity}
+
+
+def _edit_page(field, entity: str, errors: dict, form):
+    return render_template("fields/edit.html", field=field, entity=entity, types=TYPES, errors=errors, form=form,
+                           tab=_tab(entity), entity_labels=ENTITY_LABELS,
+                           listed=entity in service.LISTED_ENTITIES, can_be_sensitive=entity in SENSITIVE_ENTITIES)
+
+
 @bp.get("/")
 @require("settings", "view")
 def index():
-    """Custom fields in their order, archived ones, and the built-in fields' rules."""
-    return render_template("fields/index.html", fields=service.fields(),
-                           archived=[f for f in service.fields(include_archived=True) if f.archived_at],
+    """One record kind's custom fields in their order, its archived ones, and (customers) the built-in rules."""
+    entity = _entity(request.args.get("entity"))
+    return render_template("fields/index.html", fields=service.fields(entity), entity=entity,
+                           entity_labels=ENTITY_LABELS, tab=_tab(entity),
+                           listed=entity in service.LISTED_ENTITIES,
+                           archived=[f for f in service.fields(entity, include_archived=True) if f.archived_at],
                            builtin=service.BUILTIN_CONFIGURABLE, rules=service.builtin_rules())
 
 
 @bp.get("/new")
 @require("settings", "edit")
 def new():
-    return render_template("fields/edit.html", field=None, types=TYPES, errors={}, form=request.form)
+    """The form for a new field of the kind named by ?entity= (customers when none)."""
+    return _edit_page(None, _entity(request.args.get("entity")), {}, request.form)
 
 
 @bp.post("/")
 @require("settings", "edit")
 def create():
-    """Add a custom field to customers."""
+    """Add a custom field to customers, deals or orders (the form's `entity`)."""
+    entity = _entity(request.form.get("entity"))
     try:
-        field = service.save_field(None, request.form)
+        field = service.save_field(None, request.form, entity)
     except Invalid as error:
         db.session.rollback()
-        return render_template("fields/edit.html", field=None, types=TYPES, errors=error.errors,
-                               form=request.form), 422
-    return saved(_("Field %(name)s added.", name=field.label_en), "fields.index")
+        return _edit_page(None, entity, error.errors, request.form), 422
+    return saved(_("Field %(name)s added.", name=field.label_en), "fields.index", **_tab(entity))
 
 
 @bp.get("/<id:field_id>")
 @require("settings", "view")
 def edit(field_id: int):
-    return render_template("fields/edit.html", field=service.get_field(field_id), types=TYPES, errors={},
-                           form={})
+    field = service.get_field(field_id)
+    return _edit_page(field, field.entity, {}, {})
 
 
 @bp.post("/<id:field_id>")
@@ -64,13 +86,13 @@ def edit(field_id: int):
 def update(field_id: int):
     """Save a field; a type change is refused with a report when stored values would not fit."""
     field = service.get_field(field_id)
+    entity = field.entity
     try:
         service.save_field(field, request.form)
     except Invalid as error:
         db.session.rollback()
-        return render_template("fields/edit.html", field=service.get_field(field_id), types=TYPES,
-                               errors=error.errors, form=request.form), 422
-    return saved(_("Field %(name)s saved.", name=field.label_en), "fields.index")
+        return _edit_page(service.get_field(field_id), entity, error.errors, request.form), 422
+    return saved(_("Field %(name)s saved.", name=field.label_en), "fields.index", **_tab(entity))
 
 
 @bp.post("/<id:field_id>/archive")
@@ -79,7 +101,8 @@ def archive(field_id: int):
     """Archive (the values stay, and come back on restore)."""
     field = service.get_field(field_id)
     service.archive(field)
-    return saved(_("Field %(name)s archived. Its values are kept.", name=field.label_en), "fields.index")
+    return saved(_("Field %(name)s archived. Its values are kept.", name=field.label_en), "fields.index",
+                 **_tab(field.entity))
 
 
 @bp.post("/<id:field_id>/restore")
@@ -87,15 +110,16 @@ def archive(field_id: int):
 def restore(field_id: int):
     field = service.get_field(field_id)
     service.restore(field)
-    return saved(_("Field %(name)s restored.", name=field.label_en), "fields.index")
+    return saved(_("Field %(name)s restored.", name=field.label_en), "fields.index", **_tab(field.entity))
 
 
 @bp.post("/<id:field_id>/move")
 @require("settings", "edit")
 def move(field_id: int):
-    service.move(service.get_field(field_id), -1 if request.form.get("direction") == "up" else 1)
+    field = service.get_field(field_id)
+    service.move(field, -1 if request.form.get("direction") == "up" else 1)
     db.session.commit()
-    return see_other(url_for("fields.index"))
+    return see_other(url_for("fields.index", **_tab(field.entity)))
 
 
 @bp.post("/builtin")

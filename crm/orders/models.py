@@ -2,7 +2,8 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Computed, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import Computed, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
@@ -45,6 +46,8 @@ class Order(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     delivery_date: Mapped[date | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    # Custom field values by key (Settings > Fields > Orders), validated by crm.fields.service.
+    custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     # Computed by the service from the lines (Decimal, half-up to cents); never taken from the client.
     subtotal: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     discount_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))

@@ -23,6 +23,7 @@ from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import service as fields
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member
 from crm.orders import messages
@@ -282,38 +283,51 @@ def preview(viewer: Member, rows: list[LineInput], order: Order | None = None) -
     return lines, totals(lines), any(key.startswith("lines.") for key in errors)
 
 
-def create_order(viewer: Member, data: dict, rows: list[LineInput]) -> Order:
-    """Place an order; the totals are worked out here from the lines, whatever the form showed."""
+def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict | None = None) -> Order:
+    """Place an order; the totals are worked out here from the lines, whatever the form showed.
+
+    `custom` holds the raw custom field values by key (fields.read_form); required ones must be there."""
     data = {"owner_id": str(viewer.id), "currency": catalogue.tenant_currency(), **data}
     header, errors = _header_and_errors(viewer, data, None)
     lines, line_errors = clean_lines(viewer, rows)
-    if errors or line_errors:
-        raise Invalid({**errors, **line_errors})
-    order = Order(**header, status="placed")
+    values, custom_changes, custom_errors = _custom_values(None, custom)
+    if errors or line_errors or custom_errors:
+        raise Invalid({**errors, **line_errors, **custom_errors})
+    order = Order(**header, status="placed", custom=values)
     _set_lines(order, lines)
     order.changes.append(_change(viewer, None, "placed", None))
     db.session.add(order)
     db.session.flush()
-    record("create", "order", order.id, summary=order.number, changes={"total": [None, str(order.total)]})
+    record("create", "order", order.id, summary=order.number, changes={
+        "total": [None, str(order.total)], **{f"custom.{key}": change for key, change in custom_changes.items()}})
     log("order_created", customer_id=order.customer_id, link=("orders.show", {"order_id": order.id}),
         number=order.number, total=in_both_languages(lambda: money(order.total, order.currency)))
     return order
 
 
-def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput] | None) -> Order:
-    """Change an order. Lines, customer and currency change only while it is placed (not yet shipped)."""
+def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput] | None,
+                 custom: dict | None = None) -> Order:
+    """Change an order. Lines, customer and currency change only while it is placed (not yet shipped).
+
+    `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
     before = _audit_state(order)
     header, errors = _header_and_errors(viewer, data, order)
     lines, line_errors = [], {}
     if order.status == "placed" and rows is not None:
         lines, line_errors = clean_lines(viewer, rows, [line.product_id for line in order.lines])
-    if errors or line_errors:
-        raise Invalid({**errors, **line_errors})
+    values, _changes, custom_errors = _custom_values(order, custom)
+    if errors or line_errors or custom_errors:
+        raise Invalid({**errors, **line_errors, **custom_errors})
     for name, value in header.items():
         setattr(order, name, value)
+    if values != (order.custom or {}):
+        order.custom = values
     if lines:
         _set_lines(order, lines)
-    changes = diff(before, _audit_state(order))
+    after = _audit_state(order)
+    for key in after.keys() - before.keys():
+        before[key] = None
+    changes = diff(before, after)
     if changes:
         order.updated_at = utcnow()
         record("update", "order", order.id, summary=order.number, changes=changes)
@@ -328,9 +342,19 @@ def _header_and_errors(viewer: Member, data: dict, order: Order | None) -> tuple
         return {}, error.errors
 
 
+def _custom_values(order: Order | None, custom: dict | None) -> tuple[dict, dict, dict]:
+    """The order's custom values checked (nothing changed yet): (`custom` to store, changes, errors)."""
+    try:
+        values, changes = fields.checked_values(order, custom or {}, creating=order is None, entity="order")
+    except Invalid as error:
+        return {}, {}, error.errors
+    return values, changes, {}
+
+
 def _audit_state(order: Order) -> dict:
     state = snapshot(order, HEADER_FIELDS + ("total",))
     state["lines"] = len(order.lines)
+    state.update(fields.audit_state(order))
     return state
 
 

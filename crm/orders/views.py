@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import service as fields
 from crm.members.access import require
 from crm.orders import forms, service
 from crm.products import service as catalogue
@@ -52,13 +53,14 @@ def create():
     """Place an order; errors come back beside their fields and lines, nothing saved."""
     form, rows = _form(), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id")
+    custom = fields.read_form(fields.fields("order"), request.form, for_update=False)
     if not form.validate_on_submit():
-        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id)), 422
+        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), custom=custom), 422
     try:
-        order = service.create_order(g.member, form.data_for_service(customer_id), rows)
+        order = service.create_order(g.member, form.data_for_service(customer_id), rows, custom=custom)
     except Invalid as error:
         db.session.rollback()
-        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), error), 422
+        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), error, custom), 422
     return saved(_("Order %(number)s placed.", number=order.number), "orders.show", order_id=order.id)
 
 
@@ -69,7 +71,8 @@ def show(order_id: int):
     order = service.get_order(g.member, order_id)
     token = service.link_token(order)
     link = url_for("order_status.show", token=token, _external=True) if token else None
-    return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"))
+    return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
+                  custom_fields=fields.fields("order"))
 
 
 @bp.get("/<id:order_id>/edit")
@@ -90,14 +93,17 @@ def update(order_id: int):
     order = service.get_order(g.member, order_id, "edit", lock=True)
     form, rows = _form(order), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id", order.customer_id)
+    custom = fields.read_form(fields.fields("order"), request.form, for_update=True)
     if not form.validate_on_submit():
-        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id)), 422
+        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id),
+                          custom={**(order.custom or {}), **custom}), 422
     try:
-        service.update_order(g.member, order, form.data_for_service(customer_id), rows)
+        service.update_order(g.member, order, form.data_for_service(customer_id), rows, custom=custom)
     except Invalid as error:
         db.session.rollback()
         order = service.get_order(g.member, order_id, "edit")
-        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id), error), 422
+        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id), error,
+                          {**(order.custom or {}), **custom}), 422
     return saved(_("Changes saved."), "orders.show", order_id=order_id)
 
 
@@ -196,13 +202,18 @@ def _row(line) -> forms.LineInput:
                            discount=f"{line.discount.normalize():f}")
 
 
-def _form_page(form, order, rows, customer, error: Invalid | None = None):
-    """The order form: the order's fields, the customer picker, the lines and their totals."""
+def _form_page(form, order, rows, customer, error: Invalid | None = None, custom: dict | None = None):
+    """The order form: the order's fields, the customer picker, the lines and their totals, then this
+    workspace's custom fields for orders (`custom`: the values as typed, else the stored ones or defaults)."""
     errors = error.errors if error else {}
     Invalid({k: v for k, v in errors.items() if hasattr(form, k)}).apply_to(form)
     keep = [line.product_id for line in order.lines] if order else []
     lines, totals, incomplete = service.preview(g.member, rows, order)
+    definitions = fields.fields("order")
     return render("orders/form.html", block="form", form=form, order=order, rows=rows, customer=customer,
+                  custom_fields=definitions,
+                  custom_values=custom if custom is not None else fields.initial_values(definitions, order),
+                  custom_errors={k: v for k, v in errors.items() if k.startswith("custom_")},
                   errors=errors, products=catalogue.products_for_lines(g.member, keep), lines=lines, totals=totals,
                   incomplete=incomplete,
                   currency=service.known_currency(form.currency.data or (order.currency if order else "")))

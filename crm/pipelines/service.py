@@ -17,6 +17,7 @@ from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import service as fields
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member, Setting
 from crm.pipelines.models import (
@@ -652,14 +653,33 @@ def _link(deal: Deal) -> tuple:
     return ("pipelines.show", {"deal_id": deal.id})
 
 
-def create_deal(viewer: Member, data: dict) -> Deal:
-    """A new deal, owned by the viewer unless another owner (within reach) is chosen."""
-    cleaned = clean(viewer, data)
+def _clean_with_custom(viewer: Member, data: dict, custom: dict | None, deal: Deal | None) -> tuple[dict, dict, dict]:
+    """The deal's own fields and its custom fields validated together, so the form shows every problem at once:
+    (cleaned fields, the `custom` dict to store, custom changes for the audit log). Nothing is changed yet."""
+    errors, cleaned, values, changes = {}, {}, {}, {}
+    try:
+        cleaned = clean(viewer, data, deal)
+    except Invalid as error:
+        errors.update(error.errors)
+    try:
+        values, changes = fields.checked_values(deal, custom or {}, creating=deal is None, entity="deal")
+    except Invalid as error:
+        errors.update(error.errors)
+    if errors:
+        raise Invalid(errors)
+    return cleaned, values, changes
+
+
+def create_deal(viewer: Member, data: dict, custom: dict | None = None) -> Deal:
+    """A new deal, owned by the viewer unless another owner (within reach) is chosen.
+
+    `custom` holds the raw custom field values by key (fields.read_form); required ones must be there."""
+    cleaned, values, custom_changes = _clean_with_custom(viewer, data, custom, None)
     stage = cleaned.pop("stage_id")
     typed, reason = cleaned.pop("probability"), cleaned.pop("lost_reason")
     cleaned["owner_id"] = cleaned.get("owner_id") or viewer.id
     _check_owner(viewer, cleaned["owner_id"], "create")
-    deal = Deal(**cleaned, status="open")
+    deal = Deal(**cleaned, status="open", custom=values)
     _set_probability(deal, typed, stage)
     _enter_stage(deal, stage, reason)
     db.session.add(deal)
@@ -667,14 +687,19 @@ def create_deal(viewer: Member, data: dict) -> Deal:
     db.session.add(DealStageChange(deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id, actor_id=viewer.id))
     timeline.log("deal_created", customer_id=deal.customer_id, deal_id=deal.id, link=_link(deal), actor=viewer,
                  deal=deal.title, stage=stage.names)
-    record("create", "deal", deal.id, summary=deal.title)
+    record("create", "deal", deal.id, summary=deal.title,
+           changes={f"custom.{key}": change for key, change in custom_changes.items()})
     return deal
 
 
-def update_deal(viewer: Member, deal: Deal, data: dict) -> Deal:
-    """Save the deal form; a stage change is a move (history and timeline), and all is audited."""
-    before = snapshot(deal, AUDITED)
-    cleaned = clean(viewer, data, deal)
+def update_deal(viewer: Member, deal: Deal, data: dict, custom: dict | None = None) -> Deal:
+    """Save the deal form; a stage change is a move (history and timeline), and all is audited.
+
+    `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
+    before = _audit_state(deal)
+    cleaned, values, _changes = _clean_with_custom(viewer, data, custom, deal)
+    if values != (deal.custom or {}):
+        deal.custom = values
     stage, reason = cleaned.pop("stage_id", deal.stage), cleaned.pop("lost_reason", deal.lost_reason)
     typed = cleaned.pop("probability", deal.probability if deal.probability_set else None)
     if "owner_id" in cleaned and cleaned["owner_id"] != deal.owner_id:
@@ -686,12 +711,19 @@ def update_deal(viewer: Member, deal: Deal, data: dict) -> Deal:
         _move(viewer, deal, stage, reason)
     elif deal.status == "lost":
         _enter_stage(deal, stage, reason)
-    changes = diff(before, snapshot(deal, AUDITED))
+    after = _audit_state(deal)
+    for key in after.keys() - before.keys():
+        before[key] = None
+    changes = diff(before, after)
     if changes:
         deal.updated_at = utcnow()
         record("update", "deal", deal.id, summary=deal.title, changes=changes)
     db.session.flush()
     return deal
+
+
+def _audit_state(deal: Deal) -> dict:
+    return {**snapshot(deal, AUDITED), **fields.audit_state(deal)}
 
 
 def _target_stage(deal: Deal, stage_id) -> Stage:

@@ -7,6 +7,7 @@ from crm.activities import service as activities
 from crm.activities.forms import METHOD_LABELS
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import service as fields
 from crm.members.access import require
 from crm.pipelines import service
 from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
@@ -176,7 +177,7 @@ def show(deal_id: int):
                   can_edit=service.allowed(g.member, deal.id, "edit"),
                   can_delete=service.allowed(g.member, deal.id, "delete"),
                   follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),
-                  method_labels=METHOD_LABELS)
+                  method_labels=METHOD_LABELS, custom_fields=fields.fields("deal"))
 
 
 @bp.get("/new")
@@ -194,16 +195,16 @@ def new():
 @bp.post("/")
 @require("deals", "create")
 def create():
-    """Create a deal; errors come back beside their fields with what was typed kept."""
+    """Create a deal; errors come back beside their fields (custom ones too) with what was typed kept."""
     form = _form()
+    custom = fields.read_form(fields.fields("deal"), request.form, for_update=False)
     try:
         if not form.validate_on_submit():
             raise Invalid({})
-        deal = service.create_deal(g.member, form.data_for_service())
+        deal = service.create_deal(g.member, form.data_for_service(), custom=custom)
     except Invalid as error:
         db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, None), 422
+        return _form_page(form, None, custom, _split_errors(error, form)), 422
     db.session.commit()
     flash(_("Deal %(deal)s added.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -226,14 +227,15 @@ def update(deal_id: int):
     """Save the modal form."""
     deal = service.get_deal(g.member, deal_id, "edit")
     form = _form(deal)
+    custom = fields.read_form(fields.fields("deal"), request.form, for_update=True)
     try:
         if not form.validate_on_submit():
             raise Invalid({})
-        service.update_deal(g.member, deal, form.data_for_service())
+        service.update_deal(g.member, deal, form.data_for_service(), custom=custom)
     except Invalid as error:
         db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, service.get_deal(g.member, deal_id, "edit")), 422
+        deal = service.get_deal(g.member, deal_id, "edit")
+        return _form_page(form, deal, {**(deal.custom or {}), **custom}, _split_errors(error, form)), 422
     db.session.commit()
     flash(_("Changes saved."))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
@@ -267,11 +269,22 @@ def _form(deal=None, **kwargs) -> DealForm:
     return form
 
 
-def _form_page(form: DealForm, deal):
-    """The deal form (a modal for htmx)."""
+def _split_errors(error: Invalid, form: DealForm) -> dict:
+    """The deal's own errors go onto the form's fields; the custom fields' errors are returned for the template."""
+    custom = {k: v for k, v in error.errors.items() if k.startswith("custom_")}
+    Invalid({k: v for k, v in error.errors.items() if k not in custom}).apply_to(form)
+    return custom
+
+
+def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_errors: dict | None = None):
+    """The deal form (a modal for htmx): the deal's own fields, then this workspace's custom fields for deals."""
     selected = record_id(form.customer_id.data)
     stage = service.find_stage(form.stage_id.data)
+    definitions = fields.fields("deal")
+    if custom_values is None:
+        custom_values = fields.initial_values(definitions, deal)
     return render("pipelines/form.html", block="form", form=form, deal=deal, selected_id=selected,
+                  custom_fields=definitions, custom_values=custom_values, custom_errors=custom_errors or {},
                   choices=service.customer_choices(g.member, selected_id=selected),
                   asks_reason=bool(form.lost_reason.errors or (deal and deal.status == "lost")
                                    or (stage and stage.kind == "lost")),
