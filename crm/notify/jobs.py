@@ -2,11 +2,14 @@
 
 A send goes in three steps, each its own transaction:
 1. claim: lock the row, skip it if it is finished or claimed by a live worker, mark it `sending`, commit;
-2. deliver, and at the channel's point of no return (for email: the whole message is with the SMTP server
-   but not yet its final dot, so a dead worker's message is discarded by the server) mark it `sent`, commit;
-3. on a failure before that point, schedule a retry with backoff, or give up past the limit (`failed`).
-A worker killed in step 1 or 2 leaves a `sending` row whose claim goes stale; the sweeper hands it over again,
-and as nothing reached the recipient, sending it again sends it once."""
+2. deliver, then mark it `sent` and drop its due line, commit;
+3. on a failure, schedule a retry with backoff, or give up past the limit (`failed`).
+Two workers never send one message: the claim is taken under the row lock, and a finished row is skipped.
+A worker killed after its claim leaves a `sending` row whose claim goes stale; the sweeper hands it over
+again. Killed after the provider took the message but before step 2 committed, the message goes out once
+more on retry with the same Message-ID / idempotency key, so the mailbox or provider sees the same message
+(at-least-once delivery with a stable identity; nothing is ever lost).
+"""
 import logging
 from datetime import timedelta
 
@@ -73,19 +76,16 @@ def _deliver(notification_id: int) -> str:
     notification = db.session.get(Notification, notification_id)
     attempt = notification.attempts
 
-    def mark_sent() -> None:
-        """The point of no return: from here the message counts as sent."""
-        db.session.execute(update(Notification).where(Notification.id == notification_id,
-                                                      Notification.attempts == attempt)
-                           .values(status="sent", sent_at=utcnow(), last_error=None))
-        outbox.forget([notification_id])
-        db.session.commit()
-
     try:
-        channels.deliver(notification, messages.render(notification), mark_sent)
+        channels.deliver(notification, messages.render(notification))
     except Exception as error:  # noqa: BLE001 - any failure of a channel is recorded and retried
         db.session.rollback()
         return _failed(db.session.get(Notification, notification_id), error)
+    # Only this attempt's claim may mark it: a stale claim taken over by another worker is not ours.
+    db.session.execute(update(Notification).where(Notification.id == notification_id,
+                                                  Notification.attempts == attempt)
+                       .values(status="sent", sent_at=utcnow(), last_error=None))
+    outbox.forget([notification_id])
     return "sent"
 
 
