@@ -324,7 +324,8 @@ def _card_options():
     """What a card or a list row shows: no notes, the customer's and owner's names only."""
     return (load_only(Deal.id, Deal.title, Deal.customer_id, Deal.pipeline_id, Deal.stage_id, Deal.amount,
                       Deal.currency, Deal.expected_close, Deal.owner_id, Deal.probability, Deal.status),
-            joinedload(Deal.customer).load_only(Customer.name),
+            # lazyload("*"): not the customer's own eager owner and tags, which a card never shows.
+            joinedload(Deal.customer).load_only(Customer.name).lazyload("*"),
             joinedload(Deal.owner).load_only(Member.name).lazyload(Member.role))
 
 
@@ -447,7 +448,8 @@ def deals_for_customer(viewer: Member, customer_id: int, limit: int = 50) -> lis
 def get_deal(viewer: Member, deal_id: int, action: str = "view") -> Deal:
     """A deal the viewer may act on; anything else is simply not found."""
     stmt = visible(viewer, action).where(Deal.id == deal_id).options(
-        joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.customer).load_only(Customer.name),
+        joinedload(Deal.stage), joinedload(Deal.pipeline),
+        joinedload(Deal.customer).load_only(Customer.name).lazyload("*"),
         joinedload(Deal.owner).lazyload(Member.role))
     deal = db.session.scalar(stmt)
     if deal is None:
