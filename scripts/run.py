@@ -66,6 +66,7 @@ def main() -> None:
         app = create_app()
         prepare(app)
         worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--quiet",
+                                   "--worker-class", "rq.worker.SimpleWorker",
                                    "--url", os.environ["REDIS_URL"], *QUEUES], cwd=ROOT)
         cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "--logging-level", "warning",
                                  "--url", os.environ["REDIS_URL"], "crm/cron.py"], cwd=ROOT)

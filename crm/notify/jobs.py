@@ -14,6 +14,8 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import or_, select, update
 
 from crm.extensions import db
@@ -124,7 +126,20 @@ def sweep(limit: int = 5000, stale_seconds: int | None = None) -> int:
                or_(NotificationDue.enqueued_at.is_(None), NotificationDue.enqueued_at <= now - stale))
         .order_by(NotificationDue.due_at).limit(limit).with_for_update(skip_locked=True)))
     notify = queue("notify")
+    handed = 0
     for row in rows:
-        notify.enqueue(send_notification, row.tenant_id, row.notification_id)
+        job = outbox.job_id(row.tenant_id, row.notification_id)
+        if _waiting(job, notify):
+            continue  # its job is still in the queue (a backlog), not lost: no second copy
+        notify.enqueue(send_notification, row.tenant_id, row.notification_id, job_id=job)
         row.enqueued_at = now
-    return len(rows)
+        handed += 1
+    return handed
+
+
+def _waiting(job_id: str, notify) -> bool:
+    """Whether RQ still holds this job waiting to run (queued or scheduled)."""
+    try:
+        return Job.fetch(job_id, connection=notify.connection).get_status() in ("queued", "scheduled", "deferred")
+    except NoSuchJobError:
+        return False

@@ -59,7 +59,12 @@ def hand_over(tenant_id: int, notification_id: int, due_at: datetime) -> None:
 
     when = None if due_at <= utcnow() + timedelta(seconds=1) else due_at
     enqueue_after_commit(send_notification, tenant_id, notification_id, queue_name="notify", at=when,
-                         job_id=f"notify-{tenant_id}-{notification_id}-{int(due_at.timestamp())}")
+                         job_id=job_id(tenant_id, notification_id))
+
+
+def job_id(tenant_id: int, notification_id: int) -> str:
+    """One RQ job id per message: a new due time replaces its scheduled job, and the sweeper can see it waits."""
+    return f"notify-{tenant_id}-{notification_id}"
 
 
 def pending(source: str) -> list[Notification]:

@@ -136,6 +136,7 @@ def test_sweeper_restores_every_pending_message_after_redis_is_flushed(app, acme
     assert {r[2] for r in outbox_rows(acme)} == {"scheduled"}  # the jobs were lost with Redis
     with app.app_context():
         assert sweep(stale_seconds=0) == 25
+        assert sweep(stale_seconds=0) == 0  # their jobs now wait in the queue: no second copy
     run_worker()
     assert [r[2] for r in outbox_rows(acme)] == ["sent"] * 25
     assert due_lines(app, acme) == 0
