@@ -329,7 +329,7 @@ def send_test(channel: str, member, phone: str = "") -> str:
             return _("No SMTP server is configured: the test email to %(email)s is in the development outbox.",
                      email=member.email)
         try:
-            channels.deliver(note, message, lambda: None)
+            channels.deliver(note, message)
         except (smtplib.SMTPException, OSError) as error:
             raise channels.ChannelError(f"the mail server refused: {error}") from error
         return _("Test email sent to %(email)s.", email=member.email)
