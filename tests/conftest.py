@@ -247,3 +247,16 @@ def smtp_server():
     controller.url = f"smtp://127.0.0.1:{controller.port}"
     yield controller
     controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def empty_notify_queue(app):
+    """Jobs an earlier test left waiting belong to its tenants: they must not reach this test's mail sink."""
+    from crm.jobs import queue
+
+    with app.app_context():
+        notify = queue("notify")
+        notify.empty()
+        for job_id in notify.scheduled_job_registry.get_job_ids():
+            notify.scheduled_job_registry.remove(job_id)
+    yield
