@@ -251,12 +251,17 @@ def smtp_server():
 
 @pytest.fixture(autouse=True)
 def empty_notify_queue(app):
-    """Jobs an earlier test left waiting belong to its tenants: they must not reach this test's mail sink."""
+    """Messages an earlier test left waiting (jobs in Redis, due lines the sweeper would hand over) belong to
+    its tenants: they must not reach this test's mail sink."""
+    from crm.extensions import db
     from crm.jobs import queue
+    from crm.notify.models import NotificationDue
 
     with app.app_context():
         notify = queue("notify")
         notify.empty()
         for job_id in notify.scheduled_job_registry.get_job_ids():
             notify.scheduled_job_registry.remove(job_id)
+        db.session.execute(NotificationDue.__table__.delete())
+        db.session.commit()
     yield
