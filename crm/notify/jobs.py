@@ -14,8 +14,6 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 from sqlalchemy import or_, select, update
 
 from crm.extensions import db
@@ -35,7 +33,7 @@ def _stale() -> timedelta:
 
 @platform_job
 def send_notification(tenant_id: int, notification_id: int) -> str:
-    """Send one message of one tenant, at most once; returns what happened (for logs and tests)."""
+    """Send one message of one tenant; returns what happened (for logs and tests)."""
     try:
         ref = tenant_ref(tenant_id)
     except LookupError:
@@ -126,20 +124,16 @@ def sweep(limit: int = 5000, stale_seconds: int | None = None) -> int:
                or_(NotificationDue.enqueued_at.is_(None), NotificationDue.enqueued_at <= now - stale))
         .order_by(NotificationDue.due_at).limit(limit).with_for_update(skip_locked=True)))
     notify = queue("notify")
+    # The jobs RQ will still run by itself: in the queue, or scheduled for later. (A job's status is no guide:
+    # a worker killed between taking a job and starting it leaves it "queued" with nobody to run it.)
+    waiting = set(notify.get_job_ids()) | set(notify.scheduled_job_registry.get_job_ids(cleanup=False)) \
+        if rows else set()
     handed = 0
     for row in rows:
         job = outbox.job_id(row.tenant_id, row.notification_id)
-        if _waiting(job, notify):
+        if job in waiting:
             continue  # its job is still in the queue (a backlog), not lost: no second copy
         notify.enqueue(send_notification, row.tenant_id, row.notification_id, job_id=job)
         row.enqueued_at = now
         handed += 1
     return handed
-
-
-def _waiting(job_id: str, notify) -> bool:
-    """Whether RQ still holds this job waiting to run (queued or scheduled)."""
-    try:
-        return Job.fetch(job_id, connection=notify.connection).get_status() in ("queued", "scheduled", "deferred")
-    except NoSuchJobError:
-        return False
