@@ -19,6 +19,15 @@ def record_id(value) -> int | None:
     return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
+def local_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site (a `next` parameter), else None: no other host, and no
+    backslash, which browsers read as a slash ("/\\evil.example")."""
+    target = target or ""
+    if target.startswith("/") and "//" not in target and "\\" not in target and len(target) < 1000:
+        return target
+    return None
+
+
 def is_htmx() -> bool:
     return bool(request.headers.get("HX-Request"))
 

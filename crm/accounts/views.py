@@ -8,7 +8,7 @@ from crm.accounts import service
 from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from crm.errors import Invalid
 from crm.extensions import db, limiter
-from crm.web import render, see_other
+from crm.web import local_path, render, see_other
 from tenants.slugs import suggest_slug
 
 bp = Blueprint("accounts", __name__)
@@ -83,8 +83,7 @@ def login():
 
 
 def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else None
+    return local_path(request.args.get("next"))
 
 
 @bp.post("/logout")
@@ -147,8 +146,7 @@ def set_language():
 
 
 def _safe_back() -> str:
-    target = request.form.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else url_for("accounts.home")
+    return local_path(request.form.get("next")) or url_for("accounts.home")
 
 
 def _current_language() -> str:

@@ -7,7 +7,7 @@ from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
-from crm.web import refused, render, saved, see_other
+from crm.web import local_path, refused, render, saved, see_other
 from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
@@ -16,8 +16,7 @@ bp = tenant_blueprint("activities", __name__, "/activities")
 
 def _back() -> str:
     """Where to go after a write: the page the user came from (inside this app), else My day."""
-    target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else ""
+    return local_path(request.form.get("next")) or ""
 
 
 def _done(message: str):

@@ -13,7 +13,7 @@ from crm.pipelines import service
 from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
 from crm.tags import service as tags
 from crm.timeline import service as timeline
-from crm.web import is_htmx, record_id, render, saved, see_other
+from crm.web import is_htmx, local_path, record_id, render, saved, see_other
 from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
@@ -33,9 +33,8 @@ def money(amount, currency: str) -> str:
 
 def _next_url(default: str) -> str:
     """Where to go after a write: a page of this workspace named by the request, else `default`."""
-    wanted = request.values.get("next", "")
-    safe = wanted.startswith(f"/{g.tenant.slug}/") and "\\" not in wanted and "//" not in wanted
-    return wanted if safe and len(wanted) < 1000 else default
+    wanted = local_path(request.values.get("next"))
+    return wanted if wanted and wanted.startswith(f"/{g.tenant.slug}/") else default
 
 
 # The board and the list

@@ -144,3 +144,15 @@ def test_follow_up_on_a_deal_shows_on_the_deal_and_customer_timelines(acme, clie
     assert logged.status_code == 204
     assert "Meeting logged: Walked through the offer" in admin.get(f"/{acme.slug}/deals/{deal_id}").text
     assert "Meeting logged: Walked through the offer" in admin.get(f"/{acme.slug}/customers/{customer}").text
+
+
+def test_next_after_a_write_stays_on_this_site(acme, client_as, make_customer):
+    admin = client_as(acme.admin_account_id)
+    customer = make_customer(acme, name="Redirect Co")
+    for target in ("//evil.example/x", "/\\evil.example/x", "https://evil.example/"):
+        answer = admin.post(f"/{acme.slug}/activities/notes", data={"customer_id": customer, "text": "hi",
+                                                                   "next": target})
+        assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/{acme.slug}/activities/")
+    kept = admin.post(f"/{acme.slug}/activities/notes", data={"customer_id": customer, "text": "hi",
+                                                             "next": f"/{acme.slug}/customers/{customer}"})
+    assert kept.headers["Location"].endswith(f"/{acme.slug}/customers/{customer}")
