@@ -38,6 +38,8 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_LIMITS = environ.get("LOGIN_LIMITS", "5 per 5 minutes")
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
+        # argon2id cost: a name from argon2.profiles (RFC_9106_LOW_MEMORY: m=64 MiB, t=3, p=4, ~110 ms here).
+        self.ARGON2_PROFILE = environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
         self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready
         self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "10"))
         self.BABEL_DEFAULT_LOCALE = "en"
@@ -55,5 +57,7 @@ class Config:
             raise RuntimeError("CRM_ENV=production needs a SECRET_KEY of at least 32 random characters.")
         if not self.FIELD_KEYS or not self.FIELD_INDEX_KEY:
             raise RuntimeError("CRM_ENV=production needs FIELD_KEYS and FIELD_INDEX_KEY for sensitive fields.")
+        if self.ARGON2_PROFILE == "CHEAPEST":
+            raise RuntimeError("CRM_ENV=production refuses ARGON2_PROFILE=CHEAPEST (it is for the test suite).")
         if not self.SQLALCHEMY_DATABASE_URI or not self.REDIS_URL:
             raise RuntimeError("CRM_ENV=production needs DATABASE_URL and REDIS_URL.")

@@ -8,7 +8,7 @@ from flask_babel import get_timezone
 from sqlalchemy import insert, select
 
 from crm.accounts.models import Account
-from crm.accounts.service import hasher
+from crm.accounts.service import hash_password
 from crm.customers.models import LEVELS, STAGES, Customer, Tag, customer_tags
 from crm.extensions import db
 from crm.members.models import Member, Role
@@ -29,7 +29,7 @@ demo_cli = AppGroup("demo", help="The demo workspace.")
 
 
 def _account(name: str, email: str) -> Account:
-    account = Account(email=email, name=name, password_hash=hasher.hash(DEMO_PASSWORD), language="en")
+    account = Account(email=email, name=name, password_hash=hash_password(DEMO_PASSWORD), language="en")
     db.session.add(account)
     db.session.flush()
     return account

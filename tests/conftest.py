@@ -13,6 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from crm import embedded
 
+HX = {"HX-Request": "true"}  # headers of a request htmx makes (a swap of part of the page)
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 WORKER_NUMBER = int(WORKER[2:]) if WORKER[2:].isdigit() else 0
 
@@ -47,6 +48,7 @@ def app(service_urls):
     database_url, redis_url = service_urls
     redis.Redis.from_url(redis_url).flushdb()
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url  # jobs make their own app
+    os.environ["ARGON2_PROFILE"] = "CHEAPEST"
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://", 1),
@@ -55,6 +57,7 @@ def app(service_urls):
         "TENANT_CACHE_SECONDS": 0.0,
         "TENANT_POOL_SIZE": 0,  # tests of the spare pool turn it on themselves
         "LOGIN_IP_LIMITS": "10000 per minute",
+        "ARGON2_PROFILE": "CHEAPEST",  # a password hash in microseconds, not 110 ms: the suite makes hundreds
     })
     app.test_client_class = CsrfClient
     with app.app_context():
@@ -149,7 +152,7 @@ def add_member(app):
     from sqlalchemy import select
 
     from crm.accounts.models import Account
-    from crm.accounts.service import hasher
+    from crm.accounts.service import hash_password
     from crm.extensions import db
     from crm.members.models import Member, Role
     from tenants.binding import tenant_bound
@@ -157,7 +160,7 @@ def add_member(app):
 
     def add(tenant: TenantInfo, role: str = "sales_rep", name: str = "Sam Rep") -> tuple[int, int]:
         with app.app_context():
-            account = Account(email=f"{unique('m')}@example.com", name=name, password_hash=hasher.hash("password-123"))
+            account = Account(email=f"{unique('m')}@example.com", name=name, password_hash=hash_password("password-123"))
             db.session.add(account)
             db.session.flush()
             db.session.add(Membership(account_id=account.id, tenant_id=tenant.id))
@@ -265,3 +268,71 @@ def empty_notify_queue(app):
         db.session.execute(NotificationDue.__table__.delete())
         db.session.commit()
     yield
+
+
+@pytest.fixture
+def admin(acme, client_as):
+    """A client signed in as Acme's admin."""
+    return client_as(acme.admin_account_id)
+
+
+@pytest.fixture
+def role_id(in_tenant):
+    """The id of a tenant's role by key ("admin", "sales_rep", ...)."""
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.members.models import Role
+
+    return lambda tenant, key: in_tenant(tenant, lambda: db.session.scalar(select(Role.id).where(Role.key == key)))
+
+
+@dataclass
+class Person:
+    account_id: int
+    member_id: int
+
+
+@pytest.fixture
+def people(acme, add_member, in_tenant):
+    """Team East (manager Mia, reps Rui and Ren) and team West (rep Wes), plus Acme's admin."""
+    from crm.extensions import db
+    from crm.members.models import Member, Team
+
+    made = {name: Person(*add_member(acme, role, name)) for name, role in (
+        ("Mia Manager", "sales_manager"), ("Rui Rep", "sales_rep"), ("Ren Rep", "sales_rep"),
+        ("Wes West", "sales_rep"))}
+
+    def teams():
+        east, west = Team(name="East", manager_id=made["Mia Manager"].member_id), Team(name="West")
+        db.session.add_all([east, west])
+        db.session.flush()
+        for name in ("Mia Manager", "Rui Rep", "Ren Rep"):
+            db.session.get(Member, made[name].member_id).team_id = east.id
+        db.session.get(Member, made["Wes West"].member_id).team_id = west.id
+
+    in_tenant(acme, teams)
+    return {"manager": made["Mia Manager"], "rep": made["Rui Rep"], "rep2": made["Ren Rep"],
+            "west": made["Wes West"], "admin": Person(acme.admin_account_id, acme.admin_member_id)}
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run every job waiting on the notify queue (scheduled ones included when due), in this process."""
+    from rq import SimpleWorker
+
+    from crm.jobs import queue
+
+    def run():
+        with app.app_context():
+            SimpleWorker([queue("notify")], connection=queue().connection).work(burst=True, with_scheduler=True)
+
+    return run
+
+
+@pytest.fixture
+def smtp_on(app, smtp_server):
+    """Email goes to a real SMTP server for this test."""
+    app.config["SMTP_URL"] = smtp_server.url
+    yield smtp_server
+    app.config["SMTP_URL"] = ""

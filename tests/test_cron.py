@@ -1,14 +1,21 @@
-"""The cron schedule loads and every periodic job runs against a real database and Redis."""
+"""The cron schedule loads and every periodic job runs against a real database and Redis, doing its work."""
+from datetime import timedelta
+
 from rq.cron import CronScheduler
 
 
 def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
+    from crm.accounts.models import OutboundEmail
     from crm.activities.jobs import daily_reminders_all
     from crm.campaigns.jobs import resume_stalled_all
-    from crm.extensions import redis_connection
+    from crm.extensions import db, redis_connection
+    from crm.jobs import queue
     from crm.notify.email import sweep_platform_emails
     from crm.notify.jobs import sweep
+    from crm.notify.models import NotificationDue
+    from crm.notify.outbox import job_id
     from crm.pool.jobs import recycle_all_tenants
+    from tenants.models import utcnow
 
     with app.app_context():
         scheduler = CronScheduler(connection=redis_connection())
@@ -16,5 +23,17 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
         names = {job.name for job in scheduler.get_jobs()}
         assert names == {"notify.sweep", "notify.sweep_platform_emails", "activities.daily_reminders_all",
                          "pool.recycle_all_tenants", "campaigns.resume_stalled_all"}
-        assert sweep() >= 0 and sweep_platform_emails() >= 0
+
+        # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
+        long_ago = utcnow() - timedelta(hours=1)
+        db.session.add(NotificationDue(tenant_id=acme.id, notification_id=424242, due_at=long_ago))
+        stuck = OutboundEmail(to_address="stuck@example.com", subject="Reset", body_text="x", created_at=long_ago)
+        db.session.add(stuck)
+        db.session.commit()
+        assert sweep() == 1
+        assert sweep_platform_emails() >= 1
+        waiting = [queue("notify").fetch_job(i) for i in queue("notify").get_job_ids()]
+        assert job_id(acme.id, 424242) in {job.id for job in waiting}
+        assert any(job.func_name.endswith("deliver_email") and job.args == (stuck.id,) for job in waiting)
+
         assert daily_reminders_all() >= 1 and recycle_all_tenants() >= 1 and resume_stalled_all() >= 1

@@ -24,7 +24,7 @@ def world(app):
 
     from crm.accounts import service as accounts
     from crm.accounts.models import Account
-    from crm.accounts.service import hasher
+    from crm.accounts.service import hash_password
     from tenants.binding import tenant_bound
     from tenants.models import Membership
 
@@ -41,7 +41,7 @@ def world(app):
             roles = dict(db.session.execute(select(Role.key, Role.id)).all())
 
             def member(name, role, team):
-                acc = Account(email=f"{unique('p')}@example.com", name=name, password_hash=hasher.hash("x" * 10))
+                acc = Account(email=f"{unique('p')}@example.com", name=name, password_hash=hash_password("x" * 10))
                 db.session.add(acc)
                 db.session.flush()
                 db.session.add(Membership(account_id=acc.id, tenant_id=tenant.id))
@@ -60,9 +60,11 @@ def world(app):
     return made
 
 
-def reaches(scope: str, owner: int, actor: int, world) -> bool:
+def reaches(scope: str, owner: int | None, actor: int, world) -> bool:
     if scope == "all":
         return True
+    if owner is None:  # only records that may be unassigned (UNASSIGNED) are made without an owner
+        return scope in ("team", "subteams")
     if scope in ("team", "subteams"):
         return owner in world["east"]
     return scope == "own" and owner == actor
@@ -166,28 +168,35 @@ def _campaign(customer_id: int, owner: int) -> object:
 
 # Routes that take one of these ids act on a record with an owner: each role is checked against records owned
 # by itself, a teammate and an outsider, like customers. Each maker builds the record on the owner's customer.
-OWNED = {"deal_id": _deal, "order_id": _order, "ticket_id": _ticket, "activity_id": _activity,
-         "campaign_id": _campaign}
+OWNED = {"deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+         "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns")}
+# A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
+UNASSIGNED = {"ticket_id"}
 
 
 def make_owned(app, world, param: str, records: dict) -> dict:
-    """For `param`, a record owned by each of own/team/other: {label: (id, "", owner)}."""
+    """For `param`, a record owned by each of own/team/other (and none where a record may have no owner):
+    {label: (id, "", owner)}."""
     from tenants.binding import tenant_bound
 
+    make = OWNED[param][0]
+    owners = {label: (customer_id, owner) for label, (customer_id, _name, owner) in records.items()}
+    if param in UNASSIGNED:
+        owners["none"] = (records["own"][0], None)
     made = {}
     with app.app_context(), tenant_bound(world["tenant"].ref):
-        for label, (customer_id, _name, owner) in records.items():
-            record = OWNED[param](customer_id, owner)
+        for label, (customer_id, owner) in owners.items():
+            record = make(customer_id, owner)
             db.session.add(record)
             db.session.flush()
             made[label] = (record.id, "", owner)
     return made
 
 
-def row_of(app, world, customer_id) -> str | None:
+def row_of(app, world, record_id, table: str = "customers") -> str | None:
     with app.app_context(), db.engine.connect() as connection:
-        return connection.execute(text(f"select c::text from t_{world['tenant'].id}.customers c where id = :i"),
-                                  {"i": customer_id}).scalar()
+        return connection.execute(text(f"select r::text from t_{world['tenant'].id}.{table} r where id = :i"),
+                                  {"i": record_id}).scalar()
 
 
 def fill(rule, world, target: dict, victims) -> dict:
@@ -214,14 +223,16 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
             records = make_records(app, world, member_id)
             victims = make_victims(app, world)
             param = next((p for p in ("customer_id", *OWNED) if p in rule.arguments), None)
+            owned = make_owned(app, world, param, records) if param in OWNED else {}
             if param == "customer_id":
                 targets = records.items()
             elif param:
-                targets = make_owned(app, world, param, records).items()
+                targets = owned.items()
             else:
                 targets = [("none", (None, "", None))]
             for label, (record_id, secret, owner) in targets:
                 before = {lbl: row_of(app, world, rec[0]) for lbl, rec in records.items()}
+                owned_before = {lbl: row_of(app, world, rec[0], OWNED[param][1]) for lbl, rec in owned.items()}
                 client = client_as(account_id)
                 with app.test_request_context():
                     target = {param: record_id} if param else {}
@@ -250,5 +261,11 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
                     if not reaches(view_scope, rowner, member_id, world):
                         assert name not in response.get_data(as_text=True), where
                         assert row_of(app, world, rid) == before[lbl], where
+                if needs and record_id is not None and param in OWNED:  # nor is another's deal, order, ticket...
+                    scope = permissions.get(needs[0][0], {}).get(needs[0][1], "none")
+                    for lbl, (rid, _secret, rowner) in owned.items():
+                        if lbl != label and not reaches(scope, rowner, member_id, world):
+                            assert row_of(app, world, rid, OWNED[param][1]) == owned_before[lbl], where
                 checked += 1
     assert checked > 40
+

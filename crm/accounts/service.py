@@ -1,5 +1,7 @@
 """Accounts: sign-up, sign-in, sessions that can be revoked, password reset, language."""
-from argon2 import PasswordHasher
+from functools import cache
+
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -16,11 +18,29 @@ from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
 from tenants.slugs import slug_problem
 
-hasher = PasswordHasher()
-# Verified against when the email is unknown, so both answers take the same time.
-_DUMMY_HASH = hasher.hash("not a real password")
 RESET_MAX_AGE = 3600
 MIN_PASSWORD = 8
+
+
+@cache
+def _hasher(profile: str) -> tuple[PasswordHasher, str]:
+    """argon2id with the named cost profile, and a hash to verify against when the email is unknown (so both
+    answers take the same time)."""
+    hasher = PasswordHasher.from_parameters(getattr(profiles, profile))
+    return hasher, hasher.hash("not a real password")
+
+
+def hasher() -> PasswordHasher:
+    """The password hasher at the configured cost (`ARGON2_PROFILE`; the test suite uses the cheapest)."""
+    return _hasher(current_app.config["ARGON2_PROFILE"])[0]
+
+
+def _unknown_email_hash() -> str:
+    return _hasher(current_app.config["ARGON2_PROFILE"])[1]
+
+
+def hash_password(password: str) -> str:
+    return hasher().hash(password)
 
 
 def normalise_email(email: str) -> str:
@@ -66,7 +86,7 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
 
 
 def create_account(email: str, name: str, password: str, language: str) -> Account:
-    account = Account(email=email, name=name.strip()[:120], password_hash=hasher.hash(password), language=language)
+    account = Account(email=email, name=name.strip()[:120], password_hash=hash_password(password), language=language)
     db.session.add(account)
     db.session.flush()
     return account
@@ -79,7 +99,7 @@ def check_password_strength(password: str) -> None:
 
 def password_matches(account: Account, password: str) -> bool:
     try:
-        return hasher.verify(account.password_hash, password)
+        return hasher().verify(account.password_hash, password)
     except (VerifyMismatchError, InvalidHashError):
         return False
 
@@ -88,12 +108,12 @@ def authenticate(email: str, password: str) -> Account | None:
     """The account for these credentials, or None; unknown emails cost the same time as wrong passwords."""
     account = find_account(email)
     if account is None:
-        password_matches(Account(password_hash=_DUMMY_HASH), password)
+        password_matches(Account(password_hash=_unknown_email_hash()), password)
         return None
     if not password_matches(account, password):
         return None
-    if hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = hasher.hash(password)
+    if hasher().check_needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
     account.last_login_at = utcnow()
     return account
 
@@ -155,7 +175,7 @@ def request_password_reset(email: str, reset_url) -> None:
 
 def reset_password(account: Account, password: str) -> None:
     check_password_strength(password)
-    account.password_hash = hasher.hash(password)
+    account.password_hash = hash_password(password)
     end_all_sessions(account)
 
 

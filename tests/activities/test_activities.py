@@ -6,8 +6,7 @@ from sqlalchemy import func, select
 from crm.activities.models import Activity
 from crm.customers.models import Customer
 from crm.extensions import db
-
-HX = {"HX-Request": "true"}
+from tests.conftest import HX
 
 
 def local(moment: datetime) -> str:

@@ -9,13 +9,7 @@ from crm.audit import service
 from crm.audit.service import MASK, diff, record
 from crm.extensions import db
 from crm.members.models import Member
-
-HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def admin(acme, client_as):
-    return client_as(acme.admin_account_id)
+from tests.conftest import HX
 
 
 def log(tenant, in_tenant, *entries):

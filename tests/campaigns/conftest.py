@@ -1,7 +1,6 @@
 """Campaign test helpers: a workspace without quiet hours, the notify queue run in this process, customers
 with tags, a real SMTP server, the campaign form posted as the pages post it, and the browser fixtures."""
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from crm.extensions import db
@@ -15,8 +14,7 @@ from tests.e2e.conftest import (  # noqa: F401  (the browser fixtures, for test_
     pytest_runtest_makereport,
     shot,
 )
-
-HX = {"HX-Request": "true"}
+from tests.conftest import HX
 
 
 @pytest.fixture
@@ -26,25 +24,6 @@ def shop(acme, in_tenant):
 
     in_tenant(acme, lambda: put_setting("quiet_hours", None))
     return acme
-
-
-@pytest.fixture
-def run_worker(app):
-    """Run every job waiting on the notify queue (campaign batches and sends), in this process."""
-    from crm.jobs import queue
-
-    def run():
-        with app.app_context():
-            SimpleWorker([queue("notify")], connection=queue().connection).work(burst=True, with_scheduler=True)
-
-    return run
-
-
-@pytest.fixture
-def smtp_on(app, smtp_server):
-    app.config["SMTP_URL"] = smtp_server.url
-    yield smtp_server
-    app.config["SMTP_URL"] = ""
 
 
 @pytest.fixture

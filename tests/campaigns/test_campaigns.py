@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import select, text
 
 from crm.extensions import db
-from tests.campaigns.conftest import HX
+from tests.conftest import HX
 
 
 def names_in_list(client, slug, query: str) -> set[str]:

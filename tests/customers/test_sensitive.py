@@ -9,10 +9,10 @@ from sqlalchemy import select, text
 from crm import crypto
 from crm.audit.models import AuditEntry
 from crm.extensions import db
+from tests.conftest import HX
 
 ID_NUMBER = "11010119900307123X"
 BANK = "6222 0212 3456 7890"
-HX = {"HX-Request": "true"}
 
 
 def test_values_are_encrypted_masked_and_revealed_with_an_audit_entry(app, acme, client_as, in_tenant):

@@ -10,15 +10,10 @@ from crm.extensions import db
 from crm.fields.models import CustomField
 from crm.orders.models import Order
 from crm.pipelines.models import Deal, Stage
+from tests.conftest import HX
 
-HX = {"HX-Request": "true"}
 LINE = {"line_key": "a0", "line_product_id": "", "line_description": "Green tea", "line_unit": "",
         "line_quantity": "3", "line_unit_price": "19.99", "line_discount": ""}
-
-
-@pytest.fixture
-def admin(acme, client_as):
-    return client_as(acme.admin_account_id)
 
 
 def add_field(admin, acme, entity: str | None, **form):

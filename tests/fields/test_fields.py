@@ -5,14 +5,9 @@ from sqlalchemy import select, text
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields.models import CustomField
+from tests.conftest import HX
 
-HX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def admin(acme, client_as):
-    return client_as(acme.admin_account_id)
 
 
 def add_field(admin, acme, **form):

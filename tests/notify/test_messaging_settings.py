@@ -5,14 +5,13 @@ import json
 import re
 from email.header import decode_header, make_header
 
-import pytest
 from sqlalchemy import select, text
 
 from crm.extensions import db
 from crm.notify import bots, config, sms
 from crm.settings import get_setting
+from tests.conftest import HX
 
-HX = {"HX-Request": "true"}
 TWILIO_SID = "AC" + "fedcba9876543210" * 2
 TWILIO_TOKEN = "tw-token-UNIQUE-9931"
 
@@ -26,11 +25,6 @@ def stored(app, tenant, key) -> str | None:
     with app.app_context(), db.engine.connect() as connection:
         return connection.execute(text(f"select value::text from t_{tenant.id}.settings where key = :k"),
                                   {"k": key}).scalar()
-
-
-@pytest.fixture
-def admin(acme, client_as):
-    return client_as(acme.admin_account_id)
 
 
 def test_page_shows_every_section(acme, admin):

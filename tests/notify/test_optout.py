@@ -5,8 +5,8 @@ import re
 from sqlalchemy import select
 
 from crm.extensions import db
+from tests.conftest import HX
 
-HX = {"HX-Request": "true"}
 CAMPAIGN = {"name": "Sale", "channel": "email", "language": "en", "subject": "Sale for {{ customer }}",
             "body": "Hello {{ customer }}", "send_at": "", "action": "send"}
 

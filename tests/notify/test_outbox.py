@@ -6,8 +6,7 @@ from sqlalchemy import select, text
 
 from crm.extensions import db
 from crm.notify.models import Notification, NotificationDue
-
-HX = {"HX-Request": "true"}
+from tests.conftest import HX
 
 
 def local(moment: datetime) -> str:

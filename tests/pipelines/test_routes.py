@@ -2,18 +2,11 @@
 Settings > Pipelines, and what a sales rep may see."""
 import re
 
-import pytest
 from sqlalchemy import select
 
 from crm.extensions import db
 from crm.pipelines.models import Deal, Stage
-
-HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def admin(acme, client_as):
-    return client_as(acme.admin_account_id)
+from tests.conftest import HX
 
 
 def deal(in_tenant, tenant, deal_id) -> Deal | None:

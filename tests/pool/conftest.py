@@ -1,39 +1,11 @@
-"""Pool fixtures: a team with a manager and reps, pool customers, and direct column changes for clocks."""
-from dataclasses import dataclass
-
+"""Pool fixtures: pool customers, and direct column changes for clocks (the team is the root `people`)."""
 import pytest
 from sqlalchemy import select, update
 
 from crm.customers.models import Customer
 from crm.extensions import db
-from crm.members.models import Member, Role, Team
+from crm.members.models import Role
 from crm.timeline.models import TimelineEvent
-
-
-@dataclass
-class Person:
-    account_id: int
-    member_id: int
-
-
-@pytest.fixture
-def people(acme, add_member, in_tenant):
-    """Team East (manager Mia, reps Rui and Ren) and team West (rep Wes), plus Acme's admin."""
-    made = {name: Person(*add_member(acme, role, name)) for name, role in (
-        ("Mia Manager", "sales_manager"), ("Rui Rep", "sales_rep"), ("Ren Rep", "sales_rep"),
-        ("Wes West", "sales_rep"))}
-
-    def teams():
-        east, west = Team(name="East", manager_id=made["Mia Manager"].member_id), Team(name="West")
-        db.session.add_all([east, west])
-        db.session.flush()
-        for name in ("Mia Manager", "Rui Rep", "Ren Rep"):
-            db.session.get(Member, made[name].member_id).team_id = east.id
-        db.session.get(Member, made["Wes West"].member_id).team_id = west.id
-
-    in_tenant(acme, teams)
-    return {"manager": made["Mia Manager"], "rep": made["Rui Rep"], "rep2": made["Ren Rep"],
-            "west": made["Wes West"], "admin": Person(acme.admin_account_id, acme.admin_member_id)}
 
 
 @pytest.fixture

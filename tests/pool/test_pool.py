@@ -2,14 +2,12 @@
 manager's reach, releases with a reason, and who may do what."""
 import re
 
-from sqlalchemy import select
-
 from crm.customers.models import Customer, Tag
 from crm.customers.service import add_tag
 from crm.extensions import db
 from crm.members.models import Role
+from tests.conftest import HX
 
-HX = {"HX-Request": "true"}
 FILTER = {"HX-Request": "true", "HX-Target": "results"}  # what the filter form sends
 
 
@@ -190,8 +188,8 @@ def test_owner_change_elsewhere_restarts_the_recycle_clock(acme, people, owned, 
     assert row.owned_since > long_ago + timedelta(days=80) and row.recycle_warned_at is None
 
 
-def test_role_page_sets_the_customer_limit(acme, client_as, in_tenant):
-    rep_role = in_tenant(acme, lambda: db.session.scalar(select(Role.id).where(Role.key == "sales_rep")))
+def test_role_page_sets_the_customer_limit(acme, client_as, in_tenant, role_id):
+    rep_role = role_id(acme, "sales_rep")
     admin = client_as(acme.admin_account_id)
     bad = admin.post(f"/{acme.slug}/settings/roles/{rep_role}/pool-limit", data={"pool_limit": "-3"})
     assert bad.status_code == 422 and "Enter a whole number from 1 to 100000" in bad.text and 'value="-3"' in bad.text

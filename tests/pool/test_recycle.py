@@ -12,8 +12,7 @@ from crm.customers.service import add_tag
 from crm.extensions import db
 from crm.pool.models import RecycleRule
 from tenants.models import utcnow
-
-HX = {"HX-Request": "true"}
+from tests.conftest import HX
 
 
 def days_ago(days: float):

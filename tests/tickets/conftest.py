@@ -1,8 +1,6 @@
 """Ticket fixtures: tickets made through the service, as a given member, with any fields."""
 import pytest
 
-HX = {"HX-Request": "true"}
-
 
 @pytest.fixture
 def make_ticket(app):

@@ -9,7 +9,7 @@ from crm.extensions import db
 from crm.tickets.models import Ticket, TicketComment
 from crm.timeline.models import TimelineEvent
 from tenants.models import utcnow
-from tests.tickets.conftest import HX
+from tests.conftest import HX
 
 
 def counts(in_tenant, tenant) -> tuple:
