@@ -12,7 +12,6 @@ import urllib.parse
 from crm.notify.sms import channel_error, http_call, post_json
 
 CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")
-NAMES = {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu", "webhook": "Webhook"}
 
 
 def tenant_config(channel: str) -> dict | None:

@@ -22,8 +22,6 @@ from crm.notify.rules import DEFAULT_QUIET_HOURS
 from crm.settings import get_setting, put_setting
 
 SMS_PROVIDERS = ("http", "twilio", "aliyun")
-SMS_FIELDS = {"http": ("url", "auth_header"), "twilio": ("account_sid", "sender", "base_url"),
-              "aliyun": ("access_key_id", "sign_name", "region", "endpoint")}
 SMS_SECRETS = {"http": ("auth_value",), "twilio": ("auth_token",), "aliyun": ("access_key_secret",)}
 TEMPLATE_KINDS = ("reminder", "order_status", "campaign", "quiet_customers", "digest", "default")  # Aliyun codes
 BOT_CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")
