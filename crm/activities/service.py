@@ -14,10 +14,11 @@ from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.members.access import reached_members, scoped
+from crm.members.access import in_reach, scoped
 from crm.members.models import Member
 from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
+from crm.web import record_id
 from tenants.models import utcnow
 
 MAX_TEXT = 2000
@@ -35,17 +36,6 @@ def get_activity(viewer: Member, activity_id: int, action: str = "view") -> Acti
     if activity is None:
         raise NotFound()
     return activity
-
-
-def assignable_members(viewer: Member) -> list[Member]:
-    """Who the viewer may give a follow-up to: themselves, their reach, or anyone (by activities/create scope)."""
-    scope = viewer.role.scope("activities", "create")
-    stmt = select(Member).where(Member.active.is_(True)).order_by(Member.name)
-    if scope == "own":
-        stmt = stmt.where(Member.id == viewer.id)
-    elif scope in ("team", "subteams"):
-        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
-    return list(db.session.scalars(stmt))
 
 
 def parse_local(value: str) -> datetime | None:
@@ -93,8 +83,7 @@ def _reminder(value) -> int | None:
 def _owner(viewer: Member, value) -> int:
     if value in (None, ""):
         return viewer.id
-    allowed = {m.id for m in assignable_members(viewer)}
-    if not str(value).isdigit() or int(value) not in allowed:
+    if not in_reach(viewer, "activities", "create", record_id(value)):
         raise Invalid({"owner_id": _("Choose someone you may assign follow-ups to.")})
     return int(value)
 

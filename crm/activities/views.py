@@ -6,7 +6,7 @@ from crm.activities import service
 from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.members.access import require
+from crm.members.access import members_in_reach, require
 from crm.web import local_path, refused, render, saved, see_other
 from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
@@ -37,7 +37,7 @@ def index():
 
 
 def _follow_up_form(form: FollowUpForm, activity=None, status: int = 200):
-    form.owner_id.choices = [(str(m.id), m.name) for m in service.assignable_members(g.member)]
+    form.owner_id.choices = [(str(m.id), m.name) for m in members_in_reach(g.member, "activities", "create")]
     return render("activities/form.html", "form", form=form, activity=activity,
                   next_url=request.values.get("next", "")), status
 

@@ -7,11 +7,10 @@ from flask_babel import gettext as _
 from crm.activities.service import local_input
 from crm.campaigns import service
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
-from crm.customers.service import active_members
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import require
+from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
 from crm.web import record_id, refused, render, saved
 from tenants.resolver import tenant_blueprint
@@ -180,5 +179,5 @@ def _form_page(form, campaign, audience: dict):
     member = service.audience_member(g.member, campaign)
     return render("campaigns/form.html", block="form", form=form, campaign=campaign,
                   query=service.audience_query(audience, definitions), tags=tags.all_tags(),
-                  members=active_members(), custom_fields=definitions,
+                  members=members_in_reach(g.member, "customers", "view"), custom_fields=definitions,
                   count=service.count_audience(member, audience))

@@ -27,7 +27,7 @@ from crm.customers.models import (
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import reached_members, scoped
+from crm.members.access import in_reach, scoped
 from crm.members.models import Member, Setting
 from crm.web import record_id
 from tenants.binding import current_tenant
@@ -459,9 +459,7 @@ def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:
     scope = viewer.role.scope("customers", action)
     if scope == "all":
         return
-    reach = {viewer.id} if scope == "own" else set(db.session.scalars(
-        reached_members(viewer, scope == "subteams")))
-    if owner_id not in reach:
+    if not in_reach(viewer, "customers", action, owner_id):
         raise Invalid({"owner_id": _("You can only give customers to members of your own team.")
                        if scope != "own" else _("You can only own customers yourself.")})
 

@@ -10,7 +10,7 @@ from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, Custome
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import require
+from crm.members.access import members_in_reach, require
 from crm.orders import service as orders
 from crm.pipelines import service as deals
 from crm.tags import service as tags
@@ -42,7 +42,7 @@ def index():
     return render("customers/index.html", block="more_rows" if more else "results", rows=rows,
                   next_cursor=next_cursor, query=query, total=total,
                   tags=tags.all_tags() if whole_page else [],
-                  members=service.active_members() if whole_page else [], custom_fields=definitions,
+                  members=members_in_reach(g.member, "customers", "view") if whole_page else [], custom_fields=definitions,
                   columns=_columns(definitions))
 
 
@@ -60,7 +60,7 @@ def _columns(definitions) -> list:
 @require("customers", "create")
 def new():
     """The empty form, shown in a modal."""
-    form = _form()
+    form = _form("create")
     form.owner_id.data = str(g.member.id)
     return _form_page(form, None)
 
@@ -69,7 +69,7 @@ def new():
 @require("customers", "create")
 def create():
     """Create a customer; errors come back beside their fields with what was typed kept."""
-    form = _form()
+    form = _form("create")
     custom = fields.read_form(fields.fields(), request.form, for_update=False)
     if not form.validate_on_submit():
         return _form_page(form, None, custom), 422
@@ -89,7 +89,7 @@ def show(customer_id: int):
     """The customer's page: data, custom fields, tags, history and timeline."""
     customer = service.get_customer(g.member, customer_id)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(),
-                  members=service.active_members(), history=audit.history("customer", customer.id),
+                  members=members_in_reach(g.member, "customers", "edit"), history=audit.history("customer", customer.id),
                   custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
                   follow_ups=activities.open_for(g.member, customer_id=customer.id), now=utcnow(),
                   method_labels=METHOD_LABELS, tickets=tickets.tickets_for_customer(g.member, customer.id),
@@ -118,7 +118,7 @@ def timeline_page(customer_id: int):
 @require("customers", "edit")
 def edit(customer_id: int):
     customer = service.get_customer(g.member, customer_id, "edit")
-    form = _form(obj=customer)
+    form = _form("edit", obj=customer)
     form.owner_id.data = str(customer.owner_id or "")
     return _form_page(form, customer)
 
@@ -128,7 +128,7 @@ def edit(customer_id: int):
 def update(customer_id: int):
     """Save the modal form."""
     customer = service.get_customer(g.member, customer_id, "edit")
-    form = _form()
+    form = _form("edit")
     custom = fields.read_form(fields.fields(), request.form, for_update=True)
     if not form.validate_on_submit():
         return _form_page(form, customer, custom), 422
@@ -170,7 +170,7 @@ def field(customer_id: int, name: str):
     _inline_field(name)
     customer = service.get_customer(g.member, customer_id, "edit" if request.args.get("edit") else "view")
     return render("customers/_field.html", customer=customer, name=name, editing=bool(request.args.get("edit")),
-                  value=getattr(customer, name), error=None, members=service.active_members())
+                  value=getattr(customer, name), error=None, members=members_in_reach(g.member, "customers", "edit"))
 
 
 @bp.post("/<id:customer_id>/fields/<name>")
@@ -186,10 +186,10 @@ def update_field(customer_id: int, name: str):
         db.session.rollback()
         customer = service.get_customer(g.member, customer_id, "edit")
         return render("customers/_field.html", customer=customer, name=name, editing=True, value=value,
-                      error=error.errors.get(name), members=service.active_members()), 422
+                      error=error.errors.get(name), members=members_in_reach(g.member, "customers", "edit")), 422
     db.session.commit()
     return render("customers/_field.html", customer=customer, name=name, editing=False,
-                  value=getattr(customer, name), error=None, members=service.active_members())
+                  value=getattr(customer, name), error=None, members=members_in_reach(g.member, "customers", "edit"))
 
 
 def _inline_field(name: str) -> None:
@@ -303,9 +303,9 @@ def trash_action():
     return see_other(url_for("customers.trash"))
 
 
-def _form(**kwargs) -> CustomerForm:
+def _form(action: str, **kwargs) -> CustomerForm:
     form = CustomerForm(**kwargs)
-    form.set_owners(service.active_members())
+    form.set_owners(members_in_reach(g.member, "customers", action))
     if not g.member.can("sensitive", "edit"):
         form.drop_sensitive()
     return form

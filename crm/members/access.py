@@ -3,7 +3,9 @@ import functools
 
 from flask import abort, g
 from sqlalchemy import false, or_, select
+from sqlalchemy.orm import lazyload
 
+from crm.extensions import db
 from crm.members.models import Member, Team
 
 
@@ -50,3 +52,22 @@ def scoped(stmt, viewer: Member, resource: str, action: str, model):
     if scope in ("team", "subteams"):
         return stmt.where(model.owner_id.in_(reached_members(viewer, scope == "subteams")))
     return stmt.where(false())
+
+
+def members_in_reach(viewer: Member, resource: str, action: str) -> list[Member]:
+    """Active members who may own (or be assigned) a `resource` record the viewer creates or edits, and whom
+    its owner filter lists: itself under "own", its team's under team scopes, anyone under "all"."""
+    scope = viewer.role.scope(resource, action)
+    stmt = select(Member).where(Member.active).order_by(Member.name)
+    if scope == "own":
+        stmt = stmt.where(Member.id == viewer.id)
+    elif scope in ("team", "subteams"):
+        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
+    elif scope != "all":
+        return []
+    return list(db.session.scalars(stmt.options(lazyload(Member.role))))
+
+
+def in_reach(viewer: Member, resource: str, action: str, owner_id: int | None) -> bool:
+    """Whether the viewer may give a `resource` record to this member (see members_in_reach)."""
+    return owner_id is not None and owner_id in {m.id for m in members_in_reach(viewer, resource, action)}

@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 ROLE_NAMES = {"admin": _l("Admin"), "sales_manager": _l("Sales manager"), "sales_rep": _l("Sales rep"),
               "support_agent": _l("Support agent"), "read_only": _l("Read-only")}
-RESOURCE_LABELS = {"customers": _l("Customers"), "contacts": _l("Contacts"), "deals": _l("Deals"),
+RESOURCE_LABELS = {"customers": _l("Customers"), "deals": _l("Deals"),
                    "orders": _l("Orders"), "products": _l("Products"), "tickets": _l("Tickets"),
                    "activities": _l("Activities"), "campaigns": _l("Campaigns"), "reports": _l("Reports"), "sensitive": _l("Sensitive fields"),
                    "settings": _l("Settings"), "members": _l("Members"), "billing": _l("Billing")}

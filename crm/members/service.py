@@ -13,7 +13,7 @@ from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.models import Member, Role, Team
-from crm.members.permissions import ACTIONS, RESOURCES, SCOPES, matrix
+from crm.members.permissions import ACTIONS, OFFERED, RESOURCES, SCOPES, matrix
 from crm.web import record_id
 from tenants.binding import current_tenant
 from tenants.models import Invitation, Membership, utcnow
@@ -315,10 +315,12 @@ def update_permissions(role: Role, form) -> int:
     """Save the matrix from a form of `resource.action = scope` fields; returns how many cells changed."""
     if role.key == "admin":
         raise Invalid({"role": _("The Admin role always has every permission.")})
-    new = {r: {a: form.get(f"{r}.{a}", role.scope(r, a)) for a in ACTIONS} for r in RESOURCES}
+    new = {r: {a: role.scope(r, a) for a in ACTIONS} for r in RESOURCES}
+    for resource, actions in OFFERED.items():
+        new[resource].update({a: form.get(f"{resource}.{a}", role.scope(resource, a)) for a in actions})
     if any(scope not in SCOPES for actions in new.values() for scope in actions.values()):
         raise Invalid({"role": _("Choose one of the listed values.")})
-    changes = {f"{r}.{a}": [role.scope(r, a), new[r][a]] for r in RESOURCES for a in ACTIONS
+    changes = {f"{r}.{a}": [role.scope(r, a), new[r][a]] for r, actions in OFFERED.items() for a in actions
                if role.scope(r, a) != new[r][a]}
     role.permissions = new
     if changes:

@@ -10,7 +10,7 @@ from crm.extensions import db
 from crm.members import service
 from crm.members.access import require
 from crm.members.labels import template_labels
-from crm.members.permissions import ACTIONS, RESOURCES, SCOPES
+from crm.members.permissions import OFFERED, OFFERED_ACTIONS, SCOPES
 from crm.web import record_id, refused, saved, see_other
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
@@ -174,8 +174,8 @@ def create_role():
 @require("settings", "view")
 def role(role_id: int):
     """One role's permission matrix."""
-    return render_template("members/role.html", role=service.get_role(role_id), resources=RESOURCES,
-                           actions=ACTIONS, scopes=SCOPES)
+    return render_template("members/role.html", role=service.get_role(role_id), offered=OFFERED,
+                           actions=OFFERED_ACTIONS, scopes=SCOPES)
 
 
 @bp.post("/roles/<id:role_id>")
@@ -198,8 +198,8 @@ def save_pool_limit(role_id: int):
         service.set_pool_limit(role, request.form.get("pool_limit"))
     except Invalid as error:
         db.session.rollback()
-        return render_template("members/role.html", role=service.get_role(role_id), resources=RESOURCES,
-                               actions=ACTIONS, scopes=SCOPES, pool_limit_error=error.errors["pool_limit"],
+        return render_template("members/role.html", role=service.get_role(role_id), offered=OFFERED,
+                               actions=OFFERED_ACTIONS, scopes=SCOPES, pool_limit_error=error.errors["pool_limit"],
                                pool_limit_value=request.form.get("pool_limit", "")), 422
     return saved(_("Customer limit saved."), "members.role", role_id=role_id)
 

@@ -24,7 +24,7 @@ from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import reached_members, scoped
+from crm.members.access import in_reach, members_in_reach, scoped
 from crm.members.models import Member
 from crm.orders import messages
 from crm.orders.forms import LineInput
@@ -243,23 +243,9 @@ def _owner(viewer: Member, value, order: Order | None) -> int:
     owner_id = record_id(value)
     if order is not None and owner_id == order.owner_id:
         return owner_id
-    if owner_id is None or owner_id not in {m.id for m in owner_choices(viewer, "create" if order is None
-                                                                        else "edit")}:
+    if not in_reach(viewer, "orders", "create" if order is None else "edit", owner_id):
         raise Invalid({"owner_id": _("You can only give orders to members you work with.")})
     return owner_id
-
-
-def owner_choices(viewer: Member, action: str = "create") -> list[Member]:
-    """Active members an order may be given to by this viewer."""
-    scope = viewer.role.scope("orders", action)
-    stmt = select(Member).where(Member.active).order_by(Member.name)
-    if scope == "own":
-        stmt = stmt.where(Member.id == viewer.id)
-    elif scope in ("team", "subteams"):
-        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
-    elif scope != "all":
-        return []
-    return list(db.session.scalars(stmt).unique())
 
 
 def _day(value) -> date | None:
@@ -518,9 +504,9 @@ def customer_choice(viewer: Member, customer_id) -> Customer | None:
     return db.session.scalar(customers.visible(viewer).where(Customer.id == customer_id)) if customer_id else None
 
 
-def members_for_filter() -> list[Member]:
-    """Active members, for the list's owner filter."""
-    return customers.active_members()
+def members_for_filter(viewer: Member) -> list[Member]:
+    """The members whose orders the viewer's owner filter offers: those its view scope reaches."""
+    return members_in_reach(viewer, "orders", "view")
 
 
 # ---- the public status link -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import require
+from crm.members.access import members_in_reach, require
 from crm.orders import forms, service
 from crm.products import service as catalogue
 from crm.web import is_htmx, record_id, refused, render, saved
@@ -33,7 +33,7 @@ def index():
     more = bool(query.before) and is_htmx()
     rows, next_cursor = service.list_orders(g.member, query)
     return render("orders/index.html", block="more_rows" if more else "results", rows=rows, query=query,
-                  next_cursor=next_cursor, members=service.members_for_filter(),
+                  next_cursor=next_cursor, members=service.members_for_filter(g.member),
                   customer=service.customer_choice(g.member, query.customer_id))
 
 
@@ -187,7 +187,7 @@ def preview():
 def _form(order=None, **kwargs) -> forms.OrderForm:
     """The order form; its owners are the members the viewer may give the order to (and its owner)."""
     form = forms.OrderForm(**kwargs)
-    owners = service.owner_choices(g.member, "edit" if order else "create")
+    owners = members_in_reach(g.member, "orders", "edit" if order else "create")
     if order is not None and order.owner not in owners:
         owners.insert(0, order.owner)
     form.set_owners(owners)

@@ -18,7 +18,7 @@ from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import reached_members, scoped
+from crm.members.access import in_reach, scoped
 from crm.members.models import Member, Setting
 from crm.pipelines.models import (
     DEFAULT_STAGES,
@@ -492,17 +492,6 @@ def _visible_customer(viewer: Member, customer_id) -> Customer | None:
         return None
 
 
-def owner_choices(viewer: Member, action: str = "create") -> list[Member]:
-    """Active members the viewer may give deals to."""
-    stmt = select(Member).where(Member.active).order_by(Member.name)
-    scope = viewer.role.scope("deals", action)
-    if scope == "own":
-        stmt = stmt.where(Member.id == viewer.id)
-    elif scope in ("team", "subteams"):
-        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
-    return list(db.session.scalars(stmt.options(load_only(Member.id, Member.name).lazyload(Member.role))))
-
-
 def stage_choices(pipeline_id: int | None = None) -> list[tuple[Pipeline, list[Stage]]]:
     """Active stages grouped by active pipeline (or of one pipeline), for the deal form."""
     chosen = [get_pipeline(pipeline_id)] if pipeline_id else pipelines()
@@ -627,7 +616,7 @@ def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:
     """A role without "all" scope gives deals only to members it reaches (itself, its team)."""
     if viewer.role.scope("deals", action) == "all":
         return
-    if owner_id not in {m.id for m in owner_choices(viewer, action)}:
+    if not in_reach(viewer, "deals", action, owner_id):
         raise Invalid({"owner_id": _("You can only give deals to members of your own team.")})
 
 

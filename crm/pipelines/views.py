@@ -8,7 +8,7 @@ from crm.activities.forms import METHOD_LABELS
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
-from crm.members.access import require
+from crm.members.access import members_in_reach, require
 from crm.pipelines import service
 from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
 from crm.tags import service as tags
@@ -61,7 +61,7 @@ def _filter_choices(block: str) -> dict:
     """What the filter form offers; a swap of the results alone does not need them."""
     whole_page = _swapped(block) is None
     return {"pipelines": service.pipelines() if whole_page else [],
-            "members": service.owner_choices(g.member, "view") if whole_page else [],
+            "members": members_in_reach(g.member, "deals", "view") if whole_page else [],
             "tags": tags.all_tags() if whole_page else []}
 
 
@@ -261,7 +261,7 @@ def customer_options():
 def _form(deal=None, **kwargs) -> DealForm:
     """The deal form with its stage and owner choices (the deal's own pipeline when editing)."""
     form = DealForm(**kwargs)
-    owners = service.owner_choices(g.member, "edit" if deal else "create")
+    owners = members_in_reach(g.member, "deals", "edit" if deal else "create")
     if deal is not None and deal.owner is not None and deal.owner not in owners:
         owners.append(deal.owner)
     form.set_choices(service.stage_choices(deal.pipeline_id if deal else None), owners)

@@ -16,7 +16,7 @@ from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.members.access import reached_members
+from crm.members.access import in_reach, reached_members
 from crm.members.models import Member
 from crm.tickets.forms import STATUS_LABELS
 from crm.tickets.models import (
@@ -315,19 +315,6 @@ def _customer(viewer: Member, value) -> int:
     return customer_id
 
 
-def assignable(viewer: Member, action: str = "edit") -> list[Member]:
-    """The active members the viewer may give tickets to."""
-    scope = viewer.role.scope("tickets", action)
-    stmt = select(Member).where(Member.active).order_by(Member.name)
-    if scope == "own":
-        stmt = stmt.where(Member.id == viewer.id)
-    elif scope in ("team", "subteams"):
-        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
-    elif scope != "all":
-        return []
-    return list(db.session.scalars(stmt.options(lazyload(Member.role))))
-
-
 def may_leave_unassigned(viewer: Member, action: str = "edit") -> bool:
     return viewer.role.scope("tickets", action) in ("team", "subteams", "all")
 
@@ -337,7 +324,7 @@ def _assignee(viewer: Member, value, action: str) -> int | None:
     owner_id = record_id(value) if value not in (None, "") else None
     if owner_id is None and value in (None, "") and may_leave_unassigned(viewer, action):
         return None
-    if owner_id is None or owner_id not in {m.id for m in assignable(viewer, action)}:
+    if not in_reach(viewer, "tickets", action, owner_id):
         raise Invalid({"owner_id": _("You can only assign tickets to yourself.")
                        if viewer.role.scope("tickets", action) == "own"
                        else _("Choose an active member of your team.")})

@@ -6,7 +6,7 @@ from werkzeug.routing import BuildError
 from crm.audit import service as audit
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.members.access import require
+from crm.members.access import members_in_reach, require
 from crm.tickets import service
 from crm.tickets.forms import (
     KIND_LABELS,
@@ -50,7 +50,7 @@ def index():
     whole_page = not is_htmx() or bool(request.headers.get("HX-Boosted"))
     return render("tickets/index.html", block="more_rows" if more else "results", rows=rows,
                   next_cursor=next_cursor, query=query, total=None if more else service.count_tickets(g.member, query),
-                  members=service.assignable(g.member, "view") if whole_page else [],
+                  members=members_in_reach(g.member, "tickets", "view") if whole_page else [],
                   customer=service.chosen_customer(g.member, query.customer),
                   sees_unassigned=service.sees_unassigned(g.member))
 
@@ -208,7 +208,7 @@ def _page_context(ticket, comment_form=None) -> dict:
     return {"ticket": ticket, "comments": service.comments(ticket), "may_edit": may_edit,
             "comment_form": comment_form or CommentForm(formdata=None),
             "moves": [(to, MOVE_LABELS[(ticket.status, to)]) for to in MOVES[ticket.status]],
-            "assignees": service.assignable(g.member) if may_edit else [],
+            "assignees": members_in_reach(g.member, "tickets", "edit") if may_edit else [],
             "may_unassign": service.may_leave_unassigned(g.member),
             "history": audit.history("ticket", ticket.id)}
 
@@ -218,7 +218,7 @@ def _form(editing: bool = False, **kwargs) -> TicketForm:
     if editing:
         form.for_editing()
     else:
-        form.set_assignees(service.assignable(g.member, "create"), service.may_leave_unassigned(g.member, "create"))
+        form.set_assignees(members_in_reach(g.member, "tickets", "create"), service.may_leave_unassigned(g.member, "create"))
     return form
 
 
