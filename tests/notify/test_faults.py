@@ -156,6 +156,7 @@ def sweeping(app, stop: threading.Event, errors: list) -> None:
             errors.append(repr(error))
 
 
+@pytest.mark.slow
 def test_killed_workers_and_a_redis_flush_still_deliver_every_message_once_to_the_mailbox(
         app, acme, in_tenant, slow_smtp, tmp_path):
     from crm.extensions import redis_connection
