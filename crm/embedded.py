@@ -33,7 +33,21 @@ def start(folder: Path, *, temporary: bool = False) -> EmbeddedServices:
                           config={"maxmemory-policy": "noeviction"})
     valkey.start()
     database_url = postgres.get_uri()
+    if temporary:
+        skip_durability(database_url)
     return EmbeddedServices(database_url, f"unix://{socket}", postgres, valkey)
+
+
+def skip_durability(admin_url: str) -> None:
+    """A throw-away server (the test suite's) need not survive a power cut: no fsync, no waiting for the WAL at
+    commit. Tests commit thousands of times, and the shutdown checkpoint of a server that made hundreds of
+    schemas took most of a minute with fsync on."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            connection.execute(f"alter system set {setting} = off")
+        connection.execute("select pg_reload_conf()")
 
 
 def forget_dead_users(pgdata: Path) -> None:
