@@ -10,10 +10,10 @@ from sqlalchemy import insert, select
 from crm.accounts.models import Account
 from crm.accounts.service import hasher
 from crm.customers.models import LEVELS, STAGES, Customer, Tag, customer_tags
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member, Role
 from tenants.binding import tenant_bound
-from tenants.models import Membership, Tenant, utcnow
+from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import ref_of
 

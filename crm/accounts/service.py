@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from crm.accounts.models import Account
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.web import record_id
-from tenants.models import Membership, Tenant, utcnow
+from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
 from tenants.slugs import slug_problem

@@ -13,13 +13,13 @@ from crm.activities import reminders
 from crm.activities.forms import METHOD_LABELS
 from crm.activities.service import my_day
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.jobs import platform_job, queue
 from crm.members.models import Member, Team
 from crm.notify import outbox
 from crm.settings import get_setting
 from tenants.binding import tenant_bound
-from tenants.models import Tenant, utcnow
+from tenants.models import Tenant
 from tenants.service import tenant_ref
 
 MORNING_HOUR = 8  # digests and quiet-customer reminders go out from 08:00 in the workspace's zone

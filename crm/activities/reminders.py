@@ -8,10 +8,9 @@ from crm.accounts.models import Account
 from crm.activities.forms import METHOD_LABELS
 from crm.activities.models import Activity
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import outbox
-from tenants.models import utcnow
 
 BOTS = ("wecom", "dingtalk", "feishu", "webhook")
 

@@ -13,12 +13,11 @@ from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member
 from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
-from tenants.models import utcnow
 
 MAX_TEXT = 2000
 REMINDERS = (0, 15, 60, 1440)

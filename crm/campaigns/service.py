@@ -29,14 +29,13 @@ from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaig
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.jobs import enqueue_after_commit, queue
 from crm.members.access import scoped
 from crm.members.models import Member
 from crm.notify import optout, outbox
 from crm.notify.models import Notification
-from tenants.models import utcnow
 
 BATCH = 500  # customers per expansion transaction
 STALLED_AFTER = timedelta(minutes=10)  # a sending campaign untouched this long has lost its job: start it again

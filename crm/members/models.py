@@ -5,8 +5,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 
 class Role(db.Model):

@@ -11,12 +11,12 @@ from crm.accounts.models import Account
 from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import ACTIONS, RESOURCES, SCOPES, matrix
 from crm.web import record_id
 from tenants.binding import current_tenant
-from tenants.models import Invitation, Membership, utcnow
+from tenants.models import Invitation, Membership
 
 INVITATION_DAYS = 7
 

@@ -16,12 +16,11 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.jobs import platform_job, queue
 from crm.notify import channels, messages, outbox, rules
 from crm.notify.models import OPEN_STATUSES, Notification, NotificationDue
 from tenants.binding import tenant_bound
-from tenants.models import utcnow
 from tenants.service import tenant_ref
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from crm.audit.service import record
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.web import record_id
 from tenants.binding import tenant_bound
-from tenants.models import Tenant, utcnow
+from tenants.models import Tenant
 from tenants.resolver import TenantRef
 
 public = Blueprint("unsubscribe", __name__, url_prefix="/u")

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from flask import g
 from sqlalchemy import delete, select, update
 
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit
 from crm.notify.models import Notification, NotificationDue
-from tenants.models import utcnow
 
 
 def _tenant_id() -> int:

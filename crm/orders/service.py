@@ -22,7 +22,7 @@ from crm.audit.service import diff, record, snapshot
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import reached_members, scoped
 from crm.members.models import Member
@@ -33,7 +33,7 @@ from crm.products import service as catalogue
 from crm.products.models import Product
 from crm.timeline.service import in_both_languages, log
 from crm.web import record_id
-from tenants.models import Tenant, utcnow
+from tenants.models import Tenant
 from tenants.resolver import TenantRef
 
 CENT, HUNDRED = Decimal("0.01"), Decimal(100)

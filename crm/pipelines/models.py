@@ -8,9 +8,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
-from tenants.models import utcnow
 
 KINDS = ("open", "won", "lost")
 STATUSES = KINDS  # a deal's status is the kind of its stage

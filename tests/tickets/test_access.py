@@ -59,7 +59,7 @@ def world(app):
 def make_tickets(app, world, actor: int, customer_id: int) -> dict:
     """Fresh open tickets assigned to the actor, a teammate, an outsider and nobody: {label: (id, subject)}."""
     from tenants.binding import tenant_bound
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     owners = {"own": actor, "team": world["teammate"], "other": world["outsider"], "none": None}
     suffix = uuid.uuid4().hex[:8]
