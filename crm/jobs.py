@@ -4,10 +4,11 @@ import logging
 
 import redis
 import rq
-from flask import has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import event
 
 from crm.extensions import db, redis_connection
+from tenants import pool
 
 _app = None
 log = logging.getLogger(__name__)
@@ -73,3 +74,17 @@ def _run_in_transaction(func, args, kwargs):
     except BaseException:
         db.session.rollback()
         raise
+
+
+# The spare schemas' refill runs as a job from here: tenants/ sits below the app, so it cannot make the app
+# a worker needs (platform_job), and it only exposes the work itself (pool.refill).
+@platform_job
+def refill_spare_schemas() -> int:
+    """Build spare tenant schemas up to TENANT_POOL_SIZE (tenants/pool.py)."""
+    return pool.refill()
+
+
+def refill_spares_after_commit() -> None:
+    """Replace the spare a sign-up may have taken, once its transaction commits."""
+    if current_app.config["TENANT_POOL_SIZE"] > 0:
+        enqueue_after_commit(refill_spare_schemas, queue_name="default")
