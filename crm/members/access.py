@@ -4,7 +4,15 @@ import functools
 from flask import abort, g
 from sqlalchemy import false, or_, select
 
+from crm.extensions import db
 from crm.members.models import Member, Team
+from tenants.resolver import member_finder
+
+
+@member_finder
+def active_member(account_id: int) -> Member | None:
+    """The account's active member row in the bound tenant: who the resolver lets in."""
+    return db.session.scalar(select(Member).where(Member.account_id == account_id, Member.active))
 
 
 def require(resource: str, action: str):
