@@ -33,17 +33,25 @@ class TenantRef:
 _cache: dict[str, tuple[float, TenantRef | None]] = {}
 
 
+def _load_tenant(where) -> TenantRef | None:
+    # A connection of its own, so the session's transaction starts after the tenant is bound.
+    with db.engine.connect() as connection:
+        row = connection.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status).where(where)).first()
+    return TenantRef(*row) if row else None
+
+
+def tenant_by_id(tenant_id: int) -> TenantRef | None:
+    """The tenant with this id, whatever its status, for a job or a signed link; None when there is none."""
+    return _load_tenant(Tenant.id == tenant_id)
+
+
 def find_tenant(slug: str) -> TenantRef | None:
     """The tenant with this slug, from a per-process cache that expires after a few seconds."""
     now = time.monotonic()
     hit = _cache.get(slug)
     if hit and hit[0] > now:
         return hit[1]
-    # A connection of its own, so the request's session transaction starts after the tenant is bound.
-    with db.engine.connect() as connection:
-        row = connection.execute(
-            select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status).where(Tenant.slug == slug)).first()
-    tenant = TenantRef(*row) if row else None
+    tenant = _load_tenant(Tenant.slug == slug)
     _cache[slug] = (now + current_app.config["TENANT_CACHE_SECONDS"], tenant)
     return tenant
 
