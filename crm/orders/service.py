@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import list_currencies
-from flask import current_app, g
+from flask import current_app
 from flask_babel import format_currency, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -33,6 +33,7 @@ from crm.products import service as catalogue
 from crm.products.models import Product
 from crm.timeline.service import in_both_languages, log
 from crm.web import record_id
+from tenants.binding import current_tenant
 from tenants.models import Tenant
 from tenants.resolver import TenantRef
 
@@ -540,7 +541,7 @@ def link_token(order: Order) -> str | None:
     """The current public token of an order (`<tenant id>.<order id>.<signature>`), None when it has none."""
     if not order.link_nonce:
         return None
-    tenant_id = g.tenant.id
+    tenant_id = current_tenant().id
     return f"{tenant_id}.{order.id}.{_signature(tenant_id, order.id, order.link_nonce)}"
 
 
