@@ -184,7 +184,7 @@ def provision(app, n: int) -> list:
     """n tenants (schemas built cold, one admin account), each with the generic HTTP SMS provider set up."""
     from crm.accounts.models import Account
     from crm.extensions import db
-    from tenants.provisioning import provision_tenant
+    from crm.accounts.service import create_workspace
     from tenants.service import ref_of
 
     with app.app_context():
@@ -193,7 +193,7 @@ def provision(app, n: int) -> list:
         db.session.commit()
         refs = []
         for i in range(n):
-            refs.append(ref_of(provision_tenant(f"Notify bench {i} 通知", f"notify-bench-{i}", admin)))
+            refs.append(ref_of(create_workspace(f"Notify bench {i} 通知", f"notify-bench-{i}", admin)))
             db.session.commit()
         return refs
 

@@ -112,7 +112,7 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
     from crm.tickets import service as tickets
     from crm.timeline.models import TimelineEvent
     from tenants.binding import tenant_bound
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
     from tenants.service import tenant_ref
 
     started = time.perf_counter()

@@ -158,8 +158,8 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from crm.cli import tenants_cli  # tenants/cli.py's group, with the commands that need the CRM's features
     from crm.demo import demo_cli
-    from tenants.cli import tenants_cli
 
     app.cli.add_command(tenants_cli)
     app.cli.add_command(demo_cli)

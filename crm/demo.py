@@ -8,13 +8,12 @@ from flask_babel import get_timezone
 from sqlalchemy import insert, select
 
 from crm.accounts.models import Account
-from crm.accounts.service import hash_password
+from crm.accounts.service import create_workspace, hash_password
 from crm.customers.models import LEVELS, STAGES, Customer, Tag, customer_tags
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member, Role
 from tenants.binding import tenant_bound
-from tenants.models import Membership, Tenant, utcnow
-from tenants.provisioning import provision_tenant
+from tenants.models import Membership, Tenant
 from tenants.service import ref_of
 
 DEMO_SLUG = "demo"
@@ -40,7 +39,7 @@ def seed_demo(customers: int = 2000, seed: int = 7) -> Tenant | None:
     if db.session.scalar(select(Tenant).where(Tenant.slug == DEMO_SLUG)) is not None:
         return None
     admin = _account("Demo Admin", DEMO_EMAIL)
-    tenant = provision_tenant("Demo Trading Co. 演示贸易", DEMO_SLUG, admin)
+    tenant = create_workspace("Demo Trading Co. 演示贸易", DEMO_SLUG, admin)
     reps = [_account(name, email) for name, email in REPS]
     db.session.add_all(Membership(account_id=a.id, tenant_id=tenant.id) for a in reps)
     db.session.commit()

@@ -1,5 +1,5 @@
 """Extensions, created once here and bound to the app in create_app()."""
-from datetime import datetime
+from datetime import datetime, timezone
 
 import redis
 from flask import current_app
@@ -26,6 +26,11 @@ class Base(DeclarativeBase):
     # Every time is stored with its zone (UTC) and shown in the reader's local time.
     registry = registry(metadata=MetaData(naming_convention=NAMING),
                         type_annotation_map={datetime: DateTime(timezone=True)})
+
+
+def utcnow() -> datetime:
+    """Now, in UTC: what every timestamp column stores (tenants/ and every feature use this one clock)."""
+    return datetime.now(timezone.utc)
 
 
 db = SQLAlchemy(model_class=Base)

@@ -1,13 +1,20 @@
-"""Background jobs on RQ: enqueue after commit, and run with an app context bound."""
+"""Background jobs on RQ: enqueue after commit, and run with an app context (and a tenant) bound.
+
+Jobs take ids, never objects. A platform job (`@platform_job`) works in `public`; a tenant job (`@tenant_job`)
+takes the tenant's id first and runs with that tenant bound, so its body never names the tenant."""
 import functools
 import logging
 
 import redis
 import rq
-from flask import has_app_context
-from sqlalchemy import event
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
 
 from crm.extensions import db, redis_connection
+from tenants import pool
+from tenants.binding import tenant_bound
+from tenants.models import Tenant
+from tenants.resolver import tenant_by_id
 
 _app = None
 log = logging.getLogger(__name__)
@@ -52,15 +59,19 @@ def worker_app():
     return _app
 
 
+def _in_app_context(run):
+    if has_app_context():
+        return run()
+    with worker_app().app_context():
+        return run()
+
+
 def platform_job(func):
     """Run a job inside an app context; commits on success, rolls back on error."""
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        if has_app_context():
-            return _run_in_transaction(func, args, kwargs)
-        with worker_app().app_context():
-            return _run_in_transaction(func, args, kwargs)
+        return _in_app_context(lambda: _run_in_transaction(func, args, kwargs))
 
     return run
 
@@ -73,3 +84,46 @@ def _run_in_transaction(func, args, kwargs):
     except BaseException:
         db.session.rollback()
         raise
+
+
+def tenant_job(func):
+    """A job of one tenant: called as `job(tenant_id, *args)`, it runs `func(*args)` in an app context with
+    the tenant bound, commits on success and rolls back on error. A deleted or suspended tenant is skipped
+    with a log line (the job returns None)."""
+
+    @functools.wraps(func)
+    def run(tenant_id: int, *args, **kwargs):
+        return _in_app_context(lambda: _run_for_tenant(func, tenant_id, args, kwargs))
+
+    return run
+
+
+def _run_for_tenant(func, tenant_id: int, args, kwargs):
+    tenant = tenant_by_id(tenant_id)
+    if tenant is None or not tenant.active:
+        log.info("skipped %s for tenant %s: %s", func.__name__, tenant_id, tenant.status if tenant else "deleted")
+        return None
+    with tenant_bound(tenant):
+        return func(*args, **kwargs)
+
+
+def enqueue_for_active_tenants(job, queue_name: str = "default") -> int:
+    """Queue `job(tenant_id)` for every active tenant once the current transaction commits; returns how many."""
+    tenant_ids = db.session.scalars(select(Tenant.id).where(Tenant.status == "active").order_by(Tenant.id)).all()
+    for tenant_id in tenant_ids:
+        enqueue_after_commit(job, tenant_id, queue_name=queue_name)
+    return len(tenant_ids)
+
+
+# The spare schemas' refill runs as a job from here: tenants/ sits below the app, so it cannot make the app
+# a worker needs (platform_job), and it only exposes the work itself (pool.refill).
+@platform_job
+def refill_spare_schemas() -> int:
+    """Build spare tenant schemas up to TENANT_POOL_SIZE (tenants/pool.py)."""
+    return pool.refill()
+
+
+def refill_spares_after_commit() -> None:
+    """Replace the spare a sign-up may have taken, once its transaction commits."""
+    if current_app.config["TENANT_POOL_SIZE"] > 0:
+        enqueue_after_commit(refill_spare_schemas, queue_name="default")

@@ -20,6 +20,8 @@ def bind_tenant_schema(session, transaction, connection):
 
 
 def current_tenant():
+    """The bound tenant (a TenantRef), for the few places business code must name it: a job's first argument,
+    an encryption context, an absolute link. Views and templates read `g.tenant` at the edge."""
     return g.get("tenant")
 
 

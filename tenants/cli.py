@@ -1,30 +1,11 @@
-"""`flask --app wsgi tenants create|list|upgrade|suspend|restore` for operators."""
+"""`flask --app wsgi tenants list|upgrade|suspend|restore` for operators; crm/cli.py adds the commands that
+need the CRM's features (create, rotate-keys) to this group."""
 import click
 from flask.cli import AppGroup
 
 from crm.extensions import db
 
 tenants_cli = AppGroup("tenants", help="Create, list, migrate, suspend and restore tenants.")
-
-
-@tenants_cli.command("create")
-@click.argument("slug")
-@click.option("--name", required=True, help="Company name.")
-@click.option("--admin-email", required=True)
-@click.option("--admin-name", default="Admin")
-@click.password_option("--admin-password", prompt=False, required=True)
-def create(slug, name, admin_email, admin_name, admin_password):
-    """Provision a tenant with its first admin."""
-    from crm.accounts import service as accounts
-    from crm.errors import Invalid
-
-    try:
-        _account, tenant = accounts.sign_up(name, slug, admin_name, admin_email, admin_password, "en")
-    except Invalid as error:
-        db.session.rollback()
-        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in error.errors.items()))
-    db.session.commit()
-    click.echo(f"created tenant {tenant.id} /{tenant.slug}/ in schema {tenant.schema}")
 
 
 @tenants_cli.command("list")
@@ -81,28 +62,3 @@ def suspend(slug):
 @click.argument("slug")
 def restore(slug):
     _set_status(slug, "active")
-
-
-@tenants_cli.command("rotate-keys")
-def rotate_keys():
-    """Re-encrypt every tenant's sensitive values under the newest FIELD_KEYS key (keep the old key listed)."""
-    from crm.customers.service import rotate_sensitive
-    from tenants.binding import tenant_bound
-    from tenants.service import list_tenants, ref_of
-
-    from crm.crypto import UnknownKey
-
-    total, failed = 0, []
-    for tenant, _members in list_tenants():
-        try:
-            with tenant_bound(ref_of(tenant)):
-                done = rotate_sensitive()
-        except UnknownKey as error:  # this tenant is left as it was; the others go on
-            failed.append(tenant.schema)
-            click.echo(f"{tenant.schema:<10} FAILED {error}")
-            continue
-        total += done
-        click.echo(f"{tenant.schema:<10} {done:>7} values re-encrypted")
-    if failed:
-        raise click.ClickException(f"{len(failed)} tenants hold values under a key missing from FIELD_KEYS")
-    click.echo(f"{total} values re-encrypted; the old key can be removed from FIELD_KEYS now")

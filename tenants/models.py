@@ -1,14 +1,10 @@
 """Platform tables in `public`: the tenants and which accounts belong to them."""
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from crm.extensions import db, utcnow
 
 
 class Tenant(db.Model):

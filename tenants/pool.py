@@ -3,14 +3,13 @@
 Each spare is built by the same script as a new tenant (tables at the migration head, stamped, seeded
 with the default roles and settings) and listed in public.spare_schemas with that head. Provisioning
 takes one at the current head (`FOR UPDATE SKIP LOCKED`, so concurrent sign-ups never share one) and
-renames it to t_<id>; an RQ job refills the pool. Spares left at an older head are dropped, not used."""
+renames it to t_<id>; an RQ job (crm/jobs.py) refills the pool. Spares left at an older head are dropped."""
 import secrets
 
 from flask import current_app
 from sqlalchemy import delete, func, select, text
 
 from crm.extensions import db
-from crm.jobs import enqueue_after_commit, platform_job
 from tenants.models import SpareSchema
 
 
@@ -29,14 +28,10 @@ def claim_spare(schema: str) -> bool:
     return True
 
 
-def refill_after_commit() -> None:
-    if current_app.config["TENANT_POOL_SIZE"] > 0:
-        enqueue_after_commit(refill, queue_name="default")
-
-
-@platform_job
 def refill() -> int:
-    """Drop spares at an old head and build new ones up to TENANT_POOL_SIZE; returns how many were built."""
+    """Drop spares at an old head and build new ones up to TENANT_POOL_SIZE; returns how many were built.
+
+    Needs an app context: the `tenants upgrade` command, the run command and the refill job give it one."""
     from tenants.provisioning import build_schema, tenant_head
 
     head, target = tenant_head(), current_app.config["TENANT_POOL_SIZE"]

@@ -1,15 +1,15 @@
 """Creating a tenant: its schema, every table at the migration head, the stamped version and seeds."""
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from crm.extensions import db
-from tenants.models import Membership, Tenant, schema_name
+from tenants.models import Tenant, schema_name
 
 SCHEMA_TOKEN = "__tenant_schema__"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -51,42 +51,32 @@ def ddl_script() -> str:
     return ";\n".join(rendered)
 
 
-def build_schema(schema: str) -> None:
-    """Run the DDL script and the default seeds for `schema` inside the current transaction."""
-    from crm.members.models import DEFAULT_SETTINGS, Role, Setting
-    from crm.members.permissions import DEFAULT_ROLES
-    from crm.pipelines.models import DEFAULT_PIPELINE, DEFAULT_STAGES, Pipeline, Stage
+# What every new workspace starts with, registered by the features that own it (crm/members: roles and
+# settings; crm/pipelines: the default pipeline) from their models modules, which crm.models imports before
+# any schema is built. So a new feature seeds its tables without editing this file.
+_seeders: dict[str, Callable[[dict], None]] = {}
 
+
+def seeds_new_tenants(func: Callable[[dict], None]) -> Callable[[dict], None]:
+    """Register `func(in_schema)`, run for every new tenant schema; `in_schema` are the execution options
+    that put its statements in that schema. Seeders run in module order (never in import order), and none
+    may need another feature's seeds."""
+    _seeders[f"{func.__module__}.{func.__qualname__}"] = func
+    return func
+
+
+def build_schema(schema: str) -> None:
+    """Run the DDL script and every registered seeder for `schema` inside the current transaction."""
     # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
     db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
-    options = {"schema_translate_map": {"tenant": schema}}
-    db.session.execute(insert(Role), [dict(role) for role in DEFAULT_ROLES], execution_options=options)
-    db.session.execute(insert(Setting), [{"key": k, "value": v} for k, v in DEFAULT_SETTINGS.items()],
-                       execution_options=options)
-    pipeline_id = db.session.scalar(insert(Pipeline).values(**DEFAULT_PIPELINE).returning(Pipeline.id),
-                                    execution_options=options)
-    db.session.execute(insert(Stage), [{**stage, "pipeline_id": pipeline_id, "position": position}
-                                       for position, stage in enumerate(DEFAULT_STAGES)], execution_options=options)
+    in_schema = {"schema_translate_map": {"tenant": schema}}
+    for name in sorted(_seeders):
+        _seeders[name](in_schema)
 
 
-def add_admin(schema: str, admin_account) -> None:
-    """The first member of a tenant, with the Admin role."""
-    from crm.members.models import Member, Role
-
-    db.session.execute(
-        insert(Member).from_select(
-            ["account_id", "role_id", "name", "email", "active"],
-            Role.__table__.select().with_only_columns(
-                db.literal(admin_account.id), Role.id, db.literal(admin_account.name),
-                db.literal(admin_account.email), db.literal(True),
-            ).where(Role.key == "admin"),
-        ),
-        execution_options={"schema_translate_map": {"tenant": schema}},
-    )
-
-
-def provision_tenant(name: str, slug: str, admin_account=None) -> Tenant:
-    """Create a tenant in the current transaction; the caller commits (or rolls back everything).
+def provision_tenant(name: str, slug: str) -> Tenant:
+    """Create a tenant, still without members, in the current transaction; the caller commits (or rolls back
+    everything) and refills the spare schemas (crm/jobs.py).
 
     A spare schema built ahead of time is taken when one is ready (a rename); otherwise the schema is
     built here. Either way the tenant is at the migration head with the default seeds."""
@@ -98,9 +88,4 @@ def provision_tenant(name: str, slug: str, admin_account=None) -> Tenant:
     schema = schema_name(tenant.id)
     if not pool.claim_spare(schema):
         build_schema(schema)
-    pool.refill_after_commit()
-    if admin_account is not None:
-        add_admin(schema, admin_account)
-        db.session.add(Membership(account_id=admin_account.id, tenant_id=tenant.id))
-        db.session.flush()
     return tenant

@@ -1,8 +1,10 @@
 """Where the tenant comes in: `/<slug>/...` URLs, resolved once per request from a small cache."""
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, g, session
+from blinker import Namespace
+from flask import Blueprint, abort, current_app, g
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -31,17 +33,25 @@ class TenantRef:
 _cache: dict[str, tuple[float, TenantRef | None]] = {}
 
 
+def _load_tenant(where) -> TenantRef | None:
+    # A connection of its own, so the session's transaction starts after the tenant is bound.
+    with db.engine.connect() as connection:
+        row = connection.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status).where(where)).first()
+    return TenantRef(*row) if row else None
+
+
+def tenant_by_id(tenant_id: int) -> TenantRef | None:
+    """The tenant with this id, whatever its status, for a job or a signed link; None when there is none."""
+    return _load_tenant(Tenant.id == tenant_id)
+
+
 def find_tenant(slug: str) -> TenantRef | None:
     """The tenant with this slug, from a per-process cache that expires after a few seconds."""
     now = time.monotonic()
     hit = _cache.get(slug)
     if hit and hit[0] > now:
         return hit[1]
-    # A connection of its own, so the request's session transaction starts after the tenant is bound.
-    with db.engine.connect() as connection:
-        row = connection.execute(
-            select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status).where(Tenant.slug == slug)).first()
-    tenant = TenantRef(*row) if row else None
+    tenant = _load_tenant(Tenant.slug == slug)
     _cache[slug] = (now + current_app.config["TENANT_CACHE_SECONDS"], tenant)
     return tenant
 
@@ -51,10 +61,22 @@ def forget_tenant(slug: str) -> None:
     _cache.pop(slug, None)
 
 
+# The member rows live in the features' tables, which tenants/ does not import: crm/members registers how to
+# find the signed-in account's row, and whoever cares about a member entering a tenant (crm/accounts records
+# the sign-in) listens to `member_bound`.
+_find_member: Callable[[int], object] | None = None
+member_bound = Namespace().signal("member-bound")
+
+
+def member_finder(func: Callable[[int], object]) -> Callable[[int], object]:
+    """Register `func(account_id)`: that account's active member row in the bound tenant, or None."""
+    global _find_member
+    _find_member = func
+    return func
+
+
 def pull_tenant(endpoint, values) -> None:
     """Bind the tenant named in the URL; 404 unless the signed-in account is an active member."""
-    from crm.members.models import Member
-
     if values is None or "slug" not in values:
         return
     tenant = find_tenant(values.pop("slug"))
@@ -63,25 +85,13 @@ def pull_tenant(endpoint, values) -> None:
     g.tenant = tenant
     if not current_user.is_authenticated:
         abort(login_manager.unauthorized())
-    member = db.session.scalar(select(Member).where(Member.account_id == current_user.id, Member.active))
+    member = _find_member(current_user.id)
     if member is None:
         abort(404)
     if not tenant.active:
         abort(403, description="suspended")
     g.member = member
-    record_sign_in(tenant, member)
-
-
-def record_sign_in(tenant: TenantRef, member) -> None:
-    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log."""
-    from crm.audit.service import record
-
-    entered = session.get("entered_tenants", [])
-    if tenant.id in entered:
-        return
-    record("login", "member", member.id, summary=member.name)
-    db.session.commit()
-    session["entered_tenants"] = [*entered, tenant.id]
+    member_bound.send(tenant, member=member)
 
 
 def add_tenant(endpoint, values) -> None:

@@ -15,7 +15,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
     from crm.notify.models import NotificationDue
     from crm.notify.outbox import job_id
     from crm.pool.jobs import recycle_all_tenants
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     with app.app_context():
         scheduler = CronScheduler(connection=redis_connection())

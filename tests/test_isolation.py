@@ -53,7 +53,7 @@ def secret_records(customer_id: int) -> dict:
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
     from crm.tickets.models import Ticket
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     pipeline = deals.create_pipeline({"name_en": f"{SECRET} pipeline"})
     stage = deals.stages(pipeline.id)[0]

@@ -8,10 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import DEFAULT_ROLES
-from tenants.models import Invitation, utcnow
+from tenants.models import Invitation
 
 ROLES = [role["key"] for role in DEFAULT_ROLES]
 ALLOWED = {200, 204, 303, 422}

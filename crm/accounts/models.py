@@ -5,8 +5,7 @@ from flask_login import UserMixin
 from sqlalchemy import String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 
 class Account(UserMixin, db.Model):

@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from crm.accounts.models import Account
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
+from crm.jobs import refill_spares_after_commit
+from crm.members.service import add_first_admin
 from crm.web import record_id
-from tenants.models import Membership, Tenant, utcnow
+from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
 from tenants.slugs import slug_problem
@@ -81,8 +83,18 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
     if account is None:
         check_password_strength(password)
         account = create_account(email, name, password, language)
-    tenant = provision_tenant(company.strip(), slug, account)
-    return account, tenant
+    return account, create_workspace(company.strip(), slug, account)
+
+
+def create_workspace(company: str, slug: str, admin: Account) -> Tenant:
+    """A new tenant with `admin` as its first member, in the current transaction; the spare schema it may
+    have taken is replaced after commit."""
+    tenant = provision_tenant(company, slug)
+    add_first_admin(tenant.schema, admin)
+    db.session.add(Membership(account_id=admin.id, tenant_id=tenant.id))
+    db.session.flush()
+    refill_spares_after_commit()
+    return tenant
 
 
 def create_account(email: str, name: str, password: str, language: str) -> Account:

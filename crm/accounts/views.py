@@ -6,12 +6,25 @@ from flask_login import current_user, login_required, login_user, logout_user
 from crm import LANGUAGES
 from crm.accounts import service
 from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
+from crm.audit.service import record
 from crm.errors import Invalid
 from crm.extensions import db, limiter
 from crm.web import local_path, render, see_other
+from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
 bp = Blueprint("accounts", __name__)
+
+
+@member_bound.connect
+def record_sign_in(tenant, member) -> None:
+    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log."""
+    entered = session.get("entered_tenants", [])
+    if tenant.id in entered:
+        return
+    record("login", "member", member.id, summary=member.name)
+    db.session.commit()
+    session["entered_tenants"] = [*entered, tenant.id]
 
 
 def login_email_key() -> str:

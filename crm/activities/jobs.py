@@ -5,7 +5,7 @@ so whichever run first finds the workspace's morning sends it and later runs add
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g
+from flask import current_app
 from flask_babel import force_locale, format_datetime
 from sqlalchemy import func, or_, select
 
@@ -13,14 +13,12 @@ from crm.activities import reminders
 from crm.activities.forms import METHOD_LABELS
 from crm.activities.service import my_day
 from crm.customers.models import Customer
-from crm.extensions import db
-from crm.jobs import platform_job, queue
+from crm.extensions import db, utcnow
+from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 from crm.members.models import Member, Team
 from crm.notify import outbox
 from crm.settings import get_setting
-from tenants.binding import tenant_bound
-from tenants.models import Tenant, utcnow
-from tenants.service import tenant_ref
+from tenants.binding import current_tenant
 
 MORNING_HOUR = 8  # digests and quiet-customer reminders go out from 08:00 in the workspace's zone
 LISTED = 20  # customers named in one reminder; the link shows the rest
@@ -29,25 +27,21 @@ LISTED = 20  # customers named in one reminder; the link shows the rest
 @platform_job
 def daily_reminders_all() -> int:
     """Hand each active workspace's daily reminders to the workers (hourly, from cron)."""
-    ids = list(db.session.scalars(select(Tenant.id).where(Tenant.status == "active")))
-    for tenant_id in ids:
-        queue("notify").enqueue(daily_reminders, tenant_id)
-    return len(ids)
+    return enqueue_for_active_tenants(daily_reminders, queue_name="notify")
 
 
-@platform_job
-def daily_reminders(tenant_id: int, now: datetime | None = None) -> int:
-    """Write today's digests and quiet-customer reminders of one workspace, once its morning has come."""
-    with tenant_bound(tenant_ref(tenant_id)):
-        now = now or utcnow()
-        local = now.astimezone(ZoneInfo(get_setting("timezone", "Asia/Shanghai")))
-        if local.hour < MORNING_HOUR:
-            return 0
-        return remind_quiet_customers(now, local.date()) + send_digests(now, local.date())
+@tenant_job
+def daily_reminders(now: datetime | None = None) -> int:
+    """Write today's digests and quiet-customer reminders of the workspace, once its morning has come."""
+    now = now or utcnow()
+    local = now.astimezone(ZoneInfo(get_setting("timezone", "Asia/Shanghai")))
+    if local.hour < MORNING_HOUR:
+        return 0
+    return remind_quiet_customers(now, local.date()) + send_digests(now, local.date())
 
 
 def _link(path: str) -> str:
-    return f'{current_app.config["BASE_URL"].rstrip("/")}/{g.tenant.slug}/{path}'
+    return f'{current_app.config["BASE_URL"].rstrip("/")}/{current_tenant().slug}/{path}'
 
 
 def quiet_customers(days: int, now: datetime):

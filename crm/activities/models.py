@@ -4,8 +4,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 METHODS = ("call", "email", "visit", "sms", "wechat", "meeting", "other")
 

@@ -1,17 +1,17 @@
 """Reminders of planned follow-ups: outbox messages to the assignee, written with the plan itself."""
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app
 from flask_babel import force_locale, format_datetime
 
 from crm.accounts.models import Account
 from crm.activities.forms import METHOD_LABELS
 from crm.activities.models import Activity
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import outbox
-from tenants.models import utcnow
+from tenants.binding import current_tenant
 
 BOTS = ("wecom", "dingtalk", "feishu", "webhook")
 
@@ -61,7 +61,7 @@ def cancel(activity: Activity) -> None:
 
 def _payload(activity: Activity, locale: str) -> dict:
     customer = db.session.get(Customer, activity.customer_id) if activity.customer_id else None
-    link = f'{current_app.config["BASE_URL"].rstrip("/")}/{g.tenant.slug}/activities/'
+    link = f'{current_app.config["BASE_URL"].rstrip("/")}/{current_tenant().slug}/activities/'
     with force_locale(locale):
         return {"method": str(METHOD_LABELS.get(activity.method, activity.method)),
                 "customer": customer.name if customer else "", "due": format_datetime(activity.due_at, "short"),

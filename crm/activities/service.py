@@ -13,13 +13,12 @@ from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import in_reach, scoped
 from crm.members.models import Member
 from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
 from crm.web import record_id
-from tenants.models import utcnow
 
 MAX_TEXT = 2000
 REMINDERS = (0, 15, 60, 1440)

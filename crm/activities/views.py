@@ -5,10 +5,9 @@ from flask_babel import gettext as _
 from crm.activities import service
 from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
 from crm.web import local_path, refused, render, saved, see_other
-from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("activities", __name__, "/activities")

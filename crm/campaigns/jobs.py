@@ -10,39 +10,23 @@ from sqlalchemy import select
 from crm.campaigns import service
 from crm.campaigns.models import Campaign
 from crm.extensions import db
-from crm.jobs import platform_job, queue
-from tenants.binding import tenant_bound
-from tenants.models import Tenant
-from tenants.service import tenant_ref
+from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 
 
-@platform_job
-def expand(tenant_id: int, campaign_id: int) -> str:
+@tenant_job
+def expand(campaign_id: int) -> str:
     """Queue the next batch of one campaign; returns what happened (for logs and tests)."""
-    try:
-        ref = tenant_ref(tenant_id)
-    except LookupError:
-        return "no tenant"
-    with tenant_bound(ref):
-        return service.expand_batch(campaign_id)
+    return service.expand_batch(campaign_id)
 
 
-@platform_job
-def resume_stalled(tenant_id: int) -> int:
-    """Hand every stalled campaign of a tenant to RQ again (for a periodic check); returns how many."""
-    try:
-        ref = tenant_ref(tenant_id)
-    except LookupError:
-        return 0
-    with tenant_bound(ref):
-        campaigns = db.session.scalars(select(Campaign).where(Campaign.status.in_(("scheduled", "sending"))))
-        return sum(service.resume_if_stalled(campaign) for campaign in campaigns)
+@tenant_job
+def resume_stalled() -> int:
+    """Hand every stalled campaign of the tenant to RQ again (for a periodic check); returns how many."""
+    campaigns = db.session.scalars(select(Campaign).where(Campaign.status.in_(("scheduled", "sending"))))
+    return sum(service.resume_if_stalled(campaign) for campaign in campaigns)
 
 
 @platform_job
 def resume_stalled_all() -> int:
     """Check every active workspace for stalled campaigns (from cron, every ten minutes)."""
-    ids = list(db.session.scalars(select(Tenant.id).where(Tenant.status == "active")))
-    for tenant_id in ids:
-        queue("notify").enqueue(resume_stalled, tenant_id)
-    return len(ids)
+    return enqueue_for_active_tenants(resume_stalled, queue_name="notify")

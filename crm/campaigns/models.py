@@ -5,9 +5,8 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
-from tenants.models import utcnow
 
 CHANNELS = ("email", "sms")
 LANGUAGES = ("en", "zh")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from flask import current_app, g
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
@@ -29,14 +29,14 @@ from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaig
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.jobs import enqueue_after_commit, queue
 from crm.members.access import scoped
 from crm.members.models import Member
 from crm.notify import optout, outbox
 from crm.notify.models import Notification
-from tenants.models import utcnow
+from tenants.binding import current_tenant
 
 BATCH = 500  # customers per expansion transaction
 STALLED_AFTER = timedelta(minutes=10)  # a sending campaign untouched this long has lost its job: start it again
@@ -244,10 +244,10 @@ def start(campaign: Campaign, send_at: datetime | None = None) -> Campaign:
     now = utcnow()
     if send_at is not None and send_at > now + timedelta(seconds=30):
         campaign.status, campaign.send_at = "scheduled", send_at
-        enqueue_after_commit(jobs.expand, g.tenant.id, campaign.id, queue_name="notify", at=send_at)
+        enqueue_after_commit(jobs.expand, current_tenant().id, campaign.id, queue_name="notify", at=send_at)
     else:
         _begin(campaign, now)
-        enqueue_after_commit(jobs.expand, g.tenant.id, campaign.id, queue_name="notify")
+        enqueue_after_commit(jobs.expand, current_tenant().id, campaign.id, queue_name="notify")
     return campaign
 
 
@@ -307,14 +307,14 @@ def expand_batch(campaign_id: int, size: int | None = None) -> str:
     if more:
         # At the front: the batch's own send jobs are queued behind it, and the next batch should not wait for
         # them (the outbox is the buffer). One job per campaign at a time, so other workers keep sending.
-        enqueue_after_commit(jobs.expand, g.tenant.id, campaign.id, queue_name="notify", at_front=True)
+        enqueue_after_commit(jobs.expand, current_tenant().id, campaign.id, queue_name="notify", at_front=True)
         return "more"
     campaign.status, campaign.finished_at = "done", now
     return "done"
 
 
 def _queue_messages(campaign: Campaign, rows: list[Customer], now: datetime) -> None:
-    tenant_id = g.tenant.id
+    tenant_id = current_tenant().id
     for customer in rows:
         if customer.marketing_opt_out_at is not None:
             campaign.opted_out += 1
@@ -352,7 +352,7 @@ def resume_if_stalled(campaign: Campaign) -> bool:
     if not stalled(campaign):
         return False
     try:
-        queue("notify").enqueue(jobs.expand, g.tenant.id, campaign.id)
+        queue("notify").enqueue(jobs.expand, current_tenant().id, campaign.id)
     except Exception:  # noqa: BLE001 - Redis away: the next look at the page tries again
         current_app.logger.warning("could not resume campaign %s", campaign.id, exc_info=True)
         return False

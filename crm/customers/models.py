@@ -15,9 +15,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
-from tenants.models import utcnow
 
 LEVELS = ("A", "B", "C", "D")
 STAGES = ("lead", "prospect", "customer", "inactive")

@@ -25,13 +25,12 @@ from crm.customers.models import (
     customer_tags,
 )
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, scoped
 from crm.members.models import Member, Setting
 from crm.web import record_id
 from tenants.binding import current_tenant
-from tenants.models import utcnow
 
 PAGE_SIZE = 25
 SORTS = {

@@ -8,7 +8,7 @@ from crm.audit import service as audit
 from crm.customers import service
 from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.orders import service as orders
@@ -17,7 +17,6 @@ from crm.tags import service as tags
 from crm.tickets import service as tickets
 from crm.timeline import service as timeline
 from crm.web import is_htmx, record_id, render, see_other
-from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")

@@ -5,8 +5,7 @@ from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
          "email", "phone", "url")

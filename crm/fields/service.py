@@ -13,11 +13,10 @@ from werkzeug.exceptions import NotFound
 from crm import crypto
 from crm.audit.service import record
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES, CustomField
 from crm.members.models import Setting
 from tenants.binding import current_tenant
-from tenants.models import utcnow
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 BUILTIN_CONFIGURABLE = ("phone", "email", "company", "title", "address", "source", "level", "notes")

@@ -7,6 +7,13 @@ from sqlalchemy.orm import lazyload
 
 from crm.extensions import db
 from crm.members.models import Member, Team
+from tenants.resolver import member_finder
+
+
+@member_finder
+def active_member(account_id: int) -> Member | None:
+    """The account's active member row in the bound tenant: who the resolver lets in."""
+    return db.session.scalar(select(Member).where(Member.account_id == account_id, Member.active))
 
 
 def require(resource: str, action: str):

@@ -1,12 +1,13 @@
 """A tenant's people (schema `tenant`): members and their roles."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, insert
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
+from crm.members.permissions import DEFAULT_ROLES
+from tenants.provisioning import seeds_new_tenants
 
 
 class Role(db.Model):
@@ -75,3 +76,11 @@ DEFAULT_SETTINGS = {
     "timezone": "Asia/Shanghai",
     "phone_region": "CN",
 }
+
+
+@seeds_new_tenants
+def seed_roles_and_settings(in_schema: dict) -> None:
+    """A new workspace's default roles (crm/members/permissions.py) and settings."""
+    db.session.execute(insert(Role), [dict(role) for role in DEFAULT_ROLES], execution_options=in_schema)
+    db.session.execute(insert(Setting), [{"key": k, "value": v} for k, v in DEFAULT_SETTINGS.items()],
+                       execution_options=in_schema)

@@ -4,19 +4,19 @@ import secrets
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from werkzeug.exceptions import NotFound
 
 from crm.accounts.models import Account
 from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import ACTIONS, OFFERED, RESOURCES, SCOPES, matrix
 from crm.web import record_id
 from tenants.binding import current_tenant
-from tenants.models import Invitation, Membership, utcnow
+from tenants.models import Invitation, Membership
 
 INVITATION_DAYS = 7
 
@@ -28,6 +28,18 @@ def members(include_inactive: bool = True) -> list[Member]:
     if not include_inactive:
         stmt = stmt.where(Member.active)
     return list(db.session.scalars(stmt).unique())
+
+
+def add_first_admin(schema: str, account: Account) -> None:
+    """A new workspace's first member, with the Admin role, in the same transaction that built its schema."""
+    db.session.execute(
+        insert(Member).from_select(
+            ["account_id", "role_id", "name", "email", "active"],
+            select(db.literal(account.id), Role.id, db.literal(account.name), db.literal(account.email),
+                   db.literal(True)).where(Role.key == "admin"),
+        ),
+        execution_options={"schema_translate_map": {"tenant": schema}},  # the new tenant is not bound yet
+    )
 
 
 def get_member(member_id: int) -> Member:

@@ -6,12 +6,13 @@ from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from urllib.parse import unquote, urlparse
 
-from flask import current_app, g
+from flask import current_app
 
 from crm.extensions import db
 from crm.notify.messages import Message
 from crm.notify.models import DevMessage, Notification
 from crm.settings import get_setting
+from tenants.binding import current_tenant
 
 
 class ChannelError(RuntimeError):
@@ -34,7 +35,7 @@ def dev_outbox(notification: Notification, message: Message) -> None:
     """Keep the message in the development outbox page (never in production)."""
     if not current_app.config["DEV_OUTBOX"]:
         raise ChannelError(f"{notification.channel} is not configured for this workspace")
-    db.session.add(DevMessage(tenant_id=g.tenant.id, channel=notification.channel,
+    db.session.add(DevMessage(tenant_id=current_tenant().id, channel=notification.channel,
                               recipient=notification.recipient, subject=message.subject, body=message.text))
 
 
@@ -42,7 +43,7 @@ def send_email(notification: Notification, message: Message) -> None:
     sender = get_setting("email", {}) or {}
     _name, address = parseaddr(current_app.config["MAIL_FROM"])
     mail = EmailMessage()
-    mail["From"] = formataddr((sender.get("sender_name") or g.tenant.name, address))
+    mail["From"] = formataddr((sender.get("sender_name") or current_tenant().name, address))
     mail["To"] = notification.recipient
     mail["Subject"] = message.subject
     if sender.get("reply_to"):
@@ -50,7 +51,7 @@ def send_email(notification: Notification, message: Message) -> None:
     if notification.payload.get("unsubscribe"):
         mail["List-Unsubscribe"] = f"<{notification.payload['unsubscribe']}>"
     # The same id on every attempt: a mail store that got a retried message knows it already has it.
-    mail["Message-ID"] = f"<{notification.idempotency_key.replace(':', '.')}.t{g.tenant.id}@crm>"
+    mail["Message-ID"] = f"<{notification.idempotency_key.replace(':', '.')}.t{current_tenant().id}@crm>"
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
     smtp_send(current_app.config["SMTP_URL"], mail)

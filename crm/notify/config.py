@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, g
+from flask import current_app
 from flask_babel import gettext as _
 
 from crm.audit.service import MASK, record
@@ -20,6 +20,7 @@ from crm.crypto import UnknownKey, decrypt, encrypt, mask
 from crm.errors import Invalid
 from crm.notify.rules import DEFAULT_QUIET_HOURS
 from crm.settings import get_setting, put_setting
+from tenants.binding import current_tenant
 
 SMS_PROVIDERS = ("http", "twilio", "aliyun")
 SMS_SECRETS = {"http": ("auth_value",), "twilio": ("auth_token",), "aliyun": ("access_key_secret",)}
@@ -43,7 +44,7 @@ def bot_key(channel: str) -> str:
 
 
 def _context(key: str, field: str) -> str:
-    return f"{g.tenant.schema}:settings.{key}.{field}"
+    return f"{current_tenant().schema}:settings.{key}.{field}"
 
 
 def _stored(key: str) -> dict:
@@ -313,7 +314,7 @@ def send_test(channel: str, member, phone: str = "") -> str:
     from crm.notify import bots, channels, messages, sms
     from crm.notify.models import Notification
 
-    workspace = g.tenant.name
+    workspace = current_tenant().name
     message = messages.render_text("{{ subject }}", "{{ text }}", {
         "subject": _("Test message from %(workspace)s", workspace=workspace),
         "text": _("This is a test message from the CRM of %(workspace)s. If you can read it, messages "

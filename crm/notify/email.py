@@ -8,9 +8,8 @@ from flask import current_app
 from rq import Retry
 
 from crm.accounts.models import OutboundEmail
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit, platform_job, queue
-from tenants.models import utcnow
 
 MAX_ATTEMPTS = 5
 RETRY_SECONDS = [10, 30, 120, 600]

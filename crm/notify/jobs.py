@@ -16,13 +16,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from crm.extensions import db
-from crm.jobs import platform_job, queue
+from crm.extensions import db, utcnow
+from crm.jobs import platform_job, queue, tenant_job
 from crm.notify import channels, messages, outbox, rules
 from crm.notify.models import OPEN_STATUSES, Notification, NotificationDue
-from tenants.binding import tenant_bound
-from tenants.models import utcnow
-from tenants.service import tenant_ref
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +28,14 @@ def _stale() -> timedelta:
     return timedelta(seconds=current_app.config["NOTIFY_STALE_SECONDS"])
 
 
-@platform_job
-def send_notification(tenant_id: int, notification_id: int) -> str:
-    """Send one message of one tenant; returns what happened (for logs and tests)."""
-    try:
-        ref = tenant_ref(tenant_id)
-    except LookupError:
-        return "no tenant"
-    with tenant_bound(ref):
-        outcome = _claim(notification_id)
-        db.session.commit()
-        if outcome != "claimed":
-            return outcome
-        return _deliver(notification_id)
+@tenant_job
+def send_notification(notification_id: int) -> str:
+    """Send one message of the tenant; returns what happened (for logs and tests)."""
+    outcome = _claim(notification_id)
+    db.session.commit()
+    if outcome != "claimed":
+        return outcome
+    return _deliver(notification_id)
 
 
 def _claim(notification_id: int) -> str:

@@ -6,8 +6,7 @@ from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 CHANNELS = ("email", "sms", "inapp", "wecom", "dingtalk", "feishu", "webhook")
 STATUSES = ("scheduled", "queued", "sending", "sent", "failed", "cancelled")

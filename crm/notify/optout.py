@@ -1,56 +1,38 @@
 """Marketing opt-out: the signed unsubscribe link in every campaign message, and what it does.
 
-The link is `/u/<tenant id>.<customer id>.<signature>`: the signature is an HMAC-SHA256 of both ids under the
-app's SECRET_KEY, so nobody can make a link for another customer or tenant, and a changed character is a 404.
+The link is `/u/<tenant id>.<customer id>.<signature>` (crm/public_links.py, purpose "unsubscribe"), so nobody
+can make a link for another customer or tenant, and a changed character is a 404.
 Opening the link shows a confirmation page (mail scanners that follow links unsubscribe nobody); the button
 posts and sets `customers.marketing_opt_out_at`. From then on no campaign reaches the customer: campaigns
 leave them out when queueing, and the send job refuses a campaign message to them (crm/notify/rules.py)."""
-import base64
-import hashlib
-import hmac
-import re
 from contextlib import nullcontext
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from crm import public_links
 from crm.audit.service import record
 from crm.customers.models import Customer
-from crm.extensions import db
-from crm.web import record_id
+from crm.extensions import db, utcnow
 from tenants.binding import tenant_bound
-from tenants.models import Tenant, utcnow
-from tenants.resolver import TenantRef
+from tenants.resolver import TenantRef, tenant_by_id
 
 public = Blueprint("unsubscribe", __name__, url_prefix="/u")
 
-TOKEN = re.compile(r"(\d{1,10})\.(\d{1,10})\.([A-Za-z0-9_-]{43})")
+PURPOSE = "unsubscribe"
 LANGUAGES = ("en", "zh")
 
 
 # ---- the token and the link ------------------------------------------------------------------------------
 
-def _signature(tenant_id: int, customer_id: int) -> str:
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    mac = hmac.new(key, f"unsubscribe:{tenant_id}.{customer_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
 def token_for(tenant_id: int, customer_id: int) -> str:
-    return f"{tenant_id}.{customer_id}.{_signature(tenant_id, customer_id)}"
+    return public_links.make_token(PURPOSE, tenant_id, customer_id)
 
 
 def read_token(token: str) -> tuple[int, int] | None:
     """(tenant id, customer id) of a token whose signature is right, else None."""
-    match = TOKEN.fullmatch(token or "")
-    if not match or record_id(match[1]) is None or record_id(match[2]) is None:
-        return None
-    tenant_id, customer_id = int(match[1]), int(match[2])
-    if not hmac.compare_digest(_signature(tenant_id, customer_id), match[3]):
-        return None
-    return tenant_id, customer_id
+    return public_links.read_token(PURPOSE, token, 2)
 
 
 def unsubscribe_url(tenant_id: int, customer_id: int, language: str = "en") -> str:
@@ -72,15 +54,6 @@ def opt_out(customer: Customer, how: str = "link") -> bool:
     return True
 
 
-def _tenant(tenant_id: int) -> TenantRef | None:
-    """The tenant a token names, read on a connection of its own before any tenant is bound. A suspended
-    workspace's customers may still unsubscribe."""
-    with db.engine.connect() as connection:
-        row = connection.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status)
-                                 .where(Tenant.id == tenant_id)).first()
-    return TenantRef(*row) if row else None
-
-
 # ---- the public pages ----------------------------------------------------------------------------------------
 
 def _page(tenant: TenantRef, token: str, done: bool, language: str):
@@ -94,9 +67,10 @@ def _page(tenant: TenantRef, token: str, done: bool, language: str):
 
 
 def _resolve(token: str):
-    """The tenant and customer id of a good token; 404 for anything else (tampered, unknown, purged)."""
+    """The tenant and customer id of a good token; 404 for anything else (tampered, unknown, purged). A
+    suspended workspace's customers may still unsubscribe."""
     parts = read_token(token)
-    tenant = _tenant(parts[0]) if parts else None
+    tenant = tenant_by_id(parts[0]) if parts else None
     if tenant is None:
         abort(404)
     return tenant, parts[1]

@@ -5,17 +5,16 @@ handed to RQ only after commit (at its due time through RQ's scheduler). If Redi
 finds the due line and hands it over again."""
 from datetime import datetime, timedelta
 
-from flask import g
 from sqlalchemy import delete, select, update
 
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit
 from crm.notify.models import Notification, NotificationDue
-from tenants.models import utcnow
+from tenants.binding import current_tenant
 
 
 def _tenant_id() -> int:
-    return g.tenant.id
+    return current_tenant().id
 
 
 def schedule(*, channel: str, kind: str, recipient: str, key: str, due_at: datetime | None = None,

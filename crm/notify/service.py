@@ -3,11 +3,10 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import messages, outbox
 from crm.notify.models import MessageTemplate, Notification
-from tenants.models import utcnow
 
 PAGE_SIZE = 50
 

@@ -1,12 +1,13 @@
 """Order news for the end customer: when an order is shipped, received or refunded, a message by the
 customer's preferred channel with the order's signed status link, written with the move itself."""
-from flask import current_app, g
+from flask import current_app
 from flask_babel import force_locale
 
 from crm.customers.models import Customer
 from crm.notify import outbox
 from crm.orders.models import Order
 from crm.settings import get_setting
+from tenants.binding import current_tenant
 
 NEWS = ("shipped", "received", "refunded")
 
@@ -42,5 +43,5 @@ def tell_customer(order: Order, status: str) -> None:
     link = f'{current_app.config["BASE_URL"].rstrip("/")}/o/{service.link_token(order)}'
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{status}", source=f"order:{order.id}", language=language,
-                    payload={"customer": order.customer.name, "company": g.tenant.name, "number": order.number,
+                    payload={"customer": order.customer.name, "company": current_tenant().name, "number": order.number,
                              "status": label, "link": link})

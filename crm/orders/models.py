@@ -7,10 +7,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.products.models import Product
-from tenants.models import utcnow
 
 STATUSES = ("placed", "shipped", "received", "completed", "refund_requested", "refunded", "cancelled")
 # The only moves the workflow allows. A refund may be asked for once the goods have left (shipped, received

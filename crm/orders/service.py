@@ -1,8 +1,5 @@
 """Order rules and queries: lines and totals (Decimal, half-up to cents), the status workflow, scoped lists,
 and the signed public status link."""
-import base64
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -10,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import list_currencies
-from flask import current_app, g
 from flask_babel import format_currency, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.exceptions import NotFound
 
+from crm import public_links
 from crm.audit.service import diff, record, snapshot
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, members_in_reach, scoped
 from crm.members.models import Member
@@ -33,8 +30,8 @@ from crm.products import service as catalogue
 from crm.products.models import Product
 from crm.timeline.service import in_both_languages, log
 from crm.web import record_id
-from tenants.models import Tenant, utcnow
-from tenants.resolver import TenantRef
+from tenants.binding import current_tenant
+from tenants.resolver import TenantRef, tenant_by_id
 
 CENT, HUNDRED = Decimal("0.01"), Decimal(100)
 MAX_LINES = 200
@@ -511,23 +508,14 @@ def members_for_filter(viewer: Member) -> list[Member]:
 
 # ---- the public status link -----------------------------------------------------------------------------
 
-TOKEN = re.compile(r"([1-9]\d{0,9})\.([1-9]\d{0,9})\.([A-Za-z0-9_-]{43})")
-
-
-def _signature(tenant_id: int, order_id: int, nonce: str) -> str:
-    """HMAC-SHA256 of the link's parts under the app's secret key: 256 bits nobody can guess."""
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    mac = hmac.new(key, f"order-status-link:{tenant_id}.{order_id}.{nonce}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+LINK_PURPOSE = "order-status-link"  # crm/public_links.py; the signature covers the order's link_nonce too
 
 
 def link_token(order: Order) -> str | None:
     """The current public token of an order (`<tenant id>.<order id>.<signature>`), None when it has none."""
     if not order.link_nonce:
         return None
-    tenant_id = g.tenant.id
-    return f"{tenant_id}.{order.id}.{_signature(tenant_id, order.id, order.link_nonce)}"
+    return public_links.make_token(LINK_PURPOSE, current_tenant().id, order.id, nonce=order.link_nonce)
 
 
 def new_link(order: Order) -> Order:
@@ -547,21 +535,15 @@ def revoke_link(order: Order) -> Order:
     return order
 
 
-def read_token(token: str) -> tuple[int, int, str] | None:
-    """(tenant id, order id, signature) of a well-formed token, else None."""
-    match = TOKEN.fullmatch(token or "")
-    if not match or record_id(match[1]) is None or record_id(match[2]) is None:
+def read_link(token: str) -> tuple[TenantRef, int, str] | None:
+    """(active tenant, order id, signature) of a well-formed token, else None; the signature is checked by
+    public_status() against the order's nonce."""
+    parsed = public_links.parse_token(token, 2)
+    if parsed is None:
         return None
-    return int(match[1]), int(match[2]), match[3]
-
-
-def link_tenant(tenant_id: int) -> TenantRef | None:
-    """The active tenant a token names (read on a connection of its own, before any tenant is bound)."""
-    with db.engine.connect() as connection:
-        row = connection.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status)
-                                 .where(Tenant.id == tenant_id)).first()
-    tenant = TenantRef(*row) if row else None
-    return tenant if tenant is not None and tenant.active else None
+    (tenant_id, order_id), signature = parsed
+    tenant = tenant_by_id(tenant_id)
+    return (tenant, order_id, signature) if tenant is not None and tenant.active else None
 
 
 def public_status(tenant: TenantRef, order_id: int, signature: str) -> dict | None:
@@ -571,7 +553,7 @@ def public_status(tenant: TenantRef, order_id: int, signature: str) -> dict | No
         lazyload(Order.customer), lazyload(Order.owner), lazyload(Order.lines)))
     if order is None or not order.link_nonce:
         return None
-    if not hmac.compare_digest(_signature(tenant.id, order.id, order.link_nonce), signature):
+    if not public_links.is_signed(LINK_PURPOSE, (tenant.id, order.id), signature, order.link_nonce):
         return None
     return {"tenant_name": tenant.name, "number": order.number, "status": order.status,
             "delivery_date": order.delivery_date,

@@ -223,12 +223,12 @@ def _form_page(form, order, rows, customer, error: Invalid | None = None, custom
 def public_show(token: str):
     """The end customer's view of one order: number, status, its dates and the delivery date."""
     # Anything wrong with the token (tampered, unknown, revoked, another tenant's) is the same 404.
-    parts = service.read_token(token)
-    tenant = service.link_tenant(parts[0]) if parts else None
-    if tenant is None:
+    link = service.read_link(token)
+    if link is None:
         abort(404)
+    tenant, order_id, signature = link
     with tenant_bound(tenant):
-        shown = service.public_status(tenant, parts[1], parts[2])
+        shown = service.public_status(tenant, order_id, signature)
     if shown is None:
         abort(404)
     response = make_response(render_template("orders/public.html", order=shown))

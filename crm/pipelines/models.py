@@ -3,14 +3,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import get_locale
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
-from tenants.models import utcnow
+from tenants.provisioning import seeds_new_tenants
 
 KINDS = ("open", "won", "lost")
 STATUSES = KINDS  # a deal's status is the kind of its stage
@@ -128,3 +128,12 @@ class DealStageChange(db.Model):
     to_stage_id: Mapped[int] = mapped_column(ForeignKey("tenant.stages.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None]  # members.id
+
+
+@seeds_new_tenants
+def seed_default_pipeline(in_schema: dict) -> None:
+    """A new workspace's Sales pipeline with its six stages."""
+    pipeline_id = db.session.scalar(insert(Pipeline).values(**DEFAULT_PIPELINE).returning(Pipeline.id),
+                                    execution_options=in_schema)
+    db.session.execute(insert(Stage), [{**stage, "pipeline_id": pipeline_id, "position": position}
+                                       for position, stage in enumerate(DEFAULT_STAGES)], execution_options=in_schema)

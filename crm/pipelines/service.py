@@ -16,7 +16,7 @@ from crm.audit.service import diff, record, snapshot
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, scoped
 from crm.members.models import Member, Setting
@@ -31,7 +31,6 @@ from crm.pipelines.models import (
 from crm.timeline import service as timeline
 from crm.timeline.models import TimelineEvent
 from crm.web import record_id
-from tenants.models import utcnow
 
 PAGE_SIZE = 30  # cards per board column before "more"
 LIST_SIZE = 50

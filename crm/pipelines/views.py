@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from crm.activities import service as activities
 from crm.activities.forms import METHOD_LABELS
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.pipelines import service
@@ -14,7 +14,6 @@ from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
 from crm.tags import service as tags
 from crm.timeline import service as timeline
 from crm.web import is_htmx, local_path, record_id, render, saved, see_other
-from tenants.models import utcnow
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")

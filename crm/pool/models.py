@@ -6,8 +6,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.customers.models import Customer
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 KINDS = ("no_follow_up", "no_won_deal")
 

@@ -18,14 +18,13 @@ from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import LEVELS, Customer, Tag
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import reached_members
 from crm.members.models import Member, Setting, Team
 from crm.pool.models import KINDS, RecycleRule
 from crm.timeline import service as timeline
 from crm.web import record_id
 from tenants.binding import current_tenant
-from tenants.models import utcnow
 
 PAGE_SIZE = 25
 MAIL_LIST_LIMIT = 50  # customers named in one warning email; a first run of a new rule may find thousands

@@ -5,8 +5,7 @@ from decimal import Decimal
 from sqlalchemy import Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
-from tenants.models import utcnow
+from crm.extensions import db, utcnow
 
 
 class Product(db.Model):

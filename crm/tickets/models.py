@@ -5,9 +5,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
-from tenants.models import utcnow
 
 KINDS = ("complaint", "inquiry", "repair", "other")
 PRIORITIES = ("urgent", "high", "normal", "low")  # most urgent first: the queue sorts by this position

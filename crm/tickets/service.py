@@ -15,7 +15,7 @@ from crm.audit.service import diff, record, snapshot
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import in_reach, reached_members
 from crm.members.models import Member
 from crm.tickets.forms import STATUS_LABELS
@@ -31,7 +31,6 @@ from crm.tickets.models import (
 )
 from crm.timeline.service import in_both_languages, log
 from crm.web import record_id
-from tenants.models import utcnow
 
 PAGE_SIZE = 25
 VIEWS = ("all", "mine", "unassigned")

@@ -88,7 +88,7 @@ def test_email_campaign_reaches_each_customer_once_in_batches_and_counts_the_res
         smtp_on, monkeypatch):
     from crm.campaigns import jobs, service
     from crm.customers.models import Customer
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     monkeypatch.setattr(service, "BATCH", 2)  # 7 customers: four batches, each its own job and transaction
     emails = [f"c{i}@c.example" for i in range(5)]

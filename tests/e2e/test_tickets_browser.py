@@ -94,7 +94,7 @@ def open_ticket(in_tenant, tenant, customer_id: int, late: bool = False, **field
     from crm.extensions import db
     from crm.members.models import Member
     from crm.tickets import service
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     def make():
         ticket = service.create_ticket(db.session.get(Member, tenant.admin_member_id),

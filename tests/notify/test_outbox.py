@@ -78,7 +78,7 @@ def test_smtp_down_is_retried_then_arrives_and_past_the_limit_is_failed_and_show
         app, acme, client_as, in_tenant, smtp_server, run_worker, outbox_rows):
     from crm.notify import outbox
     from crm.notify.jobs import send_notification
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
     from tests.conftest import free_port
 
     def queue_two():
@@ -170,7 +170,7 @@ def test_template_variables_are_escaped_in_html_and_kept_in_text():
 def test_opted_out_customer_gets_no_campaign_message(app, acme, in_tenant, make_customer, run_worker, outbox_rows):
     from crm.customers.models import Customer
     from crm.notify import outbox
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     customer = make_customer(acme, name="Opted Out", phone="13800000009")
 

@@ -173,7 +173,7 @@ def test_owner_change_elsewhere_restarts_the_recycle_clock(acme, people, owned, 
 
     from crm.customers import service
     from crm.members.models import Member
-    from tenants.models import utcnow
+    from crm.extensions import utcnow
 
     customer = owned(people["rep"].member_id)
     long_ago = utcnow() - timedelta(days=90)

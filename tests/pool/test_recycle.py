@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 from crm.accounts.models import OutboundEmail
 from crm.customers.models import Customer, Tag
 from crm.customers.service import add_tag
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.pool.models import RecycleRule
-from tenants.models import utcnow
 from tests.conftest import HX
 
 

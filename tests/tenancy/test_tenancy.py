@@ -20,6 +20,23 @@ def test_provisioned_schema_has_tables_version_and_default_roles(app, acme, in_t
     assert roles == ["Admin", "Read-only", "Sales manager", "Sales rep", "Support agent"]
 
 
+def seeds(tenant) -> tuple:
+    """What the features' seeders put in a new workspace: roles, settings and the default pipeline's stages."""
+    from crm.members.models import Setting
+    from crm.pipelines.models import Pipeline, Stage
+
+    return (sorted(db.session.scalars(select(Role.key))), sorted(db.session.scalars(select(Setting.key))),
+            list(db.session.execute(select(Pipeline.name_en, Stage.name_en).join(Stage, Stage.pipeline_id == Pipeline.id)
+                                    .order_by(Stage.position))))
+
+
+def test_a_cold_built_workspace_gets_every_registered_seed(acme, in_tenant):
+    roles, settings, stages = in_tenant(acme, lambda: seeds(acme))
+    assert roles == ["admin", "read_only", "sales_manager", "sales_rep", "support_agent"]
+    assert {"currency", "timezone", "phone_region"} <= set(settings)
+    assert stages == [("Sales", name) for name in ("Lead", "Qualified", "Proposal", "Negotiation", "Won", "Lost")]
+
+
 def test_query_without_a_bound_tenant_fails_loudly(ctx):
     with pytest.raises(ProgrammingError, match='relation "tenant.customers" does not exist'):
         db.session.scalars(select(Customer)).all()
@@ -151,7 +168,7 @@ def test_cli_create_list_and_upgrade_report_per_tenant(app, acme):
         connection.execute(text(f"update t_{acme.id}.alembic_version set version_num = :v"), {"v": tenant_head()})
 
 
-def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenant):
+def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenant, acme, in_tenant):
     from tenants.models import SpareSchema
     from tenants.pool import refill
 
@@ -176,6 +193,7 @@ def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenan
                 pooled = connection.execute(text(STRUCTURE), {"s": f"t_{tenant.id}"}).all()
                 cold = connection.execute(text(STRUCTURE), {"s": next(iter(left))}).all()
         assert pooled == cold
+        assert in_tenant(tenant, lambda: seeds(tenant)) == in_tenant(acme, lambda: seeds(acme))
     finally:
         app.config["TENANT_POOL_SIZE"] = 0
         with app.app_context():

@@ -5,12 +5,11 @@ import pytest
 from sqlalchemy import select
 
 from crm.errors import Invalid
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.tickets import service
 from crm.tickets.models import MOVES, STATUSES, Ticket
 from crm.timeline.models import TimelineEvent
-from tenants.models import utcnow
 
 ALLOWED = [(before, after) for before, targets in MOVES.items() for after in targets]
 ILLEGAL = [(before, after) for before in STATUSES for after in STATUSES if (before, after) not in ALLOWED]

@@ -5,10 +5,9 @@ import re
 from sqlalchemy import func, select
 
 from crm.audit.models import AuditEntry
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.tickets.models import Ticket, TicketComment
 from crm.timeline.models import TimelineEvent
-from tenants.models import utcnow
 from tests.conftest import HX
 
 

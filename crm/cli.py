@@ -1,0 +1,48 @@
+"""The operator commands that need the CRM's features, added to the `tenants` group of tenants/cli.py:
+`flask --app wsgi tenants create` (a workspace with its first admin) and `tenants rotate-keys`."""
+import click
+
+from crm.accounts import service as accounts
+from crm.crypto import UnknownKey
+from crm.customers.service import rotate_sensitive
+from crm.errors import Invalid
+from crm.extensions import db
+from tenants.binding import tenant_bound
+from tenants.cli import tenants_cli
+from tenants.service import list_tenants, ref_of
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Company name.")
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", default="Admin")
+@click.password_option("--admin-password", prompt=False, required=True)
+def create(slug, name, admin_email, admin_name, admin_password):
+    """Provision a tenant with its first admin."""
+    try:
+        _account, tenant = accounts.sign_up(name, slug, admin_name, admin_email, admin_password, "en")
+    except Invalid as error:
+        db.session.rollback()
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in error.errors.items()))
+    db.session.commit()
+    click.echo(f"created tenant {tenant.id} /{tenant.slug}/ in schema {tenant.schema}")
+
+
+@tenants_cli.command("rotate-keys")
+def rotate_keys():
+    """Re-encrypt every tenant's sensitive values under the newest FIELD_KEYS key (keep the old key listed)."""
+    total, failed = 0, []
+    for tenant, _members in list_tenants():
+        try:
+            with tenant_bound(ref_of(tenant)):
+                done = rotate_sensitive()
+        except UnknownKey as error:  # this tenant is left as it was; the others go on
+            failed.append(tenant.schema)
+            click.echo(f"{tenant.schema:<10} FAILED {error}")
+            continue
+        total += done
+        click.echo(f"{tenant.schema:<10} {done:>7} values re-encrypted")
+    if failed:
+        raise click.ClickException(f"{len(failed)} tenants hold values under a key missing from FIELD_KEYS")
+    click.echo(f"{total} values re-encrypted; the old key can be removed from FIELD_KEYS now")
