@@ -227,6 +227,12 @@ def get_customer(viewer: Member, customer_id: int, action: str = "view") -> Cust
     return customer
 
 
+def customer_name(customer_id) -> str:
+    """A customer's name for the audit log, whoever reads it; `#id` once the customer is gone."""
+    customer = db.session.get(Customer, record_id(customer_id) or 0)
+    return customer.name if customer else f"#{customer_id}"
+
+
 def _setting(key: str, default):
     row = db.session.get(Setting, key)
     return row.value if row is not None else default

@@ -30,6 +30,12 @@ def members(include_inactive: bool = True) -> list[Member]:
     return list(db.session.scalars(stmt).unique())
 
 
+def member_name(member_id) -> str:
+    """A member's name for the audit log (removed members keep theirs); `#id` when there is none."""
+    member = db.session.get(Member, record_id(member_id) or 0)
+    return member.name if member else f"#{member_id}"
+
+
 def get_member(member_id: int) -> Member:
     member = db.session.get(Member, member_id)
     if member is None:

@@ -13,8 +13,10 @@ from contextlib import nullcontext
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from crm import registry
 from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.extensions import db
@@ -24,6 +26,7 @@ from tenants.models import Tenant, utcnow
 from tenants.resolver import TenantRef
 
 public = Blueprint("unsubscribe", __name__, url_prefix="/u")
+registry.plug(public, registry.AuditEntity("customer", fields={"marketing_opt_out": _l("Campaign messages")}))
 
 TOKEN = re.compile(r"(\d{1,10})\.(\d{1,10})\.([A-Za-z0-9_-]{43})")
 LANGUAGES = ("en", "zh")

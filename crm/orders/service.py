@@ -7,11 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from babel.numbers import list_currencies
 from flask import current_app, g
-from flask_babel import format_currency, get_timezone
+from flask_babel import format_currency, format_decimal, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -59,6 +59,14 @@ def money(amount, currency: str | None = None) -> str:
     if amount is None:
         return ""
     return format_currency(amount, currency or catalogue.tenant_currency())
+
+
+def plain_money(amount) -> str:
+    """A stored amount in the reader's locale, without a currency (the audit log keeps none)."""
+    try:
+        return format_decimal(Decimal(str(amount)), format="#,##0.00")
+    except InvalidOperation:
+        return str(amount)
 
 
 def known_currency(code) -> str:

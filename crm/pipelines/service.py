@@ -86,6 +86,12 @@ def find_stage(stage_id) -> Stage | None:
     return db.session.get(Stage, record_id(stage_id) or 0)
 
 
+def stage_name(stage_id) -> str:
+    """A stage's name in the reader's language, for the audit log; `#id` when there is no such stage."""
+    stage = find_stage(stage_id)
+    return stage.name if stage else f"#{stage_id}"
+
+
 def stage_deal_counts(pipeline_id: int) -> dict[int, int]:
     """How many deals (all of them, whoever owns them) sit in each stage of a pipeline."""
     stmt = select(Deal.stage_id, func.count()).where(Deal.pipeline_id == pipeline_id).group_by(Deal.stage_id)
@@ -761,7 +767,7 @@ def move_deal_to_stage(viewer: Member, deal: Deal, stage_id, reason: str | None 
         return deal
     old = deal.stage
     _move(viewer, deal, stage, reason)
-    record("update", "deal", deal.id, summary=deal.title, changes={"stage": [old.name_en, stage.name_en]})
+    record("update", "deal", deal.id, summary=deal.title, changes={"stage_id": [old.id, stage.id]})
     db.session.flush()
     return deal
 
