@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from werkzeug.exceptions import NotFound
 
 from crm.accounts.models import Account
-from crm.audit.service import record
+from crm.audit.service import diff, record
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db
@@ -70,7 +70,7 @@ def change_member(member: Member, role_id, team_id) -> Member:
     before = {"role": member.role.name, "team": _team_name(member.team_id)}
     member.role, member.team_id = role, team.id if team else None
     after = {"role": role.name, "team": team.name if team else None}
-    record("permission", "member", member.id, summary=member.name, changes=_changes(before, after))
+    record("permission", "member", member.id, summary=member.name, changes=diff(before, after))
     db.session.flush()
     return member
 
@@ -351,6 +351,3 @@ def delete_role(role: Role) -> None:
     record("delete", "role", role.id, summary=role.name)
     db.session.delete(role)
 
-
-def _changes(before: dict, after: dict) -> dict:
-    return {k: [before[k], after[k]] for k in before if before[k] != after[k]}
