@@ -13,7 +13,7 @@ bp = tenant_blueprint("audit", __name__, "/settings/audit")
 registry.plug(
     bp, registry.SettingsTab("audit.index", _l("Audit log"), order=100, permission=("settings", "view"),
                              current=("audit.*",)),
-    registry.CustomerPanel("audit/_customer_panel.html", order=20,
+    registry.CustomerPanel("audit/_card.html", order=20,
                            load=lambda member, customer: {"history": service.history("customer", customer.id)}))
 
 ACTION_LABELS = {"create": _l("Added"), "update": _l("Changed"), "delete": _l("Removed"), "restore": _l("Restored"),
