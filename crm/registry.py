@@ -22,12 +22,14 @@ Permission = tuple[str, str] | None  # (resource, action) the member's role must
 
 @dataclass(frozen=True)
 class CustomerPanel:
-    """A card in the customer page's side column; `load(member, customer)` returns what its template needs."""
+    """A part of the customer page: a card in the side column (`place="aside"`) or a button beside Edit
+    (`place="actions"`); `load(member, customer)` returns what its template needs."""
 
     template: str
     order: int
     permission: Permission = None
     load: Callable[..., dict] | None = None
+    place: str = "aside"
 
 
 @dataclass(frozen=True)
@@ -131,16 +133,18 @@ def allowed(member, permission: Permission) -> bool:
     return permission is None or member.can(*permission)
 
 
-def customer_panels(member, customer) -> tuple[list[str], dict]:
-    """The templates of the panels `member` may see on `customer`'s page, in order, and their data."""
-    shown = [panel for panel in _registry().panels if allowed(member, panel.permission)]
-    context = {}
-    for panel in shown:
+def customer_panels(member, customer) -> tuple[dict[str, list[str]], dict]:
+    """The templates of the panels `member` may see on `customer`'s page by place, in order, and their data."""
+    places, context = {"aside": [], "actions": []}, {}
+    for panel in _registry().panels:
+        if not allowed(member, panel.permission):
+            continue
         data = panel.load(member, customer) if panel.load else {}
         if context.keys() & data.keys():
             raise ValueError(f"{panel.template} repeats names of another panel: {sorted(context.keys() & data.keys())}")
         context.update(data)
-    return [panel.template for panel in shown], context
+        places[panel.place].append(panel.template)
+    return places, context
 
 
 def _match(patterns: tuple[str, ...], endpoint: str | None) -> int:

@@ -22,6 +22,7 @@ registry.plug(
                            current=("pool.index",)),
     registry.SettingsTab("pool.rules", _l("Recycle rules"), order=110, permission=("settings", "edit"),
                          current=("pool.*",)),
+    registry.CustomerPanel("pool/_release.html", order=10, permission=("customers", "edit"), place="actions"),
     registry.AuditEntity("customer", fields={"pool_reason": _l("Reason for the pool")}))
 
 
