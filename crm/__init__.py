@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from config import Config, database_uri
+from crm import registry
 from crm.web import RecordId
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
@@ -42,15 +43,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message = None
 
     app.url_map.converters["id"] = RecordId
+    registry.init_app(app)
     register_blueprints(app)
     register_hooks(app)
     register_errors(app)
     register_cli(app)
     app.jinja_env.globals["get_locale"] = get_locale
     from crm import formatting
-    from crm.timeline import service as timeline
     formatting.register(app)
-    app.jinja_env.globals.update(timeline_sentence=timeline.sentence, timeline_icon=timeline.icon)
     return app
 
 
@@ -88,11 +88,12 @@ def register_blueprints(app: Flask) -> None:
     from crm.products.views import bp as products
     from crm.tags.views import bp as tags
     from crm.tickets.views import bp as tickets
+    from crm.timeline.views import bp as timeline
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      pipelines, activities, pool, products, orders, order_status, tickets, notify, messaging,
-                      campaigns, unsubscribe):
+                      pipelines, activities, pool, products, orders, order_status, tickets, timeline, notify,
+                      messaging, campaigns, unsubscribe):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -1,7 +1,9 @@
 """Follow-ups: My day, plan and log follow-ups, mark them done, notes on the timeline."""
 from flask import flash, g, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.activities import service
 from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
 from crm.errors import Invalid
@@ -11,6 +13,15 @@ from crm.web import local_path, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("activities", __name__, "/activities")
+registry.plug(
+    bp, registry.MenuEntry("activities.index", _l("My day"), order=20, permission=("activities", "view"),
+                           current=("activities.*",)),
+    registry.SettingsTab("activities.rules", _l("Reminder rules"), order=60, permission=("settings", "view"),
+                         current=("activities.rules",)),
+    registry.CustomerPanel("activities/_customer_panel.html", order=60, load=lambda member, customer: {
+        "follow_ups": service.open_for(member, customer_id=customer.id), "now": utcnow(),
+        "method_labels": METHOD_LABELS}),
+    registry.AuditEntity("activity", _l("Follow-up")))
 
 
 def _back() -> str:

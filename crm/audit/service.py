@@ -1,11 +1,15 @@
-"""Writing and reading the audit log. Services call record(); the actor comes from the bound member."""
-from dataclasses import dataclass
+"""Writing and reading the audit log. Services call record(), or change a record inside audited(); the actor
+comes from the bound member."""
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import g, has_request_context, request
 from flask_babel import get_timezone
 from sqlalchemy import select
 
+from crm import registry
 from crm.audit.models import AuditEntry
 from crm.extensions import db
 from crm.web import record_id
@@ -13,8 +17,6 @@ from crm.web import record_id
 MASK = "••••"
 ACTIONS = ("create", "update", "delete", "restore", "purge", "reveal", "login", "invite", "permission", "deactivate",
            "reactivate")
-ENTITIES = ("customer", "tag", "member", "role", "team", "invitation", "field", "settings", "deal", "pipeline",
-            "stage", "activity", "order", "product", "ticket")
 PAGE_SIZE = 50
 EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # a day later must still be a valid date
 
@@ -45,6 +47,38 @@ def diff(before: dict, after: dict, sensitive=()) -> dict:
     return changed
 
 
+@dataclass
+class Change:
+    """What audited() found changed: {field: [before, after]}, empty (and false) when nothing did."""
+
+    changes: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+
+@contextmanager
+def audited(obj, action: str = "update", *, entity: str, summary: Callable[[object], str], fields=(),
+            state: Callable[[object], dict] | None = None, sensitive=()):
+    """Snapshot `obj` (its `fields` and what `state(obj)` adds), let the block change it, then record what changed.
+
+    Recorded in the caller's transaction, only when the block ends without an error and something changed.
+    `sensitive`: names whose values are masked, or prefixes ending in "." ("secret.") for whole groups.
+    The summary is `summary(obj)` after the change."""
+
+    def now() -> dict:
+        return {**snapshot(obj, fields), **(state(obj) if state else {})}
+
+    before, change = now(), Change()
+    yield change
+    after = now()
+    before.update({key: None for key in after.keys() - before.keys()})
+    masked = {key for key in after if key in sensitive or any(key.startswith(p) for p in sensitive if p[-1:] == ".")}
+    change.changes = diff(before, after, sensitive=masked)
+    if change:
+        record(action, entity, obj.id, summary=summary(obj), changes=change.changes)
+
+
 def _plain(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
@@ -68,7 +102,7 @@ class AuditQuery:
         """Read the query string; anything malformed is ignored rather than failing the page."""
         return cls(
             action=args.get("action", "") if args.get("action") in ACTIONS else "",
-            entity=args.get("entity", "") if args.get("entity") in ENTITIES else "",
+            entity=args.get("entity", "") if args.get("entity") in entity_names() else "",
             actor=record_id(args.get("actor")),
             since=_day(args.get("since")),
             until=_day(args.get("until")),
@@ -87,6 +121,11 @@ class AuditQuery:
     @property
     def filtered(self) -> bool:
         return bool(self.action or self.entity or self.actor or self.since or self.until or self.q)
+
+
+def entity_names() -> list[str]:
+    """The record kinds the log can be filtered by (each feature registers its own)."""
+    return [kind.name for kind in registry.audit_entities()]
 
 
 def _day(value) -> date | None:
@@ -128,6 +167,13 @@ def history(entity: str, entity_id: int, limit: int = PAGE_SIZE) -> list[AuditEn
     """The latest entries about one record, newest first."""
     stmt = select(AuditEntry).where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
     return list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def readable_changes(entry: AuditEntry) -> list[tuple[str, object, object]]:
+    """(field label, before, after) of an entry, labelled and read the way its record kind's feature says."""
+    kind = registry.audit_entity(entry.entity)
+    return [(kind.field_label(name), kind.show(name, before), kind.show(name, after))
+            for name, before, after in changed_fields(entry.changes)]
 
 
 def changed_fields(changes) -> list[tuple[str, object, object]]:

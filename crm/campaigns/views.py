@@ -3,7 +3,9 @@ progress polled while sending, send, cancel and delete."""
 from flask import g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.activities.service import local_input
 from crm.campaigns import service
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
@@ -16,6 +18,8 @@ from crm.web import record_id, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
+registry.plug(bp, registry.MenuEntry("campaigns.index", _l("Campaigns"), order=60, permission=("campaigns", "view"),
+                                     current=("campaigns.*",)))
 
 
 @bp.app_context_processor

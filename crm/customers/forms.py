@@ -15,6 +15,8 @@ FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "e
                 "address": _l("Address"), "notes": _l("Notes"), "id_number": _l("ID number"),
                 "bank_account": _l("Bank account"), "preferred_channel": _l("Order news by")}
 
+AUDIT_LABELS = {**FIELD_LABELS, "tags": _l("Tags")}  # tags are changed beside the form
+
 
 class CustomerForm(FlaskForm):
     name = StringField(FIELD_LABELS["name"])

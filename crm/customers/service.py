@@ -13,7 +13,7 @@ from sqlalchemy.orm import defer, joinedload
 from werkzeug.exceptions import NotFound
 
 from crm import crypto
-from crm.audit.service import MASK, diff, record, snapshot
+from crm.audit.service import MASK, audited, record
 from crm.customers.models import (
     CHANNELS,
     KINDS,
@@ -226,6 +226,12 @@ def get_customer(viewer: Member, customer_id: int, action: str = "view") -> Cust
     return customer
 
 
+def customer_name(customer_id) -> str:
+    """A customer's name for the audit log, whoever reads it; `#id` once the customer is gone."""
+    customer = db.session.get(Customer, record_id(customer_id) or 0)
+    return customer.name if customer else f"#{customer_id}"
+
+
 def _setting(key: str, default):
     row = db.session.get(Setting, key)
     return row.value if row is not None else default
@@ -375,8 +381,8 @@ def rotate_sensitive(batch: int = 500) -> int:
 
 
 def _audit_state(customer: Customer) -> dict:
-    state = snapshot(customer, EDITABLE)
-    state.update({name: getattr(customer, f"{name}_idx") for name in SENSITIVE})
+    """What the audit compares beside the editable fields: sensitive values by hash, custom values."""
+    state = {name: getattr(customer, f"{name}_idx") for name in SENSITIVE}
     state.update({f"custom.{key}": value for key, value in (customer.custom or {}).items()})
     # Sensitive custom values are compared by their tokens and always shown masked.
     state.update({f"secret.{key}": token for key, token in (customer.custom_sensitive or {}).items()})
@@ -418,21 +424,16 @@ def create_customer(viewer: Member, data: dict, custom: dict | None = None) -> C
 def update_customer(viewer: Member, customer: Customer, data: dict, partial: bool = False,
                     custom: dict | None = None) -> Customer:
     """Change fields (all from the form, or the few given when `partial`); the change is audited."""
-    before = _audit_state(customer)
-    cleaned = _clean_with_custom(customer, data, custom or {}, partial=partial, creating=False)
-    if "owner_id" in cleaned and cleaned["owner_id"] != customer.owner_id:
-        _check_owner(viewer, cleaned["owner_id"], "edit")
-    _store_sensitive(viewer, customer, cleaned)
-    for name, value in cleaned.items():
-        setattr(customer, name, value)
-    after = _audit_state(customer)
-    for key in after.keys() - before.keys():
-        before[key] = None
-    masked_keys = SENSITIVE + tuple(k for k in after if k.startswith("secret."))
-    changes = diff(before, after, sensitive=masked_keys)
-    if changes:
+    with audited(customer, entity="customer", fields=EDITABLE, state=_audit_state, sensitive=SENSITIVE + ("secret.",),
+                 summary=lambda c: c.name) as change:
+        cleaned = _clean_with_custom(customer, data, custom or {}, partial=partial, creating=False)
+        if "owner_id" in cleaned and cleaned["owner_id"] != customer.owner_id:
+            _check_owner(viewer, cleaned["owner_id"], "edit")
+        _store_sensitive(viewer, customer, cleaned)
+        for name, value in cleaned.items():
+            setattr(customer, name, value)
+    if change:
         customer.updated_at = utcnow()
-        record("update", "customer", customer.id, summary=customer.name, changes=changes)
     db.session.flush()
     return customer
 

@@ -1,25 +1,26 @@
 """Customer pages: list with active search, modal create/edit, inline edit, detail, tags, bulk, trash."""
 from flask import abort, flash, g, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from crm.activities import service as activities
-from crm.activities.forms import METHOD_LABELS
-from crm.audit import service as audit
+from crm import registry
 from crm.customers import service
-from crm.customers.forms import FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
+from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
-from crm.extensions import db, utcnow
+from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
-from crm.orders import service as orders
-from crm.pipelines import service as deals
+from crm.members.service import member_name
 from crm.tags import service as tags
-from crm.tickets import service as tickets
-from crm.timeline import service as timeline
 from crm.web import is_htmx, record_id, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
+registry.plug(
+    bp, registry.MenuEntry("customers.index", _l("Customers"), order=30, current=("customers.*",)),
+    registry.AuditEntity("customer", _l("Customer"), fields=AUDIT_LABELS, link=("customers.show", "customer_id"),
+                         values={"kind": KIND_LABELS, "stage": STAGE_LABELS, "preferred_channel": CHANNEL_LABELS,
+                                 "owner_id": member_name}))
 
 
 @bp.app_context_processor
@@ -85,32 +86,12 @@ def create():
 @bp.get("/<id:customer_id>")
 @require("customers", "view")
 def show(customer_id: int):
-    """The customer's page: data, custom fields, tags, history and timeline."""
+    """The customer's page: data, custom fields, tags, and the panels other features plug in (history, deals ...)."""
     customer = service.get_customer(g.member, customer_id)
+    panels, panel_data = registry.customer_panels(g.member, customer)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(),
-                  members=members_in_reach(g.member, "customers", "edit"), history=audit.history("customer", customer.id),
-                  custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
-                  follow_ups=activities.open_for(g.member, customer_id=customer.id), now=utcnow(),
-                  method_labels=METHOD_LABELS, tickets=tickets.tickets_for_customer(g.member, customer.id),
-                  deals=deals.deals_for_customer(g.member, customer.id) if g.member.can("deals", "view") else [],
-                  customer_orders=orders.orders_for_customer(g.member, customer.id)
-                  if g.member.can("orders", "view") else [],
-                  **_timeline(customer.id))
-
-
-def _timeline(customer_id: int, before: int | None = None) -> dict:
-    events = timeline.events(customer_id=customer_id, before=before)
-    more = len(events) == timeline.PAGE_SIZE
-    return {"events": events, "more_url": url_for("customers.timeline", customer_id=customer_id,
-                                                  before=events[-1].id) if more else None}
-
-
-@bp.get("/<id:customer_id>/timeline", endpoint="timeline")
-@require("customers", "view")
-def timeline_page(customer_id: int):
-    """Older timeline events of a customer (the "Older events" button)."""
-    customer = service.get_customer(g.member, customer_id)
-    return render("timeline/_events.html", **_timeline(customer.id, record_id(request.args.get("before"))))
+                  members=members_in_reach(g.member, "customers", "edit"), custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
+                  panels=panels, **panel_data)
 
 
 @bp.get("/<id:customer_id>/edit")

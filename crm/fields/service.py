@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound
 
 from crm import crypto
-from crm.audit.service import record
+from crm.audit.service import diff, record
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES, CustomField
@@ -89,7 +89,7 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
     db.session.flush()
     after = {"type": field.type, "label": field.label_en, "required": field.required}
     record("create" if created else "update", "field", field.id, summary=_summary(field),
-           changes={k: [before[k], after[k]] for k in before if before[k] != after[k]} if not created else {})
+           changes=diff(before, after) if not created else {})
     return field
 
 

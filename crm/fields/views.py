@@ -4,6 +4,7 @@ from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service
@@ -19,6 +20,12 @@ TYPE_LABELS = {"text": _l("Text"), "long_text": _l("Long text"), "number": _l("N
                "multiselect": _l("Multi select"), "checkbox": _l("Checkbox"), "email": _l("Email"),
                "phone": _l("Phone"), "url": _l("Web address")}
 ENTITY_LABELS = {"customer": _l("Customers"), "deal": _l("Deals"), "order": _l("Orders")}
+registry.plug(
+    bp, registry.SettingsTab("fields.index", _l("Fields"), order=40, permission=("settings", "view"),
+                             current=("fields.*",)),
+    registry.AuditEntity("field", _l("Custom field"),
+                         fields={"type": _l("Type"), "label": _l("Label"), "required": _l("Required")},
+                         values={"type": TYPE_LABELS}))
 
 
 @bp.app_context_processor

@@ -1,5 +1,9 @@
 """Translated names of roles, resources, actions and scopes, for pages and the audit log."""
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
+
+from crm.members.permissions import ACTIONS, RESOURCES
+from crm.registry import AuditEntity
 
 ROLE_NAMES = {"admin": _l("Admin"), "sales_manager": _l("Sales manager"), "sales_rep": _l("Sales rep"),
               "support_agent": _l("Support agent"), "read_only": _l("Read-only")}
@@ -23,3 +27,17 @@ def role_label(role) -> str:
 def template_labels() -> dict:
     return {"role_label": role_label, "resource_labels": RESOURCE_LABELS, "action_labels": ACTION_LABELS,
             "scope_labels": SCOPE_LABELS, "invitation_status": INVITATION_STATUS}
+
+
+def audit_entities() -> list[AuditEntity]:
+    """The audit log's names for members, roles (a permission reads "Customers · Edit"), teams, invitations and
+    the workspace's settings."""
+    permissions = {f"{r}.{a}": LazyString(lambda r=r, a=a: f"{RESOURCE_LABELS[r]} · {ACTION_LABELS[a]}")
+                   for r in RESOURCES for a in ACTIONS}
+    return [AuditEntity("member", _l("Member"), fields={"role": _l("Role"), "team": _l("Team"),
+                                                         "customers": _l("Customers")}),
+            AuditEntity("role", _l("Role"), fields={**permissions, "pool_limit": _l("Customer limit")},
+                        values=dict.fromkeys(permissions, SCOPE_LABELS)),
+            AuditEntity("team", _l("Team")),
+            AuditEntity("invitation", _l("Invitation"), fields={"role": _l("Role")}),
+            AuditEntity("settings", _l("Settings"), fields={"active": _l("In use")})]

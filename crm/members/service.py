@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select, update
 from werkzeug.exceptions import NotFound
 
 from crm.accounts.models import Account
-from crm.audit.service import record
+from crm.audit.service import diff, record
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
@@ -40,6 +40,12 @@ def add_first_admin(schema: str, account: Account) -> None:
         ),
         execution_options={"schema_translate_map": {"tenant": schema}},  # the new tenant is not bound yet
     )
+
+
+def member_name(member_id) -> str:
+    """A member's name for the audit log (removed members keep theirs); `#id` when there is none."""
+    member = db.session.get(Member, record_id(member_id) or 0)
+    return member.name if member else f"#{member_id}"
 
 
 def get_member(member_id: int) -> Member:
@@ -76,7 +82,7 @@ def change_member(member: Member, role_id, team_id) -> Member:
     before = {"role": member.role.name, "team": _team_name(member.team_id)}
     member.role, member.team_id = role, team.id if team else None
     after = {"role": role.name, "team": team.name if team else None}
-    record("permission", "member", member.id, summary=member.name, changes=_changes(before, after))
+    record("permission", "member", member.id, summary=member.name, changes=diff(before, after))
     db.session.flush()
     return member
 
@@ -359,6 +365,3 @@ def delete_role(role: Role) -> None:
     record("delete", "role", role.id, summary=role.name)
     db.session.delete(role)
 
-
-def _changes(before: dict, after: dict) -> dict:
-    return {k: [before[k], after[k]] for k in before if before[k] != after[k]}

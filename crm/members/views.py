@@ -2,14 +2,16 @@
 from flask import Blueprint, current_app, flash, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
+from crm import registry
 from crm.accounts import service as accounts
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members import service
 from crm.members.access import require
-from crm.members.labels import template_labels
+from crm.members.labels import audit_entities, template_labels
 from crm.members.permissions import OFFERED, OFFERED_ACTIONS, SCOPES
 from crm.web import record_id, refused, saved, see_other
 from tenants.binding import tenant_bound
@@ -18,6 +20,14 @@ from tenants.service import tenant_ref
 
 bp = tenant_blueprint("members", __name__, "/settings")
 public = Blueprint("invitations", __name__)
+registry.plug(
+    bp, registry.SettingsTab("members.index", _l("Members"), order=10, permission=("members", "view"),
+                             current=("members.index",)),
+    registry.SettingsTab("members.teams", _l("Teams"), order=20, permission=("members", "view"),
+                         current=("members.teams",)),
+    registry.SettingsTab("members.roles", _l("Roles"), order=30, permission=("settings", "view"),
+                         current=("members.roles", "members.role")),
+    *audit_entities())
 
 
 @bp.app_context_processor

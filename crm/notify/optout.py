@@ -9,9 +9,10 @@ from contextlib import nullcontext
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from crm import public_links
+from crm import public_links, registry
 from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
@@ -19,6 +20,7 @@ from tenants.binding import tenant_bound
 from tenants.resolver import TenantRef, tenant_by_id
 
 public = Blueprint("unsubscribe", __name__, url_prefix="/u")
+registry.plug(public, registry.AuditEntity("customer", fields={"marketing_opt_out": _l("Campaign messages")}))
 
 PURPOSE = "unsubscribe"
 LANGUAGES = ("en", "zh")

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 
+from crm import registry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
@@ -17,6 +18,8 @@ from crm.web import is_htmx, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("messaging", __name__, "/settings/messaging")
+registry.plug(bp, registry.SettingsTab("messaging.index", _l("Messaging"), order=70, permission=("settings", "view"),
+                                       current=("messaging.*",)))
 
 PROVIDER_LABELS = {"": _l("Not set up (development outbox)"), "http": _l("HTTP API (generic)"),
                    "twilio": _l("Twilio"), "aliyun": _l("Aliyun SMS (阿里云短信)")}

@@ -1,8 +1,10 @@
 """Messages: the in-app bell and inbox, and the workspace's outbox with failures to retry."""
 from flask import g, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
+from crm import registry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
@@ -12,6 +14,11 @@ from crm.web import render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("notify", __name__, "/messages")
+registry.plug(
+    bp, registry.SettingsTab("notify.templates", _l("Message templates"), order=80, permission=("settings", "view"),
+                             current=("notify.templates",)),
+    registry.SettingsTab("notify.outbox", _l("Outbox"), order=90, permission=("settings", "view"),
+                         current=("notify.outbox",)))
 
 
 @bp.get("/bell")

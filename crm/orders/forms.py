@@ -11,6 +11,11 @@ MAX_ROWS = 200  # rows read from one post; the service refuses more than it allo
 FIELD_LABELS = {"customer_id": _l("Customer"), "owner_id": _l("Owner"), "currency": _l("Currency"),
                 "delivery_date": _l("Delivery date"), "notes": _l("Notes")}
 
+# The audit log's names: the form's fields and what changes beside the form.
+AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "total": _l("Total"), "lines": _l("Lines"),
+                "public_link": _l("Status link for the customer")}
+LINK_LABELS = {"active": _l("Active"), "new": _l("New link")}
+
 
 class OrderForm(FlaskForm):
     owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[], validate_choice=False)

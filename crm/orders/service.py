@@ -4,10 +4,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from babel.numbers import list_currencies
-from flask_babel import format_currency, get_timezone
+from flask_babel import format_currency, format_decimal, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.exceptions import NotFound
 
 from crm import public_links
-from crm.audit.service import diff, record, snapshot
+from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
@@ -56,6 +56,14 @@ def money(amount, currency: str | None = None) -> str:
     if amount is None:
         return ""
     return format_currency(amount, currency or catalogue.tenant_currency())
+
+
+def plain_money(amount) -> str:
+    """A stored amount in the reader's locale, without a currency (the audit log keeps none)."""
+    try:
+        return format_decimal(Decimal(str(amount)), format="#,##0.00")
+    except InvalidOperation:
+        return str(amount)
 
 
 def known_currency(code) -> str:
@@ -293,27 +301,23 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     """Change an order. Lines, customer and currency change only while it is placed (not yet shipped).
 
     `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
-    before = _audit_state(order)
-    header, errors = _header_and_errors(viewer, data, order)
-    lines, line_errors = [], {}
-    if order.status == "placed" and rows is not None:
-        lines, line_errors = clean_lines(viewer, rows, [line.product_id for line in order.lines])
-    values, _changes, custom_errors = _custom_values(order, custom)
-    if errors or line_errors or custom_errors:
-        raise Invalid({**errors, **line_errors, **custom_errors})
-    for name, value in header.items():
-        setattr(order, name, value)
-    if values != (order.custom or {}):
-        order.custom = values
-    if lines:
-        _set_lines(order, lines)
-    after = _audit_state(order)
-    for key in after.keys() - before.keys():
-        before[key] = None
-    changes = diff(before, after)
-    if changes:
+    with audited(order, entity="order", fields=HEADER_FIELDS + ("total",), state=_audit_state,
+                 summary=lambda o: o.number) as change:
+        header, errors = _header_and_errors(viewer, data, order)
+        lines, line_errors = [], {}
+        if order.status == "placed" and rows is not None:
+            lines, line_errors = clean_lines(viewer, rows, [line.product_id for line in order.lines])
+        values, _changes, custom_errors = _custom_values(order, custom)
+        if errors or line_errors or custom_errors:
+            raise Invalid({**errors, **line_errors, **custom_errors})
+        for name, value in header.items():
+            setattr(order, name, value)
+        if values != (order.custom or {}):
+            order.custom = values
+        if lines:
+            _set_lines(order, lines)
+    if change:
         order.updated_at = utcnow()
-        record("update", "order", order.id, summary=order.number, changes=changes)
     db.session.flush()
     return order
 
@@ -335,10 +339,8 @@ def _custom_values(order: Order | None, custom: dict | None) -> tuple[dict, dict
 
 
 def _audit_state(order: Order) -> dict:
-    state = snapshot(order, HEADER_FIELDS + ("total",))
-    state["lines"] = len(order.lines)
-    state.update(fields.audit_state(order))
-    return state
+    """What the audit compares beside the header: how many lines, custom values."""
+    return {"lines": len(order.lines), **fields.audit_state(order)}
 
 
 def _set_lines(order: Order, lines: list[dict]) -> None:

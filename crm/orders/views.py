@@ -2,11 +2,17 @@
 link (`/o/<token>`, no account and no tenant slug)."""
 from flask import Blueprint, abort, g, make_response, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as pgettext_l
 
+from crm import registry
+from crm.audit import service as audit
+from crm.customers.service import customer_name
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
+from crm.members.service import member_name
 from crm.orders import forms, service
 from crm.products import service as catalogue
 from crm.web import is_htmx, record_id, refused, render, saved
@@ -14,6 +20,15 @@ from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("orders", __name__, "/orders")
+registry.plug(
+    bp, registry.MenuEntry("orders.index", _l("Orders"), order=50, permission=("orders", "view"), current=("orders.*",)),
+    registry.CustomerPanel("orders/_customer_orders.html", order=40, permission=("orders", "view"),
+                           load=lambda member, customer: {
+                               "customer_orders": service.orders_for_customer(member, customer.id)}),
+    registry.AuditEntity("order", pgettext_l("record", "Order"), fields=forms.AUDIT_LABELS,
+                         values={"status": service.STATUS_LABELS, "total": service.plain_money,
+                                 "public_link": forms.LINK_LABELS, "owner_id": member_name,
+                                 "customer_id": customer_name}))
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
 public = Blueprint("order_status", __name__, url_prefix="/o")
 
@@ -72,7 +87,7 @@ def show(order_id: int):
     token = service.link_token(order)
     link = url_for("order_status.show", token=token, _external=True) if token else None
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
-                  custom_fields=fields.fields("order"))
+                  custom_fields=fields.fields("order"), history=audit.history("order", order.id))
 
 
 @bp.get("/<id:order_id>/edit")

@@ -8,6 +8,11 @@ FIELD_LABELS = {"title": _l("Title"), "customer_id": _l("Customer"), "stage_id":
                 "owner_id": _l("Owner"), "probability": _l("Probability (%)"), "source": _l("Source"),
                 "notes": _l("Notes"), "lost_reason": _l("Lost reason")}
 KIND_LABELS = {"open": _l("Open"), "won": _l("Won"), "lost": _l("Lost")}
+# The audit log's names: the form's fields and those changed elsewhere ("stage": a board move before ids were kept).
+AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "stage": _l("Stage")}
+PIPELINE_AUDIT_LABELS = {"name_en": _l("Name (English)"), "name_zh": _l("Name (Chinese)"), "active": _l("In use")}
+STAGE_AUDIT_LABELS = {"name_en": _l("Name (English)"), "name_zh": _l("Name (Chinese)"), "probability": _l("Probability"),
+                      "kind": _l("Kind"), "active": _l("In use")}
 
 
 class DealForm(FlaskForm):

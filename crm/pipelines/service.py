@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased, joinedload, load_only
 from werkzeug.exceptions import NotFound
 
-from crm.audit.service import diff, record, snapshot
+from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
@@ -85,6 +85,12 @@ def find_stage(stage_id) -> Stage | None:
     return db.session.get(Stage, record_id(stage_id) or 0)
 
 
+def stage_name(stage_id) -> str:
+    """A stage's name in the reader's language, for the audit log; `#id` when there is no such stage."""
+    stage = find_stage(stage_id)
+    return stage.name if stage else f"#{stage_id}"
+
+
 def stage_deal_counts(pipeline_id: int) -> dict[int, int]:
     """How many deals (all of them, whoever owns them) sit in each stage of a pipeline."""
     stmt = select(Deal.stage_id, func.count()).where(Deal.pipeline_id == pipeline_id).group_by(Deal.stage_id)
@@ -119,15 +125,12 @@ def create_pipeline(data: dict) -> Pipeline:
 
 def update_pipeline(pipeline: Pipeline, data: dict) -> Pipeline:
     """Rename a pipeline, and show or hide it (the last shown one stays)."""
-    before = snapshot(pipeline, ("name_en", "name_zh", "active"))
     names = _names(data)
     active = str(data.get("active", "1")) not in ("", "0")
     if not active and pipeline.active and len(pipelines()) == 1:
         raise Invalid({"active": _("Keep at least one pipeline in use.")})
-    pipeline.name_en, pipeline.name_zh, pipeline.active = names["name_en"], names["name_zh"], active
-    changes = diff(before, snapshot(pipeline, ("name_en", "name_zh", "active")))
-    if changes:
-        record("update", "pipeline", pipeline.id, summary=pipeline.name_en, changes=changes)
+    with audited(pipeline, entity="pipeline", fields=("name_en", "name_zh", "active"), summary=lambda p: p.name_en):
+        pipeline.name_en, pipeline.name_zh, pipeline.active = names["name_en"], names["name_zh"], active
     db.session.flush()
     return pipeline
 
@@ -182,14 +185,12 @@ def update_stage(stage: Stage, data: dict) -> Stage:
         _check_kinds_remain(stage.pipeline_id, stage, values["kind"])
         if stage_deal_counts(stage.pipeline_id).get(stage.id):
             raise Invalid({"kind": _("Move this stage's deals to another stage before changing its kind.")})
-    before = snapshot(stage, ("name_en", "name_zh", "probability", "kind"))
-    for name, value in values.items():
-        setattr(stage, name, value)
+    with audited(stage, entity="stage", fields=("name_en", "name_zh", "probability", "kind"),
+                 summary=lambda s: s.name_en):
+        for name, value in values.items():
+            setattr(stage, name, value)
     db.session.execute(update(Deal).where(Deal.stage_id == stage.id, Deal.probability_set.is_(False))
                        .values(probability=stage.probability))
-    changes = diff(before, snapshot(stage, ("name_en", "name_zh", "probability", "kind")))
-    if changes:
-        record("update", "stage", stage.id, summary=stage.name_en, changes=changes)
     db.session.flush()
     return stage
 
@@ -686,34 +687,25 @@ def update_deal(viewer: Member, deal: Deal, data: dict, custom: dict | None = No
     """Save the deal form; a stage change is a move (history and timeline), and all is audited.
 
     `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
-    before = _audit_state(deal)
-    cleaned, values, _changes = _clean_with_custom(viewer, data, custom, deal)
-    if values != (deal.custom or {}):
-        deal.custom = values
-    stage, reason = cleaned.pop("stage_id", deal.stage), cleaned.pop("lost_reason", deal.lost_reason)
-    typed = cleaned.pop("probability", deal.probability if deal.probability_set else None)
-    if "owner_id" in cleaned and cleaned["owner_id"] != deal.owner_id:
-        _check_owner(viewer, cleaned["owner_id"], "edit")
-    for name, value in cleaned.items():
-        setattr(deal, name, value)
-    _set_probability(deal, typed, stage)
-    if stage.id != deal.stage_id:
-        _move(viewer, deal, stage, reason)
-    elif deal.status == "lost":
-        _enter_stage(deal, stage, reason)
-    after = _audit_state(deal)
-    for key in after.keys() - before.keys():
-        before[key] = None
-    changes = diff(before, after)
-    if changes:
+    with audited(deal, entity="deal", fields=AUDITED, state=fields.audit_state, summary=lambda d: d.title) as change:
+        cleaned, values, _changes = _clean_with_custom(viewer, data, custom, deal)
+        if values != (deal.custom or {}):
+            deal.custom = values
+        stage, reason = cleaned.pop("stage_id", deal.stage), cleaned.pop("lost_reason", deal.lost_reason)
+        typed = cleaned.pop("probability", deal.probability if deal.probability_set else None)
+        if "owner_id" in cleaned and cleaned["owner_id"] != deal.owner_id:
+            _check_owner(viewer, cleaned["owner_id"], "edit")
+        for name, value in cleaned.items():
+            setattr(deal, name, value)
+        _set_probability(deal, typed, stage)
+        if stage.id != deal.stage_id:
+            _move(viewer, deal, stage, reason)
+        elif deal.status == "lost":
+            _enter_stage(deal, stage, reason)
+    if change:
         deal.updated_at = utcnow()
-        record("update", "deal", deal.id, summary=deal.title, changes=changes)
     db.session.flush()
     return deal
-
-
-def _audit_state(deal: Deal) -> dict:
-    return {**snapshot(deal, AUDITED), **fields.audit_state(deal)}
 
 
 def _target_stage(deal: Deal, stage_id) -> Stage:
@@ -749,7 +741,7 @@ def move_deal_to_stage(viewer: Member, deal: Deal, stage_id, reason: str | None 
         return deal
     old = deal.stage
     _move(viewer, deal, stage, reason)
-    record("update", "deal", deal.id, summary=deal.title, changes={"stage": [old.name_en, stage.name_en]})
+    record("update", "deal", deal.id, summary=deal.title, changes={"stage_id": [old.id, stage.id]})
     db.session.flush()
     return deal
 

@@ -2,21 +2,45 @@
 from flask import flash, g, request, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.activities import service as activities
 from crm.activities.forms import METHOD_LABELS
+from crm.audit import service as audit
+from crm.customers.service import customer_name
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
+from crm.members.service import member_name
 from crm.pipelines import service
-from crm.pipelines.forms import FIELD_LABELS, KIND_LABELS, DealForm
+from crm.pipelines.forms import (
+    AUDIT_LABELS,
+    FIELD_LABELS,
+    KIND_LABELS,
+    PIPELINE_AUDIT_LABELS,
+    STAGE_AUDIT_LABELS,
+    DealForm,
+)
 from crm.tags import service as tags
 from crm.timeline import service as timeline
 from crm.web import is_htmx, local_path, record_id, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")
+registry.plug(
+    bp, registry.MenuEntry("pipelines.index", _l("Deals"), order=40, permission=("deals", "view"),
+                           current=("pipelines.*",)),
+    registry.SettingsTab("pipelines.settings", _l("Pipelines"), order=50, permission=("settings", "view"),
+                         current=("pipelines.settings",)),
+    registry.CustomerPanel("pipelines/_customer_panel.html", order=30, permission=("deals", "view"),
+                           load=lambda member, customer: {"deals": service.deals_for_customer(member, customer.id)}),
+    registry.AuditEntity("deal", _l("Deal"), fields=AUDIT_LABELS,
+                         values={"stage_id": service.stage_name, "status": KIND_LABELS, "owner_id": member_name,
+                                 "customer_id": customer_name}),
+    registry.AuditEntity("pipeline", _l("Pipeline"), fields=PIPELINE_AUDIT_LABELS),
+    registry.AuditEntity("stage", _l("Stage"), fields=STAGE_AUDIT_LABELS, values={"kind": KIND_LABELS}))
 
 
 @bp.app_context_processor
@@ -175,7 +199,8 @@ def show(deal_id: int):
                   can_edit=service.allowed(g.member, deal.id, "edit"),
                   can_delete=service.allowed(g.member, deal.id, "delete"),
                   follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),
-                  method_labels=METHOD_LABELS, custom_fields=fields.fields("deal"))
+                  method_labels=METHOD_LABELS, custom_fields=fields.fields("deal"),
+                  changes=audit.history("deal", deal.id))
 
 
 @bp.get("/new")

@@ -2,8 +2,10 @@
 import click
 from flask import g, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
+from crm import registry
 from crm.customers import service as customers
 from crm.errors import Invalid
 from crm.extensions import db
@@ -15,6 +17,13 @@ from crm.web import is_htmx, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pool", __name__, "/pool")
+registry.plug(
+    bp, registry.MenuEntry("pool.index", _l("Pool"), order=70, permission=("customers", "view"),
+                           current=("pool.index",)),
+    registry.SettingsTab("pool.rules", _l("Recycle rules"), order=110, permission=("settings", "edit"),
+                         current=("pool.*",)),
+    registry.CustomerPanel("pool/_release.html", order=10, permission=("customers", "edit"), place="actions"),
+    registry.AuditEntity("customer", fields={"pool_reason": _l("Reason for the pool")}))
 
 
 @bp.app_context_processor

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from werkzeug.exceptions import NotFound
 
-from crm.audit.service import diff, record, snapshot
+from crm.audit.service import audited, record
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.models import Member, Setting
@@ -114,12 +114,10 @@ def create_product(data: dict) -> Product:
 
 def update_product(product: Product, data: dict) -> Product:
     """Change a product; orders keep the name and price they were placed with."""
-    before = snapshot(product, FIELDS)
-    for name, value in clean(data, exclude_id=product.id).items():
-        setattr(product, name, value)
-    changes = diff(before, snapshot(product, FIELDS))
-    if changes:
-        record("update", "product", product.id, summary=product.name, changes=changes)
+    cleaned = clean(data, exclude_id=product.id)
+    with audited(product, entity="product", fields=FIELDS, summary=lambda p: p.name):
+        for name, value in cleaned.items():
+            setattr(product, name, value)
     db.session.flush()
     return product
 

@@ -1,16 +1,22 @@
 """The product catalogue: search, modal create/edit, deactivate and reactivate."""
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
 from crm.products import service
-from crm.products.forms import ProductForm
+from crm.products.forms import FIELD_LABELS, ProductForm
 from crm.web import render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("products", __name__, "/products")
+registry.plug(
+    bp, registry.MenuEntry("products.index", _l("Products"), order=90, permission=("products", "view"),
+                           current=("products.*",)),
+    registry.AuditEntity("product", _l("Product"), fields={**FIELD_LABELS, "active": _l("Active")}))
 
 
 @bp.get("/")

@@ -1,7 +1,9 @@
 """The tags page: create, rename, recolour and delete tags."""
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
@@ -10,6 +12,8 @@ from crm.web import render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tags", __name__, "/tags")
+registry.plug(bp, registry.MenuEntry("tags.index", _l("Tags"), order=100, current=("tags.*",)),
+              registry.AuditEntity("tag", _l("Tag"), fields={"name": _l("Name"), "color": _l("Colour")}))
 
 
 def _page(error=None, status=200):

@@ -11,7 +11,7 @@ from sqlalchemy import case, func, or_, select, true, tuple_
 from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.exceptions import NotFound
 
-from crm.audit.service import diff, record, snapshot
+from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
@@ -362,16 +362,14 @@ def update_ticket(viewer: Member, ticket: Ticket, data: dict) -> Ticket:
     """Change subject, description, type, priority, due time or order; an empty due time means the
     priority's default (counted from the ticket's creation). Audited."""
     _open_for_changes(ticket)
-    before = snapshot(ticket, EDITABLE)
     cleaned = clean(data, creating=False)
     if "due_at" in data and cleaned.get("due_at") is None:
         cleaned["due_at"] = default_due(cleaned.get("priority", ticket.priority), ticket.created_at)
-    for name, value in cleaned.items():
-        setattr(ticket, name, value)
-    changes = diff(before, snapshot(ticket, EDITABLE))
-    if changes:
+    with audited(ticket, entity="ticket", fields=EDITABLE, summary=lambda t: f"{t.number} {t.subject}") as change:
+        for name, value in cleaned.items():
+            setattr(ticket, name, value)
+    if change:
         ticket.updated_at = utcnow()
-        record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}", changes=changes)
     db.session.flush()
     return ticket
 

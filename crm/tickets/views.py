@@ -1,14 +1,19 @@
 """Service tickets: complaints, inquiries and repairs, with comments and a per-agent queue."""
 from flask import current_app, flash, g, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
+from crm import registry
 from crm.audit import service as audit
+from crm.customers.service import customer_name
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import members_in_reach, require
+from crm.members.service import member_name
 from crm.tickets import service
 from crm.tickets.forms import (
+    FIELD_LABELS,
     KIND_LABELS,
     MOVE_LABELS,
     PRIORITY_LABELS,
@@ -22,6 +27,15 @@ from crm.web import is_htmx, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tickets", __name__, "/tickets")
+registry.plug(
+    bp, registry.MenuEntry("tickets.index", _l("Tickets"), order=80, permission=("tickets", "view"),
+                           current=("tickets.*",)),
+    registry.CustomerPanel("tickets/_customer_panel.html", order=50, permission=("tickets", "view"),
+                           load=lambda member, customer: {
+                               "tickets": service.tickets_for_customer(member, customer.id)}),
+    registry.AuditEntity("ticket", _l("Ticket"), fields=FIELD_LABELS,
+                         values={"status": STATUS_LABELS, "kind": KIND_LABELS, "priority": PRIORITY_LABELS,
+                                 "owner_id": member_name, "customer_id": customer_name}))
 
 
 @bp.app_context_processor

@@ -1,12 +1,15 @@
 """The workspace home: a short overview and the way into each feature."""
 from flask import g
+from flask_babel import lazy_gettext as _l
 
+from crm import registry
 from crm.activities import service as activities
 from crm.customers import service as customers
 from crm.web import render
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("workspace", __name__)
+registry.plug(bp, registry.MenuEntry("workspace.index", _l("Home"), order=10, current=("workspace.*",)))
 
 
 @bp.get("/")
