@@ -336,3 +336,103 @@ def smtp_on(app, smtp_server):
     app.config["SMTP_URL"] = smtp_server.url
     yield smtp_server
     app.config["SMTP_URL"] = ""
+
+
+# Records made through their features' services, as a user would make them.
+@pytest.fixture
+def make_product(app):
+    """Add a product to a tenant's catalogue; returns its id."""
+    from crm.products import service
+    from tenants.binding import tenant_bound
+
+    def make(tenant, **fields) -> int:
+        with app.app_context(), tenant_bound(tenant.ref):
+            return service.create_product({"name": "Tea 龙井", "price": "19.99", **fields}).id
+
+    return make
+
+
+@pytest.fixture
+def make_order(app):
+    """Place an order as a member (the admin unless named) with `lines` as the form's line fields; its id."""
+    from crm.extensions import db
+    from crm.members.models import Member
+    from crm.orders import service
+    from crm.orders.forms import LineInput
+    from tenants.binding import tenant_bound
+
+    def make(tenant, customer_id: int, member_id: int | None = None, lines=None, **fields) -> int:
+        lines = lines or [{"description": "Green tea", "quantity": "3", "unit_price": "19.99", "discount": "15"}]
+        with app.app_context(), tenant_bound(tenant.ref):
+            viewer = db.session.get(Member, member_id or tenant.admin_member_id)
+            data = {"customer_id": str(customer_id), "owner_id": str(viewer.id), **fields}
+            rows = [LineInput(key=f"k{i}", **line) for i, line in enumerate(lines)]
+            return service.create_order(viewer, data, rows).id
+
+    return make
+
+
+@pytest.fixture
+def stage_ids(in_tenant):
+    """{English stage name: id} of a tenant's default pipeline."""
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.pipelines.models import Stage
+
+    def ids(tenant) -> dict[str, int]:
+        return in_tenant(tenant, lambda: dict(db.session.execute(
+            select(Stage.name_en, Stage.id).where(Stage.pipeline_id == 1)).all()))
+
+    return ids
+
+
+@pytest.fixture
+def make_deal(app, make_customer, stage_ids):
+    """Create a deal as a member (the admin by default) in a stage of the default pipeline; returns its id."""
+    from crm.extensions import db
+    from crm.members.models import Member
+    from crm.pipelines import service
+    from tenants.binding import tenant_bound
+
+    def make(tenant, member_id: int | None = None, stage: str = "Lead", customer_id: int | None = None,
+             **fields) -> int:
+        member_id = member_id or tenant.admin_member_id
+        customer_id = customer_id or make_customer(tenant, member_id=member_id, name="Deal customer")
+        stage_id = stage_ids(tenant)[stage]
+        with app.app_context(), tenant_bound(tenant.ref):
+            viewer = db.session.get(Member, member_id)
+            deal = service.create_deal(viewer, {"title": "Deal", "customer_id": customer_id, "stage_id": stage_id,
+                                                **fields})
+            return deal.id
+
+    return make
+
+
+@pytest.fixture
+def make_ticket(app):
+    """Open a ticket in a tenant as its admin (or another member); returns its id.
+
+    `status` moves it along the workflow; `due_at` (a datetime) is stored as given."""
+    from crm.extensions import db
+    from crm.members.models import Member
+    from crm.tickets import service
+    from crm.tickets.models import Ticket
+    from tenants.binding import tenant_bound
+
+    path = {"open": [], "pending": ["pending"], "resolved": ["resolved"], "closed": ["resolved", "closed"]}
+
+    def make(tenant, customer_id: int, member_id: int | None = None, status: str = "open", due_at=None,
+             **fields) -> int:
+        with app.app_context(), tenant_bound(tenant.ref):
+            viewer = db.session.get(Member, member_id or tenant.admin_member_id)
+            data = {"subject": "Printer jams", "customer_id": customer_id, **fields}
+            ticket = service.create_ticket(viewer, data)
+            for step in path[status]:
+                service.move_ticket(viewer, ticket, step)
+            if due_at is not None:
+                db.session.get(Ticket, ticket.id).due_at = due_at
+            db.session.commit()
+            return ticket.id
+
+    return make

@@ -3,10 +3,6 @@ import pytest
 
 from crm.extensions import db
 from crm.members.models import Member
-# The features' own record fixtures, used here as they are there.
-from tests.orders.conftest import make_order  # noqa: F401
-from tests.pipelines.conftest import make_deal, stage_ids  # noqa: F401
-from tests.tickets.conftest import make_ticket  # noqa: F401
 
 
 @pytest.fixture
