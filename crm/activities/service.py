@@ -7,8 +7,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from crm.activities import reminders
-from crm.activities.forms import METHOD_LABELS
-from crm.activities.models import METHODS, Activity
+from crm.activities.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import Customer
