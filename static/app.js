@@ -1,4 +1,4 @@
-// Small glue where htmx cannot reach: the modal dialog and "select all" checkboxes.
+// Small glue where htmx cannot reach: the modal dialog, "select all" checkboxes and the customer chooser's keys.
 (function () {
   "use strict";
   var modal = function () { return document.getElementById("modal"); };
@@ -33,6 +33,18 @@
         box.checked = all.checked;
       });
     }
+  });
+
+  // The customer chooser: Enter or Down in its search box goes to the list of matches (Enter would
+  // otherwise submit the whole form before anything was chosen); the arrow keys then pick. Not while an
+  // input method is composing: there Enter confirms the characters typed.
+  document.addEventListener("keydown", function (event) {
+    if ((event.key !== "Enter" && event.key !== "ArrowDown") || event.isComposing
+        || !event.target.matches("[data-chooser-search]")) {
+      return;
+    }
+    event.preventDefault();
+    document.getElementById(event.target.getAttribute("aria-controls")).focus();
   });
 
   // Errors the server does not swap in (403, 404, 500) still tell the user something.

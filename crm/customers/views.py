@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.customers import service
+from crm.customers import chooser, service
 from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
 from crm.extensions import db
@@ -184,6 +184,15 @@ def duplicates():
     found = service.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
                                         record_id(request.args.get("exclude")))
     return render("customers/_duplicates.html", found=found)
+
+
+@bp.get("/choices")
+@require("customers", "view")
+def choices():
+    """The customer chooser's options for what was typed, the chosen customer kept first."""
+    q = request.args.get("customer_q", "").strip()
+    return render("customers/_choices.html", chosen=chooser.chosen(g.member, request.args.get("customer_id")),
+                  found=chooser.matching(g.member, q), q=q)
 
 
 @bp.post("/<id:customer_id>/tags")

@@ -489,20 +489,6 @@ def orders_for_customer(viewer: Member, customer_id: int, limit: int = 20) -> li
     return list(db.session.scalars(_for_lists(stmt).order_by(Order.id.desc()).limit(limit)).unique())
 
 
-def customer_choices(viewer: Member, q: str, limit: int = 8) -> list[Customer]:
-    """Customers matching `q` that the viewer may put an order on."""
-    if not q:
-        return []
-    rows, _cursor, _total = customers.list_customers(viewer, customers.CustomerQuery(q=q[:100]), limit=limit)
-    return rows
-
-
-def customer_choice(viewer: Member, customer_id) -> Customer | None:
-    """One customer the viewer may see, for a form that starts with it chosen; None otherwise."""
-    customer_id = record_id(customer_id)
-    return db.session.scalar(customers.visible(viewer).where(Customer.id == customer_id)) if customer_id else None
-
-
 def members_for_filter(viewer: Member) -> list[Member]:
     """The members whose orders the viewer's owner filter offers: those its view scope reaches."""
     return members_in_reach(viewer, "orders", "view")

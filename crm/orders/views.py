@@ -7,6 +7,7 @@ from flask_babel import lazy_pgettext as pgettext_l
 
 from crm import registry
 from crm.audit import service as audit
+from crm.customers import chooser
 from crm.customers.service import customer_name
 from crm.errors import Invalid
 from crm.extensions import db
@@ -49,7 +50,7 @@ def index():
     rows, next_cursor = service.list_orders(g.member, query)
     return render("orders/index.html", block="more_rows" if more else "results", rows=rows, query=query,
                   next_cursor=next_cursor, members=service.members_for_filter(g.member),
-                  customer=service.customer_choice(g.member, query.customer_id))
+                  customer=chooser.chosen(g.member, query.customer_id))
 
 
 @bp.get("/new")
@@ -58,7 +59,7 @@ def new():
     """The order form, with one empty line (and the customer, when it comes from the customer's page)."""
     form = _form()
     form.owner_id.data, form.currency.data = str(g.member.id), catalogue.tenant_currency()
-    customer = service.customer_choice(g.member, request.args.get("customer_id"))
+    customer = chooser.chosen(g.member, request.args.get("customer_id"))
     return _form_page(form, None, [forms.LineInput(key=forms.new_key())], customer)
 
 
@@ -70,12 +71,12 @@ def create():
     customer_id = request.form.get("customer_id")
     custom = fields.read_form(fields.fields("order"), request.form, for_update=False)
     if not form.validate_on_submit():
-        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), custom=custom), 422
+        return _form_page(form, None, rows, chooser.chosen(g.member, customer_id), custom=custom), 422
     try:
         order = service.create_order(g.member, form.data_for_service(customer_id), rows, custom=custom)
     except Invalid as error:
         db.session.rollback()
-        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), error, custom), 422
+        return _form_page(form, None, rows, chooser.chosen(g.member, customer_id), error, custom), 422
     return saved(_("Order %(number)s placed.", number=order.number), "orders.show", order_id=order.id)
 
 
@@ -110,14 +111,14 @@ def update(order_id: int):
     customer_id = request.form.get("customer_id", order.customer_id)
     custom = fields.read_form(fields.fields("order"), request.form, for_update=True)
     if not form.validate_on_submit():
-        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id),
+        return _form_page(form, order, rows, chooser.chosen(g.member, customer_id),
                           custom={**(order.custom or {}), **custom}), 422
     try:
         service.update_order(g.member, order, form.data_for_service(customer_id), rows, custom=custom)
     except Invalid as error:
         db.session.rollback()
         order = service.get_order(g.member, order_id, "edit")
-        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id), error,
+        return _form_page(form, order, rows, chooser.chosen(g.member, customer_id), error,
                           {**(order.custom or {}), **custom}), 422
     return saved(_("Changes saved."), "orders.show", order_id=order_id)
 
@@ -152,16 +153,6 @@ def revoke_link(order_id: int):
     """Switch the public status link off."""
     service.revoke_link(service.get_order(g.member, order_id, "edit"))
     return saved(_("The status link no longer works."), "orders.show", order_id=order_id)
-
-
-@bp.get("/customers")
-@require("orders", "view")
-def customer_options():
-    """Customers matching what is typed in the order form's customer search."""
-    q = request.args.get("customer_q", "").replace("\x00", "").strip()
-    chosen = service.customer_choice(g.member, request.args.get("customer_id"))
-    found = [c for c in service.customer_choices(g.member, q) if not chosen or c.id != chosen.id]
-    return render("orders/_customer_options.html", chosen=chosen, found=found, q=q)
 
 
 @bp.get("/line")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased, joinedload, load_only
 from werkzeug.exceptions import NotFound
 
 from crm.audit.service import audited, record
-from crm.customers import service as customers
+from crm.customers import chooser
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
@@ -475,21 +475,6 @@ def stage_history(deal_id: int) -> list[tuple[DealStageChange, Stage | None, Sta
     return list(db.session.execute(stmt).tuples())
 
 
-def customer_choices(viewer: Member, q: str = "", selected_id: int | None = None, limit: int = 8) -> list[Customer]:
-    """Customers the viewer may see for the deal form's chooser; the chosen one first."""
-    rows, _cursor, _total = customers.list_customers(viewer, customers.CustomerQuery(q=q.strip()[:100]), limit=limit)
-    chosen = _visible_customer(viewer, selected_id)
-    return ([chosen] if chosen else []) + [c for c in rows if not chosen or c.id != chosen.id]
-
-
-def _visible_customer(viewer: Member, customer_id) -> Customer | None:
-    customer_id = record_id(customer_id)
-    if customer_id is None:
-        return None
-    try:
-        return customers.get_customer(viewer, customer_id)
-    except NotFound:
-        return None
 
 
 def stage_choices(pipeline_id: int | None = None) -> list[tuple[Pipeline, list[Stage]]]:
@@ -549,7 +534,7 @@ def _clean_field(viewer: Member, name: str, value, deal: Deal | None):
     if name in ("source", "notes", "lost_reason"):
         return _text(value, name, {"source": 60, "notes": 5000, "lost_reason": 250}[name])
     if name == "customer_id":
-        customer = _visible_customer(viewer, value)
+        customer = chooser.chosen(viewer, value)
         if customer is None:
             raise Invalid({name: _("Choose a customer.")})
         return customer.id

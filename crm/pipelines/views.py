@@ -8,6 +8,7 @@ from crm import registry
 from crm.activities import service as activities
 from crm.activities.models import METHOD_LABELS
 from crm.audit import service as audit
+from crm.customers import chooser
 from crm.customers.service import customer_name
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
@@ -273,15 +274,6 @@ def delete(deal_id: int):
     return saved(_("Deal %(deal)s deleted.", deal=deal.title), "pipelines.index")
 
 
-@bp.get("/customers")
-@require("customers", "view")
-def customer_options():
-    """The deal form's customer chooser: customers the member may see, matching what was typed."""
-    selected = record_id(request.args.get("customer_id"))
-    choices = service.customer_choices(g.member, request.args.get("customer_q", ""), selected)
-    return render("pipelines/_customer_options.html", choices=choices, selected_id=selected)
-
-
 def _form(deal=None, **kwargs) -> DealForm:
     """The deal form with its stage and owner choices (the deal's own pipeline when editing)."""
     form = DealForm(**kwargs)
@@ -301,14 +293,13 @@ def _split_errors(error: Invalid, form: DealForm) -> dict:
 
 def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_errors: dict | None = None):
     """The deal form (a modal for htmx): the deal's own fields, then this workspace's custom fields for deals."""
-    selected = record_id(form.customer_id.data)
     stage = service.find_stage(form.stage_id.data)
     definitions = fields.fields("deal")
     if custom_values is None:
         custom_values = fields.initial_values(definitions, deal)
-    return render("pipelines/form.html", block="form", form=form, deal=deal, selected_id=selected,
+    return render("pipelines/form.html", block="form", form=form, deal=deal,
+                  chosen=chooser.chosen(g.member, form.customer_id.data),
                   custom_fields=definitions, custom_values=custom_values, custom_errors=custom_errors or {},
-                  choices=service.customer_choices(g.member, selected_id=selected),
                   asks_reason=bool(form.lost_reason.errors or (deal and deal.status == "lost")
                                    or (stage and stage.kind == "lost")),
                   next=_next_url(""))

@@ -447,21 +447,3 @@ def comments(ticket: Ticket) -> list[TicketComment]:
     """The ticket's comments, oldest first (a conversation reads downwards)."""
     stmt = select(TicketComment).where(TicketComment.ticket_id == ticket.id).order_by(TicketComment.id)
     return list(db.session.scalars(stmt))
-
-
-def customer_choices(viewer: Member, q: str, limit: int = 8) -> list[Customer]:
-    """Customers the viewer may see that match what was typed, for the new-ticket form."""
-    q = (q or "").strip()[:100]
-    if not q:
-        return []
-    rows, _cursor, _total = customers.list_customers(viewer, customers.CustomerQuery(q=q), limit=limit)
-    return rows
-
-
-def chosen_customer(viewer: Member, customer_id) -> Customer | None:
-    """The customer chosen in the form, when the viewer may see it."""
-    customer_id = record_id(customer_id)
-    if customer_id is None:
-        return None
-    return db.session.scalar(customers.visible(viewer).where(Customer.id == customer_id)
-                             .options(lazyload("*")))

@@ -6,6 +6,7 @@ from werkzeug.routing import BuildError
 
 from crm import registry
 from crm.audit import service as audit
+from crm.customers import chooser
 from crm.customers.service import customer_name
 from crm.errors import Invalid
 from crm.extensions import db
@@ -65,7 +66,7 @@ def index():
     return render("tickets/index.html", block="more_rows" if more else "results", rows=rows,
                   next_cursor=next_cursor, query=query, total=None if more else service.count_tickets(g.member, query),
                   members=members_in_reach(g.member, "tickets", "view") if whole_page else [],
-                  customer=service.chosen_customer(g.member, query.customer),
+                  customer=chooser.chosen(g.member, query.customer),
                   sees_unassigned=service.sees_unassigned(g.member))
 
 
@@ -78,17 +79,7 @@ def new():
     if not finding:
         form.owner_id.data = str(g.member.id)
         form.customer_id.data = request.args.get("customer_id", "")
-    choices = service.customer_choices(g.member, request.args.get("customer_q", "")) if finding else None
-    return _form_page(form, choices=choices)
-
-
-@bp.get("/customers")
-@require("tickets", "create")
-def customer_choices():
-    """Customers matching what was typed in the new-ticket form's customer search."""
-    return render("tickets/_customer_choices.html",
-                  choices=service.customer_choices(g.member, request.args.get("customer_q", "")),
-                  chosen=None, searched=bool(request.args.get("customer_q", "").strip()))
+    return _form_page(form, q=request.args.get("customer_q", "").strip() if finding else "")
 
 
 @bp.post("/")
@@ -236,8 +227,8 @@ def _form(editing: bool = False, **kwargs) -> TicketForm:
     return form
 
 
-def _form_page(form, ticket=None, choices=None):
+def _form_page(form, ticket=None, q: str = ""):
     """The ticket form (a modal for htmx); a new ticket's customer is chosen by searching."""
-    chosen = None if ticket else service.chosen_customer(g.member, form.customer_id.data)
-    return render("tickets/form.html", block="form", form=form, ticket=ticket, chosen=chosen,
-                  choices=choices if choices is not None else ([chosen] if chosen else []))
+    chosen = None if ticket else chooser.chosen(g.member, form.customer_id.data)
+    return render("tickets/form.html", block="form", form=form, ticket=ticket, chosen=chosen, q=q,
+                  found=chooser.matching(g.member, q))

@@ -254,18 +254,10 @@ def test_deactivated_products_are_not_offered_on_new_lines(app, acme, make_produ
     assert f'value="{kept}"' in page.text and "Retired tea" not in page.text
 
 
-def test_customer_search_offers_only_customers_the_member_may_see(app, acme, add_member, make_customer, client_as):
-    account, rep = add_member(acme, "sales_rep", "Rita Rep")
-    make_customer(acme, member_id=rep, name="李雷 Mine")
-    make_customer(acme, name="李雷 Not mine")
-    page = client_as(account).get(f"/{acme.slug}/orders/customers?customer_q=李雷", headers={"HX-Request": "true"})
-    assert "李雷 Mine" in page.text and "Not mine" not in page.text
-
-
 def test_new_order_from_the_customer_page_starts_with_that_customer(app, acme, make_customer, client_as):
     customer_id = make_customer(acme, name="韩梅梅")
     page = client_as(acme.admin_account_id).get(f"/{acme.slug}/orders/new?customer_id={customer_id}")
-    assert re.search(rf'name="customer_id" value="{customer_id}" checked', page.text) and "韩梅梅" in page.text
+    assert re.search(rf'<option value="{customer_id}" selected>韩梅梅', page.text)
 
 
 def test_customer_partial_lists_the_orders_the_member_may_see(app, acme, add_member, make_customer, make_order):

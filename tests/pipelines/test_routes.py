@@ -77,7 +77,7 @@ def test_new_deal_form_refuses_bad_input_at_the_field(acme, admin, make_customer
     customer_id = make_customer(acme, name="李雷")
     form = admin.get(f"/{acme.slug}/deals/new?customer_id={customer_id}", headers=HX)
     assert form.status_code == 200 and "<html" not in form.text
-    assert re.search(rf'<input type="radio" name="customer_id" value="{customer_id}" checked>', form.text)
+    assert re.search(rf'<option value="{customer_id}" selected>李雷', form.text)
 
     bad = admin.post(f"/{acme.slug}/deals/", headers=HX, data={
         "title": "Big one", "customer_id": "", "stage_id": stage_ids(acme)["Lead"], "amount": "12.345",
@@ -105,15 +105,6 @@ def test_next_never_leaves_the_workspace(acme, admin, make_customer, stage_ids):
         answer = admin.post(f"/{acme.slug}/deals/", data={
             "title": "x", "customer_id": customer_id, "stage_id": stage_ids(acme)["Lead"], "next": evil})
         assert answer.status_code == 303 and re.fullmatch(rf"/{acme.slug}/deals/\d+", answer.headers["Location"])
-
-
-def test_customer_chooser_searches_customers_the_member_may_see(acme, admin, make_customer, add_member, client_as):
-    make_customer(acme, name="欧阳娜娜")
-    make_customer(acme, name="John Smith")
-    found = admin.get(f"/{acme.slug}/deals/customers?customer_q=阳娜", headers=HX).text
-    assert "欧阳娜娜" in found and "John Smith" not in found
-    rep_account, _rep = add_member(acme, "sales_rep")
-    assert "欧阳娜娜" not in client_as(rep_account).get(f"/{acme.slug}/deals/customers?customer_q=阳娜", headers=HX).text
 
 
 def test_moving_a_card_saves_at_once_and_redraws_both_columns(acme, admin, make_deal, stage_ids, in_tenant):

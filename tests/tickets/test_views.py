@@ -32,7 +32,7 @@ def test_creating_with_bad_input_answers_422_at_the_fields_and_saves_nothing(acm
     assert 'id="due_at-error">Enter a date and time.' in page.text
     assert "id=\"order_id-error\">Enter the order&#39;s number" in page.text
     assert "Kept as typed" in page.text
-    assert re.search(rf'value="{customer}" checked', page.text)  # the chosen customer stays chosen
+    assert re.search(rf'<option value="{customer}" selected>', page.text)  # the chosen customer stays chosen
     assert counts(in_tenant, acme) == before
 
 
@@ -63,15 +63,7 @@ def test_the_new_ticket_form_is_prefilled_with_the_customer(acme, client_as, mak
     customer = make_customer(acme, name="欧阳娜娜")
     page = client_as(acme.admin_account_id).get(f"/{acme.slug}/tickets/new?customer_id={customer}", headers=HX)
     assert page.status_code == 200 and "<html" not in page.text
-    assert re.search(rf'value="{customer}" checked', page.text) and "欧阳娜娜" in page.text
-
-
-def test_the_customer_search_offers_only_customers_the_viewer_may_see(acme, add_member, client_as, make_customer):
-    account, rep = add_member(acme, "sales_rep", "Rita Rep")
-    make_customer(acme, member_id=rep, name="张伟 Mine")
-    make_customer(acme, name="张伟 Someone else's")
-    page = client_as(account).get(f"/{acme.slug}/tickets/customers?customer_q=张伟", headers=HX)
-    assert "张伟 Mine" in page.text and "Someone else" not in page.text
+    assert re.search(rf'<option value="{customer}" selected>欧阳娜娜', page.text)
 
 
 def test_comments_show_whether_they_are_internal_or_to_the_customer(acme, client_as, make_customer, make_ticket,
