@@ -436,3 +436,24 @@ def make_ticket(app):
             return ticket.id
 
     return make
+
+
+@pytest.fixture
+def tagged(app, make_customer, in_tenant):
+    """Make a customer with tags (by name, created when new); returns its id."""
+    from crm.customers import service as customers
+    from crm.extensions import db
+    from crm.customers.models import Customer
+    from crm.tags import service as tags
+
+    def make(tenant, tag_names=(), member_id=None, **fields):
+        customer_id = make_customer(tenant, member_id=member_id, **fields)
+
+        def tag():
+            for name in tag_names:
+                customers.add_tag([db.session.get(Customer, customer_id)], tags.find_or_create_tag(name))
+
+        in_tenant(tenant, tag)
+        return customer_id
+
+    return make

@@ -1,19 +1,10 @@
-"""Campaign test helpers: a workspace without quiet hours, the notify queue run in this process, customers
-with tags, a real SMTP server, the campaign form posted as the pages post it, and the browser fixtures."""
+"""Campaign test helpers: a workspace without quiet hours, the campaign form posted as the pages post it, and
+its rows read back."""
 import pytest
 from sqlalchemy import select
 
 from crm.extensions import db
 from crm.notify.models import Notification
-from tests.e2e.conftest import (  # noqa: F401  (the browser fixtures, for test_browser.py)
-    artifacts,
-    browser,
-    live_server,
-    login,
-    new_page,
-    pytest_runtest_makereport,
-    shot,
-)
 from tests.conftest import HX
 
 
@@ -24,26 +15,6 @@ def shop(acme, in_tenant):
 
     in_tenant(acme, lambda: put_setting("quiet_hours", None))
     return acme
-
-
-@pytest.fixture
-def tagged(app, make_customer, in_tenant):
-    """Make a customer with tags (by name, created when new); returns its id."""
-    from crm.customers import service as customers
-    from crm.customers.models import Customer
-    from crm.tags import service as tags
-
-    def make(tenant, tag_names=(), member_id=None, **fields):
-        customer_id = make_customer(tenant, member_id=member_id, **fields)
-
-        def tag():
-            for name in tag_names:
-                customers.add_tag([db.session.get(Customer, customer_id)], tags.find_or_create_tag(name))
-
-        in_tenant(tenant, tag)
-        return customer_id
-
-    return make
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A campaign in a real browser: the audience count follows the filters live, Send leads to the campaign's
 page, whose progress card polls until every message is sent; the pages fit a 360 px phone.
-Run: pytest tests/campaigns/test_browser.py -q"""
+Run: pytest tests/e2e/test_campaigns_browser.py -q"""
 import pytest
 from playwright.sync_api import expect
 
