@@ -553,6 +553,7 @@ def query_plans(app, raw_url: str, tenant_id: int, member_id: int, data: dict) -
     """The SQL of service.board, service.column (a "more cards" page) and timeline.events (first and an older
     page), sent once each and explained."""
     from crm.extensions import db
+    from crm.listing import cursor
     from crm.members.models import Member
     from crm.pipelines import service as pipelines
     from crm.timeline import service as timeline
@@ -573,7 +574,7 @@ def query_plans(app, raw_url: str, tenant_id: int, member_id: int, data: dict) -
                                                                         after=data["more_after"])),
                 ("timeline.events (first page)", lambda: timeline.events(customer_id=data["hero_customer_id"])),
                 ("timeline.events (older page)", lambda: timeline.events(customer_id=data["hero_customer_id"],
-                                                                         before=data["hero_event_ids"][239])),
+                                                                         after=cursor([data["hero_event_ids"][239]]))),
             )
             for label, call in calls:
                 with captured(db.engine) as sent:
@@ -730,6 +731,7 @@ def main() -> None:
         from crm import create_app
         from crm.accounts.service import sign_up
         from crm.extensions import db
+        from crm.listing import cursor
         from tenants.migrations import upgrade_public
 
         app = create_app()
@@ -786,12 +788,12 @@ def main() -> None:
                                          budgets["phase"], rep_check)
             # "Show more" of every column that has more: the cursor the board page gives.
             first = admin.get(board_url, headers=fragment_headers).data.decode()
-            more = re.findall(r'hx-get="([^"]*/deals/stages/(\d+)/cards\?after=(\d+)[^"]*)"', first)
+            more = re.findall(r'hx-get="([^"]*/deals/stages/(\d+)/cards\?after=([^"&]+)[^"]*)"', first)
             column_requests = [(url.replace("&amp;", "&"), {"HX-Request": "true"}) for url, _s, _a in more]
             column = time_requests(admin, column_requests, runs, warmup, counter, rendering, budgets["phase"],
                                    column_check)
             step(f"(a) more cards p50 {column['app']['median']:.1f} ms, p95 {column['app']['p95']:.1f} ms")
-            data["more_stage_id"], data["more_after"] = int(more[0][1]), int(more[0][2])
+            data["more_stage_id"], data["more_after"] = int(more[0][1]), more[0][2]
 
             from crm.pipelines import service as pipelines
 
@@ -810,8 +812,8 @@ def main() -> None:
                                           budgets["phase"], customer_check)
             step(f"(b) customer page p50 {customer_page['app']['median']:.1f} ms, "
                  f"p95 {customer_page['app']['p95']:.1f} ms")
-            # Every "Older events" page in turn, as clicking through the whole history: before = the last id shown.
-            older_requests = [(f"{customer_url}/timeline?before={ids[k - 1]}", {"HX-Request": "true"})
+            # Every "Older events" page in turn, as clicking through the whole history: after the last event shown.
+            older_requests = [(f"{customer_url}/timeline?after={cursor([ids[k - 1]])}", {"HX-Request": "true"})
                               for k in range(30, len(ids), 30)]
             older = time_requests(admin, older_requests, runs, warmup, counter, rendering, budgets["phase"],
                                   older_check)
@@ -819,7 +821,7 @@ def main() -> None:
             from crm.timeline import service as timeline
 
             events_service = time_service(app, tenant_id, data["admin_member_id"],
-                                          lambda viewer: timeline.events(customer_id=hero, before=ids[239]),
+                                          lambda viewer: timeline.events(customer_id=hero, after=cursor([ids[239]])),
                                           runs, warmup, counter, budgets["phase"])
 
             step("query plans ...")

@@ -9,7 +9,7 @@ from flask import g, has_request_context, request
 from flask_babel import get_timezone
 from sqlalchemy import select
 
-from crm import registry
+from crm import listing, registry
 from crm.audit.models import AuditEntry
 from crm.extensions import db
 from crm.web import record_id
@@ -19,6 +19,7 @@ ACTIONS = ("create", "update", "delete", "restore", "purge", "reveal", "login", 
            "reactivate")
 PAGE_SIZE = 50
 EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # a day later must still be a valid date
+NEWEST = (listing.Key(AuditEntry.id, descending=True),)
 
 
 def record(action: str, entity: str, entity_id: int | None = None, *, summary: str = "",
@@ -87,7 +88,7 @@ def _plain(value):
 
 @dataclass
 class AuditQuery:
-    """What the audit log was asked for: filters and the keyset cursor (the last id shown)."""
+    """What the audit log was asked for: filters and the keyset cursor."""
 
     action: str = ""
     entity: str = ""
@@ -95,7 +96,7 @@ class AuditQuery:
     since: date | None = None
     until: date | None = None
     q: str = ""
-    before: int | None = None
+    after: str = ""
 
     @classmethod
     def from_args(cls, args) -> "AuditQuery":
@@ -107,14 +108,14 @@ class AuditQuery:
             since=_day(args.get("since")),
             until=_day(args.get("until")),
             q=args.get("q", "").replace("\x00", "").strip()[:100],
-            before=record_id(args.get("before")),
+            after=args.get("after", ""),
         )
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this log with `changes`."""
         values = {"action": self.action, "entity": self.entity, "actor": self.actor,
                   "since": self.since.isoformat() if self.since else "",
-                  "until": self.until.isoformat() if self.until else "", "q": self.q, "before": ""}
+                  "until": self.until.isoformat() if self.until else "", "q": self.q, "after": ""}
         values.update(changes)
         return {k: v for k, v in values.items() if v}
 
@@ -156,11 +157,7 @@ def list_entries(query: AuditQuery, limit: int = PAGE_SIZE) -> tuple[list[AuditE
         stmt = stmt.where(AuditEntry.at < _start_of(query.until + timedelta(days=1)))
     if query.q:
         stmt = stmt.where(AuditEntry.summary.icontains(query.q, autoescape=True))
-    if query.before:
-        stmt = stmt.where(AuditEntry.id < query.before)
-    rows = list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else ""
-    return rows[:limit], next_cursor
+    return listing.page(stmt, NEWEST, query.after, limit)
 
 
 def history(entity: str, entity_id: int, limit: int = PAGE_SIZE) -> list[AuditEntry]:

@@ -35,7 +35,7 @@ def index():
     """The log, newest first; filters and scrolling swap only the rows."""
     query = service.AuditQuery.from_args(request.args)
     rows, next_cursor = service.list_entries(query)
-    more = bool(query.before) and is_htmx()  # the next rows only
+    more = bool(query.after) and is_htmx()  # the next rows only
     return render("audit/index.html", block="more_rows" if more else "results", rows=rows, next_cursor=next_cursor,
                   query=query, members=members(include_inactive=False), actions=service.ACTIONS,
                   entities=registry.audit_entities())

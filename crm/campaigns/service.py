@@ -16,7 +16,6 @@ Decisions:
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
+from crm import listing
 from crm.activities.service import parse_local
 from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaign
 from crm.customers import service as customers
@@ -84,15 +84,10 @@ def audience_member(viewer: Member, campaign: Campaign | None) -> Member:
     return campaign.owner if campaign is not None else viewer
 
 
-def _after(customer_id: int) -> str:
-    """The customer list's keyset cursor (sort "oldest") for `customer_id`."""
-    return customers.encode_cursor(SimpleNamespace(id=customer_id, name="", updated_at=utcnow()), "oldest")
-
-
 def audience_page(member: Member, audience: dict, after_id: int, size: int) -> tuple[list[Customer], bool]:
     """The next `size` customers of the audience after `after_id`, and whether more follow."""
     query = audience_query(audience)
-    query.after = _after(after_id) if after_id else ""
+    query.after = listing.cursor([after_id]) if after_id else ""  # the "oldest" order's one key is the id
     rows, next_cursor, _total = customers.list_customers(member, query, limit=size)
     return rows, bool(next_cursor)
 

@@ -1,6 +1,4 @@
 """Customer rules and queries: scoped search, keyset pages, validation, tags, bulk actions and trash."""
-import base64
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -8,11 +6,11 @@ from datetime import datetime, timedelta
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import defer, joinedload
 from werkzeug.exceptions import NotFound
 
-from crm import crypto
+from crm import crypto, listing
 from crm.audit.service import MASK, audited, record
 from crm.customers.models import (
     CHANNELS,
@@ -34,10 +32,10 @@ from tenants.binding import current_tenant
 
 PAGE_SIZE = 25
 SORTS = {
-    "newest": (Customer.id.desc(),),
-    "oldest": (Customer.id.asc(),),
-    "name": (Customer.name.asc(), Customer.id.asc()),
-    "updated": (Customer.updated_at.desc(), Customer.id.desc()),
+    "newest": (listing.Key(Customer.id, descending=True),),
+    "oldest": (listing.Key(Customer.id),),
+    "name": (listing.Key(Customer.name, str), listing.Key(Customer.id)),
+    "updated": (listing.Key(Customer.updated_at, datetime, descending=True), listing.Key(Customer.id, descending=True)),
 }
 # The same orders in a form no btree index can deliver. With a search term the matches come from the GIN
 # index and are few; walking the id (or name) index instead, hoping to meet 25 matches early, reads the
@@ -82,7 +80,7 @@ class CustomerQuery:
             owner=args.get("owner", "") if record_id(args.get("owner")) or args.get("owner") in ("me", "none")
             else "",
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
-            after=args.get("after", "")[:200],
+            after=args.get("after", ""),
             custom_args={k: args.getlist(k)[:20] for k in args if k.startswith("cf_")},
         )
 
@@ -164,42 +162,18 @@ def _sensitive_matches(q: str) -> list:
             for name in SENSITIVE if re.fullmatch(SENSITIVE_FORMATS[name], value)]
 
 
-def encode_cursor(customer: Customer, sort: str) -> str:
-    value = {"name": customer.name, "updated": customer.updated_at.isoformat()}.get(sort)
-    return base64.urlsafe_b64encode(json.dumps([value, customer.id]).encode()).decode()
-
-
-def _after(stmt, query: CustomerQuery):
-    """Keyset condition: rows strictly after the cursor in the chosen order; a bad cursor starts over."""
-    try:
-        value, last_id = json.loads(base64.urlsafe_b64decode(query.after.encode()))
-        last_id = record_id(last_id)
-        if last_id is None:
-            return stmt
-        if query.sort == "newest":
-            return stmt.where(Customer.id < last_id)
-        if query.sort == "oldest":
-            return stmt.where(Customer.id > last_id)
-        if query.sort == "name":
-            return stmt.where(tuple_(Customer.name, Customer.id) > tuple_(str(value), last_id))
-        return stmt.where(tuple_(Customer.updated_at, Customer.id) < tuple_(datetime.fromisoformat(value), last_id))
-    except (ValueError, TypeError, json.JSONDecodeError):
-        return stmt
-
-
 def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
                    with_total: bool = False) -> tuple[list[Customer], str, int | None]:
     """One page of matching customers, the cursor of the next page ('' on the last one) and, when asked,
     the number of all matches."""
     stmt = filtered(visible(viewer), viewer, query)
-    if query.after:
-        stmt = _after(stmt, query)
     # The list shows the owner's name only: no role behind it, no long or secret columns.
     stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role), defer(Customer.notes),
                         defer(Customer.address), defer(Customer.custom_sensitive), defer(Customer.id_number_enc),
                         defer(Customer.bank_account_enc))
     narrowed = bool(query.q)  # see SORTS_AFTER_FILTER
-    stmt = stmt.order_by(*(SORTS_AFTER_FILTER if narrowed else SORTS)[query.sort]).limit(limit + 1)
+    keys = SORTS[query.sort]
+    stmt = listing.keyset(stmt, keys, query.after, limit, order_by=SORTS_AFTER_FILTER[query.sort] if narrowed else ())
     total = None
     if with_total and narrowed and not query.after:
         # The matches are gathered and sorted anyway, so counting them in the same pass is nearly free.
@@ -209,8 +183,8 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
         rows = list(db.session.scalars(stmt).unique())
         if with_total:
             total = count_customers(viewer, query)
-    next_cursor = encode_cursor(rows[limit - 1], query.sort) if len(rows) > limit else ""
-    return rows[:limit], next_cursor, total
+    rows, next_cursor = listing.next_page(rows, keys, limit)
+    return rows, next_cursor, total
 
 
 def count_customers(viewer: Member, query: CustomerQuery) -> int:

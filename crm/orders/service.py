@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.exceptions import NotFound
 
-from crm import public_links
+from crm import listing, public_links
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
@@ -38,6 +38,7 @@ MAX_LINES = 200
 MAX_QUANTITY = Decimal("99999999999.999")  # what Numeric(14, 3) holds
 PAGE_SIZE = 25
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+NEWEST = (listing.Key(Order.id, descending=True),)
 STATUS_LABELS = {"placed": _l("Placed"), "shipped": _l("Shipped"), "received": _l("Received"),
                  "completed": _l("Completed"), "refund_requested": _l("Refund requested"),
                  "refunded": _l("Refunded"), "cancelled": _l("Cancelled")}
@@ -399,7 +400,7 @@ def get_order(viewer: Member, order_id: int, action: str = "view", lock: bool = 
 
 @dataclass
 class OrderQuery:
-    """What the order list was asked for: filters and the keyset cursor (the last id shown)."""
+    """What the order list was asked for: filters and the keyset cursor."""
 
     status: str = ""
     since: date | None = None
@@ -407,7 +408,7 @@ class OrderQuery:
     customer_id: int | None = None
     customer: str = ""  # part of the customer's name, phone, email or company
     owner: str = ""  # a member id or "me"
-    before: int | None = None
+    after: str = ""
 
     @classmethod
     def from_args(cls, args) -> "OrderQuery":
@@ -418,13 +419,13 @@ class OrderQuery:
                    customer_id=record_id(args.get("customer_id")),
                    customer=args.get("customer", "").replace("\x00", "").strip()[:100],
                    owner=owner if owner == "me" or record_id(owner) else "",
-                   before=record_id(args.get("before")))
+                   after=args.get("after", ""))
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this list with `changes`."""
         values = {"status": self.status, "since": self.since.isoformat() if self.since else "",
                   "until": self.until.isoformat() if self.until else "", "customer_id": self.customer_id,
-                  "customer": self.customer, "owner": self.owner, "before": ""}
+                  "customer": self.customer, "owner": self.owner, "after": ""}
         values.update(changes)
         return {k: v for k, v in values.items() if v}
 
@@ -460,10 +461,7 @@ def list_orders(viewer: Member, query: OrderQuery, limit: int = PAGE_SIZE) -> tu
         stmt = stmt.where(Order.customer_id.in_(_customers_matching(query.customer)))
     if query.owner:
         stmt = stmt.where(Order.owner_id == (viewer.id if query.owner == "me" else int(query.owner)))
-    if query.before:
-        stmt = stmt.where(Order.id < query.before)
-    rows = list(db.session.scalars(_for_lists(stmt).order_by(Order.id.desc()).limit(limit + 1)).unique())
-    return rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else ""
+    return listing.page(_for_lists(stmt), NEWEST, query.after, limit)
 
 
 def _customers_matching(text: str):

@@ -46,7 +46,7 @@ def labels():
 def index():
     """The list; filters and "more" swap only the rows."""
     query = service.OrderQuery.from_args(request.args)
-    more = bool(query.before) and is_htmx()
+    more = bool(query.after) and is_htmx()
     rows, next_cursor = service.list_orders(g.member, query)
     return render("orders/index.html", block="more_rows" if more else "results", rows=rows, query=query,
                   next_cursor=next_cursor, members=service.members_for_filter(g.member),

@@ -1,17 +1,16 @@
 """Pipeline and deal rules and queries: stages, moves with their history, the board, the list."""
-import base64
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, insert, literal, select, true, tuple_, update
+from sqlalchemy import case, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased, joinedload, load_only
 from werkzeug.exceptions import NotFound
 
+from crm import listing
 from crm.audit.service import audited, record
 from crm.customers import chooser
 from crm.customers.models import Customer
@@ -274,7 +273,7 @@ class DealQuery:
             close_to=_day(args.get("close_to")),
             status=args.get("status", "") if args.get("status") in KINDS else "",
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
-            after=str(args.get("after", ""))[:200],
+            after=str(args.get("after", "")),
         )
 
     def args(self, **changes) -> dict:
@@ -335,7 +334,7 @@ class Column:
 
     stage: Stage
     cards: list[Deal] = field(default_factory=list)
-    more: int | None = None  # the last card's id when more cards follow
+    more: str = ""  # the cursor of the next cards ('' when there are no more)
     count: int = 0
     totals: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (currency, total, weighted)
 
@@ -355,14 +354,8 @@ def board(viewer: Member, pipeline: Pipeline, query: DealQuery) -> list[Column]:
     for card in cards:
         columns[card.stage_id].cards.append(card)
     for column in columns.values():
-        _trim(column)
+        column.cards, column.more = listing.next_page(column.cards, SORTS["newest"], PAGE_SIZE)
     return list(columns.values())
-
-
-def _trim(column: Column) -> None:
-    if len(column.cards) > PAGE_SIZE:
-        column.cards = column.cards[:PAGE_SIZE]
-        column.more = column.cards[-1].id
 
 
 def _add_totals(viewer: Member, query: DealQuery, columns: dict[int, Column]) -> None:
@@ -377,51 +370,23 @@ def _add_totals(viewer: Member, query: DealQuery, columns: dict[int, Column]) ->
         column.totals.append((currency, total, weight))
 
 
-def column(viewer: Member, stage: Stage, query: DealQuery, after: int | None = None) -> Column:
+def column(viewer: Member, stage: Stage, query: DealQuery, after: str = "") -> Column:
     """One column: its totals and the cards after the cursor (or the first ones)."""
     result = Column(stage)
     _add_totals(viewer, query, {stage.id: result})
     stmt = (_filtered(visible(viewer), viewer, query)
             .where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id, Deal.status == stage.kind))
-    if after:
-        stmt = stmt.where(Deal.id < after)
-    result.cards = list(db.session.scalars(stmt.options(*_card_options()).order_by(Deal.id.desc())
-                                           .limit(PAGE_SIZE + 1)).unique())
-    _trim(result)
+    result.cards, result.more = listing.page(stmt.options(*_card_options()), SORTS["newest"], after, PAGE_SIZE)
     return result
 
 
-_CLOSE = func.coalesce(Deal.expected_close, LATEST)
 SORTS = {
-    "newest": (Deal.id.desc(),),
-    "close": (_CLOSE.asc(), Deal.id.asc()),
-    "amount": (Deal.amount.desc(), Deal.id.desc()),
-    "title": (Deal.title.asc(), Deal.id.asc()),
+    "newest": (listing.Key(Deal.id, descending=True),),
+    "close": (listing.Key(func.coalesce(Deal.expected_close, LATEST), date,
+                          value=lambda deal: deal.expected_close or LATEST), listing.Key(Deal.id)),
+    "amount": (listing.Key(Deal.amount, Decimal, descending=True), listing.Key(Deal.id, descending=True)),
+    "title": (listing.Key(Deal.title, str), listing.Key(Deal.id)),
 }
-
-
-def _encode_cursor(deal: Deal, sort: str) -> str:
-    value = {"close": (deal.expected_close or LATEST).isoformat(), "amount": str(deal.amount),
-             "title": deal.title}.get(sort)
-    return base64.urlsafe_b64encode(json.dumps([value, deal.id]).encode()).decode()
-
-
-def _after(stmt, query: DealQuery):
-    """Keyset condition: rows strictly after the cursor in the chosen order; a bad cursor starts over."""
-    try:
-        value, last_id = json.loads(base64.urlsafe_b64decode(query.after.encode()))
-        last_id = record_id(last_id)
-        if last_id is None:
-            return stmt
-        if query.sort == "newest":
-            return stmt.where(Deal.id < last_id)
-        if query.sort == "close":
-            return stmt.where(tuple_(_CLOSE, Deal.id) > tuple_(date.fromisoformat(value), last_id))
-        if query.sort == "amount":
-            return stmt.where(tuple_(Deal.amount, Deal.id) < tuple_(Decimal(value), last_id))
-        return stmt.where(tuple_(Deal.title, Deal.id) > tuple_(str(value), last_id))
-    except (ValueError, TypeError, InvalidOperation, json.JSONDecodeError):
-        return stmt
 
 
 def list_deals(viewer: Member, query: DealQuery, limit: int = LIST_SIZE) -> tuple[list[Deal], str]:
@@ -429,12 +394,8 @@ def list_deals(viewer: Member, query: DealQuery, limit: int = LIST_SIZE) -> tupl
     stmt = _filtered(visible(viewer), viewer, query)
     if query.pipeline_id:
         stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
-    if query.after:
-        stmt = _after(stmt, query)
     stmt = stmt.options(*_card_options(), joinedload(Deal.stage), joinedload(Deal.pipeline))
-    rows = list(db.session.scalars(stmt.order_by(*SORTS[query.sort]).limit(limit + 1)).unique())
-    next_cursor = _encode_cursor(rows[limit - 1], query.sort) if len(rows) > limit else ""
-    return rows[:limit], next_cursor
+    return listing.page(stmt, SORTS[query.sort], query.after, limit)
 
 
 def deals_for_customer(viewer: Member, customer_id: int, limit: int = 50) -> list[Deal]:

@@ -95,7 +95,7 @@ def cards(stage_id: int):
     """More cards of one column, loaded as the column scrolls."""
     stage = service.get_stage(stage_id)
     query = service.DealQuery.from_args(request.args)
-    column = service.column(g.member, stage, query, after=record_id(request.args.get("after")))
+    column = service.column(g.member, stage, query, after=query.after)
     return render("pipelines/_cards.html", column=column, stages=service.stages(stage.pipeline_id), query=query,
                   can_move=g.member.can("deals", "edit"))
 
@@ -196,7 +196,7 @@ def show(deal_id: int):
     """The deal: its fields, where it is on the stage path, its stage history and timeline."""
     deal = service.get_deal(g.member, deal_id)
     return render("pipelines/show.html", deal=deal, path=service.stages(deal.pipeline_id),
-                  history=service.stage_history(deal.id), events=timeline.events(deal_id=deal.id),
+                  history=service.stage_history(deal.id), events=timeline.events(deal_id=deal.id)[0],
                   can_edit=service.allowed(g.member, deal.id, "edit"),
                   can_delete=service.allowed(g.member, deal.id, "delete"),
                   follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),

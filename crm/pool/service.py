@@ -1,7 +1,5 @@
 """Pool rules and queries: the pool list, claims and assignments within each role's limit, releases with a
 reason, the recycle rules and their daily run (returns to the pool, warnings to owners first)."""
-import base64
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -9,11 +7,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app
 from flask_babel import force_locale, format_date, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import defer, lazyload
 from werkzeug.exceptions import NotFound
 
-from crm import crypto
+from crm import crypto, listing
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import LEVELS, Customer, Tag
@@ -29,6 +27,8 @@ from tenants.binding import current_tenant
 PAGE_SIZE = 25
 MAIL_LIST_LIMIT = 50  # customers named in one warning email; a first run of a new rule may find thousands
 MANAGER_SCOPES = ("team", "subteams", "all")
+NEWEST_IN_POOL = (listing.Key(Customer.pooled_at, datetime, descending=True, nullable=True),
+                  listing.Key(Customer.id, descending=True))
 
 
 # The pool list
@@ -47,7 +47,7 @@ class PoolQuery:
         """Read the query string; anything malformed is ignored rather than failing the page."""
         return cls(q=args.get("q", "").replace("\x00", "").strip()[:100],
                    level=args.get("level", "") if args.get("level") in LEVELS else "",
-                   tag=record_id(args.get("tag")), after=args.get("after", "")[:200])
+                   tag=record_id(args.get("tag")), after=args.get("after", ""))
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this list with `changes`."""
@@ -72,39 +72,14 @@ def _filtered(viewer: Member, query: PoolQuery):
 
 def list_pool(viewer: Member, query: PoolQuery, limit: int = PAGE_SIZE) -> tuple[list[Customer], str]:
     """One page of pool customers, most recently pooled first, and the next page's cursor ('' on the last)."""
-    stmt = _filtered(viewer, query)
-    stmt = _after(stmt, query.after) if query.after else stmt
-    stmt = stmt.options(lazyload(Customer.owner), defer(Customer.notes), defer(Customer.address),
-                        defer(Customer.custom_sensitive), defer(Customer.id_number_enc),
-                        defer(Customer.bank_account_enc))
-    stmt = stmt.order_by(Customer.pooled_at.desc().nulls_last(), Customer.id.desc()).limit(limit + 1)
-    rows = list(db.session.scalars(stmt).unique())
-    return rows[:limit], _cursor(rows[limit - 1]) if len(rows) > limit else ""
+    stmt = _filtered(viewer, query).options(
+        lazyload(Customer.owner), defer(Customer.notes), defer(Customer.address), defer(Customer.custom_sensitive),
+        defer(Customer.id_number_enc), defer(Customer.bank_account_enc))
+    return listing.page(stmt, NEWEST_IN_POOL, query.after, limit)
 
 
 def count_pool(viewer: Member, query: PoolQuery) -> int:
     return db.session.scalar(_filtered(viewer, query).with_only_columns(func.count(Customer.id)).order_by(None))
-
-
-def _cursor(customer: Customer) -> str:
-    at = customer.pooled_at.isoformat() if customer.pooled_at else None
-    return base64.urlsafe_b64encode(json.dumps([at, customer.id]).encode()).decode()
-
-
-def _after(stmt, cursor: str):
-    """Rows after the cursor in (pooled_at DESC NULLS LAST, id DESC) order; a bad cursor starts over."""
-    try:
-        at, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        last_id = record_id(last_id)
-        at = datetime.fromisoformat(at) if at is not None else None
-    except (ValueError, TypeError, json.JSONDecodeError):
-        return stmt
-    if last_id is None:
-        return stmt
-    if at is None:
-        return stmt.where(Customer.pooled_at.is_(None), Customer.id < last_id)
-    return stmt.where(or_(Customer.pooled_at < at, and_(Customer.pooled_at == at, Customer.id < last_id),
-                          Customer.pooled_at.is_(None)))
 
 
 def masks_contacts(viewer: Member) -> bool:

@@ -1,16 +1,15 @@
 """Ticket rules and queries: scoped lists and queues, validation, status moves, assignment, comments."""
-import base64
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import get_timezone
 from flask_babel import gettext as _
-from sqlalchemy import case, func, or_, select, true, tuple_
+from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.exceptions import NotFound
 
+from crm import listing
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
@@ -95,7 +94,7 @@ class TicketQuery:
             assignee=assignee if record_id(assignee) or assignee in ("me", "none") else "",
             customer=record_id(args.get("customer")),
             overdue=args.get("overdue") == "1",
-            after=args.get("after", "")[:300],
+            after=args.get("after", ""),
         )
 
     def args(self, **changes) -> dict:
@@ -164,59 +163,33 @@ def _assignee_condition(viewer: Member, assignee: str):
     return Ticket.owner_id == int(assignee)
 
 
-def _queue_key(now: datetime) -> tuple:
-    """Overdue first, then the most urgent priority, then the earliest due, then the oldest."""
+NEWEST = (listing.Key(Ticket.id, descending=True),)
+
+
+def _queue_keys(now: datetime) -> tuple[listing.Key, ...]:
+    """Overdue at `now` first, then the most urgent priority, then the earliest due, then the oldest."""
     late = case((Ticket.due_at < now, 0), else_=1)
     rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=Ticket.priority, else_=len(PRIORITIES))
-    return late, rank, Ticket.due_at, Ticket.id
+    return (listing.Key(late, value=lambda ticket: 0 if ticket.due_at < now else 1),
+            listing.Key(rank, value=lambda ticket: PRIORITIES.index(ticket.priority)),
+            listing.Key(Ticket.due_at, datetime), listing.Key(Ticket.id))
 
 
-def _encode(values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-
-
-def _decode(cursor: str) -> list | None:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        return None
-    return values if isinstance(values, list) else None
-
-
-def _queue_cursor(ticket: Ticket, now: datetime) -> str:
-    late = 0 if ticket.due_at < now else 1
-    return _encode([now.isoformat(), late, PRIORITIES.index(ticket.priority), ticket.due_at.isoformat(), ticket.id])
-
-
-def _after_queue(stmt, values: list):
-    """Rows after the cursor in queue order, judged overdue at the cursor's time so pages do not shift."""
-    try:
-        now, late, rank, due = datetime.fromisoformat(values[0]), int(values[1]), int(values[2]), values[3]
-        after = (late, rank, datetime.fromisoformat(due), int(values[4]))
-    except (ValueError, TypeError, IndexError):
-        return stmt, utcnow()
-    if now.tzinfo is None or after[3] < 1:
-        return stmt, utcnow()
-    return stmt.where(tuple_(*_queue_key(now)) > tuple_(*after)), now
+def _queue_time(after: str) -> datetime:
+    """When the queue's first page judged what is overdue (its cursors carry it), so later pages do not shift."""
+    values = listing.read_cursor(after, (datetime, int, int, datetime, int))
+    return values[0] if values and values[0] else utcnow()
 
 
 def list_tickets(viewer: Member, query: TicketQuery, limit: int = PAGE_SIZE) -> tuple[list[Ticket], str]:
     """One page of matching tickets and the cursor of the next page ('' on the last one)."""
-    now, stmt = utcnow(), visible(viewer)
-    if query.after and query.queue:
-        values = _decode(query.after)
-        stmt, now = _after_queue(stmt, values) if values else (stmt, now)
-    elif query.after and record_id(query.after):
-        stmt = stmt.where(Ticket.id < int(query.after))
-    stmt = _filtered(stmt, viewer, query, now)
-    order = _queue_key(now) if query.queue else (Ticket.id.desc(),)
-    stmt = stmt.options(joinedload(Ticket.customer).load_only(Customer.id, Customer.name).lazyload("*"),
-                        joinedload(Ticket.owner).lazyload(Member.role))
-    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
-    if len(rows) <= limit:
-        return rows, ""
-    last = rows[limit - 1]
-    return rows[:limit], _queue_cursor(last, now) if query.queue else str(last.id)
+    now = _queue_time(query.after) if query.queue else utcnow()
+    stmt = _filtered(visible(viewer), viewer, query, now).options(
+        joinedload(Ticket.customer).load_only(Customer.id, Customer.name).lazyload("*"),
+        joinedload(Ticket.owner).lazyload(Member.role))
+    if query.queue:
+        return listing.page(stmt, _queue_keys(now), query.after, limit, context=[now])
+    return listing.page(stmt, NEWEST, query.after, limit)
 
 
 def count_tickets(viewer: Member, query: TicketQuery) -> int:

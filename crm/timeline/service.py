@@ -8,10 +8,12 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from crm import listing
 from crm.extensions import db
 from crm.timeline.models import TimelineEvent
 
 PAGE_SIZE = 30
+NEWEST = (listing.Key(TimelineEvent.id, descending=True),)
 
 # kind -> (sentence, icon class). Sentences use the names of the payload's values.
 KINDS = {
@@ -57,9 +59,10 @@ def log(kind: str, *, customer_id: int | None = None, deal_id: int | None = None
     return event
 
 
-def events(*, customer_id: int | None = None, deal_id: int | None = None, before: int | None = None,
-           limit: int = PAGE_SIZE) -> list[TimelineEvent]:
-    """The newest events of a customer (its deals' events included) or of one deal, older than `before`."""
+def events(*, customer_id: int | None = None, deal_id: int | None = None, after: str = "",
+           limit: int = PAGE_SIZE) -> tuple[list[TimelineEvent], str]:
+    """A page of the newest events of a customer (its deals' events included) or of one deal, and the cursor of
+    the older ones ('' on the last page)."""
     if customer_id is None and deal_id is None:
         raise ValueError("events() needs a customer or a deal")
     stmt = select(TimelineEvent)
@@ -67,9 +70,7 @@ def events(*, customer_id: int | None = None, deal_id: int | None = None, before
         stmt = stmt.where(TimelineEvent.customer_id == customer_id)
     if deal_id is not None:
         stmt = stmt.where(TimelineEvent.deal_id == deal_id)
-    if before:
-        stmt = stmt.where(TimelineEvent.id < before)
-    return list(db.session.scalars(stmt.order_by(TimelineEvent.id.desc()).limit(limit)))
+    return listing.page(stmt, NEWEST, after, limit)
 
 
 def forget_deal(deal_id: int) -> None:

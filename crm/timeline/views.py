@@ -5,7 +5,7 @@ from crm import registry
 from crm.customers import service as customers
 from crm.members.access import require
 from crm.timeline import service
-from crm.web import record_id, render
+from crm.web import render
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("timeline", __name__, "/customers")
@@ -13,12 +13,11 @@ bp.add_app_template_global(service.sentence, "timeline_sentence")
 bp.add_app_template_global(service.icon, "timeline_icon")
 
 
-def customer_events(customer_id: int, before: int | None = None) -> dict:
+def customer_events(customer_id: int, after: str = "") -> dict:
     """A page of the customer's events and the URL of the next, older one (None on the last)."""
-    events = service.events(customer_id=customer_id, before=before)
-    more = len(events) == service.PAGE_SIZE
-    return {"events": events, "more_url": url_for("timeline.customer", customer_id=customer_id,
-                                                  before=events[-1].id) if more else None}
+    events, older = service.events(customer_id=customer_id, after=after)
+    return {"events": events,
+            "more_url": url_for("timeline.customer", customer_id=customer_id, after=older) if older else None}
 
 
 registry.plug(bp, registry.CustomerPanel("timeline/_customer_panel.html", order=70,
@@ -30,4 +29,4 @@ registry.plug(bp, registry.CustomerPanel("timeline/_customer_panel.html", order=
 def customer_page(customer_id: int):
     """Older timeline events of a customer (the "Older events" button)."""
     customer = customers.get_customer(g.member, customer_id)
-    return render("timeline/_events.html", **customer_events(customer.id, record_id(request.args.get("before"))))
+    return render("timeline/_events.html", **customer_events(customer.id, request.args.get("after", "")))

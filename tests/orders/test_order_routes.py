@@ -214,7 +214,7 @@ def test_list_pages_with_a_keyset_more_link(app, acme, make_customer, make_order
     client = client_as(acme.admin_account_id)
     page = client.get(f"/{acme.slug}/orders/")
     assert len(re.findall(r">(SO-\d+)</a>", page.text)) == service.PAGE_SIZE
-    more = re.search(r'hx-get="([^"]*before=\d+[^"]*)"', page.text)[1].replace("&amp;", "&")
+    more = re.search(r'hx-get="([^"]*after=[^"]*)"', page.text)[1].replace("&amp;", "&")
     rest = client.get(more, headers={"HX-Request": "true"})
     assert re.findall(r">(SO-\d+)</a>", rest.text) == ["SO-000002", "SO-000001"] and "<table" not in rest.text
 
