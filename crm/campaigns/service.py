@@ -40,7 +40,8 @@ from tenants.binding import current_tenant
 
 BATCH = 500  # customers per expansion transaction
 STALLED_AFTER = timedelta(minutes=10)  # a sending campaign untouched this long has lost its job: start it again
-PAGE_SIZE = 100
+PAGE_SIZE = 25
+NEWEST = (listing.Key(Campaign.id, descending=True),)
 MAX_BODY = {"email": 10000, "sms": 1000}
 PLACEHOLDER = re.compile(r"\{\{\s*customer\s*\}\}")
 TEMPLATE_SYNTAX = re.compile(r"\{[{%#].{0,30}")
@@ -126,9 +127,9 @@ def visible(viewer: Member, action: str = "view"):
     return scoped(select(Campaign), viewer, "campaigns", action, Campaign)
 
 
-def list_campaigns(viewer: Member, limit: int = PAGE_SIZE) -> list[Campaign]:
-    """The newest campaigns the viewer may see."""
-    return list(db.session.scalars(visible(viewer).order_by(Campaign.id.desc()).limit(limit)).unique())
+def list_campaigns(viewer: Member, after: str = "", limit: int = PAGE_SIZE) -> tuple[list[Campaign], str]:
+    """A page of the campaigns the viewer may see, newest first, and the next page's cursor ('' on the last)."""
+    return listing.page(visible(viewer), NEWEST, after, limit)
 
 
 def get_campaign(viewer: Member, campaign_id: int, action: str = "view", lock: bool = False) -> Campaign:

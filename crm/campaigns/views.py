@@ -14,7 +14,7 @@ from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
-from crm.web import record_id, refused, render, saved
+from crm.web import is_htmx, record_id, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
@@ -31,9 +31,11 @@ def labels():
 @bp.get("/")
 @require("campaigns", "view")
 def index():
-    """The campaigns the member may see, newest first."""
-    rows = service.list_campaigns(g.member)
-    return render("campaigns/index.html", rows=rows, counts=service.progress_of(rows))
+    """The campaigns the member may see, newest first; scrolling appends the next ones."""
+    after = request.args.get("after", "")
+    rows, next_cursor = service.list_campaigns(g.member, after)
+    return render("campaigns/index.html", block="more_rows" if after and is_htmx() else None, rows=rows,
+                  next_cursor=next_cursor, counts=service.progress_of(rows))
 
 
 @bp.get("/new")

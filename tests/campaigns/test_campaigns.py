@@ -405,3 +405,27 @@ def test_a_campaign_whose_job_was_lost_is_resumed(
     assert admin.get(f"/{shop.slug}/campaigns/{second}").status_code == 200
     run_worker()
     assert len(smtp_on.messages) == 6
+
+
+def test_the_list_pages_past_the_newest_hundred(shop, admin, in_tenant):
+    from crm.campaigns import service
+    from crm.members.models import Member
+
+    data = {"channel": "email", "language": "en", "subject": "Hello", "body": "Hello {{ customer }}", "send_at": ""}
+
+    def make():
+        viewer = db.session.get(Member, shop.admin_member_id)
+        for i in range(130):
+            service.create_campaign(viewer, {**data, "name": f"Campaign {i:03d}"}, {})
+
+    in_tenant(shop, make)
+    page = admin.get(f"/{shop.slug}/campaigns/").text
+    shown = re.findall(r'class="strong" href="[^"]+">([^<]+)</a>', page)
+    assert shown == [f"Campaign {i:03d}" for i in range(129, 104, -1)]  # the newest 25
+    more = re.search(r'<tr class="more" hx-get="([^"]+)"', page)
+    while more:
+        rest = admin.get(more[1].replace("&amp;", "&"), headers=HX).text
+        assert "<table" not in rest
+        shown += re.findall(r'class="strong" href="[^"]+">([^<]+)</a>', rest)
+        more = re.search(r'<tr class="more" hx-get="([^"]+)"', rest)
+    assert shown == [f"Campaign {i:03d}" for i in range(129, -1, -1)]
