@@ -6,10 +6,9 @@ from flask_babel import lazy_gettext as _l
 from crm import registry
 from crm.activities import service
 from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
-from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
-from crm.web import local_path, refused, render, saved, see_other
+from crm.web import local_path, on_invalid, on_invalid_go_to, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("activities", __name__, "/activities")
@@ -69,12 +68,8 @@ def create():
     form = FollowUpForm()
     if not form.validate_on_submit():
         return _follow_up_form(form, status=422)
-    try:
-        activity = service.create(g.member, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _follow_up_form(form, status=422)
+    on_invalid(lambda error: _follow_up_form(error.apply_to(form)))
+    activity = service.create(g.member, form.data_for_service())
     return _done(_("Interaction logged.") if activity.done_at else _("Follow-up planned."))
 
 
@@ -95,12 +90,8 @@ def update(activity_id: int):
     form = FollowUpForm()
     if not form.validate_on_submit():
         return _follow_up_form(form, activity, 422)
-    try:
-        service.update(g.member, activity, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _follow_up_form(form, service.get_activity(g.member, activity_id, "edit"), 422)
+    on_invalid(lambda error: _follow_up_form(error.apply_to(form), activity))
+    service.update(g.member, activity, form.data_for_service())
     return _done(_("Follow-up saved."))
 
 
@@ -124,12 +115,8 @@ def done(activity_id: int):
     form = DoneForm()
     if not form.validate_on_submit():
         return _done_form(form, activity, 422)
-    try:
-        following = service.complete(g.member, activity, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _done_form(form, service.get_activity(g.member, activity_id, "edit"), 422)
+    on_invalid(lambda error: _done_form(error.apply_to(form), activity))
+    following = service.complete(g.member, activity, form.data_for_service())
     return _done(_("Done. Next follow-up planned.") if following else _("Follow-up done."))
 
 
@@ -138,10 +125,8 @@ def done(activity_id: int):
 def delete(activity_id: int):
     """Cancel a planned follow-up."""
     activity = service.get_activity(g.member, activity_id, "delete")
-    try:
-        service.cancel(g.member, activity)
-    except Invalid as error:
-        return refused(error, "activities.index")
+    on_invalid_go_to("activities.index")
+    service.cancel(g.member, activity)
     return _done(_("Follow-up cancelled."))
 
 
@@ -149,13 +134,9 @@ def delete(activity_id: int):
 @require("activities", "create")
 def add_note():
     """A note on a customer's timeline."""
-    try:
-        service.add_note(g.member, request.form)
-    except Invalid as error:
-        return refused(error, "activities.index")
+    on_invalid_go_to("activities.index")
+    service.add_note(g.member, request.form)
     return _done(_("Note added."))
-
-
 
 @bp.post("/digest")
 @require("activities", "view")
@@ -166,9 +147,9 @@ def digest():
     return _done(_("You will get a morning digest.") if wanted else _("Morning digest switched off."))
 
 
-def _rules_page(errors: dict | None = None, status: int = 200):
+def _rules_page(errors: dict | None = None):
     return render("activities/rules.html", rule=service.quiet_rule(), errors=errors or {},
-                  typed=request.form if errors else {}), status
+                  typed=request.form if errors else {})
 
 
 @bp.get("/rules")
@@ -181,9 +162,6 @@ def rules():
 @bp.post("/rules")
 @require("settings", "edit")
 def save_rules():
-    try:
-        service.set_quiet_rule(request.form)
-    except Invalid as error:
-        db.session.rollback()
-        return _rules_page(error.errors, 422)
+    on_invalid(lambda error: _rules_page(error.errors))
+    service.set_quiet_rule(request.form)
     return saved(_("Reminder rules saved."), "activities.rules")
