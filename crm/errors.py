@@ -24,3 +24,10 @@ class Invalid(Exception):
             else:
                 form.form_errors.append(message)
         return form
+
+    def split_custom(self, form) -> dict:
+        """Put the built-in fields' messages beside their fields in `form`; return the custom fields' messages
+        (keys `custom_<key>`), which the form template shows under those fields."""
+        custom = {name: message for name, message in self.errors.items() if name.startswith("custom_")}
+        Invalid({name: message for name, message in self.errors.items() if name not in custom}).apply_to(form)
+        return custom

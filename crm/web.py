@@ -7,6 +7,8 @@ from flask import flash, g, make_response, redirect, render_template, request, u
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
 
+from crm.errors import Invalid
+
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; anything larger cannot name a record
 
 
@@ -80,6 +82,13 @@ def on_invalid_go_to(endpoint: str, **values) -> None:
     """Call before the service a button calls: if it raises Invalid, nothing is saved, the messages are flashed
     and the user goes (303) to `endpoint`."""
     on_invalid(lambda error: refused(error, url_for(endpoint, **values)))
+
+
+def check_form(form) -> None:
+    """Refuse a posted form that fails its own checks (their messages are already at its fields), so it is
+    answered the way the view chose with `on_invalid`, like a service's refusal."""
+    if not form.validate_on_submit():
+        raise Invalid({})
 
 
 def answer_invalid(error):

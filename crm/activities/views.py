@@ -8,7 +8,7 @@ from crm.activities import service
 from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
-from crm.web import local_path, on_invalid, on_invalid_go_to, render, saved, see_other
+from crm.web import check_form, local_path, on_invalid, on_invalid_go_to, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("activities", __name__, "/activities")
@@ -45,10 +45,10 @@ def index():
                   method_labels=METHOD_LABELS, now=utcnow(), digest=service.digest_wanted(g.member))
 
 
-def _follow_up_form(form: FollowUpForm, activity=None, status: int = 200):
+def _follow_up_form(form: FollowUpForm, activity=None):
     form.owner_id.choices = [(str(m.id), m.name) for m in members_in_reach(g.member, "activities", "create")]
     return render("activities/form.html", "form", form=form, activity=activity,
-                  next_url=request.values.get("next", "")), status
+                  next_url=request.values.get("next", ""))
 
 
 @bp.get("/new")
@@ -66,9 +66,8 @@ def new():
 def create():
     """Save a planned follow-up or a logged interaction."""
     form = FollowUpForm()
-    if not form.validate_on_submit():
-        return _follow_up_form(form, status=422)
     on_invalid(lambda error: _follow_up_form(error.apply_to(form)))
+    check_form(form)
     activity = service.create(g.member, form.data_for_service())
     return _done(_("Interaction logged.") if activity.done_at else _("Follow-up planned."))
 
@@ -88,16 +87,15 @@ def update(activity_id: int):
     """Reschedule or reword a planned follow-up."""
     activity = service.get_activity(g.member, activity_id, "edit")
     form = FollowUpForm()
-    if not form.validate_on_submit():
-        return _follow_up_form(form, activity, 422)
     on_invalid(lambda error: _follow_up_form(error.apply_to(form), activity))
+    check_form(form)
     service.update(g.member, activity, form.data_for_service())
     return _done(_("Follow-up saved."))
 
 
-def _done_form(form: DoneForm, activity, status: int = 200):
+def _done_form(form: DoneForm, activity):
     return render("activities/done.html", "form", form=form, activity=activity, method_labels=METHOD_LABELS,
-                  next_url=request.values.get("next", "")), status
+                  next_url=request.values.get("next", ""))
 
 
 @bp.get("/<id:activity_id>/done")
@@ -113,9 +111,8 @@ def done(activity_id: int):
     """Mark it done with the outcome; plan the next one when asked."""
     activity = service.get_activity(g.member, activity_id, "edit")
     form = DoneForm()
-    if not form.validate_on_submit():
-        return _done_form(form, activity, 422)
     on_invalid(lambda error: _done_form(error.apply_to(form), activity))
+    check_form(form)
     following = service.complete(g.member, activity, form.data_for_service())
     return _done(_("Done. Next follow-up planned.") if following else _("Follow-up done."))
 

@@ -13,7 +13,7 @@ from crm.errors import Invalid
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
-from crm.web import on_invalid, on_invalid_go_to, record_id, refused, render, saved
+from crm.web import check_form, on_invalid, on_invalid_go_to, record_id, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
@@ -50,10 +50,9 @@ def create():
     """Save a draft, or send (now, or at the chosen time)."""
     form = CampaignForm()
     audience = service.audience_args(request.form)
-    if not form.validate_on_submit():
-        return _form_page(form, None, audience), 422
-    sending = request.form.get("action") == "send"
     on_invalid(lambda error: _form_page(error.apply_to(form), None, audience))
+    check_form(form)
+    sending = request.form.get("action") == "send"
     campaign = service.create_campaign(g.member, form.data_for_service(), audience, send=sending)
     return saved(_sent_message(campaign) if sending else _("Campaign saved as a draft."), "campaigns.show",
                  campaign_id=campaign.id)
@@ -116,10 +115,9 @@ def update(campaign_id: int):
     campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
     form = CampaignForm()
     audience = service.audience_args(request.form)
-    if not form.validate_on_submit():
-        return _form_page(form, campaign, audience), 422
-    sending = request.form.get("action") == "send"
     on_invalid(lambda error: _form_page(error.apply_to(form), campaign, audience))
+    check_form(form)
+    sending = request.form.get("action") == "send"
     service.update_campaign(campaign, form.data_for_service(), audience, send=sending)
     return saved(_sent_message(campaign) if sending else _("Campaign saved as a draft."), "campaigns.show",
                  campaign_id=campaign_id)

@@ -12,7 +12,7 @@ from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.tags import service as tags
-from crm.web import is_htmx, on_invalid, on_invalid_go_to, record_id, render, see_other
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
@@ -71,9 +71,8 @@ def create():
     """Create a customer; errors come back beside their fields with what was typed kept."""
     form = _form("create")
     custom = fields.read_form(fields.fields(), request.form, for_update=False)
-    if not form.validate_on_submit():
-        return _form_page(form, None, custom), 422
-    on_invalid(lambda error: _form_page(form, None, custom, _split_errors(error, form)))
+    on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
+    check_form(form)
     customer = service.create_customer(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Customer %(name)s added.", name=customer.name))
@@ -107,9 +106,8 @@ def update(customer_id: int):
     customer = service.get_customer(g.member, customer_id, "edit")
     form = _form("edit")
     custom = fields.read_form(fields.fields(), request.form, for_update=True)
-    if not form.validate_on_submit():
-        return _form_page(form, customer, custom), 422
-    on_invalid(lambda error: _form_page(form, customer, custom, _split_errors(error, form)))
+    on_invalid(lambda error: _form_page(form, customer, custom, error.split_custom(form)))
+    check_form(form)
     service.update_customer(g.member, customer, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
@@ -123,13 +121,6 @@ def _form_page(form, customer, custom_values=None, custom_errors=None):
         custom_values = dict(customer.custom) if customer else {f.key: f.default for f in definitions if f.default}
     return render("customers/form.html", block="form", form=form, customer=customer, custom_fields=definitions,
                   custom_values=custom_values, custom_errors=custom_errors or {}, hidden_builtin=_hidden_builtin())
-
-
-def _split_errors(error: Invalid, form) -> dict:
-    """Built-in field errors go onto the WTForms fields; custom field errors are returned for the template."""
-    custom = {k: v for k, v in error.errors.items() if k.startswith("custom_")}
-    Invalid({k: v for k, v in error.errors.items() if k not in custom}).apply_to(form)
-    return custom
 
 
 def _hidden_builtin() -> set:

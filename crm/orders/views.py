@@ -14,7 +14,7 @@ from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.orders import forms, service
 from crm.products import service as catalogue
-from crm.web import is_htmx, on_invalid, on_invalid_go_to, record_id, render, saved
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -68,10 +68,9 @@ def create():
     form, rows = _form(), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id")
     custom = fields.read_form(fields.fields("order"), request.form, for_update=False)
-    if not form.validate_on_submit():
-        return _form_page(form, None, rows, service.customer_choice(g.member, customer_id), custom=custom), 422
     on_invalid(lambda error: _form_page(form, None, rows, service.customer_choice(g.member, customer_id), error,
                                         custom))
+    check_form(form)
     order = service.create_order(g.member, form.data_for_service(customer_id), rows, custom=custom)
     return saved(_("Order %(number)s placed.", number=order.number), "orders.show", order_id=order.id)
 
@@ -106,11 +105,9 @@ def update(order_id: int):
     form, rows = _form(order), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id", order.customer_id)
     custom = fields.read_form(fields.fields("order"), request.form, for_update=True)
-    if not form.validate_on_submit():
-        return _form_page(form, order, rows, service.customer_choice(g.member, customer_id),
-                          custom={**(order.custom or {}), **custom}), 422
     on_invalid(lambda error: _form_page(form, order, rows, service.customer_choice(g.member, customer_id), error,
                                         {**(order.custom or {}), **custom}))
+    check_form(form)
     service.update_order(g.member, order, form.data_for_service(customer_id), rows, custom=custom)
     return saved(_("Changes saved."), "orders.show", order_id=order_id)
 

@@ -9,7 +9,6 @@ from crm.activities import service as activities
 from crm.activities.forms import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers.service import customer_name
-from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
@@ -25,7 +24,7 @@ from crm.pipelines.forms import (
 )
 from crm.tags import service as tags
 from crm.timeline import service as timeline
-from crm.web import is_htmx, local_path, on_invalid, record_id, refused, render, saved, see_other
+from crm.web import check_form, is_htmx, local_path, on_invalid, record_id, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")
@@ -211,9 +210,8 @@ def create():
     """Create a deal; errors come back beside their fields (custom ones too) with what was typed kept."""
     form = _form()
     custom = fields.read_form(fields.fields("deal"), request.form, for_update=False)
-    on_invalid(lambda error: _form_page(form, None, custom, _split_errors(error, form)))
-    if not form.validate_on_submit():
-        raise Invalid({})
+    on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
+    check_form(form)
     deal = service.create_deal(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Deal %(deal)s added.", deal=deal.title))
@@ -238,9 +236,8 @@ def update(deal_id: int):
     deal = service.get_deal(g.member, deal_id, "edit")
     form = _form(deal)
     custom = fields.read_form(fields.fields("deal"), request.form, for_update=True)
-    on_invalid(lambda error: _form_page(form, deal, {**(deal.custom or {}), **custom}, _split_errors(error, form)))
-    if not form.validate_on_submit():
-        raise Invalid({})
+    on_invalid(lambda error: _form_page(form, deal, {**(deal.custom or {}), **custom}, error.split_custom(form)))
+    check_form(form)
     service.update_deal(g.member, deal, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
@@ -273,13 +270,6 @@ def _form(deal=None, **kwargs) -> DealForm:
         owners.append(deal.owner)
     form.set_choices(service.stage_choices(deal.pipeline_id if deal else None), owners)
     return form
-
-
-def _split_errors(error: Invalid, form: DealForm) -> dict:
-    """The deal's own errors go onto the form's fields; the custom fields' errors are returned for the template."""
-    custom = {k: v for k, v in error.errors.items() if k.startswith("custom_")}
-    Invalid({k: v for k, v in error.errors.items() if k not in custom}).apply_to(form)
-    return custom
 
 
 def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_errors: dict | None = None):

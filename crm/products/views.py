@@ -7,7 +7,7 @@ from crm import registry
 from crm.members.access import require
 from crm.products import service
 from crm.products.forms import FIELD_LABELS, ProductForm
-from crm.web import on_invalid, render, saved
+from crm.web import check_form, on_invalid, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("products", __name__, "/products")
@@ -40,9 +40,8 @@ def new():
 def create():
     """Add a product; errors come back beside their fields."""
     form = ProductForm()
-    if not form.validate_on_submit():
-        return _form_page(form, None), 422
     on_invalid(lambda error: _form_page(error.apply_to(form), None))
+    check_form(form)
     product = service.create_product(form.data_for_service())
     return saved(_("Product %(name)s added.", name=product.name), "products.index")
 
@@ -63,9 +62,8 @@ def update(product_id: int):
     """Save the modal form."""
     product = service.get_product(product_id)
     form = ProductForm()
-    if not form.validate_on_submit():
-        return _form_page(form, product), 422
     on_invalid(lambda error: _form_page(error.apply_to(form), product))
+    check_form(form)
     service.update_product(product, form.data_for_service())
     return saved(_("Changes saved."), "products.index")
 

@@ -22,7 +22,7 @@ from crm.tickets.forms import (
     TicketForm,
 )
 from crm.tickets.models import MOVES
-from crm.web import is_htmx, on_invalid, on_invalid_go_to, refused, render, saved, see_other
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tickets", __name__, "/tickets")
@@ -95,9 +95,8 @@ def customer_choices():
 def create():
     """Open a ticket; errors come back beside their fields with what was typed kept, nothing saved."""
     form = _form()
-    if not form.validate_on_submit():
-        return _form_page(form), 422
     on_invalid(lambda error: _form_page(error.apply_to(form)))
+    check_form(form)
     ticket = service.create_ticket(g.member, form.data_for_service())
     return saved(_("Ticket %(number)s opened.", number=ticket.number), "tickets.show", ticket_id=ticket.id)
 
@@ -126,9 +125,8 @@ def update(ticket_id: int):
     """Save the edit form."""
     ticket = service.get_ticket(g.member, ticket_id, "edit")
     form = _form(editing=True)
-    if not form.validate_on_submit():
-        return _form_page(form, ticket), 422
     on_invalid(lambda error: _form_page(error.apply_to(form), ticket))
+    check_form(form)
     service.update_ticket(g.member, ticket, form.data_for_service())
     return saved(_("Changes saved."), "tickets.show", ticket_id=ticket_id)
 
