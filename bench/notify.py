@@ -203,7 +203,7 @@ def write_reminders(app, refs: list, per_tenant: int, sms_url: str) -> dict:
     outbox.schedule. They are written due in a day (their RQ jobs wait in the scheduled registry, which no
     worker here reads); fall_due() later makes them all due at once and hands them over."""
     from crm.extensions import db
-    from crm.notify import config, outbox
+    from crm.notify import channel_settings, outbox
     from tenants.binding import tenant_bound
 
     later = datetime.now(UTC) + timedelta(days=1)
@@ -211,7 +211,7 @@ def write_reminders(app, refs: list, per_tenant: int, sms_url: str) -> dict:
     with app.app_context():
         for n, ref in enumerate(refs):
             with tenant_bound(ref):
-                config.save_sms({"provider": "http", "url": sms_url, "auth_header": "Authorization",
+                channel_settings.save_sms({"provider": "http", "url": sms_url, "auth_header": "Authorization",
                                  "auth_value": "Bearer bench-token"})
                 for i in range(per_tenant):
                     sms = i % 2 == 1

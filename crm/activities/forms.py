@@ -3,8 +3,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-METHOD_LABELS = {"call": _l("Call"), "email": _l("Email"), "visit": _l("Visit"), "sms": _l("SMS"),
-                 "wechat": _l("WeChat"), "meeting": _l("Meeting"), "other": _l("Other")}
+from crm.activities.models import METHOD_LABELS
+
 REMINDER_LABELS = {"": _l("No reminder"), "0": _l("At the time"), "15": _l("15 minutes before"),
                    "60": _l("1 hour before"), "1440": _l("1 day before")}
 

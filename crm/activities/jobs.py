@@ -10,7 +10,7 @@ from flask_babel import force_locale, format_datetime
 from sqlalchemy import func, or_, select
 
 from crm.activities import reminders
-from crm.activities.forms import METHOD_LABELS
+from crm.activities.models import METHOD_LABELS
 from crm.activities.service import my_day
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow

@@ -1,12 +1,15 @@
 """Activities (schema `tenant`): follow-up plans and logged interactions with a customer or a deal."""
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, utcnow
 
-METHODS = ("call", "email", "visit", "sms", "wechat", "meeting", "other")
+METHOD_LABELS = {"call": _l("Call"), "email": _l("Email"), "visit": _l("Visit"), "sms": _l("SMS"),
+                 "wechat": _l("WeChat"), "meeting": _l("Meeting"), "other": _l("Other")}
+METHODS = tuple(METHOD_LABELS)
 
 
 class Activity(db.Model):

@@ -5,7 +5,7 @@ from flask import current_app
 from flask_babel import force_locale, format_datetime
 
 from crm.accounts.models import Account
-from crm.activities.forms import METHOD_LABELS
+from crm.activities.models import METHOD_LABELS
 from crm.activities.models import Activity
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow

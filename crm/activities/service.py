@@ -6,8 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.activities import reminders
-from crm.activities.forms import METHOD_LABELS
-from crm.activities.models import METHODS, Activity
+from crm.activities.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import Customer

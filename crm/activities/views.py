@@ -5,7 +5,8 @@ from flask_babel import lazy_gettext as _l
 
 from crm import registry
 from crm.activities import service
-from crm.activities.forms import METHOD_LABELS, DoneForm, FollowUpForm
+from crm.activities.forms import DoneForm, FollowUpForm
+from crm.activities.models import METHOD_LABELS
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
 from crm.web import check_form, local_path, on_invalid, on_invalid_go_to, render, saved, see_other

@@ -26,7 +26,7 @@ from werkzeug.datastructures import MultiDict
 from crm.activities.service import parse_local
 from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaign
 from crm.customers import service as customers
-from crm.customers.models import Customer
+from crm.customers.models import STAGE_LABELS, Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
@@ -98,7 +98,6 @@ def audience_page(member: Member, audience: dict, after_id: int, size: int) -> t
 
 def describe_audience(audience: dict) -> list[str]:
     """The filters in words, for the campaign's page."""
-    from crm.customers.forms import STAGE_LABELS
     from crm.tags import service as tags
 
     query = audience_query(audience)

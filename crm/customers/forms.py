@@ -3,10 +3,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 
-from crm.customers.models import LEVELS
+from crm.customers.models import LEVELS, STAGE_LABELS
 
-STAGE_LABELS = {"lead": _l("Lead"), "prospect": _l("Prospect"), "customer": _l("Customer"),
-                "inactive": _l("Inactive")}
 KIND_LABELS = {"person": _l("Person"), "company": _l("Company")}
 CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email")}
 FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "email": _l("Email"),

@@ -1,6 +1,7 @@
 """Customers and tags (schema `tenant`)."""
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Column,
     Computed,
@@ -19,7 +20,9 @@ from crm.extensions import db, utcnow
 from crm.members.models import Member
 
 LEVELS = ("A", "B", "C", "D")
-STAGES = ("lead", "prospect", "customer", "inactive")
+STAGE_LABELS = {"lead": _l("Lead"), "prospect": _l("Prospect"), "customer": _l("Customer"),
+                "inactive": _l("Inactive")}
+STAGES = tuple(STAGE_LABELS)
 KINDS = ("person", "company")
 CHANNELS = ("sms", "email")  # how a customer prefers to hear of their orders
 SENSITIVE = ("id_number", "bank_account")

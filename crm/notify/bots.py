@@ -9,16 +9,9 @@ import json
 import time
 import urllib.parse
 
-from crm.notify.sms import channel_error, http_call, post_json
+from crm.notify.models import BOT_CHANNELS
+from crm.notify.transport import ChannelError, http_call, post_json
 
-CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")
-
-
-def tenant_config(channel: str) -> dict | None:
-    """The bound tenant's settings for this bot ({"url", "secret"}, decrypted); None when not set up."""
-    from crm.notify import config
-
-    return config.bot_config(channel)
 
 
 def content(message) -> str:
@@ -29,8 +22,8 @@ def content(message) -> str:
 
 def post(channel: str, config: dict, message, notification=None) -> None:
     """Post `message` (.subject, .text) to the tenant's bot of this channel."""
-    if channel not in CHANNELS:
-        raise channel_error(f"unknown bot channel {channel!r}")
+    if channel not in BOT_CHANNELS:
+        raise ChannelError(f"unknown bot channel {channel!r}")
     {"wecom": _wecom, "dingtalk": _dingtalk, "feishu": _feishu, "webhook": _webhook}[channel](
         config, message, notification)
 
@@ -71,7 +64,7 @@ def _feishu(config: dict, message, _notification) -> None:
     code = data["code"] if "code" in data else data.get("StatusCode")
     if not answer.ok or code != 0:
         detail = data.get("msg") or data.get("StatusMessage") or answer.excerpt()
-        raise channel_error(f"Feishu refused the message{_status(answer)}: {detail}"
+        raise ChannelError(f"Feishu refused the message{_status(answer)}: {detail}"
                      + (f" (code {code})" if code is not None else ""))
 
 
@@ -89,7 +82,7 @@ def _webhook(config: dict, message, notification) -> None:
     if not answer.ok:
         data = answer.json()
         detail = data.get("message") or data.get("error") or answer.excerpt()
-        raise channel_error(f"Webhook answered HTTP {answer.status}: {detail}")
+        raise ChannelError(f"Webhook answered HTTP {answer.status}: {detail}")
 
 
 def _expect(answer, service: str, code_key: str, message_key: str) -> None:
@@ -98,7 +91,7 @@ def _expect(answer, service: str, code_key: str, message_key: str) -> None:
         return
     detail = data.get(message_key) or answer.excerpt()
     code = f" ({code_key} {data[code_key]})" if data.get(code_key) is not None else ""
-    raise channel_error(f"{service} refused the message{_status(answer)}: {detail}{code}")
+    raise ChannelError(f"{service} refused the message{_status(answer)}: {detail}{code}")
 
 
 def _status(answer) -> str:

@@ -2,21 +2,22 @@
 webhooks, and in-app (the row itself is the message). In development, whatever has no real destination
 configured lands in the dev outbox page instead."""
 import smtplib
+import uuid
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from urllib.parse import unquote, urlparse
 
 from flask import current_app
+from flask_babel import gettext as _
 
+from crm.errors import Invalid
 from crm.extensions import db
+from crm.notify import bots, channel_settings, messages, sms
 from crm.notify.messages import Message
-from crm.notify.models import DevMessage, Notification
+from crm.notify.models import BOT_CHANNELS, DevMessage, Notification
+from crm.notify.transport import ChannelError
 from crm.settings import get_setting
 from tenants.binding import current_tenant
-
-
-class ChannelError(RuntimeError):
-    """The channel could not take the message (not configured, refused, unreachable)."""
 
 
 def deliver(notification: Notification, message: Message) -> None:
@@ -71,18 +72,58 @@ def smtp_send(smtp_url: str, mail: EmailMessage) -> None:
 
 
 def send_sms(notification: Notification, message: Message) -> None:
-    from crm.notify import sms
-
-    config = sms.tenant_config()
+    config = channel_settings.sms_config()
     if config is None:
         return dev_outbox(notification, message)
     sms.provider(config).send(notification.recipient, message.text, notification)
 
 
 def send_bot(notification: Notification, message: Message) -> None:
-    from crm.notify import bots
-
-    config = bots.tenant_config(notification.channel)
+    config = channel_settings.bot_config(notification.channel)
     if config is None:
         return dev_outbox(notification, message)
     bots.post(notification.channel, config, message, notification)
+
+
+# --- the test button of the messaging settings ---------------------------------------------------------------
+
+def send_test(channel: str, member, phone: str = "") -> str:
+    """Send a test message right away through the channel's real adapter with the saved settings; returns
+    what happened. Raises Invalid (nothing to send with) or ChannelError (the service refused)."""
+    from crm.customers.service import normalise_phone
+
+    workspace = current_tenant().name
+    message = messages.render_text("{{ subject }}", "{{ text }}", {
+        "subject": _("Test message from %(workspace)s", workspace=workspace),
+        "text": _("This is a test message from the CRM of %(workspace)s. If you can read it, messages "
+                  "reach you here.", workspace=workspace)})
+    note = Notification(channel=channel, kind="test", recipient="", idempotency_key=f"test:{uuid.uuid4().hex}",
+                        payload={"workspace": workspace}, language="en")
+    if channel == "email":
+        note.recipient = member.email
+        if not current_app.config["SMTP_URL"]:
+            dev_outbox(note, message)
+            return _("No SMTP server is configured: the test email to %(email)s is in the development outbox.",
+                     email=member.email)
+        try:
+            deliver(note, message)
+        except (smtplib.SMTPException, OSError) as error:
+            raise ChannelError(f"the mail server refused: {error}") from error
+        return _("Test email sent to %(email)s.", email=member.email)
+    if channel == "sms":
+        config = channel_settings.sms_config()
+        if config is None:
+            raise Invalid({"phone": _("Set up and save an SMS provider first.")})
+        if not (phone or "").strip():
+            raise Invalid({"phone": _("Enter the mobile number to send the test to.")})
+        note.recipient = normalise_phone(phone)
+        message_id = sms.provider(config).send(note.recipient, message.text, note)
+        return _("Test SMS sent to %(phone)s (provider's message id: %(id)s).", phone=note.recipient,
+                 id=message_id or "—")
+    if channel in BOT_CHANNELS:
+        config = channel_settings.bot_config(channel)
+        if config is None:
+            raise Invalid({"url": _("Save the bot's webhook URL first.")})
+        bots.post(channel, config, message, note)
+        return _("Test message posted.")
+    raise Invalid({"channel": _("Choose a channel to test.")})

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, utcnow
 
-CHANNELS = ("email", "sms", "inapp", "wecom", "dingtalk", "feishu", "webhook")
+BOT_CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")  # group chat bots and the signed webhook
+CHANNELS = ("email", "sms", "inapp", *BOT_CHANNELS)
 STATUSES = ("scheduled", "queued", "sending", "sent", "failed", "cancelled")
 OPEN_STATUSES = ("scheduled", "queued", "sending")
 

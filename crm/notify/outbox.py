@@ -13,6 +13,10 @@ from crm.notify.models import Notification, NotificationDue
 from tenants.binding import current_tenant
 
 
+# Named, not imported: the send job (jobs.py) uses this module, and RQ finds a job by its dotted name.
+SEND_JOB = "crm.notify.jobs.send_notification"
+
+
 def _tenant_id() -> int:
     return current_tenant().id
 
@@ -54,10 +58,8 @@ def reindex(notification: Notification) -> None:
 
 def hand_over(tenant_id: int, notification_id: int, due_at: datetime) -> None:
     """Enqueue the send job after commit: now when due, else at `due_at` through RQ's scheduler."""
-    from crm.notify.jobs import send_notification
-
     when = None if due_at <= utcnow() + timedelta(seconds=1) else due_at
-    enqueue_after_commit(send_notification, tenant_id, notification_id, queue_name="notify", at=when,
+    enqueue_after_commit(SEND_JOB, tenant_id, notification_id, queue_name="notify", at=when,
                          job_id=job_id(tenant_id, notification_id))
 
 

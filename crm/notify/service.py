@@ -5,8 +5,8 @@ from sqlalchemy import delete, func, select, update
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.members.models import Member
-from crm.notify import messages, outbox
-from crm.notify.models import MessageTemplate, Notification
+from crm.notify import channel_settings, messages, outbox
+from crm.notify.models import BOT_CHANNELS, MessageTemplate, Notification
 
 PAGE_SIZE = 50
 
@@ -118,10 +118,7 @@ def reset_template(kind: str, language: str) -> None:
 
 def available_channels() -> list[str]:
     """The channels a member may pick for reminders: email, SMS, and the chat bots this workspace set up."""
-    from crm.notify import bots
-
-    return ["email", "sms"] + [bot for bot in ("wecom", "dingtalk", "feishu", "webhook")
-                               if bots.tenant_config(bot) is not None]
+    return ["email", "sms"] + [bot for bot in BOT_CHANNELS if channel_settings.bot_config(bot) is not None]
 
 
 def save_preferences(member: Member, form) -> None:

@@ -12,7 +12,7 @@ from crm import registry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
-from crm.notify import config
+from crm.notify import channel_settings, channels
 from crm.settings import get_setting
 from crm.web import is_htmx, on_invalid, saved
 from tenants.resolver import tenant_blueprint
@@ -60,7 +60,7 @@ class SmsForm(_Form):
     endpoint = StringField(_l("Endpoint"))
 
 
-for _kind in config.TEMPLATE_KINDS:
+for _kind in channel_settings.TEMPLATE_KINDS:
     setattr(SmsForm, f"template_{_kind}", StringField(KIND_LABELS[_kind]))
 
 
@@ -102,7 +102,7 @@ def save_email():
     """Save the sender name and reply-to address of emails."""
     form = EmailForm(prefix="email")
     on_invalid(lambda error: _section("email", email_form=error.apply_to(form)))
-    config.save_email(form.data_for_service())
+    channel_settings.save_email(form.data_for_service())
     return saved(_("Email settings saved."), "messaging.index")
 
 
@@ -112,7 +112,7 @@ def save_sms():
     """Save the SMS provider; secrets left empty keep their saved value."""
     form = SmsForm(prefix="sms")
     on_invalid(lambda error: _section("sms", sms_form=error.apply_to(form)))
-    config.save_sms(form.data_for_service())
+    channel_settings.save_sms(form.data_for_service())
     return saved(_("SMS settings saved."), "messaging.index")
 
 
@@ -121,11 +121,11 @@ def save_sms():
 def save_bot():
     """Save one chat bot's webhook address and signing secret (the form names the bot)."""
     channel = request.form.get("channel", "")
-    if channel not in config.BOT_CHANNELS:
+    if channel not in channel_settings.BOT_CHANNELS:
         return _result(channel, Result(False, _("Choose a chat bot from the list.")), 422)
     form = BotForm(prefix=channel)
     on_invalid(lambda error: _section("bot", bot_forms={channel: error.apply_to(form)}, channel=channel))
-    config.save_bot(channel, form.data_for_service())
+    channel_settings.save_bot(channel, form.data_for_service())
     return saved(_("%(bot)s saved.", bot=BOT_LABELS[channel]), "messaging.index")
 
 
@@ -135,7 +135,7 @@ def save_quiet_hours():
     """Save the quiet hours for customer messages, or switch them off."""
     form = QuietHoursForm(prefix="quiet")
     on_invalid(lambda error: _section("quiet", quiet_form=error.apply_to(form)))
-    config.save_quiet_hours(form.data_for_service())
+    channel_settings.save_quiet_hours(form.data_for_service())
     return saved(_("Quiet hours saved."), "messaging.index")
 
 
@@ -143,12 +143,12 @@ def save_quiet_hours():
 @require("settings", "edit")
 def send_test():
     """Send a test message through a channel now; the result (or the service's error) shows in its section."""
-    from crm.notify.channels import ChannelError
+    from crm.notify.transport import ChannelError
 
     channel = request.form.get("channel", "")
     status = 200
     try:
-        result = Result(True, config.send_test(channel, g.member, request.form.get("phone", "")))
+        result = Result(True, channels.send_test(channel, g.member, request.form.get("phone", "")))
     except Invalid as error:
         result, status = Result(False, " ".join(error.errors.values())), 422
     except ChannelError as error:
@@ -165,24 +165,24 @@ def _fragment() -> bool:
 
 
 def _context(email_form=None, sms_form=None, bot_forms=None, quiet_form=None, results=None, **extra) -> dict:
-    email = config.email_settings()
-    quiet = config.quiet_hours()
-    forms = {channel: BotForm(formdata=None, prefix=channel) for channel in config.BOT_CHANNELS}
+    email = channel_settings.email_settings()
+    quiet = channel_settings.quiet_hours()
+    forms = {channel: BotForm(formdata=None, prefix=channel) for channel in channel_settings.BOT_CHANNELS}
     forms.update(bot_forms or {})
     return {
         "email_form": email_form or EmailForm(formdata=None, prefix="email", data=email),
-        "sms_form": sms_form or SmsForm(formdata=None, prefix="sms", data=config.sms_values()),
+        "sms_form": sms_form or SmsForm(formdata=None, prefix="sms", data=channel_settings.sms_values()),
         "bot_forms": forms,
         "quiet_form": quiet_form or QuietHoursForm(formdata=None, prefix="quiet", data={
-            "enabled": bool(quiet), **(quiet or config.DEFAULT_QUIET_HOURS)}),
-        "masks": config.secret_masks(),
-        "bots_set_up": config.bots_set_up(),
+            "enabled": bool(quiet), **(quiet or channel_settings.DEFAULT_QUIET_HOURS)}),
+        "masks": channel_settings.secret_masks(),
+        "bots_set_up": channel_settings.bots_set_up(),
         "results": results or {},
         "can_edit": g.member.can("settings", "edit"),
-        "bot_channels": config.BOT_CHANNELS,
+        "bot_channels": channel_settings.BOT_CHANNELS,
         "bot_labels": BOT_LABELS,
-        "signed_bots": [c for c in config.BOT_CHANNELS if "secret" in config.BOT_SECRETS[c]],
-        "template_kinds": config.TEMPLATE_KINDS,
+        "signed_bots": [c for c in channel_settings.BOT_CHANNELS if "secret" in channel_settings.BOT_SECRETS[c]],
+        "template_kinds": channel_settings.TEMPLATE_KINDS,
         "smtp_configured": bool(current_app.config["SMTP_URL"]),
         "mail_from": current_app.config["MAIL_FROM"],
         "timezone": get_setting("timezone", "Asia/Shanghai"),

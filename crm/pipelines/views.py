@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm import registry
 from crm.activities import service as activities
-from crm.activities.forms import METHOD_LABELS
+from crm.activities.models import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers.service import customer_name
 from crm.extensions import db, utcnow

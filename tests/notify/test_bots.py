@@ -13,10 +13,10 @@ from sqlalchemy import text
 from werkzeug import Response
 
 from crm.extensions import db
-from crm.notify import bots, config, sms
-from crm.notify.channels import ChannelError
+from crm.notify import bots, channel_settings, transport
 from crm.notify.messages import Message
 from crm.notify.models import Notification
+from crm.notify.transport import ChannelError
 
 MESSAGE = Message("Reminder: Call 王芳", "Call 王芳 at 09:30.\nAsk about the quote", "<p>…</p>")
 CONTENT = "Reminder: Call 王芳\nCall 王芳 at 09:30.\nAsk about the quote"
@@ -128,7 +128,7 @@ def test_webhook_without_secret_and_its_refusal(ctx, httpserver):
 
 
 def test_a_bot_that_does_not_answer_in_time_is_an_error(ctx, httpserver, monkeypatch):
-    monkeypatch.setattr(sms, "TIMEOUT", 0.5)
+    monkeypatch.setattr(transport, "TIMEOUT", 0.5)
     httpserver.expect_request("/slow").respond_with_handler(lambda request: time.sleep(1.5) or Response("{}"))
     with pytest.raises(ChannelError, match="did not answer within 0.5 s"):
         bots.post("wecom", {"url": httpserver.url_for("/slow")}, MESSAGE)
@@ -144,20 +144,20 @@ def test_unknown_bot_is_an_error(ctx):
 
 def test_bot_settings_are_per_tenant_and_encrypted(app, acme, globex, in_tenant):
     url = "https://oapi.dingtalk.com/robot/send?access_token=tok-98765"
-    assert in_tenant(acme, lambda: bots.tenant_config("dingtalk")) is None
-    in_tenant(acme, lambda: config.save_bot("dingtalk", {"url": url, "secret": "SECabc123"}))
-    assert in_tenant(acme, lambda: bots.tenant_config("dingtalk")) == {"url": url, "secret": "SECabc123"}
-    assert in_tenant(acme, lambda: bots.tenant_config("feishu")) is None
-    assert in_tenant(globex, lambda: bots.tenant_config("dingtalk")) is None
+    assert in_tenant(acme, lambda: channel_settings.bot_config("dingtalk")) is None
+    in_tenant(acme, lambda: channel_settings.save_bot("dingtalk", {"url": url, "secret": "SECabc123"}))
+    assert in_tenant(acme, lambda: channel_settings.bot_config("dingtalk")) == {"url": url, "secret": "SECabc123"}
+    assert in_tenant(acme, lambda: channel_settings.bot_config("feishu")) is None
+    assert in_tenant(globex, lambda: channel_settings.bot_config("dingtalk")) is None
     with app.app_context(), db.engine.connect() as connection:
         row = connection.execute(text(f"select value::text from t_{acme.id}.settings where key = 'bot_dingtalk'"))
         stored = row.scalar()
     assert "tok-98765" not in stored and "SECabc123" not in stored and "oapi.dingtalk.com" not in stored
     # Saving again with the fields empty keeps both; switching off forgets them.
-    in_tenant(acme, lambda: config.save_bot("dingtalk", {"url": "", "secret": ""}))
-    assert in_tenant(acme, lambda: bots.tenant_config("dingtalk")) == {"url": url, "secret": "SECabc123"}
-    in_tenant(acme, lambda: config.save_bot("dingtalk", {"remove": True}))
-    assert in_tenant(acme, lambda: bots.tenant_config("dingtalk")) is None
+    in_tenant(acme, lambda: channel_settings.save_bot("dingtalk", {"url": "", "secret": ""}))
+    assert in_tenant(acme, lambda: channel_settings.bot_config("dingtalk")) == {"url": url, "secret": "SECabc123"}
+    in_tenant(acme, lambda: channel_settings.save_bot("dingtalk", {"remove": True}))
+    assert in_tenant(acme, lambda: channel_settings.bot_config("dingtalk")) is None
 
 
 def test_bot_message_from_the_outbox_reaches_the_group_once(app, acme, in_tenant, httpserver, run_worker,
@@ -165,7 +165,7 @@ def test_bot_message_from_the_outbox_reaches_the_group_once(app, acme, in_tenant
     from crm.notify import outbox
 
     httpserver.expect_request("/cgi-bin/webhook/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
-    in_tenant(acme, lambda: config.save_bot("wecom", {"url": httpserver.url_for("/cgi-bin/webhook/send?key=k1")}))
+    in_tenant(acme, lambda: channel_settings.save_bot("wecom", {"url": httpserver.url_for("/cgi-bin/webhook/send?key=k1")}))
     in_tenant(acme, lambda: outbox.schedule(
         channel="wecom", kind="reminder", recipient="group", key="reminder:test-bot:1",
         payload={"method": "Visit", "customer": "Li Na", "due": "14:00", "summary": "Bring samples", "link": ""}))

@@ -8,7 +8,7 @@ from email.header import decode_header, make_header
 from sqlalchemy import select, text
 
 from crm.extensions import db
-from crm.notify import bots, config, sms
+from crm.notify import channel_settings
 from crm.settings import get_setting
 from tests.conftest import HX
 
@@ -106,7 +106,7 @@ def test_sms_credentials_are_stored_encrypted_never_shown_and_kept_when_left_emp
                      r'placeholder="\*\*\*\* 9931" type="password" value="">', page.text)
     # Saved again with the token left empty: the token stays, the sender changes.
     assert save_twilio(admin, acme, **{"sms-auth_token": "", "sms-sender": "+14155550199"}).status_code == 204
-    assert in_tenant(acme, sms.tenant_config) == {"provider": "twilio", "account_sid": TWILIO_SID,
+    assert in_tenant(acme, channel_settings.sms_config) == {"provider": "twilio", "account_sid": TWILIO_SID,
                                                   "auth_token": TWILIO_TOKEN, "sender": "+14155550199",
                                                   "base_url": ""}
     # The audit log says the settings changed, never what the secret is.
@@ -159,7 +159,7 @@ def test_aliyun_settings_with_template_codes(acme, admin, in_tenant):
         "sms-provider": "aliyun", "sms-access_key_id": "LTAI5tAbc123", "sms-access_key_secret": "ali-SECRET-77",
         "sms-sign_name": "阿里云短信测试", "sms-template_reminder": "SMS_154950909", "sms-template_default": "SMS_1"})
     assert response.status_code == 204
-    assert in_tenant(acme, sms.tenant_config) == {
+    assert in_tenant(acme, channel_settings.sms_config) == {
         "provider": "aliyun", "access_key_id": "LTAI5tAbc123", "access_key_secret": "ali-SECRET-77",
         "sign_name": "阿里云短信测试", "region": "", "endpoint": "",
         "templates": {"reminder": "SMS_154950909", "default": "SMS_1"}}
@@ -170,7 +170,7 @@ def test_aliyun_settings_with_template_codes(acme, admin, in_tenant):
 def test_no_provider_switches_sms_off(acme, admin, in_tenant):
     assert save_twilio(admin, acme).status_code == 204
     assert admin.post(url(acme, "/sms"), headers=HX, data={"sms-provider": ""}).status_code == 204
-    assert in_tenant(acme, sms.tenant_config) is None
+    assert in_tenant(acme, channel_settings.sms_config) is None
 
 
 def test_bot_url_and_secret_are_encrypted_and_masked(app, acme, admin, in_tenant):
@@ -185,17 +185,17 @@ def test_bot_url_and_secret_are_encrypted_and_masked(app, acme, admin, in_tenant
     page = admin.get(url(acme, "/"))
     assert "693a91f6" not in page.text and "whsec-UNIQUE-42" not in page.text
     assert "https://qyapi.weixin.qq.com/…5aaa" in page.text and "**** E-42" in page.text
-    assert in_tenant(acme, lambda: bots.tenant_config("webhook")) == {"url": "https://hooks.example.com/crm",
+    assert in_tenant(acme, lambda: channel_settings.bot_config("webhook")) == {"url": "https://hooks.example.com/crm",
                                                                      "secret": "whsec-UNIQUE-42"}
     # An empty address keeps the saved one; a bot never saved needs one.
     assert admin.post(url(acme, "/bots"), headers=HX, data={"channel": "wecom"}).status_code == 204
-    assert in_tenant(acme, lambda: bots.tenant_config("wecom"))["url"] == bot_url
+    assert in_tenant(acme, lambda: channel_settings.bot_config("wecom"))["url"] == bot_url
     missing = admin.post(url(acme, "/bots"), headers=HX, data={"channel": "dingtalk"})
     assert missing.status_code == 422 and 'id="dingtalk-url-error">Enter this value.' in missing.text
     assert admin.post(url(acme, "/bots"), headers=HX, data={"channel": "telegram"}).status_code == 422
     # Switched off: gone.
     assert admin.post(url(acme, "/bots"), headers=HX, data={"channel": "wecom", "wecom-remove": "y"}).status_code == 204
-    assert in_tenant(acme, lambda: bots.tenant_config("wecom")) is None
+    assert in_tenant(acme, lambda: channel_settings.bot_config("wecom")) is None
 
 
 def test_quiet_hours_are_saved_switched_off_and_validated(acme, admin, in_tenant):
@@ -207,14 +207,14 @@ def test_quiet_hours_are_saved_switched_off_and_validated(acme, admin, in_tenant
     response = admin.post(url(acme, "/quiet-hours"), headers=HX,
                           data={"quiet-enabled": "y", "quiet-start": "22:30", "quiet-end": "07:00"})
     assert response.status_code == 204
-    assert in_tenant(acme, config.quiet_hours) == {"start": "22:30", "end": "07:00"}
+    assert in_tenant(acme, channel_settings.quiet_hours) == {"start": "22:30", "end": "07:00"}
     bad = admin.post(url(acme, "/quiet-hours"), headers=HX,
                      data={"quiet-enabled": "y", "quiet-start": "25:00", "quiet-end": "07:00"})
     assert bad.status_code == 422 and 'id="quiet-start-error">Enter a time as HH:MM' in bad.text
     same = admin.post(url(acme, "/quiet-hours"), headers=HX,
                       data={"quiet-enabled": "y", "quiet-start": "07:00", "quiet-end": "07:00"})
     assert same.status_code == 422 and 'id="quiet-end-error">' in same.text
-    assert in_tenant(acme, config.quiet_hours) == {"start": "22:30", "end": "07:00"}
+    assert in_tenant(acme, channel_settings.quiet_hours) == {"start": "22:30", "end": "07:00"}
     assert admin.post(url(acme, "/quiet-hours"), headers=HX, data={"quiet-start": "22:30",
                                                                    "quiet-end": "07:00"}).status_code == 204
     assert in_tenant(acme, lambda: get_setting("quiet_hours", "unset")) is None  # stored as null: off

@@ -215,10 +215,10 @@ def test_member_chooses_sms_and_the_reminder_arrives_by_email_sms_and_in_app(
         app, acme, client_as, make_customer, in_tenant, run_worker, smtp_on, httpserver):
     import json
 
-    from crm.notify import config
+    from crm.notify import channel_settings
 
     httpserver.expect_request("/v1/sms", method="POST").respond_with_json({"id": "sms-1"})
-    in_tenant(acme, lambda: config.save_sms({"provider": "http", "url": httpserver.url_for("/v1/sms"),
+    in_tenant(acme, lambda: channel_settings.save_sms({"provider": "http", "url": httpserver.url_for("/v1/sms"),
                                              "auth_header": "Authorization", "auth_value": "Bearer t"}))
     admin = client_as(acme.admin_account_id)
     refused = admin.post(f"/{acme.slug}/messages/preferences", data={"channels": ["email", "sms"], "phone": ""})

@@ -14,9 +14,9 @@ from sqlalchemy import text
 from werkzeug import Response
 
 from crm.extensions import db
-from crm.notify import config, sms
-from crm.notify.channels import ChannelError
+from crm.notify import channel_settings, sms, transport
 from crm.notify.models import Notification
+from crm.notify.transport import ChannelError
 
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-token-Zq81xw"
@@ -72,8 +72,8 @@ def test_http_provider_error_carries_the_providers_message(ctx, httpserver):
 
 
 def test_a_provider_that_does_not_answer_in_time_is_an_error(ctx, httpserver, monkeypatch):
-    assert sms.TIMEOUT == 10
-    monkeypatch.setattr(sms, "TIMEOUT", 0.5)
+    assert transport.TIMEOUT == 10
+    monkeypatch.setattr(transport, "TIMEOUT", 0.5)
     httpserver.expect_request("/slow").respond_with_handler(lambda request: time.sleep(1.5) or Response("late"))
     started = time.monotonic()
     with pytest.raises(ChannelError, match=r"did not answer within 0.5 s"):
@@ -222,13 +222,13 @@ def test_unknown_provider_is_an_error(ctx):
 # --- the tenant's settings -----------------------------------------------------------------------------------
 
 def test_tenant_config_is_none_until_set_up_then_decrypted_and_stored_encrypted(app, acme, globex, in_tenant):
-    assert in_tenant(acme, sms.tenant_config) is None
-    in_tenant(acme, lambda: config.save_sms({"provider": "twilio", "account_sid": TWILIO_SID,
+    assert in_tenant(acme, channel_settings.sms_config) is None
+    in_tenant(acme, lambda: channel_settings.save_sms({"provider": "twilio", "account_sid": TWILIO_SID,
                                              "auth_token": TWILIO_TOKEN, "sender": "+1 415 555 0100"}))
-    saved = in_tenant(acme, sms.tenant_config)
+    saved = in_tenant(acme, channel_settings.sms_config)
     assert saved == {"provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN,
                      "sender": "+14155550100", "base_url": ""}
-    assert in_tenant(globex, sms.tenant_config) is None
+    assert in_tenant(globex, channel_settings.sms_config) is None
     with app.app_context(), db.engine.connect() as connection:
         row = connection.execute(text(f"select value::text from t_{acme.id}.settings where key = 'sms'")).scalar()
     assert TWILIO_SID in row and TWILIO_TOKEN not in row
@@ -237,14 +237,14 @@ def test_tenant_config_is_none_until_set_up_then_decrypted_and_stored_encrypted(
         connection.execute(text(f"insert into t_{globex.id}.settings (key, value) "
                                 f"select key, value from t_{acme.id}.settings where key = 'sms'"))
     with pytest.raises(ChannelError, match="cannot be decrypted"):
-        in_tenant(globex, sms.tenant_config)
+        in_tenant(globex, channel_settings.sms_config)
 
 
 def test_sms_from_the_outbox_reaches_the_provider_once(app, acme, in_tenant, httpserver, run_worker, outbox_rows):
     from crm.notify import outbox
 
     httpserver.expect_request("/sms", method="POST").respond_with_json({"id": "p-1"})
-    in_tenant(acme, lambda: config.save_sms({"provider": "http", "url": httpserver.url_for("/sms"),
+    in_tenant(acme, lambda: channel_settings.save_sms({"provider": "http", "url": httpserver.url_for("/sms"),
                                              "auth_value": "Bearer t0ken"}))
     in_tenant(acme, lambda: outbox.schedule(
         channel="sms", kind="reminder", recipient="+8613800138000", key="reminder:test-sms:1",
@@ -263,7 +263,7 @@ def test_a_refused_sms_is_retried_with_the_providers_error_shown(app, acme, in_t
     from crm.notify import outbox
 
     httpserver.expect_request("/sms").respond_with_json({"error": "number blocked"}, status=400)
-    in_tenant(acme, lambda: config.save_sms({"provider": "http", "url": httpserver.url_for("/sms")}))
+    in_tenant(acme, lambda: channel_settings.save_sms({"provider": "http", "url": httpserver.url_for("/sms")}))
     in_tenant(acme, lambda: outbox.schedule(channel="sms", kind="reminder", recipient="+8613800138000",
                                             key="reminder:test-sms:2", payload={}))
     run_worker()

@@ -6,26 +6,24 @@ null when off (rules.py reads it), "sms" {"provider", its plain fields, "templat
 signing secrets) are AES-GCM tokens bound to the tenant and the field, shown masked and kept when a form
 leaves them empty."""
 import re
-import smtplib
-import uuid
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import gettext as _
 
 from crm.audit.service import MASK, record
 from crm.crypto import UnknownKey, decrypt, encrypt, mask
 from crm.errors import Invalid
+from crm.notify.models import BOT_CHANNELS
 from crm.notify.rules import DEFAULT_QUIET_HOURS
+from crm.notify.transport import ChannelError
 from crm.settings import get_setting, put_setting
 from tenants.binding import current_tenant
 
 SMS_PROVIDERS = ("http", "twilio", "aliyun")
 SMS_SECRETS = {"http": ("auth_value",), "twilio": ("auth_token",), "aliyun": ("access_key_secret",)}
 TEMPLATE_KINDS = ("reminder", "order_status", "campaign", "quiet_customers", "digest", "default")  # Aliyun codes
-BOT_CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")
 BOT_SECRETS = {"wecom": ("url",), "dingtalk": ("url", "secret"), "feishu": ("url", "secret"),
                "webhook": ("url", "secret")}
 
@@ -59,8 +57,6 @@ def _decrypted(key: str, stored: dict) -> dict:
         try:
             plain[name] = decrypt(token, _context(key, name))
         except (UnknownKey, InvalidTag, ValueError) as error:
-            from crm.notify.channels import ChannelError
-
             raise ChannelError(f"the saved {name} of {key} cannot be decrypted: enter it again") from error
     return plain
 
@@ -303,49 +299,3 @@ def save_bot(channel: str, data: dict) -> dict | None:
     value = {"secrets": secrets}
     _put(key, value, channel)
     return value
-
-
-# --- the test button ----------------------------------------------------------------------------------------
-
-def send_test(channel: str, member, phone: str = "") -> str:
-    """Send a test message right away through the channel's real adapter with the saved settings; returns
-    what happened. Raises Invalid (nothing to send with) or ChannelError (the service refused)."""
-    from crm.customers.service import normalise_phone
-    from crm.notify import bots, channels, messages, sms
-    from crm.notify.models import Notification
-
-    workspace = current_tenant().name
-    message = messages.render_text("{{ subject }}", "{{ text }}", {
-        "subject": _("Test message from %(workspace)s", workspace=workspace),
-        "text": _("This is a test message from the CRM of %(workspace)s. If you can read it, messages "
-                  "reach you here.", workspace=workspace)})
-    note = Notification(channel=channel, kind="test", recipient="", idempotency_key=f"test:{uuid.uuid4().hex}",
-                        payload={"workspace": workspace}, language="en")
-    if channel == "email":
-        note.recipient = member.email
-        if not current_app.config["SMTP_URL"]:
-            channels.dev_outbox(note, message)
-            return _("No SMTP server is configured: the test email to %(email)s is in the development outbox.",
-                     email=member.email)
-        try:
-            channels.deliver(note, message)
-        except (smtplib.SMTPException, OSError) as error:
-            raise channels.ChannelError(f"the mail server refused: {error}") from error
-        return _("Test email sent to %(email)s.", email=member.email)
-    if channel == "sms":
-        config = sms.tenant_config()
-        if config is None:
-            raise Invalid({"phone": _("Set up and save an SMS provider first.")})
-        if not (phone or "").strip():
-            raise Invalid({"phone": _("Enter the mobile number to send the test to.")})
-        note.recipient = normalise_phone(phone)
-        message_id = sms.provider(config).send(note.recipient, message.text, note)
-        return _("Test SMS sent to %(phone)s (provider's message id: %(id)s).", phone=note.recipient,
-                 id=message_id or "—")
-    if channel in BOT_CHANNELS:
-        config = bots.tenant_config(channel)
-        if config is None:
-            raise Invalid({"url": _("Save the bot's webhook URL first.")})
-        bots.post(channel, config, message, note)
-        return _("Test message posted.")
-    raise Invalid({"channel": _("Choose a channel to test.")})
