@@ -10,7 +10,6 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import defer, joinedload
-from werkzeug.exceptions import NotFound
 
 from crm import crypto
 from crm.audit.service import MASK, audited, record
@@ -24,7 +23,7 @@ from crm.customers.models import (
     Tag,
     customer_tags,
 )
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, scoped
