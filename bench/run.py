@@ -266,7 +266,7 @@ def bench_provisioning(app, raw_url: str, n: int, counter: StatementCounter, sec
     from tenants.provisioning import SCHEMA_TOKEN, ddl_script
 
     try:
-        from tenants import pool
+        from tenants import spares
     except ImportError:
         pool = None
     settle = settle_cluster(raw_url, SETTLE_BUILDS)
@@ -312,7 +312,7 @@ def bench_provisioning(app, raw_url: str, n: int, counter: StatementCounter, sec
                 for i in range(WARMUP_TENANTS + n):
                     if budget.expired():
                         break
-                    pool.refill()
+                    spares.refill()
                     gc.collect()
                     with counter.counting():
                         started = time.perf_counter_ns()

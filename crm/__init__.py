@@ -9,7 +9,8 @@ from flask_wtf.csrf import CSRFError
 
 from config import Config, database_uri
 from crm import registry
-from crm.web import RecordId
+from crm.errors import Invalid
+from crm.web import RecordId, answer_invalid, is_htmx
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
@@ -130,18 +131,25 @@ def register_hooks(app: Flask) -> None:
 
 
 def register_errors(app: Flask) -> None:
+    """Services raise Invalid, NotFound and Forbidden (crm/errors.py); each answer starts by undoing the request's
+    writes, so nothing is half-saved and the page is rendered from what is stored."""
     def page(status: int, message: str | None = None):
-        from crm.web import is_htmx
-
         template = "errors/_message.html" if is_htmx() else "errors/page.html"
         return render_template(template, status=status, message=message), status
 
+    @app.errorhandler(Invalid)
+    def invalid(error):
+        db.session.rollback()
+        return answer_invalid(error)
+
     @app.errorhandler(404)
     def not_found(_e):
+        db.session.rollback()
         return page(404)
 
     @app.errorhandler(403)
     def forbidden(e):
+        db.session.rollback()
         return page(403, getattr(e, "description", None))
 
     @app.errorhandler(CSRFError)

@@ -11,7 +11,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select
 
 from crm.extensions import db, redis_connection
-from tenants import pool
+from tenants import spares
 from tenants.binding import tenant_bound
 from tenants.models import Tenant
 from tenants.resolver import tenant_by_id
@@ -116,11 +116,11 @@ def enqueue_for_active_tenants(job, queue_name: str = "default") -> int:
 
 
 # The spare schemas' refill runs as a job from here: tenants/ sits below the app, so it cannot make the app
-# a worker needs (platform_job), and it only exposes the work itself (pool.refill).
+# a worker needs (platform_job), and it only exposes the work itself (spares.refill).
 @platform_job
 def refill_spare_schemas() -> int:
-    """Build spare tenant schemas up to TENANT_POOL_SIZE (tenants/pool.py)."""
-    return pool.refill()
+    """Build spare tenant schemas up to TENANT_POOL_SIZE (tenants/spares.py)."""
+    return spares.refill()
 
 
 def refill_spares_after_commit() -> None:

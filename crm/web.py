@@ -1,7 +1,13 @@
-"""Small helpers every feature's views share: page-or-fragment rendering and htmx-aware redirects."""
-from flask import flash, redirect, render_template, request, url_for
+"""Small helpers every feature's views share: page-or-fragment rendering, htmx-aware redirects, and how a view
+answers when a service refuses its input (`on_invalid`)."""
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import flash, g, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
+
+from crm.errors import Invalid
 
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; anything larger cannot name a record
 
@@ -48,13 +54,53 @@ def saved(message: str, endpoint: str, **values):
     return see_other(url_for(endpoint, **values))
 
 
-def refused(error, endpoint: str, **values):
-    """Undo the user's action, show why (an Invalid's messages), and go (303) to `endpoint`."""
+def refused(error, url: str | None = None):
+    """Undo the user's action, show why (an Invalid's messages), and go (303) to `url`, else back to the page
+    the request came from, else the start page."""
     from crm.extensions import db
 
     db.session.rollback()
     flash(" ".join(error.errors.values()), "error")
-    return see_other(url_for(endpoint, **values))
+    return see_other(url or came_from() or url_for("accounts.home"))
+
+
+def came_from() -> str | None:
+    """The path (and query) of the page this request was sent from, when that page is on this site."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return local_path(urlunsplit(("", "", referrer.path, referrer.query, "")))
+
+
+def on_invalid(answer: Callable) -> None:
+    """Call before the service: if it raises Invalid, the session is rolled back and the request is answered with
+    `answer(error)`, usually the form again with the messages at its fields (sent as 422, which htmx swaps in)."""
+    g.on_invalid = answer
+
+
+def on_invalid_go_to(endpoint: str, **values) -> None:
+    """Call before the service a button calls: if it raises Invalid, nothing is saved, the messages are flashed
+    and the user goes (303) to `endpoint`."""
+    on_invalid(lambda error: refused(error, url_for(endpoint, **values)))
+
+
+def check_form(form) -> None:
+    """Refuse a posted form that fails its own checks (their messages are already at its fields), so it is
+    answered the way the view chose with `on_invalid`, like a service's refusal."""
+    if not form.validate_on_submit():
+        raise Invalid({})
+
+
+def answer_invalid(error):
+    """The answer the view chose with `on_invalid`: a page is sent as 422, a redirect as it is. A view that chose
+    none gets `refused`: the messages flashed, and back to the page the user came from."""
+    answer = g.pop("on_invalid", None)
+    if answer is None:
+        return refused(error)
+    response = make_response(answer(error))
+    if response.status_code == 200:
+        response.status_code = 422
+    return response
 
 
 def see_other(url: str):

@@ -35,7 +35,7 @@ def prepare(app) -> None:
     from crm.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
     from crm.extensions import db
     from tenants.migrations import upgrade_all, upgrade_public
-    from tenants.pool import refill
+    from tenants.spares import refill
 
     with app.app_context():
         upgrade_public(db.engine)

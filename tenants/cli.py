@@ -24,7 +24,7 @@ def list_():
 def upgrade(processes):
     """Migrate public, then every tenant schema (each in its own transaction), reporting per tenant."""
     from tenants.migrations import upgrade_all, upgrade_public
-    from tenants.pool import refill
+    from tenants.spares import refill
 
     upgrade_public(db.engine)
     reports = upgrade_all(db.engine, processes)

@@ -69,7 +69,7 @@ class Invitation(db.Model):
 
 
 class SpareSchema(db.Model):
-    """A tenant schema built ahead of time (tenants/pool.py), waiting to be renamed into a new tenant's."""
+    """A tenant schema built ahead of time (tenants/spares.py), waiting to be renamed into a new tenant's."""
 
     __tablename__ = "spare_schemas"
     __table_args__ = {"schema": "public"}

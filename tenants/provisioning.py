@@ -80,12 +80,12 @@ def provision_tenant(name: str, slug: str) -> Tenant:
 
     A spare schema built ahead of time is taken when one is ready (a rename); otherwise the schema is
     built here. Either way the tenant is at the migration head with the default seeds."""
-    from tenants import pool
+    from tenants import spares
 
     tenant = Tenant(name=name, slug=slug, status="active")
     db.session.add(tenant)
     db.session.flush()
     schema = schema_name(tenant.id)
-    if not pool.claim_spare(schema):
+    if not spares.claim_spare(schema):
         build_schema(schema)
     return tenant

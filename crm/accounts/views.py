@@ -7,9 +7,8 @@ from crm import LANGUAGES
 from crm.accounts import service
 from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from crm.audit.service import record
-from crm.errors import Invalid
 from crm.extensions import db, limiter
-from crm.web import local_path, render, see_other
+from crm.web import local_path, on_invalid, render, see_other
 from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
@@ -51,18 +50,14 @@ def home():
 def signup():
     """Sign a company up: a workspace of its own, with the signer as its admin."""
     form = SignupForm()
+    on_invalid(lambda error: render_template("accounts/signup.html", form=error.apply_to(form)))
     if form.validate_on_submit():
-        try:
-            account, tenant = service.sign_up(form.company.data, form.slug.data, form.name.data,
-                                              form.email.data, form.password.data, _current_language())
-        except Invalid as error:
-            db.session.rollback()
-            error.apply_to(form)
-        else:
-            db.session.commit()
-            login_user(account)
-            flash(_("Welcome! Your workspace %(name)s is ready.", name=tenant.name))
-            return see_other(url_for("workspace.index", slug=tenant.slug))
+        account, tenant = service.sign_up(form.company.data, form.slug.data, form.name.data,
+                                          form.email.data, form.password.data, _current_language())
+        db.session.commit()
+        login_user(account)
+        flash(_("Welcome! Your workspace %(name)s is ready.", name=tenant.name))
+        return see_other(url_for("workspace.index", slug=tenant.slug))
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
 
 

@@ -4,14 +4,13 @@ from datetime import UTC, datetime, time, timedelta
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
-from werkzeug.exceptions import NotFound
 
 from crm.activities import reminders
 from crm.activities.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import Customer
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.access import in_reach, scoped
 from crm.members.models import Member

@@ -7,10 +7,9 @@ from crm import registry
 from crm.activities import service
 from crm.activities.forms import DoneForm, FollowUpForm
 from crm.activities.models import METHOD_LABELS
-from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
-from crm.web import local_path, refused, render, saved, see_other
+from crm.web import check_form, local_path, on_invalid, on_invalid_go_to, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("activities", __name__, "/activities")
@@ -47,10 +46,10 @@ def index():
                   method_labels=METHOD_LABELS, now=utcnow(), digest=service.digest_wanted(g.member))
 
 
-def _follow_up_form(form: FollowUpForm, activity=None, status: int = 200):
+def _follow_up_form(form: FollowUpForm, activity=None):
     form.owner_id.choices = [(str(m.id), m.name) for m in members_in_reach(g.member, "activities", "create")]
     return render("activities/form.html", "form", form=form, activity=activity,
-                  next_url=request.values.get("next", "")), status
+                  next_url=request.values.get("next", ""))
 
 
 @bp.get("/new")
@@ -68,14 +67,9 @@ def new():
 def create():
     """Save a planned follow-up or a logged interaction."""
     form = FollowUpForm()
-    if not form.validate_on_submit():
-        return _follow_up_form(form, status=422)
-    try:
-        activity = service.create(g.member, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _follow_up_form(form, status=422)
+    on_invalid(lambda error: _follow_up_form(error.apply_to(form)))
+    check_form(form)
+    activity = service.create(g.member, form.data_for_service())
     return _done(_("Interaction logged.") if activity.done_at else _("Follow-up planned."))
 
 
@@ -94,20 +88,15 @@ def update(activity_id: int):
     """Reschedule or reword a planned follow-up."""
     activity = service.get_activity(g.member, activity_id, "edit")
     form = FollowUpForm()
-    if not form.validate_on_submit():
-        return _follow_up_form(form, activity, 422)
-    try:
-        service.update(g.member, activity, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _follow_up_form(form, service.get_activity(g.member, activity_id, "edit"), 422)
+    on_invalid(lambda error: _follow_up_form(error.apply_to(form), activity))
+    check_form(form)
+    service.update(g.member, activity, form.data_for_service())
     return _done(_("Follow-up saved."))
 
 
-def _done_form(form: DoneForm, activity, status: int = 200):
+def _done_form(form: DoneForm, activity):
     return render("activities/done.html", "form", form=form, activity=activity, method_labels=METHOD_LABELS,
-                  next_url=request.values.get("next", "")), status
+                  next_url=request.values.get("next", ""))
 
 
 @bp.get("/<id:activity_id>/done")
@@ -123,14 +112,9 @@ def done(activity_id: int):
     """Mark it done with the outcome; plan the next one when asked."""
     activity = service.get_activity(g.member, activity_id, "edit")
     form = DoneForm()
-    if not form.validate_on_submit():
-        return _done_form(form, activity, 422)
-    try:
-        following = service.complete(g.member, activity, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _done_form(form, service.get_activity(g.member, activity_id, "edit"), 422)
+    on_invalid(lambda error: _done_form(error.apply_to(form), activity))
+    check_form(form)
+    following = service.complete(g.member, activity, form.data_for_service())
     return _done(_("Done. Next follow-up planned.") if following else _("Follow-up done."))
 
 
@@ -139,10 +123,8 @@ def done(activity_id: int):
 def delete(activity_id: int):
     """Cancel a planned follow-up."""
     activity = service.get_activity(g.member, activity_id, "delete")
-    try:
-        service.cancel(g.member, activity)
-    except Invalid as error:
-        return refused(error, "activities.index")
+    on_invalid_go_to("activities.index")
+    service.cancel(g.member, activity)
     return _done(_("Follow-up cancelled."))
 
 
@@ -150,13 +132,9 @@ def delete(activity_id: int):
 @require("activities", "create")
 def add_note():
     """A note on a customer's timeline."""
-    try:
-        service.add_note(g.member, request.form)
-    except Invalid as error:
-        return refused(error, "activities.index")
+    on_invalid_go_to("activities.index")
+    service.add_note(g.member, request.form)
     return _done(_("Note added."))
-
-
 
 @bp.post("/digest")
 @require("activities", "view")
@@ -167,9 +145,9 @@ def digest():
     return _done(_("You will get a morning digest.") if wanted else _("Morning digest switched off."))
 
 
-def _rules_page(errors: dict | None = None, status: int = 200):
+def _rules_page(errors: dict | None = None):
     return render("activities/rules.html", rule=service.quiet_rule(), errors=errors or {},
-                  typed=request.form if errors else {}), status
+                  typed=request.form if errors else {})
 
 
 @bp.get("/rules")
@@ -182,9 +160,6 @@ def rules():
 @bp.post("/rules")
 @require("settings", "edit")
 def save_rules():
-    try:
-        service.set_quiet_rule(request.form)
-    except Invalid as error:
-        db.session.rollback()
-        return _rules_page(error.errors, 422)
+    on_invalid(lambda error: _rules_page(error.errors))
+    service.set_quiet_rule(request.form)
     return saved(_("Reminder rules saved."), "activities.rules")

@@ -21,14 +21,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import NotFound
 
 from crm import listing
 from crm.activities.service import parse_local
 from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaign
 from crm.customers import service as customers
 from crm.customers.models import STAGE_LABELS, Customer
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.jobs import enqueue_after_commit, queue

@@ -1,6 +1,6 @@
 """Campaigns: the list, the form with its audience (the customer list's filters, counted live), the page with
 progress polled while sending, send, cancel and delete."""
-from flask import g, request
+from flask import g, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,11 +10,10 @@ from crm.activities.service import local_input
 from crm.campaigns import service
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
 from crm.errors import Invalid
-from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
-from crm.web import is_htmx, record_id, refused, render, saved
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
@@ -53,15 +52,10 @@ def create():
     """Save a draft, or send (now, or at the chosen time)."""
     form = CampaignForm()
     audience = service.audience_args(request.form)
-    if not form.validate_on_submit():
-        return _form_page(form, None, audience), 422
+    on_invalid(lambda error: _form_page(error.apply_to(form), None, audience))
+    check_form(form)
     sending = request.form.get("action") == "send"
-    try:
-        campaign = service.create_campaign(g.member, form.data_for_service(), audience, send=sending)
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, None, audience), 422
+    campaign = service.create_campaign(g.member, form.data_for_service(), audience, send=sending)
     return saved(_sent_message(campaign) if sending else _("Campaign saved as a draft."), "campaigns.show",
                  campaign_id=campaign.id)
 
@@ -110,7 +104,7 @@ def edit(campaign_id: int):
     campaign = service.get_campaign(g.member, campaign_id, "edit")
     if campaign.status not in ("draft", "scheduled"):
         return refused(Invalid({"status": _("This campaign has been sent; it can no longer be changed.")}),
-                       "campaigns.show", campaign_id=campaign.id)
+                       url_for("campaigns.show", campaign_id=campaign.id))
     form = CampaignForm(formdata=None, obj=campaign)
     form.send_at.data = local_input(campaign.send_at)
     return _form_page(form, campaign, campaign.audience)
@@ -123,15 +117,10 @@ def update(campaign_id: int):
     campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
     form = CampaignForm()
     audience = service.audience_args(request.form)
-    if not form.validate_on_submit():
-        return _form_page(form, campaign, audience), 422
+    on_invalid(lambda error: _form_page(error.apply_to(form), campaign, audience))
+    check_form(form)
     sending = request.form.get("action") == "send"
-    try:
-        service.update_campaign(campaign, form.data_for_service(), audience, send=sending)
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, service.get_campaign(g.member, campaign_id, "edit"), audience), 422
+    service.update_campaign(campaign, form.data_for_service(), audience, send=sending)
     return saved(_sent_message(campaign) if sending else _("Campaign saved as a draft."), "campaigns.show",
                  campaign_id=campaign_id)
 
@@ -141,10 +130,8 @@ def update(campaign_id: int):
 def send(campaign_id: int):
     """Send a draft now."""
     campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
-    try:
-        service.start(campaign)
-    except Invalid as error:
-        return refused(error, "campaigns.show", campaign_id=campaign_id)
+    on_invalid_go_to("campaigns.show", campaign_id=campaign_id)
+    service.start(campaign)
     return saved(_sent_message(campaign), "campaigns.show", campaign_id=campaign_id)
 
 
@@ -153,10 +140,8 @@ def send(campaign_id: int):
 def cancel(campaign_id: int):
     """Stop sending: no more batches, and the messages not sent yet are cancelled."""
     campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
-    try:
-        cancelled = service.cancel(campaign)
-    except Invalid as error:
-        return refused(error, "campaigns.show", campaign_id=campaign_id)
+    on_invalid_go_to("campaigns.show", campaign_id=campaign_id)
+    cancelled = service.cancel(campaign)
     return saved(_("Campaign cancelled; %(n)d messages not sent.", n=cancelled), "campaigns.show",
                  campaign_id=campaign_id)
 
@@ -166,10 +151,8 @@ def cancel(campaign_id: int):
 def delete(campaign_id: int):
     campaign = service.get_campaign(g.member, campaign_id, "delete", lock=True)
     name = campaign.name
-    try:
-        service.delete_campaign(campaign)
-    except Invalid as error:
-        return refused(error, "campaigns.show", campaign_id=campaign_id)
+    on_invalid_go_to("campaigns.show", campaign_id=campaign_id)
+    service.delete_campaign(campaign)
     return saved(_("Campaign %(name)s deleted.", name=name), "campaigns.index")
 
 

@@ -8,7 +8,6 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import defer, joinedload
-from werkzeug.exceptions import NotFound
 
 from crm import crypto, listing
 from crm.audit.service import MASK, audited, record
@@ -22,7 +21,7 @@ from crm.customers.models import (
     Tag,
     customer_tags,
 )
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, scoped

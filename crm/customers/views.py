@@ -12,7 +12,7 @@ from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.tags import service as tags
-from crm.web import is_htmx, record_id, render, see_other
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
@@ -71,13 +71,9 @@ def create():
     """Create a customer; errors come back beside their fields with what was typed kept."""
     form = _form("create")
     custom = fields.read_form(fields.fields(), request.form, for_update=False)
-    if not form.validate_on_submit():
-        return _form_page(form, None, custom), 422
-    try:
-        customer = service.create_customer(g.member, form.data_for_service(), custom=custom)
-    except Invalid as error:
-        db.session.rollback()
-        return _form_page(form, None, custom, _split_errors(error, form)), 422
+    on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
+    check_form(form)
+    customer = service.create_customer(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Customer %(name)s added.", name=customer.name))
     return see_other(url_for("customers.show", customer_id=customer.id))
@@ -110,14 +106,9 @@ def update(customer_id: int):
     customer = service.get_customer(g.member, customer_id, "edit")
     form = _form("edit")
     custom = fields.read_form(fields.fields(), request.form, for_update=True)
-    if not form.validate_on_submit():
-        return _form_page(form, customer, custom), 422
-    try:
-        service.update_customer(g.member, customer, form.data_for_service(), custom=custom)
-    except Invalid as error:
-        db.session.rollback()
-        customer = service.get_customer(g.member, customer_id, "edit")
-        return _form_page(form, customer, custom, _split_errors(error, form)), 422
+    on_invalid(lambda error: _form_page(form, customer, custom, error.split_custom(form)))
+    check_form(form)
+    service.update_customer(g.member, customer, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
     return see_other(url_for("customers.show", customer_id=customer.id))
@@ -130,13 +121,6 @@ def _form_page(form, customer, custom_values=None, custom_errors=None):
         custom_values = dict(customer.custom) if customer else {f.key: f.default for f in definitions if f.default}
     return render("customers/form.html", block="form", form=form, customer=customer, custom_fields=definitions,
                   custom_values=custom_values, custom_errors=custom_errors or {}, hidden_builtin=_hidden_builtin())
-
-
-def _split_errors(error: Invalid, form) -> dict:
-    """Built-in field errors go onto the WTForms fields; custom field errors are returned for the template."""
-    custom = {k: v for k, v in error.errors.items() if k.startswith("custom_")}
-    Invalid({k: v for k, v in error.errors.items() if k not in custom}).apply_to(form)
-    return custom
 
 
 def _hidden_builtin() -> set:
@@ -160,13 +144,10 @@ def update_field(customer_id: int, name: str):
     _inline_field(name)
     customer = service.get_customer(g.member, customer_id, "edit")
     value = request.form.get("value", "")
-    try:
-        service.update_customer(g.member, customer, {name: value}, partial=True)
-    except Invalid as error:
-        db.session.rollback()
-        customer = service.get_customer(g.member, customer_id, "edit")
-        return render("customers/_field.html", customer=customer, name=name, editing=True, value=value,
-                      error=error.errors.get(name), members=members_in_reach(g.member, "customers", "edit")), 422
+    on_invalid(lambda error: render("customers/_field.html", customer=customer, name=name, editing=True, value=value,
+                                    error=error.errors.get(name),
+                                    members=members_in_reach(g.member, "customers", "edit")))
+    service.update_customer(g.member, customer, {name: value}, partial=True)
     db.session.commit()
     return render("customers/_field.html", customer=customer, name=name, editing=False,
                   value=getattr(customer, name), error=None, members=members_in_reach(g.member, "customers", "edit"))
@@ -200,17 +181,14 @@ def choices():
 def add_tag(customer_id: int):
     """Tag one customer with an existing tag or a new one typed by name."""
     customer = service.get_customer(g.member, customer_id, "edit")
-    error = None
-    try:
-        tag_id = record_id(request.form.get("tag_id"))
-        tag = tags.get_tag(tag_id) if tag_id else tags.find_or_create_tag(request.form.get("name", ""))
-        service.add_tag([customer], tag)
-        db.session.commit()
-    except Invalid as invalid:
-        db.session.rollback()
-        error = invalid.errors.get("name")
-    customer = service.get_customer(g.member, customer_id)
-    return render("customers/_tags.html", customer=customer, tags=tags.all_tags(), error=error), 422 if error else 200
+    on_invalid(lambda error: render("customers/_tags.html", customer=customer, tags=tags.all_tags(),
+                                    error=error.errors.get("name")))
+    tag_id = record_id(request.form.get("tag_id"))
+    tag = tags.get_tag(tag_id) if tag_id else tags.find_or_create_tag(request.form.get("name", ""))
+    service.add_tag([customer], tag)
+    db.session.commit()
+    return render("customers/_tags.html", customer=service.get_customer(g.member, customer_id), tags=tags.all_tags(),
+                  error=None)
 
 
 @bp.post("/<id:customer_id>/tags/<id:tag_id>/remove")
@@ -245,13 +223,8 @@ def bulk():
     if action not in BULK_ACTIONS:
         flash(_("Choose an action."), "error")
         return see_other(url_for("customers.index", **request.args))
-    chosen = service.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action])
-    try:
-        done = _bulk(action, chosen)
-    except Invalid as error:
-        db.session.rollback()
-        flash(next(iter(error.errors.values())), "error")
-        return see_other(url_for("customers.index", **request.args))
+    on_invalid_go_to("customers.index", **request.args)
+    done = _bulk(action, service.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action]))
     db.session.commit()
     flash(_("%(n)d customers updated.", n=done) if action != "delete"
           else _("%(n)d customers moved to the trash.", n=done))

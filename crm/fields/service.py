@@ -8,11 +8,10 @@ from urllib.parse import urlparse
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from werkzeug.exceptions import NotFound
 
 from crm import crypto
 from crm.audit.service import diff, record
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES, CustomField
 from crm.members.models import Setting

@@ -5,12 +5,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.errors import Invalid
 from crm.extensions import db
 from crm.fields import service
 from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES
 from crm.members.access import require
-from crm.web import saved, see_other
+from crm.web import on_invalid, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("fields", __name__, "/settings/fields")
@@ -73,11 +72,8 @@ def new():
 def create():
     """Add a custom field to customers, deals or orders (the form's `entity`)."""
     entity = _entity(request.form.get("entity"))
-    try:
-        field = service.save_field(None, request.form, entity)
-    except Invalid as error:
-        db.session.rollback()
-        return _edit_page(None, entity, error.errors, request.form), 422
+    on_invalid(lambda error: _edit_page(None, entity, error.errors, request.form))
+    field = service.save_field(None, request.form, entity)
     return saved(_("Field %(name)s added.", name=field.label_en), "fields.index", **_tab(entity))
 
 
@@ -94,11 +90,8 @@ def update(field_id: int):
     """Save a field; a type change is refused with a report when stored values would not fit."""
     field = service.get_field(field_id)
     entity = field.entity
-    try:
-        service.save_field(field, request.form)
-    except Invalid as error:
-        db.session.rollback()
-        return _edit_page(service.get_field(field_id), entity, error.errors, request.form), 422
+    on_invalid(lambda error: _edit_page(field, entity, error.errors, request.form))
+    service.save_field(field, request.form)
     return saved(_("Field %(name)s saved.", name=field.label_en), "fields.index", **_tab(entity))
 
 

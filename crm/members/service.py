@@ -5,12 +5,11 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
-from werkzeug.exceptions import NotFound
 
 from crm.accounts.models import Account
 from crm.audit.service import diff, record
 from crm.customers.models import Customer
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import ACTIONS, OFFERED, RESOURCES, SCOPES, matrix

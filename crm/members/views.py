@@ -8,12 +8,11 @@ from flask_login import current_user, login_user
 from crm import registry
 from crm.accounts import service as accounts
 from crm.errors import Invalid
-from crm.extensions import db
 from crm.members import service
 from crm.members.access import require
 from crm.members.labels import audit_entities, template_labels
 from crm.members.permissions import OFFERED, OFFERED_ACTIONS, SCOPES
-from crm.web import record_id, refused, saved, see_other
+from crm.web import on_invalid, on_invalid_go_to, record_id, saved, see_other
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 from tenants.service import tenant_ref
@@ -53,10 +52,8 @@ def index():
 def update(member_id: int):
     """Change a member's role and team."""
     member = service.get_member(member_id)
-    try:
-        service.change_member(member, request.form.get("role_id"), request.form.get("team_id"))
-    except Invalid as error:
-        return refused(error, "members.index")
+    on_invalid_go_to("members.index")
+    service.change_member(member, request.form.get("role_id"), request.form.get("team_id"))
     return saved(_("%(name)s updated.", name=member.name), "members.index")
 
 
@@ -66,10 +63,8 @@ def set_active(member_id: int):
     """Deactivate (access ends at once, records stay) or reactivate a member."""
     member = service.get_member(member_id)
     active = request.form.get("active") == "1"
-    try:
-        service.set_active(member, active)
-    except Invalid as error:
-        return refused(error, "members.index")
+    on_invalid_go_to("members.index")
+    service.set_active(member, active)
     return saved(_("%(name)s reactivated.", name=member.name) if active
                  else _("%(name)s deactivated.", name=member.name), "members.index")
 
@@ -80,10 +75,8 @@ def set_active(member_id: int):
 def reassign(member_id: int):
     """Give all of a member's customers to another member."""
     member = service.get_member(member_id)
-    try:
-        moved = service.reassign_customers(member, request.form.get("to_member_id"))
-    except Invalid as error:
-        return refused(error, "members.index")
+    on_invalid_go_to("members.index")
+    moved = service.reassign_customers(member, request.form.get("to_member_id"))
     return saved(_("%(n)d customers reassigned.", n=moved), "members.index")
 
 
@@ -92,11 +85,9 @@ def reassign(member_id: int):
 def invite():
     """Invite someone by email."""
     form = request.form
-    try:
-        invitation = service.invite(g.member, form.get("email", ""), form.get("name", ""), form.get("role_id"),
-                                    form.get("team_id"), _accept_url)
-    except Invalid as error:
-        return refused(error, "members.index")
+    on_invalid_go_to("members.index")
+    invitation = service.invite(g.member, form.get("email", ""), form.get("name", ""), form.get("role_id"),
+                                form.get("team_id"), _accept_url)
     return saved(_("Invitation sent to %(email)s.", email=invitation.email), "members.index")
 
 
@@ -104,10 +95,8 @@ def invite():
 @require("members", "create")
 def resend(invitation_id: int):
     invitation = service.get_invitation(invitation_id)
-    try:
-        service.resend(invitation, _accept_url)
-    except Invalid as error:
-        return refused(error, "members.index")
+    on_invalid_go_to("members.index")
+    service.resend(invitation, _accept_url)
     return saved(_("Invitation sent again to %(email)s.", email=invitation.email), "members.index")
 
 
@@ -129,11 +118,9 @@ def teams():
 @bp.post("/teams")
 @require("members", "edit")
 def create_team():
-    try:
-        team = service.save_team(None, request.form.get("name"), request.form.get("parent_id"),
-                                 request.form.get("manager_id"))
-    except Invalid as error:
-        return refused(error, "members.teams")
+    on_invalid_go_to("members.teams")
+    team = service.save_team(None, request.form.get("name"), request.form.get("parent_id"),
+                             request.form.get("manager_id"))
     return saved(_("Team %(name)s saved.", name=team.name), "members.teams")
 
 
@@ -141,11 +128,9 @@ def create_team():
 @require("members", "edit")
 def update_team(team_id: int):
     team = service.get_team(team_id)
-    try:
-        service.save_team(team, request.form.get("name"), request.form.get("parent_id"),
-                          request.form.get("manager_id"))
-    except Invalid as error:
-        return refused(error, "members.teams")
+    on_invalid_go_to("members.teams")
+    service.save_team(team, request.form.get("name"), request.form.get("parent_id"),
+                      request.form.get("manager_id"))
     return saved(_("Team %(name)s saved.", name=team.name), "members.teams")
 
 
@@ -153,10 +138,8 @@ def update_team(team_id: int):
 @require("members", "edit")
 def delete_team(team_id: int):
     team = service.get_team(team_id)
-    try:
-        service.delete_team(team)
-    except Invalid as error:
-        return refused(error, "members.teams")
+    on_invalid_go_to("members.teams")
+    service.delete_team(team)
     return saved(_("Team %(name)s deleted.", name=team.name), "members.teams")
 
 
@@ -172,11 +155,9 @@ def roles():
 def create_role():
     """A new role, empty or copied from another."""
     source = request.form.get("copy_from", "")
-    try:
-        role = service.create_role(request.form.get("name"),
-                                   service.get_role(record_id(source)) if record_id(source) else None)
-    except Invalid as error:
-        return refused(error, "members.roles")
+    on_invalid_go_to("members.roles")
+    role = service.create_role(request.form.get("name"),
+                               service.get_role(record_id(source)) if record_id(source) else None)
     return saved(_("Role %(name)s created.", name=role.name), "members.role", role_id=role.id)
 
 
@@ -192,10 +173,8 @@ def role(role_id: int):
 @require("settings", "edit")
 def save_role(role_id: int):
     role = service.get_role(role_id)
-    try:
-        changed = service.update_permissions(role, request.form)
-    except Invalid as error:
-        return refused(error, "members.role", role_id=role_id)
+    on_invalid_go_to("members.role", role_id=role_id)
+    changed = service.update_permissions(role, request.form)
     return saved(_("%(n)d permissions changed.", n=changed), "members.role", role_id=role_id)
 
 
@@ -204,13 +183,10 @@ def save_role(role_id: int):
 def save_pool_limit(role_id: int):
     """The role's customer limit for pool claims and assignments; a bad value stays in the input with its message."""
     role = service.get_role(role_id)
-    try:
-        service.set_pool_limit(role, request.form.get("pool_limit"))
-    except Invalid as error:
-        db.session.rollback()
-        return render_template("members/role.html", role=service.get_role(role_id), offered=OFFERED,
-                               actions=OFFERED_ACTIONS, scopes=SCOPES, pool_limit_error=error.errors["pool_limit"],
-                               pool_limit_value=request.form.get("pool_limit", "")), 422
+    on_invalid(lambda error: render_template("members/role.html", role=role, offered=OFFERED, actions=OFFERED_ACTIONS,
+                                             scopes=SCOPES, pool_limit_error=error.errors["pool_limit"],
+                                             pool_limit_value=request.form.get("pool_limit", "")))
+    service.set_pool_limit(role, request.form.get("pool_limit"))
     return saved(_("Customer limit saved."), "members.role", role_id=role_id)
 
 
@@ -218,10 +194,8 @@ def save_pool_limit(role_id: int):
 @require("settings", "edit")
 def delete_role(role_id: int):
     role = service.get_role(role_id)
-    try:
-        service.delete_role(role)
-    except Invalid as error:
-        return refused(error, "members.roles")
+    on_invalid_go_to("members.roles")
+    service.delete_role(role)
     return saved(_("Role %(name)s deleted.", name=role.name), "members.roles")
 
 
@@ -233,23 +207,21 @@ def accept(token: str):
         return render_template("members/invitation_invalid.html"), 404
     existing = accounts.find_account(invitation.email)
     signed_in_as_invitee = current_user.is_authenticated and current_user.email == invitation.email
-    errors = {}
     if request.method == "POST" and (signed_in_as_invitee or existing is None):
-        try:
-            account = current_user if signed_in_as_invitee else _new_account(invitation.email)
-            with tenant_bound(tenant_ref(invitation.tenant_id)) as tenant:
-                service.accept(invitation, account)
-        except Invalid as error:
-            db.session.rollback()
-            errors = error.errors
-        else:
-            if not signed_in_as_invitee:
-                login_user(account)
-            flash(_("Welcome to %(workspace)s!", workspace=tenant.name))
-            return see_other(url_for("workspace.index", slug=tenant.slug))
-    tenant = tenant_ref(invitation.tenant_id)
-    return render_template("members/accept.html", invitation=invitation, tenant=tenant, existing=existing,
-                           signed_in_as_invitee=signed_in_as_invitee, errors=errors), 422 if errors else 200
+        on_invalid(lambda error: _accept_page(invitation, existing, signed_in_as_invitee, error.errors))
+        account = current_user if signed_in_as_invitee else _new_account(invitation.email)
+        with tenant_bound(tenant_ref(invitation.tenant_id)) as tenant:
+            service.accept(invitation, account)
+        if not signed_in_as_invitee:
+            login_user(account)
+        flash(_("Welcome to %(workspace)s!", workspace=tenant.name))
+        return see_other(url_for("workspace.index", slug=tenant.slug))
+    return _accept_page(invitation, existing, signed_in_as_invitee)
+
+
+def _accept_page(invitation, existing, signed_in_as_invitee: bool, errors: dict | None = None):
+    return render_template("members/accept.html", invitation=invitation, tenant=tenant_ref(invitation.tenant_id),
+                           existing=existing, signed_in_as_invitee=signed_in_as_invitee, errors=errors or {})
 
 
 def _new_account(email: str):

@@ -14,7 +14,7 @@ from crm.extensions import db
 from crm.members.access import require
 from crm.notify import channel_settings, channels
 from crm.settings import get_setting
-from crm.web import is_htmx, saved
+from crm.web import is_htmx, on_invalid, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("messaging", __name__, "/settings/messaging")
@@ -101,10 +101,8 @@ def sms_fields():
 def save_email():
     """Save the sender name and reply-to address of emails."""
     form = EmailForm(prefix="email")
-    try:
-        channel_settings.save_email(form.data_for_service())
-    except Invalid as error:
-        return _refused("email", error, form, email_form=form)
+    on_invalid(lambda error: _section("email", email_form=error.apply_to(form)))
+    channel_settings.save_email(form.data_for_service())
     return saved(_("Email settings saved."), "messaging.index")
 
 
@@ -113,10 +111,8 @@ def save_email():
 def save_sms():
     """Save the SMS provider; secrets left empty keep their saved value."""
     form = SmsForm(prefix="sms")
-    try:
-        channel_settings.save_sms(form.data_for_service())
-    except Invalid as error:
-        return _refused("sms", error, form, sms_form=form)
+    on_invalid(lambda error: _section("sms", sms_form=error.apply_to(form)))
+    channel_settings.save_sms(form.data_for_service())
     return saved(_("SMS settings saved."), "messaging.index")
 
 
@@ -128,10 +124,8 @@ def save_bot():
     if channel not in channel_settings.BOT_CHANNELS:
         return _result(channel, Result(False, _("Choose a chat bot from the list.")), 422)
     form = BotForm(prefix=channel)
-    try:
-        channel_settings.save_bot(channel, form.data_for_service())
-    except Invalid as error:
-        return _refused("bot", error, form, bot_forms={channel: form}, channel=channel)
+    on_invalid(lambda error: _section("bot", bot_forms={channel: error.apply_to(form)}, channel=channel))
+    channel_settings.save_bot(channel, form.data_for_service())
     return saved(_("%(bot)s saved.", bot=BOT_LABELS[channel]), "messaging.index")
 
 
@@ -140,10 +134,8 @@ def save_bot():
 def save_quiet_hours():
     """Save the quiet hours for customer messages, or switch them off."""
     form = QuietHoursForm(prefix="quiet")
-    try:
-        channel_settings.save_quiet_hours(form.data_for_service())
-    except Invalid as error:
-        return _refused("quiet", error, form, quiet_form=form)
+    on_invalid(lambda error: _section("quiet", quiet_form=error.apply_to(form)))
+    channel_settings.save_quiet_hours(form.data_for_service())
     return saved(_("Quiet hours saved."), "messaging.index")
 
 
@@ -202,18 +194,11 @@ def _page(status: int = 200, **forms):
     return render_template("notify/settings.html", **_context(**forms)), status
 
 
-def _section(name: str, status: int = 200, **forms):
+def _section(name: str, **forms):
     """One section (htmx swaps it), or the whole page around it."""
     if _fragment():
-        return render_template(f"notify/_settings_{name}.html", **_context(**forms)), status
-    return _page(status, **forms)
-
-
-def _refused(name: str, error: Invalid, form: FlaskForm, **forms):
-    """Nothing saved; the section again with each message beside its field (422)."""
-    db.session.rollback()
-    error.apply_to(form)
-    return _section(name, 422, **forms)
+        return render_template(f"notify/_settings_{name}.html", **_context(**forms))
+    return _page(**forms)
 
 
 def _result(channel: str, result: Result, status: int):

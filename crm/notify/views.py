@@ -2,15 +2,14 @@
 from flask import g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import NotFound
 
 from crm import registry
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.members.access import require
 from crm.notify import service
 from crm.notify.models import STATUSES
-from crm.web import render, saved
+from crm.web import on_invalid, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("notify", __name__, "/messages")
@@ -62,9 +61,9 @@ def _kind_labels() -> dict:
             "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)")}
 
 
-def _templates_page(errors: dict | None = None, status: int = 200, typed: dict | None = None):
+def _templates_page(errors: dict | None = None, typed: dict | None = None):
     return render("notify/templates.html", rows=service.templates(), kind_labels=_kind_labels(),
-                  errors=errors or {}, typed=typed or {}), status
+                  errors=errors or {}, typed=typed or {})
 
 
 @bp.get("/templates")
@@ -91,11 +90,8 @@ def preview():
 def save_template():
     """Save the workspace's own wording of one kind in one language."""
     form = {name: request.form.get(name, "") for name in ("kind", "language", "subject", "body")}
-    try:
-        service.save_template(**form)
-    except Invalid as error:
-        db.session.rollback()
-        return _templates_page({(form["kind"], form["language"]): error.errors}, 422, form)
+    on_invalid(lambda error: _templates_page({(form["kind"], form["language"]): error.errors}, form))
+    service.save_template(**form)
     return saved(_("Template saved."), "notify.templates")
 
 
@@ -107,11 +103,11 @@ def reset_template():
     return saved(_("Template reset to the default."), "notify.templates")
 
 
-def _preferences_page(errors: dict | None = None, status: int = 200):
+def _preferences_page(errors: dict | None = None):
     from crm.activities.service import digest_wanted
 
     return render("notify/preferences.html", channels=service.available_channels(), errors=errors or {},
-                  typed=request.form if errors else None, digest=digest_wanted(g.member)), status
+                  typed=request.form if errors else None, digest=digest_wanted(g.member))
 
 
 @bp.get("/preferences")
@@ -122,9 +118,6 @@ def preferences():
 
 @bp.post("/preferences")
 def save_preferences():
-    try:
-        service.save_preferences(g.member, request.form)
-    except Invalid as error:
-        db.session.rollback()
-        return _preferences_page(error.errors, 422)
+    on_invalid(lambda error: _preferences_page(error.errors))
+    service.save_preferences(g.member, request.form)
     return saved(_("Your notification settings are saved."), "notify.preferences")

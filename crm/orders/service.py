@@ -12,13 +12,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
-from werkzeug.exceptions import NotFound
 
 from crm import listing, public_links
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, members_in_reach, scoped

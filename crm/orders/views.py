@@ -10,13 +10,12 @@ from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.service import customer_name
 from crm.errors import Invalid
-from crm.extensions import db
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.orders import forms, service
 from crm.products import service as catalogue
-from crm.web import is_htmx, record_id, refused, render, saved
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -70,13 +69,10 @@ def create():
     form, rows = _form(), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id")
     custom = fields.read_form(fields.fields("order"), request.form, for_update=False)
-    if not form.validate_on_submit():
-        return _form_page(form, None, rows, chooser.chosen(g.member, customer_id), custom=custom), 422
-    try:
-        order = service.create_order(g.member, form.data_for_service(customer_id), rows, custom=custom)
-    except Invalid as error:
-        db.session.rollback()
-        return _form_page(form, None, rows, chooser.chosen(g.member, customer_id), error, custom), 422
+    on_invalid(lambda error: _form_page(form, None, rows, chooser.chosen(g.member, customer_id), error,
+                                        custom))
+    check_form(form)
+    order = service.create_order(g.member, form.data_for_service(customer_id), rows, custom=custom)
     return saved(_("Order %(number)s placed.", number=order.number), "orders.show", order_id=order.id)
 
 
@@ -110,16 +106,10 @@ def update(order_id: int):
     form, rows = _form(order), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id", order.customer_id)
     custom = fields.read_form(fields.fields("order"), request.form, for_update=True)
-    if not form.validate_on_submit():
-        return _form_page(form, order, rows, chooser.chosen(g.member, customer_id),
-                          custom={**(order.custom or {}), **custom}), 422
-    try:
-        service.update_order(g.member, order, form.data_for_service(customer_id), rows, custom=custom)
-    except Invalid as error:
-        db.session.rollback()
-        order = service.get_order(g.member, order_id, "edit")
-        return _form_page(form, order, rows, chooser.chosen(g.member, customer_id), error,
-                          {**(order.custom or {}), **custom}), 422
+    on_invalid(lambda error: _form_page(form, order, rows, chooser.chosen(g.member, customer_id), error,
+                                        {**(order.custom or {}), **custom}))
+    check_form(form)
+    service.update_order(g.member, order, form.data_for_service(customer_id), rows, custom=custom)
     return saved(_("Changes saved."), "orders.show", order_id=order_id)
 
 
@@ -128,10 +118,8 @@ def update(order_id: int):
 def move(order_id: int):
     """Move the order along the workflow; an illegal move is refused with the reason."""
     order = service.get_order(g.member, order_id, "edit", lock=True)
-    try:
-        service.move_order(g.member, order, request.form.get("to", ""), request.form.get("note", ""))
-    except Invalid as error:
-        return refused(error, "orders.show", order_id=order_id)
+    on_invalid_go_to("orders.show", order_id=order_id)
+    service.move_order(g.member, order, request.form.get("to", ""), request.form.get("note", ""))
     return saved(_("Order %(number)s is now %(status)s.", number=order.number,
                    status=service.STATUS_LABELS[order.status]), "orders.show", order_id=order_id)
 

@@ -8,13 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased, joinedload, load_only
-from werkzeug.exceptions import NotFound
 
 from crm import listing
 from crm.audit.service import audited, record
 from crm.customers import chooser
 from crm.customers.models import Customer
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, scoped

@@ -10,7 +10,6 @@ from crm.activities.models import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.service import customer_name
-from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
@@ -26,7 +25,7 @@ from crm.pipelines.forms import (
 )
 from crm.tags import service as tags
 from crm.timeline import service as timeline
-from crm.web import is_htmx, local_path, record_id, render, saved, see_other
+from crm.web import check_form, is_htmx, local_path, on_invalid, record_id, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")
@@ -119,11 +118,8 @@ def move(deal_id: int):
     """Move a deal to another stage: a drag on the board, the card's "Move to…" or the deal page."""
     deal = service.get_deal(g.member, deal_id, "edit")
     title, from_stage_id, to_stage_id = deal.title, deal.stage_id, request.form.get("stage_id")
-    try:
-        service.move_deal_to_stage(g.member, deal, to_stage_id, request.form.get("lost_reason"))
-    except Invalid as error:
-        db.session.rollback()
-        return _after_move(" ".join(error.errors.values()), from_stage_id, to_stage_id, failed=True)
+    on_invalid(lambda error: _after_move(" ".join(error.errors.values()), from_stage_id, to_stage_id, failed=True))
+    service.move_deal_to_stage(g.member, deal, to_stage_id, request.form.get("lost_reason"))
     db.session.commit()
     message = _("%(deal)s moved to %(stage)s.", deal=title, stage=deal.stage.name)
     return _after_move(message, from_stage_id, deal.stage_id)
@@ -162,11 +158,8 @@ def lose(deal_id: int):
     """Mark the deal lost with its reason."""
     deal = service.get_deal(g.member, deal_id, "edit")
     reason = request.form.get("lost_reason", "")
-    try:
-        service.mark_lost(g.member, deal, reason, request.form.get("stage_id"))
-    except Invalid as error:
-        db.session.rollback()
-        return _lose_page(service.get_deal(g.member, deal_id, "edit"), reason, " ".join(error.errors.values())), 422
+    on_invalid(lambda error: _lose_page(deal, reason, " ".join(error.errors.values())))
+    service.mark_lost(g.member, deal, reason, request.form.get("stage_id"))
     db.session.commit()
     flash(_("Deal %(deal)s lost.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -177,12 +170,8 @@ def lose(deal_id: int):
 def win(deal_id: int):
     """Mark the deal won."""
     deal = service.get_deal(g.member, deal_id, "edit")
-    try:
-        service.mark_won(g.member, deal)
-    except Invalid as error:
-        db.session.rollback()
-        flash(" ".join(error.errors.values()), "error")
-        return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
+    on_invalid(lambda error: refused(error, _next_url(url_for("pipelines.show", deal_id=deal_id))))
+    service.mark_won(g.member, deal)
     db.session.commit()
     flash(_("Deal %(deal)s won.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -222,13 +211,9 @@ def create():
     """Create a deal; errors come back beside their fields (custom ones too) with what was typed kept."""
     form = _form()
     custom = fields.read_form(fields.fields("deal"), request.form, for_update=False)
-    try:
-        if not form.validate_on_submit():
-            raise Invalid({})
-        deal = service.create_deal(g.member, form.data_for_service(), custom=custom)
-    except Invalid as error:
-        db.session.rollback()
-        return _form_page(form, None, custom, _split_errors(error, form)), 422
+    on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
+    check_form(form)
+    deal = service.create_deal(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Deal %(deal)s added.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -252,14 +237,9 @@ def update(deal_id: int):
     deal = service.get_deal(g.member, deal_id, "edit")
     form = _form(deal)
     custom = fields.read_form(fields.fields("deal"), request.form, for_update=True)
-    try:
-        if not form.validate_on_submit():
-            raise Invalid({})
-        service.update_deal(g.member, deal, form.data_for_service(), custom=custom)
-    except Invalid as error:
-        db.session.rollback()
-        deal = service.get_deal(g.member, deal_id, "edit")
-        return _form_page(form, deal, {**(deal.custom or {}), **custom}, _split_errors(error, form)), 422
+    on_invalid(lambda error: _form_page(form, deal, {**(deal.custom or {}), **custom}, error.split_custom(form)))
+    check_form(form)
+    service.update_deal(g.member, deal, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
@@ -282,13 +262,6 @@ def _form(deal=None, **kwargs) -> DealForm:
         owners.append(deal.owner)
     form.set_choices(service.stage_choices(deal.pipeline_id if deal else None), owners)
     return form
-
-
-def _split_errors(error: Invalid, form: DealForm) -> dict:
-    """The deal's own errors go onto the form's fields; the custom fields' errors are returned for the template."""
-    custom = {k: v for k, v in error.errors.items() if k.startswith("custom_")}
-    Invalid({k: v for k, v in error.errors.items() if k not in custom}).apply_to(form)
-    return custom
 
 
 def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_errors: dict | None = None):
@@ -314,20 +287,17 @@ def settings():
     return _settings_page()
 
 
-def _settings_page(errors: dict | None = None, failed: str = "", status: int = 200):
+def _settings_page(errors: dict | None = None, failed: str = ""):
     rows = [(p, service.stages(p.id, include_retired=True), service.stage_deal_counts(p.id))
             for p in service.pipelines(active_only=False)]
     return render("pipelines/settings.html", rows=rows, errors=errors or {}, failed=failed,
-                  typed=request.form), status
+                  typed=request.form)
 
 
 def _settings_write(failed: str, action, message: str):
     """Run one settings change: saved and back to the page, or the page again with the errors at the form."""
-    try:
-        action()
-    except Invalid as error:
-        db.session.rollback()
-        return _settings_page(error.errors, failed, 422)
+    on_invalid(lambda error: _settings_page(error.errors, failed))
+    action()
     return saved(message, "pipelines.settings")
 
 

@@ -9,13 +9,12 @@ from flask_babel import force_locale, format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import defer, lazyload
-from werkzeug.exceptions import NotFound
 
 from crm import crypto, listing
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import LEVELS, Customer, Tag
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.access import reached_members
 from crm.members.models import Member, Setting, Team

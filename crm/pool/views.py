@@ -7,13 +7,12 @@ from flask_babel import ngettext
 
 from crm import registry
 from crm.customers import service as customers
-from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
 from crm.pool import service
 from crm.pool.forms import KIND_LABELS, ReleaseForm, RuleForm
 from crm.tags import service as tags
-from crm.web import is_htmx, refused, render, saved
+from crm.web import is_htmx, on_invalid, on_invalid_go_to, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pool", __name__, "/pool")
@@ -55,10 +54,8 @@ def index():
 @require("customers", "edit")
 def claim():
     """Claim the selected pool customers, all or none, within the role's limit."""
-    try:
-        claimed = service.claim(g.member, request.form.getlist("ids"))
-    except Invalid as error:
-        return refused(error, "pool.index", **request.args)
+    on_invalid_go_to("pool.index", **request.args)
+    claimed = service.claim(g.member, request.form.getlist("ids"))
     return saved(ngettext("You claimed %(num)d customer.", "You claimed %(num)d customers.", len(claimed)),
                  "pool.index", **request.args)
 
@@ -67,10 +64,8 @@ def claim():
 @require("customers", "edit")
 def claim_one(customer_id: int):
     """Claim one customer from its row."""
-    try:
-        customer = service.claim_one(g.member, customer_id)
-    except Invalid as error:
-        return refused(error, "pool.index", **request.args)
+    on_invalid_go_to("pool.index", **request.args)
+    customer = service.claim_one(g.member, customer_id)
     return saved(_("You claimed %(name)s.", name=customer.name), "pool.index", **request.args)
 
 
@@ -78,10 +73,8 @@ def claim_one(customer_id: int):
 @require("customers", "edit")
 def assign():
     """A manager gives the selected pool customers to a member of their team."""
-    try:
-        chosen, member = service.assign(g.member, request.form.getlist("ids"), request.form.get("member_id"))
-    except Invalid as error:
-        return refused(error, "pool.index", **request.args)
+    on_invalid_go_to("pool.index", **request.args)
+    chosen, member = service.assign(g.member, request.form.getlist("ids"), request.form.get("member_id"))
     return saved(ngettext("%(num)d customer assigned to %(name)s.", "%(num)d customers assigned to %(name)s.",
                           len(chosen), name=member.name), "pool.index", **request.args)
 
@@ -100,13 +93,8 @@ def release(customer_id: int):
     """Send a customer back to the pool; the reason goes on its timeline."""
     customer = customers.get_customer(g.member, customer_id, "edit")
     form = ReleaseForm()
-    try:
-        service.release(g.member, customer, form.reason.data)
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        customer = customers.get_customer(g.member, customer_id, "edit")
-        return render("pool/release.html", block="form", form=form, customer=customer), 422
+    on_invalid(lambda error: render("pool/release.html", block="form", form=error.apply_to(form), customer=customer))
+    service.release(g.member, customer, form.reason.data)
     return saved(_("%(name)s is back in the pool.", name=customer.name), "pool.index")
 
 
@@ -130,10 +118,8 @@ def new_rule():
 def create_rule():
     """Add a rule; errors come back beside their fields."""
     form = _rule_form()
-    try:
-        rule = service.save_rule(None, form.data_for_service())
-    except Invalid as error:
-        return _rule_refused(form, None, error)
+    on_invalid(lambda error: _rule_page(error.apply_to(form), None))
+    rule = service.save_rule(None, form.data_for_service())
     return saved(_("Rule %(name)s added.", name=rule.name), "pool.rules")
 
 
@@ -151,10 +137,8 @@ def edit_rule(rule_id: int):
 def update_rule(rule_id: int):
     rule = service.get_rule(rule_id)
     form = _rule_form()
-    try:
-        service.save_rule(rule, form.data_for_service())
-    except Invalid as error:
-        return _rule_refused(form, rule_id, error)
+    on_invalid(lambda error: _rule_page(error.apply_to(form), rule))
+    service.save_rule(rule, form.data_for_service())
     return saved(_("Rule %(name)s saved.", name=rule.name), "pool.rules")
 
 
@@ -184,12 +168,6 @@ def _rule_form(**kwargs) -> RuleForm:
 
 def _rule_page(form: RuleForm, rule):
     return render("pool/rule_form.html", block="form", form=form, rule=rule)
-
-
-def _rule_refused(form: RuleForm, rule_id, error: Invalid):
-    db.session.rollback()
-    error.apply_to(form)
-    return _rule_page(form, service.get_rule(rule_id) if rule_id else None), 422
 
 
 @bp.cli.command("recycle")

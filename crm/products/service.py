@@ -7,10 +7,9 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
-from werkzeug.exceptions import NotFound
 
 from crm.audit.service import audited, record
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.members.models import Member, Setting
 from crm.products.models import Product

@@ -4,12 +4,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.errors import Invalid
-from crm.extensions import db
 from crm.members.access import require
 from crm.products import service
 from crm.products.forms import FIELD_LABELS, ProductForm
-from crm.web import render, saved
+from crm.web import check_form, on_invalid, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("products", __name__, "/products")
@@ -42,14 +40,9 @@ def new():
 def create():
     """Add a product; errors come back beside their fields."""
     form = ProductForm()
-    if not form.validate_on_submit():
-        return _form_page(form, None), 422
-    try:
-        product = service.create_product(form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, None), 422
+    on_invalid(lambda error: _form_page(error.apply_to(form), None))
+    check_form(form)
+    product = service.create_product(form.data_for_service())
     return saved(_("Product %(name)s added.", name=product.name), "products.index")
 
 
@@ -69,14 +62,9 @@ def update(product_id: int):
     """Save the modal form."""
     product = service.get_product(product_id)
     form = ProductForm()
-    if not form.validate_on_submit():
-        return _form_page(form, product), 422
-    try:
-        service.update_product(product, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, service.get_product(product_id)), 422
+    on_invalid(lambda error: _form_page(error.apply_to(form), product))
+    check_form(form)
+    service.update_product(product, form.data_for_service())
     return saved(_("Changes saved."), "products.index")
 
 

@@ -1,10 +1,9 @@
 """Tags: a name and a colour, shared by the tenant's customers."""
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
-from werkzeug.exceptions import NotFound
 
 from crm.customers.models import Tag, customer_tags
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db
 
 COLORS = ("gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")

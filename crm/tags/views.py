@@ -4,11 +4,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.errors import Invalid
-from crm.extensions import db
 from crm.members.access import require
 from crm.tags import service
-from crm.web import render, saved
+from crm.web import on_invalid, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tags", __name__, "/tags")
@@ -16,9 +14,9 @@ registry.plug(bp, registry.MenuEntry("tags.index", _l("Tags"), order=100, curren
               registry.AuditEntity("tag", _l("Tag"), fields={"name": _l("Name"), "color": _l("Colour")}))
 
 
-def _page(error=None, status=200):
+def _page(error=None):
     return render("tags/index.html", rows=service.tags_with_counts(), colors=service.COLORS,
-                  color_labels=service.color_labels(), error=error), status
+                  color_labels=service.color_labels(), error=error)
 
 
 @bp.get("/")
@@ -31,11 +29,8 @@ def index():
 @bp.post("/")
 @require("customers", "edit")
 def create():
-    try:
-        tag = service.create_tag(request.form.get("name", ""), request.form.get("color", "blue"))
-    except Invalid as error:
-        db.session.rollback()
-        return _page(error.errors.get("name"), 422)
+    on_invalid(lambda error: _page(error.errors.get("name")))
+    tag = service.create_tag(request.form.get("name", ""), request.form.get("color", "blue"))
     return saved(_("Tag %(name)s created.", name=tag.name), "tags.index")
 
 
@@ -44,11 +39,8 @@ def create():
 def update(tag_id: int):
     """Rename or recolour a tag."""
     tag = service.get_tag(tag_id)
-    try:
-        service.update_tag(tag, request.form.get("name", ""), request.form.get("color", tag.color))
-    except Invalid as error:
-        db.session.rollback()
-        return _page(error.errors.get("name"), 422)
+    on_invalid(lambda error: _page(error.errors.get("name")))
+    service.update_tag(tag, request.form.get("name", ""), request.form.get("color", tag.color))
     return saved(_("Tag saved."), "tags.index")
 
 

@@ -7,13 +7,12 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import joinedload, lazyload
-from werkzeug.exceptions import NotFound
 
 from crm import listing
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.access import in_reach, reached_members
 from crm.members.models import Member

@@ -8,7 +8,6 @@ from crm import registry
 from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.service import customer_name
-from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
@@ -24,7 +23,7 @@ from crm.tickets.forms import (
     TicketForm,
 )
 from crm.tickets.models import MOVES
-from crm.web import is_htmx, refused, render, saved, see_other
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tickets", __name__, "/tickets")
@@ -87,14 +86,9 @@ def new():
 def create():
     """Open a ticket; errors come back beside their fields with what was typed kept, nothing saved."""
     form = _form()
-    if not form.validate_on_submit():
-        return _form_page(form), 422
-    try:
-        ticket = service.create_ticket(g.member, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form), 422
+    on_invalid(lambda error: _form_page(error.apply_to(form)))
+    check_form(form)
+    ticket = service.create_ticket(g.member, form.data_for_service())
     return saved(_("Ticket %(number)s opened.", number=ticket.number), "tickets.show", ticket_id=ticket.id)
 
 
@@ -122,14 +116,9 @@ def update(ticket_id: int):
     """Save the edit form."""
     ticket = service.get_ticket(g.member, ticket_id, "edit")
     form = _form(editing=True)
-    if not form.validate_on_submit():
-        return _form_page(form, ticket), 422
-    try:
-        service.update_ticket(g.member, ticket, form.data_for_service())
-    except Invalid as error:
-        db.session.rollback()
-        error.apply_to(form)
-        return _form_page(form, service.get_ticket(g.member, ticket_id, "edit")), 422
+    on_invalid(lambda error: _form_page(error.apply_to(form), ticket))
+    check_form(form)
+    service.update_ticket(g.member, ticket, form.data_for_service())
     return saved(_("Changes saved."), "tickets.show", ticket_id=ticket_id)
 
 
@@ -147,14 +136,10 @@ def move(ticket_id: int):
     """Move the ticket along its workflow; an illegal move is refused with a message."""
     ticket = service.get_ticket(g.member, ticket_id, "edit")
     form, status = CloseForm(), request.form.get("status", "")
-    try:
-        service.move_ticket(g.member, ticket, status, form.satisfaction.data, form.satisfaction_comment.data)
-    except Invalid as error:
-        if status != "closed" or not error.errors.keys() & {"satisfaction", "satisfaction_comment"}:
-            return refused(error, "tickets.show", ticket_id=ticket_id)
-        db.session.rollback()
-        error.apply_to(form)
-        return render("tickets/close.html", block="form", ticket=ticket, form=form), 422
+    on_invalid(lambda error: render("tickets/close.html", block="form", ticket=ticket, form=error.apply_to(form))
+               if status == "closed" and error.errors.keys() & {"satisfaction", "satisfaction_comment"}
+               else refused(error, url_for("tickets.show", ticket_id=ticket_id)))
+    service.move_ticket(g.member, ticket, status, form.satisfaction.data, form.satisfaction_comment.data)
     return saved(_("Ticket %(number)s is now %(status)s.", number=ticket.number, status=STATUS_LABELS[status]),
                  "tickets.show", ticket_id=ticket_id)
 
@@ -164,10 +149,8 @@ def move(ticket_id: int):
 def assign(ticket_id: int):
     """Give the ticket to a member (or to nobody)."""
     ticket = service.get_ticket(g.member, ticket_id, "edit")
-    try:
-        service.assign_ticket(g.member, ticket, request.form.get("owner_id", ""))
-    except Invalid as error:
-        return refused(error, "tickets.show", ticket_id=ticket_id)
+    on_invalid_go_to("tickets.show", ticket_id=ticket_id)
+    service.assign_ticket(g.member, ticket, request.form.get("owner_id", ""))
     message = (_("Ticket %(number)s assigned to %(name)s.", number=ticket.number, name=ticket.owner.name)
                if ticket.owner else _("Ticket %(number)s is unassigned.", number=ticket.number))
     return saved(message, "tickets.show", ticket_id=ticket_id)
@@ -178,10 +161,8 @@ def assign(ticket_id: int):
 def take(ticket_id: int):
     """Assign the ticket to oneself."""
     ticket = service.get_ticket(g.member, ticket_id, "edit")
-    try:
-        service.assign_ticket(g.member, ticket, g.member.id)
-    except Invalid as error:
-        return refused(error, "tickets.show", ticket_id=ticket_id)
+    on_invalid_go_to("tickets.show", ticket_id=ticket_id)
+    service.assign_ticket(g.member, ticket, g.member.id)
     return saved(_("You took ticket %(number)s.", number=ticket.number), "tickets.show", ticket_id=ticket_id)
 
 
@@ -191,15 +172,11 @@ def comment(ticket_id: int):
     """Add an internal note or a reply to the customer; htmx swaps the conversation in place."""
     ticket = service.get_ticket(g.member, ticket_id, "edit")
     form = CommentForm()
-    try:
-        service.add_comment(g.member, ticket, form.body.data, internal=form.audience.data != "customer")
-    except Invalid as error:
-        if not is_htmx() or "body" not in error.errors:  # e.g. closed meanwhile: say so on the whole page
-            return refused(error, "tickets.show", ticket_id=ticket_id)
-        db.session.rollback()
-        error.apply_to(form)
-        ticket = service.get_ticket(g.member, ticket_id, "edit")
-        return render("tickets/show.html", block="comments", **_page_context(ticket, form)), 422
+    on_invalid(lambda error: render("tickets/show.html", block="comments",
+                                    **_page_context(ticket, error.apply_to(form)))
+               if is_htmx() and "body" in error.errors  # else (e.g. closed meanwhile) say so on the whole page
+               else refused(error, url_for("tickets.show", ticket_id=ticket_id)))
+    service.add_comment(g.member, ticket, form.body.data, internal=form.audience.data != "customer")
     db.session.commit()
     if not is_htmx():
         flash(_("Comment added."))

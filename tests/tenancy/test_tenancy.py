@@ -170,7 +170,7 @@ def test_cli_create_list_and_upgrade_report_per_tenant(app, acme):
 
 def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenant, acme, in_tenant):
     from tenants.models import SpareSchema
-    from tenants.pool import refill
+    from tenants.spares import refill
 
     app.config["TENANT_POOL_SIZE"] = 2
     try:
