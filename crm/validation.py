@@ -39,8 +39,18 @@ def or_none(clean, *args, **kwargs):
         return None
 
 
-def search_term(value, limit: int = 100) -> str:
-    """A search box's text: trimmed, cut to `limit`, without control characters (a NUL would fail the query)."""
+def collect(errors: dict, clean, *args, **kwargs):
+    """What `clean` returns, or None with its messages added to `errors`: a form reports every problem at once."""
+    try:
+        return clean(*args, **kwargs)
+    except Invalid as error:
+        errors.update(error.errors)
+        return None
+
+
+def clipped(value, limit: int) -> str:
+    """Text trimmed and cut to `limit`, control characters dropped (a NUL would fail the query): for search
+    boxes, and optional labels that were always cut rather than refused."""
     return CONTROL.sub("", str(value or "")).strip()[:limit]
 
 
@@ -60,7 +70,7 @@ def text(value, field: str, limit: int, required: bool | str = False) -> str | N
 
 def choice(value, field: str, allowed, default=None, optional: bool = False):
     """One of `allowed` (empty means `default`); None is kept only when `optional`."""
-    value = value or default
+    value = (value.strip() if isinstance(value, str) else value) or default
     if value is None and optional:
         return None
     if value not in allowed:

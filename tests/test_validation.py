@@ -8,6 +8,7 @@ import pytest
 from crm import validation
 from crm.errors import Invalid
 from crm.members.models import Member
+from tests.conftest import HX
 
 
 def refusal(clean, *args, **kwargs) -> dict:
@@ -38,9 +39,17 @@ def test_text_refuses_too_long_missing_and_control_characters(ctx):
             "notes": "Remove the invisible control characters from this text."}
 
 
-def test_search_term_drops_control_characters():
-    assert validation.search_term(" 王\x00伟 ") == "王伟" and validation.search_term("x" * 300) == "x" * 100
-    assert validation.search_term(None) == ""
+def test_collect_gathers_every_problem(ctx):
+    errors = {}
+    assert validation.collect(errors, validation.text, "ok", "name", 10) == "ok"
+    assert validation.collect(errors, validation.text, "", "name", 10, required=True) is None
+    assert validation.collect(errors, validation.percent, "200", "probability") is None
+    assert errors == {"name": "This field is required.", "probability": "Enter a whole number from 0 to 100."}
+
+
+def test_clipped_text_drops_control_characters():
+    assert validation.clipped(" 王\x00伟 ", 100) == "王伟" and validation.clipped("x" * 300, 100) == "x" * 100
+    assert validation.clipped(None, 100) == ""
 
 
 def test_choice(ctx):
@@ -169,3 +178,19 @@ def test_owner_is_an_active_member(acme, add_member, in_tenant):
             assert refusal(validation.owner, gone) == {"owner_id": "Choose an active member."}, gone
 
     in_tenant(acme, check)
+
+
+def test_a_nul_byte_in_the_customer_form_is_refused_at_the_field(acme, admin):
+    page = admin.post(f"/{acme.slug}/customers/", headers=HX,
+                      data={"name": "Wang\x00Fang", "notes": "Called\x00twice", "company": "Acme"})
+    assert page.status_code == 422
+    message = "Remove the invisible control characters from this text."
+    assert f'id="name-error">{message}' in page.text and f'id="notes-error">{message}' in page.text
+    assert 'id="company-error"' not in page.text
+
+
+def test_a_nul_byte_in_a_custom_text_field_or_a_search_is_no_error_page(acme, admin):
+    assert admin.post(f"/{acme.slug}/settings/fields/", data={"label_en": "Nickname", "type": "text"}).status_code == 303
+    page = admin.post(f"/{acme.slug}/customers/", headers=HX, data={"name": "Wang Fang", "custom_nickname": "W\x00F"})
+    assert page.status_code == 422 and "Remove the invisible control characters from this text." in page.text
+    assert admin.get(f"/{acme.slug}/customers/?q=Wang%00", headers=HX).status_code == 200

@@ -2,11 +2,13 @@
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
+from crm import validation
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import channel_settings, messages, outbox
 from crm.notify.models import BOT_CHANNELS, MessageTemplate, Notification
+from crm.settings import phone_region
 
 PAGE_SIZE = 50
 
@@ -123,9 +125,7 @@ def available_channels() -> list[str]:
 
 def save_preferences(member: Member, form) -> None:
     """The member's phone and where their reminders go (in-app always)."""
-    from crm.customers.service import normalise_phone
-
-    phone = normalise_phone(form.get("phone", ""))
+    phone = validation.phone(form.get("phone", ""), phone_region())
     wanted = [channel for channel in form.getlist("channels") if channel in available_channels()]
     if "sms" in wanted and not phone:
         raise Invalid({"phone": _("Enter your mobile number to get reminders by SMS.")})
