@@ -194,3 +194,12 @@ def test_a_nul_byte_in_a_custom_text_field_or_a_search_is_no_error_page(acme, ad
     page = admin.post(f"/{acme.slug}/customers/", headers=HX, data={"name": "Wang Fang", "custom_nickname": "W\x00F"})
     assert page.status_code == 422 and "Remove the invisible control characters from this text." in page.text
     assert admin.get(f"/{acme.slug}/customers/?q=Wang%00", headers=HX).status_code == 200
+
+
+def test_a_follow_up_due_in_year_one_is_refused_at_the_field(acme, admin, make_customer):
+    customer = make_customer(acme, name="Wang Fang")
+    page = admin.post(f"/{acme.slug}/activities/", headers=HX, data={
+        "mode": "plan", "customer_id": customer, "method": "call", "summary": "Call back", "due_at": "0001-01-01T10:00",
+        "remind_minutes": ""})
+    assert page.status_code == 422
+    assert 'id="due_at-error">Enter a date between 1900 and 9999.' in page.text

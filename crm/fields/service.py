@@ -71,7 +71,8 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
     before = {"type": field.type, "label": field.label_en, "required": field.required}
     field.type, field.label_en = field_type, label_en
     field.label_zh = validation.clipped(form.get("label_zh"), 80)
-    field.help_en, field.help_zh = validation.clipped(form.get("help_en"), 200), validation.clipped(form.get("help_zh"), 200)
+    field.help_en = validation.clipped(form.get("help_en"), 200)
+    field.help_zh = validation.clipped(form.get("help_zh"), 200)
     listed = field.entity in LISTED_ENTITIES
     field.required, field.in_list = form.get("required") == "on", listed and form.get("in_list") == "on"
     field.filterable, field.options = listed and form.get("filterable") == "on", options
@@ -111,7 +112,8 @@ def _options(field: CustomField | None, form) -> list[dict]:
     for option in (field.options if field is not None and field.options else []):
         key = option["key"]
         english = validation.clipped(form.get(f"option_{key}_en", option["en"]), 80) or option["en"]
-        kept.append({"key": key, "en": english, "zh": validation.clipped(form.get(f"option_{key}_zh", option.get("zh")), 80),
+        chinese = validation.clipped(form.get(f"option_{key}_zh", option.get("zh")), 80)
+        kept.append({"key": key, "en": english, "zh": chinese,
                      "retired": form.get(f"option_{key}_retired") == "on",
                      "order": _int(form.get(f"option_{key}_order"), len(kept))})
     kept.sort(key=lambda o: o.pop("order"))
