@@ -194,6 +194,7 @@ def test_a_nul_byte_in_a_custom_text_field_or_a_search_is_no_error_page(acme, ad
     page = admin.post(f"/{acme.slug}/customers/", headers=HX, data={"name": "Wang Fang", "custom_nickname": "W\x00F"})
     assert page.status_code == 422 and "Remove the invisible control characters from this text." in page.text
     assert admin.get(f"/{acme.slug}/customers/?q=Wang%00", headers=HX).status_code == 200
+    assert admin.get(f"/{acme.slug}/customers/choices?customer_q=Wang%00", headers=HX).status_code == 200
 
 
 def test_a_follow_up_due_in_year_one_is_refused_at_the_field(acme, admin, make_customer):

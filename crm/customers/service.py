@@ -68,11 +68,14 @@ class CustomerQuery:
     custom: dict = field(default_factory=dict)  # custom field filters, from fields.filter_args()
     custom_args: dict = field(default_factory=dict)  # their query-string arguments, for links
 
+    def __post_init__(self):
+        self.q = validation.clipped(self.q, 100)  # the choosers of other features make queries too
+
     @classmethod
     def from_args(cls, args) -> "CustomerQuery":
         """Read the query string; anything malformed is ignored rather than failing the page."""
         return cls(
-            q=validation.clipped(args.get("q"), 100),
+            q=args.get("q", ""),
             tags=[tag_id for tag_id in map(record_id, args.getlist("tag")) if tag_id][:10],
             tag_mode="any" if args.get("tag_mode") == "any" else "all",
             level=args.get("level", "") if args.get("level") in LEVELS else "",
