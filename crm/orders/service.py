@@ -1,6 +1,5 @@
 """Order rules and queries: lines and totals (Decimal, half-up to cents), the status workflow, scoped lists,
 and the signed public status link."""
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
-from crm import public_links
+from crm import public_links, validation
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
@@ -28,7 +27,7 @@ from crm.orders.models import STATUSES, Order, OrderLine, OrderStatusChange
 from crm.products import service as catalogue
 from crm.products.models import Product
 from crm.timeline.service import in_both_languages, log
-from crm.web import record_id
+from crm.validation import record_id
 from tenants.binding import current_tenant
 from tenants.resolver import TenantRef, tenant_by_id
 
@@ -113,7 +112,7 @@ def clean_lines(viewer: Member, rows: list[LineInput], keep_product_ids=()) -> t
         errors["lines"] = _("Add at least one line.")
     elif len(lines) > MAX_LINES:
         errors["lines"] = _("An order can have at most %(n)d lines.", n=MAX_LINES)
-    elif not errors and totals(lines).subtotal > catalogue.MAX_AMOUNT:
+    elif not errors and totals(lines).subtotal > validation.MAX_AMOUNT:
         errors["lines"] = _("The order total is too large.")
     return lines, errors
 
@@ -122,18 +121,17 @@ def _clean_line(row: LineInput, products: dict) -> dict:
     """One filled-in row as the values to store, or Invalid with a message per field."""
     product = _line_product(row, products)
     errors = {}
-    description = _part(errors, "description", lambda: _text(
-        row.description or (product.name if product else ""), "description", 200,
-        _("Describe the item or choose a product.")))
-    unit = _part(errors, "unit", lambda: _text(row.unit or (product.unit if product else ""), "unit", 20))
-    quantity = _part(errors, "quantity", lambda: _quantity(row.quantity))
-    unit_price = product.price if product and not row.unit_price else _part(
-        errors, "unit_price", lambda: catalogue.parse_amount(row.unit_price, "unit_price"))
-    discount = _part(errors, "discount", lambda: _discount(row.discount))
+    description = validation.collect(errors, validation.text, row.description or (product.name if product else ""),
+                                     "description", 200, required=_("Describe the item or choose a product."))
+    unit = validation.collect(errors, validation.text, row.unit or (product.unit if product else ""), "unit", 20)
+    quantity = validation.collect(errors, _quantity, row.quantity)
+    unit_price = product.price if product and not row.unit_price else validation.collect(
+        errors, validation.money, row.unit_price, "unit_price", required=True)
+    discount = validation.collect(errors, _discount, row.discount)
     if errors:
         raise Invalid(errors)
     gross, total = line_amounts(quantity, unit_price, discount)
-    if gross > catalogue.MAX_AMOUNT:
+    if gross > validation.MAX_AMOUNT:
         raise Invalid({"unit_price": _("This line's total is too large.")})
     return {"product_id": product.id if product else None, "description": description, "unit": unit,
             "quantity": quantity, "unit_price": unit_price, "discount": discount, "gross": gross, "total": total}
@@ -149,33 +147,10 @@ def _line_product(row: LineInput, products: dict) -> Product | None:
     return product
 
 
-def _text(value: str, name: str, limit: int, required: str | None = None) -> str | None:
-    if not value and required:
-        raise Invalid({name: required})
-    if value and len(value) > limit:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=limit)})
-    return value or None
-
-
-def _part(errors: dict, name: str, parse):
-    try:
-        return parse()
-    except Invalid as error:
-        errors.update({name: error.errors[name]})
-        return None
-
-
-def _number(raw: str, decimals: int) -> Decimal | None:
-    text = re.sub(r"[\s,]", "", raw or "")
-    if not re.fullmatch(rf"\d+(\.\d{{0,{decimals}}})?|\.\d{{1,{decimals}}}", text):
-        return None
-    return Decimal(text)
-
-
 def _quantity(raw: str) -> Decimal:
     if not raw:
         raise Invalid({"quantity": _("Enter a quantity.")})
-    value = _number(raw, 3)
+    value = validation.plain_number(raw, 3)
     if value is None or value <= 0:
         raise Invalid({"quantity": _("Enter a quantity above zero (at most three decimals).")})
     if value > MAX_QUANTITY:
@@ -185,7 +160,7 @@ def _quantity(raw: str) -> Decimal:
 
 def _discount(raw: str) -> Decimal:
     """A percentage from 0 to 100; empty means none."""
-    value = _number(raw.rstrip("%").strip(), 2) if raw else Decimal(0)
+    value = validation.plain_number(raw.rstrip("%").strip(), 2) if raw else Decimal(0)
     if value is None or value > HUNDRED:
         raise Invalid({"discount": _("Enter a discount from 0 to 100 (percent).")})
     return value.quantize(CENT)
@@ -213,21 +188,15 @@ def clean_header(viewer: Member, data: dict, order: Order | None = None) -> dict
 
 
 def _clean_field(viewer: Member, name: str, value, order: Order | None):
-    value = value.strip() if isinstance(value, str) else value
     if name == "customer_id":
         return _customer(viewer, value, order)
     if name == "owner_id":
         return _owner(viewer, value, order)
     if name == "currency":
-        code = (value or "").upper()
-        if code not in list_currencies():
-            raise Invalid({"currency": _("Enter a currency code such as CNY, USD or EUR.")})
-        return code
+        return validation.currency(value, name)
     if name == "delivery_date":
-        return _day(value)
-    if value and len(value) > 5000:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=5000)})
-    return value or None
+        return validation.day(value, name, EARLIEST, LATEST)
+    return validation.text(value, name, 5000)
 
 
 def _customer(viewer: Member, value, order: Order | None) -> int:
@@ -250,18 +219,6 @@ def _owner(viewer: Member, value, order: Order | None) -> int:
     if not in_reach(viewer, "orders", "create" if order is None else "edit", owner_id):
         raise Invalid({"owner_id": _("You can only give orders to members you work with.")})
     return owner_id
-
-
-def _day(value) -> date | None:
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(str(value))
-    except ValueError:
-        day = None
-    if day is None or not EARLIEST <= day <= LATEST:
-        raise Invalid({"delivery_date": _("Enter a valid date.")})
-    return day
 
 
 # ---- writing orders -------------------------------------------------------------------------------------
@@ -364,9 +321,7 @@ def move_order(viewer: Member, order: Order, to_status: str, note: str = "") -> 
             raise Invalid({"status": _("Choose what happened to the order.")})
         raise Invalid({"status": _("An order that is %(from)s cannot become %(to)s.",
                                    **{"from": STATUS_LABELS[from_status], "to": STATUS_LABELS[to_status]})})
-    note = (note or "").strip()
-    if len(note) > 500:
-        raise Invalid({"note": _("Use at most %(n)d characters.", n=500)})
+    note = validation.text(note, "note", 500)
     order.status, order.updated_at = to_status, utcnow()
     order.changes.append(_change(viewer, from_status, to_status, note))
     record("update", "order", order.id, summary=order.number, changes={"status": [from_status, to_status]})
@@ -415,7 +370,7 @@ class OrderQuery:
         return cls(status=args.get("status", "") if args.get("status") in STATUSES else "",
                    since=_filter_day(args.get("since")), until=_filter_day(args.get("until")),
                    customer_id=record_id(args.get("customer_id")),
-                   customer=args.get("customer", "").replace("\x00", "").strip()[:100],
+                   customer=validation.clipped(args.get("customer"), 100),
                    owner=owner if owner == "me" or record_id(owner) else "",
                    before=record_id(args.get("before")))
 
@@ -433,10 +388,7 @@ class OrderQuery:
 
 
 def _filter_day(value) -> date | None:
-    try:
-        return _day(value)
-    except Invalid:
-        return None
+    return validation.or_none(validation.day, value, "day", EARLIEST, LATEST)
 
 
 def _start_of(day: date) -> datetime:
