@@ -204,3 +204,14 @@ def test_a_follow_up_due_in_year_one_is_refused_at_the_field(acme, admin, make_c
         "remind_minutes": ""})
     assert page.status_code == 422
     assert 'id="due_at-error">Enter a date between 1900 and 9999.' in page.text
+
+
+def test_a_nul_byte_in_the_messaging_settings_or_a_template_is_refused_at_the_field(acme, admin, in_tenant):
+    from crm.notify import service as notify
+    from crm.settings import get_setting
+
+    page = admin.post(f"/{acme.slug}/settings/messaging/email", headers=HX, data={"email-sender_name": "Acme\x00"})
+    assert page.status_code == 422 and "Remove the invisible control characters from this text." in page.text
+    assert in_tenant(acme, lambda: get_setting("email")) is None
+    refused = in_tenant(acme, lambda: refusal(notify.save_template, "reminder", "en", "Hi", "{{ customer }}\x00"))
+    assert refused == {"body": "Remove the invisible control characters from this text."}

@@ -87,12 +87,11 @@ def preview(kind: str, subject: str, body: str) -> messages.Message:
     """The template rendered with sample values; raises Invalid when it cannot be."""
     if kind not in messages.VARIABLES:
         raise Invalid({"body": _("Unknown message kind.")})
-    if len(subject) > 200:
-        raise Invalid({"subject": _("Use at most %(n)d characters.", n=200)})
-    if not body.strip():
-        raise Invalid({"body": _("This field is required.")})
-    if len(body) > 4000:
-        raise Invalid({"body": _("Use at most %(n)d characters.", n=4000)})
+    errors = {}
+    subject = validation.collect(errors, validation.text, subject, "subject", 200) or ""
+    body = validation.collect(errors, validation.text, body, "body", 4000, required=True)
+    if errors:
+        raise Invalid(errors)
     try:
         return messages.render_text(subject, body, SAMPLES[kind])
     except messages.TemplateProblem as problem:
