@@ -205,10 +205,11 @@ def phone(value, region: str, field: str = "phone") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalise_email(value, field: str = "email") -> str | None:
-    """An email address as stored: trimmed, checked (not its domain's mail servers), lower-cased."""
+def normalise_email(value, field: str = "email", required: bool = False) -> str | None:
+    """An email address as stored: trimmed, checked (not its domain's mail servers), lower-cased; None when
+    empty and not `required`."""
     value = str(value or "").strip()
-    if not value:
+    if not value and not required:
         return None
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()

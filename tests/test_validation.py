@@ -163,6 +163,7 @@ def test_email_is_checked_and_lower_cased(ctx):
     for bad in ("not-an-email", "broken@", "a\x00b@example.com"):
         assert refusal(validation.normalise_email, bad) == {"email": "Enter a valid email address."}
     assert refusal(validation.normalise_email, "nope", "reply_to") == {"reply_to": "Enter a valid email address."}
+    assert refusal(validation.normalise_email, " ", required=True) == {"email": "Enter a valid email address."}
 
 
 def test_owner_is_an_active_member(acme, add_member, in_tenant):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 
+from crm import validation
 from crm.accounts.models import Account
 from crm.audit.service import diff, record
 from crm.customers.models import Customer
@@ -13,7 +14,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import ACTIONS, OFFERED, RESOURCES, SCOPES, matrix
-from crm.web import record_id
+from crm.validation import record_id
 from tenants.binding import current_tenant
 from tenants.models import Invitation, Membership
 
@@ -144,9 +145,7 @@ def get_invitation(invitation_id: int) -> Invitation:
 
 def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url) -> Invitation:
     """Invite someone by email; the link in the email works once, for a week."""
-    from crm.accounts.service import normalise_email
-
-    email = normalise_email(email)
+    email = validation.normalise_email(email, required=True)
     role = db.session.get(Role, record_id(role_id)) if record_id(role_id) else None
     if role is None:
         raise Invalid({"role_id": _("Choose a role.")})
