@@ -216,3 +216,12 @@ def test_a_nul_byte_in_the_messaging_settings_or_a_template_is_refused_at_the_fi
     assert in_tenant(acme, lambda: get_setting("email")) is None
     refused = in_tenant(acme, lambda: refusal(notify.save_template, "reminder", "en", "Hi", "{{ customer }}\x00"))
     assert refused == {"body": "Remove the invisible control characters from this text."}
+
+
+def test_a_nul_byte_at_sign_up_or_sign_in_is_no_error_page(app):
+    client = app.test_client()
+    signup = client.post("/signup", data={"company": "Acme\x00", "slug": "nul-acme", "name": "Ada",
+                                          "email": "ada@nul.example", "password": "password-123"})
+    assert signup.status_code == 422 and "Remove the invisible control characters from this text." in signup.text
+    login = client.post("/login", data={"email": "ada\x00@nul.example", "password": "password-123"})
+    assert login.status_code == 422 and "Wrong email or password." in login.text

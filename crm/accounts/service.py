@@ -46,7 +46,8 @@ def hash_password(password: str) -> str:
 
 
 def find_account(email: str) -> Account | None:
-    return db.session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    email = validation.clipped(email, 254).lower()  # what sign-in typed: a NUL must not reach the query
+    return db.session.scalar(select(Account).where(Account.email == email)) if email else None
 
 
 def slug_message(slug: str) -> str | None:
@@ -66,6 +67,8 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
     errors = {}
     if message := slug_message(slug):
         errors["slug"] = message
+    company = validation.collect(errors, validation.text, company, "company", 120, required=True)
+    name = validation.collect(errors, validation.text, name, "name", 120, required=True)
     email = validation.normalise_email(email, required=True)
     account = find_account(email)
     if account is not None and not password_matches(account, password):
@@ -75,7 +78,7 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
     if account is None:
         check_password_strength(password)
         account = create_account(email, name, password, language)
-    return account, create_workspace(company.strip(), slug, account)
+    return account, create_workspace(company, slug, account)
 
 
 def create_workspace(company: str, slug: str, admin: Account) -> Tenant:

@@ -155,7 +155,7 @@ def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url)
     for pending in invitations():
         if pending.email == email:
             raise Invalid({"email": _("This person is already invited. Resend the invitation instead.")})
-    invitation = Invitation(tenant_id=current_tenant().id, email=email, name=(name or "").strip()[:120],
+    invitation = Invitation(tenant_id=current_tenant().id, email=email, name=validation.clipped(name, 120),
                             role_id=role.id, team_id=team.id if team else None, token_hash="",
                             invited_by=inviter.name, expires_at=utcnow() + timedelta(days=INVITATION_DAYS))
     db.session.add(invitation)
@@ -252,9 +252,7 @@ def _team_name(team_id) -> str | None:
 
 def save_team(team: Team | None, name: str, parent_id, manager_id) -> Team:
     """Create or change a team; a team cannot sit below itself."""
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise Invalid({"name": _("Enter a name of 1 to 80 characters.")})
+    name = validation.text(name, "name", 80, required=_("Enter a name of 1 to 80 characters."))
     clash = select(Team.id).where(func.lower(Team.name) == name.lower())
     if team is not None:
         clash = clash.where(Team.id != team.id)
@@ -314,9 +312,7 @@ def get_role(role_id: int) -> Role:
 
 
 def create_role(name: str, copy_from: Role | None = None) -> Role:
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise Invalid({"name": _("Enter a name of 1 to 80 characters.")})
+    name = validation.text(name, "name", 80, required=_("Enter a name of 1 to 80 characters."))
     if db.session.scalar(select(Role.id).where(func.lower(Role.name) == name.lower())):
         raise Invalid({"name": _("A role with this name exists.")})
     permissions = dict(copy_from.permissions) if copy_from else matrix("none")

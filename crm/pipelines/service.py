@@ -546,14 +546,14 @@ def _set_probability(deal: Deal, typed: int | None, stage: Stage) -> None:
 
 def _enter_stage(deal: Deal, stage: Stage, reason: str | None) -> None:
     """Put the deal in `stage`, keeping status, close time and lost reason in step with the stage's kind."""
-    if stage.kind == "lost" and not (reason or "").strip():
-        raise Invalid({"lost_reason": _("Say why the deal was lost.")})
+    if stage.kind == "lost":
+        reason = validation.text(reason, "lost_reason", 250, required=_("Say why the deal was lost."))
     if stage.kind != "open" and (deal.status != stage.kind or deal.closed_at is None):
         deal.closed_at = utcnow()
     elif stage.kind == "open":
         deal.closed_at = None
     deal.stage, deal.stage_id, deal.pipeline_id, deal.status = stage, stage.id, stage.pipeline_id, stage.kind
-    deal.lost_reason = reason.strip()[:250] if stage.kind == "lost" else None
+    deal.lost_reason = reason if stage.kind == "lost" else None
     if not deal.probability_set:
         deal.probability = stage.probability
 
