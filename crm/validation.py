@@ -78,34 +78,35 @@ def choice(value, field: str, allowed, default=None, optional: bool = False):
     return value
 
 
+def _read(value, field: str, parse, message: str):
+    """`parse` of the trimmed text; None when empty, Invalid with `message` when it cannot be read."""
+    value = str(value or "").strip()
+    if not value:
+        return None
+    try:
+        return parse(value)
+    except ValueError:
+        raise Invalid({field: message}) from None
+
+
 def _out_of_range(field: str, earliest: date, latest: date) -> Invalid:
     return Invalid({field: _("Enter a date between %(first)d and %(last)d.", first=earliest.year, last=latest.year)})
 
 
 def day(value, field: str, earliest: date = EARLIEST, latest: date = LATEST) -> date | None:
     """An ISO date (2026-03-31) between `earliest` and `latest`; None when empty."""
-    value = str(value or "").strip()
-    if not value:
-        return None
-    try:
-        found = date.fromisoformat(value)
-    except ValueError:
-        raise Invalid({field: _("Enter a valid date.")}) from None
-    if not earliest <= found <= latest:
+    found = _read(value, field, date.fromisoformat, _("Enter a valid date."))
+    if found is not None and not earliest <= found <= latest:
         raise _out_of_range(field, earliest, latest)
     return found
 
 
 def wall_clock(value, field: str) -> datetime | None:
     """A datetime-local value as typed (no time zone applied), to the minute; None when empty."""
-    value = str(value or "").strip()
-    if not value:
+    moment = _read(value, field, datetime.fromisoformat, _("Enter a date and time."))
+    if moment is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid({field: _("Enter a date and time.")}) from None
-    if not EARLIEST.year <= moment.year <= LATEST.year:
+    if not EARLIEST <= moment.date() <= LATEST:
         raise _out_of_range(field, EARLIEST, LATEST)
     return moment.replace(second=0, microsecond=0)
 
