@@ -237,12 +237,8 @@ def clean(data: dict, partial: bool = False) -> dict:
     """Validate and normalise customer fields; all problems reported together."""
     cleaned, errors = {}, {}
     for name, value in data.items():
-        if name not in EDITABLE + SENSITIVE:
-            continue
-        try:
-            cleaned[name] = _clean_field(name, value)
-        except Invalid as error:
-            errors.update(error.errors)
+        if name in EDITABLE + SENSITIVE:
+            cleaned[name] = validation.collect(errors, _clean_field, name, value)
     if not partial and not cleaned.get("name"):
         errors.setdefault("name", _("Name is required."))
     for name, rule in fields.builtin_rules().items():  # built-in fields this tenant made required
@@ -392,15 +388,9 @@ def update_customer(viewer: Member, customer: Customer, data: dict, partial: boo
 
 def _clean_with_custom(customer: Customer, data: dict, custom: dict, partial: bool, creating: bool) -> dict:
     """Built-in and custom values validated together, so the form shows every problem at once."""
-    errors, cleaned = {}, {}
-    try:
-        cleaned = clean(data, partial=partial)
-    except Invalid as error:
-        errors.update(error.errors)
-    try:
-        fields.apply_values(customer, dict(custom), creating)
-    except Invalid as error:
-        errors.update(error.errors)
+    errors = {}
+    cleaned = validation.collect(errors, clean, data, partial=partial)
+    validation.collect(errors, fields.apply_values, customer, dict(custom), creating)
     if errors:
         raise Invalid(errors)
     return cleaned

@@ -174,10 +174,7 @@ def clean_header(viewer: Member, data: dict, order: Order | None = None) -> dict
     for name in HEADER_FIELDS:
         if name not in data or order is not None and order.status != "placed" and name in LOCKED_FIELDS:
             continue
-        try:
-            cleaned[name] = _clean_field(viewer, name, data[name], order)
-        except Invalid as error:
-            errors.update(error.errors)
+        cleaned[name] = validation.collect(errors, _clean_field, viewer, name, data[name], order)
     if order is None:
         for name, message in (("customer_id", _("Choose a customer.")), ("currency", _("Enter a currency."))):
             if not cleaned.get(name) and name not in errors:
@@ -235,11 +232,12 @@ def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict
 
     `custom` holds the raw custom field values by key (fields.read_form); required ones must be there."""
     data = {"owner_id": str(viewer.id), "currency": catalogue.tenant_currency(), **data}
-    header, errors = _header_and_errors(viewer, data, None)
+    errors = {}
+    header = validation.collect(errors, clean_header, viewer, data, None)
     lines, line_errors = clean_lines(viewer, rows)
-    values, custom_changes, custom_errors = _custom_values(None, custom)
-    if errors or line_errors or custom_errors:
-        raise Invalid({**errors, **line_errors, **custom_errors})
+    values, custom_changes = _custom_values(None, custom, errors)
+    if errors or line_errors:
+        raise Invalid({**errors, **line_errors})
     order = Order(**header, status="placed", custom=values)
     _set_lines(order, lines)
     order.changes.append(_change(viewer, None, "placed", None))
@@ -259,13 +257,14 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
     with audited(order, entity="order", fields=HEADER_FIELDS + ("total",), state=_audit_state,
                  summary=lambda o: o.number) as change:
-        header, errors = _header_and_errors(viewer, data, order)
+        errors = {}
+        header = validation.collect(errors, clean_header, viewer, data, order)
         lines, line_errors = [], {}
         if order.status == "placed" and rows is not None:
             lines, line_errors = clean_lines(viewer, rows, [line.product_id for line in order.lines])
-        values, _changes, custom_errors = _custom_values(order, custom)
-        if errors or line_errors or custom_errors:
-            raise Invalid({**errors, **line_errors, **custom_errors})
+        values, _changes = _custom_values(order, custom, errors)
+        if errors or line_errors:
+            raise Invalid({**errors, **line_errors})
         for name, value in header.items():
             setattr(order, name, value)
         if values != (order.custom or {}):
@@ -278,20 +277,12 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     return order
 
 
-def _header_and_errors(viewer: Member, data: dict, order: Order | None) -> tuple[dict, dict]:
-    try:
-        return clean_header(viewer, data, order), {}
-    except Invalid as error:
-        return {}, error.errors
-
-
-def _custom_values(order: Order | None, custom: dict | None) -> tuple[dict, dict, dict]:
-    """The order's custom values checked (nothing changed yet): (`custom` to store, changes, errors)."""
-    try:
-        values, changes = fields.checked_values(order, custom or {}, creating=order is None, entity="order")
-    except Invalid as error:
-        return {}, {}, error.errors
-    return values, changes, {}
+def _custom_values(order: Order | None, custom: dict | None, errors: dict) -> tuple[dict, dict]:
+    """The order's custom values checked (nothing changed yet): (`custom` to store, changes); problems go to
+    `errors`."""
+    checked = validation.collect(errors, fields.checked_values, order, custom or {}, creating=order is None,
+                                 entity="order")
+    return checked or ({}, {})
 
 
 def _audit_state(order: Order) -> dict:

@@ -512,10 +512,7 @@ def clean(viewer: Member, data: dict, deal: Deal | None = None) -> dict:
     cleaned, errors = {}, {}
     names = EDITABLE if deal is None else [name for name in EDITABLE if name in data]
     for name in names:
-        try:
-            cleaned[name] = _clean_field(viewer, name, data.get(name), deal)
-        except Invalid as error:
-            errors.update(error.errors)
+        cleaned[name] = validation.collect(errors, _clean_field, viewer, name, data.get(name), deal)
     if errors:
         raise Invalid(errors)
     return cleaned
@@ -565,18 +562,12 @@ def _link(deal: Deal) -> tuple:
 def _clean_with_custom(viewer: Member, data: dict, custom: dict | None, deal: Deal | None) -> tuple[dict, dict, dict]:
     """The deal's own fields and its custom fields validated together, so the form shows every problem at once:
     (cleaned fields, the `custom` dict to store, custom changes for the audit log). Nothing is changed yet."""
-    errors, cleaned, values, changes = {}, {}, {}, {}
-    try:
-        cleaned = clean(viewer, data, deal)
-    except Invalid as error:
-        errors.update(error.errors)
-    try:
-        values, changes = fields.checked_values(deal, custom or {}, creating=deal is None, entity="deal")
-    except Invalid as error:
-        errors.update(error.errors)
+    errors = {}
+    cleaned = validation.collect(errors, clean, viewer, data, deal)
+    checked = validation.collect(errors, fields.checked_values, deal, custom or {}, creating=deal is None, entity="deal")
     if errors:
         raise Invalid(errors)
-    return cleaned, values, changes
+    return (cleaned, *checked)
 
 
 def create_deal(viewer: Member, data: dict, custom: dict | None = None) -> Deal:

@@ -240,12 +240,8 @@ def clean(data: dict, creating: bool) -> dict:
     """Validate and normalise ticket fields; every problem reported together."""
     cleaned, errors = {}, {}
     for name, value in data.items():
-        if name not in EDITABLE:
-            continue
-        try:
-            cleaned[name] = _clean_field(name, value)
-        except Invalid as error:
-            errors.update(error.errors)
+        if name in EDITABLE:
+            cleaned[name] = validation.collect(errors, _clean_field, name, value)
     if creating and "subject" not in cleaned and "subject" not in errors:
         errors["subject"] = _("Subject is required.")
     if errors:
