@@ -28,7 +28,7 @@ SEPARATORS = re.compile(r"[\s,，]")  # spaces and thousands separators people t
 def record_id(value) -> int | None:
     """A submitted value as a record id, or None when it cannot be one (ids past PostgreSQL's range included)."""
     text = str(value or "")
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+    return int(text) if text.isdecimal() and len(text) <= 10 and 0 < int(text) <= MAX_ID else None
 
 
 def or_none(clean, *args, **kwargs):
@@ -168,7 +168,7 @@ def whole_number(value, field: str, low: int, high: int, required: bool = True) 
     value = str(value if value is not None else "").strip()
     if not value and not required:
         return None
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isdecimal() and len(value) <= 18 and low <= int(value) <= high):
         raise Invalid({field: _("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)})
     return int(value)
 

@@ -19,7 +19,7 @@ def refusal(clean, *args, **kwargs) -> dict:
 
 @pytest.mark.parametrize("value, expected", [("7", 7), (42, 42), (str(2**31 - 1), 2**31 - 1), (str(2**31), None),
                                              ("0", None), ("-3", None), ("1.5", None), ("", None), (None, None),
-                                             ("12abc", None)])
+                                             ("12abc", None), ("²", None), ("9" * 5000, None)])
 def test_record_id_is_a_positive_postgresql_integer(value, expected):
     assert validation.record_id(value) == expected
 
@@ -130,7 +130,7 @@ def test_currency(ctx):
 def test_whole_number_and_percent(ctx):
     assert validation.whole_number(" 30 ", "days", 1, 3650) == 30
     assert validation.whole_number("", "days", 1, 3650, required=False) is None
-    for bad in ("0", "3651", "1.5", "-3", "", "ten"):
+    for bad in ("0", "3651", "1.5", "-3", "", "ten", "²", "9" * 5000):
         assert refusal(validation.whole_number, bad, "days", 1, 3650) == {
             "days": "Enter a whole number from 1 to 3650."}, bad
     assert validation.percent("50%", "probability") == 50 and validation.percent("", "probability") is None

@@ -46,7 +46,7 @@ def _method(value) -> str:
 def _reminder(value) -> int | None:
     if value in (None, ""):
         return None
-    if str(value).isdigit() and int(value) in REMINDERS:
+    if str(value) in map(str, REMINDERS):
         return int(value)
     raise Invalid({"remind_minutes": _("Choose a reminder.")})
 

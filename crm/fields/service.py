@@ -132,7 +132,7 @@ def _options(field: CustomField | None, form) -> list[dict]:
 
 def _int(value, default: int) -> int:
     text = str(value or "").strip()
-    return int(text) if text.lstrip("-").isdigit() and len(text) < 10 else default
+    return int(text) if text.lstrip("-").isdecimal() and len(text) < 10 else default
 
 
 def _check_type_change(field: CustomField, new_type: str, options: list[dict]) -> None:

@@ -342,10 +342,9 @@ def update_permissions(role: Role, form) -> int:
 
 def set_pool_limit(role: Role, raw) -> None:
     """The most customers a member of this role may own through the pool (claims, assignments); empty: no limit."""
-    text_value = str(raw or "").strip()
-    if text_value and (not text_value.isdigit() or not 1 <= int(text_value) <= 100000):
+    limit = validation.or_none(validation.whole_number, raw, "pool_limit", 1, 100000, required=False)
+    if limit is None and str(raw or "").strip():
         raise Invalid({"pool_limit": _("Enter a whole number from 1 to 100000, or leave it empty for no limit.")})
-    limit = int(text_value) if text_value else None
     if limit != role.pool_limit:
         record("update", "role", role.id, summary=role.name, changes={"pool_limit": [role.pool_limit, limit]})
     role.pool_limit = limit
