@@ -14,7 +14,7 @@ import re
 
 from flask import current_app
 
-from crm.web import record_id
+from crm.validation import record_id
 
 PURPOSE = re.compile(r"[a-z][a-z-]*")
 SIGNATURE = r"[A-Za-z0-9_-]{43}"

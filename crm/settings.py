@@ -15,3 +15,8 @@ def put_setting(key: str, value) -> None:
     else:
         row.value = value
     db.session.flush()
+
+
+def phone_region() -> str:
+    """Where a phone number typed without a country code is read (the "phone_region" setting, e.g. CN)."""
+    return get_setting("phone_region", "CN")

@@ -3,18 +3,18 @@ from functools import cache
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from crm import validation
 from crm.accounts.models import Account
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.jobs import refill_spares_after_commit
 from crm.members.service import add_first_admin
-from crm.web import record_id
+from crm.validation import record_id
 from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
@@ -45,16 +45,9 @@ def hash_password(password: str) -> str:
     return hasher().hash(password)
 
 
-def normalise_email(email: str) -> str:
-    """The address as stored: trimmed, domain checked, lower-cased."""
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise Invalid({"email": _("Enter a valid email address.")})
-
-
 def find_account(email: str) -> Account | None:
-    return db.session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    email = validation.clipped(email, 254).lower()  # what sign-in typed: a NUL must not reach the query
+    return db.session.scalar(select(Account).where(Account.email == email)) if email else None
 
 
 def slug_message(slug: str) -> str | None:
@@ -74,7 +67,9 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
     errors = {}
     if message := slug_message(slug):
         errors["slug"] = message
-    email = normalise_email(email)
+    company = validation.collect(errors, validation.text, company, "company", 120, required=True)
+    name = validation.collect(errors, validation.text, name, "name", 120, required=True)
+    email = validation.normalise_email(email, required=True)
     account = find_account(email)
     if account is not None and not password_matches(account, password):
         errors["email"] = _("This email already has an account. Enter its password to add a workspace to it.")
@@ -83,7 +78,7 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
     if account is None:
         check_password_strength(password)
         account = create_account(email, name, password, language)
-    return account, create_workspace(company.strip(), slug, account)
+    return account, create_workspace(company, slug, account)
 
 
 def create_workspace(company: str, slug: str, admin: Account) -> Tenant:

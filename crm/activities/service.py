@@ -5,6 +5,7 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from crm import validation
 from crm.activities import reminders
 from crm.activities.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
@@ -16,7 +17,8 @@ from crm.members.access import in_reach, scoped
 from crm.members.models import Member
 from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
-from crm.web import record_id
+from crm.validation import record_id
+from crm.validation import local_input  # noqa: F401 - kept here for the views that show times with it
 
 MAX_TEXT = 2000
 REMINDERS = (0, 15, 60, 1440)
@@ -35,34 +37,6 @@ def get_activity(viewer: Member, activity_id: int, action: str = "view") -> Acti
     return activity
 
 
-def parse_local(value: str) -> datetime | None:
-    """A `datetime-local` input (the workspace's time zone) as an aware UTC time; None when empty."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        naive = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid({"due_at": _("Enter a date and time.")}) from None
-    if naive.tzinfo is not None:
-        return naive.astimezone(UTC)
-    return get_timezone().localize(naive).astimezone(UTC)
-
-
-def local_input(moment: datetime | None) -> str:
-    """An aware time as a `datetime-local` input value in the workspace's time zone."""
-    return moment.astimezone(get_timezone()).strftime("%Y-%m-%dT%H:%M") if moment else ""
-
-
-def _text(value, field: str, required: bool = False) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise Invalid({field: _("This field is required.")})
-    if len(text) > MAX_TEXT:
-        raise Invalid({field: _("Use at most %(n)d characters.", n=MAX_TEXT)})
-    return text
-
-
 def _method(value) -> str:
     if value not in METHODS:
         raise Invalid({"method": _("Choose how.")})
@@ -72,7 +46,7 @@ def _method(value) -> str:
 def _reminder(value) -> int | None:
     if value in (None, ""):
         return None
-    if str(value).isdigit() and int(value) in REMINDERS:
+    if str(value) in map(str, REMINDERS):
         return int(value)
     raise Invalid({"remind_minutes": _("Choose a reminder.")})
 
@@ -80,20 +54,21 @@ def _reminder(value) -> int | None:
 def _owner(viewer: Member, value) -> int:
     if value in (None, ""):
         return viewer.id
-    if not in_reach(viewer, "activities", "create", record_id(value)):
+    owner_id = record_id(value)
+    if not in_reach(viewer, "activities", "create", owner_id):
         raise Invalid({"owner_id": _("Choose someone you may assign follow-ups to.")})
-    return int(value)
+    return owner_id
 
 
 def _subject(viewer: Member, data: dict) -> tuple[Customer | None, object | None]:
     """The customer and deal the follow-up is about (either may be missing), checked against the viewer."""
     deal = None
-    if str(data.get("deal_id") or "").isdigit():
+    if deal_id := record_id(data.get("deal_id")):
         from crm.pipelines import service as deals
 
-        deal = deals.get_deal(viewer, int(data["deal_id"]))
-    customer_id = deal.customer_id if deal else data.get("customer_id")
-    customer = customers.get_customer(viewer, int(customer_id)) if str(customer_id or "").isdigit() else None
+        deal = deals.get_deal(viewer, deal_id)
+    customer_id = deal.customer_id if deal else record_id(data.get("customer_id"))
+    customer = customers.get_customer(viewer, customer_id) if customer_id else None
     return customer, deal
 
 
@@ -102,12 +77,12 @@ def create(viewer: Member, data: dict) -> Activity:
     customer, deal = _subject(viewer, data)
     logging = data.get("mode") == "log"
     method = _method(data.get("method"))
-    summary = _text(data.get("summary"), "summary", required=True)
+    summary = validation.text(data.get("summary"), "summary", MAX_TEXT, required=True)
     activity = Activity(customer_id=customer.id if customer else None, deal_id=deal.id if deal else None,
                         method=method, summary=summary, created_by=viewer.id, outcome="")
     if logging:
         activity.owner_id = viewer.id
-        activity.outcome = _text(data.get("outcome"), "outcome")
+        activity.outcome = validation.text(data.get("outcome"), "outcome", MAX_TEXT) or ""
         activity.done_at = utcnow()
     else:
         activity.owner_id = _owner(viewer, data.get("owner_id"))
@@ -124,7 +99,7 @@ def create(viewer: Member, data: dict) -> Activity:
 
 
 def _due(value) -> datetime:
-    due = parse_local(value)
+    due = validation.local_datetime(value, "due_at")
     if due is None:
         raise Invalid({"due_at": _("Choose when.")})
     return due
@@ -135,7 +110,7 @@ def update(viewer: Member, activity: Activity, data: dict) -> Activity:
     if activity.done_at is not None:
         raise Invalid({"summary": _("This follow-up is done; log a new one instead.")})
     activity.method = _method(data.get("method"))
-    activity.summary = _text(data.get("summary"), "summary", required=True)
+    activity.summary = validation.text(data.get("summary"), "summary", MAX_TEXT, required=True)
     activity.due_at = _due(data.get("due_at"))
     activity.remind_minutes = _reminder(data.get("remind_minutes"))
     activity.owner_id = _owner(viewer, data.get("owner_id") or activity.owner_id)
@@ -149,13 +124,14 @@ def complete(viewer: Member, activity: Activity, data: dict) -> Activity | None:
     """Mark a planned follow-up done with its outcome; plan the next one when a time is given."""
     if activity.done_at is not None:
         raise Invalid({"outcome": _("This follow-up is already done.")})
-    activity.outcome = _text(data.get("outcome"), "outcome", required=True)
-    next_due = parse_local(data.get("next_due_at"))
+    activity.outcome = validation.text(data.get("outcome"), "outcome", MAX_TEXT, required=True)
+    next_due = validation.local_datetime(data.get("next_due_at"), "next_due_at")
     next_activity = None
     if next_due is not None:
         next_activity = Activity(customer_id=activity.customer_id, deal_id=activity.deal_id,
                                  owner_id=activity.owner_id, method=_method(data.get("next_method")),
-                                 summary=_text(data.get("next_summary"), "next_summary") or activity.summary,
+                                 summary=validation.text(data.get("next_summary"), "next_summary", MAX_TEXT)
+                                 or activity.summary,
                                  due_at=next_due, remind_minutes=activity.remind_minutes, created_by=viewer.id,
                                  outcome="")
         db.session.add(next_activity)
@@ -194,8 +170,8 @@ def add_note(viewer: Member, data: dict) -> None:
     customer, deal = _subject(viewer, data)
     if customer is None:
         raise Invalid({"text": _("Choose a customer.")})
-    text = _text(data.get("text"), "text", required=True)
-    timeline.log("note", customer_id=customer.id, deal_id=deal.id if deal else None, text=text)
+    note = validation.text(data.get("text"), "text", MAX_TEXT, required=True)
+    timeline.log("note", customer_id=customer.id, deal_id=deal.id if deal else None, text=note)
 
 
 def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -255,9 +231,7 @@ def set_quiet_rule(data) -> dict | None:
     if not data.get("enabled"):
         put_setting("quiet_customers", None)
         return None
-    days = str(data.get("days") or "").strip()
-    if not days.isdigit() or not 1 <= int(days) <= 365:
-        raise Invalid({"days": _("Enter a number of days from 1 to 365.")})
-    rule = {"days": int(days), "notify_manager": bool(data.get("notify_manager"))}
+    days = validation.whole_number(data.get("days"), "days", 1, 365)
+    rule = {"days": days, "notify_manager": bool(data.get("notify_manager"))}
     put_setting("quiet_customers", rule)
     return rule

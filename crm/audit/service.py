@@ -9,10 +9,10 @@ from flask import g, has_request_context, request
 from flask_babel import get_timezone
 from sqlalchemy import select
 
-from crm import listing, registry
+from crm import listing, registry, validation
 from crm.audit.models import AuditEntry
 from crm.extensions import db
-from crm.web import record_id
+from crm.validation import record_id
 
 MASK = "••••"
 ACTIONS = ("create", "update", "delete", "restore", "purge", "reveal", "login", "invite", "permission", "deactivate",
@@ -105,9 +105,9 @@ class AuditQuery:
             action=args.get("action", "") if args.get("action") in ACTIONS else "",
             entity=args.get("entity", "") if args.get("entity") in entity_names() else "",
             actor=record_id(args.get("actor")),
-            since=_day(args.get("since")),
-            until=_day(args.get("until")),
-            q=args.get("q", "").replace("\x00", "").strip()[:100],
+            since=validation.or_none(validation.day, args.get("since"), "since", EARLIEST, LATEST),
+            until=validation.or_none(validation.day, args.get("until"), "until", EARLIEST, LATEST),
+            q=validation.clipped(args.get("q"), 100),
             after=args.get("after", ""),
         )
 
@@ -127,14 +127,6 @@ class AuditQuery:
 def entity_names() -> list[str]:
     """The record kinds the log can be filtered by (each feature registers its own)."""
     return [kind.name for kind in registry.audit_entities()]
-
-
-def _day(value) -> date | None:
-    try:
-        day = date.fromisoformat(str(value or ""))
-    except ValueError:
-        return None
-    return day if EARLIEST <= day <= LATEST else None
 
 
 def _start_of(day: date) -> datetime:

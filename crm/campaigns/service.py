@@ -22,8 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from crm import listing
-from crm.activities.service import parse_local
+from crm import listing, validation
 from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaign
 from crm.customers import service as customers
 from crm.customers.models import STAGE_LABELS, Customer
@@ -147,40 +146,24 @@ def get_campaign(viewer: Member, campaign_id: int, action: str = "view", lock: b
 def clean(data: dict) -> dict:
     """Validate the form's fields; every problem reported at once."""
     errors, cleaned = {}, {}
-    name = (data.get("name") or "").strip()
-    if not name:
-        errors["name"] = _("Name is required.")
-    elif len(name) > 120:
-        errors["name"] = _("Use at most %(n)d characters.", n=120)
-    cleaned["name"] = name
-    channel = data.get("channel")
-    if channel not in CHANNELS:
-        errors["channel"] = _("Choose one of the listed values.")
-        channel = "email"
+    cleaned["name"] = validation.collect(errors, validation.text, data.get("name"), "name", 120,
+                                         required=_("Name is required.")) or ""
+    channel = validation.collect(errors, validation.choice, data.get("channel"), "channel", CHANNELS) or "email"
     cleaned["channel"] = channel
     language = data.get("language")
     cleaned["language"] = language if language in LANGUAGES else "en"
-    subject = (data.get("subject") or "").replace("\n", " ").strip()
-    if channel == "email" and not subject:
-        errors["subject"] = _("An email needs a subject.")
-    elif len(subject) > 200:
-        errors["subject"] = _("Use at most %(n)d characters.", n=200)
-    cleaned["subject"] = subject if channel == "email" else ""
-    body = (data.get("body") or "").replace("\r\n", "\n").strip()
-    if not body:
-        errors["body"] = _("Write the message.")
-    elif len(body) > MAX_BODY[channel]:
-        errors["body"] = _("Use at most %(n)d characters.", n=MAX_BODY[channel])
-    cleaned["body"] = body
+    subject = validation.collect(errors, validation.text, (data.get("subject") or "").replace("\n", " "), "subject",
+                                 200, required=_("An email needs a subject.") if channel == "email" else False)
+    cleaned["subject"] = (subject or "") if channel == "email" else ""
+    body = (data.get("body") or "").replace("\r\n", "\n")
+    cleaned["body"] = validation.collect(errors, validation.text, body, "body", MAX_BODY[channel],
+                                         required=_("Write the message.")) or ""
     for field_name in ("subject", "body"):
         if field_name not in errors and cleaned[field_name]:
             problem = _template_problem(cleaned[field_name])
             if problem:
                 errors[field_name] = problem
-    try:
-        cleaned["send_at"] = parse_local(data.get("send_at") or "")
-    except Invalid as error:
-        errors["send_at"] = next(iter(error.errors.values()))
+    cleaned["send_at"] = validation.collect(errors, validation.local_datetime, data.get("send_at"), "send_at")
     if errors:
         raise Invalid(errors)
     return cleaned

@@ -2,18 +2,19 @@
 the viewer may see that match what was typed, and the one the form has chosen."""
 from sqlalchemy.orm import lazyload
 
+from crm import validation
 from crm.customers.models import Customer
 from crm.customers.service import CustomerQuery, list_customers, visible
 from crm.extensions import db
 from crm.members.models import Member
-from crm.web import record_id
+from crm.validation import record_id
 
 LIMIT = 8  # a short list to pick from: typing more narrows it
 
 
 def matching(viewer: Member, q: str, limit: int = LIMIT) -> list[Customer]:
     """Customers the viewer may see whose name, phone, email or company contains `q`; none for an empty `q`."""
-    q = (q or "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL characters in text
+    q = validation.clipped(q, 100)
     if not q:
         return []
     rows, _cursor, _total = list_customers(viewer, CustomerQuery(q=q), limit=limit)

@@ -3,13 +3,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import defer, joinedload
 
-from crm import crypto, listing
+from crm import crypto, listing, validation
 from crm.audit.service import MASK, audited, record
 from crm.customers.models import (
     CHANNELS,
@@ -25,8 +23,9 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import in_reach, scoped
-from crm.members.models import Member, Setting
-from crm.web import record_id
+from crm.members.models import Member
+from crm.settings import phone_region
+from crm.validation import record_id
 from tenants.binding import current_tenant
 
 PAGE_SIZE = 25
@@ -67,11 +66,14 @@ class CustomerQuery:
     custom: dict = field(default_factory=dict)  # custom field filters, from fields.filter_args()
     custom_args: dict = field(default_factory=dict)  # their query-string arguments, for links
 
+    def __post_init__(self):
+        self.q = validation.clipped(self.q, 100)  # the choosers of other features make queries too
+
     @classmethod
     def from_args(cls, args) -> "CustomerQuery":
         """Read the query string; anything malformed is ignored rather than failing the page."""
         return cls(
-            q=args.get("q", "").strip()[:100],
+            q=args.get("q", ""),
             tags=[tag_id for tag_id in map(record_id, args.getlist("tag")) if tag_id][:10],
             tag_mode="any" if args.get("tag_mode") == "any" else "all",
             level=args.get("level", "") if args.get("level") in LEVELS else "",
@@ -126,7 +128,7 @@ def filtered(stmt, viewer: Member, query: CustomerQuery):
     elif query.owner:
         stmt = stmt.where(Customer.owner_id == int(query.owner))
     if query.custom:
-        stmt = stmt.where(*fields.conditions(query.custom))
+        stmt = stmt.where(*fields.conditions(query.custom, Customer.custom))
     return stmt
 
 
@@ -205,45 +207,12 @@ def customer_name(customer_id) -> str:
     return customer.name if customer else f"#{customer_id}"
 
 
-def _setting(key: str, default):
-    row = db.session.get(Setting, key)
-    return row.value if row is not None else default
-
-
-def normalise_phone(raw: str) -> str | None:
-    """E.164 form of a phone number, read in the tenant's region; Invalid when it is not a number."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        number = phonenumbers.parse(raw, _setting("phone_region", "CN"))
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise Invalid({"phone": _("Enter a valid phone number, e.g. 138 0013 8000 or +1 415 555 0100.")})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(raw: str) -> str | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        return validate_email(raw, check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise Invalid({"email": _("Enter a valid email address.")})
-
-
 def clean(data: dict, partial: bool = False) -> dict:
     """Validate and normalise customer fields; all problems reported together."""
     cleaned, errors = {}, {}
     for name, value in data.items():
-        if name not in EDITABLE + SENSITIVE:
-            continue
-        try:
-            cleaned[name] = _clean_field(name, value)
-        except Invalid as error:
-            errors.update(error.errors)
+        if name in EDITABLE + SENSITIVE:
+            cleaned[name] = validation.collect(errors, _clean_field, name, value)
     if not partial and not cleaned.get("name"):
         errors.setdefault("name", _("Name is required."))
     for name, rule in fields.builtin_rules().items():  # built-in fields this tenant made required
@@ -254,34 +223,29 @@ def clean(data: dict, partial: bool = False) -> dict:
     return cleaned
 
 
+TEXT_LIMITS = {"name": 120, "company": 120, "title": 80, "address": 250, "source": 60, "notes": 5000}
+
+
 def _clean_field(name: str, value):
-    value = value.strip() if isinstance(value, str) else value
     if name == "name":
-        if not value:
-            raise Invalid({"name": _("Name is required.")})
-        if len(value) > 120:
-            raise Invalid({"name": _("Use at most %(n)d characters.", n=120)})
-        return value
+        return validation.text(value, name, TEXT_LIMITS[name], required=_("Name is required."))
     if name == "phone":
-        return normalise_phone(value)
+        return validation.phone(value, phone_region())
     if name == "email":
-        return normalise_email(value)
+        return validation.normalise_email(value)
     if name == "level":
-        return _choice(name, value or None, LEVELS)
+        return validation.choice(value, name, LEVELS, optional=True)
     if name == "stage":
-        return _choice(name, value or "lead", STAGES)
+        return validation.choice(value, name, STAGES, default="lead")
     if name == "kind":
-        return _choice(name, value or "person", KINDS)
+        return validation.choice(value, name, KINDS, default="person")
     if name == "preferred_channel":
-        return _choice(name, value or "sms", CHANNELS)
+        return validation.choice(value, name, CHANNELS, default="sms")
     if name == "owner_id":
-        return _owner(value)
+        return validation.owner(value)
     if name in SENSITIVE:
         return _sensitive_value(name, value)
-    limits = {"company": 120, "title": 80, "address": 250, "source": 60, "notes": 5000}
-    if value and len(value) > limits[name]:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=limits[name])})
-    return value or None
+    return validation.text(value, name, TEXT_LIMITS[name])
 
 
 SENSITIVE_FORMATS = {"id_number": r"[0-9A-Z]{6,30}", "bank_account": r"[0-9A-Z]{8,34}"}
@@ -362,21 +326,6 @@ def _audit_state(customer: Customer) -> dict:
     return state
 
 
-def _choice(name: str, value, allowed):
-    if value is not None and value not in allowed:
-        raise Invalid({name: _("Choose one of the listed values.")})
-    return value
-
-
-def _owner(value):
-    if value in (None, "", 0):
-        return None
-    owner_id = record_id(value) or -1
-    if db.session.scalar(select(Member.id).where(Member.id == owner_id, Member.active)) is None:
-        raise Invalid({"owner_id": _("Choose an active member.")})
-    return owner_id
-
-
 def create_customer(viewer: Member, data: dict, custom: dict | None = None) -> Customer:
     """A new customer; owned by the viewer unless another owner (within the viewer's reach) is chosen.
 
@@ -413,15 +362,9 @@ def update_customer(viewer: Member, customer: Customer, data: dict, partial: boo
 
 def _clean_with_custom(customer: Customer, data: dict, custom: dict, partial: bool, creating: bool) -> dict:
     """Built-in and custom values validated together, so the form shows every problem at once."""
-    errors, cleaned = {}, {}
-    try:
-        cleaned = clean(data, partial=partial)
-    except Invalid as error:
-        errors.update(error.errors)
-    try:
-        fields.apply_values(customer, dict(custom), creating)
-    except Invalid as error:
-        errors.update(error.errors)
+    errors = {}
+    cleaned = validation.collect(errors, clean, data, partial=partial)
+    validation.collect(errors, fields.apply_values, customer, dict(custom), creating)
     if errors:
         raise Invalid(errors)
     return cleaned
@@ -440,11 +383,8 @@ def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:
 def possible_duplicates(viewer: Member, phone: str, email: str, exclude_id: int | None = None) -> dict:
     """Other live customers with the same phone or email: the ones the viewer may see, and how many others."""
     conditions = []
-    for name, raw, normalise in (("phone", phone, normalise_phone), ("email", email, normalise_email)):
-        try:
-            value = normalise(raw)
-        except Invalid:
-            value = None
+    for name, value in (("phone", validation.or_none(validation.phone, phone, phone_region())),
+                        ("email", validation.or_none(validation.normalise_email, email))):
         if value:
             conditions.append(getattr(Customer, name) == value)
     if not conditions:
@@ -492,7 +432,7 @@ def remove_tag(customers: list[Customer], tag: Tag) -> int:
 
 
 def set_owner(viewer: Member, customers: list[Customer], owner_id) -> int:
-    owner_id = _owner(owner_id)
+    owner_id = validation.owner(owner_id)
     _check_owner(viewer, owner_id, "edit")
     for customer in customers:
         if customer.owner_id != owner_id:

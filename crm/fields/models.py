@@ -10,6 +10,7 @@ from crm.extensions import db, utcnow
 TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
          "email", "phone", "url")
 ENTITIES = ("customer", "deal", "order")  # the record kinds a field can belong to (tickets may join later)
+RECORD_TABLES = {"customer": ("customers", "name"), "deal": ("deals", "title"), "order": ("orders", "number")}
 # Encrypted (sensitive) values need a column of their own and a reveal route: customers have both.
 SENSITIVE_ENTITIES = ("customer",)
 

@@ -1,20 +1,20 @@
 """Custom fields: definitions an admin shapes, and the validation, storage and filtering of their values."""
 import re
 import secrets
-from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, func, or_, select
 
-from crm import crypto
+from crm import crypto, validation
 from crm.audit.service import diff, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
-from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES, CustomField
+from crm.fields.models import ENTITIES, RECORD_TABLES, SENSITIVE_ENTITIES, TYPES, CustomField
 from crm.members.models import Setting
+from crm.settings import phone_region
 from tenants.binding import current_tenant
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -47,9 +47,8 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
     errors = {}
     if field is None and entity not in ENTITIES:
         raise Invalid({"entity": _("Choose one of the listed values.")})
-    label_en = form.get("label_en", "").strip()
-    if not 1 <= len(label_en) <= 80:
-        errors["label_en"] = _("Enter a label of 1 to 80 characters.")
+    label_en = validation.collect(errors, validation.text, form.get("label_en"), "label_en", 80,
+                                  required=_("Enter a label of 1 to 80 characters.")) or ""
     field_type = form.get("type", "")
     if field_type not in TYPES:
         errors["type"] = _("Choose one of the listed values.")
@@ -71,14 +70,15 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
         _check_type_change(field, field_type, options)
     before = {"type": field.type, "label": field.label_en, "required": field.required}
     field.type, field.label_en = field_type, label_en
-    field.label_zh = form.get("label_zh", "").strip()[:80]
-    field.help_en, field.help_zh = form.get("help_en", "").strip()[:200], form.get("help_zh", "").strip()[:200]
+    field.label_zh = validation.clipped(form.get("label_zh"), 80)
+    field.help_en = validation.clipped(form.get("help_en"), 200)
+    field.help_zh = validation.clipped(form.get("help_zh"), 200)
     listed = field.entity in LISTED_ENTITIES
     field.required, field.in_list = form.get("required") == "on", listed and form.get("in_list") == "on"
     field.filterable, field.options = listed and form.get("filterable") == "on", options
     if created:  # fixed once values exist: they are stored differently
         field.sensitive = field.entity in SENSITIVE_ENTITIES and form.get("sensitive") == "on"
-    field.default = form.get("default", "").strip()[:200]
+    field.default = validation.clipped(form.get("default"), 200)
     if field.default:
         try:
             clean_value(field, field.default)
@@ -111,27 +111,28 @@ def _options(field: CustomField | None, form) -> list[dict]:
     kept = []
     for option in (field.options if field is not None and field.options else []):
         key = option["key"]
-        english = form.get(f"option_{key}_en", option["en"]).strip()[:80] or option["en"]
-        kept.append({"key": key, "en": english, "zh": form.get(f"option_{key}_zh", option.get("zh", "")).strip()[:80],
+        english = validation.clipped(form.get(f"option_{key}_en", option["en"]), 80) or option["en"]
+        chinese = validation.clipped(form.get(f"option_{key}_zh", option.get("zh")), 80)
+        kept.append({"key": key, "en": english, "zh": chinese,
                      "retired": form.get(f"option_{key}_retired") == "on",
                      "order": _int(form.get(f"option_{key}_order"), len(kept))})
     kept.sort(key=lambda o: o.pop("order"))
     taken = {o["key"] for o in kept}
     for line in form.get("new_options", "").splitlines():
-        english, _sep, chinese = line.partition("|")
-        if not english.strip():
+        english, _sep, chinese = (validation.clipped(part, 80) for part in line.partition("|"))
+        if not english:
             continue
         key = _key_from(english) or f"o{len(taken)}"
         while key in taken:
             key = f"{key}_{secrets.token_hex(2)}"
         taken.add(key)
-        kept.append({"key": key, "en": english.strip()[:80], "zh": chinese.strip()[:80], "retired": False})
+        kept.append({"key": key, "en": english, "zh": chinese, "retired": False})
     return kept
 
 
 def _int(value, default: int) -> int:
     text = str(value or "").strip()
-    return int(text) if text.lstrip("-").isdigit() and len(text) < 10 else default
+    return int(text) if text.lstrip("-").isdecimal() and len(text) < 10 else default
 
 
 def _check_type_change(field: CustomField, new_type: str, options: list[dict]) -> None:
@@ -140,9 +141,9 @@ def _check_type_change(field: CustomField, new_type: str, options: list[dict]) -
         raise Invalid({"type": _("The type of a sensitive field cannot change.")})
     probe = CustomField(key=field.key, type=new_type, options=options, label_en=field.label_en)
     misfits, count = [], 0
-    model, name_column = _records_of(field.entity)
-    rows = db.session.execute(select(model.id, name_column, model.custom[field.key])
-                              .where(model.custom.has_key(field.key)))
+    table, name_column = _records_of(field.entity)
+    rows = db.session.execute(select(table.c.id, name_column, table.c.custom[field.key])
+                              .where(table.c.custom.has_key(field.key)))
     for record_id, name, value in rows:
         try:
             clean_value(probe, _as_input(value))
@@ -156,18 +157,10 @@ def _check_type_change(field: CustomField, new_type: str, options: list[dict]) -
 
 
 def _records_of(entity: str):
-    """The model whose `custom` column holds a kind's values, and the column that names a record."""
-    if entity == "deal":
-        from crm.pipelines.models import Deal
-
-        return Deal, Deal.title
-    if entity == "order":
-        from crm.orders.models import Order
-
-        return Order, Order.number
-    from crm.customers.models import Customer
-
-    return Customer, Customer.name
+    """The table whose `custom` column holds a kind's values, and the column that names a record."""
+    table_name, name_column = RECORD_TABLES[entity]
+    table = db.metadata.tables[f"tenant.{table_name}"]  # by name: fields sit below the features that use them
+    return table, table.c[name_column]
 
 
 def _as_input(value):
@@ -236,70 +229,51 @@ def clean_value(field: CustomField, raw):
     value = (raw or "").strip() if isinstance(raw, str) else raw
     if value in ("", None):
         return None
-    try:
-        return _parse(field, value)
-    except (ValueError, InvalidOperation):
-        raise Invalid({name: _MESSAGES[field.type]()})
+    return _parse(field, value, name)
 
 
-_MESSAGES = {
-    "text": lambda: _("Use at most %(n)d characters.", n=500),
-    "long_text": lambda: _("Use at most %(n)d characters.", n=5000),
-    "number": lambda: _("Enter a number, e.g. 12 or 3.5."),
-    "money": lambda: _("Enter an amount with at most two decimals, e.g. 1999.50."),
-    "date": lambda: _("Enter a date as YYYY-MM-DD."),
-    "datetime": lambda: _("Enter a date and time."),
-    "select": lambda: _("Choose one of the listed values."),
-    "email": lambda: _("Enter a valid email address."),
-    "phone": lambda: _("Enter a valid phone number, e.g. 138 0013 8000 or +1 415 555 0100."),
-    "url": lambda: _("Enter a web address starting with http:// or https://."),
-}
+MAX_MONEY = Decimal("9999999999999.99")  # stored as text, compared as numeric: more room than Numeric(14, 2)
 
 
-def _parse(field: CustomField, value: str):
+def _parse(field: CustomField, value, name: str):
     kind = field.type
     if kind in ("text", "long_text"):
-        if len(value) > (500 if kind == "text" else 5000):
-            raise ValueError
-        return value
+        return validation.text(value, name, 500 if kind == "text" else 5000)
     if kind == "number":
-        number = Decimal(value.replace(",", ""))
-        if not number.is_finite() or abs(number) >= Decimal("1e15"):
-            raise ValueError
-        return int(number) if number == number.to_integral_value() else float(number)
+        return _number(value, name)
     if kind == "money":
-        amount = Decimal(value.replace(",", ""))
-        if not amount.is_finite() or amount.as_tuple().exponent < -2 or abs(amount) >= Decimal("1e13"):
-            raise ValueError
-        return str(amount.quantize(Decimal("0.01")))
+        return str(validation.money(value, name, maximum=MAX_MONEY, negative=True))
     if kind == "date":
-        return date.fromisoformat(value).isoformat()
+        return validation.day(value, name).isoformat()
     if kind == "datetime":
-        return datetime.fromisoformat(value).replace(second=0, microsecond=0).isoformat(timespec="minutes")
+        return validation.wall_clock(value, name).isoformat(timespec="minutes")
     if kind == "select":  # a retired option is not offered any more, but a value already stored stays valid
-        if value not in {o["key"] for o in field.options}:
-            raise ValueError
-        return value
+        return validation.choice(value, name, {o["key"] for o in field.options})
     if kind == "email":
-        from crm.customers.service import normalise_email
-
-        try:
-            return normalise_email(value)
-        except Invalid:
-            raise ValueError
+        return validation.normalise_email(value, name)
     if kind == "phone":
-        from crm.customers.service import normalise_phone
-
-        try:
-            return normalise_phone(value)
-        except Invalid:
-            raise ValueError
+        return validation.phone(value, phone_region(), name)
     if kind == "url":
-        url = urlparse(value)
-        if url.scheme not in ("http", "https") or not url.netloc or len(value) > 500:
-            raise ValueError
-        return value
-    raise ValueError
+        return _url(value, name)
+    raise Invalid({name: _("Choose one of the listed values.")})
+
+
+def _number(value, name: str) -> int | float:
+    try:
+        number = Decimal(str(value).replace(",", ""))
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or abs(number) >= Decimal("1e15"):
+        raise Invalid({name: _("Enter a number, e.g. 12 or 3.5.")})
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _url(value, name: str) -> str:
+    value = validation.text(value, name, 500)
+    url = urlparse(value)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise Invalid({name: _("Enter a web address starting with http:// or https://.")})
+    return value
 
 
 def read_form(definitions: list[CustomField], form, for_update: bool) -> dict:
@@ -454,27 +428,24 @@ def _bound(field: CustomField, raw):
     return Decimal(str(value)) if field.type in ("number", "money") else value
 
 
-def conditions(wanted: dict) -> list:
-    """SQL conditions for the filters: containment (GIN-indexed) for equality and any-of, casts for ranges."""
-    from sqlalchemy import Numeric, or_
-
-    from crm.customers.models import Customer
-
+def conditions(wanted: dict, custom) -> list:
+    """SQL conditions on the JSONB column `custom` for the filters: containment (GIN-indexed) for equality and
+    any-of, casts for ranges."""
     result = []
     for key, (field_type, kind, *values) in wanted.items():
         if kind == "any":
             wrap = (lambda v: [v]) if field_type == "multiselect" else (lambda v: v)
-            result.append(or_(*(Customer.custom.contains({key: wrap(v)}) for v in values[0])))
+            result.append(or_(*(custom.contains({key: wrap(v)}) for v in values[0])))
         elif kind == "is":
-            result.append(Customer.custom.contains({key: values[0]}))
+            result.append(custom.contains({key: values[0]}))
         else:
             low, high = values
-            column = Customer.custom[key].astext
+            column = custom[key].astext
             if field_type in ("number", "money"):
                 column = column.cast(Numeric)
             elif field_type == "datetime" and high is not None:
                 high = high + ":59"
-            result.append(Customer.custom.has_key(key))
+            result.append(custom.has_key(key))
             if low is not None:
                 result.append(column >= low)
             if high is not None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 
+from crm import validation
 from crm.accounts.models import Account
 from crm.audit.service import diff, record
 from crm.customers.models import Customer
@@ -13,7 +14,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.models import Member, Role, Team
 from crm.members.permissions import ACTIONS, OFFERED, RESOURCES, SCOPES, matrix
-from crm.web import record_id
+from crm.validation import record_id
 from tenants.binding import current_tenant
 from tenants.models import Invitation, Membership
 
@@ -144,9 +145,7 @@ def get_invitation(invitation_id: int) -> Invitation:
 
 def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url) -> Invitation:
     """Invite someone by email; the link in the email works once, for a week."""
-    from crm.accounts.service import normalise_email
-
-    email = normalise_email(email)
+    email = validation.normalise_email(email, required=True)
     role = db.session.get(Role, record_id(role_id)) if record_id(role_id) else None
     if role is None:
         raise Invalid({"role_id": _("Choose a role.")})
@@ -156,7 +155,7 @@ def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url)
     for pending in invitations():
         if pending.email == email:
             raise Invalid({"email": _("This person is already invited. Resend the invitation instead.")})
-    invitation = Invitation(tenant_id=current_tenant().id, email=email, name=(name or "").strip()[:120],
+    invitation = Invitation(tenant_id=current_tenant().id, email=email, name=validation.clipped(name, 120),
                             role_id=role.id, team_id=team.id if team else None, token_hash="",
                             invited_by=inviter.name, expires_at=utcnow() + timedelta(days=INVITATION_DAYS))
     db.session.add(invitation)
@@ -253,9 +252,7 @@ def _team_name(team_id) -> str | None:
 
 def save_team(team: Team | None, name: str, parent_id, manager_id) -> Team:
     """Create or change a team; a team cannot sit below itself."""
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise Invalid({"name": _("Enter a name of 1 to 80 characters.")})
+    name = validation.text(name, "name", 80, required=_("Enter a name of 1 to 80 characters."))
     clash = select(Team.id).where(func.lower(Team.name) == name.lower())
     if team is not None:
         clash = clash.where(Team.id != team.id)
@@ -315,9 +312,7 @@ def get_role(role_id: int) -> Role:
 
 
 def create_role(name: str, copy_from: Role | None = None) -> Role:
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise Invalid({"name": _("Enter a name of 1 to 80 characters.")})
+    name = validation.text(name, "name", 80, required=_("Enter a name of 1 to 80 characters."))
     if db.session.scalar(select(Role.id).where(func.lower(Role.name) == name.lower())):
         raise Invalid({"name": _("A role with this name exists.")})
     permissions = dict(copy_from.permissions) if copy_from else matrix("none")
@@ -347,10 +342,9 @@ def update_permissions(role: Role, form) -> int:
 
 def set_pool_limit(role: Role, raw) -> None:
     """The most customers a member of this role may own through the pool (claims, assignments); empty: no limit."""
-    text_value = str(raw or "").strip()
-    if text_value and (not text_value.isdigit() or not 1 <= int(text_value) <= 100000):
+    limit = validation.or_none(validation.whole_number, raw, "pool_limit", 1, 100000, required=False)
+    if limit is None and str(raw or "").strip():
         raise Invalid({"pool_limit": _("Enter a whole number from 1 to 100000, or leave it empty for no limit.")})
-    limit = int(text_value) if text_value else None
     if limit != role.pool_limit:
         record("update", "role", role.id, summary=role.name, changes={"pool_limit": [role.pool_limit, limit]})
     role.pool_limit = limit

@@ -9,9 +9,9 @@ import re
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
+from crm import validation
 from crm.audit.service import MASK, record
 from crm.crypto import UnknownKey, decrypt, encrypt, mask
 from crm.errors import Invalid
@@ -135,13 +135,13 @@ def clean_url(value: str, field: str, errors: dict) -> str:
     except ValueError:
         parts = None
     if not parts or parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value) \
-            or len(value) > 500:
+            or CONTROL.search(value) or len(value) > 500:
         errors[field] = _("Enter an http:// or https:// address, e.g. https://api.example.com/sms.")
     return value
 
 
-def _text(data: dict, name: str, limit: int = 200) -> str:
-    return " ".join(str(data.get(name) or "").split())[:limit + 1]
+def _one_line(data: dict, name: str) -> str:
+    return " ".join(str(data.get(name) or "").split())
 
 
 def _secrets(key: str, names: tuple, data: dict, errors: dict, required: tuple = ()) -> dict:
@@ -155,7 +155,7 @@ def _secrets(key: str, names: tuple, data: dict, errors: dict, required: tuple =
                 errors[name] = _("This value cannot be used: remove line breaks and control characters.")
                 continue
             if len(value) > 500:
-                errors[name] = _("At most %(n)d characters.", n=500)
+                errors[name] = _("Use at most %(n)d characters.", n=500)
                 continue
             tokens[name] = encrypt(value, _context(key, name))
         elif saved.get(name):
@@ -187,18 +187,11 @@ def _put(key: str, value, section: str) -> None:
 def save_email(data: dict) -> dict:
     """The sender name and reply-to address of the workspace's emails."""
     errors = {}
-    sender_name = _text(data, "sender_name", 80)
-    if len(sender_name) > 80:
-        errors["sender_name"] = _("At most %(n)d characters.", n=80)
-    reply_to = str(data.get("reply_to") or "").strip()
-    if reply_to:
-        try:
-            reply_to = validate_email(reply_to, check_deliverability=False).normalized
-        except EmailNotValidError:
-            errors["reply_to"] = _("Enter a valid email address, e.g. sales@example.com.")
+    sender_name = validation.collect(errors, validation.text, _one_line(data, "sender_name"), "sender_name", 80)
+    reply_to = validation.collect(errors, validation.normalise_email, data.get("reply_to"), "reply_to")
     if errors:
         raise Invalid(errors)
-    value = {"sender_name": sender_name, "reply_to": reply_to}
+    value = {"sender_name": sender_name or "", "reply_to": reply_to or ""}
     _put("email", value, "email")
     return value
 
@@ -255,9 +248,9 @@ def save_sms(data: dict) -> dict | None:
         value["access_key_id"] = str(data.get("access_key_id") or "").strip()
         if not ALIYUN_KEY_ID.fullmatch(value["access_key_id"]):
             errors["access_key_id"] = _("Enter the AccessKey ID (letters and digits).")
-        value["sign_name"] = _text(data, "sign_name", 60)
-        if not value["sign_name"] or len(value["sign_name"]) > 60:
-            errors["sign_name"] = _("Enter the approved sign name (签名), at most 60 characters.")
+        value["sign_name"] = validation.collect(
+            errors, validation.text, _one_line(data, "sign_name"), "sign_name", 60,
+            required=_("Enter the approved sign name (签名), at most 60 characters.")) or ""
         value["region"] = str(data.get("region") or "").strip()
         if value["region"] and not ALIYUN_REGION.fullmatch(value["region"]):
             errors["region"] = _("A region looks like cn-hangzhou.")

@@ -10,13 +10,14 @@ from urllib.parse import unquote, urlparse
 from flask import current_app
 from flask_babel import gettext as _
 
+from crm import validation
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.notify import bots, channel_settings, messages, sms
 from crm.notify.messages import Message
 from crm.notify.models import BOT_CHANNELS, DevMessage, Notification
 from crm.notify.transport import ChannelError
-from crm.settings import get_setting
+from crm.settings import get_setting, phone_region
 from tenants.binding import current_tenant
 
 
@@ -90,8 +91,6 @@ def send_bot(notification: Notification, message: Message) -> None:
 def send_test(channel: str, member, phone: str = "") -> str:
     """Send a test message right away through the channel's real adapter with the saved settings; returns
     what happened. Raises Invalid (nothing to send with) or ChannelError (the service refused)."""
-    from crm.customers.service import normalise_phone
-
     workspace = current_tenant().name
     message = messages.render_text("{{ subject }}", "{{ text }}", {
         "subject": _("Test message from %(workspace)s", workspace=workspace),
@@ -116,7 +115,7 @@ def send_test(channel: str, member, phone: str = "") -> str:
             raise Invalid({"phone": _("Set up and save an SMS provider first.")})
         if not (phone or "").strip():
             raise Invalid({"phone": _("Enter the mobile number to send the test to.")})
-        note.recipient = normalise_phone(phone)
+        note.recipient = validation.phone(phone, phone_region())
         message_id = sms.provider(config).send(note.recipient, message.text, note)
         return _("Test SMS sent to %(phone)s (provider's message id: %(id)s).", phone=note.recipient,
                  id=message_id or "—")

@@ -2,11 +2,13 @@
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
+from crm import validation
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import channel_settings, messages, outbox
 from crm.notify.models import BOT_CHANNELS, MessageTemplate, Notification
+from crm.settings import phone_region
 
 PAGE_SIZE = 50
 
@@ -85,12 +87,11 @@ def preview(kind: str, subject: str, body: str) -> messages.Message:
     """The template rendered with sample values; raises Invalid when it cannot be."""
     if kind not in messages.VARIABLES:
         raise Invalid({"body": _("Unknown message kind.")})
-    if len(subject) > 200:
-        raise Invalid({"subject": _("Use at most %(n)d characters.", n=200)})
-    if not body.strip():
-        raise Invalid({"body": _("This field is required.")})
-    if len(body) > 4000:
-        raise Invalid({"body": _("Use at most %(n)d characters.", n=4000)})
+    errors = {}
+    subject = validation.collect(errors, validation.text, subject, "subject", 200) or ""
+    body = validation.collect(errors, validation.text, body, "body", 4000, required=True)
+    if errors:
+        raise Invalid(errors)
     try:
         return messages.render_text(subject, body, SAMPLES[kind])
     except messages.TemplateProblem as problem:
@@ -123,9 +124,7 @@ def available_channels() -> list[str]:
 
 def save_preferences(member: Member, form) -> None:
     """The member's phone and where their reminders go (in-app always)."""
-    from crm.customers.service import normalise_phone
-
-    phone = normalise_phone(form.get("phone", ""))
+    phone = validation.phone(form.get("phone", ""), phone_region())
     wanted = [channel for channel in form.getlist("channels") if channel in available_channels()]
     if "sms" in wanted and not phone:
         raise Invalid({"phone": _("Enter your mobile number to get reminders by SMS.")})

@@ -1,6 +1,5 @@
 """Order rules and queries: lines and totals (Decimal, half-up to cents), the status workflow, scoped lists,
 and the signed public status link."""
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
-from crm import listing, public_links
+from crm import listing, public_links, validation
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
@@ -28,7 +27,7 @@ from crm.orders.models import STATUSES, Order, OrderLine, OrderStatusChange
 from crm.products import service as catalogue
 from crm.products.models import Product
 from crm.timeline.service import in_both_languages, log
-from crm.web import record_id
+from crm.validation import record_id
 from tenants.binding import current_tenant
 from tenants.resolver import TenantRef, tenant_by_id
 
@@ -114,7 +113,7 @@ def clean_lines(viewer: Member, rows: list[LineInput], keep_product_ids=()) -> t
         errors["lines"] = _("Add at least one line.")
     elif len(lines) > MAX_LINES:
         errors["lines"] = _("An order can have at most %(n)d lines.", n=MAX_LINES)
-    elif not errors and totals(lines).subtotal > catalogue.MAX_AMOUNT:
+    elif not errors and totals(lines).subtotal > validation.MAX_AMOUNT:
         errors["lines"] = _("The order total is too large.")
     return lines, errors
 
@@ -123,18 +122,17 @@ def _clean_line(row: LineInput, products: dict) -> dict:
     """One filled-in row as the values to store, or Invalid with a message per field."""
     product = _line_product(row, products)
     errors = {}
-    description = _part(errors, "description", lambda: _text(
-        row.description or (product.name if product else ""), "description", 200,
-        _("Describe the item or choose a product.")))
-    unit = _part(errors, "unit", lambda: _text(row.unit or (product.unit if product else ""), "unit", 20))
-    quantity = _part(errors, "quantity", lambda: _quantity(row.quantity))
-    unit_price = product.price if product and not row.unit_price else _part(
-        errors, "unit_price", lambda: catalogue.parse_amount(row.unit_price, "unit_price"))
-    discount = _part(errors, "discount", lambda: _discount(row.discount))
+    description = validation.collect(errors, validation.text, row.description or (product.name if product else ""),
+                                     "description", 200, required=_("Describe the item or choose a product."))
+    unit = validation.collect(errors, validation.text, row.unit or (product.unit if product else ""), "unit", 20)
+    quantity = validation.collect(errors, _quantity, row.quantity)
+    unit_price = product.price if product and not row.unit_price else validation.collect(
+        errors, validation.money, row.unit_price, "unit_price", required=True)
+    discount = validation.collect(errors, _discount, row.discount)
     if errors:
         raise Invalid(errors)
     gross, total = line_amounts(quantity, unit_price, discount)
-    if gross > catalogue.MAX_AMOUNT:
+    if gross > validation.MAX_AMOUNT:
         raise Invalid({"unit_price": _("This line's total is too large.")})
     return {"product_id": product.id if product else None, "description": description, "unit": unit,
             "quantity": quantity, "unit_price": unit_price, "discount": discount, "gross": gross, "total": total}
@@ -150,33 +148,10 @@ def _line_product(row: LineInput, products: dict) -> Product | None:
     return product
 
 
-def _text(value: str, name: str, limit: int, required: str | None = None) -> str | None:
-    if not value and required:
-        raise Invalid({name: required})
-    if value and len(value) > limit:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=limit)})
-    return value or None
-
-
-def _part(errors: dict, name: str, parse):
-    try:
-        return parse()
-    except Invalid as error:
-        errors.update({name: error.errors[name]})
-        return None
-
-
-def _number(raw: str, decimals: int) -> Decimal | None:
-    text = re.sub(r"[\s,]", "", raw or "")
-    if not re.fullmatch(rf"\d+(\.\d{{0,{decimals}}})?|\.\d{{1,{decimals}}}", text):
-        return None
-    return Decimal(text)
-
-
 def _quantity(raw: str) -> Decimal:
     if not raw:
         raise Invalid({"quantity": _("Enter a quantity.")})
-    value = _number(raw, 3)
+    value = validation.plain_number(raw, 3)
     if value is None or value <= 0:
         raise Invalid({"quantity": _("Enter a quantity above zero (at most three decimals).")})
     if value > MAX_QUANTITY:
@@ -186,7 +161,7 @@ def _quantity(raw: str) -> Decimal:
 
 def _discount(raw: str) -> Decimal:
     """A percentage from 0 to 100; empty means none."""
-    value = _number(raw.rstrip("%").strip(), 2) if raw else Decimal(0)
+    value = validation.plain_number(raw.rstrip("%").strip(), 2) if raw else Decimal(0)
     if value is None or value > HUNDRED:
         raise Invalid({"discount": _("Enter a discount from 0 to 100 (percent).")})
     return value.quantize(CENT)
@@ -200,10 +175,7 @@ def clean_header(viewer: Member, data: dict, order: Order | None = None) -> dict
     for name in HEADER_FIELDS:
         if name not in data or order is not None and order.status != "placed" and name in LOCKED_FIELDS:
             continue
-        try:
-            cleaned[name] = _clean_field(viewer, name, data[name], order)
-        except Invalid as error:
-            errors.update(error.errors)
+        cleaned[name] = validation.collect(errors, _clean_field, viewer, name, data[name], order)
     if order is None:
         for name, message in (("customer_id", _("Choose a customer.")), ("currency", _("Enter a currency."))):
             if not cleaned.get(name) and name not in errors:
@@ -214,21 +186,15 @@ def clean_header(viewer: Member, data: dict, order: Order | None = None) -> dict
 
 
 def _clean_field(viewer: Member, name: str, value, order: Order | None):
-    value = value.strip() if isinstance(value, str) else value
     if name == "customer_id":
         return _customer(viewer, value, order)
     if name == "owner_id":
         return _owner(viewer, value, order)
     if name == "currency":
-        code = (value or "").upper()
-        if code not in list_currencies():
-            raise Invalid({"currency": _("Enter a currency code such as CNY, USD or EUR.")})
-        return code
+        return validation.currency(value, name)
     if name == "delivery_date":
-        return _day(value)
-    if value and len(value) > 5000:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=5000)})
-    return value or None
+        return validation.day(value, name, EARLIEST, LATEST)
+    return validation.text(value, name, 5000)
 
 
 def _customer(viewer: Member, value, order: Order | None) -> int:
@@ -253,18 +219,6 @@ def _owner(viewer: Member, value, order: Order | None) -> int:
     return owner_id
 
 
-def _day(value) -> date | None:
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(str(value))
-    except ValueError:
-        day = None
-    if day is None or not EARLIEST <= day <= LATEST:
-        raise Invalid({"delivery_date": _("Enter a valid date.")})
-    return day
-
-
 # ---- writing orders -------------------------------------------------------------------------------------
 
 def preview(viewer: Member, rows: list[LineInput], order: Order | None = None) -> tuple[list[dict], Totals, bool]:
@@ -279,11 +233,12 @@ def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict
 
     `custom` holds the raw custom field values by key (fields.read_form); required ones must be there."""
     data = {"owner_id": str(viewer.id), "currency": catalogue.tenant_currency(), **data}
-    header, errors = _header_and_errors(viewer, data, None)
+    errors = {}
+    header = validation.collect(errors, clean_header, viewer, data, None)
     lines, line_errors = clean_lines(viewer, rows)
-    values, custom_changes, custom_errors = _custom_values(None, custom)
-    if errors or line_errors or custom_errors:
-        raise Invalid({**errors, **line_errors, **custom_errors})
+    values, custom_changes = _custom_values(None, custom, errors)
+    if errors or line_errors:
+        raise Invalid({**errors, **line_errors})
     order = Order(**header, status="placed", custom=values)
     _set_lines(order, lines)
     order.changes.append(_change(viewer, None, "placed", None))
@@ -303,13 +258,14 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
     with audited(order, entity="order", fields=HEADER_FIELDS + ("total",), state=_audit_state,
                  summary=lambda o: o.number) as change:
-        header, errors = _header_and_errors(viewer, data, order)
+        errors = {}
+        header = validation.collect(errors, clean_header, viewer, data, order)
         lines, line_errors = [], {}
         if order.status == "placed" and rows is not None:
             lines, line_errors = clean_lines(viewer, rows, [line.product_id for line in order.lines])
-        values, _changes, custom_errors = _custom_values(order, custom)
-        if errors or line_errors or custom_errors:
-            raise Invalid({**errors, **line_errors, **custom_errors})
+        values, _changes = _custom_values(order, custom, errors)
+        if errors or line_errors:
+            raise Invalid({**errors, **line_errors})
         for name, value in header.items():
             setattr(order, name, value)
         if values != (order.custom or {}):
@@ -322,20 +278,12 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     return order
 
 
-def _header_and_errors(viewer: Member, data: dict, order: Order | None) -> tuple[dict, dict]:
-    try:
-        return clean_header(viewer, data, order), {}
-    except Invalid as error:
-        return {}, error.errors
-
-
-def _custom_values(order: Order | None, custom: dict | None) -> tuple[dict, dict, dict]:
-    """The order's custom values checked (nothing changed yet): (`custom` to store, changes, errors)."""
-    try:
-        values, changes = fields.checked_values(order, custom or {}, creating=order is None, entity="order")
-    except Invalid as error:
-        return {}, {}, error.errors
-    return values, changes, {}
+def _custom_values(order: Order | None, custom: dict | None, errors: dict) -> tuple[dict, dict]:
+    """The order's custom values checked (nothing changed yet): (`custom` to store, changes); problems go to
+    `errors`."""
+    checked = validation.collect(errors, fields.checked_values, order, custom or {}, creating=order is None,
+                                 entity="order")
+    return checked or ({}, {})
 
 
 def _audit_state(order: Order) -> dict:
@@ -365,9 +313,7 @@ def move_order(viewer: Member, order: Order, to_status: str, note: str = "") -> 
             raise Invalid({"status": _("Choose what happened to the order.")})
         raise Invalid({"status": _("An order that is %(from)s cannot become %(to)s.",
                                    **{"from": STATUS_LABELS[from_status], "to": STATUS_LABELS[to_status]})})
-    note = (note or "").strip()
-    if len(note) > 500:
-        raise Invalid({"note": _("Use at most %(n)d characters.", n=500)})
+    note = validation.text(note, "note", 500)
     order.status, order.updated_at = to_status, utcnow()
     order.changes.append(_change(viewer, from_status, to_status, note))
     record("update", "order", order.id, summary=order.number, changes={"status": [from_status, to_status]})
@@ -416,7 +362,7 @@ class OrderQuery:
         return cls(status=args.get("status", "") if args.get("status") in STATUSES else "",
                    since=_filter_day(args.get("since")), until=_filter_day(args.get("until")),
                    customer_id=record_id(args.get("customer_id")),
-                   customer=args.get("customer", "").replace("\x00", "").strip()[:100],
+                   customer=validation.clipped(args.get("customer"), 100),
                    owner=owner if owner == "me" or record_id(owner) else "",
                    after=args.get("after", ""))
 
@@ -434,10 +380,7 @@ class OrderQuery:
 
 
 def _filter_day(value) -> date | None:
-    try:
-        return _day(value)
-    except Invalid:
-        return None
+    return validation.or_none(validation.day, value, "day", EARLIEST, LATEST)
 
 
 def _start_of(day: date) -> datetime:

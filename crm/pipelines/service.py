@@ -1,5 +1,4 @@
 """Pipeline and deal rules and queries: stages, moves with their history, the board, the list."""
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -9,7 +8,7 @@ from sqlalchemy import case, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased, joinedload, load_only
 
-from crm import listing
+from crm import listing, validation
 from crm.audit.service import audited, record
 from crm.customers import chooser
 from crm.customers.models import Customer
@@ -28,11 +27,11 @@ from crm.pipelines.models import (
 )
 from crm.timeline import service as timeline
 from crm.timeline.models import TimelineEvent
-from crm.web import record_id
+from crm.validation import record_id
 
 PAGE_SIZE = 30  # cards per board column before "more"
 LIST_SIZE = 50
-EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)
+EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # LATEST also sorts deals with no close date last
 AUDITED = ("title", "customer_id", "stage_id", "amount", "currency", "expected_close", "owner_id", "probability",
            "source", "notes", "status", "lost_reason")
 
@@ -96,14 +95,10 @@ def stage_deal_counts(pipeline_id: int) -> dict[int, int]:
 
 
 def _names(data: dict) -> dict:
-    errors, names = {}, {}
-    for key, limit in (("name_en", 60), ("name_zh", 60)):
-        value = str(data.get(key) or "").strip()
-        if len(value) > limit:
-            errors[key] = _("Use at most %(n)d characters.", n=limit)
-        names[key] = value
-    if not names["name_en"] and "name_en" not in errors:
-        errors["name_en"] = _("Name is required.")
+    errors = {}
+    names = {"name_en": validation.collect(errors, validation.text, data.get("name_en"), "name_en", 60,
+                                           required=_("Name is required.")),
+             "name_zh": validation.collect(errors, validation.text, data.get("name_zh"), "name_zh", 60) or ""}
     if errors:
         raise Invalid(errors)
     return names
@@ -135,19 +130,10 @@ def update_pipeline(pipeline: Pipeline, data: dict) -> Pipeline:
 
 def _stage_fields(data: dict) -> dict:
     errors, values = {}, {}
-    try:
-        values.update(_names(data))
-    except Invalid as error:
-        errors.update(error.errors)
-    try:
-        values["probability"] = _percent(data.get("probability"), "probability")
-    except Invalid as error:
-        errors.update(error.errors)
-    if values.get("probability") is None and "probability" not in errors:
-        errors["probability"] = _("Enter a whole number from 0 to 100.")
-    values["kind"] = data.get("kind") or "open"
-    if values["kind"] not in KINDS:
-        errors["kind"] = _("Choose one of the listed values.")
+    values.update(validation.collect(errors, _names, data) or {})
+    values["probability"] = validation.collect(errors, validation.percent, data.get("probability"), "probability",
+                                               required=True)
+    values["kind"] = validation.collect(errors, validation.choice, data.get("kind"), "kind", KINDS, default="open")
     if errors:
         raise Invalid(errors)
     return values
@@ -268,8 +254,8 @@ class DealQuery:
             pipeline_id=record_id(args.get("pipeline_id")),
             owner=args.get("owner", "") if record_id(args.get("owner")) or args.get("owner") == "me" else "",
             tag=record_id(args.get("tag")),
-            close_from=_day(args.get("close_from")),
-            close_to=_day(args.get("close_to")),
+            close_from=validation.or_none(validation.day, args.get("close_from"), "close_from", EARLIEST, LATEST),
+            close_to=validation.or_none(validation.day, args.get("close_to"), "close_to", EARLIEST, LATEST),
             status=args.get("status", "") if args.get("status") in KINDS else "",
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
             after=str(args.get("after", "")),
@@ -287,14 +273,6 @@ class DealQuery:
     @property
     def filtered(self) -> bool:
         return bool(self.owner or self.tag or self.close_from or self.close_to or self.status)
-
-
-def _day(value) -> date | None:
-    try:
-        day = date.fromisoformat(str(value or ""))
-    except ValueError:
-        return None
-    return day if EARLIEST <= day <= LATEST else None
 
 
 def visible(viewer: Member, action: str = "view"):
@@ -460,39 +438,11 @@ def default_currency() -> str:
 
 # Deals: validation and writes
 
-def _percent(value, name: str) -> int | None:
-    text = str(value if value is not None else "").strip().rstrip("%").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) > 100:
-        raise Invalid({name: _("Enter a whole number from 0 to 100.")})
-    return int(text)
-
-
-def _amount(value) -> Decimal:
-    """Money as people type it (12,500.50 or 12500); at most 12 digits before the point and 2 after."""
-    text = re.sub(r"[\s,，]", "", str(value or ""))
-    if not text:
-        return Decimal("0.00")
-    if not re.fullmatch(r"\d{1,12}(\.\d{0,2})?", text):
-        raise Invalid({"amount": _("Enter an amount such as 12500 or 12500.50.")})
-    return Decimal(text).quantize(Decimal("0.01"))
-
-
-def _text(value, name: str, limit: int, required: bool = False) -> str | None:
-    text = str(value or "").strip()
-    if required and not text:
-        raise Invalid({name: _("This field is required.")})
-    if len(text) > limit:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=limit)})
-    return text or None
-
-
 def _clean_field(viewer: Member, name: str, value, deal: Deal | None):
     if name == "title":
-        return _text(value, name, 200, required=True)
+        return validation.text(value, name, 200, required=True)
     if name in ("source", "notes", "lost_reason"):
-        return _text(value, name, {"source": 60, "notes": 5000, "lost_reason": 250}[name])
+        return validation.text(value, name, {"source": 60, "notes": 5000, "lost_reason": 250}[name])
     if name == "customer_id":
         customer = chooser.chosen(viewer, value)
         if customer is None:
@@ -501,23 +451,15 @@ def _clean_field(viewer: Member, name: str, value, deal: Deal | None):
     if name == "stage_id":
         return _form_stage(value, deal)
     if name == "amount":
-        return _amount(value)
+        return validation.money(value, name) or Decimal("0.00")
     if name == "currency":
-        text = str(value or "").strip().upper() or default_currency()
-        if not re.fullmatch(r"[A-Z]{3}", text):
-            raise Invalid({name: _("Enter a three-letter currency code such as CNY or USD.")})
-        return text
+        return validation.currency(value, name, default=default_currency())
     if name == "expected_close":
-        if not str(value or "").strip():
-            return None
-        day = _day(value)
-        if day is None:
-            raise Invalid({name: _("Enter a date.")})
-        return day
+        return validation.day(value, name, EARLIEST, LATEST)
     if name == "owner_id":
-        return _owner(value)
+        return validation.owner(value)
     if name == "probability":
-        return _percent(value, name)
+        return validation.percent(value, name)
     return None
 
 
@@ -530,10 +472,7 @@ def clean(viewer: Member, data: dict, deal: Deal | None = None) -> dict:
     cleaned, errors = {}, {}
     names = EDITABLE if deal is None else [name for name in EDITABLE if name in data]
     for name in names:
-        try:
-            cleaned[name] = _clean_field(viewer, name, data.get(name), deal)
-        except Invalid as error:
-            errors.update(error.errors)
+        cleaned[name] = validation.collect(errors, _clean_field, viewer, name, data.get(name), deal)
     if errors:
         raise Invalid(errors)
     return cleaned
@@ -546,15 +485,6 @@ def _form_stage(value, deal: Deal | None) -> Stage:
     if deal is not None and stage.pipeline_id != deal.pipeline_id:
         raise Invalid({"stage_id": _("Choose a stage of this deal's pipeline.")})
     return stage
-
-
-def _owner(value) -> int | None:
-    if value in (None, ""):
-        return None
-    owner_id = record_id(value) or -1
-    if db.session.scalar(select(Member.id).where(Member.id == owner_id, Member.active)) is None:
-        raise Invalid({"owner_id": _("Choose an active member.")})
-    return owner_id
 
 
 def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:
@@ -573,14 +503,14 @@ def _set_probability(deal: Deal, typed: int | None, stage: Stage) -> None:
 
 def _enter_stage(deal: Deal, stage: Stage, reason: str | None) -> None:
     """Put the deal in `stage`, keeping status, close time and lost reason in step with the stage's kind."""
-    if stage.kind == "lost" and not (reason or "").strip():
-        raise Invalid({"lost_reason": _("Say why the deal was lost.")})
+    if stage.kind == "lost":
+        reason = validation.text(reason, "lost_reason", 250, required=_("Say why the deal was lost."))
     if stage.kind != "open" and (deal.status != stage.kind or deal.closed_at is None):
         deal.closed_at = utcnow()
     elif stage.kind == "open":
         deal.closed_at = None
     deal.stage, deal.stage_id, deal.pipeline_id, deal.status = stage, stage.id, stage.pipeline_id, stage.kind
-    deal.lost_reason = reason.strip()[:250] if stage.kind == "lost" else None
+    deal.lost_reason = reason if stage.kind == "lost" else None
     if not deal.probability_set:
         deal.probability = stage.probability
 
@@ -592,18 +522,12 @@ def _link(deal: Deal) -> tuple:
 def _clean_with_custom(viewer: Member, data: dict, custom: dict | None, deal: Deal | None) -> tuple[dict, dict, dict]:
     """The deal's own fields and its custom fields validated together, so the form shows every problem at once:
     (cleaned fields, the `custom` dict to store, custom changes for the audit log). Nothing is changed yet."""
-    errors, cleaned, values, changes = {}, {}, {}, {}
-    try:
-        cleaned = clean(viewer, data, deal)
-    except Invalid as error:
-        errors.update(error.errors)
-    try:
-        values, changes = fields.checked_values(deal, custom or {}, creating=deal is None, entity="deal")
-    except Invalid as error:
-        errors.update(error.errors)
+    errors = {}
+    cleaned = validation.collect(errors, clean, viewer, data, deal)
+    checked = validation.collect(errors, fields.checked_values, deal, custom or {}, creating=deal is None, entity="deal")
     if errors:
         raise Invalid(errors)
-    return cleaned, values, changes
+    return (cleaned, *checked)
 
 
 def create_deal(viewer: Member, data: dict, custom: dict | None = None) -> Deal:
@@ -709,9 +633,7 @@ def mark_won(viewer: Member, deal: Deal) -> Deal:
 
 def mark_lost(viewer: Member, deal: Deal, reason: str | None, stage_id=None) -> Deal:
     """Move the deal to a lost stage (the one given, else the pipeline's first) with its reason."""
-    reason = _text(reason, "lost_reason", 250)
-    if not reason:
-        raise Invalid({"lost_reason": _("Say why the deal was lost.")})
+    reason = validation.text(reason, "lost_reason", 250, required=_("Say why the deal was lost."))
     stage = _closing_stage(deal, "lost", stage_id)
     if stage.id == deal.stage_id:
         deal.lost_reason = reason

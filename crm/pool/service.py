@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import defer, lazyload
 
-from crm import crypto, listing
+from crm import crypto, listing, validation
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import LEVELS, Customer, Tag
@@ -20,7 +20,7 @@ from crm.members.access import reached_members
 from crm.members.models import Member, Setting, Team
 from crm.pool.models import KINDS, RecycleRule
 from crm.timeline import service as timeline
-from crm.web import record_id
+from crm.validation import record_id
 from tenants.binding import current_tenant
 
 PAGE_SIZE = 25
@@ -44,7 +44,7 @@ class PoolQuery:
     @classmethod
     def from_args(cls, args) -> "PoolQuery":
         """Read the query string; anything malformed is ignored rather than failing the page."""
-        return cls(q=args.get("q", "").replace("\x00", "").strip()[:100],
+        return cls(q=validation.clipped(args.get("q"), 100),
                    level=args.get("level", "") if args.get("level") in LEVELS else "",
                    tag=record_id(args.get("tag")), after=args.get("after", ""))
 
@@ -194,15 +194,6 @@ def assign(viewer: Member, ids, member_id) -> tuple[list[Customer], Member]:
     return chosen, member
 
 
-def clean_reason(reason) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise Invalid({"reason": _("Say why the customer goes back to the pool.")})
-    if len(reason) > 200:
-        raise Invalid({"reason": _("Use at most %(n)d characters.", n=200)})
-    return reason
-
-
 def may_release(viewer: Member, customer: Customer) -> bool:
     """Whether the viewer may send this owned customer back to the pool (its owner, or edit scope over it)."""
     if customer.owner_id is None:
@@ -213,7 +204,7 @@ def may_release(viewer: Member, customer: Customer) -> bool:
 
 def release(viewer: Member, customer: Customer, reason) -> Customer:
     """Send a customer the viewer may edit back to the pool, with a reason on its timeline."""
-    reason = clean_reason(reason)
+    reason = validation.text(reason, "reason", 200, required=_("Say why the customer goes back to the pool."))
     if customer.owner_id is None:
         raise Invalid({"reason": _("This customer is already in the pool.")})
     previous = customer.owner_id
@@ -238,21 +229,15 @@ def get_rule(rule_id: int) -> RecycleRule:
     return rule
 
 
-def _whole_number(name: str, raw, low: int, high: int) -> int:
-    text_value = str(raw if raw is not None else "").strip()
-    if not text_value.isdigit() or not low <= int(text_value) <= high:
-        raise Invalid({name: _("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)})
-    return int(text_value)
-
-
 def clean_rule(data: dict, rule: RecycleRule | None = None) -> dict:
     """Validate a rule's fields; every problem reported at its field at once."""
     cleaned, errors = {}, {}
     checks = {
         "name": lambda: _rule_name(data.get("name"), rule),
-        "kind": lambda: _one_of("kind", data.get("kind"), KINDS),
-        "days": lambda: _whole_number("days", data.get("days"), 1, 3650),
-        "levels": lambda: [_one_of("levels", level, LEVELS) for level in dict.fromkeys(data.get("levels") or [])],
+        "kind": lambda: validation.choice(data.get("kind"), "kind", KINDS),
+        "days": lambda: validation.whole_number(data.get("days"), "days", 1, 3650),
+        "levels": lambda: [validation.choice(level, "levels", LEVELS)
+                           for level in dict.fromkeys(data.get("levels") or [])],
         "tag_ids": lambda: _tags(data.get("tag_ids") or []),
     }
     for name, check in checks.items():
@@ -271,28 +256,20 @@ def clean_rule(data: dict, rule: RecycleRule | None = None) -> dict:
 
 
 def _warn_days(raw, days: int | None) -> int:
-    warn = _whole_number("warn_days_before", raw, 0, 3649)
+    warn = validation.whole_number(raw, "warn_days_before", 0, 3649)
     if days is not None and warn >= days:
         raise Invalid({"warn_days_before": _("Warn fewer days ahead than the rule's %(days)d days.", days=days)})
     return warn
 
 
 def _rule_name(raw, rule: RecycleRule | None) -> str:
-    name = (raw or "").strip()
-    if not name or len(name) > 80:
-        raise Invalid({"name": _("Enter a name of 1 to 80 characters.")})
+    name = validation.text(raw, "name", 80, required=_("Enter a name of 1 to 80 characters."))
     same = select(RecycleRule.id).where(func.lower(RecycleRule.name) == name.lower())
     if rule is not None:
         same = same.where(RecycleRule.id != rule.id)
     if db.session.scalar(same) is not None:
         raise Invalid({"name": _("A rule with this name exists.")})
     return name
-
-
-def _one_of(name: str, value, allowed) -> str:
-    if value not in allowed:
-        raise Invalid({name: _("Choose one of the listed values.")})
-    return value
 
 
 def _tags(raw) -> list[int]:

@@ -2,12 +2,10 @@
 
 Products are one catalogue for the whole tenant, with no owner: any scope a role has on "products" other
 than none reaches every product."""
-import re
-from decimal import Decimal, InvalidOperation
-
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
+from crm import validation
 from crm.audit.service import audited, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
@@ -15,7 +13,6 @@ from crm.members.models import Member, Setting
 from crm.products.models import Product
 
 LIST_LIMIT = 200
-MAX_AMOUNT = Decimal("999999999999.99")  # what Numeric(14, 2) holds
 FIELDS = ("name", "sku", "unit", "price")
 
 
@@ -51,45 +48,16 @@ def get_product(product_id: int) -> Product:
     return product
 
 
-def parse_amount(raw, field: str, required: bool = True) -> Decimal | None:
-    """A money amount as typed (spaces and thousands commas allowed): zero or more, at most two decimals."""
-    text = re.sub(r"[\s,]", "", str(raw or ""))
-    if not text:
-        if required:
-            raise Invalid({field: _("Enter an amount.")})
-        return None
-    if not re.fullmatch(r"\d+(\.\d{0,2})?", text):
-        raise Invalid({field: _("Enter an amount like 19.99 (at most two decimals).")})
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise Invalid({field: _("Enter an amount like 19.99 (at most two decimals).")})
-    if value > MAX_AMOUNT:
-        raise Invalid({field: _("This amount is too large.")})
-    return value.quantize(Decimal("0.01"))
-
-
 def clean(data: dict, exclude_id: int | None = None) -> dict:
     """Validate and normalise a product's fields; all problems reported together."""
-    errors, cleaned = {}, {}
-    name = (data.get("name") or "").strip()
-    if not name:
-        errors["name"] = _("Name is required.")
-    elif len(name) > 120:
-        errors["name"] = _("Use at most %(n)d characters.", n=120)
-    cleaned["name"] = name
-    cleaned["sku"] = (data.get("sku") or "").strip() or None
-    if cleaned["sku"] and len(cleaned["sku"]) > 60:
-        errors["sku"] = _("Use at most %(n)d characters.", n=60)
-    elif cleaned["sku"] and _sku_taken(cleaned["sku"], exclude_id):
+    errors = {}
+    cleaned = {"name": validation.collect(errors, validation.text, data.get("name"), "name", 120,
+                                          required=_("Name is required.")) or "",
+               "sku": validation.collect(errors, validation.text, data.get("sku"), "sku", 60),
+               "unit": validation.collect(errors, validation.text, data.get("unit"), "unit", 20),
+               "price": validation.collect(errors, validation.money, data.get("price"), "price", required=True)}
+    if cleaned["sku"] and "sku" not in errors and _sku_taken(cleaned["sku"], exclude_id):
         errors["sku"] = _("Another product already has this SKU.")
-    cleaned["unit"] = (data.get("unit") or "").strip() or None
-    if cleaned["unit"] and len(cleaned["unit"]) > 20:
-        errors["unit"] = _("Use at most %(n)d characters.", n=20)
-    try:
-        cleaned["price"] = parse_amount(data.get("price"), "price")
-    except Invalid as error:
-        errors.update(error.errors)
     if errors:
         raise Invalid(errors)
     return cleaned

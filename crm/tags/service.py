@@ -2,6 +2,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
+from crm import validation
 from crm.customers.models import Tag, customer_tags
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
@@ -32,17 +33,17 @@ def get_tag(tag_id: int) -> Tag:
 
 
 def _clean(name: str, color: str, tag_id: int | None = None) -> tuple[str, str]:
-    name = (name or "").strip()
-    if not name:
-        raise Invalid({"name": _("Name is required.")})
-    if len(name) > 40:
-        raise Invalid({"name": _("Use at most %(n)d characters.", n=40)})
+    name = _name(name)
     same = select(Tag.id).where(func.lower(Tag.name) == name.lower())
     if tag_id:
         same = same.where(Tag.id != tag_id)
     if db.session.scalar(same) is not None:
         raise Invalid({"name": _("A tag with this name exists.")})
     return name, color if color in COLORS else "blue"
+
+
+def _name(name) -> str:
+    return validation.text(name, "name", 40, required=_("Name is required."))
 
 
 def create_tag(name: str, color: str = "blue") -> Tag:
@@ -55,7 +56,7 @@ def create_tag(name: str, color: str = "blue") -> Tag:
 
 def find_or_create_tag(name: str) -> Tag:
     """The tag with this name (any case), created when new."""
-    existing = db.session.scalar(select(Tag).where(func.lower(Tag.name) == name.strip().lower()))
+    existing = db.session.scalar(select(Tag).where(func.lower(Tag.name) == _name(name).lower()))
     return existing or create_tag(name)
 
 

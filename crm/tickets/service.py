@@ -3,12 +3,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import joinedload, lazyload
 
-from crm import listing
+from crm import listing, validation
 from crm.audit.service import audited, record
 from crm.customers import service as customers
 from crm.customers.models import Customer
@@ -28,7 +27,8 @@ from crm.tickets.models import (
     TicketComment,
 )
 from crm.timeline.service import in_both_languages, log
-from crm.web import record_id
+from crm.validation import record_id
+from crm.validation import local_input  # noqa: F401 - kept here for the views that show times with it
 
 PAGE_SIZE = 25
 VIEWS = ("all", "mine", "unassigned")
@@ -86,7 +86,7 @@ class TicketQuery:
         assignee = args.get("assignee", "")
         return cls(
             view=args.get("view") if args.get("view") in VIEWS else "all",
-            q=args.get("q", "").replace("\x00", "").strip()[:100],
+            q=validation.clipped(args.get("q"), 100),
             status=args.get("status", "") if args.get("status") in STATUSES + ("active",) else "",
             priority=args.get("priority", "") if args.get("priority") in PRIORITIES else "",
             kind=args.get("kind", "") if args.get("kind") in KINDS else "",
@@ -208,35 +208,12 @@ def default_due(priority: str, start: datetime) -> datetime:
     return start + DUE_AFTER.get(priority, DUE_AFTER["normal"])
 
 
-def parse_local(value: str) -> datetime | None:
-    """A datetime-local value, read in the viewer's time zone, as UTC; Invalid when it is not one."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is not None or not 1900 <= moment.year <= 9998:
-            raise ValueError(value)
-        return get_timezone().localize(moment).astimezone(utcnow().tzinfo)
-    except (ValueError, OverflowError):
-        raise Invalid({"due_at": _("Enter a date and time.")})
-
-
-def local_input(moment: datetime | None) -> str:
-    """A stored time as a datetime-local value in the viewer's time zone."""
-    return moment.astimezone(get_timezone()).strftime("%Y-%m-%dT%H:%M") if moment else ""
-
-
 def clean(data: dict, creating: bool) -> dict:
     """Validate and normalise ticket fields; every problem reported together."""
     cleaned, errors = {}, {}
     for name, value in data.items():
-        if name not in EDITABLE:
-            continue
-        try:
-            cleaned[name] = _clean_field(name, value)
-        except Invalid as error:
-            errors.update(error.errors)
+        if name in EDITABLE:
+            cleaned[name] = validation.collect(errors, _clean_field, name, value)
     if creating and "subject" not in cleaned and "subject" not in errors:
         errors["subject"] = _("Subject is required.")
     if errors:
@@ -245,26 +222,17 @@ def clean(data: dict, creating: bool) -> dict:
 
 
 def _clean_field(name: str, value):
-    value = value.strip() if isinstance(value, str) else value
-    if name == "subject" and not value:
-        raise Invalid({"subject": _("Subject is required.")})
+    if name == "subject":
+        return validation.text(value, name, LIMITS[name], required=_("Subject is required."))
     if name == "kind":
-        return _choice(name, value or "inquiry", KINDS)
+        return validation.choice(value, name, KINDS, default="inquiry")
     if name == "priority":
-        return _choice(name, value or "normal", PRIORITIES)
+        return validation.choice(value, name, PRIORITIES, default="normal")
     if name == "due_at":
-        return parse_local(value)
+        return validation.local_datetime(value, name)
     if name == "order_id":
         return _order_id(value)
-    if value and len(value) > LIMITS[name]:
-        raise Invalid({name: _("Use at most %(n)d characters.", n=LIMITS[name])})
-    return value or None
-
-
-def _choice(name: str, value, allowed):
-    if value not in allowed:
-        raise Invalid({name: _("Choose one of the listed values.")})
-    return value
+    return validation.text(value, name, LIMITS[name])
 
 
 def _order_id(value) -> int | None:
@@ -349,16 +317,14 @@ def update_ticket(viewer: Member, ticket: Ticket, data: dict) -> Ticket:
 def _rating(status: str, satisfaction, comment) -> tuple[int | None, str | None]:
     """The satisfaction rating (1-5) and comment; given only when the ticket is closed."""
     satisfaction = str(satisfaction or "").strip()
-    comment = str(comment or "").strip()
     if status != "closed":
-        if satisfaction or comment:
+        if satisfaction or str(comment or "").strip():
             raise Invalid({"satisfaction": _("A rating is only given when the ticket is closed.")})
         return None, None
     if satisfaction and satisfaction not in ("1", "2", "3", "4", "5"):
         raise Invalid({"satisfaction": _("Choose a rating from 1 to 5.")})
-    if len(comment) > LIMITS["satisfaction_comment"]:
-        raise Invalid({"satisfaction_comment": _("Use at most %(n)d characters.", n=LIMITS["satisfaction_comment"])})
-    return (int(satisfaction) if satisfaction else None), comment or None
+    comment = validation.text(comment, "satisfaction_comment", LIMITS["satisfaction_comment"])
+    return (int(satisfaction) if satisfaction else None), comment
 
 
 def move_ticket(viewer: Member, ticket: Ticket, status: str, satisfaction=None, comment=None) -> Ticket:
@@ -402,11 +368,7 @@ def assign_ticket(viewer: Member, ticket: Ticket, owner_id) -> Ticket:
 def add_comment(viewer: Member, ticket: Ticket, body: str, internal: bool) -> TicketComment:
     """An internal note, or a reply to the customer (stored; sending it comes with notifications)."""
     _open_for_changes(ticket)
-    body = (body or "").strip()
-    if not body:
-        raise Invalid({"body": _("Write something first.")})
-    if len(body) > LIMITS["body"]:
-        raise Invalid({"body": _("Use at most %(n)d characters.", n=LIMITS["body"])})
+    body = validation.text(body, "body", LIMITS["body"], required=_("Write something first."))
     comment = TicketComment(ticket_id=ticket.id, author_id=viewer.id, author_name=viewer.name, body=body,
                             internal=internal)
     ticket.updated_at = utcnow()

@@ -28,7 +28,7 @@ def test_quiet_customers_reach_owner_and_manager_once(app, acme, client_as, add_
     _boss_account, boss = add_member(acme, "sales_manager", "Boss")
     admin = client_as(acme.admin_account_id)
     refused = admin.post(f"/{acme.slug}/activities/rules", data={"enabled": "1", "days": "0"})
-    assert refused.status_code == 422 and "Enter a number of days from 1 to 365." in refused.text
+    assert refused.status_code == 422 and "Enter a whole number from 1 to 365." in refused.text
     assert admin.post(f"/{acme.slug}/activities/rules", data={"enabled": "1", "days": "30", "notify_manager": "1"}
                       ).status_code == 303
     quiet = make_customer(acme, name="Quiet Ltd", owner_id=str(rep))

@@ -65,7 +65,7 @@ def test_fields_appear_in_forms_details_and_validate_at_the_field(acme, admin, i
     assert "Budget *" in form and "Yearly, in CNY" in form and 'value="gold" selected' in form
     refused = new_customer(admin, acme, custom_budget="lots", name="")
     assert refused.status_code == 422
-    assert "Enter an amount with at most two decimals" in refused.text and "Name is required." in refused.text
+    assert "Enter an amount like 19.99 (at most two decimals)." in refused.text and "Name is required." in refused.text
     assert 'value="lots"' in refused.text  # what was typed stays
     missing = new_customer(admin, acme)
     assert "This field is required." in missing.text

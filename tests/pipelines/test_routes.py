@@ -83,9 +83,9 @@ def test_new_deal_form_refuses_bad_input_at_the_field(acme, admin, make_customer
         "title": "Big one", "customer_id": "", "stage_id": stage_ids(acme)["Lead"], "amount": "12.345",
         "currency": "CNY", "expected_close": "soon"})
     assert bad.status_code == 422
-    assert re.search(r'<small class="error" id="amount-error">Enter an amount such as 12500 or 12500.50.</small>', bad.text)
+    assert '<small class="error" id="amount-error">Enter an amount like 19.99 (at most two decimals).</small>' in bad.text
     assert 'id="customer_id-error">Choose a customer.</small>' in bad.text
-    assert 'id="expected_close-error">Enter a date.</small>' in bad.text
+    assert 'id="expected_close-error">Enter a valid date.</small>' in bad.text
     assert 'value="Big one"' in bad.text and 'value="12.345"' in bad.text  # what was typed stays
     assert in_tenant(acme, lambda: db.session.scalar(select(Deal.id))) is None
 
