@@ -661,7 +661,7 @@ def rows_of(results: dict) -> list[dict]:
         row("(b)   the rest: ORM objects, view code, Flask", c["page"]["rest_ms"], p99=True),
         row(f"(b)   GC pauses within the above (full passes: {c['page']['full_collections']})", c["page"]["gc_ms"],
             p99=True),
-        row(f"(b) Older events: GET /customers/<id>/timeline?before= ({c['older']['statements_per_request']} SQL)",
+        row(f"(b) Older events: GET /customers/<id>/timeline?after= ({c['older']['statements_per_request']} SQL)",
             c["older"]["app"], p99=True),
         row("(b)   of which template rendering", c["older"]["render_ms"], p99=True),
         row("(b) timeline.events alone (one page of 30)", c["service"]["call"], p99=True),
