@@ -5,7 +5,8 @@ from crm import registry
 from crm.customers import service as customers
 from crm.members.access import require
 from crm.timeline import service
-from crm.web import record_id, render
+from crm.validation import record_id
+from crm.web import render
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("timeline", __name__, "/customers")
