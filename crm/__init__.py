@@ -79,7 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.health.views import bp as health
     from crm.members.views import bp as members
     from crm.members.views import public as invitations
-    from crm.notify.optout import public as unsubscribe
+    from crm.customers.unsubscribe import public as unsubscribe
     from crm.notify.settings_views import bp as messaging
     from crm.notify.views import bp as notify
     from crm.orders.views import bp as orders

@@ -8,7 +8,7 @@ from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
 
 from crm.errors import Invalid
-from crm.validation import MAX_ID, record_id  # noqa: F401 - record_id lives in crm.validation; views import it here
+from crm.validation import MAX_ID
 
 
 class RecordId(IntegerConverter):

@@ -457,3 +457,23 @@ def tagged(app, make_customer, in_tenant):
         return customer_id
 
     return make
+
+
+@pytest.fixture
+def outbox_rows(in_tenant):
+    """A tenant's outbox as (channel, kind, status, attempts, recipient, last error), oldest first."""
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.notify.models import Notification
+
+    def rows(tenant, **where):
+        def read():
+            stmt = select(Notification).order_by(Notification.id)
+            for name, value in where.items():
+                stmt = stmt.where(getattr(Notification, name) == value)
+            return [(n.channel, n.kind, n.status, n.attempts, n.recipient, n.last_error)
+                    for n in db.session.scalars(stmt)]
+        return in_tenant(tenant, read)
+
+    return rows

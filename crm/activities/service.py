@@ -18,7 +18,6 @@ from crm.members.models import Member
 from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
 from crm.validation import record_id
-from crm.validation import local_input  # noqa: F401 - kept here for the views that show times with it
 
 MAX_TEXT = 2000
 REMINDERS = (0, 15, 60, 1440)

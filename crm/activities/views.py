@@ -9,6 +9,7 @@ from crm.activities.forms import DoneForm, FollowUpForm
 from crm.activities.models import METHOD_LABELS
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
+from crm.validation import local_input
 from crm.web import check_form, local_path, on_invalid, on_invalid_go_to, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
@@ -77,7 +78,7 @@ def create():
 @require("activities", "edit")
 def edit(activity_id: int):
     activity = service.get_activity(g.member, activity_id, "edit")
-    form = FollowUpForm(formdata=None, obj=activity, due_at=service.local_input(activity.due_at),
+    form = FollowUpForm(formdata=None, obj=activity, due_at=local_input(activity.due_at),
                         owner_id=str(activity.owner_id), remind_minutes=str(activity.remind_minutes or ""))
     return _follow_up_form(form, activity)
 

@@ -32,7 +32,8 @@ from crm.fields import service as fields
 from crm.jobs import enqueue_after_commit, queue
 from crm.members.access import scoped
 from crm.members.models import Member
-from crm.notify import optout, outbox
+from crm.customers import unsubscribe
+from crm.notify import outbox
 from crm.notify.models import Notification
 from tenants.binding import current_tenant
 
@@ -302,7 +303,7 @@ def _queue_messages(campaign: Campaign, rows: list[Customer], now: datetime) -> 
             continue
         payload = {"subject": fill(campaign.subject, customer.name), "body": fill(campaign.body, customer.name),
                    "customer": customer.name,
-                   "unsubscribe": optout.unsubscribe_url(tenant_id, customer.id, campaign.language)}
+                   "unsubscribe": unsubscribe.unsubscribe_url(tenant_id, customer.id, campaign.language)}
         added = outbox.schedule(channel=campaign.channel, kind="campaign", recipient=recipient,
                                 key=f"campaign:{campaign.id}:customer:{customer.id}", due_at=now, payload=payload,
                                 language=campaign.language, source=campaign.source, customer_id=customer.id,

@@ -6,14 +6,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.activities.service import local_input
 from crm.campaigns import service
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
 from crm.errors import Invalid
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
-from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, refused, render, saved
+from crm.validation import local_input, record_id
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")

@@ -12,7 +12,8 @@ from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.tags import service as tags
-from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, render, see_other
+from crm.validation import record_id
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")

@@ -12,7 +12,8 @@ from crm.members import service
 from crm.members.access import require
 from crm.members.labels import audit_entities, template_labels
 from crm.members.permissions import OFFERED, OFFERED_ACTIONS, SCOPES
-from crm.web import on_invalid, on_invalid_go_to, record_id, saved, see_other
+from crm.validation import record_id
+from crm.web import on_invalid, on_invalid_go_to, saved, see_other
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 from tenants.service import tenant_ref

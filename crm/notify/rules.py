@@ -1,9 +1,8 @@
 """What may hold a message back at send time: quiet hours for customers, and marketing opt-outs."""
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crm.customers.models import Customer
-from crm.extensions import db
 from crm.notify.models import Notification
 from crm.settings import get_setting
 
@@ -41,13 +40,21 @@ def held_until(notification: Notification, now: datetime) -> datetime | None:
     return None
 
 
+# Why a customer may not be written to (deleted, opted out of marketing): the customers feature knows and
+# registers its check here, so the outbox asks without importing it.
+_customer_checks: list[Callable[[int, bool], str | None]] = []
+
+
+def refuses_customers(check: Callable[[int, bool], str | None]) -> Callable[[int, bool], str | None]:
+    """Register `check(customer_id, marketing)`: a reason not to send, or None."""
+    _customer_checks.append(check)
+    return check
+
+
 def refusal(notification: Notification) -> str | None:
     """Why this message must not go out at all (the customer opted out or is gone); None when it may."""
     if notification.customer_id is None:
         return None
-    customer = db.session.get(Customer, notification.customer_id)
-    if customer is None or customer.deleted_at is not None:
-        return "customer deleted"
-    if notification.kind in MARKETING_KINDS and customer.marketing_opt_out_at is not None:
-        return "opted out"
-    return None
+    marketing = notification.kind in MARKETING_KINDS
+    return next((reason for check in _customer_checks if (reason := check(notification.customer_id, marketing))),
+                None)

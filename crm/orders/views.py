@@ -15,7 +15,8 @@ from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.orders import forms, service
 from crm.products import service as catalogue
-from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, record_id, render, saved
+from crm.validation import record_id
+from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 

@@ -25,7 +25,8 @@ from crm.pipelines.forms import (
 )
 from crm.tags import service as tags
 from crm.timeline import service as timeline
-from crm.web import check_form, is_htmx, local_path, on_invalid, record_id, refused, render, saved, see_other
+from crm.validation import record_id
+from crm.web import check_form, is_htmx, local_path, on_invalid, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("pipelines", __name__, "/deals")

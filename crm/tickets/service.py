@@ -28,7 +28,6 @@ from crm.tickets.models import (
 )
 from crm.timeline.service import in_both_languages, log
 from crm.validation import record_id
-from crm.validation import local_input  # noqa: F401 - kept here for the views that show times with it
 
 PAGE_SIZE = 25
 VIEWS = ("all", "mine", "unassigned")

@@ -23,6 +23,7 @@ from crm.tickets.forms import (
     TicketForm,
 )
 from crm.tickets.models import MOVES
+from crm.validation import local_input
 from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
@@ -105,7 +106,7 @@ def show(ticket_id: int):
 def edit(ticket_id: int):
     ticket = service.get_ticket(g.member, ticket_id, "edit")
     form = _form(obj=ticket, editing=True)
-    form.due_at.data = service.local_input(ticket.due_at)
+    form.due_at.data = local_input(ticket.due_at)
     form.order_id.data = str(ticket.order_id or "")
     return _form_page(form, ticket)
 

@@ -4,7 +4,7 @@ The link is `/u/<tenant id>.<customer id>.<signature>` (crm/public_links.py, pur
 can make a link for another customer or tenant, and a changed character is a 404.
 Opening the link shows a confirmation page (mail scanners that follow links unsubscribe nobody); the button
 posts and sets `customers.marketing_opt_out_at`. From then on no campaign reaches the customer: campaigns
-leave them out when queueing, and the send job refuses a campaign message to them (crm/notify/rules.py)."""
+leave them out when queueing, and the send job refuses a campaign message to them (the check customers/service.py gives crm/notify/rules.py)."""
 from contextlib import nullcontext
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
@@ -16,6 +16,7 @@ from crm import public_links, registry
 from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
+from crm.notify import rules
 from tenants.binding import tenant_bound
 from tenants.resolver import TenantRef, tenant_by_id
 
@@ -46,6 +47,17 @@ def unsubscribe_url(tenant_id: int, customer_id: int, language: str = "en") -> s
 
 # ---- what the link does ------------------------------------------------------------------------------------
 
+@rules.refuses_customers
+def deleted_or_opted_out(customer_id: int, marketing: bool) -> str | None:
+    """The outbox's question about a customer: gone, or opted out of marketing messages?"""
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or customer.deleted_at is not None:
+        return "customer deleted"
+    if marketing and customer.marketing_opt_out_at is not None:
+        return "opted out"
+    return None
+
+
 def opt_out(customer: Customer, how: str = "link") -> bool:
     """Stop marketing messages to the customer (audited); False when they had already opted out."""
     if customer.marketing_opt_out_at is not None:
@@ -60,7 +72,7 @@ def opt_out(customer: Customer, how: str = "link") -> bool:
 
 def _page(tenant: TenantRef, token: str, done: bool, language: str):
     with force_locale(language) if language else nullcontext():
-        html = render_template("notify/unsubscribe.html", tenant_name=tenant.name, done=done,
+        html = render_template("customers/unsubscribe.html", tenant_name=tenant.name, done=done,
                                action=url_for("unsubscribe.confirm", token=token, lang=language or None))
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"

@@ -70,7 +70,7 @@ def test_a_message_already_queued_is_refused_once_the_customer_unsubscribes(
         app, acme, client_as, make_customer, in_tenant, outbox_rows, run_worker, smtp_on):
     from crm.campaigns import jobs
     from crm.campaigns.models import Campaign
-    from crm.notify.optout import token_for
+    from crm.customers.unsubscribe import token_for
 
     quiet_hours_off(in_tenant, acme)
     customer = make_customer(acme, name="Late Leaver", email="late@c.example")
@@ -91,7 +91,7 @@ def test_a_message_already_queued_is_refused_once_the_customer_unsubscribes(
 
 
 def test_tampered_or_foreign_tokens_are_404(app, acme, globex, make_customer, in_tenant):
-    from crm.notify.optout import read_token, token_for
+    from crm.customers.unsubscribe import read_token, token_for
 
     customer = make_customer(acme, name="Target", email="target@c.example")
     with app.app_context():
@@ -120,7 +120,7 @@ def test_tampered_or_foreign_tokens_are_404(app, acme, globex, make_customer, in
 
 
 def test_the_page_speaks_the_campaigns_language(app, acme, make_customer):
-    from crm.notify.optout import unsubscribe_url
+    from crm.customers.unsubscribe import unsubscribe_url
 
     customer = make_customer(acme, name="Chen", email="chen@c.example")
     with app.app_context():
