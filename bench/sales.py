@@ -85,7 +85,7 @@ def make_reps(app, tenant_id: int) -> list[int]:
 
 def labels_in_both_languages(app) -> dict:
     """Timeline values stored in both languages, made the way the app makes them."""
-    from crm.activities.service import method_in_both_languages
+    from crm.followups.service import method_in_both_languages
     from crm.orders.service import STATUS_LABELS as ORDER_STATUSES
     from crm.tickets.forms import STATUS_LABELS as TICKET_STATUSES
     from crm.timeline.service import in_both_languages
@@ -100,7 +100,7 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
          rng: random.Random, budget: base.Budget) -> dict:
     from sqlalchemy import func, insert, select
 
-    from crm.activities.models import Activity
+    from crm.followups.models import Activity
     from crm.customers.models import Customer, Tag
     from crm.demo import SOURCES, TAGS, insert_customers
     from crm.extensions import db

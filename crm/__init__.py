@@ -70,7 +70,7 @@ def use_running_services(config: Config, instance: Path) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.accounts.views import bp as accounts
-    from crm.activities.views import bp as activities
+    from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
     from crm.campaigns.views import bp as campaigns
     from crm.customers.views import bp as customers
@@ -93,7 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      pipelines, activities, pool, products, orders, order_status, tickets, timeline, notify,
+                      pipelines, followups, pool, products, orders, order_status, tickets, timeline, notify,
                       messaging, campaigns, unsubscribe):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:

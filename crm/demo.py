@@ -97,7 +97,7 @@ def seed_sales(admin: Member, rng: random.Random) -> None:
 
 def _follow_ups(admin: Member, customers: list[int]) -> None:
     """Two overdue, the rest spread over today and the coming days; the first reminds within minutes."""
-    from crm.activities import service as activities
+    from crm.followups import service as activities
 
     now = utcnow()
     offsets = [timedelta(days=-2), timedelta(hours=-3), timedelta(minutes=10), timedelta(hours=3), timedelta(days=1),

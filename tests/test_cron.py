@@ -6,7 +6,7 @@ from rq.cron import CronScheduler
 
 def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
     from crm.accounts.models import OutboundEmail
-    from crm.activities.jobs import daily_reminders_all
+    from crm.followups.jobs import daily_reminders_all
     from crm.campaigns.jobs import resume_stalled_all
     from crm.extensions import db, redis_connection
     from crm.jobs import queue
@@ -21,7 +21,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
         scheduler = CronScheduler(connection=redis_connection())
         scheduler.load_config_from_file("crm/cron.py")
         names = {job.name for job in scheduler.get_jobs()}
-        assert names == {"notify.sweep", "notify.sweep_platform_emails", "activities.daily_reminders_all",
+        assert names == {"notify.sweep", "notify.sweep_platform_emails", "followups.daily_reminders_all",
                          "pool.recycle_all_tenants", "campaigns.resume_stalled_all"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.

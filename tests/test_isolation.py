@@ -44,7 +44,7 @@ def victim_data(globex, make_customer, in_tenant):
 
 def secret_records(customer_id: int) -> dict:
     """One record of every other kind a route takes an id of, each carrying the secret, with ids above Acme's."""
-    from crm.activities.models import Activity
+    from crm.followups.models import Activity
     from crm.campaigns.models import Campaign
     from crm.notify.models import Notification
     from crm.orders.models import Order

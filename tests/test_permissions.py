@@ -139,7 +139,7 @@ def _ticket(customer_id: int, owner: int) -> object:
 
 
 def _activity(customer_id: int, owner: int) -> object:
-    from crm.activities.models import Activity
+    from crm.followups.models import Activity
 
     return Activity(customer_id=customer_id, owner_id=owner, method="call", summary="Permission call", outcome="",
                     due_at=utcnow())

@@ -14,6 +14,7 @@ OFFERED = {"customers": ("view", "create", "edit", "delete"), "deals": ("view", 
 OFFERED_ACTIONS = tuple(a for a in ACTIONS if any(a in actions for actions in OFFERED.values()))
 SCOPES = ("none", "own", "team", "subteams", "all")
 ADMIN_ONLY = ("settings", "members", "billing")
+# "activities" is the follow-ups (crm/followups); the key stays as every stored role names it.
 # "sensitive": view = reveal ID numbers and bank accounts in full, edit = enter them (scoped like customers).
 
 

@@ -104,7 +104,7 @@ def reset_template():
 
 
 def _preferences_page(errors: dict | None = None):
-    from crm.activities.service import digest_wanted
+    from crm.followups.service import digest_wanted
 
     return render("notify/preferences.html", channels=service.available_channels(), errors=errors or {},
                   typed=request.form if errors else None, digest=digest_wanted(g.member))

@@ -5,8 +5,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.activities import service as activities
-from crm.activities.models import METHOD_LABELS
+from crm.followups import service as activities
+from crm.followups.models import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.service import customer_name

@@ -57,7 +57,7 @@ def test_moving_or_finishing_the_follow_up_moves_or_cancels_its_reminder(
     admin = client_as(acme.admin_account_id)
     due = datetime.now(UTC) + timedelta(days=2)
     plan(admin, acme.slug, customer, due, remind="1440")
-    from crm.activities.models import Activity
+    from crm.followups.models import Activity
     activity_id = in_tenant(acme, lambda: db.session.scalar(select(Activity.id)))
     reminder_at = lambda: in_tenant(acme, lambda: sorted({n.due_at for n in db.session.scalars(
         select(Notification).where(Notification.status == "scheduled"))}))

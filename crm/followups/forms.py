@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-from crm.activities.models import METHOD_LABELS
+from crm.followups.models import METHOD_LABELS
 
 REMINDER_LABELS = {"": _l("No reminder"), "0": _l("At the time"), "15": _l("15 minutes before"),
                    "60": _l("1 hour before"), "1440": _l("1 day before")}

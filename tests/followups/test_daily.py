@@ -17,7 +17,7 @@ def messages(in_tenant, tenant, kind):
 
 
 def run_daily(app, tenant, now):
-    from crm.activities.jobs import daily_reminders
+    from crm.followups.jobs import daily_reminders
 
     with app.app_context():
         return daily_reminders(tenant.id, now)
@@ -55,7 +55,7 @@ def test_quiet_customers_reach_owner_and_manager_once(app, acme, client_as, add_
 
 
 def test_morning_digest_only_for_members_who_asked(app, acme, client_as, make_customer, in_tenant):
-    from crm.activities.models import Activity
+    from crm.followups.models import Activity
 
     admin = client_as(acme.admin_account_id)
     customer = make_customer(acme, name="Digest Co")

@@ -4,22 +4,22 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.activities import service
-from crm.activities.forms import DoneForm, FollowUpForm
-from crm.activities.models import METHOD_LABELS
+from crm.followups import service
+from crm.followups.forms import DoneForm, FollowUpForm
+from crm.followups.models import METHOD_LABELS
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
 from crm.validation import local_input
 from crm.web import check_form, local_path, on_invalid, on_invalid_go_to, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
-bp = tenant_blueprint("activities", __name__, "/activities")
+bp = tenant_blueprint("followups", __name__, "/activities")  # the URL kept: links in sent reminders use it
 registry.plug(
-    bp, registry.MenuEntry("activities.index", _l("My day"), order=20, permission=("activities", "view"),
-                           current=("activities.*",)),
-    registry.SettingsTab("activities.rules", _l("Reminder rules"), order=60, permission=("settings", "view"),
-                         current=("activities.rules",)),
-    registry.CustomerPanel("activities/_customer_panel.html", order=60, load=lambda member, customer: {
+    bp, registry.MenuEntry("followups.index", _l("My day"), order=20, permission=("activities", "view"),
+                           current=("followups.*",)),
+    registry.SettingsTab("followups.rules", _l("Reminder rules"), order=60, permission=("settings", "view"),
+                         current=("followups.rules",)),
+    registry.CustomerPanel("followups/_customer_panel.html", order=60, load=lambda member, customer: {
         "follow_ups": service.open_for(member, customer_id=customer.id), "now": utcnow(),
         "method_labels": METHOD_LABELS}),
     registry.AuditEntity("activity", _l("Follow-up")))
@@ -34,7 +34,7 @@ def _done(message: str):
     """Commit, say so, and go back to where the user came from."""
     db.session.commit()
     flash(message)
-    return see_other(_back() or url_for("activities.index"))
+    return see_other(_back() or url_for("followups.index"))
 
 
 @bp.get("/")
@@ -43,13 +43,13 @@ def index():
     """My day: overdue, today and the coming week, with one-click done."""
     day = service.my_day(g.member)
     every = day["overdue"] + day["today"] + day["upcoming"]
-    return render("activities/index.html", day=day, names=service.customer_names(every),
+    return render("followups/index.html", day=day, names=service.customer_names(every),
                   method_labels=METHOD_LABELS, now=utcnow(), digest=service.digest_wanted(g.member))
 
 
 def _follow_up_form(form: FollowUpForm, activity=None):
     form.owner_id.choices = [(str(m.id), m.name) for m in members_in_reach(g.member, "activities", "create")]
-    return render("activities/form.html", "form", form=form, activity=activity,
+    return render("followups/form.html", "form", form=form, activity=activity,
                   next_url=request.values.get("next", ""))
 
 
@@ -96,7 +96,7 @@ def update(activity_id: int):
 
 
 def _done_form(form: DoneForm, activity):
-    return render("activities/done.html", "form", form=form, activity=activity, method_labels=METHOD_LABELS,
+    return render("followups/done.html", "form", form=form, activity=activity, method_labels=METHOD_LABELS,
                   next_url=request.values.get("next", ""))
 
 
@@ -124,7 +124,7 @@ def done(activity_id: int):
 def delete(activity_id: int):
     """Cancel a planned follow-up."""
     activity = service.get_activity(g.member, activity_id, "delete")
-    on_invalid_go_to("activities.index")
+    on_invalid_go_to("followups.index")
     service.cancel(g.member, activity)
     return _done(_("Follow-up cancelled."))
 
@@ -133,7 +133,7 @@ def delete(activity_id: int):
 @require("activities", "create")
 def add_note():
     """A note on a customer's timeline."""
-    on_invalid_go_to("activities.index")
+    on_invalid_go_to("followups.index")
     service.add_note(g.member, request.form)
     return _done(_("Note added."))
 
@@ -147,7 +147,7 @@ def digest():
 
 
 def _rules_page(errors: dict | None = None):
-    return render("activities/rules.html", rule=service.quiet_rule(), errors=errors or {},
+    return render("followups/rules.html", rule=service.quiet_rule(), errors=errors or {},
                   typed=request.form if errors else {})
 
 
@@ -163,4 +163,4 @@ def rules():
 def save_rules():
     on_invalid(lambda error: _rules_page(error.errors))
     service.set_quiet_rule(request.form)
-    return saved(_("Reminder rules saved."), "activities.rules")
+    return saved(_("Reminder rules saved."), "followups.rules")

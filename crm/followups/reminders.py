@@ -5,8 +5,8 @@ from flask import current_app
 from flask_babel import force_locale, format_datetime
 
 from crm.accounts.models import Account
-from crm.activities.models import METHOD_LABELS
-from crm.activities.models import Activity
+from crm.followups.models import METHOD_LABELS
+from crm.followups.models import Activity
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
 from crm.members.models import Member

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from crm.activities.models import Activity
+from crm.followups.models import Activity
 from crm.customers.models import Customer
 from crm.extensions import db
 from tests.conftest import HX
@@ -103,7 +103,7 @@ def test_rep_cannot_touch_another_reps_follow_up_or_assign_to_them(acme, client_
 
 
 def test_my_day_buckets_by_the_workspace_day(acme, make_customer, in_tenant):
-    from crm.activities import service
+    from crm.followups import service
     from crm.members.models import Member
 
     now = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai

@@ -9,9 +9,9 @@ from flask import current_app
 from flask_babel import force_locale, format_datetime
 from sqlalchemy import func, or_, select
 
-from crm.activities import reminders
-from crm.activities.models import METHOD_LABELS
-from crm.activities.service import my_day
+from crm.followups import reminders
+from crm.followups.models import METHOD_LABELS
+from crm.followups.service import my_day
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
 from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job

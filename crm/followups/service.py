@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm import validation
-from crm.activities import reminders
-from crm.activities.models import METHOD_LABELS, METHODS, Activity
+from crm.followups import reminders
+from crm.followups.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
 from crm.customers import service as customers
 from crm.customers.models import Customer
