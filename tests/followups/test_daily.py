@@ -71,4 +71,7 @@ def test_morning_digest_only_for_members_who_asked(app, acme, client_as, make_cu
     assert run_daily(app, acme, MORNING) == 2
     digest = messages(in_tenant, acme, "digest")
     assert digest[0][2]["overdue"] == 1 and "Chase payment" in digest[0][2]["items"]
+    link = digest[0][2]["link"]  # My day, where the digest's reader goes: it must open
+    assert link.endswith(f"/{acme.slug}/activities/")
+    assert admin.get(link.split("127.0.0.1:5000", 1)[-1]).status_code == 200
     assert run_daily(app, acme, MORNING + timedelta(hours=3)) == 0
