@@ -86,7 +86,7 @@ def make_reps(app, tenant_id: int) -> list[int]:
 def labels_in_both_languages(app) -> dict:
     """Timeline values stored in both languages, made the way the app makes them."""
     from crm.followups.service import method_in_both_languages
-    from crm.orders.service import STATUS_LABELS as ORDER_STATUSES
+    from crm.orders.forms import STATUS_LABELS as ORDER_STATUSES
     from crm.tickets.forms import STATUS_LABELS as TICKET_STATUSES
     from crm.timeline.service import in_both_languages
 

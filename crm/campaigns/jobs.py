@@ -7,7 +7,7 @@ key (campaign + customer) makes a repeated batch add nothing. Two jobs of one ca
 once: the campaign row is locked (the second one skips)."""
 from sqlalchemy import select
 
-from crm.campaigns import service
+from crm.campaigns import sending
 from crm.campaigns.models import Campaign
 from crm.extensions import db
 from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
@@ -16,14 +16,14 @@ from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 @tenant_job
 def expand(campaign_id: int) -> str:
     """Queue the next batch of one campaign; returns what happened (for logs and tests)."""
-    return service.expand_batch(campaign_id)
+    return sending.expand_batch(campaign_id)
 
 
 @tenant_job
 def resume_stalled() -> int:
     """Hand every stalled campaign of the tenant to RQ again (for a periodic check); returns how many."""
     campaigns = db.session.scalars(select(Campaign).where(Campaign.status.in_(("scheduled", "sending"))))
-    return sum(service.resume_if_stalled(campaign) for campaign in campaigns)
+    return sum(sending.resume_if_stalled(campaign) for campaign in campaigns)
 
 
 @platform_job

@@ -6,8 +6,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
+from crm.campaigns import progress as campaign_progress
 from crm.campaigns import service
+from crm.campaigns.audience import audience_args, audience_member, audience_query, count_audience, describe_audience
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
+from crm.campaigns.sending import resume_if_stalled
 from crm.errors import Invalid
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
@@ -34,7 +37,7 @@ def index():
     after = request.args.get("after", "")
     rows, next_cursor = service.list_campaigns(g.member, after)
     return render("campaigns/index.html", block="more_rows" if after and is_htmx() else None, rows=rows,
-                  next_cursor=next_cursor, counts=service.progress_of(rows))
+                  next_cursor=next_cursor, counts=campaign_progress.progress_of(rows))
 
 
 @bp.get("/new")
@@ -43,7 +46,7 @@ def new():
     """The empty form; the customer list's filter arguments in the query string preset the audience."""
     form = CampaignForm(formdata=None)
     form.language.data = "zh" if get_locale().language == "zh" else "en"
-    return _form_page(form, None, service.audience_args(request.args))
+    return _form_page(form, None, audience_args(request.args))
 
 
 @bp.post("/")
@@ -51,7 +54,7 @@ def new():
 def create():
     """Save a draft, or send (now, or at the chosen time)."""
     form = CampaignForm()
-    audience = service.audience_args(request.form)
+    audience = audience_args(request.form)
     on_invalid(lambda error: _form_page(error.apply_to(form), None, audience))
     check_form(form)
     sending = request.form.get("action") == "send"
@@ -66,8 +69,8 @@ def audience():
     """"N customers match": the form's filters counted as they change (htmx)."""
     campaign_id = record_id(request.args.get("campaign"))
     campaign = service.get_campaign(g.member, campaign_id, "edit") if campaign_id else None
-    member = service.audience_member(g.member, campaign)
-    count = service.count_audience(member, service.audience_args(request.args))
+    member = audience_member(g.member, campaign)
+    count = count_audience(member, audience_args(request.args))
     return render("campaigns/_audience_count.html", count=count)
 
 
@@ -78,10 +81,10 @@ def show(campaign_id: int):
     campaign = service.get_campaign(g.member, campaign_id)
     matching = None
     if campaign.status in ("draft", "scheduled"):
-        matching = service.count_audience(campaign.owner, campaign.audience)
+        matching = count_audience(campaign.owner, campaign.audience)
     return render("campaigns/show.html", campaign=campaign, matching=matching,
-                  audience_parts=service.describe_audience(campaign.audience),
-                  failures=service.recent_failures(campaign), **_progress(campaign, matching))
+                  audience_parts=describe_audience(campaign.audience),
+                  failures=campaign_progress.recent_failures(campaign), **_progress(campaign, matching))
 
 
 @bp.get("/<id:campaign_id>/progress")
@@ -93,9 +96,9 @@ def progress(campaign_id: int):
 
 
 def _progress(campaign, matching=None) -> dict:
-    service.resume_if_stalled(campaign)
-    counts = service.progress(campaign, matching)
-    return {"counts": counts, "live": service.is_live(campaign, counts)}
+    resume_if_stalled(campaign)
+    counts = campaign_progress.progress(campaign, matching)
+    return {"counts": counts, "live": campaign_progress.is_live(campaign, counts)}
 
 
 @bp.get("/<id:campaign_id>/edit")
@@ -116,7 +119,7 @@ def update(campaign_id: int):
     """Save the form: back to a draft, or send."""
     campaign = service.get_campaign(g.member, campaign_id, "edit", lock=True)
     form = CampaignForm()
-    audience = service.audience_args(request.form)
+    audience = audience_args(request.form)
     on_invalid(lambda error: _form_page(error.apply_to(form), campaign, audience))
     check_form(form)
     sending = request.form.get("action") == "send"
@@ -165,8 +168,8 @@ def _sent_message(campaign) -> str:
 def _form_page(form, campaign, audience: dict):
     """The form: the message, when to send, and the audience with its live count."""
     definitions = fields.fields()
-    member = service.audience_member(g.member, campaign)
+    member = audience_member(g.member, campaign)
     return render("campaigns/form.html", block="form", form=form, campaign=campaign,
-                  query=service.audience_query(audience, definitions), tags=tags.all_tags(),
+                  query=audience_query(audience, definitions), tags=tags.all_tags(),
                   members=members_in_reach(g.member, "customers", "view"), custom_fields=definitions,
-                  count=service.count_audience(member, audience))
+                  count=count_audience(member, audience))

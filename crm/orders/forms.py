@@ -16,6 +16,14 @@ AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "total": _l("Total"), "l
                 "public_link": _l("Status link for the customer")}
 LINK_LABELS = {"active": _l("Active"), "new": _l("New link")}
 
+STATUS_LABELS = {"placed": _l("Placed"), "shipped": _l("Shipped"), "received": _l("Received"),
+                 "completed": _l("Completed"), "refund_requested": _l("Refund requested"),
+                 "refunded": _l("Refunded"), "cancelled": _l("Cancelled")}
+# What the button that makes each move says.
+MOVE_LABELS = {"shipped": _l("Mark shipped"), "received": _l("Mark received"), "completed": _l("Complete"),
+               "refund_requested": _l("Request refund"), "refunded": _l("Mark refunded"),
+               "cancelled": _l("Cancel order")}
+
 
 class OrderForm(FlaskForm):
     owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[], validate_choice=False)

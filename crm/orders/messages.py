@@ -5,7 +5,9 @@ from flask_babel import force_locale
 
 from crm.customers.models import Customer
 from crm.notify import outbox
+from crm.orders.forms import STATUS_LABELS
 from crm.orders.models import Order
+from crm.orders.status_link import link_token, new_link
 from crm.settings import get_setting
 from tenants.binding import current_tenant
 
@@ -28,19 +30,17 @@ def destination(customer: Customer) -> tuple[str, str] | None:
 
 def tell_customer(order: Order, status: str) -> None:
     """Queue the order-status message for `status` (only the moves a customer cares about)."""
-    from crm.orders import service
-
     if status not in NEWS:
         return
     to = destination(order.customer)
     if to is None:
         return
     if not order.link_nonce:
-        service.new_link(order)  # the message is useless without a way to follow the order
+        new_link(order)  # the message is useless without a way to follow the order
     language = customer_language()
     with force_locale("zh_Hans_CN" if language == "zh" else "en"):
-        label = str(service.STATUS_LABELS[status])
-    link = f'{current_app.config["BASE_URL"].rstrip("/")}/o/{service.link_token(order)}'
+        label = str(STATUS_LABELS[status])
+    link = f'{current_app.config["BASE_URL"].rstrip("/")}/o/{link_token(order)}'
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{status}", source=f"order:{order.id}", language=language,
                     payload={"customer": order.customer.name, "company": current_tenant().name, "number": order.number,

@@ -13,7 +13,8 @@ from crm.errors import Invalid
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
-from crm.orders import forms, service
+from crm.orders import forms, queries, service, status_link
+from crm.orders.totals import known_currency, money, plain_money
 from crm.products import service as catalogue
 from crm.validation import record_id
 from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, render, saved
@@ -25,9 +26,9 @@ registry.plug(
     bp, registry.MenuEntry("orders.index", _l("Orders"), order=50, permission=("orders", "view"), current=("orders.*",)),
     registry.CustomerPanel("orders/_customer_orders.html", order=40, permission=("orders", "view"),
                            load=lambda member, customer: {
-                               "customer_orders": service.orders_for_customer(member, customer.id)}),
+                               "customer_orders": queries.orders_for_customer(member, customer.id)}),
     registry.AuditEntity("order", pgettext_l("record", "Order"), fields=forms.AUDIT_LABELS,
-                         values={"status": service.STATUS_LABELS, "total": service.plain_money,
+                         values={"status": forms.STATUS_LABELS, "total": plain_money,
                                  "public_link": forms.LINK_LABELS, "owner_id": member_name,
                                  "customer_id": customer_name}))
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
@@ -37,19 +38,19 @@ public = Blueprint("order_status", __name__, url_prefix="/o")
 @bp.app_context_processor
 def labels():
     """Order labels and money formatting for every template (the customer page shows orders too)."""
-    return {"order_status_labels": service.STATUS_LABELS, "order_move_labels": service.MOVE_LABELS,
-            "order_field_labels": forms.FIELD_LABELS, "order_money": service.money}
+    return {"order_status_labels": forms.STATUS_LABELS, "order_move_labels": forms.MOVE_LABELS,
+            "order_field_labels": forms.FIELD_LABELS, "order_money": money}
 
 
 @bp.get("/")
 @require("orders", "view")
 def index():
     """The list; filters and "more" swap only the rows."""
-    query = service.OrderQuery.from_args(request.args)
+    query = queries.OrderQuery.from_args(request.args)
     more = bool(query.after) and is_htmx()
-    rows, next_cursor = service.list_orders(g.member, query)
+    rows, next_cursor = queries.list_orders(g.member, query)
     return render("orders/index.html", block="more_rows" if more else "results", rows=rows, query=query,
-                  next_cursor=next_cursor, members=service.members_for_filter(g.member),
+                  next_cursor=next_cursor, members=queries.members_for_filter(g.member),
                   customer=chooser.chosen(g.member, query.customer_id))
 
 
@@ -81,8 +82,8 @@ def create():
 @require("orders", "view")
 def show(order_id: int):
     """The order: lines, totals, status moves and history, and its public link."""
-    order = service.get_order(g.member, order_id)
-    token = service.link_token(order)
+    order = queries.get_order(g.member, order_id)
+    token = status_link.link_token(order)
     link = url_for("order_status.show", token=token, _external=True) if token else None
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
                   custom_fields=fields.fields("order"), history=audit.history("order", order.id))
@@ -92,7 +93,7 @@ def show(order_id: int):
 @require("orders", "edit")
 def edit(order_id: int):
     """The order form filled in from the order."""
-    order = service.get_order(g.member, order_id, "edit")
+    order = queries.get_order(g.member, order_id, "edit")
     form = _form(order, obj=order)
     form.owner_id.data = str(order.owner_id)
     form.delivery_date.data = order.delivery_date.isoformat() if order.delivery_date else ""
@@ -103,7 +104,7 @@ def edit(order_id: int):
 @require("orders", "edit")
 def update(order_id: int):
     """Save the order form (lines only while the order is placed)."""
-    order = service.get_order(g.member, order_id, "edit", lock=True)
+    order = queries.get_order(g.member, order_id, "edit", lock=True)
     form, rows = _form(order), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id", order.customer_id)
     custom = fields.read_form(fields.fields("order"), request.form, for_update=True)
@@ -118,20 +119,20 @@ def update(order_id: int):
 @require("orders", "edit")
 def move(order_id: int):
     """Move the order along the workflow; an illegal move is refused with the reason."""
-    order = service.get_order(g.member, order_id, "edit", lock=True)
+    order = queries.get_order(g.member, order_id, "edit", lock=True)
     on_invalid_go_to("orders.show", order_id=order_id)
     service.move_order(g.member, order, request.form.get("to", ""), request.form.get("note", ""))
     return saved(_("Order %(number)s is now %(status)s.", number=order.number,
-                   status=service.STATUS_LABELS[order.status]), "orders.show", order_id=order_id)
+                   status=forms.STATUS_LABELS[order.status]), "orders.show", order_id=order_id)
 
 
 @bp.post("/<id:order_id>/link")
 @require("orders", "edit")
 def new_link(order_id: int):
     """Make a public status link (a new one replaces the old, which stops working)."""
-    order = service.get_order(g.member, order_id, "edit")
+    order = queries.get_order(g.member, order_id, "edit")
     replaced = bool(order.link_nonce)
-    service.new_link(order)
+    status_link.new_link(order)
     return saved(_("A new status link is ready. The previous link no longer works.") if replaced
                  else _("The status link is ready: send it to your customer."), "orders.show", order_id=order_id)
 
@@ -140,7 +141,7 @@ def new_link(order_id: int):
 @require("orders", "edit")
 def revoke_link(order_id: int):
     """Switch the public status link off."""
-    service.revoke_link(service.get_order(g.member, order_id, "edit"))
+    status_link.revoke_link(queries.get_order(g.member, order_id, "edit"))
     return saved(_("The status link no longer works."), "orders.show", order_id=order_id)
 
 
@@ -172,11 +173,11 @@ def remove_line():
 def preview():
     """The totals of the lines as typed so far (the save works them out again)."""
     order_id = record_id(request.form.get("order_id"))
-    order = service.get_order(g.member, order_id, "edit") if order_id else None
+    order = queries.get_order(g.member, order_id, "edit") if order_id else None
     rows = forms.read_lines(request.form)
     lines, totals, incomplete = service.preview(g.member, rows, order)
     return render("orders/_totals.html", rows=rows, lines=lines, totals=totals, incomplete=incomplete,
-                  currency=service.known_currency(request.form.get("currency")), oob=True)
+                  currency=known_currency(request.form.get("currency")), oob=True)
 
 
 def _form(order=None, **kwargs) -> forms.OrderForm:
@@ -211,19 +212,19 @@ def _form_page(form, order, rows, customer, error: Invalid | None = None, custom
                   custom_errors={k: v for k, v in errors.items() if k.startswith("custom_")},
                   errors=errors, products=catalogue.products_for_lines(g.member, keep), lines=lines, totals=totals,
                   incomplete=incomplete,
-                  currency=service.known_currency(form.currency.data or (order.currency if order else "")))
+                  currency=known_currency(form.currency.data or (order.currency if order else "")))
 
 
 @public.get("/<token>", endpoint="show")
 def public_show(token: str):
     """The end customer's view of one order: number, status, its dates and the delivery date."""
     # Anything wrong with the token (tampered, unknown, revoked, another tenant's) is the same 404.
-    link = service.read_link(token)
+    link = status_link.read_link(token)
     if link is None:
         abort(404)
     tenant, order_id, signature = link
     with tenant_bound(tenant):
-        shown = service.public_status(tenant, order_id, signature)
+        shown = status_link.public_status(tenant, order_id, signature)
     if shown is None:
         abort(404)
     response = make_response(render_template("orders/public.html", order=shown))

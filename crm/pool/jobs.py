@@ -1,14 +1,14 @@
 """Background work of the pool: the daily recycle run, per tenant, and the platform job that queues it."""
 from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
-from crm.pool import service
+from crm.pool.recycle import lock_tenant_run, run_rules
 
 
 @tenant_job
 def recycle() -> dict | None:
     """Apply the tenant's recycle rules; None while another run holds the tenant."""
-    if not service.lock_tenant_run():
+    if not lock_tenant_run():
         return None
-    run = service.run_rules()
+    run = run_rules()
     return {"recycled": len(run.recycled), "warned": len(run.warned), "emails": run.emails}
 
 

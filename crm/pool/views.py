@@ -9,8 +9,9 @@ from crm import registry
 from crm.customers import service as customers
 from crm.extensions import db
 from crm.members.access import require
-from crm.pool import service
+from crm.pool import recycle_rules, service
 from crm.pool.forms import KIND_LABELS, ReleaseForm, RuleForm
+from crm.pool.recycle import returning_soon
 from crm.tags import service as tags
 from crm.web import is_htmx, on_invalid, on_invalid_go_to, render, saved
 from tenants.resolver import tenant_blueprint
@@ -47,7 +48,7 @@ def index():
                   query=query, total=None if more else service.count_pool(g.member, query),
                   masks=service.masks_contacts(g.member), tags=tags.all_tags() if whole_page else [],
                   assignees=service.assignees(g.member) if whole_page else [],
-                  soon=service.returning_soon(g.member) if whole_page else [])
+                  soon=returning_soon(g.member) if whole_page else [])
 
 
 @bp.post("/claim")
@@ -103,7 +104,7 @@ def release(customer_id: int):
 def rules():
     """The recycle rules: which owned customers go back to the pool, and the warning before."""
     names = {tag.id: tag.name for tag in tags.all_tags()}
-    return render("pool/rules.html", rules=service.rules(),
+    return render("pool/rules.html", rules=recycle_rules.rules(),
                   rule_tags=lambda rule: ", ".join(names[i] for i in rule.tag_ids if i in names))
 
 
@@ -119,14 +120,14 @@ def create_rule():
     """Add a rule; errors come back beside their fields."""
     form = _rule_form()
     on_invalid(lambda error: _rule_page(error.apply_to(form), None))
-    rule = service.save_rule(None, form.data_for_service())
+    rule = recycle_rules.save_rule(None, form.data_for_service())
     return saved(_("Rule %(name)s added.", name=rule.name), "pool.rules")
 
 
 @bp.get("/rules/<id:rule_id>/edit")
 @require("settings", "edit")
 def edit_rule(rule_id: int):
-    rule = service.get_rule(rule_id)
+    rule = recycle_rules.get_rule(rule_id)
     form = _rule_form(obj=rule)
     form.tag_ids.data = [str(tag_id) for tag_id in rule.tag_ids]
     return _rule_page(form, rule)
@@ -135,10 +136,10 @@ def edit_rule(rule_id: int):
 @bp.post("/rules/<id:rule_id>")
 @require("settings", "edit")
 def update_rule(rule_id: int):
-    rule = service.get_rule(rule_id)
+    rule = recycle_rules.get_rule(rule_id)
     form = _rule_form()
     on_invalid(lambda error: _rule_page(error.apply_to(form), rule))
-    service.save_rule(rule, form.data_for_service())
+    recycle_rules.save_rule(rule, form.data_for_service())
     return saved(_("Rule %(name)s saved.", name=rule.name), "pool.rules")
 
 
@@ -146,8 +147,8 @@ def update_rule(rule_id: int):
 @require("settings", "edit")
 def set_rule_active(rule_id: int):
     """Switch a rule on or off."""
-    rule = service.get_rule(rule_id)
-    service.set_rule_active(rule, request.form.get("active") == "1")
+    rule = recycle_rules.get_rule(rule_id)
+    recycle_rules.set_rule_active(rule, request.form.get("active") == "1")
     return saved(_("Rule %(name)s is on.", name=rule.name) if rule.active else
                  _("Rule %(name)s is off.", name=rule.name), "pool.rules")
 
@@ -155,8 +156,8 @@ def set_rule_active(rule_id: int):
 @bp.post("/rules/<id:rule_id>/delete")
 @require("settings", "edit")
 def delete_rule(rule_id: int):
-    rule = service.get_rule(rule_id)
-    service.delete_rule(rule)
+    rule = recycle_rules.get_rule(rule_id)
+    recycle_rules.delete_rule(rule)
     return saved(_("Rule %(name)s deleted.", name=rule.name), "pool.rules")
 
 

@@ -73,14 +73,14 @@ def test_changes_read_in_chinese(acme, client_as, changed):
 
 
 def test_an_order_total_and_public_link_read_as_words(acme, client_as, make_customer, make_order, in_tenant):
-    from crm.orders import service as orders
     from crm.orders.models import Order
+    from crm.orders.status_link import new_link
 
     order_id = make_order(acme, make_customer(acme), lines=[
         {"description": "Tea", "quantity": "1000", "unit_price": "12.5", "discount": "0"}])
 
     def share():
-        orders.new_link(db.session.get(Order, order_id))
+        new_link(db.session.get(Order, order_id))
         db.session.commit()
 
     in_tenant(acme, share)

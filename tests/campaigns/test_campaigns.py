@@ -86,11 +86,11 @@ def test_audience_is_scoped_by_the_creators_customer_view(
 def test_email_campaign_reaches_each_customer_once_in_batches_and_counts_the_rest(
         app, shop, client_as, make_customer, in_tenant, post_campaign, campaign_id, campaign_rows, run_worker,
         smtp_on, monkeypatch):
-    from crm.campaigns import jobs, service
+    from crm.campaigns import jobs, sending
     from crm.customers.models import Customer
     from crm.extensions import utcnow
 
-    monkeypatch.setattr(service, "BATCH", 2)  # 7 customers: four batches, each its own job and transaction
+    monkeypatch.setattr(sending, "BATCH", 2)  # 7 customers: four batches, each its own job and transaction
     emails = [f"c{i}@c.example" for i in range(5)]
     for i, email in enumerate(emails):
         make_customer(shop, name=f"Customer {i}", email=email)
@@ -147,10 +147,10 @@ def test_email_campaign_reaches_each_customer_once_in_batches_and_counts_the_res
 def test_a_crash_mid_expansion_resumes_from_the_cursor_without_doubles(
         app, shop, client_as, make_customer, in_tenant, post_campaign, campaign_id, campaign_rows, run_worker,
         smtp_on, monkeypatch):
-    from crm.campaigns import jobs, service
+    from crm.campaigns import jobs, sending
     from crm.notify import outbox
 
-    monkeypatch.setattr(service, "BATCH", 2)
+    monkeypatch.setattr(sending, "BATCH", 2)
     ids = [make_customer(shop, name=f"Crash {i}", email=f"crash{i}@c.example") for i in range(5)]
     admin = client_as(shop.admin_account_id)
     assert post_campaign(admin, shop.slug).status_code == 204
@@ -205,9 +205,9 @@ def test_sms_campaign_goes_to_e164_phones_in_the_campaigns_language(
 def test_cancel_while_sending_stops_the_rest(
         app, shop, client_as, make_customer, in_tenant, post_campaign, campaign_id, campaign_rows, run_worker,
         smtp_on, monkeypatch):
-    from crm.campaigns import jobs, service
+    from crm.campaigns import jobs, sending
 
-    monkeypatch.setattr(service, "BATCH", 2)
+    monkeypatch.setattr(sending, "BATCH", 2)
     for i in range(6):
         make_customer(shop, name=f"Stop {i}", email=f"stop{i}@c.example")
     admin = client_as(shop.admin_account_id)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.members.models import Member
-from crm.orders import service
+from crm.orders import queries
 from crm.orders.models import Order, OrderLine, OrderStatusChange
 from crm.timeline.models import TimelineEvent
 from tenants.binding import tenant_bound
@@ -209,11 +209,11 @@ def test_list_filters_by_status_customer_owner_and_date(app, acme, add_member, m
 
 def test_list_pages_with_a_keyset_more_link(app, acme, make_customer, make_order, client_as):
     customer_id = make_customer(acme)
-    for _ in range(service.PAGE_SIZE + 2):
+    for _ in range(queries.PAGE_SIZE + 2):
         make_order(acme, customer_id)
     client = client_as(acme.admin_account_id)
     page = client.get(f"/{acme.slug}/orders/")
-    assert len(re.findall(r">(SO-\d+)</a>", page.text)) == service.PAGE_SIZE
+    assert len(re.findall(r">(SO-\d+)</a>", page.text)) == queries.PAGE_SIZE
     more = re.search(r'hx-get="([^"]*after=[^"]*)"', page.text)[1].replace("&amp;", "&")
     rest = client.get(more, headers={"HX-Request": "true"})
     assert re.findall(r">(SO-\d+)</a>", rest.text) == ["SO-000002", "SO-000001"] and "<table" not in rest.text
@@ -268,7 +268,7 @@ def test_customer_partial_lists_the_orders_the_member_may_see(app, acme, add_mem
     with app.test_request_context(), tenant_bound(acme.ref):
         g.member = db.session.get(Member, rep)
         html = render_template("orders/_customer_orders.html", customer=db.session.get(Customer, customer_id),
-                               customer_orders=service.orders_for_customer(g.member, customer_id))
+                               customer_orders=queries.orders_for_customer(g.member, customer_id))
     assert "SO-000001" in html and "SO-000002" not in html and "CN¥50.97" in html
     assert f"/orders/new?customer_id={customer_id}" in html
 
