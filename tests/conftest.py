@@ -392,7 +392,7 @@ def make_deal(app, make_customer, stage_ids):
     """Create a deal as a member (the admin by default) in a stage of the default pipeline; returns its id."""
     from crm.extensions import db
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines import deals
     from tenants.binding import tenant_bound
 
     def make(tenant, member_id: int | None = None, stage: str = "Lead", customer_id: int | None = None,
@@ -402,8 +402,8 @@ def make_deal(app, make_customer, stage_ids):
         stage_id = stage_ids(tenant)[stage]
         with app.app_context(), tenant_bound(tenant.ref):
             viewer = db.session.get(Member, member_id)
-            deal = service.create_deal(viewer, {"title": "Deal", "customer_id": customer_id, "stage_id": stage_id,
-                                                **fields})
+            deal = deals.create_deal(viewer, {"title": "Deal", "customer_id": customer_id, "stage_id": stage_id,
+                                              **fields})
             return deal.id
 
     return make

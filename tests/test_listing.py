@@ -148,13 +148,13 @@ def seed_pool(tenant, run, n):
 
 def seed_deals(tenant, run, n):
     from crm.customers import service as customers
-    from crm.pipelines import service
+    from crm.pipelines import deals, stages
 
     def make(viewer):
         customer = customers.create_customer(viewer, {"name": "Deal customer"})
-        lead = service.stages(1)[0]  # the default pipeline's first stage
+        lead = stages.stages(1)[0]  # the default pipeline's first stage
         for i in range(n):
-            service.create_deal(viewer, {"title": f"Row {i:03d}", "customer_id": customer.id, "stage_id": lead.id})
+            deals.create_deal(viewer, {"title": f"Row {i:03d}", "customer_id": customer.id, "stage_id": lead.id})
 
     run(tenant, make)
 

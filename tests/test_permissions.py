@@ -74,7 +74,7 @@ def make_victims(app, world) -> dict:
     """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
     from crm.customers.models import Tag
     from crm.fields.models import CustomField
-    from crm.pipelines import service as deals
+    from crm.pipelines import stages
     from crm.notify.models import Notification
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
@@ -97,8 +97,8 @@ def make_victims(app, world) -> dict:
             ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
                    "field_id": field.id, "rule_id": recycle_rule.id, "product_id": product.id,
                    "notification_id": failed.id}
-            pipeline = deals.create_pipeline({"name_en": f"Pipeline {suffix}"})
-            ids.update(pipeline_id=pipeline.id, stage_id=deals.stages(pipeline.id)[1].id)
+            pipeline = stages.create_pipeline({"name_en": f"Pipeline {suffix}"})
+            ids.update(pipeline_id=pipeline.id, stage_id=stages.stages(pipeline.id)[1].id)
         invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
                                 token_hash=uuid.uuid4().hex, invited_by="test", expires_at=utcnow())
         db.session.add(invitation)
