@@ -23,7 +23,7 @@ def snapshot(app, schema: str) -> dict:
 def victim_data(globex, make_customer, in_tenant):
     """Globex: the secret customer and tag have ids above any record Acme makes during the test."""
     from crm.customers.models import Customer, Tag
-    from crm.customers.service import add_tag
+    from crm.customers.writes import add_tag
 
     for i in range(9):
         make_customer(globex, name=f"{SECRET} filler {i}")

@@ -121,12 +121,12 @@ def make_records(app, world, actor_member):
             db.session.add(customer)
             db.session.flush()
             records[label] = (customer.id, name, owner)
-        from crm.customers import service
+        from crm.customers import writes
         viewer = db.session.get(Member, actor_member)
         for customer_id, _name, _owner in records.values():  # a sensitive value, so reveal has something to show
-            service.update_customer(db.session.get(Member, world["actors"]["admin"][1]),
-                                    db.session.get(Customer, customer_id), {"id_number": "110101199003071234"},
-                                    partial=True)
+            writes.update_customer(db.session.get(Member, world["actors"]["admin"][1]),
+                                   db.session.get(Customer, customer_id), {"id_number": "110101199003071234"},
+                                   partial=True)
         assert viewer is not None
     return records
 

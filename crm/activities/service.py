@@ -9,7 +9,7 @@ from crm import validation
 from crm.activities import reminders
 from crm.activities.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow

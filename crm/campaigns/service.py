@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from crm import listing, validation
 from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaign
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import STAGE_LABELS, Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow

@@ -8,7 +8,7 @@ from flask_babel import lazy_pgettext as pgettext_l
 from crm import registry
 from crm.audit import service as audit
 from crm.customers import chooser
-from crm.customers.service import customer_name
+from crm.customers.queries import customer_name
 from crm.errors import Invalid
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require

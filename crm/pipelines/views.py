@@ -9,7 +9,7 @@ from crm.activities import service as activities
 from crm.activities.models import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers import chooser
-from crm.customers.service import customer_name
+from crm.customers.queries import customer_name
 from crm.extensions import db, utcnow
 from crm.fields import service as fields
 from crm.members.access import members_in_reach, require

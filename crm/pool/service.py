@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer, lazyload
 
 from crm import crypto, listing, validation
 from crm.audit.service import record
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import LEVELS, Customer, Tag
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
