@@ -28,7 +28,8 @@ from crm.customers import queries as customers
 from crm.customers.models import STAGE_LABELS, Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields import filters
 from crm.jobs import enqueue_after_commit, queue
 from crm.members.access import scoped
 from crm.members.models import Member
@@ -69,7 +70,7 @@ def audience_query(audience: dict, definitions=None) -> customers.CustomerQuery:
     """The customer list's query for a stored audience, in id order (the keyset the expansion walks)."""
     args = MultiDict([(key, value) for key, values in (audience or {}).items() for value in values])
     query = customers.CustomerQuery.from_args(args)
-    query.custom = fields.filter_args(args, fields.fields() if definitions is None else definitions)
+    query.custom = filters.filter_args(args, fields.fields() if definitions is None else definitions)
     query.sort = "oldest"
     return query
 

@@ -9,7 +9,7 @@ from crm import registry
 from crm.campaigns import service
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
 from crm.errors import Invalid
-from crm.fields import service as fields
+from crm.fields import definitions as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
 from crm.validation import local_input, record_id

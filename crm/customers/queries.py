@@ -11,7 +11,7 @@ from crm.customers.models import LEVELS, STAGES, Customer
 from crm.customers.sensitive import sensitive_matches
 from crm.errors import NotFound
 from crm.extensions import db
-from crm.fields import service as fields
+from crm.fields import filters
 from crm.members.access import scoped
 from crm.members.models import Member
 from crm.settings import phone_region
@@ -114,7 +114,7 @@ def filtered(stmt, viewer: Member, query: CustomerQuery):
     elif query.owner:
         stmt = stmt.where(Customer.owner_id == int(query.owner))
     if query.custom:
-        stmt = stmt.where(*fields.conditions(query.custom, Customer.custom))
+        stmt = stmt.where(*filters.conditions(query.custom, Customer.custom))
     return stmt
 
 

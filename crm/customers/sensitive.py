@@ -10,7 +10,7 @@ from crm.audit.service import MASK, record
 from crm.customers.models import SENSITIVE, Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
-from crm.fields import service as fields
+from crm.fields import record_values
 from crm.members.access import scoped
 from crm.members.models import Member
 from tenants.binding import current_tenant
@@ -57,7 +57,7 @@ def reveal(viewer: Member, customer_id: int, name: str) -> str:
     customer = db.session.scalar(stmt)
     if customer is None:
         raise NotFound()
-    value = fields.reveal_custom(customer, custom_key) if custom_key else _reveal_builtin(customer, name)
+    value = record_values.reveal_custom(customer, custom_key) if custom_key else _reveal_builtin(customer, name)
     record("reveal", "customer", customer.id, summary=name, changes={name: [MASK, MASK]})
     return value
 

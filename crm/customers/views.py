@@ -8,7 +8,9 @@ from crm.customers import chooser, queries, sensitive, writes
 from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields import filters, record_values
+from crm.fields.values import display, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.tags import service as tags
@@ -27,7 +29,7 @@ registry.plug(
 @bp.app_context_processor
 def labels():
     return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
-            "masked": sensitive.masked, "masked_custom": fields.masked_custom, "custom_display": fields.display}
+            "masked": sensitive.masked, "masked_custom": record_values.masked_custom, "custom_display": display}
 
 
 @bp.get("/")
@@ -36,7 +38,7 @@ def index():
     """The list; search, filters and scrolling swap only the rows."""
     definitions = fields.fields()
     query = queries.CustomerQuery.from_args(request.args)
-    query.custom = fields.filter_args(request.args, definitions)
+    query.custom = filters.filter_args(request.args, definitions)
     more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
     rows, next_cursor, total = queries.list_customers(g.member, query, with_total=not more)
     whole_page = not is_htmx() or bool(request.headers.get("HX-Boosted"))  # the filter form needs these
@@ -71,7 +73,7 @@ def new():
 def create():
     """Create a customer; errors come back beside their fields with what was typed kept."""
     form = _form("create")
-    custom = fields.read_form(fields.fields(), request.form, for_update=False)
+    custom = read_form(fields.fields(), request.form, for_update=False)
     on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
     check_form(form)
     customer = writes.create_customer(g.member, form.data_for_service(), custom=custom)
@@ -106,7 +108,7 @@ def update(customer_id: int):
     """Save the modal form."""
     customer = queries.get_customer(g.member, customer_id, "edit")
     form = _form("edit")
-    custom = fields.read_form(fields.fields(), request.form, for_update=True)
+    custom = read_form(fields.fields(), request.form, for_update=True)
     on_invalid(lambda error: _form_page(form, customer, custom, error.split_custom(form)))
     check_form(form)
     writes.update_customer(g.member, customer, form.data_for_service(), custom=custom)

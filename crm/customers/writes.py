@@ -10,7 +10,8 @@ from crm.customers.models import CHANNELS, KINDS, LEVELS, SENSITIVE, STAGES, Cus
 from crm.customers.queries import visible
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields import record_values
 from crm.members.access import in_reach, scoped
 from crm.members.models import Member
 from crm.settings import phone_region
@@ -109,7 +110,7 @@ def _clean_with_custom(customer: Customer, data: dict, custom: dict, partial: bo
     """Built-in and custom values validated together, so the form shows every problem at once."""
     errors = {}
     cleaned = validation.collect(errors, clean, data, partial=partial)
-    validation.collect(errors, fields.apply_values, customer, dict(custom), creating)
+    validation.collect(errors, record_values.apply_values, customer, dict(custom), creating)
     if errors:
         raise Invalid(errors)
     return cleaned

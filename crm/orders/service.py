@@ -18,7 +18,8 @@ from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import record_values
+from crm.fields.values import audit_state
 from crm.members.access import in_reach, members_in_reach, scoped
 from crm.members.models import Member
 from crm.orders import messages
@@ -281,14 +282,14 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
 def _custom_values(order: Order | None, custom: dict | None, errors: dict) -> tuple[dict, dict]:
     """The order's custom values checked (nothing changed yet): (`custom` to store, changes); problems go to
     `errors`."""
-    checked = validation.collect(errors, fields.checked_values, order, custom or {}, creating=order is None,
+    checked = validation.collect(errors, record_values.checked_values, order, custom or {}, creating=order is None,
                                  entity="order")
     return checked or ({}, {})
 
 
 def _audit_state(order: Order) -> dict:
     """What the audit compares beside the header: how many lines, custom values."""
-    return {"lines": len(order.lines), **fields.audit_state(order)}
+    return {"lines": len(order.lines), **audit_state(order)}
 
 
 def _set_lines(order: Order, lines: list[dict]) -> None:

@@ -8,7 +8,8 @@ from crm.audit.service import audited, record
 from crm.customers import chooser
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import record_values
+from crm.fields.values import audit_state
 from crm.members.access import in_reach
 from crm.members.models import Member
 from crm.pipelines.deal_queries import EARLIEST, LATEST, default_currency
@@ -106,7 +107,8 @@ def _clean_with_custom(viewer: Member, data: dict, custom: dict | None, deal: De
     (cleaned fields, the `custom` dict to store, custom changes for the audit log). Nothing is changed yet."""
     errors = {}
     cleaned = validation.collect(errors, clean, viewer, data, deal)
-    checked = validation.collect(errors, fields.checked_values, deal, custom or {}, creating=deal is None, entity="deal")
+    checked = validation.collect(errors, record_values.checked_values, deal, custom or {}, creating=deal is None,
+                                 entity="deal")
     if errors:
         raise Invalid(errors)
     return (cleaned, *checked)
@@ -138,7 +140,7 @@ def update_deal(viewer: Member, deal: Deal, data: dict, custom: dict | None = No
     """Save the deal form; a stage change is a move (history and timeline), and all is audited.
 
     `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
-    with audited(deal, entity="deal", fields=AUDITED, state=fields.audit_state, summary=lambda d: d.title) as change:
+    with audited(deal, entity="deal", fields=AUDITED, state=audit_state, summary=lambda d: d.title) as change:
         cleaned, values, _changes = _clean_with_custom(viewer, data, custom, deal)
         if values != (deal.custom or {}):
             deal.custom = values

@@ -11,7 +11,8 @@ from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.queries import customer_name
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.pipelines import deal_queries, deals, stages
@@ -212,7 +213,7 @@ def new():
 def create():
     """Create a deal; errors come back beside their fields (custom ones too) with what was typed kept."""
     form = _form()
-    custom = fields.read_form(fields.fields("deal"), request.form, for_update=False)
+    custom = read_form(fields.fields("deal"), request.form, for_update=False)
     on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
     check_form(form)
     deal = deals.create_deal(g.member, form.data_for_service(), custom=custom)
@@ -238,7 +239,7 @@ def update(deal_id: int):
     """Save the modal form."""
     deal = deal_queries.get_deal(g.member, deal_id, "edit")
     form = _form(deal)
-    custom = fields.read_form(fields.fields("deal"), request.form, for_update=True)
+    custom = read_form(fields.fields("deal"), request.form, for_update=True)
     on_invalid(lambda error: _form_page(form, deal, {**(deal.custom or {}), **custom}, error.split_custom(form)))
     check_form(form)
     deals.update_deal(g.member, deal, form.data_for_service(), custom=custom)
@@ -271,7 +272,7 @@ def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_e
     stage = stages.find_stage(form.stage_id.data)
     definitions = fields.fields("deal")
     if custom_values is None:
-        custom_values = fields.initial_values(definitions, deal)
+        custom_values = initial_values(definitions, deal)
     return render("pipelines/form.html", block="form", form=form, deal=deal,
                   chosen=chooser.chosen(g.member, form.customer_id.data),
                   custom_fields=definitions, custom_values=custom_values, custom_errors=custom_errors or {},
