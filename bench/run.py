@@ -614,12 +614,12 @@ def floor_queries(schema: str, term: str, form: str) -> tuple[str, str, dict]:
     """(rows SQL, count SQL, extra parameters) for one term.
 
     form "like": search_text LIKE '%term%' (a sequential scan unless an index serves LIKE);
-    form "grams": the app's own indexed form, search_grams @> grams [AND LIKE], as crm.customers.service does.
+    form "grams": the app's own indexed form, search_grams @> grams [AND LIKE], as crm.customers.queries does.
     """
     conditions = ["c.deleted_at is null"]
     params = {"pattern": f"%{term.lower()}%"}
     if form == "grams":
-        from crm.customers.service import query_grams
+        from crm.customers.queries import query_grams
 
         grams = query_grams(term.lower())
         if grams:
@@ -638,7 +638,7 @@ def has_grams(raw_url: str, schema: str) -> bool:
     import psycopg
 
     try:
-        from crm.customers.service import query_grams  # noqa: F401
+        from crm.customers.queries import query_grams  # noqa: F401
     except ImportError:
         return False
     with psycopg.connect(raw_url) as connection:

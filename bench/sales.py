@@ -107,7 +107,7 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
     from crm.members.models import Member, Role, Team
     from crm.orders import service as orders
     from crm.orders.forms import LineInput
-    from crm.pipelines import service as pipelines
+    from crm.pipelines import stages
     from crm.pipelines.models import Deal, DealStageChange
     from crm.tickets import service as tickets
     from crm.timeline.models import TimelineEvent
@@ -138,9 +138,9 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
             hero, others = customers[0], customers[1:]  # the hero's events and deals are counted exactly
             db.session.get(Customer, hero.id).owner_id = reps[0].id
 
-            main = pipelines.board_pipeline(None)
-            other = pipelines.create_pipeline({"name_en": "Renewals", "name_zh": "续约"})
-            main_stages, other_stages = pipelines.stages(main.id), pipelines.stages(other.id)
+            main = stages.board_pipeline(None)
+            other = stages.create_pipeline({"name_en": "Renewals", "name_zh": "续约"})
+            main_stages, other_stages = stages.stages(main.id), stages.stages(other.id)
             opens = [s for s in main_stages if s.kind == "open"]
             won = next(s for s in main_stages if s.kind == "won")
             lost = next(s for s in main_stages if s.kind == "lost")
@@ -238,7 +238,7 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
                       "hero_event_ids": list(db.session.scalars(
                           select(TimelineEvent.id).where(TimelineEvent.customer_id == hero.id)
                           .order_by(TimelineEvent.id.desc()))),
-                      "deals_by_stage": {str(k): v for k, v in pipelines.stage_deal_counts(main.id).items()},
+                      "deals_by_stage": {str(k): v for k, v in stages.stage_deal_counts(main.id).items()},
                       "deals_total": len(deals), "customers": len(customers), "members": len(owners),
                       "admin_member_id": admin.id, "rep_member_id": reps[0].id, "schema": ref.schema}
     result["insert_seconds"] = time.perf_counter() - started
@@ -555,7 +555,7 @@ def query_plans(app, raw_url: str, tenant_id: int, member_id: int, data: dict) -
     from crm.extensions import db
     from crm.listing import cursor
     from crm.members.models import Member
-    from crm.pipelines import service as pipelines
+    from crm.pipelines import deal_queries, stages
     from crm.timeline import service as timeline
     from tenants.binding import tenant_bound
     from tenants.service import tenant_ref
@@ -565,13 +565,14 @@ def query_plans(app, raw_url: str, tenant_id: int, member_id: int, data: dict) -
         ref = tenant_ref(tenant_id)
         with tenant_bound(ref):
             viewer, rep = db.session.get(Member, member_id), db.session.get(Member, data["rep_member_id"])
-            pipeline = pipelines.get_pipeline(data["pipeline_id"])
-            stage = pipelines.get_stage(data["more_stage_id"])
+            pipeline = stages.get_pipeline(data["pipeline_id"])
+            stage = stages.get_stage(data["more_stage_id"])
             calls = (
-                ("service.board", lambda: pipelines.board(viewer, pipeline, pipelines.DealQuery())),
-                ("service.board, sales rep (own scope)", lambda: pipelines.board(rep, pipeline, pipelines.DealQuery())),
-                ("service.column (more cards)", lambda: pipelines.column(viewer, stage, pipelines.DealQuery(),
-                                                                        after=data["more_after"])),
+                ("service.board", lambda: deal_queries.board(viewer, pipeline, deal_queries.DealQuery())),
+                ("service.board, sales rep (own scope)",
+                 lambda: deal_queries.board(rep, pipeline, deal_queries.DealQuery())),
+                ("service.column (more cards)", lambda: deal_queries.column(viewer, stage, deal_queries.DealQuery(),
+                                                                            after=data["more_after"])),
                 ("timeline.events (first page)", lambda: timeline.events(customer_id=data["hero_customer_id"])),
                 ("timeline.events (older page)", lambda: timeline.events(customer_id=data["hero_customer_id"],
                                                                          after=cursor([data["hero_event_ids"][239]]))),
@@ -795,11 +796,12 @@ def main() -> None:
             step(f"(a) more cards p50 {column['app']['median']:.1f} ms, p95 {column['app']['p95']:.1f} ms")
             data["more_stage_id"], data["more_after"] = int(more[0][1]), more[0][2]
 
-            from crm.pipelines import service as pipelines
+            from crm.pipelines import deal_queries
+            from crm.pipelines.stages import board_pipeline
 
             def call_board(viewer):
-                pipeline = pipelines.board_pipeline(None)
-                return pipelines.board(viewer, pipeline, pipelines.DealQuery(pipeline_id=pipeline.id))
+                pipeline = board_pipeline(None)
+                return deal_queries.board(viewer, pipeline, deal_queries.DealQuery(pipeline_id=pipeline.id))
 
             service = time_service(app, tenant_id, data["admin_member_id"], call_board, runs, warmup, counter,
                                    budgets["phase"])

@@ -4,7 +4,7 @@ import click
 
 from crm.accounts import service as accounts
 from crm.crypto import UnknownKey
-from crm.customers.service import rotate_sensitive
+from crm.customers.sensitive import rotate_sensitive
 from crm.errors import Invalid
 from crm.extensions import db
 from tenants.binding import tenant_bound

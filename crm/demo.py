@@ -67,13 +67,13 @@ def seed_sales(admin: Member, rng: random.Random) -> None:
     through the services so the timelines, histories and reminders are what real use would leave."""
     from crm.orders import service as orders
     from crm.orders.forms import LineInput
-    from crm.pipelines import service as deals
+    from crm.pipelines import deals, stages
     from crm.products import service as products
     from crm.tickets import service as tickets
 
     customers = list(db.session.scalars(select(Customer.id).where(Customer.owner_id.is_not(None))
                                         .order_by(Customer.id).limit(80)))
-    open_stages = [s.id for s in deals.stages(deals.pipelines()[0].id) if s.kind == "open"]
+    open_stages = [s.id for s in stages.stages(stages.pipelines()[0].id) if s.kind == "open"]
     for i, customer_id in enumerate(customers[:60]):
         deal = deals.create_deal(admin, {"title": DEAL_TITLES[i % len(DEAL_TITLES)], "customer_id": str(customer_id),
                                          "stage_id": str(rng.choice(open_stages)),

@@ -197,7 +197,7 @@ def client_as(app):
 @pytest.fixture
 def make_customer(app):
     """Create a customer in a tenant as its admin (or another member); returns its id."""
-    from crm.customers import service
+    from crm.customers import writes
     from crm.extensions import db
     from crm.members.models import Member
     from tenants.binding import tenant_bound
@@ -205,7 +205,7 @@ def make_customer(app):
     def make(tenant: TenantInfo, member_id: int | None = None, **fields) -> int:
         with app.app_context(), tenant_bound(tenant.ref):
             viewer = db.session.get(Member, member_id or tenant.admin_member_id)
-            customer = service.create_customer(viewer, {"name": "Zhang Wei", **fields})
+            customer = writes.create_customer(viewer, {"name": "Zhang Wei", **fields})
             return customer.id
 
     return make
@@ -392,7 +392,7 @@ def make_deal(app, make_customer, stage_ids):
     """Create a deal as a member (the admin by default) in a stage of the default pipeline; returns its id."""
     from crm.extensions import db
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines import deals
     from tenants.binding import tenant_bound
 
     def make(tenant, member_id: int | None = None, stage: str = "Lead", customer_id: int | None = None,
@@ -402,8 +402,8 @@ def make_deal(app, make_customer, stage_ids):
         stage_id = stage_ids(tenant)[stage]
         with app.app_context(), tenant_bound(tenant.ref):
             viewer = db.session.get(Member, member_id)
-            deal = service.create_deal(viewer, {"title": "Deal", "customer_id": customer_id, "stage_id": stage_id,
-                                                **fields})
+            deal = deals.create_deal(viewer, {"title": "Deal", "customer_id": customer_id, "stage_id": stage_id,
+                                              **fields})
             return deal.id
 
     return make
@@ -441,7 +441,7 @@ def make_ticket(app):
 @pytest.fixture
 def tagged(app, make_customer, in_tenant):
     """Make a customer with tags (by name, created when new); returns its id."""
-    from crm.customers import service as customers
+    from crm.customers import writes
     from crm.extensions import db
     from crm.customers.models import Customer
     from crm.tags import service as tags
@@ -451,7 +451,7 @@ def tagged(app, make_customer, in_tenant):
 
         def tag():
             for name in tag_names:
-                customers.add_tag([db.session.get(Customer, customer_id)], tags.find_or_create_tag(name))
+                writes.add_tag([db.session.get(Customer, customer_id)], tags.find_or_create_tag(name))
 
         in_tenant(tenant, tag)
         return customer_id

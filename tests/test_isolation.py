@@ -23,7 +23,7 @@ def snapshot(app, schema: str) -> dict:
 def victim_data(globex, make_customer, in_tenant):
     """Globex: the secret customer and tag have ids above any record Acme makes during the test."""
     from crm.customers.models import Customer, Tag
-    from crm.customers.service import add_tag
+    from crm.customers.writes import add_tag
 
     for i in range(9):
         make_customer(globex, name=f"{SECRET} filler {i}")
@@ -48,15 +48,15 @@ def secret_records(customer_id: int) -> dict:
     from crm.campaigns.models import Campaign
     from crm.notify.models import Notification
     from crm.orders.models import Order
-    from crm.pipelines import service as deals
+    from crm.pipelines import stages
     from crm.pipelines.models import Deal
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
     from crm.tickets.models import Ticket
     from crm.extensions import utcnow
 
-    pipeline = deals.create_pipeline({"name_en": f"{SECRET} pipeline"})
-    stage = deals.stages(pipeline.id)[0]
+    pipeline = stages.create_pipeline({"name_en": f"{SECRET} pipeline"})
+    stage = stages.stages(pipeline.id)[0]
     made = {}
     for _filler in range(20):  # ids beyond any Acme makes in this test
         rows = {

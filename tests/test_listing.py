@@ -128,44 +128,44 @@ def test_a_cursor_counts_only_with_the_context_it_was_made_in(acme, in_tenant, t
 # Every list of the app pages with `after` and never fails on a bad cursor
 
 def seed_customers(tenant, run, n):
-    from crm.customers import service
+    from crm.customers import writes
 
-    run(tenant, lambda viewer: [service.create_customer(viewer, {"name": f"Row {i:03d}"}) for i in range(n)])
+    run(tenant, lambda viewer: [writes.create_customer(viewer, {"name": f"Row {i:03d}"}) for i in range(n)])
 
 
 def seed_pool(tenant, run, n):
-    from crm.customers import service
+    from crm.customers import writes
 
     at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
     def make(viewer):
         for i in range(n):
-            customer = service.create_customer(viewer, {"name": f"Row {i:03d}", "owner_id": ""})
+            customer = writes.create_customer(viewer, {"name": f"Row {i:03d}", "owner_id": ""})
             customer.pooled_at = None if i % 7 == 0 else at + timedelta(hours=i % 3)  # ties and NULLs
 
     run(tenant, make)
 
 
 def seed_deals(tenant, run, n):
-    from crm.customers import service as customers
-    from crm.pipelines import service
+    from crm.customers import writes
+    from crm.pipelines import deals, stages
 
     def make(viewer):
-        customer = customers.create_customer(viewer, {"name": "Deal customer"})
-        lead = service.stages(1)[0]  # the default pipeline's first stage
+        customer = writes.create_customer(viewer, {"name": "Deal customer"})
+        lead = stages.stages(1)[0]  # the default pipeline's first stage
         for i in range(n):
-            service.create_deal(viewer, {"title": f"Row {i:03d}", "customer_id": customer.id, "stage_id": lead.id})
+            deals.create_deal(viewer, {"title": f"Row {i:03d}", "customer_id": customer.id, "stage_id": lead.id})
 
     run(tenant, make)
 
 
 def seed_tickets(tenant, run, n):
-    from crm.customers import service as customers
+    from crm.customers import writes
     from crm.tickets import service
     from crm.tickets.models import PRIORITIES
 
     def make(viewer):
-        customer = customers.create_customer(viewer, {"name": "Ticket customer"})
+        customer = writes.create_customer(viewer, {"name": "Ticket customer"})
         for i in range(n):
             ticket = service.create_ticket(viewer, {"subject": f"Row {i:03d}", "customer_id": customer.id,
                                                     "owner_id": str(viewer.id), "priority": PRIORITIES[i % 4]})
@@ -175,12 +175,12 @@ def seed_tickets(tenant, run, n):
 
 
 def seed_orders(tenant, run, n):
-    from crm.customers import service as customers
+    from crm.customers import writes
     from crm.orders import service
     from crm.orders.forms import LineInput
 
     def make(viewer):
-        customer = customers.create_customer(viewer, {"name": "Order customer"})
+        customer = writes.create_customer(viewer, {"name": "Order customer"})
         for _i in range(n):
             service.create_order(viewer, {"customer_id": str(customer.id), "owner_id": str(viewer.id)},
                                  [LineInput(key="k0", description="Tea", quantity="1", unit_price="9.99")])
@@ -204,11 +204,11 @@ def seed_campaigns(tenant, run, n):
 
 
 def seed_timeline(tenant, run, n):
-    from crm.customers import service as customers
+    from crm.customers import writes
     from crm.timeline import service
 
     def make(viewer):
-        customer = customers.create_customer(viewer, {"name": "Busy customer"})
+        customer = writes.create_customer(viewer, {"name": "Busy customer"})
         for i in range(n):
             service.log("note", customer_id=customer.id, actor=viewer, text=f"Row {i:03d}")
 

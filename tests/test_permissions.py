@@ -74,7 +74,7 @@ def make_victims(app, world) -> dict:
     """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
     from crm.customers.models import Tag
     from crm.fields.models import CustomField
-    from crm.pipelines import service as deals
+    from crm.pipelines import stages
     from crm.notify.models import Notification
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
@@ -97,8 +97,8 @@ def make_victims(app, world) -> dict:
             ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
                    "field_id": field.id, "rule_id": recycle_rule.id, "product_id": product.id,
                    "notification_id": failed.id}
-            pipeline = deals.create_pipeline({"name_en": f"Pipeline {suffix}"})
-            ids.update(pipeline_id=pipeline.id, stage_id=deals.stages(pipeline.id)[1].id)
+            pipeline = stages.create_pipeline({"name_en": f"Pipeline {suffix}"})
+            ids.update(pipeline_id=pipeline.id, stage_id=stages.stages(pipeline.id)[1].id)
         invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
                                 token_hash=uuid.uuid4().hex, invited_by="test", expires_at=utcnow())
         db.session.add(invitation)
@@ -121,12 +121,12 @@ def make_records(app, world, actor_member):
             db.session.add(customer)
             db.session.flush()
             records[label] = (customer.id, name, owner)
-        from crm.customers import service
+        from crm.customers import writes
         viewer = db.session.get(Member, actor_member)
         for customer_id, _name, _owner in records.values():  # a sensitive value, so reveal has something to show
-            service.update_customer(db.session.get(Member, world["actors"]["admin"][1]),
-                                    db.session.get(Customer, customer_id), {"id_number": "110101199003071234"},
-                                    partial=True)
+            writes.update_customer(db.session.get(Member, world["actors"]["admin"][1]),
+                                   db.session.get(Customer, customer_id), {"id_number": "110101199003071234"},
+                                   partial=True)
         assert viewer is not None
     return records
 

@@ -9,10 +9,11 @@ from werkzeug.datastructures import MultiDict
 
 from crm import listing
 from crm.campaigns.models import Campaign
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import STAGE_LABELS, Customer
 from crm.extensions import db
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields import filters
 from crm.members.models import Member
 
 # The customer list's filter arguments a campaign keeps (search, sort and paging are left out; custom field
@@ -38,7 +39,7 @@ def audience_query(audience: dict, definitions=None) -> customers.CustomerQuery:
     """The customer list's query for a stored audience, in id order (the keyset the expansion walks)."""
     args = MultiDict([(key, value) for key, values in (audience or {}).items() for value in values])
     query = customers.CustomerQuery.from_args(args)
-    query.custom = fields.filter_args(args, fields.fields() if definitions is None else definitions)
+    query.custom = filters.filter_args(args, fields.fields() if definitions is None else definitions)
     query.sort = "oldest"
     return query
 

@@ -12,7 +12,7 @@ from crm.campaigns.audience import audience_args, audience_member, audience_quer
 from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
 from crm.campaigns.sending import resume_if_stalled
 from crm.errors import Invalid
-from crm.fields import service as fields
+from crm.fields import definitions as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
 from crm.validation import local_input, record_id

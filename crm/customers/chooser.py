@@ -4,7 +4,7 @@ from sqlalchemy.orm import lazyload
 
 from crm import validation
 from crm.customers.models import Customer
-from crm.customers.service import CustomerQuery, list_customers, visible
+from crm.customers.queries import CustomerQuery, list_customers, visible
 from crm.extensions import db
 from crm.members.models import Member
 from crm.validation import record_id

@@ -4,7 +4,8 @@ The link is `/u/<tenant id>.<customer id>.<signature>` (crm/public_links.py, pur
 can make a link for another customer or tenant, and a changed character is a 404.
 Opening the link shows a confirmation page (mail scanners that follow links unsubscribe nobody); the button
 posts and sets `customers.marketing_opt_out_at`. From then on no campaign reaches the customer: campaigns
-leave them out when queueing, and the send job refuses a campaign message to them (the check customers/service.py gives crm/notify/rules.py)."""
+leave them out when queueing, and the send job refuses a campaign message to them (the check this module gives
+crm/notify/rules.py)."""
 from contextlib import nullcontext
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for

@@ -4,11 +4,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.customers import chooser, service
+from crm.customers import chooser, queries, sensitive, writes
 from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields import filters, record_values
+from crm.fields.values import display, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.tags import service as tags
@@ -27,7 +29,7 @@ registry.plug(
 @bp.app_context_processor
 def labels():
     return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
-            "masked": service.masked, "masked_custom": fields.masked_custom, "custom_display": fields.display}
+            "masked": sensitive.masked, "masked_custom": record_values.masked_custom, "custom_display": display}
 
 
 @bp.get("/")
@@ -35,10 +37,10 @@ def labels():
 def index():
     """The list; search, filters and scrolling swap only the rows."""
     definitions = fields.fields()
-    query = service.CustomerQuery.from_args(request.args)
-    query.custom = fields.filter_args(request.args, definitions)
+    query = queries.CustomerQuery.from_args(request.args)
+    query.custom = filters.filter_args(request.args, definitions)
     more = bool(query.after) and is_htmx()  # the next rows only; no need to count again
-    rows, next_cursor, total = service.list_customers(g.member, query, with_total=not more)
+    rows, next_cursor, total = queries.list_customers(g.member, query, with_total=not more)
     whole_page = not is_htmx() or bool(request.headers.get("HX-Boosted"))  # the filter form needs these
     return render("customers/index.html", block="more_rows" if more else "results", rows=rows,
                   next_cursor=next_cursor, query=query, total=total,
@@ -71,10 +73,10 @@ def new():
 def create():
     """Create a customer; errors come back beside their fields with what was typed kept."""
     form = _form("create")
-    custom = fields.read_form(fields.fields(), request.form, for_update=False)
+    custom = read_form(fields.fields(), request.form, for_update=False)
     on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
     check_form(form)
-    customer = service.create_customer(g.member, form.data_for_service(), custom=custom)
+    customer = writes.create_customer(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Customer %(name)s added.", name=customer.name))
     return see_other(url_for("customers.show", customer_id=customer.id))
@@ -84,7 +86,7 @@ def create():
 @require("customers", "view")
 def show(customer_id: int):
     """The customer's page: data, custom fields, tags, and the panels other features plug in (history, deals ...)."""
-    customer = service.get_customer(g.member, customer_id)
+    customer = queries.get_customer(g.member, customer_id)
     panels, panel_data = registry.customer_panels(g.member, customer)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(),
                   members=members_in_reach(g.member, "customers", "edit"), custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
@@ -94,7 +96,7 @@ def show(customer_id: int):
 @bp.get("/<id:customer_id>/edit")
 @require("customers", "edit")
 def edit(customer_id: int):
-    customer = service.get_customer(g.member, customer_id, "edit")
+    customer = queries.get_customer(g.member, customer_id, "edit")
     form = _form("edit", obj=customer)
     form.owner_id.data = str(customer.owner_id or "")
     return _form_page(form, customer)
@@ -104,12 +106,12 @@ def edit(customer_id: int):
 @require("customers", "edit")
 def update(customer_id: int):
     """Save the modal form."""
-    customer = service.get_customer(g.member, customer_id, "edit")
+    customer = queries.get_customer(g.member, customer_id, "edit")
     form = _form("edit")
-    custom = fields.read_form(fields.fields(), request.form, for_update=True)
+    custom = read_form(fields.fields(), request.form, for_update=True)
     on_invalid(lambda error: _form_page(form, customer, custom, error.split_custom(form)))
     check_form(form)
-    service.update_customer(g.member, customer, form.data_for_service(), custom=custom)
+    writes.update_customer(g.member, customer, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
     return see_other(url_for("customers.show", customer_id=customer.id))
@@ -133,7 +135,7 @@ def _hidden_builtin() -> set:
 def field(customer_id: int, name: str):
     """One field, shown (or, with ?edit=1, as a small form) for inline editing."""
     _inline_field(name)
-    customer = service.get_customer(g.member, customer_id, "edit" if request.args.get("edit") else "view")
+    customer = queries.get_customer(g.member, customer_id, "edit" if request.args.get("edit") else "view")
     return render("customers/_field.html", customer=customer, name=name, editing=bool(request.args.get("edit")),
                   value=getattr(customer, name), error=None, members=members_in_reach(g.member, "customers", "edit"))
 
@@ -143,19 +145,19 @@ def field(customer_id: int, name: str):
 def update_field(customer_id: int, name: str):
     """Save one inline-edited field; a bad value stays in the input with its message."""
     _inline_field(name)
-    customer = service.get_customer(g.member, customer_id, "edit")
+    customer = queries.get_customer(g.member, customer_id, "edit")
     value = request.form.get("value", "")
     on_invalid(lambda error: render("customers/_field.html", customer=customer, name=name, editing=True, value=value,
                                     error=error.errors.get(name),
                                     members=members_in_reach(g.member, "customers", "edit")))
-    service.update_customer(g.member, customer, {name: value}, partial=True)
+    writes.update_customer(g.member, customer, {name: value}, partial=True)
     db.session.commit()
     return render("customers/_field.html", customer=customer, name=name, editing=False,
                   value=getattr(customer, name), error=None, members=members_in_reach(g.member, "customers", "edit"))
 
 
 def _inline_field(name: str) -> None:
-    if name not in service.INLINE_EDITABLE:
+    if name not in writes.INLINE_EDITABLE:
         abort(404)
 
 
@@ -163,7 +165,7 @@ def _inline_field(name: str) -> None:
 @require("customers", "view")
 def duplicates():
     """A warning when another customer has the same phone or email (checked while typing)."""
-    found = service.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
+    found = queries.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
                                         record_id(request.args.get("exclude")))
     return render("customers/_duplicates.html", found=found)
 
@@ -181,24 +183,24 @@ def choices():
 @require("customers", "edit")
 def add_tag(customer_id: int):
     """Tag one customer with an existing tag or a new one typed by name."""
-    customer = service.get_customer(g.member, customer_id, "edit")
+    customer = queries.get_customer(g.member, customer_id, "edit")
     on_invalid(lambda error: render("customers/_tags.html", customer=customer, tags=tags.all_tags(),
                                     error=error.errors.get("name")))
     tag_id = record_id(request.form.get("tag_id"))
     tag = tags.get_tag(tag_id) if tag_id else tags.find_or_create_tag(request.form.get("name", ""))
-    service.add_tag([customer], tag)
+    writes.add_tag([customer], tag)
     db.session.commit()
-    return render("customers/_tags.html", customer=service.get_customer(g.member, customer_id), tags=tags.all_tags(),
+    return render("customers/_tags.html", customer=queries.get_customer(g.member, customer_id), tags=tags.all_tags(),
                   error=None)
 
 
 @bp.post("/<id:customer_id>/tags/<id:tag_id>/remove")
 @require("customers", "edit")
 def remove_tag(customer_id: int, tag_id: int):
-    customer = service.get_customer(g.member, customer_id, "edit")
-    service.remove_tag([customer], tags.get_tag(tag_id))
+    customer = queries.get_customer(g.member, customer_id, "edit")
+    writes.remove_tag([customer], tags.get_tag(tag_id))
     db.session.commit()
-    customer = service.get_customer(g.member, customer_id)
+    customer = queries.get_customer(g.member, customer_id)
     return render("customers/_tags.html", customer=customer, tags=tags.all_tags(), error=None)
 
 
@@ -206,8 +208,8 @@ def remove_tag(customer_id: int, tag_id: int):
 @require("customers", "delete")
 def delete(customer_id: int):
     """Move one customer to the trash."""
-    customer = service.get_customer(g.member, customer_id, "delete")
-    service.move_to_trash([customer])
+    customer = queries.get_customer(g.member, customer_id, "delete")
+    writes.move_to_trash([customer])
     db.session.commit()
     flash(_("%(name)s moved to the trash.", name=customer.name))
     return see_other(url_for("customers.index"))
@@ -225,7 +227,7 @@ def bulk():
         flash(_("Choose an action."), "error")
         return see_other(url_for("customers.index", **request.args))
     on_invalid_go_to("customers.index", **request.args)
-    done = _bulk(action, service.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action]))
+    done = _bulk(action, writes.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action]))
     db.session.commit()
     flash(_("%(n)d customers updated.", n=done) if action != "delete"
           else _("%(n)d customers moved to the trash.", n=done))
@@ -234,32 +236,32 @@ def bulk():
 
 def _bulk(action: str, chosen) -> int:
     if action == "delete":
-        return service.move_to_trash(chosen)
+        return writes.move_to_trash(chosen)
     if action == "set_owner":
-        return service.set_owner(g.member, chosen, request.form.get("owner_id"))
+        return writes.set_owner(g.member, chosen, request.form.get("owner_id"))
     tag_id = record_id(request.form.get("tag_id"))
     if tag_id is None:
         raise Invalid({"tag_id": _("Choose a tag.")})
     tag = tags.get_tag(tag_id)
-    return service.add_tag(chosen, tag) if action == "add_tag" else service.remove_tag(chosen, tag)
+    return writes.add_tag(chosen, tag) if action == "add_tag" else writes.remove_tag(chosen, tag)
 
 
 @bp.get("/trash")
 @require("customers", "delete")
 def trash():
     """Deleted customers, which can be restored or deleted for good."""
-    return render("customers/trash.html", rows=service.trash(g.member))
+    return render("customers/trash.html", rows=writes.trash(g.member))
 
 
 @bp.post("/trash")
 @require("customers", "delete")
 def trash_action():
-    chosen = service.trashed(g.member, request.form.getlist("ids"))
+    chosen = writes.trashed(g.member, request.form.getlist("ids"))
     if request.form.get("action") == "purge":
-        done = service.purge(chosen)
+        done = writes.purge(chosen)
         message = _("%(n)d customers deleted for good.", n=done)
     else:
-        done = service.restore(chosen)
+        done = writes.restore(chosen)
         message = _("%(n)d customers restored.", n=done)
     db.session.commit()
     flash(message)
@@ -278,7 +280,7 @@ def _form(action: str, **kwargs) -> CustomerForm:
 @require("sensitive", "view")
 def reveal(customer_id: int, name: str):
     """Show one sensitive value in full; the reveal is written to the audit log."""
-    value = service.reveal(g.member, customer_id, name)
+    value = sensitive.reveal(g.member, customer_id, name)
     db.session.commit()
-    return render("customers/_sensitive.html", customer=service.get_customer(g.member, customer_id), name=name,
+    return render("customers/_sensitive.html", customer=queries.get_customer(g.member, customer_id), name=name,
                   value=value)

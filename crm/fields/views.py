@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm import registry
 from crm.extensions import db
-from crm.fields import service
+from crm.fields import definitions
 from crm.fields.models import ENTITIES, SENSITIVE_ENTITIES, TYPES
 from crm.members.access import require
 from crm.web import on_invalid, saved, see_other
@@ -45,7 +45,7 @@ def _tab(entity: str) -> dict:
 def _edit_page(field, entity: str, errors: dict, form):
     return render_template("fields/edit.html", field=field, entity=entity, types=TYPES, errors=errors, form=form,
                            tab=_tab(entity), entity_labels=ENTITY_LABELS,
-                           listed=entity in service.LISTED_ENTITIES, can_be_sensitive=entity in SENSITIVE_ENTITIES)
+                           listed=entity in definitions.LISTED_ENTITIES, can_be_sensitive=entity in SENSITIVE_ENTITIES)
 
 
 @bp.get("/")
@@ -53,11 +53,11 @@ def _edit_page(field, entity: str, errors: dict, form):
 def index():
     """One record kind's custom fields in their order, its archived ones, and (customers) the built-in rules."""
     entity = _entity(request.args.get("entity"))
-    return render_template("fields/index.html", fields=service.fields(entity), entity=entity,
+    return render_template("fields/index.html", fields=definitions.fields(entity), entity=entity,
                            entity_labels=ENTITY_LABELS, tab=_tab(entity),
-                           listed=entity in service.LISTED_ENTITIES,
-                           archived=[f for f in service.fields(entity, include_archived=True) if f.archived_at],
-                           builtin=service.BUILTIN_CONFIGURABLE, rules=service.builtin_rules())
+                           listed=entity in definitions.LISTED_ENTITIES,
+                           archived=[f for f in definitions.fields(entity, include_archived=True) if f.archived_at],
+                           builtin=definitions.BUILTIN_CONFIGURABLE, rules=definitions.builtin_rules())
 
 
 @bp.get("/new")
@@ -73,14 +73,14 @@ def create():
     """Add a custom field to customers, deals or orders (the form's `entity`)."""
     entity = _entity(request.form.get("entity"))
     on_invalid(lambda error: _edit_page(None, entity, error.errors, request.form))
-    field = service.save_field(None, request.form, entity)
+    field = definitions.save_field(None, request.form, entity)
     return saved(_("Field %(name)s added.", name=field.label_en), "fields.index", **_tab(entity))
 
 
 @bp.get("/<id:field_id>")
 @require("settings", "view")
 def edit(field_id: int):
-    field = service.get_field(field_id)
+    field = definitions.get_field(field_id)
     return _edit_page(field, field.entity, {}, {})
 
 
@@ -88,10 +88,10 @@ def edit(field_id: int):
 @require("settings", "edit")
 def update(field_id: int):
     """Save a field; a type change is refused with a report when stored values would not fit."""
-    field = service.get_field(field_id)
+    field = definitions.get_field(field_id)
     entity = field.entity
     on_invalid(lambda error: _edit_page(field, entity, error.errors, request.form))
-    service.save_field(field, request.form)
+    definitions.save_field(field, request.form)
     return saved(_("Field %(name)s saved.", name=field.label_en), "fields.index", **_tab(entity))
 
 
@@ -99,8 +99,8 @@ def update(field_id: int):
 @require("settings", "edit")
 def archive(field_id: int):
     """Archive (the values stay, and come back on restore)."""
-    field = service.get_field(field_id)
-    service.archive(field)
+    field = definitions.get_field(field_id)
+    definitions.archive(field)
     return saved(_("Field %(name)s archived. Its values are kept.", name=field.label_en), "fields.index",
                  **_tab(field.entity))
 
@@ -108,16 +108,16 @@ def archive(field_id: int):
 @bp.post("/<id:field_id>/restore")
 @require("settings", "edit")
 def restore(field_id: int):
-    field = service.get_field(field_id)
-    service.restore(field)
+    field = definitions.get_field(field_id)
+    definitions.restore(field)
     return saved(_("Field %(name)s restored.", name=field.label_en), "fields.index", **_tab(field.entity))
 
 
 @bp.post("/<id:field_id>/move")
 @require("settings", "edit")
 def move(field_id: int):
-    field = service.get_field(field_id)
-    service.move(field, -1 if request.form.get("direction") == "up" else 1)
+    field = definitions.get_field(field_id)
+    definitions.move(field, -1 if request.form.get("direction") == "up" else 1)
     db.session.commit()
     return see_other(url_for("fields.index", **_tab(field.entity)))
 
@@ -126,5 +126,5 @@ def move(field_id: int):
 @require("settings", "edit")
 def builtin():
     """Make built-in customer fields required or hidden for this workspace."""
-    service.save_builtin_rules(request.form)
+    definitions.save_builtin_rules(request.form)
     return saved(_("Built-in fields saved."), "fields.index")

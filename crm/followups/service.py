@@ -9,7 +9,7 @@ from crm import validation
 from crm.followups import reminders
 from crm.followups.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
@@ -63,9 +63,9 @@ def _subject(viewer: Member, data: dict) -> tuple[Customer | None, object | None
     """The customer and deal the follow-up is about (either may be missing), checked against the viewer."""
     deal = None
     if deal_id := record_id(data.get("deal_id")):
-        from crm.pipelines import service as deals
+        from crm.pipelines import deal_queries
 
-        deal = deals.get_deal(viewer, deal_id)
+        deal = deal_queries.get_deal(viewer, deal_id)
     customer_id = deal.customer_id if deal else record_id(data.get("customer_id"))
     customer = customers.get_customer(viewer, customer_id) if customer_id else None
     return customer, deal

@@ -4,7 +4,7 @@ from datetime import date
 from flask_babel import gettext as _
 
 from crm import validation
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db

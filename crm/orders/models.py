@@ -45,7 +45,7 @@ class Order(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     delivery_date: Mapped[date | None]
     notes: Mapped[str | None] = mapped_column(Text)
-    # Custom field values by key (Settings > Fields > Orders), validated by crm.fields.service.
+    # Custom field values by key (Settings > Fields > Orders), validated by crm.fields.record_values.
     custom: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     # Computed by the service from the lines (Decimal, half-up to cents); never taken from the client.
     subtotal: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
 from crm import listing, validation
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import NotFound
 from crm.extensions import db

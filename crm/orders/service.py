@@ -6,7 +6,8 @@ from crm import validation
 from crm.audit.service import audited, record
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import record_values
+from crm.fields.values import audit_state
 from crm.members.models import Member
 from crm.orders import messages
 from crm.orders.forms import STATUS_LABELS, LineInput
@@ -28,7 +29,7 @@ def preview(viewer: Member, rows: list[LineInput], order: Order | None = None) -
 def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict | None = None) -> Order:
     """Place an order; the totals are worked out here from the lines, whatever the form showed.
 
-    `custom` holds the raw custom field values by key (fields.read_form); required ones must be there."""
+    `custom` holds the raw custom field values by key (crm.fields.values.read_form); required ones must be there."""
     data = {"owner_id": str(viewer.id), "currency": catalogue.tenant_currency(), **data}
     errors = {}
     header = validation.collect(errors, clean_header, viewer, data, None)
@@ -52,7 +53,7 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
                  custom: dict | None = None) -> Order:
     """Change an order. Lines, customer and currency change only while it is placed (not yet shipped).
 
-    `custom` holds the raw custom field values the form carried (fields.read_form); others stay as they are."""
+    `custom` holds the raw custom field values the form carried (crm.fields.values.read_form); others stay as they are."""
     with audited(order, entity="order", fields=HEADER_FIELDS + ("total",), state=_audit_state,
                  summary=lambda o: o.number) as change:
         errors = {}
@@ -78,14 +79,14 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
 def _custom_values(order: Order | None, custom: dict | None, errors: dict) -> tuple[dict, dict]:
     """The order's custom values checked (nothing changed yet): (`custom` to store, changes); problems go to
     `errors`."""
-    checked = validation.collect(errors, fields.checked_values, order, custom or {}, creating=order is None,
+    checked = validation.collect(errors, record_values.checked_values, order, custom or {}, creating=order is None,
                                  entity="order")
     return checked or ({}, {})
 
 
 def _audit_state(order: Order) -> dict:
     """What the audit compares beside the header: how many lines, custom values."""
-    return {"lines": len(order.lines), **fields.audit_state(order)}
+    return {"lines": len(order.lines), **audit_state(order)}
 
 
 def _set_lines(order: Order, lines: list[dict]) -> None:

@@ -8,9 +8,10 @@ from flask_babel import lazy_pgettext as pgettext_l
 from crm import registry
 from crm.audit import service as audit
 from crm.customers import chooser
-from crm.customers.service import customer_name
+from crm.customers.queries import customer_name
 from crm.errors import Invalid
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.orders import forms, queries, service, status_link
@@ -70,7 +71,7 @@ def create():
     """Place an order; errors come back beside their fields and lines, nothing saved."""
     form, rows = _form(), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id")
-    custom = fields.read_form(fields.fields("order"), request.form, for_update=False)
+    custom = read_form(fields.fields("order"), request.form, for_update=False)
     on_invalid(lambda error: _form_page(form, None, rows, chooser.chosen(g.member, customer_id), error,
                                         custom))
     check_form(form)
@@ -107,7 +108,7 @@ def update(order_id: int):
     order = queries.get_order(g.member, order_id, "edit", lock=True)
     form, rows = _form(order), forms.read_lines(request.form)
     customer_id = request.form.get("customer_id", order.customer_id)
-    custom = fields.read_form(fields.fields("order"), request.form, for_update=True)
+    custom = read_form(fields.fields("order"), request.form, for_update=True)
     on_invalid(lambda error: _form_page(form, order, rows, chooser.chosen(g.member, customer_id), error,
                                         {**(order.custom or {}), **custom}))
     check_form(form)
@@ -208,7 +209,7 @@ def _form_page(form, order, rows, customer, error: Invalid | None = None, custom
     definitions = fields.fields("order")
     return render("orders/form.html", block="form", form=form, order=order, rows=rows, customer=customer,
                   custom_fields=definitions,
-                  custom_values=custom if custom is not None else fields.initial_values(definitions, order),
+                  custom_values=custom if custom is not None else initial_values(definitions, order),
                   custom_errors={k: v for k, v in errors.items() if k.startswith("custom_")},
                   errors=errors, products=catalogue.products_for_lines(g.member, keep), lines=lines, totals=totals,
                   incomplete=incomplete,

@@ -9,12 +9,13 @@ from crm.followups import service as activities
 from crm.followups.models import METHOD_LABELS
 from crm.audit import service as audit
 from crm.customers import chooser
-from crm.customers.service import customer_name
+from crm.customers.queries import customer_name
 from crm.extensions import db, utcnow
-from crm.fields import service as fields
+from crm.fields import definitions as fields
+from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
-from crm.pipelines import service
+from crm.pipelines import deal_queries, deals, stages
 from crm.pipelines.forms import (
     AUDIT_LABELS,
     FIELD_LABELS,
@@ -36,9 +37,10 @@ registry.plug(
     registry.SettingsTab("pipelines.settings", _l("Pipelines"), order=50, permission=("settings", "view"),
                          current=("pipelines.settings",)),
     registry.CustomerPanel("pipelines/_customer_panel.html", order=30, permission=("deals", "view"),
-                           load=lambda member, customer: {"deals": service.deals_for_customer(member, customer.id)}),
+                           load=lambda member, customer: {
+                               "deals": deal_queries.deals_for_customer(member, customer.id)}),
     registry.AuditEntity("deal", _l("Deal"), fields=AUDIT_LABELS,
-                         values={"stage_id": service.stage_name, "status": KIND_LABELS, "owner_id": member_name,
+                         values={"stage_id": stages.stage_name, "status": KIND_LABELS, "owner_id": member_name,
                                  "customer_id": customer_name}),
     registry.AuditEntity("pipeline", _l("Pipeline"), fields=PIPELINE_AUDIT_LABELS),
     registry.AuditEntity("stage", _l("Stage"), fields=STAGE_AUDIT_LABELS, values={"kind": KIND_LABELS}))
@@ -67,10 +69,10 @@ def _next_url(default: str) -> str:
 @require("deals", "view")
 def index():
     """The kanban board of one pipeline; the filter form swaps only the board."""
-    query = service.DealQuery.from_args(request.args)
-    pipeline = service.board_pipeline(query.pipeline_id)
+    query = deal_queries.DealQuery.from_args(request.args)
+    pipeline = stages.board_pipeline(query.pipeline_id)
     query.pipeline_id = pipeline.id
-    columns = service.board(g.member, pipeline, query)
+    columns = deal_queries.board(g.member, pipeline, query)
     return render("pipelines/index.html", block=_swapped("board"), pipeline=pipeline, query=query,
                   columns=columns, stages=[c.stage for c in columns], can_move=g.member.can("deals", "edit"),
                   **_filter_choices("board"))
@@ -84,7 +86,7 @@ def _swapped(block: str) -> str | None:
 def _filter_choices(block: str) -> dict:
     """What the filter form offers; a swap of the results alone does not need them."""
     whole_page = _swapped(block) is None
-    return {"pipelines": service.pipelines() if whole_page else [],
+    return {"pipelines": stages.pipelines() if whole_page else [],
             "members": members_in_reach(g.member, "deals", "view") if whole_page else [],
             "tags": tags.all_tags() if whole_page else []}
 
@@ -93,10 +95,10 @@ def _filter_choices(block: str) -> dict:
 @require("deals", "view")
 def cards(stage_id: int):
     """More cards of one column, loaded as the column scrolls."""
-    stage = service.get_stage(stage_id)
-    query = service.DealQuery.from_args(request.args)
-    column = service.column(g.member, stage, query, after=query.after)
-    return render("pipelines/_cards.html", column=column, stages=service.stages(stage.pipeline_id), query=query,
+    stage = stages.get_stage(stage_id)
+    query = deal_queries.DealQuery.from_args(request.args)
+    column = deal_queries.column(g.member, stage, query, after=query.after)
+    return render("pipelines/_cards.html", column=column, stages=stages.stages(stage.pipeline_id), query=query,
                   can_move=g.member.can("deals", "edit"))
 
 
@@ -104,9 +106,9 @@ def cards(stage_id: int):
 @require("deals", "view")
 def deal_list():
     """The same deals as a table; filters and sorting swap the rows, scrolling appends them."""
-    query = service.DealQuery.from_args(request.args)
+    query = deal_queries.DealQuery.from_args(request.args)
     more = bool(query.after) and is_htmx()
-    rows, next_cursor = service.list_deals(g.member, query)
+    rows, next_cursor = deal_queries.list_deals(g.member, query)
     return render("pipelines/list.html", block="more_rows" if more else _swapped("results"), rows=rows,
                   next_cursor=next_cursor, query=query, **_filter_choices("results"))
 
@@ -117,10 +119,10 @@ def deal_list():
 @require("deals", "edit")
 def move(deal_id: int):
     """Move a deal to another stage: a drag on the board, the card's "Move to…" or the deal page."""
-    deal = service.get_deal(g.member, deal_id, "edit")
+    deal = deal_queries.get_deal(g.member, deal_id, "edit")
     title, from_stage_id, to_stage_id = deal.title, deal.stage_id, request.form.get("stage_id")
     on_invalid(lambda error: _after_move(" ".join(error.errors.values()), from_stage_id, to_stage_id, failed=True))
-    service.move_deal_to_stage(g.member, deal, to_stage_id, request.form.get("lost_reason"))
+    deals.move_deal_to_stage(g.member, deal, to_stage_id, request.form.get("lost_reason"))
     db.session.commit()
     message = _("%(deal)s moved to %(stage)s.", deal=title, stage=deal.stage.name)
     return _after_move(message, from_stage_id, deal.stage_id)
@@ -131,19 +133,19 @@ def _after_move(message: str, from_stage_id: int, to_stage_id, failed: bool = Fa
     if not is_htmx() or request.headers.get("HX-Boosted"):
         flash(message, "error" if failed else "message")
         return see_other(_next_url(url_for("pipelines.index")))
-    query = service.DealQuery.from_args(request.form)
-    from_stage = service.get_stage(from_stage_id)
-    shown = [s for s in service.stages(from_stage.pipeline_id) if s.id in (from_stage_id, record_id(to_stage_id))]
-    columns = [service.column(g.member, stage, query) for stage in shown]
+    query = deal_queries.DealQuery.from_args(request.form)
+    from_stage = stages.get_stage(from_stage_id)
+    shown = [s for s in stages.stages(from_stage.pipeline_id) if s.id in (from_stage_id, record_id(to_stage_id))]
+    columns = [deal_queries.column(g.member, stage, query) for stage in shown]
     return render("pipelines/_moved.html", message=message, failed=failed, columns=columns, query=query,
-                  stages=service.stages(from_stage.pipeline_id), can_move=True), 422 if failed else 200
+                  stages=stages.stages(from_stage.pipeline_id), can_move=True), 422 if failed else 200
 
 
 @bp.get("/<id:deal_id>/lose")
 @require("deals", "edit")
 def lose_form(deal_id: int):
     """Ask why the deal was lost (a modal) before moving it to a lost stage."""
-    deal = service.get_deal(g.member, deal_id, "edit")
+    deal = deal_queries.get_deal(g.member, deal_id, "edit")
     return _lose_page(deal, "", None)
 
 
@@ -157,10 +159,10 @@ def _lose_page(deal, reason: str, error: str | None):
 @require("deals", "edit")
 def lose(deal_id: int):
     """Mark the deal lost with its reason."""
-    deal = service.get_deal(g.member, deal_id, "edit")
+    deal = deal_queries.get_deal(g.member, deal_id, "edit")
     reason = request.form.get("lost_reason", "")
     on_invalid(lambda error: _lose_page(deal, reason, " ".join(error.errors.values())))
-    service.mark_lost(g.member, deal, reason, request.form.get("stage_id"))
+    deals.mark_lost(g.member, deal, reason, request.form.get("stage_id"))
     db.session.commit()
     flash(_("Deal %(deal)s lost.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -170,9 +172,9 @@ def lose(deal_id: int):
 @require("deals", "edit")
 def win(deal_id: int):
     """Mark the deal won."""
-    deal = service.get_deal(g.member, deal_id, "edit")
+    deal = deal_queries.get_deal(g.member, deal_id, "edit")
     on_invalid(lambda error: refused(error, _next_url(url_for("pipelines.show", deal_id=deal_id))))
-    service.mark_won(g.member, deal)
+    deals.mark_won(g.member, deal)
     db.session.commit()
     flash(_("Deal %(deal)s won.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -184,11 +186,11 @@ def win(deal_id: int):
 @require("deals", "view")
 def show(deal_id: int):
     """The deal: its fields, where it is on the stage path, its stage history and timeline."""
-    deal = service.get_deal(g.member, deal_id)
-    return render("pipelines/show.html", deal=deal, path=service.stages(deal.pipeline_id),
-                  history=service.stage_history(deal.id), events=timeline.events(deal_id=deal.id)[0],
-                  can_edit=service.allowed(g.member, deal.id, "edit"),
-                  can_delete=service.allowed(g.member, deal.id, "delete"),
+    deal = deal_queries.get_deal(g.member, deal_id)
+    return render("pipelines/show.html", deal=deal, path=stages.stages(deal.pipeline_id),
+                  history=deal_queries.stage_history(deal.id), events=timeline.events(deal_id=deal.id)[0],
+                  can_edit=deal_queries.allowed(g.member, deal.id, "edit"),
+                  can_delete=deal_queries.allowed(g.member, deal.id, "delete"),
                   follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),
                   method_labels=METHOD_LABELS, custom_fields=fields.fields("deal"),
                   changes=audit.history("deal", deal.id))
@@ -199,10 +201,10 @@ def show(deal_id: int):
 def new():
     """The empty form in a modal; ?customer_id, ?pipeline_id or ?stage_id pre-fill it."""
     form = _form()
-    stage = service.first_stage(record_id(request.args.get("pipeline_id")))
+    stage = deal_queries.first_stage(record_id(request.args.get("pipeline_id")))
     form.stage_id.data = str(record_id(request.args.get("stage_id")) or (stage.id if stage else ""))
     form.customer_id.data = record_id(request.args.get("customer_id"))
-    form.owner_id.data, form.currency.data = str(g.member.id), service.default_currency()
+    form.owner_id.data, form.currency.data = str(g.member.id), deal_queries.default_currency()
     return _form_page(form, None)
 
 
@@ -211,10 +213,10 @@ def new():
 def create():
     """Create a deal; errors come back beside their fields (custom ones too) with what was typed kept."""
     form = _form()
-    custom = fields.read_form(fields.fields("deal"), request.form, for_update=False)
+    custom = read_form(fields.fields("deal"), request.form, for_update=False)
     on_invalid(lambda error: _form_page(form, None, custom, error.split_custom(form)))
     check_form(form)
-    deal = service.create_deal(g.member, form.data_for_service(), custom=custom)
+    deal = deals.create_deal(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Deal %(deal)s added.", deal=deal.title))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
@@ -224,7 +226,7 @@ def create():
 @require("deals", "edit")
 def edit(deal_id: int):
     """The deal form, filled in, in a modal."""
-    deal = service.get_deal(g.member, deal_id, "edit")
+    deal = deal_queries.get_deal(g.member, deal_id, "edit")
     form = _form(deal, obj=deal)
     form.stage_id.data, form.owner_id.data = str(deal.stage_id), str(deal.owner_id or "")
     form.probability.data = deal.probability if deal.probability_set else ""
@@ -235,12 +237,12 @@ def edit(deal_id: int):
 @require("deals", "edit")
 def update(deal_id: int):
     """Save the modal form."""
-    deal = service.get_deal(g.member, deal_id, "edit")
+    deal = deal_queries.get_deal(g.member, deal_id, "edit")
     form = _form(deal)
-    custom = fields.read_form(fields.fields("deal"), request.form, for_update=True)
+    custom = read_form(fields.fields("deal"), request.form, for_update=True)
     on_invalid(lambda error: _form_page(form, deal, {**(deal.custom or {}), **custom}, error.split_custom(form)))
     check_form(form)
-    service.update_deal(g.member, deal, form.data_for_service(), custom=custom)
+    deals.update_deal(g.member, deal, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
     return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
@@ -250,8 +252,8 @@ def update(deal_id: int):
 @require("deals", "delete")
 def delete(deal_id: int):
     """Delete a deal, its stage history and its timeline events."""
-    deal = service.get_deal(g.member, deal_id, "delete")
-    service.delete_deal(deal)
+    deal = deal_queries.get_deal(g.member, deal_id, "delete")
+    deals.delete_deal(deal)
     return saved(_("Deal %(deal)s deleted.", deal=deal.title), "pipelines.index")
 
 
@@ -261,16 +263,16 @@ def _form(deal=None, **kwargs) -> DealForm:
     owners = members_in_reach(g.member, "deals", "edit" if deal else "create")
     if deal is not None and deal.owner is not None and deal.owner not in owners:
         owners.append(deal.owner)
-    form.set_choices(service.stage_choices(deal.pipeline_id if deal else None), owners)
+    form.set_choices(deal_queries.stage_choices(deal.pipeline_id if deal else None), owners)
     return form
 
 
 def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_errors: dict | None = None):
     """The deal form (a modal for htmx): the deal's own fields, then this workspace's custom fields for deals."""
-    stage = service.find_stage(form.stage_id.data)
+    stage = stages.find_stage(form.stage_id.data)
     definitions = fields.fields("deal")
     if custom_values is None:
-        custom_values = fields.initial_values(definitions, deal)
+        custom_values = initial_values(definitions, deal)
     return render("pipelines/form.html", block="form", form=form, deal=deal,
                   chosen=chooser.chosen(g.member, form.customer_id.data),
                   custom_fields=definitions, custom_values=custom_values, custom_errors=custom_errors or {},
@@ -289,8 +291,8 @@ def settings():
 
 
 def _settings_page(errors: dict | None = None, failed: str = ""):
-    rows = [(p, service.stages(p.id, include_retired=True), service.stage_deal_counts(p.id))
-            for p in service.pipelines(active_only=False)]
+    rows = [(p, stages.stages(p.id, include_retired=True), stages.stage_deal_counts(p.id))
+            for p in stages.pipelines(active_only=False)]
     return render("pipelines/settings.html", rows=rows, errors=errors or {}, failed=failed,
                   typed=request.form)
 
@@ -306,15 +308,15 @@ def _settings_write(failed: str, action, message: str):
 @require("settings", "edit")
 def create_pipeline():
     """Add a pipeline (it starts with the default stages)."""
-    return _settings_write("new-pipeline", lambda: service.create_pipeline(request.form), _("Pipeline added."))
+    return _settings_write("new-pipeline", lambda: stages.create_pipeline(request.form), _("Pipeline added."))
 
 
 @bp.post("/pipelines/<id:pipeline_id>")
 @require("settings", "edit")
 def update_pipeline(pipeline_id: int):
     """Rename a pipeline, or hide it from the board."""
-    pipeline = service.get_pipeline(pipeline_id)
-    return _settings_write(f"pipeline-{pipeline_id}", lambda: service.update_pipeline(pipeline, request.form),
+    pipeline = stages.get_pipeline(pipeline_id)
+    return _settings_write(f"pipeline-{pipeline_id}", lambda: stages.update_pipeline(pipeline, request.form),
                            _("Pipeline saved."))
 
 
@@ -322,8 +324,8 @@ def update_pipeline(pipeline_id: int):
 @require("settings", "edit")
 def add_stage(pipeline_id: int):
     """Add a stage to a pipeline."""
-    pipeline = service.get_pipeline(pipeline_id)
-    return _settings_write(f"new-stage-{pipeline_id}", lambda: service.add_stage(pipeline, request.form),
+    pipeline = stages.get_pipeline(pipeline_id)
+    return _settings_write(f"new-stage-{pipeline_id}", lambda: stages.add_stage(pipeline, request.form),
                            _("Stage added."))
 
 
@@ -331,24 +333,24 @@ def add_stage(pipeline_id: int):
 @require("settings", "edit")
 def update_stage(stage_id: int):
     """Rename a stage, or change its probability or kind."""
-    stage = service.get_stage(stage_id)
-    return _settings_write(f"stage-{stage_id}", lambda: service.update_stage(stage, request.form), _("Stage saved."))
+    stage = stages.get_stage(stage_id)
+    return _settings_write(f"stage-{stage_id}", lambda: stages.update_stage(stage, request.form), _("Stage saved."))
 
 
 @bp.post("/stages/<id:stage_id>/move")
 @require("settings", "edit")
 def move_stage(stage_id: int):
     """Move a stage up or down the pipeline."""
-    stage = service.get_stage(stage_id)
+    stage = stages.get_stage(stage_id)
     step = -1 if request.form.get("direction") == "up" else 1
-    return _settings_write(f"stage-{stage_id}", lambda: service.move_stage(stage, step), _("Stage moved."))
+    return _settings_write(f"stage-{stage_id}", lambda: stages.move_stage(stage, step), _("Stage moved."))
 
 
 @bp.post("/stages/<id:stage_id>/retire")
 @require("settings", "edit")
 def retire_stage(stage_id: int):
     """Retire a stage, first moving its deals to the stage chosen."""
-    stage = service.get_stage(stage_id)
+    stage = stages.get_stage(stage_id)
     return _settings_write(f"retire-{stage_id}",
-                           lambda: service.retire_stage(g.member, stage, request.form.get("to_stage_id")),
+                           lambda: stages.retire_stage(g.member, stage, request.form.get("to_stage_id")),
                            _("Stage %(stage)s retired.", stage=stage.name))

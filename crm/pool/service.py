@@ -9,7 +9,7 @@ from sqlalchemy.orm import defer, lazyload
 
 from crm import crypto, listing, validation
 from crm.audit.service import record
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import LEVELS, Customer
 from crm.errors import Invalid
 from crm.extensions import db, utcnow

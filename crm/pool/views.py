@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from crm import registry
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.extensions import db
 from crm.members.access import require
 from crm.pool import recycle_rules, service

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload, lazyload
 
 from crm import listing, validation
 from crm.audit.service import audited, record
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow

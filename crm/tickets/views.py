@@ -7,7 +7,7 @@ from werkzeug.routing import BuildError
 from crm import registry
 from crm.audit import service as audit
 from crm.customers import chooser
-from crm.customers.service import customer_name
+from crm.customers.queries import customer_name
 from crm.extensions import db
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name

@@ -2,7 +2,7 @@
 from flask import g, request, url_for
 
 from crm import registry
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.members.access import require
 from crm.timeline import service
 from crm.web import render

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm import registry
 from crm.followups import service as activities
-from crm.customers import service as customers
+from crm.customers import queries as customers
 from crm.web import render
 from tenants.resolver import tenant_blueprint
 

@@ -34,7 +34,7 @@ def test_filters_by_level_stage_owner_and_tags(acme, admin, make_customer, add_m
     make_customer(acme, name="Charlie", level="A", stage="lead")
 
     def tag_them():
-        from crm.customers.service import add_tag
+        from crm.customers.writes import add_tag
         vip, hot = Tag(name="VIP", color="red"), Tag(name="Hot", color="orange")
         db.session.add_all([vip, hot])
         db.session.flush()

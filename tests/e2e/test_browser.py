@@ -78,13 +78,13 @@ def test_new_customer_modal_keeps_input_on_error_then_saves(page, make_tenant, l
 
 
 def tag_customer(in_tenant, tenant, customer_id: int, tag_name: str) -> None:
-    from crm.customers import service as customers
+    from crm.customers import writes
     from crm.customers.models import Customer
     from crm.extensions import db
     from crm.tags import service as tags
 
     def add():
-        customers.add_tag([db.session.get(Customer, customer_id)], tags.find_or_create_tag(tag_name))
+        writes.add_tag([db.session.get(Customer, customer_id)], tags.find_or_create_tag(tag_name))
         db.session.commit()
 
     in_tenant(tenant, add)

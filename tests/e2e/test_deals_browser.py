@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 def board(make_tenant, make_customer, in_tenant):
     """A tenant with two deals in Lead; returns (tenant, {stage name: id}, {title: deal id})."""
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines.deals import create_deal
     from crm.pipelines.models import Stage
 
     tenant = make_tenant("星辰贸易 Stellar")
@@ -23,8 +23,8 @@ def board(make_tenant, make_customer, in_tenant):
     def make():
         viewer = db.session.get(Member, tenant.admin_member_id)
         stages = dict(db.session.execute(select(Stage.name_en, Stage.id)).all())
-        deals = {title: service.create_deal(viewer, {"title": title, "customer_id": customer_id,
-                                                     "stage_id": stages["Lead"], "amount": amount}).id
+        deals = {title: create_deal(viewer, {"title": title, "customer_id": customer_id,
+                                             "stage_id": stages["Lead"], "amount": amount}).id
                  for title, amount in (("ERP 升级", "12500"), ("CRM seats", "800"))}
         return stages, deals
 
@@ -106,7 +106,8 @@ def test_dropping_on_lost_asks_why_first(page, board, login, in_tenant, shot):
 
 def test_a_refused_move_puts_the_card_back(page, board, login, in_tenant):
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines.deal_queries import get_deal
+    from crm.pipelines.deals import delete_deal
 
     tenant, stages, deals = board
     deal_id = deals["CRM seats"]
@@ -114,7 +115,7 @@ def test_a_refused_move_puts_the_card_back(page, board, login, in_tenant):
     page.goto(f"/{tenant.slug}/deals/")
     expect(card(page, deal_id)).to_be_visible()
     # Someone else deletes the deal while this board is open: the move answers 404.
-    in_tenant(tenant, lambda: service.delete_deal(service.get_deal(
+    in_tenant(tenant, lambda: delete_deal(get_deal(
         db.session.get(Member, tenant.admin_member_id), deal_id, "delete")))
     with page.expect_response(lambda r: r.url.endswith(f"/deals/{deal_id}/move")) as refused:
         drag(page, card(page, deal_id), column(page, stages["Negotiation"]).locator(".kanban-cards"))

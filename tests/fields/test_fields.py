@@ -43,7 +43,7 @@ CASES = [
 
 @pytest.mark.parametrize("field_type,good,stored,bad", CASES, ids=[c[0] for c in CASES])
 def test_each_type_validates_and_normalises(app, acme, in_tenant, field_type, good, stored, bad):
-    from crm.fields.service import clean_value
+    from crm.fields.values import clean_value
 
     options = [{"key": "gold", "en": "Gold", "zh": "金牌"}, {"key": "silver", "en": "Silver", "zh": "银牌"}]
     field = CustomField(key="f", type=field_type, label_en="F", options=options)

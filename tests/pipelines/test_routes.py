@@ -50,7 +50,7 @@ def test_board_shows_a_column_per_stage_with_counts_and_totals(acme, admin, make
 
 def test_filters_swap_the_board(acme, admin, make_deal, add_member, in_tenant, stage_ids):
     from crm.customers.models import Customer
-    from crm.customers.service import add_tag
+    from crm.customers.writes import add_tag
     from crm.tags.service import create_tag
 
     _a, rep = add_member(acme, "sales_rep", "Rita Rep")
@@ -185,15 +185,15 @@ def test_editing_and_deleting_a_deal(acme, admin, make_deal, in_tenant):
 
 def test_list_view_filters_sorts_and_pages(acme, admin, make_customer, stage_ids, in_tenant):
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines import deals
 
     customer_id, lead = make_customer(acme), stage_ids(acme)["Lead"]
 
     def many():
         viewer = db.session.get(Member, acme.admin_member_id)
         for i in range(55):
-            service.create_deal(viewer, {"title": f"Deal {i:02d}", "customer_id": customer_id, "stage_id": lead,
-                                         "amount": str(i * 10)})
+            deals.create_deal(viewer, {"title": f"Deal {i:02d}", "customer_id": customer_id, "stage_id": lead,
+                                       "amount": str(i * 10)})
 
     in_tenant(acme, many)
     seen, url = [], f"/{acme.slug}/deals/list?sort=amount"
@@ -213,10 +213,10 @@ def test_list_view_filters_sorts_and_pages(acme, admin, make_customer, stage_ids
 
 def test_a_column_loads_more_cards_on_demand(acme, admin, make_customer, stage_ids, in_tenant):
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines import deals
 
     customer_id, lead = make_customer(acme), stage_ids(acme)["Lead"]
-    in_tenant(acme, lambda: [service.create_deal(db.session.get(Member, acme.admin_member_id), {
+    in_tenant(acme, lambda: [deals.create_deal(db.session.get(Member, acme.admin_member_id), {
         "title": f"Card {i:02d}", "customer_id": customer_id, "stage_id": lead}) for i in range(33)])
     board = admin.get(f"/{acme.slug}/deals/").text
     assert board.count('class="deal-card"') == 30 and "Card 32" in board and "Card 02" not in board
@@ -267,8 +267,8 @@ def test_admins_manage_pipelines_and_retire_stages_with_their_deals(acme, admin,
     assert admin.post(f"/{acme.slug}/deals/pipelines/1", data={"name_en": "New sales", "active": "1"}).status_code == 303
 
     def names():
-        from crm.pipelines import service
-        return [(p.name_en, [s.name_en for s in service.stages(p.id)]) for p in service.pipelines()]
+        from crm.pipelines import stages
+        return [(p.name_en, [s.name_en for s in stages.stages(p.id)]) for p in stages.pipelines()]
 
     assert in_tenant(acme, names) == [
         ("New sales", ["Proposal", "Inbound", "Negotiation", "Won", "Lost"]),
@@ -281,7 +281,7 @@ def test_customer_deals_partial_lists_deals_and_offers_a_new_one(app, acme, make
     from flask import g, render_template
 
     from crm.members.models import Member
-    from crm.pipelines import service
+    from crm.pipelines import deal_queries
     from tenants.binding import tenant_bound
 
     customer_id = make_customer(acme, name="王芳")
@@ -289,6 +289,6 @@ def test_customer_deals_partial_lists_deals_and_offers_a_new_one(app, acme, make
     with app.test_request_context(f"/{acme.slug}/customers/{customer_id}"), tenant_bound(acme.ref):
         g.member = db.session.get(Member, acme.admin_member_id)
         html = render_template("pipelines/_customer_deals.html", customer={"id": customer_id},
-                               deals=service.deals_for_customer(g.member, customer_id))
+                               deals=deal_queries.deals_for_customer(g.member, customer_id))
     assert "Ten seats" in html and "Lead" in html and "CN¥3,000.00" in html
     assert f"/{acme.slug}/deals/new?customer_id={customer_id}" in html

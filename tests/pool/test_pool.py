@@ -3,7 +3,7 @@ manager's reach, releases with a reason, and who may do what."""
 import re
 
 from crm.customers.models import Customer, Tag
-from crm.customers.service import add_tag
+from crm.customers.writes import add_tag
 from crm.extensions import db
 from crm.members.models import Role
 from tests.conftest import HX
@@ -171,7 +171,7 @@ def test_read_only_roles_see_the_pool_but_cannot_claim(acme, add_member, pooled,
 def test_owner_change_elsewhere_restarts_the_recycle_clock(acme, people, owned, change, customer_row, in_tenant):
     from datetime import timedelta
 
-    from crm.customers import service
+    from crm.customers import writes
     from crm.members.models import Member
     from crm.extensions import utcnow
 
@@ -181,7 +181,7 @@ def test_owner_change_elsewhere_restarts_the_recycle_clock(acme, people, owned, 
 
     def bulk_move():
         admin = db.session.get(Member, acme.admin_member_id)
-        service.set_owner(admin, [db.session.get(Customer, customer)], str(people["rep2"].member_id))
+        writes.set_owner(admin, [db.session.get(Customer, customer)], str(people["rep2"].member_id))
 
     in_tenant(acme, bulk_move)
     row = customer_row(customer)

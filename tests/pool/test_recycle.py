@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from crm.accounts.models import OutboundEmail
 from crm.customers.models import Customer, Tag
-from crm.customers.service import add_tag
+from crm.customers.writes import add_tag
 from crm.extensions import db, utcnow
 from crm.pool.models import RecycleRule
 from tests.conftest import HX

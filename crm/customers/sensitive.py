@@ -1,0 +1,91 @@
+"""Sensitive customer fields (ID number, bank account): cleaned, encrypted per tenant, found by keyed hash,
+masked, revealed with an audit entry, and re-encrypted under a newer key."""
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from crm import crypto
+from crm.audit.service import MASK, record
+from crm.customers.models import SENSITIVE, Customer
+from crm.errors import Invalid, NotFound
+from crm.extensions import db
+from crm.fields import record_values
+from crm.members.access import scoped
+from crm.members.models import Member
+from tenants.binding import current_tenant
+
+SENSITIVE_FORMATS = {"id_number": r"[0-9A-Z]{6,30}", "bank_account": r"[0-9A-Z]{8,34}"}
+
+
+def sensitive_value(name: str, value) -> str | None:
+    """Spaces and dashes dropped, upper-cased; None (keep what is stored) when left empty."""
+    value = crypto.normalise_for_index(value or "")
+    if not value:
+        return None
+    if not re.fullmatch(SENSITIVE_FORMATS[name], value):
+        raise Invalid({name: _("Enter 6-30 letters or digits.") if name == "id_number"
+                       else _("Enter 8-34 letters or digits.")})
+    return value
+
+
+def _context(name: str) -> str:
+    """Binds a sensitive value to its tenant and field (AES-GCM associated data)."""
+    return f"{current_tenant().schema}:customers.{name}"
+
+
+def store_sensitive(viewer: Member, customer: Customer, cleaned: dict) -> None:
+    for name in SENSITIVE:
+        value = cleaned.pop(name, None)
+        if value and viewer.can("sensitive", "edit"):
+            setattr(customer, f"{name}_enc", crypto.encrypt(value, _context(name)))
+            setattr(customer, f"{name}_idx", crypto.blind_index(value, _context(name)))
+
+
+def masked(customer: Customer, name: str) -> str:
+    token = getattr(customer, f"{name}_enc")
+    return crypto.mask(crypto.decrypt(token, _context(name))) if token else ""
+
+
+def reveal(viewer: Member, customer_id: int, name: str) -> str:
+    """The plaintext of a sensitive field, for a role that may reveal it on this customer; audited."""
+    custom_key = name.removeprefix("custom_") if name.startswith("custom_") else None
+    if name not in SENSITIVE and custom_key is None:
+        raise NotFound()
+    stmt = scoped(select(Customer).where(Customer.id == customer_id, Customer.deleted_at.is_(None)),
+                  viewer, "sensitive", "view", Customer)
+    customer = db.session.scalar(stmt)
+    if customer is None:
+        raise NotFound()
+    value = record_values.reveal_custom(customer, custom_key) if custom_key else _reveal_builtin(customer, name)
+    record("reveal", "customer", customer.id, summary=name, changes={name: [MASK, MASK]})
+    return value
+
+
+def _reveal_builtin(customer: Customer, name: str) -> str:
+    token = getattr(customer, f"{name}_enc")
+    if not token:
+        raise NotFound()
+    return crypto.decrypt(token, _context(name))
+
+
+def rotate_sensitive(batch: int = 500) -> int:
+    """Re-encrypt, under the newest key, every sensitive value of the bound tenant still under an older one."""
+    done = 0
+    for customer in db.session.scalars(select(Customer).where(
+            or_(Customer.id_number_enc.is_not(None), Customer.bank_account_enc.is_not(None)))
+            .execution_options(yield_per=batch)):
+        for name in SENSITIVE:
+            token = getattr(customer, f"{name}_enc")
+            if token and crypto.needs_rotation(token):
+                setattr(customer, f"{name}_enc", crypto.encrypt(crypto.decrypt(token, _context(name)),
+                                                                 _context(name)))
+                done += 1
+    return done
+
+
+def sensitive_matches(q: str) -> list:
+    """Exact matches on ID number or bank account through their keyed hashes (nothing is decrypted)."""
+    value = crypto.normalise_for_index(q)
+    return [getattr(Customer, f"{name}_idx") == crypto.blind_index(value, _context(name))
+            for name in SENSITIVE if re.fullmatch(SENSITIVE_FORMATS[name], value)]

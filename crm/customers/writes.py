@@ -1,0 +1,207 @@
+"""Customer changes: the form's validation, create and update (audited), owners within reach, bulk tags and
+owners, and the trash (delete, restore, purge)."""
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, insert, select, update
+
+from crm import validation
+from crm.audit.service import audited, record
+from crm.customers import sensitive
+from crm.customers.models import CHANNELS, KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag, customer_tags
+from crm.customers.queries import visible
+from crm.errors import Invalid
+from crm.extensions import db, utcnow
+from crm.fields import definitions as fields
+from crm.fields import record_values
+from crm.members.access import in_reach, scoped
+from crm.members.models import Member
+from crm.settings import phone_region
+from crm.validation import record_id
+
+EDITABLE = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage",
+            "owner_id", "notes", "preferred_channel")
+INLINE_EDITABLE = ("name", "phone", "email", "company", "title", "level", "stage", "owner_id", "source")
+
+
+def clean(data: dict, partial: bool = False) -> dict:
+    """Validate and normalise customer fields; all problems reported together."""
+    cleaned, errors = {}, {}
+    for name, value in data.items():
+        if name in EDITABLE + SENSITIVE:
+            cleaned[name] = validation.collect(errors, _clean_field, name, value)
+    if not partial and not cleaned.get("name"):
+        errors.setdefault("name", _("Name is required."))
+    for name, rule in fields.builtin_rules().items():  # built-in fields this tenant made required
+        if rule.get("required") and (name in cleaned or not partial) and cleaned.get(name) in (None, ""):
+            errors.setdefault(name, _("This field is required."))
+    if errors:
+        raise Invalid(errors)
+    return cleaned
+
+
+TEXT_LIMITS = {"name": 120, "company": 120, "title": 80, "address": 250, "source": 60, "notes": 5000}
+
+
+def _clean_field(name: str, value):
+    if name == "name":
+        return validation.text(value, name, TEXT_LIMITS[name], required=_("Name is required."))
+    if name == "phone":
+        return validation.phone(value, phone_region())
+    if name == "email":
+        return validation.normalise_email(value)
+    if name == "level":
+        return validation.choice(value, name, LEVELS, optional=True)
+    if name == "stage":
+        return validation.choice(value, name, STAGES, default="lead")
+    if name == "kind":
+        return validation.choice(value, name, KINDS, default="person")
+    if name == "preferred_channel":
+        return validation.choice(value, name, CHANNELS, default="sms")
+    if name == "owner_id":
+        return validation.owner(value)
+    if name in SENSITIVE:
+        return sensitive.sensitive_value(name, value)
+    return validation.text(value, name, TEXT_LIMITS[name])
+
+
+def _audit_state(customer: Customer) -> dict:
+    """What the audit compares beside the editable fields: sensitive values by hash, custom values."""
+    state = {name: getattr(customer, f"{name}_idx") for name in SENSITIVE}
+    state.update({f"custom.{key}": value for key, value in (customer.custom or {}).items()})
+    # Sensitive custom values are compared by their tokens and always shown masked.
+    state.update({f"secret.{key}": token for key, token in (customer.custom_sensitive or {}).items()})
+    return state
+
+
+def create_customer(viewer: Member, data: dict, custom: dict | None = None) -> Customer:
+    """A new customer; owned by the viewer unless another owner (within the viewer's reach) is chosen.
+
+    `custom` holds raw custom field values by key; every problem, built-in or custom, is reported at once."""
+    customer = Customer()
+    cleaned = _clean_with_custom(customer, data, custom or {}, partial=False, creating=True)
+    cleaned.setdefault("owner_id", viewer.id)
+    _check_owner(viewer, cleaned["owner_id"], "create")
+    sensitive.store_sensitive(viewer, customer, cleaned)
+    for name, value in cleaned.items():
+        setattr(customer, name, value)
+    db.session.add(customer)
+    db.session.flush()
+    record("create", "customer", customer.id, summary=customer.name)
+    return customer
+
+
+def update_customer(viewer: Member, customer: Customer, data: dict, partial: bool = False,
+                    custom: dict | None = None) -> Customer:
+    """Change fields (all from the form, or the few given when `partial`); the change is audited."""
+    with audited(customer, entity="customer", fields=EDITABLE, state=_audit_state, sensitive=SENSITIVE + ("secret.",),
+                 summary=lambda c: c.name) as change:
+        cleaned = _clean_with_custom(customer, data, custom or {}, partial=partial, creating=False)
+        if "owner_id" in cleaned and cleaned["owner_id"] != customer.owner_id:
+            _check_owner(viewer, cleaned["owner_id"], "edit")
+        sensitive.store_sensitive(viewer, customer, cleaned)
+        for name, value in cleaned.items():
+            setattr(customer, name, value)
+    if change:
+        customer.updated_at = utcnow()
+    db.session.flush()
+    return customer
+
+
+def _clean_with_custom(customer: Customer, data: dict, custom: dict, partial: bool, creating: bool) -> dict:
+    """Built-in and custom values validated together, so the form shows every problem at once."""
+    errors = {}
+    cleaned = validation.collect(errors, clean, data, partial=partial)
+    validation.collect(errors, record_values.apply_values, customer, dict(custom), creating)
+    if errors:
+        raise Invalid(errors)
+    return cleaned
+
+
+def _check_owner(viewer: Member, owner_id: int | None, action: str) -> None:
+    """A role without "all" scope may only give customers to members it reaches (its own team, or itself)."""
+    scope = viewer.role.scope("customers", action)
+    if scope == "all":
+        return
+    if not in_reach(viewer, "customers", action, owner_id):
+        raise Invalid({"owner_id": _("You can only give customers to members of your own team.")
+                       if scope != "own" else _("You can only own customers yourself.")})
+
+
+def selected(viewer: Member, ids, action: str) -> list[Customer]:
+    """The customers among `ids` the viewer may act on; ids outside the scope are silently ignored."""
+    ids = [i for i in map(record_id, ids) if i][:1000]
+    if not ids:
+        return []
+    return list(db.session.scalars(visible(viewer, action).where(Customer.id.in_(ids))).unique())
+
+
+def add_tag(customers: list[Customer], tag: Tag) -> int:
+    """Tag the customers; already tagged ones are left as they are. Returns how many were tagged."""
+    chosen = [c for c in customers if tag not in c.tags]
+    if chosen:
+        db.session.execute(insert(customer_tags), [{"customer_id": c.id, "tag_id": tag.id} for c in chosen])
+        db.session.execute(update(Customer).where(Customer.id.in_([c.id for c in chosen]))
+                           .values(tag_ids=func.array_append(Customer.tag_ids, tag.id)))
+        for customer in chosen:
+            record("update", "customer", customer.id, summary=customer.name, changes={"tags": [None, tag.name]})
+        db.session.expire_all()
+    return len(chosen)
+
+
+def remove_tag(customers: list[Customer], tag: Tag) -> int:
+    chosen = [c for c in customers if tag in c.tags]
+    if chosen:
+        db.session.execute(delete(customer_tags).where(customer_tags.c.tag_id == tag.id,
+                                                        customer_tags.c.customer_id.in_([c.id for c in chosen])))
+        db.session.execute(update(Customer).where(Customer.id.in_([c.id for c in chosen]))
+                           .values(tag_ids=func.array_remove(Customer.tag_ids, tag.id)))
+        for customer in chosen:
+            record("update", "customer", customer.id, summary=customer.name, changes={"tags": [tag.name, None]})
+        db.session.expire_all()
+    return len(chosen)
+
+
+def set_owner(viewer: Member, customers: list[Customer], owner_id) -> int:
+    owner_id = validation.owner(owner_id)
+    _check_owner(viewer, owner_id, "edit")
+    for customer in customers:
+        if customer.owner_id != owner_id:
+            record("update", "customer", customer.id, summary=customer.name,
+                   changes={"owner_id": [customer.owner_id, owner_id]})
+            customer.owner_id, customer.updated_at = owner_id, utcnow()
+    return len(customers)
+
+
+def move_to_trash(customers: list[Customer]) -> int:
+    now = utcnow()
+    for customer in customers:
+        customer.deleted_at = now
+        record("delete", "customer", customer.id, summary=customer.name)
+    return len(customers)
+
+
+def trash(viewer: Member, limit: int = 200) -> list[Customer]:
+    """Deleted customers the viewer may restore, most recently deleted first."""
+    stmt = scoped(select(Customer).where(Customer.deleted_at.is_not(None)), viewer, "customers", "delete", Customer)
+    return list(db.session.scalars(stmt.order_by(Customer.deleted_at.desc()).limit(limit)).unique())
+
+
+def trashed(viewer: Member, ids) -> list[Customer]:
+    ids = [i for i in map(record_id, ids) if i][:1000]
+    stmt = scoped(select(Customer).where(Customer.deleted_at.is_not(None), Customer.id.in_(ids)),
+                  viewer, "customers", "delete", Customer)
+    return list(db.session.scalars(stmt).unique())
+
+
+def restore(customers: list[Customer]) -> int:
+    for customer in customers:
+        customer.deleted_at = None
+        record("restore", "customer", customer.id, summary=customer.name)
+    return len(customers)
+
+
+def purge(customers: list[Customer]) -> int:
+    """Delete for good (from the trash only)."""
+    for customer in customers:
+        record("purge", "customer", customer.id, summary=customer.name)
+        db.session.delete(customer)
+    return len(customers)

@@ -1,0 +1,221 @@
+"""Deal queries: the board's columns with their totals, the list, a deal and its stage history."""
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select, true
+from sqlalchemy.orm import aliased, joinedload, load_only
+
+from crm import listing, validation
+from crm.customers.models import Customer
+from crm.errors import NotFound
+from crm.extensions import db
+from crm.members.access import scoped
+from crm.members.models import Member, Setting
+from crm.pipelines.models import KINDS, Deal, DealStageChange, Pipeline, Stage
+from crm.pipelines.stages import board_pipeline, get_pipeline, pipelines, stages
+from crm.validation import record_id
+
+PAGE_SIZE = 30  # cards per board column before "more"
+LIST_SIZE = 50
+EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # LATEST also sorts deals with no close date last
+
+
+@dataclass
+class DealQuery:
+    """What the board or the list was asked for: pipeline, filters, sort and the keyset cursor."""
+
+    pipeline_id: int | None = None
+    owner: str = ""  # a member id or "me"
+    tag: int | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+    status: str = ""  # list only: open, won, lost
+    sort: str = "newest"  # list only
+    after: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "DealQuery":
+        """Read the query string (or a form); anything malformed is ignored rather than failing the page."""
+        return cls(
+            pipeline_id=record_id(args.get("pipeline_id")),
+            owner=args.get("owner", "") if record_id(args.get("owner")) or args.get("owner") == "me" else "",
+            tag=record_id(args.get("tag")),
+            close_from=validation.or_none(validation.day, args.get("close_from"), "close_from", EARLIEST, LATEST),
+            close_to=validation.or_none(validation.day, args.get("close_to"), "close_to", EARLIEST, LATEST),
+            status=args.get("status", "") if args.get("status") in KINDS else "",
+            sort=args.get("sort") if args.get("sort") in SORTS else "newest",
+            after=str(args.get("after", "")),
+        )
+
+    def args(self, **changes) -> dict:
+        """Query-string arguments for a link to this board or list with `changes`."""
+        values = {"pipeline_id": self.pipeline_id, "owner": self.owner, "tag": self.tag,
+                  "close_from": self.close_from.isoformat() if self.close_from else "",
+                  "close_to": self.close_to.isoformat() if self.close_to else "", "status": self.status,
+                  "sort": self.sort if self.sort != "newest" else "", "after": ""}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.owner or self.tag or self.close_from or self.close_to or self.status)
+
+
+def visible(viewer: Member, action: str = "view"):
+    """Deals the viewer may act on (the role's scope on deals, by owner)."""
+    return scoped(select(Deal), viewer, "deals", action, Deal)
+
+
+def _filtered(stmt, viewer: Member, query: DealQuery):
+    if query.owner == "me":
+        stmt = stmt.where(Deal.owner_id == viewer.id)
+    elif query.owner:
+        stmt = stmt.where(Deal.owner_id == int(query.owner))
+    if query.tag:
+        stmt = stmt.where(Deal.customer_id.in_(select(Customer.id).where(Customer.tag_ids.contains([query.tag]))))
+    if query.close_from:
+        stmt = stmt.where(Deal.expected_close >= query.close_from)
+    if query.close_to:
+        stmt = stmt.where(Deal.expected_close <= query.close_to)
+    if query.status:
+        stmt = stmt.where(Deal.status == query.status)
+    return stmt
+
+
+def _card_options():
+    """What a card or a list row shows: no notes, the customer's and owner's names only."""
+    return (load_only(Deal.id, Deal.title, Deal.customer_id, Deal.pipeline_id, Deal.stage_id, Deal.amount,
+                      Deal.currency, Deal.expected_close, Deal.owner_id, Deal.probability, Deal.status),
+            # lazyload("*"): not the customer's own eager owner and tags, which a card never shows.
+            joinedload(Deal.customer).load_only(Customer.name).lazyload("*"),
+            joinedload(Deal.owner).load_only(Member.name).lazyload(Member.role))
+
+
+@dataclass
+class Column:
+    """One board column: its stage, the first cards, the cursor for more, and totals per currency."""
+
+    stage: Stage
+    cards: list[Deal] = field(default_factory=list)
+    more: str = ""  # the cursor of the next cards ('' when there are no more)
+    count: int = 0
+    totals: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (currency, total, weighted)
+
+
+def board(viewer: Member, pipeline: Pipeline, query: DealQuery) -> list[Column]:
+    """Every active stage of the pipeline as a column with its first cards and SQL totals."""
+    columns = {stage.id: Column(stage) for stage in stages(pipeline.id)}
+    _add_totals(viewer, query, columns)
+    column_stages = select(Stage.id, Stage.kind).where(Stage.id.in_(list(columns))).subquery()
+    top = (_filtered(visible(viewer), viewer, query)
+           .where(Deal.pipeline_id == pipeline.id, Deal.stage_id == column_stages.c.id,
+                  Deal.status == column_stages.c.kind)
+           .with_only_columns(Deal.id).order_by(Deal.id.desc()).limit(PAGE_SIZE + 1).lateral())
+    ids = select(top.c.id).select_from(column_stages).join(top, true())
+    cards = db.session.scalars(select(Deal).where(Deal.id.in_(ids)).options(*_card_options())
+                               .order_by(Deal.id.desc())).unique()
+    for card in cards:
+        columns[card.stage_id].cards.append(card)
+    for column in columns.values():
+        column.cards, column.more = listing.next_page(column.cards, SORTS["newest"], PAGE_SIZE)
+    return list(columns.values())
+
+
+def _add_totals(viewer: Member, query: DealQuery, columns: dict[int, Column]) -> None:
+    """Count, total and weighted total (amount x probability) per column and currency, summed in SQL."""
+    weighted = func.round(func.sum(Deal.amount * Deal.probability) / 100, 2)
+    stmt = (_filtered(visible(viewer), viewer, query).where(Deal.stage_id.in_(list(columns)))
+            .with_only_columns(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount), weighted)
+            .group_by(Deal.stage_id, Deal.currency).order_by(Deal.stage_id, func.count().desc()))
+    for stage_id, currency, count, total, weight in db.session.execute(stmt):
+        column = columns[stage_id]
+        column.count += count
+        column.totals.append((currency, total, weight))
+
+
+def column(viewer: Member, stage: Stage, query: DealQuery, after: str = "") -> Column:
+    """One column: its totals and the cards after the cursor (or the first ones)."""
+    result = Column(stage)
+    _add_totals(viewer, query, {stage.id: result})
+    stmt = (_filtered(visible(viewer), viewer, query)
+            .where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id, Deal.status == stage.kind))
+    result.cards, result.more = listing.page(stmt.options(*_card_options()), SORTS["newest"], after, PAGE_SIZE)
+    return result
+
+
+SORTS = {
+    "newest": (listing.Key(Deal.id, descending=True),),
+    "close": (listing.Key(func.coalesce(Deal.expected_close, LATEST), date,
+                          value=lambda deal: deal.expected_close or LATEST), listing.Key(Deal.id)),
+    "amount": (listing.Key(Deal.amount, Decimal, descending=True), listing.Key(Deal.id, descending=True)),
+    "title": (listing.Key(Deal.title, str), listing.Key(Deal.id)),
+}
+
+
+def list_deals(viewer: Member, query: DealQuery, limit: int = LIST_SIZE) -> tuple[list[Deal], str]:
+    """One page of the deal list and the cursor of the next page ('' on the last one)."""
+    stmt = _filtered(visible(viewer), viewer, query)
+    if query.pipeline_id:
+        stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
+    stmt = stmt.options(*_card_options(), joinedload(Deal.stage), joinedload(Deal.pipeline))
+    return listing.page(stmt, SORTS[query.sort], query.after, limit)
+
+
+def deals_for_customer(viewer: Member, customer_id: int, limit: int = 50) -> list[Deal]:
+    """A customer's deals the viewer may see: open ones first, newest first."""
+    stmt = (visible(viewer).where(Deal.customer_id == customer_id)
+            .options(*_card_options(), joinedload(Deal.stage))
+            .order_by((Deal.status != "open"), Deal.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt).unique())
+
+
+def get_deal(viewer: Member, deal_id: int, action: str = "view") -> Deal:
+    """A deal the viewer may act on; anything else is simply not found."""
+    stmt = visible(viewer, action).where(Deal.id == deal_id).options(
+        joinedload(Deal.stage), joinedload(Deal.pipeline),
+        joinedload(Deal.customer).load_only(Customer.name).lazyload("*"),
+        joinedload(Deal.owner).lazyload(Member.role))
+    deal = db.session.scalar(stmt)
+    if deal is None:
+        raise NotFound()
+    return deal
+
+
+def allowed(viewer: Member, deal_id: int, action: str) -> bool:
+    """Whether the viewer's role reaches this deal for `action` (view, edit, delete)."""
+    if not viewer.can("deals", action):
+        return False
+    return db.session.scalar(visible(viewer, action).with_only_columns(Deal.id).where(Deal.id == deal_id)) is not None
+
+
+def stage_history(deal_id: int) -> list[tuple[DealStageChange, Stage | None, Stage, str]]:
+    """The deal's moves, newest first: (change, from stage, to stage, who)."""
+    from_stage, to_stage = aliased(Stage), aliased(Stage)
+    stmt = (select(DealStageChange, from_stage, to_stage, func.coalesce(Member.name, ""))
+            .outerjoin(from_stage, from_stage.id == DealStageChange.from_stage_id)
+            .join(to_stage, to_stage.id == DealStageChange.to_stage_id)
+            .outerjoin(Member, Member.id == DealStageChange.actor_id)
+            .where(DealStageChange.deal_id == deal_id).order_by(DealStageChange.id.desc()).limit(100))
+    return list(db.session.execute(stmt).tuples())
+
+
+def stage_choices(pipeline_id: int | None = None) -> list[tuple[Pipeline, list[Stage]]]:
+    """Active stages grouped by active pipeline (or of one pipeline), for the deal form."""
+    chosen = [get_pipeline(pipeline_id)] if pipeline_id else pipelines()
+    return [(pipeline, stages(pipeline.id)) for pipeline in chosen]
+
+
+def first_stage(pipeline_id: int | None) -> Stage | None:
+    """Where a new deal starts: the first open stage of the pipeline (or of the first pipeline)."""
+    try:
+        pipeline = board_pipeline(pipeline_id)
+    except NotFound:
+        return None
+    return next((s for s in stages(pipeline.id) if s.kind == "open"), None)
+
+
+def default_currency() -> str:
+    """The workspace's currency (Settings: "currency")."""
+    row = db.session.get(Setting, "currency")
+    return row.value if row is not None and isinstance(row.value, str) else "CNY"
