@@ -107,8 +107,8 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
     from crm.members.models import Member, Role, Team
     from crm.orders import service as orders
     from crm.orders.forms import LineInput
-    from crm.pipelines import stages
-    from crm.pipelines.models import Deal, DealStageChange
+    from crm.deals import stages
+    from crm.deals.models import Deal, DealStageChange
     from crm.tickets import service as tickets
     from crm.timeline.models import TimelineEvent
     from tenants.binding import tenant_bound
@@ -193,7 +193,7 @@ def fill(app, tenant_id: int, admin_account_id: int, rep_account_ids: list[int],
             # mixed history; all sorted by time before the insert, so the hero's rows are spread over the heap
             # as they would be in a live workspace.
             events = [_event("deal_created", d.created_at, d.customer_id, d.id, d.owner_id, names,
-                             deal=d.title, stage=stage_names[d.stage_id], link=["pipelines.show", {"deal_id": d.id}])
+                             deal=d.title, stage=stage_names[d.stage_id], link=["deals.show", {"deal_id": d.id}])
                       for d in deals if d.customer_id != hero.id]
             for _ in range(DATA["other_events"]):
                 customer = rng.choice(others)
@@ -253,7 +253,7 @@ def _event(kind, at, customer_id, deal_id, actor_id, names, **payload) -> dict:
 def hero_history(rng, customer_id, deals, owners, names, stage_names, labels, now, count) -> list[dict]:
     """`count` events of one customer over two years, of every kind its page tells, plus its deals' creation."""
     events = [_event("deal_created", d.created_at, customer_id, d.id, d.owner_id, names, deal=d.title,
-                     stage=stage_names[d.stage_id], link=["pipelines.show", {"deal_id": d.id}]) for d in deals]
+                     stage=stage_names[d.stage_id], link=["deals.show", {"deal_id": d.id}]) for d in deals]
     kinds = ("follow_up_logged", "follow_up_done", "note", "deal_stage", "deal_won", "deal_lost", "order_created",
              "order_status", "ticket_opened", "ticket_status", "pool_claimed")
     weights = (25, 15, 14, 16, 3, 2, 8, 10, 3, 3, 1)
@@ -264,7 +264,7 @@ def hero_history(rng, customer_id, deals, owners, names, stage_names, labels, no
         at = now - timedelta(minutes=rng.randint(60, 720 * 1440))
         actor = rng.choice(owners) if rng.random() < 0.9 else None
         deal = rng.choice(deals)
-        deal_link = {"deal": deal.title, "link": ["pipelines.show", {"deal_id": deal.id}]}
+        deal_link = {"deal": deal.title, "link": ["deals.show", {"deal_id": deal.id}]}
         order = rng.randint(1, 400)
         order_link = {"number": f"SO-{order:06d}", "link": ["orders.show", {"order_id": order}]}
         ticket = rng.randint(1, 200)
@@ -555,7 +555,7 @@ def query_plans(app, raw_url: str, tenant_id: int, member_id: int, data: dict) -
     from crm.extensions import db
     from crm.listing import cursor
     from crm.members.models import Member
-    from crm.pipelines import deal_queries, stages
+    from crm.deals import deal_queries, stages
     from crm.timeline import service as timeline
     from tenants.binding import tenant_bound
     from tenants.service import tenant_ref
@@ -796,8 +796,8 @@ def main() -> None:
             step(f"(a) more cards p50 {column['app']['median']:.1f} ms, p95 {column['app']['p95']:.1f} ms")
             data["more_stage_id"], data["more_after"] = int(more[0][1]), more[0][2]
 
-            from crm.pipelines import deal_queries
-            from crm.pipelines.stages import board_pipeline
+            from crm.deals import deal_queries
+            from crm.deals.stages import board_pipeline
 
             def call_board(viewer):
                 pipeline = board_pipeline(None)

@@ -84,7 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.notify.views import bp as notify
     from crm.orders.views import bp as orders
     from crm.orders.views import public as order_status
-    from crm.pipelines.views import bp as pipelines
+    from crm.deals.views import bp as deals
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
     from crm.tags.views import bp as tags
@@ -93,7 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      pipelines, followups, pool, products, orders, order_status, tickets, timeline, notify,
+                      deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
                       messaging, campaigns, unsubscribe):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:

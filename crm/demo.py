@@ -67,7 +67,7 @@ def seed_sales(admin: Member, rng: random.Random) -> None:
     through the services so the timelines, histories and reminders are what real use would leave."""
     from crm.orders import service as orders
     from crm.orders.forms import LineInput
-    from crm.pipelines import deals, stages
+    from crm.deals import deals, stages
     from crm.products import service as products
     from crm.tickets import service as tickets
 

@@ -8,7 +8,7 @@ from crm.fields import models as fields  # noqa: F401
 from crm.members import models as members  # noqa: F401
 from crm.notify import models as notify  # noqa: F401
 from crm.orders import models as orders  # noqa: F401
-from crm.pipelines import models as pipelines  # noqa: F401
+from crm.deals import models as pipelines  # noqa: F401
 from crm.pool import models as pool  # noqa: F401
 from crm.products import models as products  # noqa: F401
 from crm.tickets import models as tickets  # noqa: F401

@@ -52,7 +52,7 @@ def ddl_script() -> str:
 
 
 # What every new workspace starts with, registered by the features that own it (crm/members: roles and
-# settings; crm/pipelines: the default pipeline) from their models modules, which crm.models imports before
+# settings; crm/deals: the default pipeline) from their models modules, which crm.models imports before
 # any schema is built. So a new feature seeds its tables without editing this file.
 _seeders: dict[str, Callable[[dict], None]] = {}
 

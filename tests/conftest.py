@@ -378,7 +378,7 @@ def stage_ids(in_tenant):
     from sqlalchemy import select
 
     from crm.extensions import db
-    from crm.pipelines.models import Stage
+    from crm.deals.models import Stage
 
     def ids(tenant) -> dict[str, int]:
         return in_tenant(tenant, lambda: dict(db.session.execute(
@@ -392,7 +392,7 @@ def make_deal(app, make_customer, stage_ids):
     """Create a deal as a member (the admin by default) in a stage of the default pipeline; returns its id."""
     from crm.extensions import db
     from crm.members.models import Member
-    from crm.pipelines import deals
+    from crm.deals import deals
     from tenants.binding import tenant_bound
 
     def make(tenant, member_id: int | None = None, stage: str = "Lead", customer_id: int | None = None,

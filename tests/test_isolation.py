@@ -48,8 +48,8 @@ def secret_records(customer_id: int) -> dict:
     from crm.campaigns.models import Campaign
     from crm.notify.models import Notification
     from crm.orders.models import Order
-    from crm.pipelines import stages
-    from crm.pipelines.models import Deal
+    from crm.deals import stages
+    from crm.deals.models import Deal
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
     from crm.tickets.models import Ticket

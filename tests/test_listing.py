@@ -148,7 +148,7 @@ def seed_pool(tenant, run, n):
 
 def seed_deals(tenant, run, n):
     from crm.customers import writes
-    from crm.pipelines import deals, stages
+    from crm.deals import deals, stages
 
     def make(viewer):
         customer = writes.create_customer(viewer, {"name": "Deal customer"})

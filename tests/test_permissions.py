@@ -74,7 +74,7 @@ def make_victims(app, world) -> dict:
     """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
     from crm.customers.models import Tag
     from crm.fields.models import CustomField
-    from crm.pipelines import stages
+    from crm.deals import stages
     from crm.notify.models import Notification
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
@@ -146,7 +146,7 @@ def _activity(customer_id: int, owner: int) -> object:
 
 
 def _deal(customer_id: int, owner: int) -> object:
-    from crm.pipelines.models import Deal, Stage
+    from crm.deals.models import Deal, Stage
 
     lead = db.session.scalar(select(Stage).where(Stage.kind == "open").order_by(Stage.pipeline_id, Stage.position))
     return Deal(title="Permission deal", customer_id=customer_id, pipeline_id=lead.pipeline_id, stage_id=lead.id,

@@ -63,7 +63,7 @@ def _subject(viewer: Member, data: dict) -> tuple[Customer | None, object | None
     """The customer and deal the follow-up is about (either may be missing), checked against the viewer."""
     deal = None
     if deal_id := record_id(data.get("deal_id")):
-        from crm.pipelines import deal_queries
+        from crm.deals import deal_queries
 
         deal = deal_queries.get_deal(viewer, deal_id)
     customer_id = deal.customer_id if deal else record_id(data.get("customer_id"))

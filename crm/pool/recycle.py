@@ -59,7 +59,7 @@ def _since(rule: RecycleRule):
     owned = func.coalesce(Customer.owned_since, Customer.created_at)
     if rule.kind == "no_follow_up":
         return func.greatest(Customer.last_contact_at, owned, type_=Customer.owned_since.type)
-    from crm.pipelines.models import Deal
+    from crm.deals.models import Deal
 
     won = (select(func.max(Deal.closed_at)).where(Deal.customer_id == Customer.id, Deal.status == "won")
            .scalar_subquery())

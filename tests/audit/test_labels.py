@@ -10,8 +10,8 @@ def changed(acme, add_member, make_customer, make_deal, make_order, make_ticket,
     """A deal renamed and moved, an order asked to be refunded, a ticket given to an agent; their ids."""
     from crm.orders import service as orders
     from crm.orders.models import Order
-    from crm.pipelines import deals
-    from crm.pipelines.models import Deal
+    from crm.deals import deals
+    from crm.deals.models import Deal
     from crm.tickets import service as tickets
     from crm.tickets.models import Ticket
 

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 def board(make_tenant, make_customer, in_tenant):
     """A tenant with two deals in Lead; returns (tenant, {stage name: id}, {title: deal id})."""
     from crm.members.models import Member
-    from crm.pipelines.deals import create_deal
-    from crm.pipelines.models import Stage
+    from crm.deals.deals import create_deal
+    from crm.deals.models import Stage
 
     tenant = make_tenant("星辰贸易 Stellar")
     customer_id = make_customer(tenant, name="欧阳娜娜")
@@ -41,7 +41,7 @@ def column(page, stage_id):
 
 
 def stage_of(in_tenant, tenant, deal_id) -> int:
-    from crm.pipelines.models import Deal
+    from crm.deals.models import Deal
 
     return in_tenant(tenant, lambda: db.session.get(Deal, deal_id).stage_id)
 
@@ -106,8 +106,8 @@ def test_dropping_on_lost_asks_why_first(page, board, login, in_tenant, shot):
 
 def test_a_refused_move_puts_the_card_back(page, board, login, in_tenant):
     from crm.members.models import Member
-    from crm.pipelines.deal_queries import get_deal
-    from crm.pipelines.deals import delete_deal
+    from crm.deals.deal_queries import get_deal
+    from crm.deals.deals import delete_deal
 
     tenant, stages, deals = board
     deal_id = deals["CRM seats"]

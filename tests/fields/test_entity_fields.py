@@ -9,7 +9,7 @@ from crm.audit.models import AuditEntry
 from crm.extensions import db
 from crm.fields.models import CustomField
 from crm.orders.models import Order
-from crm.pipelines.models import Deal, Stage
+from crm.deals.models import Deal, Stage
 from tests.conftest import HX
 
 LINE = {"line_key": "a0", "line_product_id": "", "line_description": "Green tea", "line_unit": "",

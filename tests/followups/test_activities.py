@@ -123,7 +123,7 @@ def test_my_day_buckets_by_the_workspace_day(acme, make_customer, in_tenant):
 
 
 def test_follow_up_on_a_deal_shows_on_the_deal_and_customer_timelines(acme, client_as, make_customer, in_tenant):
-    from crm.pipelines.models import Deal, Stage
+    from crm.deals.models import Deal, Stage
 
     customer = make_customer(acme, name="Deal Customer")
 

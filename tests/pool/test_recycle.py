@@ -123,7 +123,7 @@ def test_rule_without_warning_returns_at_once_and_level_and_tag_filters_apply(ac
 
 
 def test_no_won_deal_counts_from_the_last_won_deal(acme, people, owned, change, rule, run, customer_row, in_tenant):
-    from crm.pipelines.models import Deal, Pipeline, Stage
+    from crm.deals.models import Deal, Pipeline, Stage
 
     rule(name="No win in 30 days", kind="no_won_deal", days=30, warn=0)
     rep = people["rep"].member_id

@@ -23,7 +23,7 @@ def test_provisioned_schema_has_tables_version_and_default_roles(app, acme, in_t
 def seeds(tenant) -> tuple:
     """What the features' seeders put in a new workspace: roles, settings and the default pipeline's stages."""
     from crm.members.models import Setting
-    from crm.pipelines.models import Pipeline, Stage
+    from crm.deals.models import Pipeline, Stage
 
     return (sorted(db.session.scalars(select(Role.key))), sorted(db.session.scalars(select(Setting.key))),
             list(db.session.execute(select(Pipeline.name_en, Stage.name_en).join(Stage, Stage.pipeline_id == Pipeline.id)

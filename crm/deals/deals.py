@@ -12,9 +12,9 @@ from crm.fields import record_values
 from crm.fields.values import audit_state
 from crm.members.access import in_reach
 from crm.members.models import Member
-from crm.pipelines.deal_queries import EARLIEST, LATEST, default_currency
-from crm.pipelines.models import Deal, DealStageChange, Stage
-from crm.pipelines.stages import find_stage, get_pipeline, stages
+from crm.deals.deal_queries import EARLIEST, LATEST, default_currency
+from crm.deals.models import Deal, DealStageChange, Stage
+from crm.deals.stages import find_stage, get_pipeline, stages
 from crm.timeline import service as timeline
 
 AUDITED = ("title", "customer_id", "stage_id", "amount", "currency", "expected_close", "owner_id", "probability",
@@ -99,7 +99,7 @@ def _enter_stage(deal: Deal, stage: Stage, reason: str | None) -> None:
 
 
 def _link(deal: Deal) -> tuple:
-    return ("pipelines.show", {"deal_id": deal.id})
+    return ("deals.show", {"deal_id": deal.id})
 
 
 def _clean_with_custom(viewer: Member, data: dict, custom: dict | None, deal: Deal | None) -> tuple[dict, dict, dict]:

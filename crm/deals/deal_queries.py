@@ -12,8 +12,8 @@ from crm.errors import NotFound
 from crm.extensions import db
 from crm.members.access import scoped
 from crm.members.models import Member, Setting
-from crm.pipelines.models import KINDS, Deal, DealStageChange, Pipeline, Stage
-from crm.pipelines.stages import board_pipeline, get_pipeline, pipelines, stages
+from crm.deals.models import KINDS, Deal, DealStageChange, Pipeline, Stage
+from crm.deals.stages import board_pipeline, get_pipeline, pipelines, stages
 from crm.validation import record_id
 
 PAGE_SIZE = 30  # cards per board column before "more"

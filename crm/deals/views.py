@@ -15,8 +15,8 @@ from crm.fields import definitions as fields
 from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
-from crm.pipelines import deal_queries, deals, stages
-from crm.pipelines.forms import (
+from crm.deals import deal_queries, deals, stages
+from crm.deals.forms import (
     AUDIT_LABELS,
     FIELD_LABELS,
     KIND_LABELS,
@@ -30,13 +30,13 @@ from crm.validation import record_id
 from crm.web import check_form, is_htmx, local_path, on_invalid, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
-bp = tenant_blueprint("pipelines", __name__, "/deals")
+bp = tenant_blueprint("deals", __name__, "/deals")
 registry.plug(
-    bp, registry.MenuEntry("pipelines.index", _l("Deals"), order=40, permission=("deals", "view"),
-                           current=("pipelines.*",)),
-    registry.SettingsTab("pipelines.settings", _l("Pipelines"), order=50, permission=("settings", "view"),
-                         current=("pipelines.settings",)),
-    registry.CustomerPanel("pipelines/_customer_panel.html", order=30, permission=("deals", "view"),
+    bp, registry.MenuEntry("deals.index", _l("Deals"), order=40, permission=("deals", "view"),
+                           current=("deals.*",)),
+    registry.SettingsTab("deals.settings", _l("Pipelines"), order=50, permission=("settings", "view"),
+                         current=("deals.settings",)),
+    registry.CustomerPanel("deals/_customer_panel.html", order=30, permission=("deals", "view"),
                            load=lambda member, customer: {
                                "deals": deal_queries.deals_for_customer(member, customer.id)}),
     registry.AuditEntity("deal", _l("Deal"), fields=AUDIT_LABELS,
@@ -73,7 +73,7 @@ def index():
     pipeline = stages.board_pipeline(query.pipeline_id)
     query.pipeline_id = pipeline.id
     columns = deal_queries.board(g.member, pipeline, query)
-    return render("pipelines/index.html", block=_swapped("board"), pipeline=pipeline, query=query,
+    return render("deals/index.html", block=_swapped("board"), pipeline=pipeline, query=query,
                   columns=columns, stages=[c.stage for c in columns], can_move=g.member.can("deals", "edit"),
                   **_filter_choices("board"))
 
@@ -98,7 +98,7 @@ def cards(stage_id: int):
     stage = stages.get_stage(stage_id)
     query = deal_queries.DealQuery.from_args(request.args)
     column = deal_queries.column(g.member, stage, query, after=query.after)
-    return render("pipelines/_cards.html", column=column, stages=stages.stages(stage.pipeline_id), query=query,
+    return render("deals/_cards.html", column=column, stages=stages.stages(stage.pipeline_id), query=query,
                   can_move=g.member.can("deals", "edit"))
 
 
@@ -109,7 +109,7 @@ def deal_list():
     query = deal_queries.DealQuery.from_args(request.args)
     more = bool(query.after) and is_htmx()
     rows, next_cursor = deal_queries.list_deals(g.member, query)
-    return render("pipelines/list.html", block="more_rows" if more else _swapped("results"), rows=rows,
+    return render("deals/list.html", block="more_rows" if more else _swapped("results"), rows=rows,
                   next_cursor=next_cursor, query=query, **_filter_choices("results"))
 
 
@@ -132,12 +132,12 @@ def _after_move(message: str, from_stage_id: int, to_stage_id, failed: bool = Fa
     """On the board, the message and both columns re-drawn (a refused card goes back); else a redirect."""
     if not is_htmx() or request.headers.get("HX-Boosted"):
         flash(message, "error" if failed else "message")
-        return see_other(_next_url(url_for("pipelines.index")))
+        return see_other(_next_url(url_for("deals.index")))
     query = deal_queries.DealQuery.from_args(request.form)
     from_stage = stages.get_stage(from_stage_id)
     shown = [s for s in stages.stages(from_stage.pipeline_id) if s.id in (from_stage_id, record_id(to_stage_id))]
     columns = [deal_queries.column(g.member, stage, query) for stage in shown]
-    return render("pipelines/_moved.html", message=message, failed=failed, columns=columns, query=query,
+    return render("deals/_moved.html", message=message, failed=failed, columns=columns, query=query,
                   stages=stages.stages(from_stage.pipeline_id), can_move=True), 422 if failed else 200
 
 
@@ -150,9 +150,9 @@ def lose_form(deal_id: int):
 
 
 def _lose_page(deal, reason: str, error: str | None):
-    return render("pipelines/lose.html", block="form", deal=deal, reason=reason, error=error,
+    return render("deals/lose.html", block="form", deal=deal, reason=reason, error=error,
                   stage_id=record_id(request.values.get("stage_id")),
-                  next=_next_url(url_for("pipelines.show", deal_id=deal.id)))
+                  next=_next_url(url_for("deals.show", deal_id=deal.id)))
 
 
 @bp.post("/<id:deal_id>/lose")
@@ -165,7 +165,7 @@ def lose(deal_id: int):
     deals.mark_lost(g.member, deal, reason, request.form.get("stage_id"))
     db.session.commit()
     flash(_("Deal %(deal)s lost.", deal=deal.title))
-    return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
+    return see_other(_next_url(url_for("deals.show", deal_id=deal.id)))
 
 
 @bp.post("/<id:deal_id>/win")
@@ -173,11 +173,11 @@ def lose(deal_id: int):
 def win(deal_id: int):
     """Mark the deal won."""
     deal = deal_queries.get_deal(g.member, deal_id, "edit")
-    on_invalid(lambda error: refused(error, _next_url(url_for("pipelines.show", deal_id=deal_id))))
+    on_invalid(lambda error: refused(error, _next_url(url_for("deals.show", deal_id=deal_id))))
     deals.mark_won(g.member, deal)
     db.session.commit()
     flash(_("Deal %(deal)s won.", deal=deal.title))
-    return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
+    return see_other(_next_url(url_for("deals.show", deal_id=deal.id)))
 
 
 # One deal
@@ -187,7 +187,7 @@ def win(deal_id: int):
 def show(deal_id: int):
     """The deal: its fields, where it is on the stage path, its stage history and timeline."""
     deal = deal_queries.get_deal(g.member, deal_id)
-    return render("pipelines/show.html", deal=deal, path=stages.stages(deal.pipeline_id),
+    return render("deals/show.html", deal=deal, path=stages.stages(deal.pipeline_id),
                   history=deal_queries.stage_history(deal.id), events=timeline.events(deal_id=deal.id)[0],
                   can_edit=deal_queries.allowed(g.member, deal.id, "edit"),
                   can_delete=deal_queries.allowed(g.member, deal.id, "delete"),
@@ -219,7 +219,7 @@ def create():
     deal = deals.create_deal(g.member, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Deal %(deal)s added.", deal=deal.title))
-    return see_other(_next_url(url_for("pipelines.show", deal_id=deal.id)))
+    return see_other(_next_url(url_for("deals.show", deal_id=deal.id)))
 
 
 @bp.get("/<id:deal_id>/edit")
@@ -245,7 +245,7 @@ def update(deal_id: int):
     deals.update_deal(g.member, deal, form.data_for_service(), custom=custom)
     db.session.commit()
     flash(_("Changes saved."))
-    return see_other(_next_url(url_for("pipelines.show", deal_id=deal_id)))
+    return see_other(_next_url(url_for("deals.show", deal_id=deal_id)))
 
 
 @bp.post("/<id:deal_id>/delete")
@@ -254,7 +254,7 @@ def delete(deal_id: int):
     """Delete a deal, its stage history and its timeline events."""
     deal = deal_queries.get_deal(g.member, deal_id, "delete")
     deals.delete_deal(deal)
-    return saved(_("Deal %(deal)s deleted.", deal=deal.title), "pipelines.index")
+    return saved(_("Deal %(deal)s deleted.", deal=deal.title), "deals.index")
 
 
 def _form(deal=None, **kwargs) -> DealForm:
@@ -273,7 +273,7 @@ def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_e
     definitions = fields.fields("deal")
     if custom_values is None:
         custom_values = initial_values(definitions, deal)
-    return render("pipelines/form.html", block="form", form=form, deal=deal,
+    return render("deals/form.html", block="form", form=form, deal=deal,
                   chosen=chooser.chosen(g.member, form.customer_id.data),
                   custom_fields=definitions, custom_values=custom_values, custom_errors=custom_errors or {},
                   asks_reason=bool(form.lost_reason.errors or (deal and deal.status == "lost")
@@ -293,7 +293,7 @@ def settings():
 def _settings_page(errors: dict | None = None, failed: str = ""):
     rows = [(p, stages.stages(p.id, include_retired=True), stages.stage_deal_counts(p.id))
             for p in stages.pipelines(active_only=False)]
-    return render("pipelines/settings.html", rows=rows, errors=errors or {}, failed=failed,
+    return render("deals/settings.html", rows=rows, errors=errors or {}, failed=failed,
                   typed=request.form)
 
 
@@ -301,7 +301,7 @@ def _settings_write(failed: str, action, message: str):
     """Run one settings change: saved and back to the page, or the page again with the errors at the form."""
     on_invalid(lambda error: _settings_page(error.errors, failed))
     action()
-    return saved(message, "pipelines.settings")
+    return saved(message, "deals.settings")
 
 
 @bp.post("/pipelines")

@@ -10,8 +10,8 @@ from crm.audit.models import AuditEntry
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.models import Member
-from crm.pipelines import deal_queries, deals, stages
-from crm.pipelines.models import Deal, DealStageChange, Pipeline, Stage
+from crm.deals import deal_queries, deals, stages
+from crm.deals.models import Deal, DealStageChange, Pipeline, Stage
 from crm.timeline.models import TimelineEvent
 
 
@@ -62,7 +62,7 @@ def test_a_new_deal_takes_the_stage_probability_and_starts_its_history(acme, mak
         select(DealStageChange).where(DealStageChange.deal_id == deal_id))])
     assert history == [(None, 2)]
     assert events(acme, in_tenant, deal_id) == [("deal_created", {
-        "deal": "ERP 系统", "stage": {"en": "Qualified", "zh": "已确认"}, "link": ["pipelines.show", {"deal_id": deal_id}]})]
+        "deal": "ERP 系统", "stage": {"en": "Qualified", "zh": "已确认"}, "link": ["deals.show", {"deal_id": deal_id}]})]
     audit = in_tenant(acme, lambda: db.session.scalar(select(AuditEntry.summary).where(
         AuditEntry.entity == "deal", AuditEntry.entity_id == deal_id, AuditEntry.action == "create")))
     assert audit == "ERP 系统"
@@ -234,7 +234,7 @@ def test_retiring_a_stage_first_moves_its_deals(acme, make_deal, stage_ids, run,
     assert changes == 3
     assert events(acme, in_tenant, typed)[-1] == ("deal_stage", {
         "deal": "Typed", "from": {"en": "Qualified", "zh": "已确认"}, "to": {"en": "Proposal", "zh": "方案"},
-        "link": ["pipelines.show", {"deal_id": typed}]})
+        "link": ["deals.show", {"deal_id": typed}]})
     assert "Qualified" not in in_tenant(acme, lambda: [s.name_en for s in stages.stages(1)])
 
 

@@ -8,7 +8,7 @@ from crm.audit.service import audited, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.models import Member
-from crm.pipelines.models import DEFAULT_STAGES, KINDS, Deal, DealStageChange, Pipeline, Stage
+from crm.deals.models import DEFAULT_STAGES, KINDS, Deal, DealStageChange, Pipeline, Stage
 from crm.timeline.models import TimelineEvent
 from crm.validation import record_id
 
@@ -193,7 +193,7 @@ def _move_all(viewer: Member, stage: Stage, target: Stage) -> int:
         select(deals.c.id, literal(stage.id), literal(target.id), literal(now), literal(viewer.id))))
     payload = func.jsonb_build_object(
         "deal", deals.c.title, "from", literal(stage.names, JSONB), "to", literal(target.names, JSONB),
-        "link", func.jsonb_build_array("pipelines.show", func.jsonb_build_object("deal_id", deals.c.id)))
+        "link", func.jsonb_build_array("deals.show", func.jsonb_build_object("deal_id", deals.c.id)))
     db.session.execute(insert(TimelineEvent).from_select(
         ["at", "customer_id", "deal_id", "kind", "actor_id", "actor_name", "payload"],
         select(literal(now), deals.c.customer_id, deals.c.id, literal("deal_stage"), literal(viewer.id),

@@ -5,7 +5,7 @@ import re
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.pipelines.models import Deal, Stage
+from crm.deals.models import Deal, Stage
 from tests.conftest import HX
 
 
@@ -185,7 +185,7 @@ def test_editing_and_deleting_a_deal(acme, admin, make_deal, in_tenant):
 
 def test_list_view_filters_sorts_and_pages(acme, admin, make_customer, stage_ids, in_tenant):
     from crm.members.models import Member
-    from crm.pipelines import deals
+    from crm.deals import deals
 
     customer_id, lead = make_customer(acme), stage_ids(acme)["Lead"]
 
@@ -213,7 +213,7 @@ def test_list_view_filters_sorts_and_pages(acme, admin, make_customer, stage_ids
 
 def test_a_column_loads_more_cards_on_demand(acme, admin, make_customer, stage_ids, in_tenant):
     from crm.members.models import Member
-    from crm.pipelines import deals
+    from crm.deals import deals
 
     customer_id, lead = make_customer(acme), stage_ids(acme)["Lead"]
     in_tenant(acme, lambda: [deals.create_deal(db.session.get(Member, acme.admin_member_id), {
@@ -267,7 +267,7 @@ def test_admins_manage_pipelines_and_retire_stages_with_their_deals(acme, admin,
     assert admin.post(f"/{acme.slug}/deals/pipelines/1", data={"name_en": "New sales", "active": "1"}).status_code == 303
 
     def names():
-        from crm.pipelines import stages
+        from crm.deals import stages
         return [(p.name_en, [s.name_en for s in stages.stages(p.id)]) for p in stages.pipelines()]
 
     assert in_tenant(acme, names) == [
@@ -281,14 +281,14 @@ def test_customer_deals_partial_lists_deals_and_offers_a_new_one(app, acme, make
     from flask import g, render_template
 
     from crm.members.models import Member
-    from crm.pipelines import deal_queries
+    from crm.deals import deal_queries
     from tenants.binding import tenant_bound
 
     customer_id = make_customer(acme, name="王芳")
     make_deal(acme, customer_id=customer_id, title="Ten seats", amount="3000")
     with app.test_request_context(f"/{acme.slug}/customers/{customer_id}"), tenant_bound(acme.ref):
         g.member = db.session.get(Member, acme.admin_member_id)
-        html = render_template("pipelines/_customer_deals.html", customer={"id": customer_id},
+        html = render_template("deals/_customer_deals.html", customer={"id": customer_id},
                                deals=deal_queries.deals_for_customer(g.member, customer_id))
     assert "Ten seats" in html and "Lead" in html and "CN¥3,000.00" in html
     assert f"/{acme.slug}/deals/new?customer_id={customer_id}" in html
