@@ -41,7 +41,8 @@ def _enqueue_pending(session) -> None:
                 queue(queue_name).enqueue_at(at, func, *args, **options)
         except redis.RedisError:
             # The work is committed; what needs retrying (the outbox) is found again by its sweeper.
-            log.warning("could not enqueue %s%r on %s", func.__name__, args, queue_name, exc_info=True)
+            name = getattr(func, "__name__", func)  # a job may be named by its dotted path
+            log.warning("could not enqueue %s%r on %s", name, args, queue_name, exc_info=True)
 
 
 @event.listens_for(db.session, "after_rollback")

@@ -84,7 +84,7 @@ def read_cursor(text: str, kinds: Sequence[type]) -> list | None:
         if not isinstance(values, list) or len(values) != len(kinds):
             return None
         return [None if value is None else _typed(value, kind) for value, kind in zip(values, kinds)]
-    except (ValueError, TypeError, ArithmeticError):
+    except (ValueError, TypeError, ArithmeticError, RecursionError):  # RecursionError: "[[[[..." nested deep
         return None
 
 
@@ -102,6 +102,7 @@ def _typed(value, kind: type):
     if kind is int and type(value) is int and value in INTEGERS:
         return value
     if kind is str and isinstance(value, str) and "\x00" not in value:
+        value.encode("utf-8")  # a lone surrogate ("\ud800") is no text PostgreSQL can compare: ValueError
         return value
     if kind is Decimal and isinstance(value, str) and PLAIN_DECIMAL.fullmatch(value):
         return Decimal(value)

@@ -205,3 +205,20 @@ def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenan
     assert client.post("/login", data={"email": f"admin@{tenant.slug}.example", "password": "password-123"}
                        ).status_code == 303
     assert "Hello, Ada Admin" in client.get(f"/{tenant.slug}/").text
+
+
+def test_deal_events_written_before_the_rename_open_their_deal_after_upgrade(app, acme, admin, make_deal, in_tenant):
+    from tenants.migrations import upgrade_schema
+
+    deal_id = make_deal(acme, title="Renamed route deal")
+    from crm.deals.models import Deal
+
+    customer_id = in_tenant(acme, lambda: db.session.get(Deal, deal_id).customer_id)
+    with app.app_context(), db.engine.begin() as connection:  # an event as the old code stored it, one version back
+        connection.execute(text(f"update t_{acme.id}.timeline_events set payload = jsonb_set(payload, '{{link,0}}', "
+                                f"'\"pipelines.show\"') where deal_id = :d"), {"d": deal_id})
+        connection.execute(text(f"update t_{acme.id}.alembic_version set version_num = 't0014'"))
+    with app.app_context():
+        upgrade_schema(db.engine, f"t_{acme.id}")
+    page = admin.get(f"/{acme.slug}/customers/{customer_id}")
+    assert page.status_code == 200 and f'href="/{acme.slug}/deals/{deal_id}"' in page.text
