@@ -50,6 +50,7 @@ def test_admin_adds_a_recycle_rule_in_the_modal(new_page, make_tenant, login, sh
     modal.get_by_role("button", name="Save").click()
     expect(modal.locator("#days-error")).to_have_text("Enter a whole number from 1 to 3650.")
     expect(modal.get_by_label("A", exact=True)).to_be_checked()  # what was chosen stays
+    expect(modal.get_by_label("for this many days")).to_be_focused()  # the cursor waits in the field to fix
     modal.get_by_label("for this many days").fill("30")
     modal.get_by_role("button", name="Save").click()
     expect(modal).to_be_hidden()
