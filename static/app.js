@@ -7,11 +7,7 @@
     if (event.detail.target.id === "modal-body" && !modal().open) {
       modal().showModal();
     }
-  });
-
-  // In the modal, put the cursor in the first field that needs fixing (else the first field). After settling:
-  // htmx itself focuses the swapped content's [autofocus] field while it settles, which would win otherwise.
-  document.addEventListener("htmx:afterSettle", function () {
+    // In the modal, put the cursor in the first field that needs fixing (else the first field).
     if (modal().open) {
       var first = modal().querySelector("[aria-invalid=true]") || modal().querySelector("[autofocus]");
       if (first) { first.focus(); }
