@@ -6,15 +6,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import htmx_idle, modal_shown
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "password-123"  # make_tenant's admin and add_member's members alike
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth + 1"
-
-
-def htmx_idle(page):
-    """No htmx request in flight and no swap still settling."""
-    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
 
 
 def sign_in(page, tenant, email: str):
@@ -94,7 +91,7 @@ def test_admin_defines_fields_a_rep_uses_them_sensitive_stays_masked(
     # A new customer with a Tier and a Passport number: the rep may enter it but not see it again.
     page.get_by_role("link", name="+ New customer").click()
     modal = page.locator("dialog#modal")
-    expect(modal.get_by_role("heading", name="New customer")).to_be_visible()
+    modal_shown(page, "New customer")
     modal.get_by_label("Name", exact=True).fill("Rep Customer 陈")
     modal.get_by_label("Tier").select_option(label="Gold")
     modal.get_by_label("Passport").fill("E12345678")

@@ -7,12 +7,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import htmx_idle, modal_shown
+
 pytestmark = pytest.mark.e2e
-
-
-def htmx_idle(page):
-    """No htmx request in flight and no swap still settling."""
-    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
 
 
 def test_sign_up_a_company_lands_in_its_new_workspace(page, shot):
@@ -52,7 +49,7 @@ def test_new_customer_modal_keeps_input_on_error_then_saves(page, make_tenant, l
     page.get_by_role("link", name="+ New customer").click()
     modal = page.locator("dialog#modal")
     expect(modal).to_be_visible()
-    expect(modal.get_by_role("heading", name="New customer")).to_be_visible()
+    modal_shown(page, "New customer")
     expect(modal.get_by_label("Name")).to_be_focused()
 
     modal.get_by_label("Name").fill("李雷")

@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import modal_shown
+
 pytestmark = pytest.mark.e2e
 
 LILEI = "李雷 · +86 139 1234 5678"
@@ -44,7 +46,7 @@ def test_the_deal_form_chooser_refines_on_every_search(page, tenant, login):
     page.goto(f"/{tenant.slug}/deals/")
     page.get_by_role("link", name="+ New deal").click()
     modal = page.locator("dialog#modal")
-    expect(modal.get_by_role("heading", name="New deal")).to_be_visible()
+    modal_shown(page, "New deal")
     modal.get_by_label("Title").fill("Tea for the office")
     choose_lilei_after_two_searches(page, modal)
     modal.get_by_role("button", name="Save").click()

@@ -3,6 +3,8 @@ a refused move puts the card back, and a phone moves a deal with the card's "Mov
 Run: pytest tests/e2e/test_deals_browser.py -q -p no:randomly"""
 import pytest
 from playwright.sync_api import expect
+
+from tests.e2e.htmx import modal_shown
 from sqlalchemy import select
 
 from crm.extensions import db
@@ -88,7 +90,7 @@ def test_dropping_on_lost_asks_why_first(page, board, login, in_tenant, shot):
         drag(page, card(page, deal_id), column(page, stages["Lost"]).locator(".kanban-cards"))
     modal = page.locator("dialog#modal")
     expect(modal).to_be_visible()
-    expect(modal.get_by_role("heading", name="Why was CRM seats lost?")).to_be_visible()
+    modal_shown(page, "Why was CRM seats lost?")
     expect(column(page, stages["Lead"]).locator(card(page, deal_id))).to_be_visible()  # not moved yet
     assert stage_of(in_tenant, tenant, deal_id) == stages["Lead"]
 

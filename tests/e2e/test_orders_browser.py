@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import htmx_idle
+
 pytestmark = pytest.mark.e2e
 
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth + 1"
@@ -27,11 +29,6 @@ def add_order(in_tenant, tenant, customer_id: int) -> int:
     line = LineInput(key="a1", description="Green tea", quantity="3", unit_price="19.99", discount="15")
     return in_tenant(tenant, lambda: service.create_order(db.session.get(Member, tenant.admin_member_id),
                                                           {"customer_id": str(customer_id)}, [line]).id)
-
-
-def htmx_idle(page):
-    """No htmx request in flight and no swap still settling."""
-    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
 
 
 def place_order(page, tenant) -> None:

@@ -3,6 +3,8 @@ with a reason."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import modal_shown
+
 pytestmark = pytest.mark.e2e
 
 
@@ -43,7 +45,7 @@ def test_admin_adds_a_recycle_rule_in_the_modal(new_page, make_tenant, login, sh
     page.goto(f"/{tenant.slug}/pool/rules")
     page.get_by_role("link", name="+ New rule").click()
     modal = page.locator("dialog#modal")
-    expect(modal.get_by_role("heading", name="New recycle rule")).to_be_visible()
+    modal_shown(page, "New recycle rule")
     modal.get_by_label("Name").fill("三十天未跟进")
     modal.get_by_label("for this many days").fill("0")
     modal.get_by_label("A", exact=True).check()

@@ -5,14 +5,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import htmx_idle, modal_shown
+
 pytestmark = pytest.mark.e2e
 
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth + 1"
-
-
-def htmx_idle(page):
-    """No htmx request in flight and no swap still settling."""
-    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
 
 
 def test_open_comment_resolve_and_close_a_ticket_with_a_rating(page, make_tenant, make_customer, login, shot):
@@ -25,7 +22,7 @@ def test_open_comment_resolve_and_close_a_ticket_with_a_rating(page, make_tenant
 
     page.get_by_role("link", name="+ New ticket").click()
     modal = page.locator("dialog#modal")
-    expect(modal.get_by_role("heading", name="New ticket")).to_be_visible()
+    modal_shown(page, "New ticket")
     with page.expect_response(lambda r: "/customers/choices" in r.url and r.status == 200):
         modal.get_by_role("searchbox", name="Customer").press_sequentially("欧阳")
     htmx_idle(page)
@@ -72,7 +69,7 @@ def test_open_comment_resolve_and_close_a_ticket_with_a_rating(page, make_tenant
     expect(page.locator(".ticket-badges .ticket-status")).to_have_text("Resolved")
 
     page.locator("#ticket-moves").get_by_role("link", name="Close").click()
-    expect(modal.get_by_role("heading", name="Close TK-000001")).to_be_visible()
+    modal_shown(page, "Close TK-000001")
     modal.get_by_label("Satisfaction").select_option("5")
     modal.get_by_label("Customer's comment").fill("很满意 Very happy")
     modal.get_by_role("button", name="Close ticket").click()
