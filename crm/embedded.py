@@ -83,11 +83,16 @@ def ensure_database(admin_url: str, name: str) -> str:
 
 
 def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name` and the tenant roles made for it (tenants/roles.py), so that the next database of
+    that name starts without them."""
     import psycopg
     from psycopg import sql
 
+    from tenants.roles import drop_database_roles
+
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database_roles(connection, name)
 
 
 def with_database(url: str, name: str) -> str:

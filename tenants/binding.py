@@ -1,22 +1,27 @@
-"""Where a tenant is bound: the session's schema map, re-applied at the start of every transaction."""
+"""Where a tenant is bound: the session's schema map and the tenant's database role, set again at the start of
+every transaction."""
 from contextlib import contextmanager
 
 from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from tenants import roles
+
 TENANT_PLACEHOLDER = "tenant"
 
 
 @event.listens_for(Session, "after_begin")
 def bind_tenant_schema(session, transaction, connection):
-    """Map the placeholder schema `tenant` to the bound tenant's schema for this transaction.
+    """Map the placeholder schema `tenant` to the bound tenant's schema for this transaction, and act as the
+    tenant's role (tenants/roles.py) so that PostgreSQL refuses any other tenant's schema.
 
     With no tenant bound the SQL names schema `tenant`, which never exists, so it fails loudly.
     """
     tenant = g.get("tenant") if has_app_context() else None
     if tenant is not None:
         connection.execution_options(schema_translate_map={TENANT_PLACEHOLDER: tenant.schema})
+        roles.switch_to(connection, tenant.schema)
 
 
 def current_tenant():

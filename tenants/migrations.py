@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from tenants import roles
 from tenants.provisioning import MIGRATIONS
 
 
@@ -27,8 +28,12 @@ def upgrade_public(engine) -> None:
 
 
 def upgrade_schema(engine, schema: str, revision: str = "head") -> None:
-    """Migrate one tenant schema to `revision` in one transaction."""
+    """Migrate one tenant schema to `revision` in one transaction, as the tenant's role: first the schema is
+    given to that role if it is not yet (a database from before tenant roles), so what the migration creates
+    is the tenant's too."""
     with engine.begin() as connection:
+        roles.ensure_owner(connection, schema)
+        roles.switch_to(connection, schema)
         command.upgrade(_config("tenant", connection, schema), revision)
 
 

@@ -9,7 +9,7 @@ from crm.extensions import db, utcnow
 
 class Tenant(db.Model):
     __tablename__ = "tenants"
-    __table_args__ = {"schema": "public"}
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ()}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -31,7 +31,9 @@ class Membership(db.Model):
     """An account's access to a tenant; the tenant's own `members` row holds role and profile."""
 
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("account_id", "tenant_id"), {"schema": "public"})
+    # An invitation is accepted inside the tenant's transaction (crm/members/service.accept).
+    __table_args__ = (UniqueConstraint("account_id", "tenant_id"),
+                      {"schema": "public", "info": {"tenant_access": ("SELECT", "INSERT")}})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("public.accounts.id", ondelete="CASCADE"), index=True)
@@ -43,7 +45,7 @@ class Invitation(db.Model):
     """An invitation to join a tenant. Public, because the invitee has no membership to resolve it with."""
 
     __tablename__ = "invitations"
-    __table_args__ = {"schema": "public"}
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ("SELECT", "INSERT", "UPDATE")}}  # members settings
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("public.tenants.id", ondelete="CASCADE"), index=True)
@@ -69,11 +71,11 @@ class Invitation(db.Model):
 
 
 class SpareSchema(db.Model):
-    """A tenant schema built ahead of time (tenants/spares.py), waiting to be renamed into a new tenant's."""
+    """A tenant schema built ahead of time (tenants/spares.py) for a reserved tenant id, waiting for a sign-up."""
 
     __tablename__ = "spare_schemas"
-    __table_args__ = {"schema": "public"}
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ()}}
 
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     head: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from crm.extensions import db
+from tenants import roles
 from tenants.models import Tenant, schema_name
 
 SCHEMA_TOKEN = "__tenant_schema__"
@@ -30,9 +31,9 @@ def tenant_head() -> str:
 
 @cache
 def ddl_script() -> str:
-    """One SQL script that builds a tenant schema at head; the schema name is a token to fill in."""
+    """One SQL script that builds a tenant schema's tables at head; the schema name is a token to fill in."""
     dialect = postgresql.psycopg.dialect()
-    statements = ['CREATE SCHEMA "%s"' % SCHEMA_TOKEN]
+    statements = []
     for table in tenant_tables():
         statements.append(CreateTable(table))
         statements.extend(CreateIndex(index) for index in sorted(table.indexes, key=lambda i: i.name))
@@ -66,26 +67,29 @@ def seeds_new_tenants(func: Callable[[dict], None]) -> Callable[[dict], None]:
 
 
 def build_schema(schema: str) -> None:
-    """Run the DDL script and every registered seeder for `schema` inside the current transaction."""
-    # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
-    db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
-    in_schema = {"schema_translate_map": {"tenant": schema}}
-    for name in sorted(_seeders):
-        _seeders[name](in_schema)
+    """Create `schema` and its role, then run the DDL script and every registered seeder as that role (so it
+    owns every table), inside the current transaction."""
+    roles.create_schema(db.session.connection(), schema)
+    with roles.acting_as(schema) as in_schema:
+        # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
+        db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
+        for name in sorted(_seeders):
+            _seeders[name](in_schema)
 
 
 def provision_tenant(name: str, slug: str) -> Tenant:
     """Create a tenant, still without members, in the current transaction; the caller commits (or rolls back
     everything) and refills the spare schemas (crm/jobs.py).
 
-    A spare schema built ahead of time is taken when one is ready (a rename); otherwise the schema is
-    built here. Either way the tenant is at the migration head with the default seeds."""
+    A spare schema built ahead of time is taken when one is ready (the tenant gets the id it was built for);
+    otherwise the schema is built here. Either way the tenant is at the migration head with the default seeds,
+    owned by its own role."""
     from tenants import spares
 
-    tenant = Tenant(name=name, slug=slug, status="active")
+    spare_id = spares.claim_spare()
+    tenant = Tenant(id=spare_id, name=name, slug=slug, status="active")
     db.session.add(tenant)
     db.session.flush()
-    schema = schema_name(tenant.id)
-    if not spares.claim_spare(schema):
-        build_schema(schema)
+    if spare_id is None:
+        build_schema(schema_name(tenant.id))
     return tenant

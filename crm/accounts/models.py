@@ -10,7 +10,8 @@ from crm.extensions import db, utcnow
 
 class Account(UserMixin, db.Model):
     __tablename__ = "accounts"
-    __table_args__ = {"schema": "public"}
+    # Tenant requests load the signed-in account (Flask-Login) after the tenant is bound.
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ("SELECT",)}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
@@ -30,7 +31,8 @@ class OutboundEmail(db.Model):
     """A platform email (password reset, invitation) waiting for or past delivery."""
 
     __tablename__ = "outbound_emails"
-    __table_args__ = {"schema": "public"}
+    # Tenant jobs queue platform emails (the pool's warnings); they never read them: reset links are in here.
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ("INSERT", "SELECT (id)")}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to_address: Mapped[str] = mapped_column(String(254))

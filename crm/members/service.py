@@ -17,6 +17,7 @@ from crm.members.permissions import ACTIONS, OFFERED, RESOURCES, SCOPES, matrix
 from crm.validation import record_id
 from tenants.binding import current_tenant
 from tenants.models import Invitation, Membership
+from tenants.roles import acting_as
 
 INVITATION_DAYS = 7
 
@@ -32,14 +33,15 @@ def members(include_inactive: bool = True) -> list[Member]:
 
 def add_first_admin(schema: str, account: Account) -> None:
     """A new workspace's first member, with the Admin role, in the same transaction that built its schema."""
-    db.session.execute(
-        insert(Member).from_select(
-            ["account_id", "role_id", "name", "email", "active"],
-            select(db.literal(account.id), Role.id, db.literal(account.name), db.literal(account.email),
-                   db.literal(True)).where(Role.key == "admin"),
-        ),
-        execution_options={"schema_translate_map": {"tenant": schema}},  # the new tenant is not bound yet
-    )
+    with acting_as(schema) as in_schema:  # the new tenant is not bound yet
+        db.session.execute(
+            insert(Member).from_select(
+                ["account_id", "role_id", "name", "email", "active"],
+                select(db.literal(account.id), Role.id, db.literal(account.name), db.literal(account.email),
+                       db.literal(True)).where(Role.key == "admin"),
+            ),
+            execution_options=in_schema,
+        )
 
 
 def member_name(member_id) -> str:

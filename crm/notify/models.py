@@ -49,7 +49,8 @@ class NotificationDue(db.Model):
     """(tenant, notification, due time) for every message not yet sent, failed or cancelled."""
 
     __tablename__ = "notification_due"
-    __table_args__ = {"schema": "public"}
+    # Written with the tenant's notifications, in the tenant's transaction (crm/notify/outbox.py).
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ("SELECT", "INSERT", "UPDATE", "DELETE")}}
 
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,7 +77,8 @@ class DevMessage(db.Model):
     """In development every email, SMS and bot message lands here instead of leaving the machine."""
 
     __tablename__ = "dev_messages"
-    __table_args__ = {"schema": "public"}
+    # Written by the send job, in the tenant's transaction; read by the dev outbox page, outside it.
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ("INSERT", "SELECT (id)")}}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int | None]

@@ -10,12 +10,14 @@ def include_object(obj, name, type_, reflected, compare_to):
 
 def run(connection):
     from crm.extensions import db
+    from tenants.roles import grant_public
 
     context.configure(connection=connection, target_metadata=db.metadata, include_schemas=True,
                       include_name=lambda n, t, p: n == "public" if t == "schema" else True,
                       include_object=include_object, version_table_schema="public")
     with context.begin_transaction():
         context.run_migrations()
+        grant_public(connection)  # what tenant transactions may do with the public tables, as they now are
 
 
 connection = config.attributes.get("connection")

@@ -169,36 +169,38 @@ def test_cli_create_list_and_upgrade_report_per_tenant(app, acme):
 
 
 def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenant, acme, in_tenant):
-    from tenants.models import SpareSchema
+    from tenants import roles
+    from tenants.models import SpareSchema, schema_name
+    from tenants.provisioning import build_schema
     from tenants.spares import refill
 
     app.config["TENANT_POOL_SIZE"] = 2
     try:
         with app.app_context():
-            with db.engine.begin() as connection:  # a spare left from an older head is dropped, never used
-                connection.execute(text("create schema spare_stale"))
-                connection.execute(text("insert into public.spare_schemas (name, head, created_at) "
-                                        "values ('spare_stale', 'old', now())"))
+            # A spare left from an older head is dropped with its role, never used.
+            build_schema("t_999999")
+            db.session.add(SpareSchema(tenant_id=999999, head="old"))
+            db.session.commit()
+            stale_role = roles.tenant_role(db.session.connection(), "t_999999")
             assert refill() == 2
-            spares = set(db.session.scalars(select(SpareSchema.name)))
-            assert len(spares) == 2 and "spare_stale" not in spares
-            assert db.session.scalar(text("select count(*) from pg_namespace where nspname = 'spare_stale'")) == 0
+            spares = set(db.session.scalars(select(SpareSchema.tenant_id)))
+            assert len(spares) == 2 and 999999 not in spares
+            assert db.session.scalar(text("select count(*) from pg_namespace where nspname = 't_999999'")) == 0
+            assert db.session.scalar(text("select count(*) from pg_roles where rolname = :r"), {"r": stale_role}) == 0
         tenant = make_tenant()
         with app.app_context():
-            left = set(db.session.scalars(select(SpareSchema.name)))
-            assert len(left) == 1 and left < spares  # one spare was renamed into the tenant
-            taken = (spares - left).pop()
-            assert db.session.scalar(text("select count(*) from pg_namespace where nspname = :n"), {"n": taken}) == 0
+            left = set(db.session.scalars(select(SpareSchema.tenant_id)))
+            assert len(left) == 1 and spares == left | {tenant.id}  # the tenant got the id its spare was built for
             with db.engine.connect() as connection:
                 pooled = connection.execute(text(STRUCTURE), {"s": f"t_{tenant.id}"}).all()
-                cold = connection.execute(text(STRUCTURE), {"s": next(iter(left))}).all()
+                cold = connection.execute(text(STRUCTURE), {"s": schema_name(next(iter(left)))}).all()
         assert pooled == cold
         assert in_tenant(tenant, lambda: seeds(tenant)) == in_tenant(acme, lambda: seeds(acme))
     finally:
         app.config["TENANT_POOL_SIZE"] = 0
         with app.app_context():
-            for name in db.session.scalars(select(SpareSchema.name)).all():
-                db.session.execute(text(f'drop schema "{name}" cascade'))
+            for tenant_id in db.session.scalars(select(SpareSchema.tenant_id)).all():
+                roles.drop_schema(db.session.connection(), schema_name(tenant_id))
             db.session.execute(text("delete from public.spare_schemas"))
             db.session.commit()
     client = app.test_client()
