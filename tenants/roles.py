@@ -19,8 +19,10 @@ SET ROLE bounds wrong queries, not arbitrary SQL: a statement may always `RESET 
 """
 import hashlib
 import re
+import weakref
 from contextlib import contextmanager
 
+from psycopg import pq
 from sqlalchemy import text
 
 from crm.extensions import db
@@ -31,7 +33,7 @@ _PRIVILEGE = re.compile(r"(SELECT|INSERT|UPDATE|DELETE)(?: \(([a-z_][a-z0-9_]*(?
 # and `_tenant_keys` (12): a longer database name is cut and made unique by a hash of all of it.
 PREFIX_BYTES = 63 - 13
 
-_prefixes: dict[str, str] = {}
+_prefixes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> prefix
 
 
 def prefix_for(database: str) -> str:
@@ -45,10 +47,10 @@ def prefix_for(database: str) -> str:
 def prefix(connection) -> str:
     """This database's role prefix, asked of the server once per engine (through PgBouncer the URL's database
     name may be an alias)."""
-    key = connection.engine.url.render_as_string(hide_password=True)
-    if key not in _prefixes:
-        _prefixes[key] = prefix_for(connection.exec_driver_sql("select current_database()").scalar())
-    return _prefixes[key]
+    engine = connection.engine
+    if engine not in _prefixes:
+        _prefixes[engine] = prefix_for(connection.exec_driver_sql("select current_database()").scalar())
+    return _prefixes[engine]
 
 
 def quoted(name: str) -> str:
@@ -65,8 +67,25 @@ def group_roles(connection) -> tuple[str, str]:
 
 
 def switch_to(connection, schema: str) -> None:
-    """Act as `schema`'s role until the transaction ends."""
-    connection.exec_driver_sql(f"SET LOCAL ROLE {quoted(tenant_role(connection, schema))}")
+    """Act as `schema`'s role until the transaction ends.
+
+    At the start of a transaction the SET goes to the server with its BEGIN, in one round trip, under the driver:
+    psycopg would send a BEGIN of its own and wait for it first, and that round trip was nearly all of the cost
+    (0.05 against 0.004 ms: docs/benchmarks.md). The driver then finds its transaction begun and sends no BEGIN.
+    """
+    command = f"SET LOCAL ROLE {quoted(tenant_role(connection, schema))}"
+    driver = connection.connection.driver_connection
+    if _begins_plainly(driver) and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        result = driver.pgconn.exec_(f"BEGIN; {command}".encode(driver.info.encoding))
+        if result.status == pq.ExecStatus.COMMAND_OK:
+            return
+        driver.pgconn.exec_(b"ROLLBACK")  # and let the driver report the error below, as for any statement
+    connection.exec_driver_sql(command)
+
+
+def _begins_plainly(driver) -> bool:
+    """Whether the driver would start a transaction with a bare BEGIN (no isolation level, no autocommit)."""
+    return not driver.autocommit and (driver.isolation_level, driver.read_only, driver.deferrable) == (None,) * 3
 
 
 def _role_exists(connection, role: str) -> bool:

@@ -57,27 +57,27 @@ def test_a_tenant_transaction_reaches_only_the_public_tables_it_needs(app, acme)
 def test_requests_and_jobs_act_as_their_tenants_role(app, acme, client_as):
     from crm.jobs import tenant_job
 
-    transactions = []
-    began = lambda conn: transactions.append([])  # noqa: E731
-    sent = lambda conn, cursor, statement, *args: transactions[-1].append(statement)  # noqa: E731
+    ran_as = []
+
+    def who_ran(conn, cursor, statement, *args):  # asked of the server on the same connection, past SQLAlchemy
+        ran_as.append((statement, cursor.connection.execute("select current_user").fetchone()[0]))
+
     with app.app_context():
         role, engine = role_of(acme), db.engine
     client = client_as(acme.admin_account_id)
-    event.listen(engine, "begin", began)
-    event.listen(engine, "before_cursor_execute", sent)
+    event.listen(engine, "after_cursor_execute", who_ran)
     try:
         page = client.get(f"/{acme.slug}/customers/")
     finally:
-        event.remove(engine, "begin", began)
-        event.remove(engine, "before_cursor_execute", sent)
+        event.remove(engine, "after_cursor_execute", who_ran)
     assert page.status_code == 200
-    # Only the tenant's own lookup (a connection of its own) runs as the app; every other transaction starts as
-    # the tenant, before the account, the member or the page are read.
-    lookup, *tenant_transactions = transactions
-    assert len(lookup) == 1 and "FROM public.tenants" in lookup[0]
-    assert tenant_transactions and all(statements[0] == f'SET LOCAL ROLE "{role}"'
-                                       for statements in tenant_transactions)
-    assert any(f"t_{acme.id}.customers" in statement for statement in tenant_transactions[-1])
+    # Only the tenant's own lookup (on a connection of its own) runs as the app: the account, the member and
+    # the page's rows are read as the tenant.
+    lookup, *statements = ran_as
+    assert "FROM public.tenants" in lookup[0] and lookup[1] != role
+    assert {user for _statement, user in statements} == {role}
+    assert any("public.accounts" in statement for statement, _user in statements)
+    assert any(f"t_{acme.id}.customers" in statement for statement, _user in statements)
 
     @tenant_job
     def who_am_i():
