@@ -357,8 +357,8 @@ def print_table(rows: list[list[str]], results: dict) -> None:
     for scale in ("few", "many"):
         c = results[scale]["catalog"]
         print(f"\ncatalog with {results[scale]['roles']:,} tenant roles: {c['roles']:,} roles, "
-              f"{c['role_memberships']:,} memberships, pg_authid {c['pg_authid_bytes'] / 1024:,.0f} KiB, pg_auth_members "
-              f"{c['pg_auth_members_bytes'] / 1024:,.0f} KiB, pg_shdepend {c['shared_dependencies']:,} rows "
+              f"{c['role_memberships']:,} memberships, pg_authid {c['pg_authid_bytes'] / 1024:,.0f} KiB, "
+              f"pg_auth_members {c['pg_auth_members_bytes'] / 1024:,.0f} KiB, pg_shdepend {c['shared_dependencies']:,} rows "
               f"{c['pg_shdepend_bytes'] / 1024:,.0f} KiB ({c['shared_dependencies_of_one_tenant']} for one tenant)")
     print(f"{results['many']['roles']:,} roles made in {results['roles_made_seconds']:.1f} s")
     m = results["machine"]

@@ -30,6 +30,8 @@ def upgrade(processes):
     reports = upgrade_all(db.engine, processes)
     for report in reports:
         outcome = "FAILED " + report.error if report.error else "ok"
+        if report.given:
+            outcome += f" ({report.given} objects given to the tenant's role)"
         click.echo(f"{report.schema:<10} {report.before or '-':>8} -> {report.after or '-':<8} "
                    f"{report.seconds * 1000:7.1f} ms  {outcome}")
     click.echo(f"{refill()} spare schemas built at head")

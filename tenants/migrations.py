@@ -27,14 +27,15 @@ def upgrade_public(engine) -> None:
         command.upgrade(_config("public", connection), "head")
 
 
-def upgrade_schema(engine, schema: str, revision: str = "head") -> None:
+def upgrade_schema(engine, schema: str, revision: str = "head") -> int:
     """Migrate one tenant schema to `revision` in one transaction, as the tenant's role: first the schema is
-    given to that role if it is not yet (a database from before tenant roles), so what the migration creates
-    is the tenant's too."""
+    given to that role if it is not yet (a database from before tenant roles), so that what the migration
+    creates is the tenant's too. Returns how many objects were given to the role (0 once done)."""
     with engine.begin() as connection:
-        roles.ensure_owner(connection, schema)
+        given = roles.ensure_owner(connection, schema)
         roles.switch_to(connection, schema)
         command.upgrade(_config("tenant", connection, schema), revision)
+    return given
 
 
 @dataclass
@@ -44,25 +45,36 @@ class SchemaReport:
     after: str | None
     seconds: float
     error: str | None = None
+    given: int = 0  # objects given to the tenant's role by this run
 
 
 def schema_version(connection, schema: str) -> str | None:
     return MigrationContext.configure(connection, opts={"version_table_schema": schema}).get_current_revision()
 
 
-def _migrate_one(url: str, schema: str) -> SchemaReport:
+def migrate_one(url: str, schema: str) -> SchemaReport:
+    """Migrate one tenant schema to head on a connection of its own, and report; an error is reported, not
+    raised. Its version is read as its role: the login role itself may not read a tenant's tables."""
     engine = create_engine(url, poolclass=NullPool)
-    started = time.perf_counter()
-    with engine.connect() as connection:
-        before = schema_version(connection, schema)
+    started, before, given = time.perf_counter(), None, 0
     try:
+        with engine.begin() as connection:  # on its own: a schema given to its role stays so if a migration fails
+            given = roles.ensure_owner(connection, schema)
+            before = _version(connection, schema)
         upgrade_schema(engine, schema)
+        with engine.connect() as connection:
+            after = _version(connection, schema)
     except Exception as error:  # one failing tenant is reported; the others go on
-        return SchemaReport(schema, before, before, time.perf_counter() - started, f"{type(error).__name__}: {error}")
-    with engine.connect() as connection:
-        after = schema_version(connection, schema)
-    engine.dispose()
-    return SchemaReport(schema, before, after, time.perf_counter() - started)
+        return SchemaReport(schema, before, before, time.perf_counter() - started, f"{type(error).__name__}: {error}",
+                            given)
+    finally:
+        engine.dispose()
+    return SchemaReport(schema, before, after, time.perf_counter() - started, given=given)
+
+
+def _version(connection, schema: str) -> str | None:
+    roles.switch_to(connection, schema)
+    return schema_version(connection, schema)
 
 
 def tenant_schemas(engine) -> list[str]:
@@ -80,7 +92,7 @@ def upgrade_all(engine, processes: int = 4) -> list[SchemaReport]:
     # Alembic's `op` and `context` are process-wide, so tenants run in parallel processes, not threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, min(processes, len(schemas))), mp_context=context) as pool:
-        return list(pool.map(_migrate_one, [url] * len(schemas), schemas))
+        return list(pool.map(migrate_one, [url] * len(schemas), schemas))
 
 
 def current_schema() -> str:

@@ -153,7 +153,8 @@ def test_a_schema_from_before_tenant_roles_is_given_to_its_role_by_the_upgrade(a
     with pytest.raises(DBAPIError, match=f'role "{role}" does not exist'):  # so: upgrade, then deploy the code
         client_as(old.admin_account_id).get(f"/{old.slug}/customers/")
     with app.app_context():
-        upgrade_schema(db.engine, schema)
+        tables = db.session.scalar(text("select count(*) from pg_tables where schemaname = :s"), {"s": schema})
+        assert upgrade_schema(db.engine, schema) == 1 + tables  # the schema, its tables (their sequences follow)
         owners = set(db.session.scalars(text(
             "select pg_get_userbyid(relowner) from pg_class where relnamespace = to_regnamespace(:s)"), {"s": schema}))
         with db.engine.begin() as connection:
@@ -224,7 +225,7 @@ def test_the_app_runs_on_a_login_role_that_is_no_superuser_and_reads_no_tenant_i
     the rights production gives the app; the login role on its own reads no tenant's data."""
     from crm.accounts import service as accounts
     from crm.accounts.models import Account
-    from tenants.migrations import schema_version, upgrade_public, upgrade_schema
+    from tenants.migrations import migrate_one, schema_version, upgrade_public, upgrade_schema
     from tenants.models import SpareSchema
     from tenants.provisioning import tenant_head
     from tenants.spares import refill
@@ -253,6 +254,9 @@ def test_the_app_runs_on_a_login_role_that_is_no_superuser_and_reads_no_tenant_i
         spare_id = db.session.scalar(select(SpareSchema.tenant_id))
     took_spare, page = sign_up("prod-spare")
     assert took_spare == spare_id and page.status_code == 200
+    with login_app.app_context():  # what `tenants upgrade` runs for each tenant, in a process of its own
+        report = migrate_one(db.engine.url.render_as_string(hide_password=False), f"t_{cold_id}")
+    assert (report.before, report.after, report.error, report.given) == (tenant_head(), tenant_head(), None, 0)
     with login_app.app_context():
         assert refill() == 1
         db.session.execute(text("update public.spare_schemas set head = 'old'"))
