@@ -1,8 +1,8 @@
 """Benchmark of the isolation PostgreSQL enforces (tenants/roles.py): what `SET LOCAL ROLE` costs per transaction
 and per request, what a tenant's own role costs at provisioning, and both again with 10,000 tenant roles.
 
-    .venv/bin/python bench/roles.py           # full: about 3 minutes on 2 cores
-    .venv/bin/python bench/roles.py --quick   # smaller counts, 2,000 roles: about a minute
+    .venv/bin/python bench/roles.py           # full: about 2 minutes on 2 cores
+    .venv/bin/python bench/roles.py --quick   # 500 and 2,000 roles, fewer samples: about 30 s
 
 Same services as bench/run.py (embedded PostgreSQL + Valkey, or DATABASE_URL + REDIS_URL with a database
 `crm_bench`, dropped at the end with its roles). The app runs as production's login role would

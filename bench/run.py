@@ -267,6 +267,7 @@ def bench_provisioning(app, raw_url: str, n: int, counter: StatementCounter, sec
 
     try:
         from tenants import spares
+        pool = spares.refill
     except ImportError:
         pool = None
     settle = settle_cluster(raw_url, SETTLE_BUILDS)

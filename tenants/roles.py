@@ -71,7 +71,7 @@ def switch_to(connection, schema: str) -> None:
 
     At the start of a transaction the SET goes to the server with its BEGIN, in one round trip, under the driver:
     psycopg would send a BEGIN of its own and wait for it first, and that round trip was nearly all of the cost
-    (0.05 against 0.004 ms: docs/benchmarks.md). The driver then finds its transaction begun and sends no BEGIN.
+    (0.08 against 0.02 ms: docs/benchmarks.md). The driver then finds its transaction begun and sends no BEGIN.
     """
     command = f"SET LOCAL ROLE {quoted(tenant_role(connection, schema))}"
     driver = connection.connection.driver_connection
