@@ -369,7 +369,8 @@ def print_table(rows: list[list[str]], results: dict) -> None:
         print(f"\ncatalog with {results[scale]['roles']:,} tenant roles: {c['roles']:,} roles, "
               f"{c['role_memberships']:,} memberships, pg_authid {c['pg_authid_bytes'] / 1024:,.0f} KiB, "
               f"pg_auth_members {c['pg_auth_members_bytes'] / 1024:,.0f} KiB, "
-              f"pg_shdepend {c['shared_dependencies']:,} rows {c['pg_shdepend_bytes'] / 1024:,.0f} KiB ({c['shared_dependencies_of_one_tenant']} for one tenant)")
+              f"pg_shdepend {c['shared_dependencies']:,} rows {c['pg_shdepend_bytes'] / 1024:,.0f} KiB "
+              f"({c['shared_dependencies_of_one_tenant']} for one tenant)")
     print(f"{results['many']['roles']:,} roles made in {results['roles_made_seconds']:.1f} s")
     m = results["machine"]
     print(f"\nmachine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, {m['postgres'].split(' on ')[0]}, "

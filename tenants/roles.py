@@ -112,20 +112,19 @@ def create_schema(connection, schema: str) -> None:
 def acting_as(schema: str):
     """Run a block of the current transaction as `schema`'s role, for writes into a schema that no tenant
     binding maps (provisioning); yields the execution options that map the models onto it. The role in force
-    before comes back afterwards."""
+    before comes back afterwards; after an error the transaction can only be rolled back, which ends it too."""
     db.session.flush()  # pending public rows go in as who added them, not as the tenant
     connection = db.session.connection()
     before = connection.exec_driver_sql("select current_setting('role')").scalar()
     switch_to(connection, schema)
-    try:
-        yield {"schema_translate_map": {"tenant": schema}}
-        db.session.flush()
-    finally:
-        connection.exec_driver_sql("SET LOCAL ROLE " + ("NONE" if before == "none" else quoted(before)))
+    yield {"schema_translate_map": {"tenant": schema}}
+    db.session.flush()
+    connection.exec_driver_sql("SET LOCAL ROLE " + ("NONE" if before == "none" else quoted(before)))
 
 
 def drop_schema(connection, schema: str) -> None:
-    """Drop a tenant schema, everything in it and its role."""
+    """Drop a tenant schema, everything in it and its role, in the current transaction (which then goes on as
+    the login role: not for a tenant's transaction)."""
     role = tenant_role(connection, schema)
     if not _role_exists(connection, role):  # a schema that never had one (dropped by the caller's rights)
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quoted(schema)} CASCADE")
