@@ -34,6 +34,15 @@ def world(app):
         db.session.commit()
         info = TenantInfo(tenant.id, slug, tenant.name, account.id, 0)
         made = {}
+        # Accounts are made outside the tenant's transaction, as the app makes them: it may not insert any.
+        logins = {}
+        for name in [f"Actor {key}" for key in ROLES] + ["Teammate", "Outsider"]:
+            logins[name] = Account(email=f"{unique('p')}@example.com", name=name, password_hash=hash_password("x" * 10))
+            db.session.add(logins[name])
+            db.session.flush()
+            db.session.add(Membership(account_id=logins[name].id, tenant_id=tenant.id))
+        db.session.commit()
+        logins = {name: (acc.id, acc.email) for name, acc in logins.items()}
         with tenant_bound(info.ref):
             east, west = Team(name="East"), Team(name="West")
             db.session.add_all([east, west])
@@ -41,14 +50,11 @@ def world(app):
             roles = dict(db.session.execute(select(Role.key, Role.id)).all())
 
             def member(name, role, team):
-                acc = Account(email=f"{unique('p')}@example.com", name=name, password_hash=hash_password("x" * 10))
-                db.session.add(acc)
-                db.session.flush()
-                db.session.add(Membership(account_id=acc.id, tenant_id=tenant.id))
-                m = Member(account_id=acc.id, role_id=roles[role], team_id=team.id, name=name, email=acc.email)
+                acc_id, email = logins[name]
+                m = Member(account_id=acc_id, role_id=roles[role], team_id=team.id, name=name, email=email)
                 db.session.add(m)
                 db.session.flush()
-                return acc.id, m.id
+                return acc_id, m.id
 
             made["actors"] = {key: member(f"Actor {key}", key, east) for key in ROLES}
             made["teammate"] = member("Teammate", "sales_rep", east)[1]
