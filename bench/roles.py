@@ -10,7 +10,8 @@ Same services as bench/run.py (embedded PostgreSQL + Valkey, or DATABASE_URL + R
 of the tenant keys. A second app on the superuser stands for the development and test set-up. Every figure
 is beside its floor, measured in the same run, interleaved (the two alternate, the one going first rotates):
 
-(a) Provisioning: `create_workspace` + commit with no spare ready, by the login role; with the tenant's role
+(a) Provisioning, after the cluster is settled as in bench/run.py: `create_workspace` + commit with no spare
+    ready, by the login role; with the tenant's role
     (the code) against the same without one (schema owned by the login role, no role, no SET ROLE: the code
     before, by swapping `tenants.roles.create_schema` and `acting_as` for role-less versions).
 (b) Per transaction, raw psycopg: `BEGIN; [SET LOCAL ROLE <tenant>;] SELECT ... FROM public.accounts WHERE
@@ -38,7 +39,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import RESULTS, fmt, machine, no_nan, percentile, plain_url, services, summary  # noqa: E402
+from bench.run import (  # noqa: E402
+    RESULTS,
+    SETTLE_BUILDS,
+    fmt,
+    machine,
+    no_nan,
+    percentile,
+    plain_url,
+    services,
+    settle_cluster,
+    summary,
+)
 
 FULL = {"tenants": 30, "transactions": 3000, "requests": 2000, "invalidations": 50, "roles": (1000, 5000, 10_000),
         "tenants_at_scale": 10}
@@ -418,6 +430,8 @@ def main() -> None:
                                                                    sizes["invalidations"])
             scale["catalog"] = catalog(admin_url, f"t_{tenant_id}", prefix)
         try:
+            step(f"settling the fresh cluster with {SETTLE_BUILDS} throwaway schemas (as bench/run.py does) ...")
+            settle_cluster(admin_url, SETTLE_BUILDS)
             tenant_id, account_id, user_id = sign_up(login_app, "bench")
             slug, role = "bench", f"{prefix}_t_{tenant_id}"
             step(f"[few roles] (a) provisioning {sizes['tenants']} tenants each way ...")
