@@ -47,6 +47,8 @@ class Config:
         self.LANGUAGES = ("en", "zh_Hans_CN")
         self.FIELD_KEYS = environ.get("FIELD_KEYS", "")  # id:base64key,... newest first; see docs/operations.md
         self.FIELD_INDEX_KEY = environ.get("FIELD_INDEX_KEY", "")
+        # Wrong second-factor codes (sign-in step, turning it off) per account, before a wait.
+        self.TWO_FACTOR_LIMITS = environ.get("TWO_FACTOR_LIMITS", "5 per 5 minutes")
         self.TESTING = False
 
     def check(self) -> None:

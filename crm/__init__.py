@@ -90,11 +90,13 @@ def register_blueprints(app: Flask) -> None:
     from crm.tags.views import bp as tags
     from crm.tickets.views import bp as tickets
     from crm.timeline.views import bp as timeline
+    from crm.two_factor.views import bp as two_factor
+    from crm.two_factor.views import workspace as security
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
-                      messaging, campaigns, unsubscribe):
+                      messaging, campaigns, unsubscribe, two_factor, security):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -1,4 +1,6 @@
 """Public pages: sign-up, sign-in, sign-out, password reset, workspace switcher, language."""
+import time
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -8,6 +10,7 @@ from crm.accounts import service
 from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from crm.audit.service import record
 from crm.extensions import db, limiter
+from crm.two_factor import service as two_factor
 from crm.web import local_path, on_invalid, render, see_other
 from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
@@ -55,6 +58,8 @@ def signup():
         account, tenant = service.sign_up(form.company.data, form.slug.data, form.name.data,
                                           form.email.data, form.password.data, _current_language())
         db.session.commit()
+        if code_step := ask_for_code(account, url_for("workspace.index", slug=tenant.slug)):
+            return code_step  # an existing account with a second factor, adding a workspace
         login_user(account)
         flash(_("Welcome! Your workspace %(name)s is ready.", name=tenant.name))
         return see_other(url_for("workspace.index", slug=tenant.slug))
@@ -83,11 +88,26 @@ def login():
         account = service.authenticate(form.email.data, form.password.data)
         if account is not None:
             db.session.commit()
-            session.clear()  # a fresh session at login: nothing from before sign-in carries over
-            login_user(account)
-            return see_other(_safe_next() or url_for("accounts.home"))
+            return ask_for_code(account, _safe_next()) or finish_sign_in(account)
         form.form_errors.append(_("Wrong email or password."))
     return render_template("accounts/login.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+def finish_sign_in(account):
+    """Sign `account` in on a fresh session and go where the sign-in was asked from."""
+    session.clear()  # a fresh session at login: nothing from before sign-in carries over
+    login_user(account)
+    return see_other(_safe_next() or url_for("accounts.home"))
+
+
+def ask_for_code(account, next_url: str | None):
+    """After the password: the code step when the account has a second factor and this device is not remembered
+    (the account waits in the session, not signed in); None when no code is needed."""
+    if not two_factor.code_needed(account, request.cookies.get(two_factor.DEVICE_COOKIE)):
+        return None
+    session.clear()
+    session[two_factor.PENDING] = {"account": account.id, "at": int(time.time())}
+    return see_other(url_for("two_factor.code", next=next_url))
 
 
 def _safe_next() -> str | None:
@@ -134,10 +154,9 @@ def reset_password(token: str):
     if form.validate_on_submit():
         service.reset_password(account, form.password.data)
         db.session.commit()
-        session.clear()
-        login_user(account)
+        answer = ask_for_code(account, None) or finish_sign_in(account)  # an emailed link is not a second factor
         flash(_("Your password has been changed."))
-        return see_other(url_for("accounts.home"))
+        return answer
     return render_template("accounts/reset.html", form=form), 422 if form.errors else 200
 
 

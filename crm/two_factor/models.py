@@ -1,0 +1,32 @@
+"""An account's second factor (public schema): its TOTP secret and its recovery codes."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db, utcnow
+
+
+class TwoFactor(db.Model):
+    """The account has two-step sign-in when it has this row."""
+
+    __tablename__ = "two_factor"
+    __table_args__ = {"schema": "public"}
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("public.accounts.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(200))  # AES-GCM token (crm/crypto.py), bound to the account
+    # The time step (unix time // 30) of the last code accepted: that code and older ones never work again.
+    last_step: Mapped[int | None]
+    enabled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code for when the authenticator is lost, stored as a keyed hash (crm.crypto.blind_index)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("account_id", "code_hash"), {"schema": "public"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("public.accounts.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
