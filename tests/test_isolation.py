@@ -146,7 +146,8 @@ def test_every_tenant_route_is_under_the_slug(app):
     public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.logout", "accounts.workspaces", "accounts.forgot_password", "accounts.reset_password",
               "accounts.set_language", "dev.outbox", "invitations.accept", "order_status.show",
-              "unsubscribe.show", "unsubscribe.confirm"}
+              "unsubscribe.show", "unsubscribe.confirm", "two_factor.code", "two_factor.setup", "two_factor.enable",
+              "two_factor.disable"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in public:
             assert re.match(r"^/<slug>/", rule.rule), rule.rule
