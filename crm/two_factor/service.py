@@ -60,7 +60,7 @@ def open_pending(account: Account, token: str | None) -> str | None:
 
 
 def second_factor(account: Account) -> TwoFactor | None:
-    return db.session.get(TwoFactor, account.id)
+    return account.second_factor
 
 
 def recovery_codes_left(account: Account) -> int:
@@ -231,7 +231,7 @@ def members_without(members: list[Member]) -> list[Member]:
 
 def must_enrol(account: Account) -> bool:
     """Whether the bound workspace turns this account away until it sets up two-step sign-in."""
-    return required_here() and second_factor(account) is None
+    return second_factor(account) is None and required_here()
 
 
 def _log_everywhere(account: Account, action: str, changes: dict) -> None:
