@@ -74,7 +74,8 @@ def enable(account: Account, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code)
     if step is None:
         raise Invalid({"code": _("That code does not match. Check the time on your phone and try the newest code.")})
-    if second_factor(account) is not None:
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())  # a double submit waits
+    if db.session.scalar(select(TwoFactor.account_id).where(TwoFactor.account_id == account.id)) is not None:
         raise Invalid({"code": _("Two-step sign-in is already on.")})
     db.session.add(TwoFactor(account_id=account.id, secret=_seal(account, secret), last_step=step))
     codes = _new_recovery_codes(account)
@@ -103,7 +104,7 @@ def use_code(account: Account, code: str) -> str | None:
     typed = "".join((code or "").split())
     if factor is None or not typed or len(typed) > 20:
         return None
-    if typed.isdigit():
+    if _looks_like_app_code(typed):
         step = _matching_step(_open(account, factor.secret), typed)
         return "app" if step is not None and _take_step(account, step) else None
     used = db.session.execute(
@@ -121,7 +122,7 @@ def code_was_used(account: Account, code: str) -> bool:
     """Whether a refused TOTP code is the one already accepted (so the message can say to wait for the next)."""
     factor = second_factor(account)
     typed = "".join((code or "").split())
-    if factor is None or not typed.isdigit() or factor.last_step is None:
+    if factor is None or not _looks_like_app_code(typed) or factor.last_step is None:
         return False
     step = _matching_step(_open(account, factor.secret), typed)
     return step is not None and step <= factor.last_step
@@ -132,10 +133,17 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
     totp = pyotp.TOTP(secret)
     current = int((time.time() if now is None else now) // totp.interval)
     code = "".join((code or "").split())
+    if not _looks_like_app_code(code):
+        return None
     for step in (current - 1, current, current + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
     return None
+
+
+def _looks_like_app_code(typed: str) -> bool:
+    """Digits only (ASCII: other scripts' digits are digits to isdigit(), and compare_digest takes ASCII only)."""
+    return typed.isascii() and typed.isdigit()
 
 
 def _take_step(account: Account, step: int) -> bool:
@@ -188,7 +196,8 @@ def _device_serializer() -> URLSafeTimedSerializer:
 
 
 def _fingerprint(account: Account, factor: TwoFactor) -> str:
-    return hashlib.sha256(f"{account.password_hash}\0{factor.enabled_at.isoformat()}".encode()).hexdigest()[:24]
+    turned_on = f"{factor.enabled_at.timestamp():.6f}"  # not isoformat(): the same instant, whatever its zone
+    return hashlib.sha256(f"{account.password_hash}\0{turned_on}".encode()).hexdigest()[:24]
 
 
 def remember_token(account: Account) -> str:

@@ -60,8 +60,9 @@ def enrolled(app, make_tenant, client_as):
 def test_enrolment_stores_the_secret_encrypted_and_recovery_codes_hashed(app, make_tenant, client_as):
     tenant = make_tenant()
     client = client_as(tenant.admin_account_id)
-    wrong = client.post("/account/two-factor", data={"code": "123456"})
-    assert wrong.status_code == 422 and "That code does not match" in wrong.text
+    for typed in ("123456", "١٢٣٤٥٦"):
+        wrong = client.post("/account/two-factor", data={"code": typed})
+        assert wrong.status_code == 422 and "That code does not match" in wrong.text
     secret, codes = enrol(client)
     assert len(codes) == 10 and len(set(codes)) == 10
     with app.app_context():
@@ -94,6 +95,8 @@ def test_a_wrong_code_says_so_and_a_replayed_code_is_refused(enrolled, app):
     password_step(client, tenant)
     wrong = client.post("/login/code", data={"code": wrong_code(secret)})
     assert wrong.status_code == 422 and "That code is not right." in wrong.text
+    for hostile in ("١٢٣٤٥٦", "12\x0034", "x" * 40):  # Arabic-Indic digits, a NUL, a long string: refused, no 500
+        assert client.post("/login/code", data={"code": hostile}).status_code == 422
     code = next_code(secret)
     assert client.post("/login/code", data={"code": code}).status_code == 303
     thief = app.test_client()  # someone who saw the code, a moment later
