@@ -6,12 +6,14 @@ from wtforms.validators import DataRequired, Length
 
 
 class CodeForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"})
     remember = BooleanField(_l("Remember this device for 30 days"))
 
 
 class EnableForm(FlaskForm):
-    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
 class DisableForm(FlaskForm):
