@@ -126,8 +126,8 @@ def test_remembered_device_skips_the_code_step(enrolled, app):
     client = app.test_client()
     password_step(client, tenant)
     answer = client.post("/login/code", data={"code": next_code(secret), "remember": "y"})
-    cookie = answer.headers["Set-Cookie"]
-    assert "crm_device=" in cookie and "HttpOnly" in cookie and "Path=/login" in cookie
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("crm_device="))
+    assert "HttpOnly" in cookie and "Path=/login" in cookie and "Secure" not in cookie  # plain http in development
     assert "Max-Age=2592000" in cookie and "SameSite=Lax" in cookie
     client.post("/logout")
     again = password_step(client, tenant)
@@ -317,3 +317,16 @@ def test_key_rotation_re_encrypts_totp_secrets(app, enrolled):
         assert client.post("/login/code", data={"code": next_code(secret)}).status_code == 303
     finally:
         app.config["FIELD_KEYS"] = ""
+
+
+def test_the_device_cookie_is_secure_in_production(enrolled, app):
+    tenant, secret, _codes = enrolled
+    client = app.test_client()
+    password_step(client, tenant)
+    app.config["SESSION_COOKIE_SECURE"] = True  # what CRM_ENV=production sets
+    try:
+        answer = client.post("/login/code", data={"code": next_code(secret), "remember": "y"})
+    finally:
+        app.config["SESSION_COOKIE_SECURE"] = False
+    device = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("crm_device="))
+    assert "Secure" in device and "HttpOnly" in device
