@@ -88,16 +88,18 @@ def login():
         account = service.authenticate(form.email.data, form.password.data)
         if account is not None:
             db.session.commit()
-            return ask_for_code(account, _safe_next()) or finish_sign_in(account)
+            if code_step := ask_for_code(account, _safe_next()):
+                return code_step
+            finish_sign_in(account)
+            return see_other(_safe_next() or url_for("accounts.home"))
         form.form_errors.append(_("Wrong email or password."))
     return render_template("accounts/login.html", form=form), 422 if form.errors or form.form_errors else 200
 
 
-def finish_sign_in(account):
-    """Sign `account` in on a fresh session and go where the sign-in was asked from."""
+def finish_sign_in(account) -> None:
+    """Sign `account` in on a fresh session: every way of signing in ends here."""
     session.clear()  # a fresh session at login: nothing from before sign-in carries over
     login_user(account)
-    return see_other(_safe_next() or url_for("accounts.home"))
 
 
 def ask_for_code(account, next_url: str | None):
@@ -154,9 +156,11 @@ def reset_password(token: str):
     if form.validate_on_submit():
         service.reset_password(account, form.password.data)
         db.session.commit()
-        answer = ask_for_code(account, None) or finish_sign_in(account)  # an emailed link is not a second factor
+        code_step = ask_for_code(account, None)  # an emailed link is not a second factor
+        if code_step is None:
+            finish_sign_in(account)
         flash(_("Your password has been changed."))
-        return answer
+        return code_step or see_other(url_for("accounts.home"))
     return render_template("accounts/reset.html", form=form), 422 if form.errors else 200
 
 

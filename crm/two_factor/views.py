@@ -94,7 +94,8 @@ def code():
                                 else _("That code is not right. Enter the newest code from your app, or a recovery code."))
         return _code_page(form, 422)
     db.session.commit()
-    answer = finish_sign_in(account)
+    finish_sign_in(account)
+    answer = see_other(_next() or url_for("accounts.home"))
     if form.remember.data:
         _remember_device(answer, account)
     if used == "recovery":
