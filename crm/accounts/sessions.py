@@ -9,7 +9,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.accounts.models import Account, AccountSession
 from crm.errors import NotFound
@@ -27,7 +28,9 @@ def session_key(token: str) -> str:
 def start_session(account: Account, ip: str | None, user_agent: str | None) -> str:
     """A new session for `account` in one browser; returns its token for the cookie (and sets it on `account`)."""
     now = utcnow()
-    db.session.execute(delete(AccountSession).where(AccountSession.account_id == account.id, ~_live(now)))
+    dead = [row.id for row in _sessions_of(account) if not _live(row, now)]
+    if dead:
+        db.session.execute(delete(AccountSession).where(AccountSession.id.in_(dead)))
     token = secrets.token_urlsafe(32)
     db.session.add(AccountSession(id=session_key(token), account_id=account.id, created_at=now, last_seen_at=now,
                                   ip=clipped(ip, 45), user_agent=clipped(user_agent, 300)))
@@ -37,41 +40,47 @@ def start_session(account: Account, ip: str | None, user_agent: str | None) -> s
     return token
 
 
+# Built once: the loader runs on every request, and a statement built per call costs more than the query.
+_WITH_ACCOUNT = select(AccountSession, Account).join(Account, Account.id == AccountSession.account_id)
+
+
 def load_session_account(token: str, seen: bool = True) -> Account | None:
     """Flask-Login's loader: the account of the live session with this token, else None (the sign-in page).
     `seen`: this request is the user's activity, which keeps the session from its idle timeout."""
     now = utcnow()
-    row = db.session.execute(
-        select(AccountSession.last_seen_at, Account).join(Account, Account.id == AccountSession.account_id)
-        .where(AccountSession.id == session_key(token), _live(now))).first()
-    if row is None:
+    row = db.session.execute(_WITH_ACCOUNT.where(AccountSession.id == session_key(token))).first()
+    if row is None or not _live(row.AccountSession, now):
         return None
-    last_seen, account = row
-    if seen and now - last_seen >= SEEN_EVERY:
-        _mark_seen(session_key(token), now)
-    account.session_token = token
-    return account
+    if seen and now - row.AccountSession.last_seen_at >= SEEN_EVERY:
+        _mark_seen(row.AccountSession, now)
+    row.Account.session_token = token
+    return row.Account
 
 
-def _mark_seen(key: str, now: datetime) -> None:
-    # Its own transaction, so a page that writes nothing still counts as activity.
+def _mark_seen(row: AccountSession, now: datetime) -> None:
+    # Its own transaction, so a page that writes nothing still counts as activity; the loaded row learns the
+    # time without becoming a change the request's own commit would write again.
     with db.engine.begin() as connection:
-        connection.execute(update(AccountSession).where(AccountSession.id == key).values(last_seen_at=now))
+        connection.execute(update(AccountSession).where(AccountSession.id == row.id).values(last_seen_at=now))
+    set_committed_value(row, "last_seen_at", now)
 
 
-def _live(now: datetime):
+def _live(row: AccountSession, now: datetime) -> bool:
     """Not ended, used within the idle limit, begun within the absolute limit."""
     config = current_app.config
-    return and_(AccountSession.ended_at.is_(None),
-                AccountSession.last_seen_at > now - timedelta(hours=config["SESSION_IDLE_HOURS"]),
-                AccountSession.created_at > now - timedelta(hours=config["SESSION_MAX_HOURS"]))
+    return (row.ended_at is None and now - row.last_seen_at < timedelta(hours=config["SESSION_IDLE_HOURS"])
+            and now - row.created_at < timedelta(hours=config["SESSION_MAX_HOURS"]))
+
+
+def _sessions_of(account: Account) -> list[AccountSession]:
+    return list(db.session.scalars(select(AccountSession).where(AccountSession.account_id == account.id)))
 
 
 def live_sessions(account: Account) -> list[AccountSession]:
     """The account's sessions that still open pages, most recently used first."""
-    stmt = (select(AccountSession).where(AccountSession.account_id == account.id, _live(utcnow()))
-            .order_by(AccountSession.last_seen_at.desc(), AccountSession.created_at.desc()))
-    return list(db.session.scalars(stmt))
+    now = utcnow()
+    live = [row for row in _sessions_of(account) if _live(row, now)]
+    return sorted(live, key=lambda row: (row.last_seen_at, row.created_at), reverse=True)
 
 
 def _end(*where) -> int:
