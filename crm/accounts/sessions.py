@@ -96,7 +96,9 @@ def end_session(token: str) -> None:
 
 def end_session_of(account: Account, key: str) -> None:
     """End one of the account's sessions (from its list on the account page); another account's is not found."""
-    if not re.fullmatch("[0-9a-f]{64}", key) or not _end(AccountSession.account_id == account.id, AccountSession.id == key):
+    if re.fullmatch("[0-9a-f]{64}", key) is None:  # no key at all (a NUL in it would fail the query)
+        raise NotFound()
+    if not _end(AccountSession.account_id == account.id, AccountSession.id == key):
         raise NotFound()
 
 

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth + 1"
 
 
-def test_a_browser_signed_out_elsewhere_goes_to_sign_in_and_back(new_page, make_tenant, login, shot):
+def test_a_browser_signed_out_elsewhere_goes_to_sign_in_and_back(new_page, make_tenant, login):
     tenant = make_tenant()
     desk, phone = new_page(), new_page(375, 740)
     login(desk, tenant)
