@@ -34,7 +34,11 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV == "production"
         self.REMEMBER_COOKIE_SECURE = self.ENV == "production"
-        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(environ.get("SESSION_HOURS", "12")))
+        # Server-side sessions (crm/accounts/sessions.py) end after this long unused, and this long after sign-in
+        # however busy (docs/security.md says why these defaults). The signed cookie expires with the latter.
+        self.SESSION_IDLE_HOURS = float(environ.get("SESSION_IDLE_HOURS", "8"))
+        self.SESSION_MAX_HOURS = float(environ.get("SESSION_MAX_HOURS", "24"))
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=self.SESSION_MAX_HOURS)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_LIMITS = environ.get("LOGIN_LIMITS", "5 per 5 minutes")
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")

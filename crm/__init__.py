@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from config import Config, database_uri
 from crm import registry
 from crm.errors import Invalid
-from crm.web import RecordId, answer_invalid, is_htmx
+from crm.web import RecordId, answer_invalid, is_htmx, is_poll
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
@@ -40,8 +40,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "accounts.login"
-    login_manager.login_message = None
 
     app.url_map.converters["id"] = RecordId
     registry.init_app(app)
@@ -114,9 +112,14 @@ def select_locale() -> str:
 
 
 def register_hooks(app: Flask) -> None:
-    from crm.accounts import service as accounts
+    from crm.accounts import sessions
+    from crm.accounts.views import sign_in_first
 
-    login_manager.user_loader(accounts.load_session_account)
+    @login_manager.user_loader
+    def load_account(token: str):
+        return sessions.load_session_account(token, seen=not is_poll())
+
+    login_manager.unauthorized_handler(sign_in_first)
 
     @app.after_request
     def security_headers(response):

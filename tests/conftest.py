@@ -178,16 +178,18 @@ def add_member(app):
 
 @pytest.fixture
 def client_as(app):
-    """A test client signed in as the account with this id."""
+    """A test client signed in as the account with this id (a session of its own, as after signing in)."""
     from crm.accounts.models import Account
+    from crm.accounts.sessions import start_session
     from crm.extensions import db
 
     def make(account_id: int) -> CsrfClient:
         client = app.test_client()
         with app.app_context():
-            session_id = db.session.get(Account, account_id).get_id()
+            token = start_session(db.session.get(Account, account_id), "127.0.0.1", "pytest")
+            db.session.commit()
         with client.session_transaction() as session:
-            session["_user_id"] = session_id
+            session["_user_id"] = token
             session["_fresh"] = True
         return client
 

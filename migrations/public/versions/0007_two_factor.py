@@ -1,14 +1,14 @@
 """Two-step sign-in: an account's TOTP secret and its recovery codes.
 
-Revision ID: p0006
-Revises: p0005
+Revision ID: p0007
+Revises: p0006
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "p0006"
-down_revision = "p0005"
+revision = "p0007"
+down_revision = "p0006"
 branch_labels = None
 depends_on = None
 
