@@ -1,8 +1,8 @@
 """Configuration read from environment variables, with safe development defaults."""
 import os
+import secrets
 from datetime import timedelta
-
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+from pathlib import Path
 
 
 def database_uri(url: str) -> str:
@@ -18,7 +18,7 @@ class Config:
 
     def __init__(self, environ=os.environ):
         self.ENV = environ.get("CRM_ENV", "development")
-        self.SECRET_KEY = environ.get("SECRET_KEY", DEV_SECRET_KEY)
+        self.SECRET_KEY = environ.get("SECRET_KEY", "")  # empty outside production: see instance_secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_uri(environ.get("DATABASE_URL", ""))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = environ.get("REDIS_URL", "")
@@ -53,7 +53,7 @@ class Config:
         """Refuse to run in production with development secrets or no servers."""
         if self.ENV != "production":
             return
-        if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
+        if len(self.SECRET_KEY) < 32:
             raise RuntimeError("CRM_ENV=production needs a SECRET_KEY of at least 32 random characters.")
         if not self.FIELD_KEYS or not self.FIELD_INDEX_KEY:
             raise RuntimeError("CRM_ENV=production needs FIELD_KEYS and FIELD_INDEX_KEY for sensitive fields.")
@@ -61,3 +61,24 @@ class Config:
             raise RuntimeError("CRM_ENV=production refuses ARGON2_PROFILE=CHEAPEST (it is for the test suite).")
         if not self.SQLALCHEMY_DATABASE_URI or not self.REDIS_URL:
             raise RuntimeError("CRM_ENV=production needs DATABASE_URL and REDIS_URL.")
+
+
+def instance_secret_key(instance: Path) -> str:
+    """This development instance's own random secret key, made on its first start and kept in
+    `instance/secret_key` (mode 0600), so sessions survive restarts and no published key ever signs them."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = instance / f"secret_key.{os.getpid()}.tmp"
+        draft.touch(mode=0o600)
+        draft.write_text(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic: when several processes start at once, the first key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable key: delete it and start again to make a new one.")
+    return key

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from config import Config, database_uri
+from config import Config, database_uri, instance_secret_key
 from crm import registry
 from crm.errors import Invalid
 from crm.web import RecordId, answer_invalid, is_htmx
@@ -26,6 +26,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     config = Config()
     vars(config).update(overrides or {})
     use_running_services(config, Path(app.instance_path))
+    if config.ENV != "production" and not config.SECRET_KEY:
+        config.SECRET_KEY = instance_secret_key(Path(app.instance_path))
     config.check()
     app.config.from_object(config)
 
