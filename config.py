@@ -34,10 +34,19 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV == "production"
         self.REMEMBER_COOKIE_SECURE = self.ENV == "production"
+        # Proxies in front that set X-Forwarded-For/-Proto (0: none), so throttling sees the client's address
+        # and HTTPS is recognised behind a TLS proxy.
+        self.PROXY_HOPS = int(environ.get("PROXY_HOPS", "0"))
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(environ.get("SESSION_HOURS", "12")))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
-        self.LOGIN_LIMITS = environ.get("LOGIN_LIMITS", "5 per 5 minutes")
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
+        # Failed sign-ins slow down the (email, address) pair that made them: this many are free, then each
+        # further attempt waits twice as long as the one before (2 s, 4 s, ...) up to the cap; a success, or a
+        # day without attempts, starts the count again. See crm/accounts/throttle.py.
+        self.LOGIN_FREE_FAILURES = int(environ.get("LOGIN_FREE_FAILURES", "3"))
+        self.LOGIN_MAX_DELAY_SECONDS = int(environ.get("LOGIN_MAX_DELAY_SECONDS", "300"))
+        self.LOGIN_FAILURES_KEPT_HOURS = int(environ.get("LOGIN_FAILURES_KEPT_HOURS", "24"))
+        self.CSP_REPORT_LIMITS = environ.get("CSP_REPORT_LIMITS", "60 per minute")
         # argon2id cost: a name from argon2.profiles (RFC_9106_LOW_MEMORY: m=64 MiB, t=3, p=4, ~110 ms here).
         self.ARGON2_PROFILE = environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
         self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready

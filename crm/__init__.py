@@ -1,11 +1,15 @@
 """The CRM application factory."""
 import json
+import math
+import time
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, render_template, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, database_uri, instance_secret_key
 from crm import registry
@@ -30,6 +34,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         config.SECRET_KEY = instance_secret_key(Path(app.instance_path))
     config.check()
     app.config.from_object(config)
+    if config.PROXY_HOPS:
+        hops = config.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     import crm.models  # noqa: F401  (every table, before anything reads the metadata)
 
@@ -39,7 +46,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(ROOT / "crm" / "translations"))
     app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Off: the limiter would stamp its own window's Retry-After on every response of a limited route, the
+    # sign-in throttle's 429 included; the 429 handler says how long its own limit holds instead.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -160,7 +169,9 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(_e):
-        return page(429)
+        limit = limiter.current_limit
+        wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+        return *page(429), {"Retry-After": str(wait)}
 
     @app.errorhandler(500)
     def server_error(_e):

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm import LANGUAGES
-from crm.accounts import service
+from crm.accounts import service, throttle
 from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from crm.audit.service import record
 from crm.extensions import db, limiter
@@ -74,20 +74,28 @@ def check_slug():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_IP_LIMITS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMITS"], key_func=login_email_key, methods=["POST"],
-               deduct_when=_failed)
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password; failures slow down this email from this address (throttle.py)."""
     form = LoginForm()
     if form.validate_on_submit():
+        throttle.check(form.email.data)
         account = service.authenticate(form.email.data, form.password.data)
         if account is not None:
+            throttle.succeeded(form.email.data)
             db.session.commit()
             session.clear()  # a fresh session at login: nothing from before sign-in carries over
             login_user(account)
             return see_other(_safe_next() or url_for("accounts.home"))
         form.form_errors.append(_("Wrong email or password."))
     return render_template("accounts/login.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+@bp.errorhandler(throttle.TooSoon)
+def sign_in_too_soon(error: throttle.TooSoon):
+    """The sign-in form again, saying when this email may try again from here."""
+    form = LoginForm()
+    form.form_errors.append(error.message())
+    return render_template("accounts/login.html", form=form), 429, {"Retry-After": str(error.seconds)}
 
 
 def _safe_next() -> str | None:
