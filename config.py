@@ -33,6 +33,8 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV == "production"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.ENV == "production"
         # Proxies in front that set X-Forwarded-For/-Proto (0: none), so throttling sees the client's address
         # and HTTPS is recognised behind a TLS proxy.

@@ -19,8 +19,6 @@ from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
 ROOT = Path(__file__).resolve().parent.parent
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -98,13 +96,14 @@ def register_blueprints(app: Flask) -> None:
     from crm.deals.views import bp as deals
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
+    from crm.security.views import bp as security
     from crm.tags.views import bp as tags
     from crm.tickets.views import bp as tickets
     from crm.timeline.views import bp as timeline
     from crm.workspace.views import bp as workspace
 
-    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
+    for blueprint in (health, security, accounts, invitations, workspace, customers, tags, members, audit,
+                      fields, deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
                       messaging, campaigns, unsubscribe):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
@@ -124,15 +123,13 @@ def select_locale() -> str:
 
 def register_hooks(app: Flask) -> None:
     from crm.accounts import service as accounts
+    from crm.security import headers
 
     login_manager.user_loader(accounts.load_session_account)
+    headers.init_app(app)
 
     @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
+    def vary_on_htmx(response):
         response.vary.add("HX-Request")
         return response
 

@@ -145,7 +145,7 @@ def test_every_tenant_route_is_under_the_slug(app):
     """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership."""
     public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.logout", "accounts.workspaces", "accounts.forgot_password", "accounts.reset_password",
-              "accounts.set_language", "dev.outbox", "invitations.accept", "order_status.show",
+              "accounts.set_language", "dev.outbox", "security.csp_report", "invitations.accept", "order_status.show",
               "unsubscribe.show", "unsubscribe.confirm"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in public:
