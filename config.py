@@ -53,6 +53,7 @@ class Config:
         self.ARGON2_PROFILE = environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
         self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready
         self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "10"))
+        self.TENANT_CACHE_SIZE = int(environ.get("TENANT_CACHE_SIZE", "2000"))  # known tenants kept per process
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")
         self.LANGUAGES = ("en", "zh_Hans_CN")

@@ -13,25 +13,20 @@ from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
 bp = Blueprint("accounts", __name__)
+ENTERED_TENANTS_KEPT = 20  # the session cookie stays small however many workspaces one account enters
+
 
 
 @member_bound.connect
 def record_sign_in(tenant, member) -> None:
-    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log."""
+    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log. Only
+    the most recent workspaces are remembered: entering one of the older again logs a sign-in again."""
     entered = session.get("entered_tenants", [])
     if tenant.id in entered:
         return
     record("login", "member", member.id, summary=member.name)
     db.session.commit()
-    session["entered_tenants"] = [*entered, tenant.id]
-
-
-def login_email_key() -> str:
-    return "login:" + request.form.get("email", "").strip().lower()
-
-
-def _failed(response) -> bool:
-    return response.status_code != 303
+    session["entered_tenants"] = [*entered, tenant.id][-ENTERED_TENANTS_KEPT:]
 
 
 @bp.get("/")

@@ -134,3 +134,15 @@ def test_typed_slug_is_not_replaced_by_the_suggestion(app):
     assert 'value="my-own"' in kept.text and 'name="suggested"' not in kept.text
     resuggested = client.get("/signup/slug?company=Blue Ocean&slug=blue&suggested=1", headers={"HX-Request": "true"})
     assert 'value="blue-ocean"' in resuggested.text
+
+
+def test_the_session_remembers_only_the_most_recent_workspaces_entered(app, acme, client_as):
+    from crm.accounts.views import ENTERED_TENANTS_KEPT
+
+    client = client_as(acme.admin_account_id)
+    with client.session_transaction() as session:  # a long day in many workspaces
+        session["entered_tenants"] = list(range(10_000, 10_000 + 5 * ENTERED_TENANTS_KEPT))
+    assert client.get(f"/{acme.slug}/").status_code == 200
+    with client.session_transaction() as session:
+        entered = session["entered_tenants"]
+    assert len(entered) == ENTERED_TENANTS_KEPT and entered[-1] == acme.id
