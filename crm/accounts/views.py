@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm import LANGUAGES
-from crm.accounts import service, sessions
+from crm.accounts import service, sessions, throttle
 from crm.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from crm.accounts.models import Account
 from crm.audit.service import record
@@ -20,17 +20,19 @@ from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
 bp = Blueprint("accounts", __name__)
+ENTERED_TENANTS_KEPT = 20  # the session cookie stays small however many workspaces one account enters
 
 
 @member_bound.connect
 def record_sign_in(tenant, member) -> None:
-    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log."""
+    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log. Only
+    the most recent workspaces are remembered: entering one of the older again logs a sign-in again."""
     entered = session.get("entered_tenants", [])
     if tenant.id in entered:
         return
     record("login", "member", member.id, summary=member.name)
     db.session.commit()
-    session["entered_tenants"] = [*entered, tenant.id]
+    session["entered_tenants"] = [*entered, tenant.id][-ENTERED_TENANTS_KEPT:]
 
 
 def finish_sign_in(account: Account) -> None:
@@ -54,14 +56,6 @@ def sign_in_first():
     response.headers["HX-Redirect"] = url_for(
         "accounts.login", next=local_path(urlunsplit(("", "", page.path, page.query, ""))))
     return response
-
-
-def login_email_key() -> str:
-    return "login:" + request.form.get("email", "").strip().lower()
-
-
-def _failed(response) -> bool:
-    return response.status_code != 303
 
 
 @bp.get("/")
@@ -105,14 +99,14 @@ def check_slug():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_IP_LIMITS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMITS"], key_func=login_email_key, methods=["POST"],
-               deduct_when=_failed)
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password; failures slow down this email from this address (throttle.py)."""
     form = LoginForm()
     if form.validate_on_submit():
+        throttle.check(form.email.data)
         account = service.authenticate(form.email.data, form.password.data)
         if account is not None:
+            throttle.succeeded(form.email.data)
             if code_step := ask_for_code(account, _safe_next()):
                 return code_step
             finish_sign_in(account)
@@ -132,6 +126,14 @@ def ask_for_code(account, next_url: str | None):
     session.clear()
     session[two_factor.PENDING] = {"account": account.id, "at": int(time.time())}
     return see_other(url_for("two_factor.code", next=next_url))
+
+
+@bp.errorhandler(throttle.TooSoon)
+def sign_in_too_soon(error: throttle.TooSoon):
+    """The sign-in form again, saying when this email may try again from here."""
+    form = LoginForm()
+    form.form_errors.append(error.message())
+    return render_template("accounts/login.html", form=form), 429, {"Retry-After": str(error.seconds)}
 
 
 def _safe_next() -> str | None:
