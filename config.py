@@ -1,8 +1,8 @@
 """Configuration read from environment variables, with safe development defaults."""
 import os
+import secrets
 from datetime import timedelta
-
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+from pathlib import Path
 
 
 def database_uri(url: str) -> str:
@@ -18,7 +18,7 @@ class Config:
 
     def __init__(self, environ=os.environ):
         self.ENV = environ.get("CRM_ENV", "development")
-        self.SECRET_KEY = environ.get("SECRET_KEY", DEV_SECRET_KEY)
+        self.SECRET_KEY = environ.get("SECRET_KEY", "")  # empty outside production: see instance_secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_uri(environ.get("DATABASE_URL", ""))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = environ.get("REDIS_URL", "")
@@ -33,27 +33,45 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV == "production"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.ENV == "production"
-        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(environ.get("SESSION_HOURS", "12")))
+        # Server-side sessions (crm/accounts/sessions.py) end after this long unused, and this long after sign-in
+        # however busy (docs/security.md says why these defaults). The signed cookie expires with the latter.
+        self.SESSION_IDLE_HOURS = float(environ.get("SESSION_IDLE_HOURS", "8"))
+        self.SESSION_MAX_HOURS = float(environ.get("SESSION_MAX_HOURS", "24"))
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=self.SESSION_MAX_HOURS)
+        # Proxies in front that set X-Forwarded-For/-Proto (0: none), so throttling sees the client's address
+        # and HTTPS is recognised behind a TLS proxy.
+        self.PROXY_HOPS = int(environ.get("PROXY_HOPS", "0"))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
-        self.LOGIN_LIMITS = environ.get("LOGIN_LIMITS", "5 per 5 minutes")
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
+        # Failed sign-ins slow down the (email, address) pair that made them: this many are free, then each
+        # further attempt waits twice as long as the one before (2 s, 4 s, ...) up to the cap; a success, or a
+        # day without attempts, starts the count again. See crm/accounts/throttle.py.
+        self.LOGIN_FREE_FAILURES = int(environ.get("LOGIN_FREE_FAILURES", "3"))
+        self.LOGIN_MAX_DELAY_SECONDS = int(environ.get("LOGIN_MAX_DELAY_SECONDS", "300"))
+        self.LOGIN_FAILURES_KEPT_HOURS = int(environ.get("LOGIN_FAILURES_KEPT_HOURS", "24"))
+        self.CSP_REPORT_LIMITS = environ.get("CSP_REPORT_LIMITS", "60 per minute")
         # argon2id cost: a name from argon2.profiles (RFC_9106_LOW_MEMORY: m=64 MiB, t=3, p=4, ~110 ms here).
         self.ARGON2_PROFILE = environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
         self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready
         self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "10"))
+        self.TENANT_CACHE_SIZE = int(environ.get("TENANT_CACHE_SIZE", "2000"))  # known tenants kept per process
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")
         self.LANGUAGES = ("en", "zh_Hans_CN")
         self.FIELD_KEYS = environ.get("FIELD_KEYS", "")  # id:base64key,... newest first; see docs/operations.md
         self.FIELD_INDEX_KEY = environ.get("FIELD_INDEX_KEY", "")
+        # Wrong second-factor codes (sign-in step, turning it off) per account, before a wait.
+        self.TWO_FACTOR_LIMITS = environ.get("TWO_FACTOR_LIMITS", "5 per 5 minutes")
         self.TESTING = False
 
     def check(self) -> None:
         """Refuse to run in production with development secrets or no servers."""
         if self.ENV != "production":
             return
-        if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
+        if len(self.SECRET_KEY) < 32:
             raise RuntimeError("CRM_ENV=production needs a SECRET_KEY of at least 32 random characters.")
         if not self.FIELD_KEYS or not self.FIELD_INDEX_KEY:
             raise RuntimeError("CRM_ENV=production needs FIELD_KEYS and FIELD_INDEX_KEY for sensitive fields.")
@@ -61,3 +79,24 @@ class Config:
             raise RuntimeError("CRM_ENV=production refuses ARGON2_PROFILE=CHEAPEST (it is for the test suite).")
         if not self.SQLALCHEMY_DATABASE_URI or not self.REDIS_URL:
             raise RuntimeError("CRM_ENV=production needs DATABASE_URL and REDIS_URL.")
+
+
+def instance_secret_key(instance: Path) -> str:
+    """This development instance's own random secret key, made on its first start and kept in
+    `instance/secret_key` (mode 0600), so sessions survive restarts and no published key ever signs them."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = instance / f"secret_key.{os.getpid()}.tmp"
+        draft.touch(mode=0o600)
+        draft.write_text(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic: when several processes start at once, the first key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable key: delete it and start again to make a new one.")
+    return key

@@ -340,9 +340,15 @@ def bench_provisioning(app, raw_url: str, n: int, counter: StatementCounter, sec
 # ---------------------------------------------------------------- (b) tenancy per request
 
 def logged_in_client(app, account):
+    from crm.accounts.sessions import start_session
+    from crm.extensions import db
+
     client = app.test_client()
+    with app.app_context():
+        token = start_session(db.session.merge(account), "127.0.0.1", "bench")
+        db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = account.get_id()
+        session["_user_id"] = token
         session["_fresh"] = True
     return client
 

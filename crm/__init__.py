@@ -1,5 +1,7 @@
 """The CRM application factory."""
 import json
+import math
+import time
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, render_template, request, session
@@ -7,16 +9,16 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from config import Config, database_uri
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, database_uri, instance_secret_key
 from crm import registry
 from crm.errors import Invalid
-from crm.web import RecordId, answer_invalid, is_htmx
+from crm.web import RecordId, answer_invalid, is_htmx, is_poll
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
 ROOT = Path(__file__).resolve().parent.parent
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -26,8 +28,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     config = Config()
     vars(config).update(overrides or {})
     use_running_services(config, Path(app.instance_path))
+    if config.ENV != "production" and not config.SECRET_KEY:
+        config.SECRET_KEY = instance_secret_key(Path(app.instance_path))
     config.check()
     app.config.from_object(config)
+    if config.PROXY_HOPS:
+        hops = config.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     import crm.models  # noqa: F401  (every table, before anything reads the metadata)
 
@@ -37,11 +44,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(ROOT / "crm" / "translations"))
     app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Off: the limiter would stamp its own window's Retry-After on every response of a limited route, the
+    # sign-in throttle's 429 included; the 429 handler says how long its own limit holds instead.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "accounts.login"
-    login_manager.login_message = None
 
     app.url_map.converters["id"] = RecordId
     registry.init_app(app)
@@ -87,14 +94,17 @@ def register_blueprints(app: Flask) -> None:
     from crm.deals.views import bp as deals
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
+    from crm.security.views import bp as csp
     from crm.tags.views import bp as tags
     from crm.tickets.views import bp as tickets
     from crm.timeline.views import bp as timeline
+    from crm.two_factor.views import bp as two_factor
+    from crm.two_factor.views import workspace as security
     from crm.workspace.views import bp as workspace
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
-                      messaging, campaigns, unsubscribe):
+                      messaging, campaigns, unsubscribe, two_factor, security, csp):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)
@@ -112,16 +122,19 @@ def select_locale() -> str:
 
 
 def register_hooks(app: Flask) -> None:
-    from crm.accounts import service as accounts
+    from crm.accounts import sessions
+    from crm.accounts.views import sign_in_first
+    from crm.security import headers
 
-    login_manager.user_loader(accounts.load_session_account)
+    @login_manager.user_loader
+    def load_account(token: str):
+        return sessions.load_session_account(token, seen=not is_poll())
+
+    login_manager.unauthorized_handler(sign_in_first)
+    headers.init_app(app)
 
     @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
+    def vary_on_htmx(response):
         response.vary.add("HX-Request")
         return response
 
@@ -158,7 +171,9 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(_e):
-        return page(429)
+        limit = limiter.current_limit
+        wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+        return *page(429), {"Retry-After": str(wait)}
 
     @app.errorhandler(500)
     def server_error(_e):

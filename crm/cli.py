@@ -7,6 +7,7 @@ from crm.crypto import UnknownKey
 from crm.customers.sensitive import rotate_sensitive
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.two_factor.service import rotate_secrets
 from tenants.binding import tenant_bound
 from tenants.cli import tenants_cli
 from tenants.service import list_tenants, ref_of
@@ -31,8 +32,9 @@ def create(slug, name, admin_email, admin_name, admin_password):
 
 @tenants_cli.command("rotate-keys")
 def rotate_keys():
-    """Re-encrypt every tenant's sensitive values under the newest FIELD_KEYS key (keep the old key listed)."""
-    total, failed = 0, []
+    """Re-encrypt every tenant's sensitive values and every account's TOTP secret under the newest FIELD_KEYS key
+    (keep the old key listed)."""
+    total, failed = _rotate_totp_secrets(), []
     for tenant, _members in list_tenants():
         try:
             with tenant_bound(ref_of(tenant)):
@@ -46,3 +48,14 @@ def rotate_keys():
     if failed:
         raise click.ClickException(f"{len(failed)} tenants hold values under a key missing from FIELD_KEYS")
     click.echo(f"{total} values re-encrypted; the old key can be removed from FIELD_KEYS now")
+
+
+def _rotate_totp_secrets() -> int:
+    try:
+        done = rotate_secrets()
+    except UnknownKey as error:
+        db.session.rollback()
+        raise click.ClickException(f"a TOTP secret is under a key missing from FIELD_KEYS: {error}")
+    db.session.commit()
+    click.echo(f"{'public':<10} {done:>7} TOTP secrets re-encrypted")
+    return done

@@ -13,4 +13,5 @@ from crm.pool import models as pool  # noqa: F401
 from crm.products import models as products  # noqa: F401
 from crm.tickets import models as tickets  # noqa: F401
 from crm.timeline import models as timeline  # noqa: F401
+from crm.two_factor import models as two_factor  # noqa: F401
 from tenants import models as tenants  # noqa: F401

@@ -3,7 +3,7 @@ answers when a service refuses its input (`on_invalid`)."""
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
 
@@ -29,6 +29,18 @@ def local_path(target: str | None) -> str | None:
 
 def is_htmx() -> bool:
     return bool(request.headers.get("HX-Request"))
+
+
+def poll(view):
+    """Mark a view that a page calls by itself on a timer (the bell, a progress bar): it is not the user's
+    activity, so it does not keep a session from its idle timeout (see crm/accounts/sessions.py)."""
+    view.is_poll = True
+    return view
+
+
+def is_poll() -> bool:
+    """Whether this request is for a view marked with @poll."""
+    return getattr(current_app.view_functions.get(request.endpoint or ""), "is_poll", False)
 
 
 def render(template: str, block: str | None = None, **context):

@@ -1,9 +1,10 @@
 """Where the tenant comes in: `/<slug>/...` URLs, resolved once per request from a small cache."""
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from blinker import Namespace
+from cachetools import TTLCache
 from flask import Blueprint, abort, current_app, g
 from flask_login import current_user
 from sqlalchemy import select
@@ -30,7 +31,17 @@ class TenantRef:
         return self.status == "active"
 
 
-_cache: dict[str, tuple[float, TenantRef | None]] = {}
+_cache_lock = threading.Lock()  # cachetools' caches are not thread-safe; threaded servers share this one
+
+
+def _cache() -> TTLCache:
+    """This app's known tenants by slug: at most TENANT_CACHE_SIZE, least recently used out first, each for
+    TENANT_CACHE_SECONDS. Call it holding _cache_lock."""
+    cache = current_app.extensions.get("tenant_cache")
+    if cache is None:
+        cache = current_app.extensions["tenant_cache"] = TTLCache(
+            maxsize=current_app.config["TENANT_CACHE_SIZE"], ttl=current_app.config["TENANT_CACHE_SECONDS"])
+    return cache
 
 
 def _load_tenant(where) -> TenantRef | None:
@@ -46,19 +57,26 @@ def tenant_by_id(tenant_id: int) -> TenantRef | None:
 
 
 def find_tenant(slug: str) -> TenantRef | None:
-    """The tenant with this slug, from a per-process cache that expires after a few seconds."""
-    now = time.monotonic()
-    hit = _cache.get(slug)
-    if hit and hit[0] > now:
-        return hit[1]
-    tenant = _load_tenant(Tenant.slug == slug)
-    _cache[slug] = (now + current_app.config["TENANT_CACHE_SECONDS"], tenant)
+    """The tenant with this slug, from a bounded per-process cache that expires after a few seconds.
+
+    An unknown slug is looked up every time and never kept: scanning random `/<slug>/` addresses neither grows
+    memory nor pushes a real workspace out of the cache (such a scan costs one indexed query per request, as a
+    cache of misses would for slugs never asked twice), and a workspace signed up a moment ago is found at once
+    by every process."""
+    with _cache_lock:
+        tenant = _cache().get(slug)
+    if tenant is None:
+        tenant = _load_tenant(Tenant.slug == slug)
+        if tenant is not None:
+            with _cache_lock:
+                _cache()[slug] = tenant
     return tenant
 
 
 def forget_tenant(slug: str) -> None:
     """Drop a tenant from this process's cache (after a suspension or a rename)."""
-    _cache.pop(slug, None)
+    with _cache_lock:
+        _cache().pop(slug, None)
 
 
 # The member rows live in the features' tables, which tenants/ does not import: crm/members registers how to

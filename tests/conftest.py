@@ -16,6 +16,7 @@ from crm import embedded
 HX = {"HX-Request": "true"}  # headers of a request htmx makes (a swap of part of the page)
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 WORKER_NUMBER = int(WORKER[2:]) if WORKER[2:].isdigit() else 0
+TEST_SECRET_KEY = "test-secret-key"
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +50,12 @@ def app(service_urls):
     redis.Redis.from_url(redis_url).flushdb()
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url  # jobs make their own app
     os.environ["ARGON2_PROFILE"] = "CHEAPEST"
+    os.environ["SECRET_KEY"] = TEST_SECRET_KEY  # worker processes sign and encrypt as the test app does
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://", 1),
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "TENANT_CACHE_SECONDS": 0.0,
         "TENANT_POOL_SIZE": 0,  # tests of the spare pool turn it on themselves
         "LOGIN_IP_LIMITS": "10000 per minute",
@@ -178,16 +180,18 @@ def add_member(app):
 
 @pytest.fixture
 def client_as(app):
-    """A test client signed in as the account with this id."""
+    """A test client signed in as the account with this id (a session of its own, as after signing in)."""
     from crm.accounts.models import Account
+    from crm.accounts.sessions import start_session
     from crm.extensions import db
 
     def make(account_id: int) -> CsrfClient:
         client = app.test_client()
         with app.app_context():
-            session_id = db.session.get(Account, account_id).get_id()
+            token = start_session(db.session.get(Account, account_id), "127.0.0.1", "pytest")
+            db.session.commit()
         with client.session_transaction() as session:
-            session["_user_id"] = session_id
+            session["_user_id"] = token
             session["_fresh"] = True
         return client
 

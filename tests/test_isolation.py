@@ -145,8 +145,10 @@ def test_every_tenant_route_is_under_the_slug(app):
     """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership."""
     public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.logout", "accounts.workspaces", "accounts.forgot_password", "accounts.reset_password",
-              "accounts.set_language", "dev.outbox", "invitations.accept", "order_status.show",
-              "unsubscribe.show", "unsubscribe.confirm"}
+              "accounts.set_language", "accounts.account", "accounts.change_password", "accounts.end_session",
+              "accounts.end_other_sessions", "dev.outbox", "csp.csp_report", "invitations.accept", "order_status.show",
+              "unsubscribe.show", "unsubscribe.confirm", "two_factor.code",
+              "two_factor.setup", "two_factor.enable", "two_factor.disable"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in public:
             assert re.match(r"^/<slug>/", rule.rule), rule.rule

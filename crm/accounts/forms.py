@@ -34,3 +34,12 @@ class ForgotPasswordForm(FlaskForm):
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[
         DataRequired(), Length(min=8, max=200, message=_l("Use 8 to 200 characters."))])
+
+
+class ChangePasswordForm(FlaskForm):
+    # The autocomplete hints let password managers fill the old one and offer to save the new one.
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("New password"), validators=[
+        DataRequired(), Length(min=8, max=200, message=_l("Use 8 to 200 characters."))],
+        render_kw={"autocomplete": "new-password"})

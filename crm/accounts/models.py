@@ -2,9 +2,10 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String, func
+from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm.accounts.devices import device_label
 from crm.extensions import db, utcnow
 
 
@@ -18,13 +19,35 @@ class Account(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(20), default="en")
-    # Bumped on logout-everywhere and password change: every session carrying an older number ends.
-    session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    # The secret token of the sign-in this request came with (never stored: the table keeps its hash). Set by
+    # crm/accounts/sessions.py; Flask-Login keeps what get_id() answers in the cookie.
+    session_token = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+
+class AccountSession(db.Model):
+    """One sign-in of an account in one browser, live until it is ended or times out."""
+
+    __tablename__ = "account_sessions"
+    __table_args__ = {"schema": "public", "info": {"tenant_access": ("SELECT",)}}  # the user loader
+
+    # SHA-256 of the cookie's random token: a copy of this table opens no session.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("public.accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    ip: Mapped[str] = mapped_column(String(45))  # the longest IPv6 text form
+    user_agent: Mapped[str] = mapped_column(String(300))
+
+    @property
+    def device(self) -> str:
+        return device_label(self.user_agent)
 
 
 class OutboundEmail(db.Model):

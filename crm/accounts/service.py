@@ -1,4 +1,4 @@
-"""Accounts: sign-up, sign-in, sessions that can be revoked, password reset, language."""
+"""Accounts: sign-up, sign-in, passwords (reset, change), language; sessions are in sessions.py."""
 from functools import cache
 
 from argon2 import PasswordHasher, profiles
@@ -9,12 +9,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from crm import validation
+from crm.accounts import sessions
 from crm.accounts.models import Account
 from crm.errors import Invalid
-from crm.extensions import db, utcnow
+from crm.extensions import db
 from crm.jobs import refill_spares_after_commit
 from crm.members.service import add_first_admin
-from crm.validation import record_id
 from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
@@ -99,9 +99,9 @@ def create_account(email: str, name: str, password: str, language: str) -> Accou
     return account
 
 
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD:
-        raise Invalid({"password": _("Use at least %(n)d characters.", n=MIN_PASSWORD)})
+        raise Invalid({field: _("Use at least %(n)d characters.", n=MIN_PASSWORD)})
 
 
 def password_matches(account: Account, password: str) -> bool:
@@ -121,23 +121,7 @@ def authenticate(email: str, password: str) -> Account | None:
         return None
     if hasher().check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    account.last_login_at = utcnow()
     return account
-
-
-def load_session_account(session_id: str) -> Account | None:
-    """Flask-Login's loader: the account, if the session's version is still current."""
-    account_id, _sep, version = session_id.partition(":")
-    if record_id(account_id) is None or not version.isdigit():
-        return None
-    account = db.session.get(Account, record_id(account_id))
-    if account is None or account.session_version != int(version):
-        return None
-    return account
-
-
-def end_all_sessions(account: Account) -> None:
-    account.session_version += 1
 
 
 def workspaces_of(account: Account) -> list[Tenant]:
@@ -181,9 +165,19 @@ def request_password_reset(email: str, reset_url) -> None:
 
 
 def reset_password(account: Account, password: str) -> None:
+    """A new password from an emailed link: every session of the account ends (the reset signs in anew)."""
     check_password_strength(password)
     account.password_hash = hash_password(password)
-    end_all_sessions(account)
+    sessions.end_all_sessions(account)
+
+
+def change_password(account: Account, current: str, new: str) -> None:
+    """A new password, given the current one: every other session of the account ends, this one stays."""
+    if not password_matches(account, current):
+        raise Invalid({"current_password": _("This is not your current password.")})
+    check_password_strength(new, "new_password")
+    account.password_hash = hash_password(new)
+    sessions.end_other_sessions(account)
 
 
 def set_language(account: Account | None, language: str) -> None:

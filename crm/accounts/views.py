@@ -1,37 +1,61 @@
-"""Public pages: sign-up, sign-in, sign-out, password reset, workspace switcher, language."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+"""Public pages: sign-up, sign-in, sign-out, password reset, the account page and its sessions, workspace
+switcher, language."""
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm import LANGUAGES
-from crm.accounts import service
-from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
+from crm.accounts import service, sessions, throttle
+from crm.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
+from crm.accounts.models import Account
 from crm.audit.service import record
 from crm.extensions import db, limiter
-from crm.web import local_path, on_invalid, render, see_other
+from crm.two_factor import service as two_factor
+from crm.web import check_form, is_htmx, local_path, on_invalid, render, saved, see_other
 from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
 bp = Blueprint("accounts", __name__)
+ENTERED_TENANTS_KEPT = 20  # the session cookie stays small however many workspaces one account enters
 
 
 @member_bound.connect
 def record_sign_in(tenant, member) -> None:
-    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log."""
+    """The first request of a session in a tenant is its sign-in there, written to that tenant's audit log. Only
+    the most recent workspaces are remembered: entering one of the older again logs a sign-in again."""
     entered = session.get("entered_tenants", [])
     if tenant.id in entered:
         return
     record("login", "member", member.id, summary=member.name)
     db.session.commit()
-    session["entered_tenants"] = [*entered, tenant.id]
+    session["entered_tenants"] = [*entered, tenant.id][-ENTERED_TENANTS_KEPT:]
 
 
-def login_email_key() -> str:
-    return "login:" + request.form.get("email", "").strip().lower()
+def finish_sign_in(account: Account) -> None:
+    """Sign `account` in on this browser: every way of signing in ends here. The browser's earlier session ends
+    and nothing of it carries over; a new session (a new random id in the cookie) begins."""
+    if current_user.is_authenticated:
+        sessions.end_session(current_user.get_id())
+    session.clear()
+    sessions.start_session(account, request.remote_addr, request.user_agent.string)
+    db.session.commit()
+    login_user(account)
 
 
-def _failed(response) -> bool:
-    return response.status_code != 303
+def sign_in_first():
+    """Flask-Login's answer to a request without a live session: the sign-in page, then back. A request htmx
+    makes (a poll, a swap) gets no page to swap in: the whole window goes to sign-in, then back to that page."""
+    if not is_htmx():
+        return redirect(url_for("accounts.login", next=local_path(request.full_path.rstrip("?"))))
+    page = urlsplit(request.headers.get("HX-Current-URL", ""))
+    response = make_response("", 401)
+    response.headers["HX-Redirect"] = url_for(
+        "accounts.login", next=local_path(urlunsplit(("", "", page.path, page.query, ""))))
+    return response
 
 
 @bp.get("/")
@@ -54,8 +78,9 @@ def signup():
     if form.validate_on_submit():
         account, tenant = service.sign_up(form.company.data, form.slug.data, form.name.data,
                                           form.email.data, form.password.data, _current_language())
-        db.session.commit()
-        login_user(account)
+        if code_step := ask_for_code(account, url_for("workspace.index", slug=tenant.slug)):
+            return code_step  # an existing account with a second factor, adding a workspace
+        finish_sign_in(account)
         flash(_("Welcome! Your workspace %(name)s is ready.", name=tenant.name))
         return see_other(url_for("workspace.index", slug=tenant.slug))
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
@@ -74,20 +99,41 @@ def check_slug():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_IP_LIMITS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMITS"], key_func=login_email_key, methods=["POST"],
-               deduct_when=_failed)
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password; failures slow down this email from this address (throttle.py)."""
     form = LoginForm()
     if form.validate_on_submit():
+        throttle.check(form.email.data)
         account = service.authenticate(form.email.data, form.password.data)
         if account is not None:
-            db.session.commit()
-            session.clear()  # a fresh session at login: nothing from before sign-in carries over
-            login_user(account)
+            throttle.succeeded(form.email.data)
+            if code_step := ask_for_code(account, _safe_next()):
+                return code_step
+            finish_sign_in(account)
             return see_other(_safe_next() or url_for("accounts.home"))
         form.form_errors.append(_("Wrong email or password."))
     return render_template("accounts/login.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+def ask_for_code(account, next_url: str | None):
+    """After the password: the code step when the account has a second factor and this device is not remembered
+    (the account waits in the session, not signed in); None when no code is needed."""
+    if not two_factor.code_needed(account, request.cookies.get(two_factor.DEVICE_COOKIE)):
+        return None
+    if current_user.is_authenticated:
+        sessions.end_session(current_user.get_id())  # as in finish_sign_in: the browser's earlier session ends
+    db.session.commit()
+    session.clear()
+    session[two_factor.PENDING] = {"account": account.id, "at": int(time.time())}
+    return see_other(url_for("two_factor.code", next=next_url))
+
+
+@bp.errorhandler(throttle.TooSoon)
+def sign_in_too_soon(error: throttle.TooSoon):
+    """The sign-in form again, saying when this email may try again from here."""
+    form = LoginForm()
+    form.form_errors.append(error.message())
+    return render_template("accounts/login.html", form=form), 429, {"Retry-After": str(error.seconds)}
 
 
 def _safe_next() -> str | None:
@@ -96,10 +142,53 @@ def _safe_next() -> str | None:
 
 @bp.post("/logout")
 def logout():
-    """Sign out of this browser."""
+    """Sign out of this browser; the session ends on the server too, so a copy of the cookie opens nothing."""
+    if current_user.is_authenticated:
+        sessions.end_session(current_user.get_id())
+        db.session.commit()
     logout_user()
     session.clear()
     return see_other(url_for("accounts.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """The signed-in person's own page: name, language, password, and where they are signed in."""
+    return _account_page(ChangePasswordForm(formdata=None))
+
+
+def _account_page(form: ChangePasswordForm):
+    return render_template("accounts/account.html", form=form, sessions=sessions.live_sessions(current_user),
+                           this_session=sessions.session_key(current_user.get_id()))
+
+
+@bp.post("/account/password")
+@login_required
+@limiter.limit(lambda: current_app.config["LOGIN_IP_LIMITS"])
+def change_password():
+    """Change the password, given the current one; every other session ends."""
+    form = ChangePasswordForm()
+    on_invalid(lambda error: _account_page(error.apply_to(form)))
+    check_form(form)
+    service.change_password(current_user, form.current_password.data, form.new_password.data)
+    return saved(_("Your password has been changed. Every other session has been signed out."), "accounts.account")
+
+
+@bp.post("/account/sessions/<key>/end")
+@login_required
+def end_session(key: str):
+    """Sign one of your sessions out, say a browser left signed in elsewhere."""
+    sessions.end_session_of(current_user, key)
+    return saved(_("That session has been signed out."), "accounts.account")
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """Sign out everywhere but on this browser."""
+    sessions.end_other_sessions(current_user)
+    return saved(_("Every other session has been signed out."), "accounts.account")
 
 
 @bp.get("/workspaces")
@@ -133,11 +222,11 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         service.reset_password(account, form.password.data)
-        db.session.commit()
-        session.clear()
-        login_user(account)
+        code_step = ask_for_code(account, None)  # an emailed link is not a second factor
+        if code_step is None:
+            finish_sign_in(account)
         flash(_("Your password has been changed."))
-        return see_other(url_for("accounts.home"))
+        return code_step or see_other(url_for("accounts.home"))
     return render_template("accounts/reset.html", form=form), 422 if form.errors else 200
 
 

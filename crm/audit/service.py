@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import g, has_request_context, request
 from flask_babel import get_timezone
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from crm import listing, registry, validation
 from crm.audit.models import AuditEntry
@@ -26,11 +26,23 @@ def record(action: str, entity: str, entity_id: int | None = None, *, summary: s
            changes: dict | None = None, actor=None) -> AuditEntry:
     """Add one entry in the current transaction (so it is kept exactly when the change is)."""
     actor = actor if actor is not None else g.get("member")
-    entry = AuditEntry(actor_id=actor.id if actor else None, actor_name=actor.name if actor else "system",
-                       ip=request.remote_addr if has_request_context() else None, action=action, entity=entity,
-                       entity_id=entity_id, summary=summary[:250], changes=changes or {})
+    entry = AuditEntry(**_entry(action, entity, entity_id, summary, changes, actor))
     db.session.add(entry)
     return entry
+
+
+def record_in(schema: str, action: str, entity: str, entity_id: int | None = None, *, summary: str = "",
+              changes: dict | None = None, actor=None) -> None:
+    """record() into the log of the tenant whose schema is `schema`, bound or not, in the current transaction: for
+    a change of the account (its second factor) that every workspace of the account logs."""
+    db.session.execute(insert(AuditEntry).values(**_entry(action, entity, entity_id, summary, changes, actor)),
+                       execution_options={"schema_translate_map": {"tenant": schema}})
+
+
+def _entry(action: str, entity: str, entity_id: int | None, summary: str, changes: dict | None, actor) -> dict:
+    return {"actor_id": actor.id if actor else None, "actor_name": actor.name if actor else "system",
+            "ip": request.remote_addr if has_request_context() else None, "action": action, "entity": entity,
+            "entity_id": entity_id, "summary": summary[:250], "changes": changes or {}}
 
 
 def snapshot(obj, fields) -> dict:

@@ -1,18 +1,17 @@
-"""The development outbox: every email, SMS and bot message the app would send, readable in a page
-(registered only outside production)."""
+"""The development outbox: the email, SMS and bot messages the app would have sent, readable in a page
+(registered only outside production). It needs sign-in and shows an account only what concerns it, because a
+development instance may well be reachable by others: reset and invitation links must not be."""
 from flask import Blueprint, render_template
-from sqlalchemy import select
+from flask_login import current_user, login_required
 
-from crm.accounts.models import OutboundEmail
-from crm.extensions import db
-from crm.notify.models import DevMessage
+from crm.dev import service
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 
 @bp.get("/outbox")
+@login_required
 def outbox():
-    """The newest 100 workspace messages (reminders, order news, campaigns) and platform emails."""
-    messages = db.session.scalars(select(DevMessage).order_by(DevMessage.id.desc()).limit(100))
-    emails = db.session.scalars(select(OutboundEmail).order_by(OutboundEmail.id.desc()).limit(100))
-    return render_template("dev/outbox.html", messages=messages, emails=emails)
+    """The signed-in account's workspaces' newest messages, and the platform emails addressed to it."""
+    return render_template("dev/outbox.html", messages=service.messages_for(current_user),
+                           emails=service.emails_to(current_user))

@@ -3,10 +3,11 @@ from flask import Blueprint, current_app, flash, g, render_template, request, ur
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from crm import registry
 from crm.accounts import service as accounts
+from crm.accounts.views import finish_sign_in
 from crm.errors import Invalid
 from crm.members import service
 from crm.members.access import require
@@ -214,7 +215,7 @@ def accept(token: str):
         with tenant_bound(tenant_ref(invitation.tenant_id)) as tenant:
             service.accept(invitation, account)
         if not signed_in_as_invitee:
-            login_user(account)
+            finish_sign_in(account)
         flash(_("Welcome to %(workspace)s!", workspace=tenant.name))
         return see_other(url_for("workspace.index", slug=tenant.slug))
     return _accept_page(invitation, existing, signed_in_as_invitee)

@@ -1,6 +1,7 @@
 """Isolation PostgreSQL itself enforces: every tenant transaction acts as the tenant's own role (tenants/roles.py),
 which owns its schema and may do in `public` only what the public tables declare."""
 import psycopg
+import pyotp
 import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
@@ -225,6 +226,11 @@ def test_the_app_runs_on_a_login_role_that_is_no_superuser_and_reads_no_tenant_i
     the rights production gives the app; the login role on its own reads no tenant's data."""
     from crm.accounts import service as accounts
     from crm.accounts.models import Account
+    from crm.accounts.sessions import start_session
+    from crm.audit.models import AuditEntry
+    from crm.two_factor import service as two_factor
+    from tenants.binding import tenant_bound
+    from tenants.resolver import tenant_by_id
     from tenants.migrations import migrate_one, schema_version, upgrade_public, upgrade_schema
     from tenants.models import SpareSchema
     from tenants.provisioning import tenant_head
@@ -234,7 +240,9 @@ def test_the_app_runs_on_a_login_role_that_is_no_superuser_and_reads_no_tenant_i
         with login_app.app_context():
             account, tenant = accounts.sign_up("Prod Co", slug, "Pat", f"pat@{slug}.example", "password-123", "en")
             db.session.commit()
-            tenant_id, user_id = tenant.id, db.session.get(Account, account.id).get_id()
+            tenant_id = tenant.id
+            user_id = start_session(db.session.get(Account, account.id), "127.0.0.1", "pytest")
+            db.session.commit()
         client = login_app.test_client()
         with client.session_transaction() as session:
             session["_user_id"], session["_fresh"] = user_id, True
@@ -249,6 +257,13 @@ def test_the_app_runs_on_a_login_role_that_is_no_superuser_and_reads_no_tenant_i
         with pytest.raises(ProgrammingError, match=f"permission denied for schema t_{cold_id}"):
             db.session.execute(text(f"select name from t_{cold_id}.members"))
         db.session.rollback()
+        account = db.session.scalar(select(Account).where(Account.email == "pat@prod-cold.example"))
+        secret = two_factor.new_secret()
+        two_factor.enable(account, secret, pyotp.TOTP(secret).now())  # logged in each workspace of the account
+        db.session.commit()
+        with tenant_bound(tenant_by_id(cold_id)):
+            assert db.session.scalar(select(AuditEntry.changes).where(AuditEntry.entity == "member")
+                                     .order_by(AuditEntry.id.desc())) == {"two_factor": [False, True]}
         login_app.config["TENANT_POOL_SIZE"] = 1
         assert refill() == 1
         spare_id = db.session.scalar(select(SpareSchema.tenant_id))

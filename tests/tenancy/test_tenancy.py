@@ -224,3 +224,30 @@ def test_deal_events_written_before_the_rename_open_their_deal_after_upgrade(app
         upgrade_schema(db.engine, f"t_{acme.id}")
     page = admin.get(f"/{acme.slug}/customers/{customer_id}")
     assert page.status_code == 200 and f'href="/{acme.slug}/deals/{deal_id}"' in page.text
+
+
+@pytest.fixture
+def lasting_tenant_cache(app):
+    """A tenant cache that keeps entries (the suite's keeps none), bounded at 50 for the test."""
+    saved = app.config["TENANT_CACHE_SECONDS"], app.config["TENANT_CACHE_SIZE"]
+    app.config["TENANT_CACHE_SECONDS"], app.config["TENANT_CACHE_SIZE"] = 600.0, 50
+    app.extensions.pop("tenant_cache", None)
+    yield
+    app.config["TENANT_CACHE_SECONDS"], app.config["TENANT_CACHE_SIZE"] = saved
+    app.extensions.pop("tenant_cache", None)
+
+
+def test_scanning_random_slugs_does_not_grow_the_tenant_cache(app, acme, lasting_tenant_cache):
+    import secrets
+
+    from tenants import resolver
+
+    with app.test_request_context():
+        assert resolver.find_tenant(acme.slug).id == acme.id
+        for _ in range(5000):
+            assert resolver.find_tenant(secrets.token_hex(8)) is None
+        grown = {name: len(value) for name, value in vars(resolver).items()
+                 if not name.startswith("__") and isinstance(value, dict | list | set) and len(value) > 50}
+        assert not grown, f"module-level containers grew with the scan: {grown}"
+        cache = app.extensions["tenant_cache"]
+        assert len(cache) <= 50 and acme.slug in cache  # the real workspace was not pushed out

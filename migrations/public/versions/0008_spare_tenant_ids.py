@@ -1,15 +1,15 @@
 """Spare schemas are built for a reserved tenant id (t_<id>, owned by the tenant's role) instead of being
 renamed into a tenant: spares built the old way, without a role, are dropped (the pool refills itself).
 
-Revision ID: p0006
-Revises: p0005
+Revision ID: p0008
+Revises: p0007
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "p0006"
-down_revision = "p0005"
+revision = "p0008"
+down_revision = "p0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Security headers on every response, and the endpoint browsers report Content-Security-Policy violations to."""
