@@ -148,7 +148,10 @@ def logout():
         db.session.commit()
     logout_user()
     session.clear()
-    return see_other(url_for("accounts.login"))
+    response = see_other(url_for("accounts.login"))
+    # Pages kept for Back (the HTTP cache, htmx's snapshots in sessionStorage) must not outlive the session.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.get("/account")

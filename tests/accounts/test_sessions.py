@@ -68,7 +68,8 @@ def test_a_copied_cookie_gets_the_sign_in_page_after_sign_out(app, acme, email):
     copy = copy_of(app, browser)
     customers = f"/{acme.slug}/customers/"
     assert copy.get(customers).status_code == 200  # the copy works while the session lives
-    browser.post("/logout")
+    signed_out = browser.post("/logout")
+    assert signed_out.headers["Clear-Site-Data"] == '"cache", "storage"'  # the browser forgets the pages it kept
     assert shows_sign_in(copy, customers)
     assert shows_sign_in(browser, customers)
 

@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.htmx import htmx_idle
+
 pytestmark = pytest.mark.e2e
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth + 1"
 
@@ -45,3 +47,25 @@ def test_account_page_on_a_phone(new_page, make_tenant, login, shot):
     expect(page.get_by_role("button", name="Sign out everywhere else")).to_be_visible()
     shot(page, "sessions-account-375px")
     assert page.evaluate(NO_OVERFLOW), "the account page is wider than a 375 px phone"
+
+
+def test_back_after_sign_out_shows_no_signed_in_page(page, make_tenant, make_customer, login):
+    """htmx keeps snapshots of pages for Back; after sign-out none may show: Back asks the server, which asks
+    for sign-in."""
+    tenant = make_tenant()
+    make_customer(tenant, name="欧阳娜娜")
+    login(page, tenant)
+    page.goto(f"/{tenant.slug}/")
+    page.locator(".mainnav").get_by_role("link", name="Customers").click()  # boosted: htmx snapshots the page
+    expect(page.get_by_role("link", name="欧阳娜娜")).to_be_visible()
+    htmx_idle(page)
+    page.locator(".mainnav").get_by_role("link", name="Deals").click()
+    expect(page).to_have_url(re.compile(rf"/{tenant.slug}/deals/"))
+    page.locator(".topbar .menu summary").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    page.evaluate("history.go(-2)")  # Back twice, to the customer list (htmx reloads it: Playwright's go_back
+                                      # would see its own navigation aborted)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("欧阳娜娜")).to_have_count(0)
