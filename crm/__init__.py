@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from config import Config, database_uri
 from crm import registry
 from crm.errors import Invalid
-from crm.web import RecordId, answer_invalid, is_htmx
+from crm.web import RecordId, answer_invalid, is_htmx, refuse_unreadable
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
@@ -115,6 +115,7 @@ def register_hooks(app: Flask) -> None:
     from crm.accounts import service as accounts
 
     login_manager.user_loader(accounts.load_session_account)
+    app.url_value_preprocessor(refuse_unreadable)
 
     @app.after_request
     def security_headers(response):
@@ -155,6 +156,11 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
         return page(400, "csrf")
+
+    @app.errorhandler(400)
+    def bad_request(_e):
+        db.session.rollback()
+        return page(400)
 
     @app.errorhandler(429)
     def too_many(_e):

@@ -8,7 +8,7 @@ from crm.accounts import service
 from crm.accounts.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from crm.audit.service import record
 from crm.extensions import db, limiter
-from crm.web import local_path, on_invalid, render, see_other
+from crm.web import fragment_of, local_path, on_invalid, render, see_other
 from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
@@ -62,6 +62,7 @@ def signup():
 
 
 @bp.get("/signup/slug")
+@fragment_of("accounts.signup")
 def check_slug():
     """Live check of the workspace address; while it was only suggested, typing the company re-suggests it."""
     slug = request.args.get("slug", "").strip().lower()
