@@ -82,6 +82,17 @@ def _activities(in_tenant, tenant) -> int:
     return in_tenant(tenant, lambda: db.session.scalar(select(func.count()).select_from(Activity)))
 
 
+@pytest.mark.parametrize("field", ["customer_id", "deal_id"])
+@pytest.mark.parametrize("value", ["2147483648", "9999999999999999999", "-1", "1e3"])
+def test_an_id_past_the_database_range_is_not_found_and_nothing_is_saved(acme, admin, make_customer, in_tenant,
+                                                                        field, value):
+    customer_id = make_customer(acme, name="Real")
+    fields = {"customer_id": str(customer_id), field: value}
+    assert _follow_up(admin, acme, **fields).status_code == 404
+    assert admin.post(f"/{acme.slug}/activities/notes", data={**fields, "text": "Hello"}).status_code == 404
+    assert _activities(in_tenant, acme) == 0
+
+
 def test_a_year_one_date_is_a_message_at_the_field(acme, admin, make_customer, in_tenant):
     customer_id = make_customer(acme, name="Real")
     answer = _follow_up(admin, acme, customer_id=str(customer_id), due_at="0001-01-01T00:00")
