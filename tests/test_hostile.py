@@ -114,3 +114,21 @@ def test_a_fragment_opened_as_a_page_goes_to_its_page(acme, admin, make_customer
     customer_id = make_customer(acme, name="Real")
     timeline = admin.get(f"/{acme.slug}/customers/{customer_id}/timeline")
     assert timeline.status_code == 303 and timeline.headers["Location"] == f"/{acme.slug}/customers/{customer_id}"
+
+
+def test_a_reps_tags_page_counts_only_the_customers_the_rep_may_see(acme, people, client_as, tagged, admin):
+    for _mine in range(2):
+        tagged(acme, ["VIP"], member_id=people["rep"].member_id, name="Mine")
+    for _theirs in range(5):
+        tagged(acme, ["VIP"], member_id=people["rep2"].member_id, name="Theirs")
+    deleted = tagged(acme, ["VIP"], member_id=people["rep"].member_id, name="Binned")
+    assert admin.post(f"/{acme.slug}/customers/{deleted}/delete").status_code == 303
+    rep = client_as(people["rep"].account_id).get(f"/{acme.slug}/tags/")
+    assert _vip_count(rep.text) == "2"
+    assert _vip_count(admin.get(f"/{acme.slug}/tags/").text) == "7"
+
+
+def _vip_count(html: str) -> str:
+    import re
+
+    return re.search(r'tag-\w+">VIP</span></td>\s*<td><a href="[^"]*">(\d+)</a>', html)[1]
