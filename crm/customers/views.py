@@ -226,15 +226,18 @@ BULK_ACTIONS = {"add_tag": "edit", "remove_tag": "edit", "set_owner": "edit", "d
 def bulk():
     """Apply one action to the selected rows the member may change."""
     action = request.form.get("action", "")
+    # Back to the list as it was filtered, read as the list reads it: the raw query string could name
+    # url_for's own arguments (endpoint, _external) and would keep only the first of several tags.
+    the_list = queries.CustomerQuery.from_args(request.args).args()
     if action not in BULK_ACTIONS:
         flash(_("Choose an action."), "error")
-        return see_other(url_for("customers.index", **request.args))
-    on_invalid_go_to("customers.index", **request.args)
+        return see_other(url_for("customers.index", **the_list))
+    on_invalid_go_to("customers.index", **the_list)
     done = _bulk(action, writes.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action]))
     db.session.commit()
     flash(_("%(n)d customers updated.", n=done) if action != "delete"
           else _("%(n)d customers moved to the trash.", n=done))
-    return see_other(url_for("customers.index", **request.args))
+    return see_other(url_for("customers.index", **the_list))
 
 
 def _bulk(action: str, chosen) -> int:
