@@ -34,6 +34,16 @@ def test_a_path_on_this_site_is_kept(target):
     assert local_path(target) == target
 
 
+@pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test", "/\t/evil.test"])
+def test_every_redirect_after_a_write_goes_only_to_this_site(app, target):
+    from crm.web import see_other
+
+    with app.test_request_context("/"):
+        assert see_other(target).headers["Location"] == "/"
+    with app.test_request_context("/", headers=HX):
+        assert see_other(target).headers["HX-Location"] == "/"
+
+
 @pytest.mark.parametrize("target", ["/%09/evil.test", "/%0d%0a/evil.test", "/%5c%09/evil.test", "/a%0d%0ab"])
 def test_signing_in_with_a_hostile_next_stays_on_this_site(app, acme, target):
     answer = app.test_client().post(f"/login?next={target}", data={"email": f"admin@{acme.slug}.example",
