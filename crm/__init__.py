@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, database_uri, instance_secret_key
 from crm import registry
 from crm.errors import Invalid
-from crm.web import RecordId, answer_invalid, is_htmx, is_poll
+from crm.web import RecordId, answer_invalid, is_htmx, is_poll, refuse_unreadable
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
@@ -132,6 +132,7 @@ def register_hooks(app: Flask) -> None:
 
     login_manager.unauthorized_handler(sign_in_first)
     headers.init_app(app)
+    app.url_value_preprocessor(refuse_unreadable)
 
     @app.after_request
     def vary_on_htmx(response):
@@ -168,6 +169,11 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
         return page(400, "csrf")
+
+    @app.errorhandler(400)
+    def bad_request(_e):
+        db.session.rollback()
+        return page(400)
 
     @app.errorhandler(429)
     def too_many(_e):

@@ -1,9 +1,11 @@
 """Small helpers every feature's views share: page-or-fragment rendering, htmx-aware redirects, and how a view
 answers when a service refuses its input (`on_invalid`)."""
+import re
 from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
 
@@ -18,13 +20,34 @@ class RecordId(IntegerConverter):
         super().__init__(map, min=1, max=MAX_ID)
 
 
+# Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so "/\t/evil.example" and
+# "/\\evil.example" both lead to another site; a CR or LF cannot go in a Location header at all.
+UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+MAX_PATH = 2000
+# What no form or link of ours sends and PostgreSQL cannot store: a NUL, or half of a UTF-16 pair.
+UNREADABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
 def local_path(target: str | None) -> str | None:
-    """`target` when it is a path on this site (a `next` parameter), else None: no other host, and no
-    backslash, which browsers read as a slash ("/\\evil.example")."""
+    """`target` when it is a path on this site (a `next` parameter, a referrer), else None: one leading slash,
+    never two, no control character or backslash, and of sane length."""
     target = target or ""
-    if target.startswith("/") and "//" not in target and "\\" not in target and len(target) < 1000:
+    if (target.startswith("/") and not target.startswith("//") and len(target) <= MAX_PATH
+            and not UNSAFE_IN_PATH.search(target)):
         return target
     return None
+
+
+def refuse_unreadable(_endpoint, values) -> None:
+    """400 for a request whose path values, query string or form carry what no page of ours sends (a NUL, a lone
+    surrogate): no view has to expect them. Registered as the first URL value preprocessor, so it runs before
+    the tenant is looked up by its slug."""
+    texts = [value for value in (values or {}).values() if isinstance(value, str)]
+    for submitted in (request.args, request.form):
+        for key, items in submitted.lists():
+            texts += [key, *items]
+    if any(UNREADABLE.search(text) for text in texts):
+        abort(400, description="unreadable")
 
 
 def is_htmx() -> bool:
@@ -48,6 +71,21 @@ def render(template: str, block: str | None = None, **context):
     if block and is_htmx() and not request.headers.get("HX-Boosted"):
         return render_block(template, block, **context)
     return render_template(template, **context)
+
+
+def fragment_of(page: str):
+    """For a GET view that answers only a part of a page (a poll, a live check, more rows): opened as a page
+    itself (a bookmark, a reload, a browser without htmx) it sends the user (303) to `page`, given the view's
+    URL values that `page` takes, instead of a bare fragment or a template missing the page's context."""
+    def decorate(view):
+        @wraps(view)
+        def answer(**values):
+            if is_htmx() and not request.headers.get("HX-Boosted"):
+                return view(**values)
+            taken = {k: v for k, v in values.items() if current_app.url_map.is_endpoint_expecting(page, k)}
+            return see_other(url_for(page, **taken))
+        return answer
+    return decorate
 
 
 def saved(message: str, endpoint: str, **values):
@@ -109,7 +147,9 @@ def answer_invalid(error):
 
 
 def see_other(url: str):
-    """303 to `url`; htmx follows it as a full navigation (HX-Location keeps history right)."""
+    """303 to `url`, a path on this site (any other target is the start page: every redirect passes local_path);
+    htmx follows it as a full navigation (HX-Location keeps history right)."""
+    url = local_path(url) or url_for("accounts.home")
     if is_htmx() and not request.headers.get("HX-Boosted"):
         response = redirect(url, code=303)
         response.headers["HX-Location"] = url

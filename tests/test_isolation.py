@@ -6,6 +6,7 @@ import re
 from sqlalchemy import text
 
 from crm.extensions import db
+from tests.conftest import HX
 
 SECRET = "GLOBEX-SECRET"
 
@@ -137,7 +138,8 @@ def test_no_route_returns_or_changes_another_tenants_data(app, acme, globex, mak
 
 def test_duplicate_check_never_names_another_tenants_customer(acme, globex, make_customer, client_as):
     make_customer(globex, name=f"{SECRET} dup", phone="13700000002")
-    page = client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/duplicates?phone=13700000002")
+    page = client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/duplicates?phone=13700000002",
+                                                         headers=HX)
     assert "Possible duplicate" not in page.text and SECRET not in page.text
 
 

@@ -231,7 +231,10 @@ LISTS = {
     "campaigns": ("/campaigns/", r'id="campaign-(\d+)"', seed_campaigns, 25),
     "timeline": ("/customers/{customer}/timeline", r"Note: (Row \d+)", seed_timeline, 30),
 }
-BAD_CURSORS = ["garbage", "%00", "W10", made_by_hand([99999999999]), made_by_hand(["x", 2**40]),
+# Lists that exist only as a part of a page: htmx asks for them (opened as a page, they send to their page).
+FRAGMENTS = {"deal board column", "timeline"}
+# A NUL is refused before any view reads it (tests/test_hostile.py), so it is no cursor to test here.
+BAD_CURSORS = ["garbage", "W10", made_by_hand([99999999999]), made_by_hand(["x", 2**40]),
                made_by_hand([None, None]), made_by_hand({"id": 1}), made_by_hand(["2026-13-45", 1]),
                made_by_hand(["1e999999", 1]), made_by_hand(["a\x00b", 1]), "A" * 5000,
                made_by_hand(["\ud800", 1]), base64.urlsafe_b64encode(b"[" * 1100).decode()]
@@ -266,7 +269,7 @@ def more_link(html: str) -> str | None:
 @pytest.mark.parametrize("name", LISTS)
 def test_every_list_pages_with_after_to_its_end(admin, seeded, name):
     url, marker, size = seeded(name)
-    page = admin.get(url)
+    page = admin.get(url, headers=HX if name in FRAGMENTS else {})
     assert page.status_code == 200
     seen = re.findall(marker, page.text)
     assert len(seen) == size
@@ -284,10 +287,10 @@ def test_every_list_pages_with_after_to_its_end(admin, seeded, name):
 @pytest.mark.parametrize("name", LISTS)
 def test_a_bad_cursor_shows_the_first_page(admin, seeded, name):
     url, marker, _size = seeded(name)
-    first = re.findall(marker, admin.get(url).text)
+    first = re.findall(marker, admin.get(url, headers=HX if name in FRAGMENTS else {}).text)
     joiner = "&" if "?" in url else "?"
     for cursor in BAD_CURSORS:
-        for headers in ({}, HX):
+        for headers in (HX,) if name in FRAGMENTS else ({}, HX):
             page = admin.get(f"{url}{joiner}after={cursor}", headers=headers)
             assert page.status_code == 200, cursor
             assert re.findall(marker, page.text) == first, cursor

@@ -15,7 +15,7 @@ from crm.accounts.models import Account
 from crm.audit.service import record
 from crm.extensions import db, limiter
 from crm.two_factor import service as two_factor
-from crm.web import check_form, is_htmx, local_path, on_invalid, render, saved, see_other
+from crm.web import check_form, fragment_of, is_htmx, local_path, on_invalid, render, saved, see_other
 from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
@@ -87,6 +87,7 @@ def signup():
 
 
 @bp.get("/signup/slug")
+@fragment_of("accounts.signup")
 def check_slug():
     """Live check of the workspace address; while it was only suggested, typing the company re-suggests it."""
     slug = request.args.get("slug", "").strip().lower()

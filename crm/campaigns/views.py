@@ -16,7 +16,7 @@ from crm.fields import definitions as fields
 from crm.members.access import members_in_reach, require
 from crm.tags import service as tags
 from crm.validation import local_input, record_id
-from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, refused, render, saved
+from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, refused, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
@@ -65,6 +65,7 @@ def create():
 
 @bp.get("/audience")
 @require("campaigns", "view")
+@fragment_of("campaigns.new")
 def audience():
     """"N customers match": the form's filters counted as they change (htmx)."""
     campaign_id = record_id(request.args.get("campaign"))
@@ -89,6 +90,7 @@ def show(campaign_id: int):
 
 @bp.get("/<id:campaign_id>/progress")
 @require("campaigns", "view")
+@fragment_of("campaigns.show")
 def progress(campaign_id: int):
     """The progress card alone, for polling."""
     campaign = service.get_campaign(g.member, campaign_id)

@@ -15,7 +15,7 @@ from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.tags import service as tags
 from crm.validation import record_id
-from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, render, see_other
+from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
@@ -132,6 +132,7 @@ def _hidden_builtin() -> set:
 
 @bp.get("/<id:customer_id>/fields/<name>")
 @require("customers", "view")
+@fragment_of("customers.show")
 def field(customer_id: int, name: str):
     """One field, shown (or, with ?edit=1, as a small form) for inline editing."""
     _inline_field(name)
@@ -163,6 +164,7 @@ def _inline_field(name: str) -> None:
 
 @bp.get("/duplicates")
 @require("customers", "view")
+@fragment_of("customers.new")
 def duplicates():
     """A warning when another customer has the same phone or email (checked while typing)."""
     found = queries.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
@@ -172,6 +174,7 @@ def duplicates():
 
 @bp.get("/choices")
 @require("customers", "view")
+@fragment_of("customers.index")
 def choices():
     """The customer chooser's options for what was typed, the chosen customer kept first."""
     q = request.args.get("customer_q", "").strip()
@@ -223,15 +226,18 @@ BULK_ACTIONS = {"add_tag": "edit", "remove_tag": "edit", "set_owner": "edit", "d
 def bulk():
     """Apply one action to the selected rows the member may change."""
     action = request.form.get("action", "")
+    # Back to the list as it was filtered, read as the list reads it: the raw query string could name
+    # url_for's own arguments (endpoint, _external) and would keep only the first of several tags.
+    the_list = queries.CustomerQuery.from_args(request.args).args()
     if action not in BULK_ACTIONS:
         flash(_("Choose an action."), "error")
-        return see_other(url_for("customers.index", **request.args))
-    on_invalid_go_to("customers.index", **request.args)
+        return see_other(url_for("customers.index", **the_list))
+    on_invalid_go_to("customers.index", **the_list)
     done = _bulk(action, writes.selected(g.member, request.form.getlist("ids"), BULK_ACTIONS[action]))
     db.session.commit()
     flash(_("%(n)d customers updated.", n=done) if action != "delete"
           else _("%(n)d customers moved to the trash.", n=done))
-    return see_other(url_for("customers.index", **request.args))
+    return see_other(url_for("customers.index", **the_list))
 
 
 def _bulk(action: str, chosen) -> int:

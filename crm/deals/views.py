@@ -27,7 +27,7 @@ from crm.deals.forms import (
 from crm.tags import service as tags
 from crm.timeline import service as timeline
 from crm.validation import record_id
-from crm.web import check_form, is_htmx, local_path, on_invalid, refused, render, saved, see_other
+from crm.web import check_form, fragment_of, is_htmx, local_path, on_invalid, refused, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("deals", __name__, "/deals")
@@ -93,6 +93,7 @@ def _filter_choices(block: str) -> dict:
 
 @bp.get("/stages/<id:stage_id>/cards")
 @require("deals", "view")
+@fragment_of("deals.index")
 def cards(stage_id: int):
     """More cards of one column, loaded as the column scrolls."""
     stage = stages.get_stage(stage_id)

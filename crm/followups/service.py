@@ -59,14 +59,25 @@ def _owner(viewer: Member, value) -> int:
     return owner_id
 
 
+def _named_id(value) -> int | None:
+    """The id a hidden field names, None when it names none; one no record can have (past PostgreSQL's integer
+    range, say) is a record not found, as an unknown id is, not a follow-up quietly about nobody."""
+    if value in (None, ""):
+        return None
+    found = record_id(value)
+    if found is None:
+        raise NotFound()
+    return found
+
+
 def _subject(viewer: Member, data: dict) -> tuple[Customer | None, object | None]:
     """The customer and deal the follow-up is about (either may be missing), checked against the viewer."""
     deal = None
-    if deal_id := record_id(data.get("deal_id")):
+    if deal_id := _named_id(data.get("deal_id")):
         from crm.deals import deal_queries
 
         deal = deal_queries.get_deal(viewer, deal_id)
-    customer_id = deal.customer_id if deal else record_id(data.get("customer_id"))
+    customer_id = deal.customer_id if deal else _named_id(data.get("customer_id"))
     customer = customers.get_customer(viewer, customer_id) if customer_id else None
     return customer, deal
 

@@ -9,7 +9,7 @@ from crm.extensions import db
 from crm.members.access import require
 from crm.notify import service
 from crm.notify.models import STATUSES
-from crm.web import on_invalid, poll, render, saved
+from crm.web import fragment_of, on_invalid, poll, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("notify", __name__, "/messages")
@@ -22,6 +22,7 @@ registry.plug(
 
 @bp.get("/bell")
 @poll
+@fragment_of("notify.inbox")
 def bell():
     """The unread count in the top bar; htmx polls it so reminders show up without a reload."""
     return render("notify/_bell.html", unread=service.unread_count(g.member))

@@ -18,7 +18,7 @@ from crm.orders import forms, queries, service, status_link
 from crm.orders.totals import known_currency, money, plain_money
 from crm.products import service as catalogue
 from crm.validation import record_id
-from crm.web import check_form, is_htmx, on_invalid, on_invalid_go_to, render, saved
+from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -148,6 +148,7 @@ def revoke_link(order_id: int):
 
 @bp.get("/line")
 @require("orders", "view")
+@fragment_of("orders.new")
 def line():
     """A new empty line, or (when its product changed) the line with the product's name, unit and price."""
     row, products = forms.read_line(request.args), catalogue.products_for_lines(g.member)
@@ -162,6 +163,7 @@ def line():
 
 @bp.get("/line/remove")
 @require("orders", "view")
+@fragment_of("orders.new")
 def remove_line():
     """Nothing: the button that asks removes its line, then the totals are worked out again."""
     response = make_response("")

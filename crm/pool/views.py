@@ -51,33 +51,39 @@ def index():
                   soon=returning_soon(g.member) if whole_page else [])
 
 
+def _the_list() -> dict:
+    """The pool list's filters to go back to, read as the list reads them: the raw query string could name
+    url_for's or saved()'s own arguments (endpoint, message, _external)."""
+    return service.PoolQuery.from_args(request.args).args()
+
+
 @bp.post("/claim")
 @require("customers", "edit")
 def claim():
     """Claim the selected pool customers, all or none, within the role's limit."""
-    on_invalid_go_to("pool.index", **request.args)
+    on_invalid_go_to("pool.index", **_the_list())
     claimed = service.claim(g.member, request.form.getlist("ids"))
     return saved(ngettext("You claimed %(num)d customer.", "You claimed %(num)d customers.", len(claimed)),
-                 "pool.index", **request.args)
+                 "pool.index", **_the_list())
 
 
 @bp.post("/<id:customer_id>/claim")
 @require("customers", "edit")
 def claim_one(customer_id: int):
     """Claim one customer from its row."""
-    on_invalid_go_to("pool.index", **request.args)
+    on_invalid_go_to("pool.index", **_the_list())
     customer = service.claim_one(g.member, customer_id)
-    return saved(_("You claimed %(name)s.", name=customer.name), "pool.index", **request.args)
+    return saved(_("You claimed %(name)s.", name=customer.name), "pool.index", **_the_list())
 
 
 @bp.post("/assign")
 @require("customers", "edit")
 def assign():
     """A manager gives the selected pool customers to a member of their team."""
-    on_invalid_go_to("pool.index", **request.args)
+    on_invalid_go_to("pool.index", **_the_list())
     chosen, member = service.assign(g.member, request.form.getlist("ids"), request.form.get("member_id"))
     return saved(ngettext("%(num)d customer assigned to %(name)s.", "%(num)d customers assigned to %(name)s.",
-                          len(chosen), name=member.name), "pool.index", **request.args)
+                          len(chosen), name=member.name), "pool.index", **_the_list())
 
 
 @bp.get("/release/<id:customer_id>")

@@ -3,9 +3,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from crm import validation
-from crm.customers.models import Tag, customer_tags
+from crm.customers import queries as customers
+from crm.customers.models import Customer, Tag
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
+from crm.members.models import Member
 
 COLORS = ("gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
 
@@ -19,9 +21,13 @@ def all_tags() -> list[Tag]:
     return list(db.session.scalars(select(Tag).order_by(Tag.name)))
 
 
-def tags_with_counts() -> list[tuple[Tag, int]]:
-    stmt = (select(Tag, func.count(customer_tags.c.customer_id))
-            .outerjoin(customer_tags, customer_tags.c.tag_id == Tag.id).group_by(Tag.id).order_by(Tag.name))
+def tags_with_counts(viewer: Member) -> list[tuple[Tag, int]]:
+    """Every tag with how many customers carry it among those the viewer's list shows (live, in its scope), so
+    the number is what following the tag's link finds."""
+    tagged = (customers.visible(viewer).with_only_columns(func.unnest(Customer.tag_ids).label("tag_id"))
+              .subquery())
+    stmt = (select(Tag, func.count(tagged.c.tag_id)).outerjoin(tagged, tagged.c.tag_id == Tag.id)
+            .group_by(Tag.id).order_by(Tag.name))
     return list(db.session.execute(stmt).tuples())
 
 
@@ -67,8 +73,6 @@ def update_tag(tag: Tag, name: str, color: str) -> Tag:
 
 
 def delete_tag(tag: Tag) -> None:
-    from crm.customers.models import Customer
-
     db.session.execute(update(Customer).where(Customer.tag_ids.contains([tag.id]))
                        .values(tag_ids=func.array_remove(Customer.tag_ids, tag.id)))
     db.session.delete(tag)

@@ -1,5 +1,5 @@
 """The tags page: create, rename, recolour and delete tags."""
-from flask import request
+from flask import g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -15,7 +15,7 @@ registry.plug(bp, registry.MenuEntry("tags.index", _l("Tags"), order=100, curren
 
 
 def _page(error=None):
-    return render("tags/index.html", rows=service.tags_with_counts(), colors=service.COLORS,
+    return render("tags/index.html", rows=service.tags_with_counts(g.member), colors=service.COLORS,
                   color_labels=service.color_labels(), error=error)
 
 

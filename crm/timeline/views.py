@@ -5,7 +5,7 @@ from crm import registry
 from crm.customers import queries as customers
 from crm.members.access import require
 from crm.timeline import service
-from crm.web import render
+from crm.web import fragment_of, render
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("timeline", __name__, "/customers")
@@ -26,6 +26,7 @@ registry.plug(bp, registry.CustomerPanel("timeline/_customer_panel.html", order=
 
 @bp.get("/<id:customer_id>/timeline", endpoint="customer")
 @require("customers", "view")
+@fragment_of("customers.show")
 def customer_page(customer_id: int):
     """Older timeline events of a customer (the "Older events" button)."""
     customer = customers.get_customer(g.member, customer_id)

@@ -2,6 +2,7 @@
 import re
 
 from crm.extensions import db
+from tests.conftest import HX
 
 
 def signup_form(slug: str, email: str, **changes) -> dict:
@@ -39,9 +40,9 @@ def test_live_slug_check_suggests_and_validates(app, acme):
     client = app.test_client()
     suggested = client.get("/signup/slug?company=Blue Ocean Ltd", headers={"HX-Request": "true"})
     assert 'value="blue-ocean-ltd"' in suggested.text and "is available" in suggested.text
-    assert "is taken" in client.get(f"/signup/slug?slug={acme.slug}").text
-    assert "reserved" in client.get("/signup/slug?slug=api").text
-    assert "lower-case letters" in client.get("/signup/slug?slug=A!").text
+    assert "is taken" in client.get(f"/signup/slug?slug={acme.slug}", headers=HX).text
+    assert "reserved" in client.get("/signup/slug?slug=api", headers=HX).text
+    assert "lower-case letters" in client.get("/signup/slug?slug=A!", headers=HX).text
 
 
 def test_login_logout_and_wrong_password(app, acme):

@@ -114,7 +114,8 @@ def test_signing_out_a_session_from_another_browser(app, acme, globex, email):
     assert ends == [f"/account/sessions/{session_key(token_of(phone))}/end"]  # every session but this one
     outsider = signed_in(app, f"admin@{globex.slug}.example")
     assert outsider.post(ends[0]).status_code == 404  # another account's session is not found
-    assert outsider.post("/account/sessions/%00/end").status_code == 404
+    assert outsider.post("/account/sessions/not-a-key/end").status_code == 404
+    assert outsider.post("/account/sessions/%00/end").status_code == 400  # a NUL: the input layer's page
     assert phone.get(customers).status_code == 200
 
     done = desk.post(ends[0], follow_redirects=True)

@@ -95,8 +95,9 @@ def test_a_wrong_code_says_so_and_a_replayed_code_is_refused(enrolled, app):
     password_step(client, tenant)
     wrong = client.post("/login/code", data={"code": wrong_code(secret)})
     assert wrong.status_code == 422 and "That code is not right." in wrong.text
-    for hostile in ("١٢٣٤٥٦", "12\x0034", "x" * 40):  # Arabic-Indic digits, a NUL, a long string: refused, no 500
+    for hostile in ("١٢٣٤٥٦", "12\x0134", "x" * 40):  # Arabic-Indic digits, a control character, a long string
         assert client.post("/login/code", data={"code": hostile}).status_code == 422
+    assert client.post("/login/code", data={"code": "12\x0034"}).status_code == 400  # a NUL: the input layer's page
     code = next_code(secret)
     assert client.post("/login/code", data={"code": code}).status_code == 303
     thief = app.test_client()  # someone who saw the code, a moment later

@@ -30,7 +30,7 @@ def test_reminder_reaches_the_owner_by_email_and_in_app_exactly_once(
     customer = make_customer(acme, name="Zhao Lei")
     admin = client_as(acme.admin_account_id)
     assert plan(admin, acme.slug, customer, datetime.now(UTC) + timedelta(minutes=10)).status_code == 204
-    assert admin.get(f"/{acme.slug}/messages/bell").text.count("bell-count") == 0  # not sent yet
+    assert admin.get(f"/{acme.slug}/messages/bell", headers=HX).text.count("bell-count") == 0  # not sent yet
     run_worker()
     mails = [m for m in smtp_on.messages if m["To"] == f"admin@{acme.slug}.example"]
     assert len(mails) == 1

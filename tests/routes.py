@@ -1,0 +1,190 @@
+"""What the route walkers share (tests/test_permissions.py, tests/test_hostile.py): a tenant with a member per
+default role in team East, and fresh records of every kind a route takes an id of, owned by the actor, a teammate
+or a member of team West, so a walker fills any rule's path from app.url_map without listing routes."""
+import uuid
+
+from sqlalchemy import select
+
+from crm.extensions import db, utcnow
+from crm.members.models import Member, Role, Team
+from crm.members.permissions import DEFAULT_ROLES
+from tenants.models import Invitation
+from tests.conftest import TenantInfo, unique
+
+ROLES = [role["key"] for role in DEFAULT_ROLES]
+
+
+def make_world(app) -> dict:
+    """One tenant with teams East and West, a member per role in East, and things for ids to point at."""
+    from crm.accounts import service as accounts
+    from crm.accounts.models import Account
+    from crm.accounts.service import hash_password
+    from tenants.binding import tenant_bound
+    from tenants.models import Membership
+
+    with app.app_context():
+        slug = unique()
+        account, tenant = accounts.sign_up("Perm Co", slug, "Owner", f"owner@{slug}.example", "password-123", "en")
+        db.session.commit()
+        info = TenantInfo(tenant.id, slug, tenant.name, account.id, 0)
+        made = {}
+        # Accounts are made outside the tenant's transaction, as the app makes them: it may not insert any.
+        logins = {}
+        for name in [f"Actor {key}" for key in ROLES] + ["Teammate", "Outsider"]:
+            logins[name] = Account(email=f"{unique('p')}@example.com", name=name, password_hash=hash_password("x" * 10))
+            db.session.add(logins[name])
+            db.session.flush()
+            db.session.add(Membership(account_id=logins[name].id, tenant_id=tenant.id))
+        db.session.commit()
+        logins = {name: (acc.id, acc.email) for name, acc in logins.items()}
+        with tenant_bound(info.ref):
+            east, west = Team(name="East"), Team(name="West")
+            db.session.add_all([east, west])
+            db.session.flush()
+            roles = dict(db.session.execute(select(Role.key, Role.id)).all())
+
+            def member(name, role, team):
+                acc_id, email = logins[name]
+                m = Member(account_id=acc_id, role_id=roles[role], team_id=team.id, name=name, email=email)
+                db.session.add(m)
+                db.session.flush()
+                return acc_id, m.id
+
+            made["actors"] = {key: member(f"Actor {key}", key, east) for key in ROLES}
+            made["teammate"] = member("Teammate", "sales_rep", east)[1]
+            made["outsider"] = member("Outsider", "sales_rep", west)[1]
+            east.manager_id = made["actors"]["sales_manager"][1]
+            made["east"] = [m for _a, m in made["actors"].values()] + [made["teammate"]]
+            made["west_team"], made["rep_role"] = west.id, roles["sales_rep"]
+    made["tenant"] = info
+    return made
+
+
+def make_victims(app, world) -> dict:
+    """A fresh tag, team, role, member and invitation for routes that take their ids (some delete them)."""
+    from crm.customers.models import Tag
+    from crm.fields.models import CustomField
+    from crm.deals import stages
+    from crm.notify.models import Notification
+    from crm.pool.models import RecycleRule
+    from crm.products.models import Product
+    from tenants.binding import tenant_bound
+
+    with app.app_context():
+        with tenant_bound(world["tenant"].ref):
+            suffix = uuid.uuid4().hex[:8]
+            role, team, tag = (Role(key=f"custom-{suffix}", name=f"Role {suffix}", permissions={}),
+                               Team(name=f"Team {suffix}"), Tag(name=f"tag-{suffix}", color="red"))
+            victim = Member(account_id=-int(suffix, 16) % 2**30, role_id=world["rep_role"],
+                            team_id=world["west_team"], name=f"Victim {suffix}", email=f"{suffix}@victim.example")
+            field = CustomField(key=f"f_{suffix}", type="text", label_en=f"Field {suffix}", options=[])
+            recycle_rule = RecycleRule(name=f"Rule {suffix}", kind="no_follow_up", days=10, levels=[], tag_ids=[])
+            product = Product(name=f"Product {suffix}", price=1)
+            failed = Notification(channel="email", kind="reminder", recipient="x@example.com", status="failed",
+                                  idempotency_key=f"perm:{suffix}", payload={}, language="en", attempts=5)
+            db.session.add_all([role, team, tag, victim, field, recycle_rule, product, failed])
+            db.session.flush()
+            ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
+                   "field_id": field.id, "rule_id": recycle_rule.id, "product_id": product.id,
+                   "notification_id": failed.id}
+            pipeline = stages.create_pipeline({"name_en": f"Pipeline {suffix}"})
+            ids.update(pipeline_id=pipeline.id, stage_id=stages.stages(pipeline.id)[1].id)
+        invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
+                                token_hash=uuid.uuid4().hex, invited_by="test", expires_at=utcnow())
+        db.session.add(invitation)
+        db.session.commit()
+        ids["invitation_id"] = invitation.id
+    return ids
+
+
+def make_records(app, world, actor_member):
+    """Fresh customers owned by the actor, a teammate and an outsider; returns {label: (id, name, owner)}."""
+    from crm.customers.models import Customer
+    from tenants.binding import tenant_bound
+
+    records = {}
+    with app.app_context(), tenant_bound(world["tenant"].ref):
+        for label, owner in (("own", actor_member), ("team", world["teammate"]), ("other", world["outsider"])):
+            name = f"{label}-{uuid.uuid4().hex[:8]}"
+            customer = Customer(name=name, owner_id=owner, kind="person", stage="lead", custom={},
+                                id_number_enc=None)
+            db.session.add(customer)
+            db.session.flush()
+            records[label] = (customer.id, name, owner)
+        from crm.customers import writes
+        viewer = db.session.get(Member, actor_member)
+        for customer_id, _name, _owner in records.values():  # a sensitive value, so reveal has something to show
+            writes.update_customer(db.session.get(Member, world["actors"]["admin"][1]),
+                                   db.session.get(Customer, customer_id), {"id_number": "110101199003071234"},
+                                   partial=True)
+        assert viewer is not None
+    return records
+
+
+def _ticket(customer_id: int, owner: int) -> object:
+    from crm.tickets.models import Ticket
+
+    return Ticket(customer_id=customer_id, subject="Permission ticket", kind="inquiry", priority="normal",
+                  status="open", owner_id=owner, due_at=utcnow())
+
+
+def _activity(customer_id: int, owner: int) -> object:
+    from crm.followups.models import Activity
+
+    return Activity(customer_id=customer_id, owner_id=owner, method="call", summary="Permission call", outcome="",
+                    due_at=utcnow())
+
+
+def _deal(customer_id: int, owner: int) -> object:
+    from crm.deals.models import Deal, Stage
+
+    lead = db.session.scalar(select(Stage).where(Stage.kind == "open").order_by(Stage.pipeline_id, Stage.position))
+    return Deal(title="Permission deal", customer_id=customer_id, pipeline_id=lead.pipeline_id, stage_id=lead.id,
+                currency="CNY", owner_id=owner, probability=10, status="open")
+
+
+def _order(customer_id: int, owner: int) -> object:
+    from crm.orders.models import Order
+
+    return Order(customer_id=customer_id, owner_id=owner, currency="CNY", status="placed")
+
+
+def _campaign(customer_id: int, owner: int) -> object:
+    from crm.campaigns.models import Campaign
+
+    return Campaign(name="Permission campaign", channel="email", language="en", subject="Hi", body="Hello",
+                    audience={}, status="draft", owner_id=owner, cursor=0, queued=0, opted_out=0, no_address=0)
+
+
+# Routes that take one of these ids act on a record with an owner: each role is checked against records owned
+# by itself, a teammate and an outsider, like customers. Each maker builds the record on the owner's customer.
+OWNED = {"deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+         "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns")}
+# A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
+UNASSIGNED = {"ticket_id"}
+
+
+def make_owned(app, world, param: str, records: dict) -> dict:
+    """For `param`, a record owned by each of own/team/other (and none where a record may have no owner):
+    {label: (id, "", owner)}."""
+    from tenants.binding import tenant_bound
+
+    make = OWNED[param][0]
+    owners = {label: (customer_id, owner) for label, (customer_id, _name, owner) in records.items()}
+    if param in UNASSIGNED:
+        owners["none"] = (records["own"][0], None)
+    made = {}
+    with app.app_context(), tenant_bound(world["tenant"].ref):
+        for label, (customer_id, owner) in owners.items():
+            record = make(customer_id, owner)
+            db.session.add(record)
+            db.session.flush()
+            made[label] = (record.id, "", owner)
+    return made
+
+
+def fill(rule, world, target: dict, victims) -> dict:
+    values = {"slug": world["tenant"].slug, "name": "company", **victims, **target}
+    if rule.endpoint == "customers.reveal":
+        values["name"] = "id_number"
+    return {k: v for k, v in values.items() if k in rule.arguments}
