@@ -44,6 +44,8 @@ class Config:
         # Proxies in front that set X-Forwarded-For/-Proto (0: none), so throttling sees the client's address
         # and HTTPS is recognised behind a TLS proxy.
         self.PROXY_HOPS = int(environ.get("PROXY_HOPS", "0"))
+        # The largest request body accepted (a 413 page beyond); the routes that take files raise their own.
+        self.MAX_CONTENT_LENGTH = int(environ.get("MAX_REQUEST_KB", "2048")) * 1024
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
         # Failed sign-ins slow down the (email, address) pair that made them: this many are free, then each

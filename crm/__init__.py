@@ -175,6 +175,10 @@ def register_errors(app: Flask) -> None:
         db.session.rollback()
         return page(400)
 
+    @app.errorhandler(413)
+    def too_large(_e):
+        return page(413)
+
     @app.errorhandler(429)
     def too_many(_e):
         limit = limiter.current_limit

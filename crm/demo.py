@@ -3,6 +3,7 @@ import random
 from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import get_timezone
 from sqlalchemy import insert, select
@@ -159,7 +160,9 @@ def insert_customers(count: int, owners: list[int], tag_ids: list[int], rng: ran
 @demo_cli.command("seed")
 @click.option("--customers", default=2000, show_default=True)
 def seed_command(customers):
-    """Create the demo workspace (once)."""
+    """Create the demo workspace (once); never in production, where its published password would open it."""
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("The demo workspace signs in with a published password: not in production.")
     tenant = seed_demo(customers)
     db.session.commit()
     click.echo("demo workspace created" if tenant else "demo workspace already exists")

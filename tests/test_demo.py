@@ -29,3 +29,19 @@ def test_demo_workspace_has_a_days_work_in_it(app):
         tenant_id = db.session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
         with tenant_bound(tenant_ref(tenant_id)):
             assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "reminder")) > 0
+
+
+def test_the_demo_workspace_is_refused_in_production(app, monkeypatch):
+    """Its admin signs in with a password printed in the README: a production database never gets it."""
+    from tenants.models import Tenant
+
+    def tenants():
+        with app.app_context():
+            return db.session.scalar(select(func.count()).select_from(Tenant))
+
+    before = tenants()
+    monkeypatch.setitem(app.config, "ENV", "production")
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--customers", "1"])
+    assert result.exit_code == 1
+    assert "not in production" in result.output
+    assert tenants() == before

@@ -65,3 +65,12 @@ def test_a_record_a_service_does_not_find_is_the_404_page(acme, globex, admin, m
     assert "<html" in page.text
     fragment = admin.post(f"/{acme.slug}/customers/{elsewhere}/fields/company", headers=HX, data={"value": "x"})
     assert fragment.status_code == 404 and "This page does not exist" in fragment.text and "<html" not in fragment.text
+
+
+def test_a_request_larger_than_accepted_is_a_clear_413_page(acme, admin):
+    """Megabytes posted to a form are refused before anything reads them, with a page that says why."""
+    customers = f"/{acme.slug}/customers/"
+    huge = admin.post(f"{customers}new", data={"name": "x" * (3 * 1024 * 1024)})
+    assert huge.status_code == 413
+    assert "larger than this page accepts" in huge.text
+    assert "x" * 100 not in admin.get(customers).text
