@@ -204,7 +204,7 @@ def test_a_commit_that_cannot_be_written_aborts_the_smtp_transaction(app, acme, 
 
     from crm.notify import smtp
 
-    def database_gone():
+    def database_gone(_connection):
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     with monkeypatch.context() as gone:
@@ -214,4 +214,28 @@ def test_a_commit_that_cannot_be_written_aborts_the_smtp_transaction(app, acme, 
     assert row(in_tenant, acme, one_email)[0] == "scheduled"
     in_tenant(acme, lambda: db.session.execute(Notification.__table__.update().values(due_at=utcnow())))
     assert send(app, acme, one_email) == "sent"
+    assert mailbox.message_ids == [f"<once.1.t{acme.id}@crm>"]
+
+
+def test_the_commit_and_the_dot_are_written_unpreempted_and_the_worker_is_ordinary_again(
+        app, acme, in_tenant, mailbox, one_email, monkeypatch):
+    import os
+
+    from crm.notify import smtp
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, PermissionError):
+        pytest.skip("this system does not allow real-time priority")
+    release, policies = smtp.Held.release, []
+
+    def noting_the_policy(held):
+        policies.append(os.sched_getscheduler(0))
+        return release(held)
+
+    monkeypatch.setattr(smtp.Held, "release", noting_the_policy)
+    assert send(app, acme, one_email) == "sent"
+    assert policies == [os.SCHED_FIFO]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
     assert mailbox.message_ids == [f"<once.1.t{acme.id}@crm>"]
