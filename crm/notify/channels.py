@@ -5,7 +5,6 @@ import smtplib
 import uuid
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
-from urllib.parse import unquote, urlparse
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -13,7 +12,7 @@ from flask_babel import gettext as _
 from crm import validation
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.notify import bots, channel_settings, messages, sms
+from crm.notify import bots, channel_settings, messages, sms, smtp
 from crm.notify.messages import Message
 from crm.notify.models import BOT_CHANNELS, DevMessage, Notification
 from crm.notify.transport import ChannelError
@@ -21,16 +20,19 @@ from crm.settings import get_setting, phone_region
 from tenants.binding import current_tenant
 
 
-def deliver(notification: Notification, message: Message) -> None:
-    """Send `message` by the notification's channel; raises on any failure (the caller retries)."""
+def deliver(notification: Notification, message: Message) -> smtp.Held | None:
+    """Send `message` by the notification's channel; raises on any failure (the caller retries). Email over
+    SMTP is only held: it is returned without its final "." for the caller to mark and release
+    (smtp.deliver_once)."""
     if notification.channel == "email" and current_app.config["SMTP_URL"]:
-        send_email(notification, message)
-    elif notification.channel == "sms":
+        return smtp.hold(current_app.config["SMTP_URL"], email_message(notification, message))
+    if notification.channel == "sms":
         send_sms(notification, message)
     elif notification.channel in ("wecom", "dingtalk", "feishu", "webhook"):
         send_bot(notification, message)
     elif notification.channel == "email":
         dev_outbox(notification, message)
+    return None
 
 
 def dev_outbox(notification: Notification, message: Message) -> None:
@@ -41,7 +43,8 @@ def dev_outbox(notification: Notification, message: Message) -> None:
                               recipient=notification.recipient, subject=message.subject, body=message.text))
 
 
-def send_email(notification: Notification, message: Message) -> None:
+def email_message(notification: Notification, message: Message) -> EmailMessage:
+    """The email of a notification: the tenant's sender name and reply-to, text and HTML parts."""
     sender = get_setting("email", {}) or {}
     _name, address = parseaddr(current_app.config["MAIL_FROM"])
     mail = EmailMessage()
@@ -52,24 +55,11 @@ def send_email(notification: Notification, message: Message) -> None:
         mail["Reply-To"] = sender["reply_to"]
     if notification.payload.get("unsubscribe"):
         mail["List-Unsubscribe"] = f"<{notification.payload['unsubscribe']}>"
-    # The same id on every attempt: a mail store that got a retried message knows it already has it.
+    # The same id on every attempt: should a message ever go twice (see smtp.py), mail stores drop the copy.
     mail["Message-ID"] = f"<{notification.idempotency_key.replace(':', '.')}.t{current_tenant().id}@crm>"
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
-    smtp_send(current_app.config["SMTP_URL"], mail)
-
-
-def smtp_send(smtp_url: str, mail: EmailMessage) -> None:
-    """Send over smtp:// (STARTTLS when a login is given) or smtps:// (TLS)."""
-    url = urlparse(smtp_url)
-    secure = url.scheme == "smtps"
-    connect = smtplib.SMTP_SSL if secure else smtplib.SMTP
-    with connect(url.hostname, url.port or (465 if secure else 25), timeout=15) as smtp:
-        if not secure and url.username:
-            smtp.starttls()
-        if url.username:
-            smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(mail)
+    return mail
 
 
 def send_sms(notification: Notification, message: Message) -> None:
@@ -105,7 +95,7 @@ def send_test(channel: str, member, phone: str = "") -> str:
             return _("No SMTP server is configured: the test email to %(email)s is in the development outbox.",
                      email=member.email)
         try:
-            deliver(note, message)
+            smtp.send(current_app.config["SMTP_URL"], email_message(note, message))
         except (smtplib.SMTPException, OSError) as error:
             raise ChannelError(f"the mail server refused: {error}") from error
         return _("Test email sent to %(email)s.", email=member.email)

@@ -2,7 +2,6 @@
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from urllib.parse import urlparse
 
 from flask import current_app
 from rq import Retry
@@ -10,6 +9,7 @@ from rq import Retry
 from crm.accounts.models import OutboundEmail
 from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit, platform_job, queue
+from crm.notify import smtp
 
 MAX_ATTEMPTS = 5
 RETRY_SECONDS = [10, 30, 120, 600]
@@ -27,7 +27,8 @@ def queue_email(to_address: str, subject: str, body_text: str) -> OutboundEmail:
 
 @platform_job
 def deliver_email(email_id: int) -> str:
-    """Send one email once; without SMTP configured it stays in the dev outbox."""
+    """Send one email once in effect (smtp.py: marked sent, then COMMIT and the final "." back to back);
+    without SMTP configured it stays in the dev outbox."""
     message = db.session.scalar(
         db.select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update(skip_locked=True))
     if message is None or message.status in ("sent", "outbox"):
@@ -38,7 +39,8 @@ def deliver_email(email_id: int) -> str:
         return message.status
     message.attempts += 1
     try:
-        send_smtp(smtp_url, current_app.config["MAIL_FROM"], message)
+        smtp.deliver_once(smtp.hold(smtp_url, _mail(current_app.config["MAIL_FROM"], message)),
+                          lambda: _mark_sent(message))
     except (OSError, smtplib.SMTPException) as error:
         message.last_error = str(error)[:500]
         message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "queued"
@@ -46,21 +48,20 @@ def deliver_email(email_id: int) -> str:
         if message.status == "queued":
             raise
         return message.status
-    message.status, message.sent_at, message.last_error = "sent", utcnow(), None
     return message.status
 
 
-def send_smtp(smtp_url: str, sender: str, message: OutboundEmail) -> None:
-    url = urlparse(smtp_url)
+def _mark_sent(message: OutboundEmail) -> bool:
+    message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+    return True  # the row is locked by this job: no other attempt can own it
+
+
+def _mail(sender: str, message: OutboundEmail) -> EmailMessage:
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = sender, message.to_address, message.subject
     mail["Message-ID"] = f"<outbound-{message.id}@crm>"
     mail.set_content(message.body_text)
-    with smtplib.SMTP(url.hostname, url.port or 25, timeout=10) as smtp:
-        if url.username:
-            smtp.starttls()
-            smtp.login(url.username, url.password or "")
-        smtp.send_message(mail)
+    return mail
 
 
 @platform_job

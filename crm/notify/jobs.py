@@ -2,14 +2,18 @@
 
 A send goes in three steps, each its own transaction:
 1. claim: lock the row, skip it if it is finished or claimed by a live worker, mark it `sending`, commit;
-2. deliver, then mark it `sent` and drop its due line, commit;
+2. deliver, mark it `sent` and drop its due line, commit;
 3. on a failure, schedule a retry with backoff, or give up past the limit (`failed`).
-Two workers never send one message: the claim is taken under the row lock, and a finished row is skipped.
-A worker killed after its claim leaves a `sending` row whose claim goes stale; the sweeper hands it over
-again. Killed after the provider took the message but before step 2 committed, the message goes out once
-more on retry with the same Message-ID / idempotency key, so the mailbox or provider sees the same message
-(at-least-once delivery with a stable identity; nothing is ever lost).
+Two workers never send one message: the claim is taken under the row lock, a finished row is skipped, and only
+the latest claim may mark the row sent. A worker killed after its claim leaves a `sending` row whose claim goes
+stale; the sweeper hands it over again.
+Email is sent exactly once in effect (smtp.py): in step 2 the SMTP server gets the whole message but its final
+".", the row is marked sent, and the COMMIT and the "." leave back to back; a worker killed before that COMMIT
+leaves the server an unfinished message, which it discards, so the retry delivers it once. SMS and bots mark
+the row after the provider's answer: killed in between, the retry sends the message again with the same
+idempotency key, for the provider to drop the repeat.
 """
+import functools
 import logging
 from datetime import timedelta
 
@@ -18,7 +22,7 @@ from sqlalchemy import or_, select, update
 
 from crm.extensions import db, utcnow
 from crm.jobs import platform_job, queue, tenant_job
-from crm.notify import channels, messages, outbox, rules
+from crm.notify import channels, messages, outbox, rules, smtp
 from crm.notify.models import OPEN_STATUSES, Notification, NotificationDue
 
 log = logging.getLogger(__name__)
@@ -66,19 +70,26 @@ def _claim(notification_id: int) -> str:
 
 def _deliver(notification_id: int) -> str:
     notification = db.session.get(Notification, notification_id)
-    attempt = notification.attempts
-
+    mark_sent = functools.partial(_mark_sent, notification_id, notification.attempts)
     try:
-        channels.deliver(notification, messages.render(notification))
+        held = channels.deliver(notification, messages.render(notification))
+        if held is not None:  # an email with all but its final "."
+            return "sent" if smtp.deliver_once(held, mark_sent) else "taken over"
     except Exception as error:  # noqa: BLE001 - any failure of a channel is recorded and retried
         db.session.rollback()
         return _failed(db.session.get(Notification, notification_id), error)
-    # Only this attempt's claim may mark it: a stale claim taken over by another worker is not ours.
-    db.session.execute(update(Notification).where(Notification.id == notification_id,
-                                                  Notification.attempts == attempt)
-                       .values(status="sent", sent_at=utcnow(), last_error=None))
-    outbox.forget([notification_id])
+    mark_sent()
     return "sent"
+
+
+def _mark_sent(notification_id: int, attempt: int) -> bool:
+    """Mark the message sent; False when its claim went stale and another attempt took it over."""
+    marked = db.session.execute(update(Notification).where(Notification.id == notification_id,
+                                                           Notification.attempts == attempt)
+                                .values(status="sent", sent_at=utcnow(), last_error=None)).rowcount
+    if marked:
+        outbox.forget([notification_id])
+    return marked == 1
 
 
 def _finish(notification: Notification, status: str, error: str | None) -> str:
