@@ -34,6 +34,7 @@ import re
 import select
 import smtplib
 import socket
+import ssl
 from collections.abc import Callable
 from contextlib import contextmanager
 from email.generator import BytesGenerator
@@ -88,12 +89,16 @@ def hold(smtp_url: str, mail: EmailMessage) -> Held:
     final "."; raises (and closes) when the server refuses or cannot be reached."""
     url = urlparse(smtp_url)
     secure = url.scheme == "smtps"
-    connect = smtplib.SMTP_SSL if secure else smtplib.SMTP
-    smtp = connect(url.hostname, url.port or (465 if secure else 25), timeout=TIMEOUT)
+    # The server's certificate is checked against the system's authorities (smtplib alone checks none).
+    context = ssl.create_default_context()
+    if secure:
+        smtp = smtplib.SMTP_SSL(url.hostname, url.port or 465, timeout=TIMEOUT, context=context)
+    else:
+        smtp = smtplib.SMTP(url.hostname, url.port or 25, timeout=TIMEOUT)
     try:
         smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the "." leaves without waiting
         if not secure and url.username:
-            smtp.starttls()
+            smtp.starttls(context=context)
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
         smtp.ehlo_or_helo_if_needed()
