@@ -16,6 +16,7 @@ from crm import registry
 from crm.errors import Invalid
 from crm.web import RecordId, answer_invalid, is_htmx, is_poll, refuse_unreadable
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
+from crm.security.events import security_event
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN", "zh_Hans_CN": "zh_Hans_CN"}
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,10 +165,12 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(403)
     def forbidden(e):
         db.session.rollback()
+        security_event("forbidden", method=request.method, path=request.path)
         return page(403, getattr(e, "description", None))
 
     @app.errorhandler(CSRFError)
-    def csrf_error(_e):
+    def csrf_error(e):
+        security_event("csrf_failed", method=request.method, path=request.path, reason=e.description)
         return page(400, "csrf")
 
     @app.errorhandler(400)
@@ -183,6 +186,7 @@ def register_errors(app: Flask) -> None:
     def too_many(_e):
         limit = limiter.current_limit
         wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+        security_event("rate_limited", method=request.method, path=request.path)
         return *page(429), {"Retry-After": str(wait)}
 
     @app.errorhandler(500)

@@ -10,6 +10,7 @@ from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
 
 from crm.errors import Invalid
+from crm.security.events import security_event
 from crm.validation import MAX_ID
 
 
@@ -47,6 +48,7 @@ def refuse_unreadable(_endpoint, values) -> None:
         for key, items in submitted.lists():
             texts += [key, *items]
     if any(UNREADABLE.search(text) for text in texts):
+        security_event("unreadable_input", method=request.method, path=request.path)
         abort(400, description="unreadable")
 
 

@@ -14,6 +14,7 @@ from crm.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm
 from crm.accounts.models import Account
 from crm.audit.service import record
 from crm.extensions import db, limiter
+from crm.security.events import security_event
 from crm.two_factor import service as two_factor
 from crm.web import check_form, fragment_of, is_htmx, local_path, on_invalid, render, saved, see_other
 from tenants.resolver import member_bound
@@ -44,6 +45,7 @@ def finish_sign_in(account: Account) -> None:
     sessions.start_session(account, request.remote_addr, request.user_agent.string)
     db.session.commit()
     login_user(account)
+    security_event("sign_in_succeeded", via=request.endpoint)
 
 
 def sign_in_first():
@@ -112,6 +114,7 @@ def login():
                 return code_step
             finish_sign_in(account)
             return see_other(_safe_next() or url_for("accounts.home"))
+        security_event("sign_in_failed", email=_typed_email(form))
         form.form_errors.append(_("Wrong email or password."))
     return render_template("accounts/login.html", form=form), 422 if form.errors or form.form_errors else 200
 
@@ -133,8 +136,13 @@ def ask_for_code(account, next_url: str | None):
 def sign_in_too_soon(error: throttle.TooSoon):
     """The sign-in form again, saying when this email may try again from here."""
     form = LoginForm()
+    security_event("sign_in_held", email=_typed_email(form), wait_seconds=error.seconds)
     form.form_errors.append(error.message())
     return render_template("accounts/login.html", form=form), 429, {"Retry-After": str(error.seconds)}
+
+
+def _typed_email(form) -> str:
+    return (form.email.data or "").strip().lower()
 
 
 def _safe_next() -> str | None:
@@ -147,6 +155,7 @@ def logout():
     if current_user.is_authenticated:
         sessions.end_session(current_user.get_id())
         db.session.commit()
+        security_event("signed_out")
     logout_user()
     session.clear()
     response = see_other(url_for("accounts.login"))
@@ -176,6 +185,7 @@ def change_password():
     on_invalid(lambda error: _account_page(error.apply_to(form)))
     check_form(form)
     service.change_password(current_user, form.current_password.data, form.new_password.data)
+    security_event("password_changed")
     return saved(_("Your password has been changed. Every other session has been signed out."), "accounts.account")
 
 
@@ -184,6 +194,7 @@ def change_password():
 def end_session(key: str):
     """Sign one of your sessions out, say a browser left signed in elsewhere."""
     sessions.end_session_of(current_user, key)
+    security_event("session_ended_elsewhere")
     return saved(_("That session has been signed out."), "accounts.account")
 
 
@@ -192,6 +203,7 @@ def end_session(key: str):
 def end_other_sessions():
     """Sign out everywhere but on this browser."""
     sessions.end_other_sessions(current_user)
+    security_event("other_sessions_ended")
     return saved(_("Every other session has been signed out."), "accounts.account")
 
 
@@ -212,6 +224,7 @@ def forgot_password():
             form.email.data, lambda token: current_app.config["BASE_URL"] + url_for("accounts.reset_password",
                                                                                    token=token))
         db.session.commit()
+        security_event("password_reset_requested", email=_typed_email(form))
         flash(_("If an account uses that email, a reset link is on its way."))
         return see_other(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form), 422 if form.errors else 200
@@ -226,6 +239,7 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         service.reset_password(account, form.password.data)
+        security_event("password_reset", account_id=account.id)
         code_step = ask_for_code(account, None)  # an emailed link is not a second factor
         if code_step is None:
             finish_sign_in(account)

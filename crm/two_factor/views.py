@@ -16,6 +16,7 @@ from crm.errors import Invalid
 from crm.extensions import db, limiter
 from crm.members.access import require
 from crm.members.service import members
+from crm.security.events import security_event
 from crm.two_factor import service
 from crm.two_factor.forms import CodeForm, DisableForm, EnableForm
 from crm.validation import record_id
@@ -49,6 +50,7 @@ def _may_try(account: Account) -> bool:
 
 
 def _count_failure(account: Account) -> None:
+    security_event("two_factor_failed", account_id=account.id)
     limiter.limiter.hit(_limit(), "two-factor", str(account.id))
 
 
@@ -84,6 +86,7 @@ def code():
     if not form.validate_on_submit():
         return _code_page(form, 422 if form.errors else 200)
     if not _may_try(account):
+        security_event("two_factor_limited", account_id=account.id)
         form.code.errors.append(_too_many())
         return _code_page(form, 429)
     used = service.use_code(account, form.code.data)
@@ -99,6 +102,7 @@ def code():
     if form.remember.data:
         _remember_device(answer, account)
     if used == "recovery":
+        security_event("recovery_code_used", account_id=account.id)
         flash(_("You signed in with a recovery code; %(n)d left. If your phone is lost, turn two-step sign-in off "
                 "and on again to set up a new one.", n=service.recovery_codes_left(account)))
     return answer
@@ -152,6 +156,7 @@ def enable():
     check_form(form)
     codes = service.enable(current_user, _pending_secret(), form.code.data)
     db.session.commit()
+    security_event("two_factor_enabled")
     session.pop(SETUP, None)
     answer = make_response(render_template("two_factor/recovery_codes.html", codes=codes,
                                            next_url=_next() or url_for("accounts.home")))
@@ -167,8 +172,10 @@ def disable():
     on_invalid(lambda error: _refused_disable(error.apply_to(form)))
     check_form(form)
     if not _may_try(current_user):
+        security_event("two_factor_limited")
         return _manage_page(Invalid({"proof": _too_many()}).apply_to(form)), 429
     service.disable(current_user, form.proof.data)
+    security_event("two_factor_disabled")
     return saved(_("Two-step sign-in is off."), "two_factor.setup")
 
 
