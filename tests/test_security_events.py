@@ -9,7 +9,7 @@ from tests.accounts.test_two_factor import enrolled, password_step, wrong_code  
 
 PASSWORD = "password-123"  # what make_tenant gives its admin
 ADDRESS = "203.0.113.9"
-AGENT = "Mozilla/5.0 " + "x" * 400
+AGENT = "Mozilla/5.0\n{\"event\": \"forged\"} " + "x" * 400  # a line break must not start a line
 
 
 @pytest.fixture
@@ -109,8 +109,11 @@ def test_a_wrong_second_factor_code_is_logged_without_the_code(enrolled, app, ev
 def test_a_password_change_is_logged_without_either_password(app, acme, client_as, events):
     client = client_as(acme.admin_account_id)
     new = "a-new-one-9-secret"
+    assert client.post("/account/password", data={"current_password": "guessed-Pa55", "new_password": new},
+                       **browser(app)).status_code == 422
+    assert events("password_change_refused")[0]["account"] == acme.admin_account_id
     assert client.post("/account/password", data={"current_password": PASSWORD, "new_password": new},
                        **browser(app)).status_code == 303
     [event] = events("password_changed")
     assert event["account"] == acme.admin_account_id
-    assert PASSWORD not in events.text() and new not in events.text()
+    assert PASSWORD not in events.text() and new not in events.text() and "guessed-Pa55" not in events.text()

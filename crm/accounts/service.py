@@ -15,6 +15,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.jobs import refill_spares_after_commit
 from crm.members.service import add_first_admin
+from crm.security.events import security_event
 from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
@@ -174,6 +175,7 @@ def reset_password(account: Account, password: str) -> None:
 def change_password(account: Account, current: str, new: str) -> None:
     """A new password, given the current one: every other session of the account ends, this one stays."""
     if not password_matches(account, current):
+        security_event("password_change_refused")  # a wrong current password: someone else at an open session?
         raise Invalid({"current_password": _("This is not your current password.")})
     check_password_strength(new, "new_password")
     account.password_hash = hash_password(new)
