@@ -117,3 +117,17 @@ def test_a_password_change_is_logged_without_either_password(app, acme, client_a
     [event] = events("password_changed")
     assert event["account"] == acme.admin_account_id
     assert PASSWORD not in events.text() and new not in events.text() and "guessed-Pa55" not in events.text()
+
+
+def test_a_per_address_limit_is_logged(app, events):
+    app.config["LOGIN_IP_LIMITS"] = "2 per minute"
+    try:
+        client = app.test_client()
+        codes = [client.post("/password/forgot", data={"email": "nobody@example.com"},
+                             environ_base={"REMOTE_ADDR": "198.51.100.91"}).status_code for _ in range(3)]
+    finally:
+        app.config["LOGIN_IP_LIMITS"] = "10000 per minute"
+    assert codes == [303, 303, 429]
+    assert [event["email"] for event in events("password_reset_requested")] == ["nobody@example.com"] * 2
+    [event] = events("rate_limited")
+    assert event["path"] == "/password/forgot" and event["ip"] == "198.51.100.91"
