@@ -95,8 +95,17 @@ def _role_exists(connection, role: str) -> bool:
 def _new_role_sql(connection, role: str) -> str:
     tenants, keys = group_roles(connection)
     return (f"CREATE ROLE {quoted(role)} NOLOGIN;\n"
-            f"GRANT {quoted(role)} TO {quoted(keys)} WITH ADMIN TRUE, INHERIT FALSE, SET TRUE;\n"
-            f"GRANT {quoted(tenants)} TO {quoted(role)} WITH INHERIT TRUE, SET FALSE")
+            f"{_grant(connection, role, quoted(keys), admin=True, inherit=False, switch=True)};\n"
+            f"{_grant(connection, tenants, quoted(role), admin=False, inherit=True, switch=False)}")
+
+
+def _grant(connection, role: str, member: str, *, admin: bool, inherit: bool, switch: bool) -> str:
+    """GRANT `role` TO `member` with these options. Before PostgreSQL 16 a grant carries only ADMIN: every member
+    may SET ROLE, and whether it inherits is its own INHERIT attribute (the keys role is made NOINHERIT)."""
+    if connection.dialect.server_version_info < (16,):
+        return f"GRANT {quoted(role)} TO {member}" + (" WITH ADMIN OPTION" if admin else "")
+    options = {"ADMIN": admin, "INHERIT": inherit, "SET": switch}
+    return f"GRANT {quoted(role)} TO {member} WITH " + ", ".join(f"{k} {str(v).upper()}" for k, v in options.items())
 
 
 def create_schema(connection, schema: str) -> None:
@@ -206,9 +215,9 @@ def grant_public(connection) -> None:
     if not _role_exists(connection, keys):
         # Holding the keys is what lets a login role add a new tenant role to the group, and the group's rights
         # reach no one through it (no INHERIT).
-        statements += [f"CREATE ROLE {quoted(tenants)} NOLOGIN", f"CREATE ROLE {quoted(keys)} NOLOGIN",
-                       f"GRANT {quoted(tenants)} TO {quoted(keys)} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE",
-                       f"GRANT {quoted(keys)} TO SESSION_USER WITH INHERIT TRUE, SET TRUE"]
+        statements += [f"CREATE ROLE {quoted(tenants)} NOLOGIN", f"CREATE ROLE {quoted(keys)} NOLOGIN NOINHERIT",
+                       _grant(connection, tenants, quoted(keys), admin=True, inherit=False, switch=False),
+                       _grant(connection, keys, "SESSION_USER", admin=False, inherit=True, switch=True)]
     statements += [f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted(tenants)}",
                    f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {quoted(tenants)}"]
     for table in db.metadata.sorted_tables:
