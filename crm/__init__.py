@@ -38,11 +38,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     import crm.models  # noqa: F401  (every table, before anything reads the metadata)
+    from crm import settings
 
     db.init_app(app)
     init_redis(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=settings.time_zone_name,
                    default_translation_directories=str(ROOT / "crm" / "translations"))
     app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
     # Off: the limiter would stamp its own window's Retry-After on every response of a limited route, the

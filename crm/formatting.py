@@ -1,6 +1,8 @@
-"""Locale-aware formatting for templates: dates, times and numbers."""
+"""Locale-aware formatting for templates: dates, times, numbers and money."""
 import phonenumbers
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_currency, format_date, format_datetime, format_decimal
+
+from crm.settings import workspace_currency
 
 
 def register(app) -> None:
@@ -8,6 +10,8 @@ def register(app) -> None:
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "short") if value else ""
     app.jinja_env.filters["number"] = lambda value: format_decimal(value) if value is not None else ""
     app.jinja_env.filters["phone"] = phone
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.globals["money"] = money
 
 
 def phone(value: str | None) -> str:
@@ -18,3 +22,11 @@ def phone(value: str | None) -> str:
         return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return value
+
+
+def money(amount, currency: str | None = None) -> str:
+    """An amount in the reader's locale and its currency (¥12,500.00, £80.00, US$80.00); the workspace's
+    currency when the record names none."""
+    if amount is None or amount == "":
+        return ""
+    return format_currency(amount, currency or workspace_currency())

@@ -39,6 +39,7 @@ def tenant_bound(tenant):
         db.session.commit()  # the map is fixed per transaction: start a fresh one for this tenant
     previous = g.get("tenant")
     g.tenant = tenant
+    _forget_time_zone()
     try:
         yield tenant
         db.session.commit()
@@ -47,3 +48,12 @@ def tenant_bound(tenant):
         raise
     finally:
         g.tenant = previous
+        _forget_time_zone()
+
+
+def _forget_time_zone() -> None:
+    # flask-babel keeps the time zone it looked up for the rest of the app context (flask_babel.get_timezone
+    # caches it on g._flask_babel); each workspace has its own, so it is looked up again for the next tenant.
+    babel_cache = g.get("_flask_babel")
+    if babel_cache is not None:
+        vars(babel_cache).pop("babel_tzinfo", None)

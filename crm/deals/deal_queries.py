@@ -11,7 +11,7 @@ from crm.customers.models import Customer
 from crm.errors import NotFound
 from crm.extensions import db
 from crm.members.access import scoped
-from crm.members.models import Member, Setting
+from crm.members.models import Member
 from crm.deals.models import KINDS, Deal, DealStageChange, Pipeline, Stage
 from crm.deals.stages import board_pipeline, get_pipeline, pipelines, stages
 from crm.validation import record_id
@@ -213,9 +213,3 @@ def first_stage(pipeline_id: int | None) -> Stage | None:
     except NotFound:
         return None
     return next((s for s in stages(pipeline.id) if s.kind == "open"), None)
-
-
-def default_currency() -> str:
-    """The workspace's currency (Settings: "currency")."""
-    row = db.session.get(Setting, "currency")
-    return row.value if row is not None and isinstance(row.value, str) else "CNY"

@@ -12,7 +12,8 @@ from crm.fields import record_values
 from crm.fields.values import audit_state
 from crm.members.access import in_reach
 from crm.members.models import Member
-from crm.deals.deal_queries import EARLIEST, LATEST, default_currency
+from crm.settings import workspace_currency
+from crm.deals.deal_queries import EARLIEST, LATEST
 from crm.deals.models import Deal, DealStageChange, Stage
 from crm.deals.stages import find_stage, get_pipeline, stages
 from crm.timeline import service as timeline
@@ -36,7 +37,7 @@ def _clean_field(viewer: Member, name: str, value, deal: Deal | None):
     if name == "amount":
         return validation.money(value, name) or Decimal("0.00")
     if name == "currency":
-        return validation.currency(value, name, default=default_currency())
+        return validation.currency(value, name, default=workspace_currency())
     if name == "expected_close":
         return validation.day(value, name, EARLIEST, LATEST)
     if name == "owner_id":

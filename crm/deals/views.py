@@ -1,10 +1,10 @@
 """Deal pages: the kanban board, the list, the deal form and page, moves, and Settings > Pipelines."""
 from flask import flash, g, request, url_for
-from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
+from crm.settings import workspace_currency
 from crm.followups import service as activities
 from crm.followups.models import METHOD_LABELS
 from crm.audit import service as audit
@@ -49,12 +49,7 @@ registry.plug(
 @bp.app_context_processor
 def helpers():
     """Template helpers for deal pages and the customer page's deal list."""
-    return {"deal_money": money, "deal_kind_labels": KIND_LABELS, "deal_field_labels": FIELD_LABELS}
-
-
-def money(amount, currency: str) -> str:
-    """An amount in its currency, written the reader's way (¥12,500.00, US$80.00)."""
-    return format_currency(amount or 0, currency or "CNY")
+    return {"deal_kind_labels": KIND_LABELS, "deal_field_labels": FIELD_LABELS}
 
 
 def _next_url(default: str) -> str:
@@ -205,7 +200,7 @@ def new():
     stage = deal_queries.first_stage(record_id(request.args.get("pipeline_id")))
     form.stage_id.data = str(record_id(request.args.get("stage_id")) or (stage.id if stage else ""))
     form.customer_id.data = record_id(request.args.get("customer_id"))
-    form.owner_id.data, form.currency.data = str(g.member.id), deal_queries.default_currency()
+    form.owner_id.data, form.currency.data = str(g.member.id), workspace_currency()
     return _form_page(form, None)
 
 

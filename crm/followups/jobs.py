@@ -3,7 +3,6 @@
 `daily_reminders` runs every hour for every active workspace; each message carries a per-day idempotency key,
 so whichever run first finds the workspace's morning sends it and later runs add nothing."""
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, format_datetime
@@ -17,7 +16,7 @@ from crm.extensions import db, utcnow
 from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 from crm.members.models import Member, Team
 from crm.notify import outbox
-from crm.settings import get_setting
+from crm.settings import get_setting, workspace_zone
 from tenants.binding import current_tenant
 
 MORNING_HOUR = 8  # digests and quiet-customer reminders go out from 08:00 in the workspace's zone
@@ -34,7 +33,7 @@ def daily_reminders_all() -> int:
 def daily_reminders(now: datetime | None = None) -> int:
     """Write today's digests and quiet-customer reminders of the workspace, once its morning has come."""
     now = now or utcnow()
-    local = now.astimezone(ZoneInfo(get_setting("timezone", "Asia/Shanghai")))
+    local = now.astimezone(workspace_zone())
     if local.hour < MORNING_HOUR:
         return 0
     return remind_quiet_customers(now, local.date()) + send_digests(now, local.date())

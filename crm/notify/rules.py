@@ -4,7 +4,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from crm.notify.models import Notification
-from crm.settings import get_setting
+from crm.settings import get_setting, workspace_zone
 
 CUSTOMER_KINDS = ("order_status", "campaign")  # messages to a tenant's own customers
 MARKETING_KINDS = ("campaign",)
@@ -30,7 +30,7 @@ def held_until(notification: Notification, now: datetime) -> datetime | None:
     hours = get_setting("quiet_hours", DEFAULT_QUIET_HOURS)
     if not hours:
         return None
-    zone = ZoneInfo(get_setting("timezone", "Asia/Shanghai"))
+    zone = workspace_zone()
     start, end = _clock(hours["start"]), _clock(hours["end"])
     local = now.astimezone(zone)
     for day in (local - timedelta(days=1), local):  # a window that began yesterday evening may still run

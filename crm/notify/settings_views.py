@@ -13,7 +13,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.members.access import require
 from crm.notify import channel_settings, channels
-from crm.settings import get_setting
+from crm.settings import time_zone_name
 from crm.web import is_htmx, on_invalid, saved
 from tenants.resolver import tenant_blueprint
 
@@ -185,7 +185,7 @@ def _context(email_form=None, sms_form=None, bot_forms=None, quiet_form=None, re
         "template_kinds": channel_settings.TEMPLATE_KINDS,
         "smtp_configured": bool(current_app.config["SMTP_URL"]),
         "mail_from": current_app.config["MAIL_FROM"],
-        "timezone": get_setting("timezone", "Asia/Shanghai"),
+        "timezone": time_zone_name(),
         **extra,
     }
 

@@ -14,8 +14,9 @@ from crm.orders.forms import STATUS_LABELS, LineInput
 from crm.orders.header import HEADER_FIELDS, clean_header
 from crm.orders.lines import clean_lines
 from crm.orders.models import STATUSES, Order, OrderLine, OrderStatusChange
-from crm.orders.totals import Totals, money, totals
-from crm.products import service as catalogue
+from crm.formatting import money
+from crm.orders.totals import Totals, totals
+from crm.settings import workspace_currency
 from crm.timeline.service import in_both_languages, log
 
 
@@ -30,7 +31,7 @@ def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict
     """Place an order; the totals are worked out here from the lines, whatever the form showed.
 
     `custom` holds the raw custom field values by key (crm.fields.values.read_form); required ones must be there."""
-    data = {"owner_id": str(viewer.id), "currency": catalogue.tenant_currency(), **data}
+    data = {"owner_id": str(viewer.id), "currency": workspace_currency(), **data}
     errors = {}
     header = validation.collect(errors, clean_header, viewer, data, None)
     lines, line_errors = clean_lines(viewer, rows)

@@ -4,18 +4,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from babel.numbers import list_currencies
-from flask_babel import format_currency, format_decimal
+from flask_babel import format_decimal
 
-from crm.products import service as catalogue
+from crm.settings import workspace_currency
 
 CENT, HUNDRED = Decimal("0.01"), Decimal(100)
-
-
-def money(amount, currency: str | None = None) -> str:
-    """An amount in the reader's locale, with its currency (CN¥50.97, ¥50.97)."""
-    if amount is None:
-        return ""
-    return format_currency(amount, currency or catalogue.tenant_currency())
 
 
 def plain_money(amount) -> str:
@@ -29,7 +22,7 @@ def plain_money(amount) -> str:
 def known_currency(code) -> str:
     """`code` when it is a currency code, else the tenant's currency (for showing amounts while typing)."""
     code = str(code or "").strip().upper()
-    return code if code in list_currencies() else catalogue.tenant_currency()
+    return code if code in list_currencies() else workspace_currency()
 
 
 def line_amounts(quantity: Decimal, unit_price: Decimal, discount: Decimal) -> tuple[Decimal, Decimal]:

@@ -15,7 +15,8 @@ from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
 from crm.orders import forms, queries, service, status_link
-from crm.orders.totals import known_currency, money, plain_money
+from crm.orders.totals import known_currency, plain_money
+from crm.settings import workspace_currency
 from crm.products import service as catalogue
 from crm.validation import record_id
 from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, saved
@@ -40,7 +41,7 @@ public = Blueprint("order_status", __name__, url_prefix="/o")
 def labels():
     """Order labels and money formatting for every template (the customer page shows orders too)."""
     return {"order_status_labels": forms.STATUS_LABELS, "order_move_labels": forms.MOVE_LABELS,
-            "order_field_labels": forms.FIELD_LABELS, "order_money": money}
+            "order_field_labels": forms.FIELD_LABELS}
 
 
 @bp.get("/")
@@ -60,7 +61,7 @@ def index():
 def new():
     """The order form, with one empty line (and the customer, when it comes from the customer's page)."""
     form = _form()
-    form.owner_id.data, form.currency.data = str(g.member.id), catalogue.tenant_currency()
+    form.owner_id.data, form.currency.data = str(g.member.id), workspace_currency()
     customer = chooser.chosen(g.member, request.args.get("customer_id"))
     return _form_page(form, None, [forms.LineInput(key=forms.new_key())], customer)
 

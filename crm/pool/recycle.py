@@ -2,7 +2,7 @@
 what returns soon."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, format_date, ngettext
@@ -12,8 +12,9 @@ from sqlalchemy import func, or_, select, text
 from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
-from crm.members.models import Member, Setting, Team
+from crm.members.models import Member, Team
 from crm.pool.models import RecycleRule
+from crm.settings import workspace_zone
 from crm.timeline import service as timeline
 from tenants.binding import current_tenant
 
@@ -41,11 +42,7 @@ class Run:
 
 def tenant_today() -> tuple[date, ZoneInfo]:
     """Today in the tenant's time zone (settings), and the zone: rules count whole local days."""
-    row = db.session.get(Setting, "timezone")
-    try:
-        zone = ZoneInfo(row.value if row is not None and isinstance(row.value, str) else "Asia/Shanghai")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("Asia/Shanghai")
+    zone = workspace_zone()
     return utcnow().astimezone(zone).date(), zone
 
 

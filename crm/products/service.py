@@ -9,17 +9,11 @@ from crm import validation
 from crm.audit.service import audited, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
-from crm.members.models import Member, Setting
+from crm.members.models import Member
 from crm.products.models import Product
 
 LIST_LIMIT = 200
 FIELDS = ("name", "sku", "unit", "price")
-
-
-def tenant_currency() -> str:
-    """The currency prices are in (the tenant's "currency" setting)."""
-    row = db.session.get(Setting, "currency")
-    return row.value if row is not None and isinstance(row.value, str) else "CNY"
 
 
 def list_products(q: str = "", include_inactive: bool = False, limit: int = LIST_LIMIT) -> list[Product]:

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
+from crm.settings import workspace_currency
 from crm.members.access import require
 from crm.products import service
 from crm.products.forms import FIELD_LABELS, ProductForm
@@ -80,4 +81,4 @@ def set_active(product_id: int):
 
 def _form_page(form, product):
     return render("products/form.html", block="form", form=form, product=product,
-                  currency=service.tenant_currency())
+                  currency=workspace_currency())
