@@ -114,3 +114,12 @@ def test_money_and_number_values_read_in_the_workspace_currency_and_the_readers_
     assert "£1,200,000.00" in deal and "£80.50" in order
     in_tenant(acme, lambda: put_setting("currency", "CNY"))
     assert "¥1,200,000.00" in admin.get(customer).text
+
+
+def test_a_sensitive_amount_is_revealed_in_the_workspace_currency(acme, admin, in_tenant):
+    in_tenant(acme, lambda: put_setting("currency", "GBP"))
+    admin.post(f"/{acme.slug}/settings/fields/", data={"label_en": "Salary", "key": "salary", "type": "money",
+                                                       "sensitive": "on"})
+    customer = new_customer(admin, acme, custom_salary="80000").headers["HX-Location"]
+    revealed = admin.post(f"{customer}/reveal/custom_salary", headers=HX).text
+    assert '<span class="revealed">£80,000.00</span>' in revealed
