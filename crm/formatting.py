@@ -1,6 +1,9 @@
 """Locale-aware formatting for templates: dates, times, numbers and money."""
+from decimal import Decimal
+
 import phonenumbers
-from flask_babel import format_currency, format_date, format_datetime, format_decimal
+from babel import numbers
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 
 from crm.settings import workspace_currency
 
@@ -30,3 +33,10 @@ def money(amount, currency: str | None = None) -> str:
     if amount is None or amount == "":
         return ""
     return format_currency(amount, currency or workspace_currency())
+
+
+def exact_number(value) -> str:
+    """A number in the reader's locale with every decimal it has (1,234.5678 stays so, not 1,234.568)."""
+    if value is None or value == "":
+        return ""
+    return numbers.format_decimal(Decimal(str(value)), locale=get_locale(), decimal_quantization=False)

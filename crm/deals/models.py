@@ -2,7 +2,6 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask_babel import get_locale
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
 from crm.members.models import Member
+from crm.names import both, in_language
 from tenants.provisioning import seeds_new_tenants
 
 KINDS = ("open", "won", "lost")
@@ -26,25 +26,20 @@ DEFAULT_STAGES = (
 )
 
 
-def _in_reader_language(english: str, chinese: str) -> str:
-    locale = get_locale()
-    return chinese if chinese and locale is not None and locale.language == "zh" else english
-
-
 class Pipeline(db.Model):
     __tablename__ = "pipelines"
     __table_args__ = {"schema": "tenant"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name_en: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(60), default="")  # either name may be empty, not both
     name_zh: Mapped[str] = mapped_column(String(60), default="")
     position: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
 
     @property
     def name(self) -> str:
-        """The name in the reader's language."""
-        return _in_reader_language(self.name_en, self.name_zh)
+        """The name in the reader's language, else the other one."""
+        return in_language(self.name_en, self.name_zh)
 
 
 class Stage(db.Model):
@@ -57,7 +52,7 @@ class Stage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("tenant.pipelines.id"))
-    name_en: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(60), default="")  # either name may be empty, not both
     name_zh: Mapped[str] = mapped_column(String(60), default="")
     position: Mapped[int] = mapped_column(default=0)
     probability: Mapped[int] = mapped_column(default=0)  # percent, 0-100
@@ -66,13 +61,13 @@ class Stage(db.Model):
 
     @property
     def name(self) -> str:
-        """The name in the reader's language."""
-        return _in_reader_language(self.name_en, self.name_zh)
+        """The name in the reader's language, else the other one."""
+        return in_language(self.name_en, self.name_zh)
 
     @property
     def names(self) -> dict[str, str]:
         """Both names, for timeline events read later in either language."""
-        return {"en": self.name_en, "zh": self.name_zh or self.name_en}
+        return both(self.name_en, self.name_zh)
 
 
 class Deal(db.Model):

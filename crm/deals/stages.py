@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from crm import validation
+from crm import names, validation
 from crm.audit.service import audited, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
@@ -70,13 +70,8 @@ def stage_deal_counts(pipeline_id: int) -> dict[int, int]:
 
 
 def _names(data: dict) -> dict:
-    errors = {}
-    names = {"name_en": validation.collect(errors, validation.text, data.get("name_en"), "name_en", 60,
-                                           required=_("Name is required.")),
-             "name_zh": validation.collect(errors, validation.text, data.get("name_zh"), "name_zh", 60) or ""}
-    if errors:
-        raise Invalid(errors)
-    return names
+    """The English and Chinese names: one of them is enough."""
+    return names.clean(data, "name_en", "name_zh", 60)
 
 
 def create_pipeline(data: dict) -> Pipeline:
@@ -87,18 +82,18 @@ def create_pipeline(data: dict) -> Pipeline:
     db.session.flush()
     db.session.add_all(Stage(**stage, pipeline_id=pipeline.id, position=i) for i, stage in enumerate(DEFAULT_STAGES))
     db.session.flush()
-    record("create", "pipeline", pipeline.id, summary=pipeline.name_en)
+    record("create", "pipeline", pipeline.id, summary=pipeline.name)
     return pipeline
 
 
 def update_pipeline(pipeline: Pipeline, data: dict) -> Pipeline:
     """Rename a pipeline, and show or hide it (the last shown one stays)."""
-    names = _names(data)
+    typed = _names(data)
     active = str(data.get("active", "1")) not in ("", "0")
     if not active and pipeline.active and len(pipelines()) == 1:
         raise Invalid({"active": _("Keep at least one pipeline in use.")})
-    with audited(pipeline, entity="pipeline", fields=("name_en", "name_zh", "active"), summary=lambda p: p.name_en):
-        pipeline.name_en, pipeline.name_zh, pipeline.active = names["name_en"], names["name_zh"], active
+    with audited(pipeline, entity="pipeline", fields=("name_en", "name_zh", "active"), summary=lambda p: p.name):
+        pipeline.name_en, pipeline.name_zh, pipeline.active = typed["name_en"], typed["name_zh"], active
     db.session.flush()
     return pipeline
 
@@ -133,7 +128,7 @@ def add_stage(pipeline: Pipeline, data: dict) -> Stage:
     stage = Stage(pipeline_id=pipeline.id, position=at, active=True, **values)
     db.session.add(stage)
     db.session.flush()
-    record("create", "stage", stage.id, summary=f"{pipeline.name_en}: {stage.name_en}")
+    record("create", "stage", stage.id, summary=f"{pipeline.name}: {stage.name}")
     return stage
 
 
@@ -145,7 +140,7 @@ def update_stage(stage: Stage, data: dict) -> Stage:
         if stage_deal_counts(stage.pipeline_id).get(stage.id):
             raise Invalid({"kind": _("Move this stage's deals to another stage before changing its kind.")})
     with audited(stage, entity="stage", fields=("name_en", "name_zh", "probability", "kind"),
-                 summary=lambda s: s.name_en):
+                 summary=lambda s: s.name):
         for name, value in values.items():
             setattr(stage, name, value)
     db.session.execute(update(Deal).where(Deal.stage_id == stage.id, Deal.probability_set.is_(False))
@@ -179,7 +174,7 @@ def retire_stage(viewer: Member, stage: Stage, to_stage_id) -> int:
             raise Invalid({"to_stage_id": _("Choose another active stage of the same kind for its deals.")})
         moved = _move_all(viewer, stage, target)
     stage.active = False
-    record("update", "stage", stage.id, summary=stage.name_en, changes={"active": [True, False]})
+    record("update", "stage", stage.id, summary=stage.name, changes={"active": [True, False]})
     db.session.flush()
     return moved
 

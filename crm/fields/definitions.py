@@ -6,7 +6,7 @@ import secrets
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from crm import validation
+from crm import names, validation
 from crm.audit.service import diff, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
@@ -43,14 +43,13 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
     errors = {}
     if field is None and entity not in ENTITIES:
         raise Invalid({"entity": _("Choose one of the listed values.")})
-    label_en = validation.collect(errors, validation.text, form.get("label_en"), "label_en", 80,
-                                  required=_("Enter a label of 1 to 80 characters.")) or ""
+    labels = validation.collect(errors, names.clean, form, "label_en", "label_zh", 80) or {}
     field_type = form.get("type", "")
     if field_type not in TYPES:
         errors["type"] = _("Choose one of the listed values.")
     created = field is None
     if created:
-        key = form.get("key", "").strip().lower() or _key_from(label_en)
+        key = form.get("key", "").strip().lower() or _key_from(labels.get("label_en") or labels.get("label_zh"))
         if not KEY_PATTERN.match(key):
             errors["key"] = _("Use a lower-case letter, then letters, digits or underscores (40 at most).")
         elif db.session.scalar(select(CustomField.id).where(CustomField.entity == entity,
@@ -64,9 +63,8 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
         raise Invalid(errors)
     if not created and field_type != field.type:
         _check_type_change(field, field_type, options)
-    before = {"type": field.type, "label": field.label_en, "required": field.required}
-    field.type, field.label_en = field_type, label_en
-    field.label_zh = validation.clipped(form.get("label_zh"), 80)
+    before = _audited(field)
+    field.type, field.label_en, field.label_zh = field_type, labels["label_en"], labels["label_zh"]
     field.help_en = validation.clipped(form.get("help_en"), 200)
     field.help_zh = validation.clipped(form.get("help_zh"), 200)
     listed = field.entity in LISTED_ENTITIES
@@ -82,19 +80,24 @@ def save_field(field: CustomField | None, form, entity: str = "customer") -> Cus
             raise Invalid({"default": _("The default must be a valid value for this field.")})
     db.session.add(field)
     db.session.flush()
-    after = {"type": field.type, "label": field.label_en, "required": field.required}
+    after = _audited(field)
     record("create" if created else "update", "field", field.id, summary=_summary(field),
            changes=diff(before, after) if not created else {})
     return field
 
 
+def _audited(field: CustomField) -> dict:
+    return {"type": field.type, "label_en": field.label_en, "label_zh": field.label_zh, "required": field.required}
+
+
 def _summary(field: CustomField) -> str:
     """The field's name in the audit log; fields of deals and orders say whose they are."""
-    return field.label_en if field.entity == "customer" else f"{field.label_en} ({field.entity})"
+    return field.label() if field.entity == "customer" else f"{field.label()} ({field.entity})"
 
 
-def _key_from(label: str) -> str:
-    key = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:30]
+def _key_from(label: str | None) -> str:
+    """A key made from a label: its words (Chinese spelt in pinyin) joined by underscores."""
+    key = re.sub(r"[^a-z0-9]+", "_", names.ascii_words(label).lower()).strip("_")[:30]
     return key if KEY_PATTERN.match(key or "") else f"field_{secrets.token_hex(3)}"
 
 
@@ -107,18 +110,22 @@ def _options(field: CustomField | None, form) -> list[dict]:
     kept = []
     for option in (field.options if field is not None and field.options else []):
         key = option["key"]
-        english = validation.clipped(form.get(f"option_{key}_en", option["en"]), 80) or option["en"]
+        english = validation.clipped(form.get(f"option_{key}_en", option["en"]), 80)
         chinese = validation.clipped(form.get(f"option_{key}_zh", option.get("zh")), 80)
+        if not (english or chinese):  # an option keeps a name: clearing both changes nothing
+            english, chinese = option["en"], option.get("zh", "")
         kept.append({"key": key, "en": english, "zh": chinese,
                      "retired": form.get(f"option_{key}_retired") == "on",
                      "order": _int(form.get(f"option_{key}_order"), len(kept))})
     kept.sort(key=lambda o: o.pop("order"))
     taken = {o["key"] for o in kept}
     for line in form.get("new_options", "").splitlines():
-        english, _sep, chinese = (validation.clipped(part, 80) for part in line.partition("|"))
-        if not english:
+        english, sep, chinese = (validation.clipped(part, 80) for part in line.partition("|"))
+        if not sep and names.is_chinese(english):  # one Chinese name typed alone is the Chinese name
+            english, chinese = "", english
+        if not (english or chinese):
             continue
-        key = _key_from(english) or f"o{len(taken)}"
+        key = _key_from(english or chinese)
         while key in taken:
             key = f"{key}_{secrets.token_hex(2)}"
         taken.add(key)
@@ -135,7 +142,7 @@ def _check_type_change(field: CustomField, new_type: str, options: list[dict]) -
     """Refuse a type change when stored values would not fit, with a report of the first few."""
     if field.sensitive:
         raise Invalid({"type": _("The type of a sensitive field cannot change.")})
-    probe = CustomField(key=field.key, type=new_type, options=options, label_en=field.label_en)
+    probe = CustomField(key=field.key, type=new_type, options=options)
     misfits, count = [], 0
     table, name_column = _records_of(field.entity)
     rows = db.session.execute(select(table.c.id, name_column, table.c.custom[field.key])

@@ -6,6 +6,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, utcnow
+from crm.names import in_language
 
 TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
          "email", "phone", "url")
@@ -23,7 +24,7 @@ class CustomField(db.Model):
     entity: Mapped[str] = mapped_column(String(20), default="customer")
     key: Mapped[str] = mapped_column(String(40))  # the JSONB key; never changes
     type: Mapped[str] = mapped_column(String(20))
-    label_en: Mapped[str] = mapped_column(String(80))
+    label_en: Mapped[str] = mapped_column(String(80), default="")  # either label may be empty, not both
     label_zh: Mapped[str] = mapped_column(String(80), default="")
     help_en: Mapped[str] = mapped_column(String(200), default="")
     help_zh: Mapped[str] = mapped_column(String(200), default="")
@@ -38,14 +39,15 @@ class CustomField(db.Model):
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def label(self, language: str) -> str:
-        return self.label_zh if language == "zh" and self.label_zh else self.label_en
+    def label(self, language: str | None = None) -> str:
+        """The label in `language` (the reader's when None), else the other one."""
+        return in_language(self.label_en, self.label_zh, language)
 
-    def help(self, language: str) -> str:
-        return self.help_zh if language == "zh" and self.help_zh else self.help_en
+    def help(self, language: str | None = None) -> str:
+        return in_language(self.help_en, self.help_zh, language)
 
-    def option_label(self, key: str, language: str) -> str:
+    def option_label(self, key: str, language: str | None = None) -> str:
         for option in self.options:
             if option["key"] == key:
-                return option["zh"] if language == "zh" and option.get("zh") else option["en"]
+                return in_language(option.get("en"), option.get("zh"), language) or key
         return key

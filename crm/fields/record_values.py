@@ -8,7 +8,7 @@ from crm import crypto
 from crm.errors import Invalid, NotFound
 from crm.fields.definitions import fields
 from crm.fields.models import SENSITIVE_ENTITIES
-from crm.fields.values import clean_value
+from crm.fields.values import clean_value, display
 from tenants.binding import current_tenant
 
 
@@ -75,7 +75,10 @@ def masked_custom(customer, key: str) -> str:
 
 
 def reveal_custom(customer, key: str) -> str:
+    """A sensitive value in full, amounts and numbers written the way the rest of the page writes them."""
     token = (customer.custom_sensitive or {}).get(key)
     if not token:
         raise NotFound()
-    return crypto.decrypt(token, _context(key))
+    value = crypto.decrypt(token, _context(key))
+    field = next((f for f in fields("customer") if f.key == key), None)
+    return display(field, value) if field is not None and field.type in ("money", "number") else value

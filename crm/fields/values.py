@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from crm import validation
 from crm.errors import Invalid
 from crm.fields.models import CustomField
+from crm.formatting import exact_number, money
 from crm.settings import phone_region
 
 
@@ -99,7 +100,7 @@ def audit_state(item) -> dict:
     return {f"custom.{key}": value for key, value in (item.custom or {}).items()}
 
 
-def display(field: CustomField, value, language: str) -> str:
+def display(field: CustomField, value, language: str | None = None) -> str:
     """A stored value as people read it."""
     if value in (None, "", []):
         return ""
@@ -111,4 +112,18 @@ def display(field: CustomField, value, language: str) -> str:
         return _("Yes") if value else _("No")
     if field.type == "datetime":
         return value.replace("T", " ")
+    if field.type in ("money", "number"):
+        return _number_shown(field.type, value)
     return str(value)
+
+
+def _number_shown(kind: str, value) -> str:
+    """A stored number or amount in the reader's locale; money in the workspace's currency (a money field names
+    none of its own). Anything else stored there is shown as it is: stored data never breaks a page."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        return str(value)
+    return money(number) if kind == "money" else exact_number(number)

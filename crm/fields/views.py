@@ -23,7 +23,8 @@ registry.plug(
     bp, registry.SettingsTab("fields.index", _l("Fields"), order=40, permission=("settings", "view"),
                              current=("fields.*",)),
     registry.AuditEntity("field", _l("Custom field"),
-                         fields={"type": _l("Type"), "label": _l("Label"), "required": _l("Required")},
+                         fields={"type": _l("Type"), "label": _l("Label"), "label_en": _l("Label (English)"),
+                                 "label_zh": _l("Label (Chinese)"), "required": _l("Required")},
                          values={"type": TYPE_LABELS}))
 
 
@@ -74,7 +75,7 @@ def create():
     entity = _entity(request.form.get("entity"))
     on_invalid(lambda error: _edit_page(None, entity, error.errors, request.form))
     field = definitions.save_field(None, request.form, entity)
-    return saved(_("Field %(name)s added.", name=field.label_en), "fields.index", **_tab(entity))
+    return saved(_("Field %(name)s added.", name=field.label()), "fields.index", **_tab(entity))
 
 
 @bp.get("/<id:field_id>")
@@ -92,7 +93,7 @@ def update(field_id: int):
     entity = field.entity
     on_invalid(lambda error: _edit_page(field, entity, error.errors, request.form))
     definitions.save_field(field, request.form)
-    return saved(_("Field %(name)s saved.", name=field.label_en), "fields.index", **_tab(entity))
+    return saved(_("Field %(name)s saved.", name=field.label()), "fields.index", **_tab(entity))
 
 
 @bp.post("/<id:field_id>/archive")
@@ -101,7 +102,7 @@ def archive(field_id: int):
     """Archive (the values stay, and come back on restore)."""
     field = definitions.get_field(field_id)
     definitions.archive(field)
-    return saved(_("Field %(name)s archived. Its values are kept.", name=field.label_en), "fields.index",
+    return saved(_("Field %(name)s archived. Its values are kept.", name=field.label()), "fields.index",
                  **_tab(field.entity))
 
 
@@ -110,7 +111,7 @@ def archive(field_id: int):
 def restore(field_id: int):
     field = definitions.get_field(field_id)
     definitions.restore(field)
-    return saved(_("Field %(name)s restored.", name=field.label_en), "fields.index", **_tab(field.entity))
+    return saved(_("Field %(name)s restored.", name=field.label()), "fields.index", **_tab(field.entity))
 
 
 @bp.post("/<id:field_id>/move")

@@ -4,12 +4,13 @@ with `in_both_languages`."""
 from collections.abc import Callable
 
 from flask import g, has_request_context
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from crm import listing
 from crm.extensions import db
+from crm.names import in_language, reader_language
 from crm.timeline.models import TimelineEvent
 
 PAGE_SIZE = 30
@@ -86,10 +87,10 @@ class _Values(dict):
 def sentence(event: TimelineEvent) -> str:
     """The event told in the reader's language."""
     message, _icon = KINDS.get(event.kind, (event.kind, ""))
-    language = "zh" if get_locale() and get_locale().language == "zh" else "en"
+    language = reader_language()
     values = _Values()
     for key, value in event.payload.items():
-        values[key] = value.get(language, value.get("en", "")) if isinstance(value, dict) else value
+        values[key] = in_language(value.get("en"), value.get("zh"), language) if isinstance(value, dict) else value
     return str(message) % values
 
 

@@ -259,7 +259,7 @@ def test_admins_manage_pipelines_and_retire_stages_with_their_deals(acme, admin,
 
     bad = admin.post(f"/{acme.slug}/deals/stages/{ids['Lead']}", data={"name_en": "", "probability": "150",
                                                                        "kind": "open"})
-    assert bad.status_code == 422 and "Name is required." in bad.text and "Enter a whole number from 0 to 100." in bad.text
+    assert bad.status_code == 422 and "Enter a name in English or Chinese." in bad.text and "Enter a whole number from 0 to 100." in bad.text
     admin.post(f"/{acme.slug}/deals/stages/{ids['Lead']}", data={"name_en": "Inbound", "name_zh": "询盘",
                                                                   "probability": "5", "kind": "open"})
     admin.post(f"/{acme.slug}/deals/stages/{ids['Lead']}/move", data={"direction": "down"})

@@ -71,7 +71,7 @@ def test_fields_appear_in_forms_details_and_validate_at_the_field(acme, admin, i
     assert "This field is required." in missing.text
     saved = new_customer(admin, acme, custom_budget="25000", custom_tier="gold")
     page = admin.get(saved.headers["HX-Location"]).text
-    assert "25000.00" in page and "Gold" in page
+    assert "CN¥25,000.00" in page and "Gold" in page
     admin.post("/language", data={"language": "zh"})
     assert "预算" in admin.get(saved.headers["HX-Location"]).text and "金牌" in admin.get(saved.headers["HX-Location"]).text
 
