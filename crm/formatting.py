@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import phonenumbers
 from babel import numbers
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 
 from crm.settings import workspace_currency
 
@@ -11,6 +11,7 @@ from crm.settings import workspace_currency
 def register(app) -> None:
     app.jinja_env.filters["date"] = lambda value: format_date(value, "medium") if value else ""
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "short") if value else ""
+    app.jinja_env.filters["time"] = lambda value: format_time(value, "short") if value else ""
     app.jinja_env.filters["number"] = lambda value: format_decimal(value) if value is not None else ""
     app.jinja_env.filters["phone"] = phone
     app.jinja_env.filters["money"] = money

@@ -1,6 +1,7 @@
-"""A campaign's progress: its own counters and its messages in the outbox by status, for the page's card."""
+"""A campaign's progress: what became of each customer of its audience, from its own counters and its messages
+in the outbox by status, for the page's card and the list."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -8,46 +9,58 @@ from crm.campaigns.models import Campaign
 from crm.extensions import db, utcnow
 from crm.notify.models import Notification
 
+OPEN = ("scheduled", "queued", "sending")  # a message on its way
+
 
 @dataclass
 class Progress:
-    total: int  # audience size when sending started (or now, for a draft)
-    queued: int  # messages put in the outbox
-    waiting: int  # of those, not finished yet (a message held by quiet hours waits too)
+    """Once sending has started, every customer of the audience is in exactly one of the counts, so
+    audience = queued + sent + failed + opted_out + no_address + cancelled."""
+
+    audience: int  # the customers the campaign is for
+    queued: int  # not sent yet: waiting in the outbox, or not reached by the batches yet
     sent: int
-    failed: int
-    cancelled: int  # stopped by cancelling the campaign (or the customer was deleted meanwhile)
+    failed: int  # given up after every retry
     opted_out: int  # left out when queueing, or refused at send time because they opted out meanwhile
     no_address: int  # left out: no email address / phone number for the campaign's channel
-    reached: int  # customers the expansion has gone through so far
-    held: int = 0  # waiting for a later time: quiet hours, or a retry after a failed attempt
+    cancelled: int  # not sent because the campaign was cancelled (or the customer was deleted meanwhile)
+    waiting: int  # messages in the outbox still on their way (part of queued)
+    quiet_held: int = 0  # of those, held by the workspace's quiet hours ...
+    held_until: datetime | None = None  # ... until then
+    retrying: int = 0  # of those, waiting to be tried again after a failed attempt
 
     @property
     def handled(self) -> int:
         """Customers whose message is finished one way or another."""
-        return self.sent + self.failed + self.cancelled + self.opted_out + self.no_address
+        return self.audience - self.queued
 
     @property
     def of(self) -> int:
-        return max(self.total, self.reached, self.handled, 1)
+        return max(self.audience, 1)
 
     @property
     def percent(self) -> int:
         return min(100, round(100 * self.handled / self.of))
 
 
-def progress(campaign: Campaign, total: int | None = None) -> Progress:
-    """The campaign's counts: its own counters, and its messages in the outbox by status. `total` is the
-    audience size to show before sending starts."""
-    result = progress_of([campaign], total)[campaign.id]
+def progress(campaign: Campaign) -> Progress:
+    """The campaign's counts, and which of its waiting messages wait for a later time (quiet hours, a retry)."""
+    result = progress_of([campaign])[campaign.id]
     if result.waiting:
-        result.held = db.session.scalar(select(func.count(Notification.id)).where(
-            Notification.campaign_id == campaign.id, Notification.status == "scheduled",
-            Notification.due_at > utcnow() + timedelta(seconds=5))) or 0
+        later = db.session.execute(
+            select(Notification.held_by_quiet_hours, func.count(), func.min(Notification.due_at))
+            .where(Notification.campaign_id == campaign.id, Notification.status == "scheduled",
+                   Notification.due_at > utcnow() + timedelta(seconds=5))
+            .group_by(Notification.held_by_quiet_hours)).all()
+        for held, count, due in later:
+            if held:
+                result.quiet_held, result.held_until = count, due
+            else:
+                result.retrying = count
     return result
 
 
-def progress_of(campaigns: list[Campaign], total: int | None = None) -> dict[int, Progress]:
+def progress_of(campaigns: list[Campaign]) -> dict[int, Progress]:
     """Progress of several campaigns, counted in one query."""
     rows = db.session.execute(
         select(Notification.campaign_id, Notification.status, Notification.last_error, func.count())
@@ -59,17 +72,21 @@ def progress_of(campaigns: list[Campaign], total: int | None = None) -> dict[int
         key = "opted_out" if status == "cancelled" and error == "opted out" else status
         counts = by_campaign.setdefault(campaign_id, {})
         counts[key] = counts.get(key, 0) + count
-    result = {}
-    for campaign in campaigns:
-        by_status = by_campaign.get(campaign.id, {})
-        queued = sum(by_status.values())
-        result[campaign.id] = Progress(
-            total=campaign.audience_total if campaign.audience_total is not None else (total or 0),
-            queued=queued, waiting=sum(by_status.get(status, 0) for status in ("scheduled", "queued", "sending")),
-            sent=by_status.get("sent", 0), failed=by_status.get("failed", 0),
-            cancelled=by_status.get("cancelled", 0), opted_out=campaign.opted_out + by_status.get("opted_out", 0),
-            no_address=campaign.no_address, reached=queued + campaign.opted_out + campaign.no_address)
-    return result
+    return {campaign.id: _counts(campaign, by_campaign.get(campaign.id, {})) for campaign in campaigns}
+
+
+def _counts(campaign: Campaign, by_status: dict[str, int]) -> Progress:
+    waiting = sum(by_status.get(status, 0) for status in OPEN)
+    reached = sum(by_status.values()) + campaign.opted_out + campaign.no_address  # customers the batches went through
+    # While sending, the customers the batches have not reached yet are still queued; a campaign cancelled before
+    # they were reached never sends to them. A finished campaign's audience is whom its batches went through (the
+    # customer list may have changed since sending started).
+    unreached = max((campaign.audience_total or 0) - reached, 0) if campaign.status in ("sending", "cancelled") else 0
+    cancelled = by_status.get("cancelled", 0) + (unreached if campaign.status == "cancelled" else 0)
+    return Progress(audience=reached + unreached, queued=waiting + (unreached if campaign.status == "sending" else 0),
+                    sent=by_status.get("sent", 0), failed=by_status.get("failed", 0),
+                    opted_out=campaign.opted_out + by_status.get("opted_out", 0), no_address=campaign.no_address,
+                    cancelled=cancelled, waiting=waiting)
 
 
 def is_live(campaign: Campaign, counts: Progress) -> bool:

@@ -85,7 +85,7 @@ def show(campaign_id: int):
         matching = count_audience(campaign.owner, campaign.audience)
     return render("campaigns/show.html", campaign=campaign, matching=matching,
                   audience_parts=describe_audience(campaign.audience),
-                  failures=campaign_progress.recent_failures(campaign), **_progress(campaign, matching))
+                  failures=campaign_progress.recent_failures(campaign), **_progress(campaign))
 
 
 @bp.get("/<id:campaign_id>/progress")
@@ -97,9 +97,9 @@ def progress(campaign_id: int):
     return render("campaigns/show.html", block="progress", campaign=campaign, **_progress(campaign))
 
 
-def _progress(campaign, matching=None) -> dict:
+def _progress(campaign) -> dict:
     resume_if_stalled(campaign)
-    counts = campaign_progress.progress(campaign, matching)
+    counts = campaign_progress.progress(campaign)
     return {"counts": counts, "live": campaign_progress.is_live(campaign, counts)}
 
 

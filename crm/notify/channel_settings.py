@@ -15,6 +15,8 @@ from crm import validation
 from crm.audit.service import MASK, record
 from crm.crypto import UnknownKey, decrypt, encrypt, mask
 from crm.errors import Invalid
+from crm.extensions import utcnow
+from crm.notify import rules
 from crm.notify.models import BOT_CHANNELS
 from crm.notify.rules import DEFAULT_QUIET_HOURS
 from crm.notify.transport import ChannelError
@@ -201,6 +203,7 @@ def save_quiet_hours(data: dict) -> dict | None:
     if not data.get("enabled"):
         _audit("quiet hours", quiet_hours() or {}, {})
         put_setting("quiet_hours", None)
+        rules.recheck_held(utcnow())  # what they held goes out now
         return None
     errors = {}
     start, end = str(data.get("start") or "").strip(), str(data.get("end") or "").strip()
@@ -214,6 +217,7 @@ def save_quiet_hours(data: dict) -> dict | None:
     value = {"start": start, "end": end}
     _audit("quiet hours", quiet_hours() or {}, value)
     put_setting("quiet_hours", value)
+    rules.recheck_held(utcnow())  # what they held is due at their new end, or now
     return value
 
 

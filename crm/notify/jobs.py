@@ -60,10 +60,10 @@ def _claim(notification_id: int) -> str:
         return _finish(notification, "cancelled", refusal)
     held_until = rules.held_until(notification, now)
     if held_until is not None:
-        notification.due_at = held_until
+        notification.status, notification.due_at, notification.held_by_quiet_hours = "scheduled", held_until, True
         outbox.reindex(notification)
         return "postponed"
-    notification.status, notification.claimed_at = "sending", now
+    notification.status, notification.claimed_at, notification.held_by_quiet_hours = "sending", now, False
     notification.attempts += 1
     return "claimed"
 

@@ -2,7 +2,7 @@
 sweeper never scans every tenant schema, message templates per tenant, and the development outbox."""
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +37,8 @@ class Notification(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(120))
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    # Put off by the workspace's quiet hours (due_at is their end): saving the quiet hours moves it again.
+    held_by_quiet_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime | None]  # when a worker took it for sending (a stale claim is a dead worker)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -5,7 +5,7 @@ handed to RQ only after commit (at its due time through RQ's scheduler). If Redi
 finds the due line and hands it over again."""
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit
@@ -32,6 +32,7 @@ def schedule(*, channel: str, kind: str, recipient: str, key: str, due_at: datet
         if existing.status != "cancelled":
             return None
         existing.status, existing.due_at, existing.payload = "scheduled", due_at or utcnow(), payload or {}
+        existing.held_by_quiet_hours = False
         reindex(existing)
         return existing
     notification = Notification(channel=channel, kind=kind, recipient=recipient, idempotency_key=key,
@@ -56,6 +57,18 @@ def reindex(notification: Notification) -> None:
     hand_over(tenant_id, notification.id, notification.due_at)
 
 
+def reschedule(notification_ids: list[int], due_at: datetime) -> None:
+    """These messages' rows now say `due_at`: move their due lines (one statement) and their send jobs."""
+    if not notification_ids:
+        return
+    tenant_id = _tenant_id()
+    db.session.execute(update(NotificationDue).where(NotificationDue.tenant_id == tenant_id,
+                                                     NotificationDue.notification_id.in_(notification_ids))
+                       .values(due_at=due_at, enqueued_at=utcnow()))
+    for notification_id in notification_ids:
+        hand_over(tenant_id, notification_id, due_at)
+
+
 def hand_over(tenant_id: int, notification_id: int, due_at: datetime) -> None:
     """Enqueue the send job after commit: now when due, else at `due_at` through RQ's scheduler."""
     when = None if due_at <= utcnow() + timedelta(seconds=1) else due_at
@@ -71,6 +84,12 @@ def job_id(tenant_id: int, notification_id: int) -> str:
 def pending(source: str) -> list[Notification]:
     return list(db.session.scalars(select(Notification).where(Notification.source == source,
                                                              Notification.status.in_(("scheduled", "queued")))))
+
+
+def held_until(source: str) -> datetime | None:
+    """When the first of `source`'s messages that quiet hours hold is due; None when none is held."""
+    return db.session.scalar(select(func.min(Notification.due_at)).where(
+        Notification.source == source, Notification.status == "scheduled", Notification.held_by_quiet_hours))
 
 
 def move(source: str, due_at: datetime) -> int:

@@ -3,6 +3,10 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
+from crm.extensions import db
+from crm.notify import outbox
 from crm.notify.models import Notification
 from crm.settings import get_setting, workspace_zone
 
@@ -27,6 +31,11 @@ def held_until(notification: Notification, now: datetime) -> datetime | None:
     """The end of the tenant's quiet hours when a customer message falls inside them; else None."""
     if notification.kind not in CUSTOMER_KINDS:
         return None
+    return quiet_end(now)
+
+
+def quiet_end(now: datetime) -> datetime | None:
+    """The end of the tenant's quiet hours when `now` falls inside them; else None (or when they are off)."""
     hours = get_setting("quiet_hours", DEFAULT_QUIET_HOURS)
     if not hours:
         return None
@@ -38,6 +47,20 @@ def held_until(notification: Notification, now: datetime) -> datetime | None:
         if begin <= local < finish:
             return finish
     return None
+
+
+def recheck_held(now: datetime) -> int:
+    """The quiet hours were changed: every message they hold is due at the end of the quiet hours `now` falls in
+    under the new setting, or at once when it falls in none (switched off, or shortened to end before now).
+    Returns how many were moved. (Done when the setting is saved, not by the sweeper: one statement for the
+    tenant whose setting changed, rather than a look at every tenant's held messages every 30 seconds.)"""
+    until = quiet_end(now)
+    due = until or now
+    ids = list(db.session.scalars(
+        update(Notification).where(Notification.held_by_quiet_hours, Notification.status == "scheduled")
+        .values(due_at=due, held_by_quiet_hours=until is not None).returning(Notification.id)))
+    outbox.reschedule(ids, due)
+    return len(ids)
 
 
 # Why a customer may not be written to (deleted, opted out of marketing): the customers feature knows and

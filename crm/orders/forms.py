@@ -13,16 +13,24 @@ FIELD_LABELS = {"customer_id": _l("Customer"), "owner_id": _l("Owner"), "currenc
 
 # The audit log's names: the form's fields and what changes beside the form.
 AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "total": _l("Total"), "lines": _l("Lines"),
-                "public_link": _l("Status link for the customer")}
+                "public_link": _l("Status link for the customer"), "refunded_amount": _l("Amount refunded")}
 LINK_LABELS = {"active": _l("Active"), "new": _l("New link")}
 
 STATUS_LABELS = {"placed": _l("Placed"), "shipped": _l("Shipped"), "received": _l("Received"),
                  "completed": _l("Completed"), "refund_requested": _l("Refund requested"),
-                 "refunded": _l("Refunded"), "cancelled": _l("Cancelled")}
-# What the button that makes each move says.
+                 "refunded": _l("Refunded"), "partially_refunded": _l("Partially refunded"),
+                 "cancelled": _l("Cancelled")}
+# What the customer hears of each move (crm/orders/messages.py): its status, or that the refund was declined.
+NEWS_LABELS = {**STATUS_LABELS, "refund_declined": _l("Refund declined")}
+# What the button that makes each move says; a move back from refund_requested declines the refund.
 MOVE_LABELS = {"shipped": _l("Mark shipped"), "received": _l("Mark received"), "completed": _l("Complete"),
                "refund_requested": _l("Request refund"), "refunded": _l("Mark refunded"),
-               "cancelled": _l("Cancel order")}
+               "cancelled": _l("Cancel order"), ("refund_requested", "received"): _l("Decline refund")}
+
+
+def move_label(from_status: str, to_status: str) -> str:
+    """What the button that moves an order from `from_status` to `to_status` says."""
+    return MOVE_LABELS.get((from_status, to_status)) or MOVE_LABELS[to_status]
 
 
 class OrderForm(FlaskForm):

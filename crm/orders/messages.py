@@ -1,17 +1,21 @@
-"""Order news for the end customer: when an order is shipped, received or refunded, a message by the
-customer's preferred channel with the order's signed status link, written with the move itself."""
+"""Order news for the end customer: when an order is shipped or received, a refund is asked for, made (with its
+amount) or declined, a message by the customer's preferred channel with the order's signed status link, written
+with the move itself."""
+from datetime import datetime
+
 from flask import current_app
 from flask_babel import force_locale
 
 from crm.customers.models import Customer
+from crm.formatting import money
 from crm.notify import outbox
-from crm.orders.forms import STATUS_LABELS
-from crm.orders.models import Order
+from crm.orders.forms import NEWS_LABELS
+from crm.orders.models import Order, OrderStatusChange
 from crm.orders.status_link import link_token, new_link
 from crm.settings import get_setting
 from tenants.binding import current_tenant
 
-NEWS = ("shipped", "received", "refunded")
+NEWS = ("shipped", "received", "refund_requested", "refunded", "partially_refunded", "refund_declined")
 
 
 def customer_language() -> str:
@@ -28,9 +32,15 @@ def destination(customer: Customer) -> tuple[str, str] | None:
     return None
 
 
-def tell_customer(order: Order, status: str) -> None:
-    """Queue the order-status message for `status` (only the moves a customer cares about)."""
-    if status not in NEWS:
+def news(change: OrderStatusChange) -> str:
+    """What a move tells the customer: the new status, or that their refund was declined."""
+    return "refund_declined" if change.declined else change.to_status
+
+
+def tell_customer(order: Order, change: OrderStatusChange) -> None:
+    """Queue the message for the move `change` (only the moves a customer cares about)."""
+    what = news(change)
+    if what not in NEWS:
         return
     to = destination(order.customer)
     if to is None:
@@ -39,9 +49,17 @@ def tell_customer(order: Order, status: str) -> None:
         new_link(order)  # the message is useless without a way to follow the order
     language = customer_language()
     with force_locale("zh_Hans_CN" if language == "zh" else "en"):
-        label = str(STATUS_LABELS[status])
+        label = str(NEWS_LABELS[what])
+        if change.amount is not None:
+            label = f"{label} ({money(change.amount, order.currency)})"
     link = f'{current_app.config["BASE_URL"].rstrip("/")}/o/{link_token(order)}'
+    # Keyed by the move: a refund may be asked for again after one was declined, and each is news.
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
-                    key=f"order:{order.id}:{status}", source=f"order:{order.id}", language=language,
+                    key=f"order:{order.id}:{what}:{change.id}", source=f"order:{order.id}", language=language,
                     payload={"customer": order.customer.name, "company": current_tenant().name, "number": order.number,
                              "status": label, "link": link})
+
+
+def held_until(order: Order) -> datetime | None:
+    """When the order's first message that quiet hours hold goes out; None when none is held."""
+    return outbox.held_until(f"order:{order.id}")

@@ -11,18 +11,25 @@ from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.products.models import Product
 
-STATUSES = ("placed", "shipped", "received", "completed", "refund_requested", "refunded", "cancelled")
+STATUSES = ("placed", "shipped", "received", "completed", "refund_requested", "refunded", "partially_refunded",
+            "cancelled")
 # The only moves the workflow allows. A refund may be asked for once the goods have left (shipped, received
-# or completed); cancelling is only possible before shipping. refunded and cancelled are final.
+# or completed); cancelling is only possible before shipping. A requested refund is made (refunded: the whole
+# total; partially_refunded: less, the amount stored) or declined (back to received, from where the order can
+# complete or a refund be asked for again). refunded, partially_refunded and cancelled are final.
 MOVES = {
     "placed": ("shipped", "cancelled"),
     "shipped": ("received", "refund_requested"),
     "received": ("completed", "refund_requested"),
     "completed": ("refund_requested",),
-    "refund_requested": ("refunded",),
+    "refund_requested": ("refunded", "received"),
     "refunded": (),
+    "partially_refunded": (),
     "cancelled": (),
 }
+# A refund is one move whatever its amount; the amount decides which of these the order becomes.
+REFUNDS = ("refunded", "partially_refunded")
+DECLINE = ("refund_requested", "received")  # the move that declines a requested refund
 # Each tenant schema has its own id sequence, so the number is per tenant: SO-000001, SO-000002 ...
 # (at least six digits, more once the ids need them). Computed by PostgreSQL: nothing to keep in step.
 NUMBER_EXPRESSION = "'SO-' || lpad(id::text, greatest(6, length(id::text)), '0')"
@@ -51,6 +58,7 @@ class Order(db.Model):
     subtotal: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     discount_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
+    refunded_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # set by the refund, at most the total
     # The public status link is HMAC(app secret, tenant.order.nonce): a new nonce makes a new link and
     # None revokes it. The nonce alone (a database leak) does not give the link.
     link_nonce: Mapped[str | None] = mapped_column(String(32))
@@ -105,3 +113,9 @@ class OrderStatusChange(db.Model):
     actor_id: Mapped[int | None]  # members.id; kept as it was when the member is later removed
     actor_name: Mapped[str] = mapped_column(String(120), default="")
     note: Mapped[str | None] = mapped_column(String(500))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # a refund's amount
+
+    @property
+    def declined(self) -> bool:
+        """Whether this move declined a requested refund."""
+        return (self.from_status, self.to_status) == DECLINE

@@ -1,5 +1,7 @@
 """Order changes: placing an order (totals worked out from its lines), changing it, and moving it along the
 status workflow."""
+from decimal import Decimal
+
 from flask_babel import gettext as _
 
 from crm import validation
@@ -13,7 +15,7 @@ from crm.orders import messages
 from crm.orders.forms import STATUS_LABELS, LineInput
 from crm.orders.header import HEADER_FIELDS, clean_header
 from crm.orders.lines import clean_lines
-from crm.orders.models import STATUSES, Order, OrderLine, OrderStatusChange
+from crm.orders.models import REFUNDS, STATUSES, Order, OrderLine, OrderStatusChange
 from crm.formatting import money
 from crm.orders.totals import Totals, totals
 from crm.settings import workspace_currency
@@ -99,26 +101,59 @@ def _set_lines(order: Order, lines: list[dict]) -> None:
     order.subtotal, order.discount_total, order.total = summed.subtotal, summed.discount_total, summed.total
 
 
-def _change(viewer: Member | None, from_status: str | None, to_status: str, note: str | None) -> OrderStatusChange:
+def _change(viewer: Member | None, from_status: str | None, to_status: str, note: str | None,
+            amount: Decimal | None = None) -> OrderStatusChange:
     return OrderStatusChange(from_status=from_status, to_status=to_status, at=utcnow(), note=note or None,
-                             actor_id=viewer.id if viewer else None, actor_name=viewer.name if viewer else "")
+                             amount=amount, actor_id=viewer.id if viewer else None,
+                             actor_name=viewer.name if viewer else "")
 
 
-def move_order(viewer: Member, order: Order, to_status: str, note: str = "") -> Order:
-    """Move an order along the workflow; any move not in MOVES is refused and nothing changes."""
+def move_order(viewer: Member, order: Order, to_status: str, note: str = "", amount: str | None = None) -> Order:
+    """Move an order along the workflow; any move not in MOVES is refused and nothing changes. A refund takes
+    its amount as typed (None: the whole total): the whole total makes the order refunded, less partially
+    refunded."""
     from_status = order.status
-    if to_status not in order.next_moves:
-        if to_status not in STATUSES:
-            raise Invalid({"status": _("Choose what happened to the order.")})
-        raise Invalid({"status": _("An order that is %(from)s cannot become %(to)s.",
-                                   **{"from": STATUS_LABELS[from_status], "to": STATUS_LABELS[to_status]})})
-    note = validation.text(note, "note", 500)
+    to_status = "refunded" if to_status in REFUNDS else to_status  # which refund it is, the amount says
+    _check_move(order, to_status)
+    errors = {}
+    note = validation.collect(errors, validation.text, note, "note", 500)
+    refund = validation.collect(errors, _refund_amount, order, amount) if to_status == "refunded" else None
+    if errors:
+        raise Invalid(errors)
+    if refund is not None:
+        to_status = "refunded" if refund == order.total else "partially_refunded"
+        order.refunded_amount = refund
     order.status, order.updated_at = to_status, utcnow()
-    order.changes.append(_change(viewer, from_status, to_status, note))
-    record("update", "order", order.id, summary=order.number, changes={"status": [from_status, to_status]})
+    change = _change(viewer, from_status, to_status, note, refund)
+    order.changes.append(change)
+    record("update", "order", order.id, summary=order.number, changes={
+        "status": [from_status, to_status], **({"refunded_amount": [None, str(refund)]} if refund is not None else {})})
     log("order_status", customer_id=order.customer_id, link=("orders.show", {"order_id": order.id}),
         number=order.number, **{"from": in_both_languages(lambda: STATUS_LABELS[from_status]),
                                 "to": in_both_languages(lambda: STATUS_LABELS[to_status])})
     db.session.flush()
-    messages.tell_customer(order, to_status)
+    messages.tell_customer(order, change)
     return order
+
+
+def _check_move(order: Order, to_status: str) -> None:
+    """Refuse a move the workflow does not allow from the order's status, saying why."""
+    if to_status in order.next_moves:
+        return
+    if to_status not in STATUSES:
+        raise Invalid({"status": _("Choose what happened to the order.")})
+    raise Invalid({"status": _("An order that is %(from)s cannot become %(to)s.",
+                               **{"from": STATUS_LABELS[order.status], "to": STATUS_LABELS[to_status]})})
+
+
+def _refund_amount(order: Order, typed: str | None) -> Decimal:
+    """The amount refunded, in the order's currency: above zero and at most the order's total."""
+    if typed is None:
+        return order.total
+    amount = validation.money(typed, "amount", required=True, negative=True)
+    if amount <= 0 < order.total:
+        raise Invalid({"amount": _("Enter an amount above zero.")})
+    if amount > order.total:
+        raise Invalid({"amount": _("A refund cannot be more than the order's total, %(total)s.",
+                                   total=money(order.total, order.currency))})
+    return amount

@@ -60,4 +60,5 @@ def public_status(tenant: TenantRef, order_id: int, signature: str) -> dict | No
         return None
     return {"tenant_name": tenant.name, "number": order.number, "status": order.status,
             "delivery_date": order.delivery_date,
-            "history": [{"status": change.to_status, "at": change.at} for change in order.changes]}
+            "history": [{"status": "refund_declined" if change.declined else change.to_status, "at": change.at}
+                        for change in order.changes]}

@@ -14,12 +14,12 @@ from crm.fields import definitions as fields
 from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
-from crm.orders import forms, queries, service, status_link
+from crm.orders import forms, messages, queries, service, status_link
 from crm.orders.totals import known_currency, plain_money
 from crm.settings import workspace_currency
 from crm.products import service as catalogue
 from crm.validation import record_id
-from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, saved
+from crm.web import check_form, fragment_of, is_htmx, on_invalid, refused, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -30,7 +30,7 @@ registry.plug(
                            load=lambda member, customer: {
                                "customer_orders": queries.orders_for_customer(member, customer.id)}),
     registry.AuditEntity("order", pgettext_l("record", "Order"), fields=forms.AUDIT_LABELS,
-                         values={"status": forms.STATUS_LABELS, "total": plain_money,
+                         values={"status": forms.STATUS_LABELS, "total": plain_money, "refunded_amount": plain_money,
                                  "public_link": forms.LINK_LABELS, "owner_id": member_name,
                                  "customer_id": customer_name}))
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
@@ -40,7 +40,8 @@ public = Blueprint("order_status", __name__, url_prefix="/o")
 @bp.app_context_processor
 def labels():
     """Order labels and money formatting for every template (the customer page shows orders too)."""
-    return {"order_status_labels": forms.STATUS_LABELS, "order_move_labels": forms.MOVE_LABELS,
+    return {"order_status_labels": forms.STATUS_LABELS, "order_news_labels": forms.NEWS_LABELS,
+            "order_move_label": forms.move_label,
             "order_field_labels": forms.FIELD_LABELS}
 
 
@@ -84,11 +85,7 @@ def create():
 @require("orders", "view")
 def show(order_id: int):
     """The order: lines, totals, status moves and history, and its public link."""
-    order = queries.get_order(g.member, order_id)
-    token = status_link.link_token(order)
-    link = url_for("order_status.show", token=token, _external=True) if token else None
-    return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
-                  custom_fields=fields.fields("order"), history=audit.history("order", order.id))
+    return _show_page(queries.get_order(g.member, order_id))
 
 
 @bp.get("/<id:order_id>/edit")
@@ -120,10 +117,14 @@ def update(order_id: int):
 @bp.post("/<id:order_id>/status")
 @require("orders", "edit")
 def move(order_id: int):
-    """Move the order along the workflow; an illegal move is refused with the reason."""
+    """Move the order along the workflow. A move it does not allow is refused with the reason; a refund's
+    amount or a note that is refused comes back on the order's page beside its field."""
     order = queries.get_order(g.member, order_id, "edit", lock=True)
-    on_invalid_go_to("orders.show", order_id=order_id)
-    service.move_order(g.member, order, request.form.get("to", ""), request.form.get("note", ""))
+    to = request.form.get("to", "")
+    on_invalid(lambda error: refused(error, url_for("orders.show", order_id=order_id)) if "status" in error.errors
+               else _show_page(queries.get_order(g.member, order_id), moving=to, move_errors=error.errors,
+                               typed=request.form))
+    service.move_order(g.member, order, to, request.form.get("note", ""), request.form.get("amount"))
     return saved(_("Order %(number)s is now %(status)s.", number=order.number,
                    status=forms.STATUS_LABELS[order.status]), "orders.show", order_id=order_id)
 
@@ -182,6 +183,17 @@ def preview():
     lines, totals, incomplete = service.preview(g.member, rows, order)
     return render("orders/_totals.html", rows=rows, lines=lines, totals=totals, incomplete=incomplete,
                   currency=known_currency(request.form.get("currency")), oob=True)
+
+
+def _show_page(order, moving: str = "", move_errors: dict | None = None, typed=None):
+    """The order's page; `moving` names the move whose form comes back open, with what was `typed` and
+    `move_errors` at its fields."""
+    token = status_link.link_token(order)
+    link = url_for("order_status.show", token=token, _external=True) if token else None
+    return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
+                  custom_fields=fields.fields("order"), history=audit.history("order", order.id),
+                  held_until=messages.held_until(order), moving=moving, move_errors=move_errors or {},
+                  typed=typed or {})
 
 
 def _form(order=None, **kwargs) -> forms.OrderForm:

@@ -118,12 +118,12 @@ def test_email_campaign_reaches_each_customer_once_in_batches_and_counts_the_res
 
     # The page: counts, a full progress bar, and no more polling.
     page = admin.get(f"/{shop.slug}/campaigns/{cid}")
-    for name, value in (("queued", 5), ("sent", 5), ("failed", 0), ("opted-out", 1), ("no-address", 1),
-                        ("waiting", 0)):
+    for name, value in (("audience", 7), ("queued", 0), ("sent", 5), ("failed", 0), ("opted-out", 1),
+                        ("no-address", 1)):
         assert f'id="count-{name}">{value}<' in page.text, name
     assert 'max="7" value="7"' in page.text and "every 2s" not in page.text
     listing = admin.get(f"/{shop.slug}/campaigns/")
-    assert "Spring sale" in listing.text and "5 / 5" in listing.text
+    assert "Spring sale" in listing.text and "5 / 7" in listing.text  # sent of the audience
 
     # Running the expansion again adds nothing: finished campaigns are skipped, and even a lost cursor
     # only meets idempotency keys that are taken.
@@ -226,7 +226,9 @@ def test_cancel_while_sending_stops_the_rest(
     assert campaign(in_tenant, shop, cid)["status"] == "cancelled"
     page = admin.get(f"/{shop.slug}/campaigns/{cid}")
     assert "Campaign cancelled; 2 messages not sent." in page.text
-    assert 'id="count-cancelled">2<' in page.text and 'id="count-sent">0<' in page.text
+    # The two queued and the four never reached: all six customers not sent to.
+    assert 'id="count-cancelled">6<' in page.text and 'id="count-sent">0<' in page.text
+    assert 'id="count-audience">6<' in page.text and 'id="count-queued">0<' in page.text
     assert "every 2s" not in page.text and "Cancel campaign" not in page.text
     # Cancelling again is refused with a message, not an error.
     again = admin.post(f"/{shop.slug}/campaigns/{cid}/cancel")
@@ -345,8 +347,11 @@ def test_quiet_hours_postpone_campaign_messages(
     assert until is not None and due_at == until
     assert timedelta(minutes=55) < due_at - datetime.now(UTC) <= timedelta(hours=1)
     page = client_as(acme.admin_account_id).get(f"/{acme.slug}/campaigns/{cid}")
-    assert 'id="count-waiting">1<' in page.text
-    assert "1 message waits for a later time: the end of the workspace's quiet hours" in page.text
+    assert 'id="count-queued">1<' in page.text
+    local_end = due_at.astimezone(zone)
+    note = re.search(r'id="held-note">([^<]+)<', page.text).group(1)
+    assert re.fullmatch(rf"1 message is held by quiet hours until {local_end.hour % 12 or 12}:{local_end:%M}\s[AP]M\.",
+                        note), note
 
 
 def test_delete_a_draft_but_not_a_campaign_on_its_way(shop, client_as, make_customer, post_campaign, campaign_id,

@@ -157,3 +157,41 @@ def test_order_form_and_page_fit_a_phone(new_page, make_tenant, make_customer, i
     page.goto(f"/{tenant.slug}/orders/")
     expect(page.locator(f"#order-{order_id}")).to_be_visible()
     assert page.evaluate(NO_OVERFLOW), "the order list is wider than a 360 px phone"
+
+
+def test_a_partial_refund_on_a_phone(new_page, make_tenant, make_customer, in_tenant, login, shot):
+    from crm.extensions import db
+    from crm.members.models import Member
+    from crm.orders import service
+    from crm.orders.models import Order
+
+    tenant = make_tenant("Harbour Agency")
+    order_id = add_order(in_tenant, tenant, make_customer(tenant, name="Ann Lee"))
+
+    def ask_for_refund():
+        order, admin = db.session.get(Order, order_id), db.session.get(Member, tenant.admin_member_id)
+        for to in ("shipped", "received", "refund_requested"):
+            service.move_order(admin, order, to)
+
+    in_tenant(tenant, ask_for_refund)
+    page = new_page(375, 740)
+    login(page, tenant)
+    page.goto(f"/{tenant.slug}/orders/{order_id}")
+    page.get_by_text("Mark refunded…").click()
+    amount = page.get_by_label("Amount refunded (CNY)")
+    expect(amount).to_have_value("50.97")
+    amount.fill("60")
+    page.get_by_role("button", name="Confirm: Mark refunded").click()
+    expect(page.locator("#refund-amount-error")).to_have_text(
+        "A refund cannot be more than the order's total, CN¥50.97.")
+    expect(amount).to_have_value("60")
+    shot(page, "orders-07-refund-refused-375px")
+    assert page.evaluate(NO_OVERFLOW), "the refused refund is wider than a 375 px phone"
+
+    amount.fill("20")
+    page.get_by_role("button", name="Confirm: Mark refunded").click()
+    expect(page.locator("#order-status")).to_have_text("Partially refunded")
+    expect(page.locator("#order-refunded")).to_have_text("CN¥20.00")
+    expect(page.locator("#status-history li").first).to_contain_text("CN¥20.00")
+    shot(page, "orders-08-partially-refunded-375px")
+    assert page.evaluate(NO_OVERFLOW), "the refunded order is wider than a 375 px phone"

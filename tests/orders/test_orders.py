@@ -130,6 +130,7 @@ LEGAL_PATHS = [
     ("cancelled",),
     ("shipped", "refund_requested", "refunded"),
     ("shipped", "received", "refund_requested"),
+    ("shipped", "received", "refund_requested", "received", "completed"),  # the refund declined
 ]
 
 
@@ -153,6 +154,8 @@ def test_the_legal_paths_cover_every_move():
     (("cancelled",), "shipped"), (("cancelled",), "placed"),
     (("shipped", "received", "completed"), "cancelled"),
     (("shipped", "refund_requested", "refunded"), "refund_requested"), ((), "lost"), ((), ""),
+    (("shipped", "refund_requested"), "completed"), (("shipped", "refund_requested", "refunded"), "received"),
+    ((), "partially_refunded"), (("shipped",), "refunded"),
 ])
 def test_illegal_moves_are_refused_and_change_nothing(app, acme, make_customer, make_order, in_tenant, path,
                                                       illegal):
