@@ -1,6 +1,5 @@
 """Order news for the end customer: when an order is shipped, received or refunded, a message by the
 customer's preferred channel with the order's signed status link, written with the move itself."""
-from flask import current_app
 from flask_babel import force_locale
 
 from crm.customers.models import Customer
@@ -9,6 +8,7 @@ from crm.orders.forms import STATUS_LABELS
 from crm.orders.models import Order
 from crm.orders.status_link import link_token, new_link
 from crm.settings import get_setting
+from crm.web import absolute_url
 from tenants.binding import current_tenant
 
 NEWS = ("shipped", "received", "refunded")
@@ -40,7 +40,7 @@ def tell_customer(order: Order, status: str) -> None:
     language = customer_language()
     with force_locale("zh_Hans_CN" if language == "zh" else "en"):
         label = str(STATUS_LABELS[status])
-    link = f'{current_app.config["BASE_URL"].rstrip("/")}/o/{link_token(order)}'
+    link = absolute_url("order_status.show", token=link_token(order))
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{status}", source=f"order:{order.id}", language=language,
                     payload={"customer": order.customer.name, "company": current_tenant().name, "number": order.number,

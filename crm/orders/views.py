@@ -1,6 +1,6 @@
 """Orders: list with filters, the order form with its lines, detail, status moves, and the public status
 link (`/o/<token>`, no account and no tenant slug)."""
-from flask import Blueprint, abort, g, make_response, render_template, request, url_for
+from flask import Blueprint, abort, g, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
@@ -19,7 +19,7 @@ from crm.orders.totals import known_currency, plain_money
 from crm.settings import workspace_currency
 from crm.products import service as catalogue
 from crm.validation import record_id
-from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, saved
+from crm.web import absolute_url, check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -86,7 +86,7 @@ def show(order_id: int):
     """The order: lines, totals, status moves and history, and its public link."""
     order = queries.get_order(g.member, order_id)
     token = status_link.link_token(order)
-    link = url_for("order_status.show", token=token, _external=True) if token else None
+    link = absolute_url("order_status.show", token=token) if token else None
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
                   custom_fields=fields.fields("order"), history=audit.history("order", order.id))
 
