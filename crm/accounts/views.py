@@ -173,7 +173,8 @@ def account():
 
 def _account_page(form: ChangePasswordForm, back: str | None = None, block: str | None = None):
     return render("accounts/account.html", block=block, form=form, back=back,
-                  sessions=sessions.live_sessions(current_user), this_session=sessions.session_key(current_user.get_id()))
+                  sessions=sessions.live_sessions(current_user),
+                  this_session=sessions.session_key(current_user.get_id()))
 
 
 @bp.post("/account/password")

@@ -28,18 +28,19 @@ def test_a_quote_or_angle_bracket_ends_an_address():
 def test_the_inbox_shows_cards_with_links_and_times_in_the_workspaces_zone(app, acme, admin, in_tenant):
     from crm.settings import put_setting
 
+    link = f"{app.config['BASE_URL']}/{acme.slug}/activities/"
+
     def send():
         put_setting("timezone", "Europe/London")
         note = outbox.schedule(channel="inapp", kind="reminder", recipient=str(acme.admin_member_id),
                                member_id=acme.admin_member_id, key="inbox-card",
                                payload={"method": "Call", "customer": "Li <Lei>", "due": "10:00",
-                                        "summary": "Quote", "link": f"{app.config['BASE_URL']}/{acme.slug}/activities/"})
+                                        "summary": "Quote", "link": link})
         row = db.session.get(Notification, note.id)
         row.status, row.sent_at = "sent", datetime(2026, 7, 15, 12, 30, tzinfo=UTC)  # 13:30 in London (BST)
 
     in_tenant(acme, send)
     page = admin.get(f"/{acme.slug}/messages/").text
-    link = f"{app.config['BASE_URL']}/{acme.slug}/activities/"
     assert '<article class="card message unread"' in page
     assert ">Reminder: Call Li &lt;Lei&gt;</h2>" in page and "<Lei>" not in page
     assert '<time class="small muted" datetime="2026-07-15T12:30:00+00:00">7/15/26, 1:30\u202fPM</time>' in page

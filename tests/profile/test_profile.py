@@ -10,7 +10,11 @@ from tests.conftest import HX
 
 
 def member_row(in_tenant, tenant, member_id):
-    return in_tenant(tenant, lambda: (lambda m: (m.name, m.phone, m.notify_channels))(db.session.get(Member, member_id)))
+    """(name, phone, notify_channels) as stored."""
+    def read():
+        member = db.session.get(Member, member_id)
+        return member.name, member.phone, member.notify_channels
+    return in_tenant(tenant, read)
 
 
 def test_the_user_menu_leads_to_the_profile(acme, admin):
