@@ -22,7 +22,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_uri(environ.get("DATABASE_URL", ""))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = environ.get("REDIS_URL", "")
-        self.BASE_URL = environ.get("BASE_URL", "http://127.0.0.1:5000")
+        # The address users open the app at: every link that leaves the app (email, SMS, bot, inbox) starts with it,
+        # jobs included, which have no request to take a host from. scripts/run.py sets it to the address it serves.
+        self.BASE_URL = environ.get("BASE_URL", "" if self.ENV == "production" else "http://127.0.0.1:5000")
         self.SMTP_URL = environ.get("SMTP_URL", "")  # smtp://user:pass@host:port; empty keeps mail in the dev outbox
         self.MAIL_FROM = environ.get("MAIL_FROM", "CRM <no-reply@crm.localhost>")
         self.DEV_OUTBOX = self.ENV != "production"
@@ -81,6 +83,8 @@ class Config:
             raise RuntimeError("CRM_ENV=production refuses ARGON2_PROFILE=CHEAPEST (it is for the test suite).")
         if not self.SQLALCHEMY_DATABASE_URI or not self.REDIS_URL:
             raise RuntimeError("CRM_ENV=production needs DATABASE_URL and REDIS_URL.")
+        if not self.BASE_URL.startswith(("https://", "http://")):
+            raise RuntimeError("CRM_ENV=production needs BASE_URL, the address users open (https://crm.example.com).")
 
 
 def instance_secret_key(instance: Path) -> str:

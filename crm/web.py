@@ -1,5 +1,5 @@
-"""Small helpers every feature's views share: page-or-fragment rendering, htmx-aware redirects, and how a view
-answers when a service refuses its input (`on_invalid`)."""
+"""Small helpers every feature's views share: page-or-fragment rendering, htmx-aware redirects, how a view
+answers when a service refuses its input (`on_invalid`), and the absolute links that messages carry."""
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -50,6 +50,19 @@ def refuse_unreadable(_endpoint, values) -> None:
     if any(UNREADABLE.search(text) for text in texts):
         security_event("unreadable_input", method=request.method, path=request.path)
         abort(400, description="unreadable")
+
+
+def absolute_url(target: str, **values) -> str:
+    """The full address of an endpoint (with its URL values; a tenant's slug is filled in as url_for does) or of a
+    path on this site, on the address the app is really served on: BASE_URL. For every link that leaves the app
+    (email, SMS, bot, inbox); a job has no request to take a host from, so neither does this."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    if target.startswith("/"):
+        return base + target
+    current_app.inject_url_defaults(target, values)
+    address = urlsplit(base)
+    adapter = current_app.url_map.bind(address.netloc, script_name=address.path or "/", url_scheme=address.scheme)
+    return adapter.build(target, values, force_external=True)
 
 
 def is_htmx() -> bool:

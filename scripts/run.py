@@ -1,6 +1,7 @@
 """Start the CRM: embedded PostgreSQL and Valkey (unless DATABASE_URL/REDIS_URL are set), migrations,
 the demo workspace (once), an RQ worker with its scheduler, RQ's cron (the schedule in crm/cron.py)
-and the web server on 127.0.0.1:5000."""
+and the web server on 127.0.0.1:$PORT (5000 unless PORT is set). Links in emails and messages point at BASE_URL,
+which is this address unless the environment sets it."""
 import json
 import os
 import signal
@@ -11,10 +12,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.bootstrap import ROOT, in_venv  # noqa: E402
 
-in_venv(__file__)
-
-HOST, PORT = "127.0.0.1", int(os.environ.get("PORT", "5000"))
+HOST = "127.0.0.1"
 QUEUES = ("default", "notify", "imports", "webhooks")
+
+
+def address(environ) -> tuple[int, str]:
+    """The port to serve on (PORT, default 5000) and the base of every link the app sends (BASE_URL when set,
+    else this very address). The worker has no request to read a host from, so the base goes in its environment."""
+    port = int(environ.get("PORT", "5000"))
+    return port, environ.get("BASE_URL") or f"http://{HOST}:{port}"
 
 
 def start_services():
@@ -31,7 +37,7 @@ def start_services():
     return services
 
 
-def prepare(app) -> None:
+def prepare(app, port: int) -> None:
     from crm.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
     from crm.extensions import db
     from tenants.migrations import upgrade_all, upgrade_public
@@ -46,8 +52,9 @@ def prepare(app) -> None:
             print("Created the demo workspace.", flush=True)
         db.session.commit()
         refill()  # spare schemas, so the first sign-up is instant too
-    print(f"\n  CRM running at http://{HOST}:{PORT}/\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
-          f"\n  Dev outbox: http://{HOST}:{PORT}/dev/outbox\n  Press Ctrl-C to stop.\n", flush=True)
+    print(f"\n  CRM running at http://{HOST}:{port}/\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+          f"\n  Dev outbox: http://{HOST}:{port}/dev/outbox\n  Links in messages: {app.config['BASE_URL']}/"
+          f"\n  Press Ctrl-C to stop.\n", flush=True)
 
 
 def stop_on_signal(signum, frame):
@@ -58,19 +65,20 @@ def main() -> None:
     # Background shells start us with SIGINT ignored; Ctrl-C and SIGTERM must both stop everything.
     signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
+    port, os.environ["BASE_URL"] = address(os.environ)  # read by this app and the worker's alike
     services = start_services()
     worker = cron = None
     try:
         from crm import create_app
 
         app = create_app()
-        prepare(app)
+        prepare(app, port)
         worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--quiet",
                                    "--worker-class", "rq.worker.SimpleWorker",
                                    "--url", os.environ["REDIS_URL"], *QUEUES], cwd=ROOT)
         cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "--logging-level", "warning",
                                  "--url", os.environ["REDIS_URL"], "crm/cron.py"], cwd=ROOT)
-        app.run(host=HOST, port=PORT, threaded=True, use_reloader=False)
+        app.run(host=HOST, port=port, threaded=True, use_reloader=False)
     except KeyboardInterrupt:
         pass
     finally:
@@ -85,4 +93,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    in_venv(__file__)
     main()

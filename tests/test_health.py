@@ -15,8 +15,11 @@ def test_production_refuses_development_secrets():
     with pytest.raises(RuntimeError, match="FIELD_KEYS"):
         Config({"CRM_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x/y",
                 "REDIS_URL": "redis://x"}).check()
-    Config({"CRM_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x/y",
-            "REDIS_URL": "redis://x", "FIELD_KEYS": "k1:" + "A" * 44, "FIELD_INDEX_KEY": "A" * 44}).check()
+    ready = {"CRM_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://x/y",
+             "REDIS_URL": "redis://x", "FIELD_KEYS": "k1:" + "A" * 44, "FIELD_INDEX_KEY": "A" * 44}
+    with pytest.raises(RuntimeError, match="BASE_URL"):  # or every emailed link would point at nowhere
+        Config(ready).check()
+    Config({**ready, "BASE_URL": "https://crm.example.com"}).check()
 
 
 def test_security_headers(app):

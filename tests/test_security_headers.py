@@ -21,7 +21,7 @@ def production(app):
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"CRM_ENV": "production", "SECRET_KEY": "s" * 40, "FIELD_KEYS": "k1:" + new_key(),
                             "FIELD_INDEX_KEY": new_key(), "ARGON2_PROFILE": "RFC_9106_LOW_MEMORY",
-                            "PROXY_HOPS": "1"}.items():
+                            "PROXY_HOPS": "1", "BASE_URL": "https://crm.example.com"}.items():
             env.setenv(name, value)
         built = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                             "REDIS_URL": app.config["REDIS_URL"], "LOGIN_IP_LIMITS": "10000 per minute"})

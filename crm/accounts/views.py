@@ -16,7 +16,7 @@ from crm.audit.service import record
 from crm.extensions import db, limiter
 from crm.security.events import security_event
 from crm.two_factor import service as two_factor
-from crm.web import check_form, fragment_of, is_htmx, local_path, on_invalid, render, saved, see_other
+from crm.web import absolute_url, check_form, fragment_of, is_htmx, local_path, on_invalid, render, saved, see_other
 from tenants.resolver import member_bound
 from tenants.slugs import suggest_slug
 
@@ -171,22 +171,27 @@ def account():
     return _account_page(ChangePasswordForm(formdata=None))
 
 
-def _account_page(form: ChangePasswordForm):
-    return render_template("accounts/account.html", form=form, sessions=sessions.live_sessions(current_user),
-                           this_session=sessions.session_key(current_user.get_id()))
+def _account_page(form: ChangePasswordForm, back: str | None = None, block: str | None = None):
+    return render("accounts/account.html", block=block, form=form, back=back,
+                  sessions=sessions.live_sessions(current_user),
+                  this_session=sessions.session_key(current_user.get_id()))
 
 
 @bp.post("/account/password")
 @login_required
 @limiter.limit(lambda: current_app.config["LOGIN_IP_LIMITS"])
 def change_password():
-    """Change the password, given the current one; every other session ends."""
+    """Change the password, given the current one; every other session ends. The form is on the account page and
+    on each workspace's profile page: `next` is the page to go back to; a refusal swaps only the form there."""
     form = ChangePasswordForm()
-    on_invalid(lambda error: _account_page(error.apply_to(form)))
+    back = local_path(request.form.get("next")) or url_for("accounts.account")
+    on_invalid(lambda error: _account_page(error.apply_to(form), back, block="password"))
     check_form(form)
     service.change_password(current_user, form.current_password.data, form.new_password.data)
     security_event("password_changed")
-    return saved(_("Your password has been changed. Every other session has been signed out."), "accounts.account")
+    db.session.commit()
+    flash(_("Your password has been changed. Every other session has been signed out."))
+    return see_other(back)
 
 
 @bp.post("/account/sessions/<key>/end")
@@ -221,8 +226,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         service.request_password_reset(
-            form.email.data, lambda token: current_app.config["BASE_URL"] + url_for("accounts.reset_password",
-                                                                                   token=token))
+            form.email.data, lambda token: absolute_url("accounts.reset_password", token=token))
         db.session.commit()
         security_event("password_reset_requested", email=_typed_email(form))
         flash(_("If an account uses that email, a reset link is on its way."))

@@ -8,7 +8,7 @@ leave them out when queueing, and the send job refuses a campaign message to the
 crm/notify/rules.py)."""
 from contextlib import nullcontext
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from flask import Blueprint, abort, make_response, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from crm.audit.service import record
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
 from crm.notify import rules
+from crm.web import absolute_url
 from tenants.binding import tenant_bound
 from tenants.resolver import TenantRef, tenant_by_id
 
@@ -41,9 +42,8 @@ def read_token(token: str) -> tuple[int, int] | None:
 
 def unsubscribe_url(tenant_id: int, customer_id: int, language: str = "en") -> str:
     """The absolute link for a message (built without a request: jobs call this)."""
-    base = current_app.config["BASE_URL"].rstrip("/")
-    suffix = f"?lang={language}" if language in LANGUAGES and language != "en" else ""
-    return f"{base}{public.url_prefix}/{token_for(tenant_id, customer_id)}{suffix}"
+    other = {"lang": language} if language in LANGUAGES and language != "en" else {}
+    return absolute_url("unsubscribe.show", token=token_for(tenant_id, customer_id), **other)
 
 
 # ---- what the link does ------------------------------------------------------------------------------------

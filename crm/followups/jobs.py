@@ -4,7 +4,6 @@
 so whichever run first finds the workspace's morning sends it and later runs add nothing."""
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import force_locale, format_datetime
 from sqlalchemy import func, or_, select
 
@@ -17,7 +16,7 @@ from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 from crm.members.models import Member, Team
 from crm.notify import outbox
 from crm.settings import get_setting, workspace_zone
-from tenants.binding import current_tenant
+from crm.web import absolute_url
 
 MORNING_HOUR = 8  # digests and quiet-customer reminders go out from 08:00 in the workspace's zone
 LISTED = 20  # customers named in one reminder; the link shows the rest
@@ -37,10 +36,6 @@ def daily_reminders(now: datetime | None = None) -> int:
     if local.hour < MORNING_HOUR:
         return 0
     return remind_quiet_customers(now, local.date()) + send_digests(now, local.date())
-
-
-def _link(path: str) -> str:
-    return f'{current_app.config["BASE_URL"].rstrip("/")}/{current_tenant().slug}/{path}'
 
 
 def quiet_customers(days: int, now: datetime):
@@ -82,7 +77,7 @@ def _recipients(owner_id: int, with_manager: bool) -> list[Member]:
 
 def _quiet_message(member: Member, customers: list[Customer], days: int, day) -> int:
     names = ", ".join(c.name for c in customers[:LISTED]) + ("…" if len(customers) > LISTED else "")
-    payload = {"count": len(customers), "days": days, "customers": names, "link": _link("customers/")}
+    payload = {"count": len(customers), "days": days, "customers": names, "link": absolute_url("customers.index")}
     return _to_member(member, "quiet_customers", f"quiet:{member.id}:{customers[0].owner_id}:{day}", payload)
 
 
@@ -100,7 +95,7 @@ def send_digests(now: datetime, day) -> int:
             items = "\n".join(f"{format_datetime(a.due_at, 'short')} {METHOD_LABELS.get(a.method, a.method)} "
                               f"{a.summary}" for a in (agenda["overdue"] + agenda["today"])[:LISTED])
         payload = {"overdue": len(agenda["overdue"]), "today": len(agenda["today"]), "items": items,
-                   "link": _link("activities/")}
+                   "link": absolute_url("followups.index")}
         written += _to_member(member, "digest", f"digest:{member.id}:{day}", payload)
     return written
 

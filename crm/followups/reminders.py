@@ -1,7 +1,6 @@
 """Reminders of planned follow-ups: outbox messages to the assignee, written with the plan itself."""
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import force_locale, format_datetime
 
 from crm.accounts.models import Account
@@ -11,7 +10,7 @@ from crm.customers.models import Customer
 from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import outbox
-from tenants.binding import current_tenant
+from crm.web import absolute_url
 
 BOTS = ("wecom", "dingtalk", "feishu", "webhook")
 
@@ -61,7 +60,7 @@ def cancel(activity: Activity) -> None:
 
 def _payload(activity: Activity, locale: str) -> dict:
     customer = db.session.get(Customer, activity.customer_id) if activity.customer_id else None
-    link = f'{current_app.config["BASE_URL"].rstrip("/")}/{current_tenant().slug}/activities/'
+    link = absolute_url("followups.index")
     with force_locale(locale):
         return {"method": str(METHOD_LABELS.get(activity.method, activity.method)),
                 "customer": customer.name if customer else "", "due": format_datetime(activity.due_at, "short"),

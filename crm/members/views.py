@@ -1,5 +1,5 @@
 """Tenant settings for people: members and invitations, teams, roles; and the public invitation page."""
-from flask import Blueprint, current_app, flash, g, render_template, request, url_for
+from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,7 +14,7 @@ from crm.members.access import require
 from crm.members.labels import audit_entities, template_labels
 from crm.members.permissions import OFFERED, OFFERED_ACTIONS, SCOPES
 from crm.validation import record_id
-from crm.web import on_invalid, on_invalid_go_to, saved, see_other
+from crm.web import absolute_url, on_invalid, on_invalid_go_to, saved, see_other
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 from tenants.service import tenant_ref
@@ -37,7 +37,7 @@ def labels():
 
 
 def _accept_url(token: str) -> str:
-    return current_app.config["BASE_URL"] + url_for("invitations.accept", token=token)
+    return absolute_url("invitations.accept", token=token)
 
 
 @bp.get("/members")

@@ -1,8 +1,9 @@
 """Message templates: the tenant's own wording per kind, channel and language, else the defaults below.
 
 Templates are plain text with Jinja variables, rendered in a sandbox: a tenant admin may write them, so they
-reach nothing but their variables. The HTML part of an email is that text escaped (values and all), so a
-customer called "<script>" is shown, never run."""
+reach nothing but their variables. The HTML part of an email, and the inbox, show that text escaped (values
+and all), so a customer called "<script>" is shown, never run; only then are its http(s) addresses made links."""
+import re
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError
@@ -14,6 +15,11 @@ from crm.extensions import db
 from crm.notify.models import MessageTemplate, Notification
 
 TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+# An http(s) address in text already escaped: the characters a URL may hold, "&" only as the "&amp;" escaping
+# made of it, so an escaped quote or "<" ends the address; so does any non-ASCII letter ("链接：https://…。").
+ADDRESS = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$()*+,;=%]|&amp;)+")
+# What ends a sentence more often than an address: left outside the link.
+TRAILING = re.compile(r"(?:[.,;:!?)\]]|&amp;)+$")
 
 # (kind, language) -> (subject, body). Variables are listed in VARIABLES.
 DEFAULTS = {
@@ -83,8 +89,29 @@ def render_text(subject: str, body: str, values: dict) -> Message:
         rendered_subject = TEXT.from_string(subject).render(values).replace("\n", " ").strip()
     except TemplateError as error:
         raise TemplateProblem(str(error)) from error
-    html = Markup("<br>\n").join(escape(line) for line in text.split("\n"))
-    return Message(rendered_subject, text, f"<!doctype html><html><body><p>{html}</p></body></html>")
+    return Message(rendered_subject, text, f"<!doctype html><html><body>{paragraphs(text)}</body></html>")
+
+
+def paragraphs(text: str) -> Markup:
+    """Plain message text as HTML: a paragraph per blank-line-separated block, its lines kept, escaped, and each
+    http(s) address a link."""
+    blocks = [block for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+    return Markup("\n").join(Markup("<p>{}</p>").format(Markup("<br>\n").join(map(linked, block.split("\n"))))
+                             for block in blocks)
+
+
+def linked(line: str) -> Markup:
+    """One line escaped first, then each http(s) address in it wrapped in a link to itself."""
+    return Markup(ADDRESS.sub(_link, str(escape(line))))
+
+
+def _link(match: re.Match) -> str:
+    address = match[0]
+    trailing = TRAILING.search(address)
+    address, tail = (address[:trailing.start()], trailing[0]) if trailing else (address, "")
+    if address.rstrip("/") in ("http:", "https:"):
+        return match[0]
+    return f'<a href="{address}" rel="noopener noreferrer">{address}</a>{tail}'
 
 
 def render(notification: Notification) -> Message:

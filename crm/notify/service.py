@@ -8,7 +8,6 @@ from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import channel_settings, messages, outbox
 from crm.notify.models import BOT_CHANNELS, MessageTemplate, Notification
-from crm.settings import phone_region
 
 PAGE_SIZE = 50
 
@@ -120,13 +119,3 @@ def reset_template(kind: str, language: str) -> None:
 def available_channels() -> list[str]:
     """The channels a member may pick for reminders: email, SMS, and the chat bots this workspace set up."""
     return ["email", "sms"] + [bot for bot in BOT_CHANNELS if channel_settings.bot_config(bot) is not None]
-
-
-def save_preferences(member: Member, form) -> None:
-    """The member's phone and where their reminders go (in-app always)."""
-    phone = validation.phone(form.get("phone", ""), phone_region())
-    wanted = [channel for channel in form.getlist("channels") if channel in available_channels()]
-    if "sms" in wanted and not phone:
-        raise Invalid({"phone": _("Enter your mobile number to get reminders by SMS.")})
-    member.phone, member.notify_channels = phone, wanted
-    db.session.flush()

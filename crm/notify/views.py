@@ -1,5 +1,5 @@
 """Messages: the in-app bell and inbox, and the workspace's outbox with failures to retry."""
-from flask import g, request
+from flask import g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -7,9 +7,9 @@ from crm import registry
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.members.access import require
-from crm.notify import service
+from crm.notify import messages, service
 from crm.notify.models import STATUSES
-from crm.web import fragment_of, on_invalid, poll, render, saved
+from crm.web import fragment_of, on_invalid, poll, render, saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("notify", __name__, "/messages")
@@ -18,6 +18,7 @@ registry.plug(
                              current=("notify.templates",)),
     registry.SettingsTab("notify.outbox", _l("Outbox"), order=90, permission=("settings", "view"),
                          current=("notify.outbox",)))
+bp.add_app_template_filter(messages.paragraphs, "paragraphs")
 
 
 @bp.get("/bell")
@@ -105,21 +106,7 @@ def reset_template():
     return saved(_("Template reset to the default."), "notify.templates")
 
 
-def _preferences_page(errors: dict | None = None):
-    from crm.followups.service import digest_wanted
-
-    return render("notify/preferences.html", channels=service.available_channels(), errors=errors or {},
-                  typed=request.form if errors else None, digest=digest_wanted(g.member))
-
-
 @bp.get("/preferences")
 def preferences():
-    """Where the signed-in member's reminders go: email, SMS, chat bots; and their mobile number."""
-    return _preferences_page()
-
-
-@bp.post("/preferences")
-def save_preferences():
-    on_invalid(lambda error: _preferences_page(error.errors))
-    service.save_preferences(g.member, request.form)
-    return saved(_("Your notification settings are saved."), "notify.preferences")
+    """My notifications is a part of the profile page now; links to it (in sent messages too) lead there."""
+    return see_other(url_for("profile.show"))

@@ -3,7 +3,6 @@ amount) or declined, a message by the customer's preferred channel with the orde
 with the move itself."""
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import force_locale
 
 from crm.customers.models import Customer
@@ -13,6 +12,7 @@ from crm.orders.forms import NEWS_LABELS
 from crm.orders.models import Order, OrderStatusChange
 from crm.orders.status_link import link_token, new_link
 from crm.settings import get_setting
+from crm.web import absolute_url
 from tenants.binding import current_tenant
 
 NEWS = ("shipped", "received", "refund_requested", "refunded", "partially_refunded", "refund_declined")
@@ -52,7 +52,7 @@ def tell_customer(order: Order, change: OrderStatusChange) -> None:
         label = str(NEWS_LABELS[what])
         if change.amount is not None:
             label = f"{label} ({money(change.amount, order.currency)})"
-    link = f'{current_app.config["BASE_URL"].rstrip("/")}/o/{link_token(order)}'
+    link = absolute_url("order_status.show", token=link_token(order))
     # Keyed by the move: a refund may be asked for again after one was declined, and each is news.
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{what}:{change.id}", source=f"order:{order.id}", language=language,

@@ -19,7 +19,7 @@ from crm.orders.totals import known_currency, plain_money
 from crm.settings import workspace_currency
 from crm.products import service as catalogue
 from crm.validation import record_id
-from crm.web import check_form, fragment_of, is_htmx, on_invalid, refused, render, saved
+from crm.web import absolute_url, check_form, fragment_of, is_htmx, on_invalid, refused, render, saved
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -189,7 +189,7 @@ def _show_page(order, moving: str = "", move_errors: dict | None = None, typed=N
     """The order's page; `moving` names the move whose form comes back open, with what was `typed` and
     `move_errors` at its fields."""
     token = status_link.link_token(order)
-    link = url_for("order_status.show", token=token, _external=True) if token else None
+    link = absolute_url("order_status.show", token=token) if token else None
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
                   custom_fields=fields.fields("order"), history=audit.history("order", order.id),
                   held_until=messages.held_until(order), moving=moving, move_errors=move_errors or {},

@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import force_locale, format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, text
@@ -16,6 +15,7 @@ from crm.members.models import Member, Team
 from crm.pool.models import RecycleRule
 from crm.settings import workspace_zone
 from crm.timeline import service as timeline
+from crm.web import absolute_url
 from tenants.binding import current_tenant
 
 MAIL_LIST_LIMIT = 50  # customers named in one warning email; a first run of a new rule may find thousands
@@ -189,7 +189,6 @@ def _email_warning(member: Member, notices: list[Notice]) -> None:
     account = db.session.get(Account, member.account_id)
     language = account.language if account is not None else "en"
     tenant = current_tenant()
-    base = f"{current_app.config['BASE_URL']}/{tenant.slug}"
     with force_locale(language):
         subject = ngettext("%(num)d customer returns to the pool soon", "%(num)d customers return to the pool soon",
                            len(notices))
@@ -201,7 +200,7 @@ def _email_warning(member: Member, notices: list[Notice]) -> None:
             owner = _(" (owner: %(name)s)", name=notice.owner_name) if notice.owner_name else ""
             lines.append(_("- %(customer)s%(owner)s on %(day)s, rule: %(rule)s", customer=notice.customer.name,
                            owner=owner, day=format_date(notice.day, "medium"), rule=notice.rule.name))
-            lines.append(f"  {base}/customers/{notice.customer.id}")
+            lines.append(f"  {absolute_url('customers.show', customer_id=notice.customer.id)}")
         if len(listed) > MAIL_LIST_LIMIT:
             lines.append(_("…and %(n)d more: see the customer pool page.", n=len(listed) - MAIL_LIST_LIMIT))
         body = "\n".join([*lines, "", _("Log a follow-up to keep a customer.")])

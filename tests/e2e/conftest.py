@@ -43,14 +43,22 @@ def browser():
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    """The session's app served by werkzeug in a daemon thread; yields its base URL."""
+    """The session's app served by werkzeug in a daemon thread on a free port; yields its base URL. As the run
+    command does (scripts/run.py), BASE_URL is that address, so links in messages lead to this server."""
     from werkzeug.serving import make_server
 
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
+    base_url, before = f"http://127.0.0.1:{port}", (app.config["BASE_URL"], os.environ.get("BASE_URL"))
+    app.config["BASE_URL"] = os.environ["BASE_URL"] = base_url  # the app's and a worker process's
+    yield base_url
+    app.config["BASE_URL"] = before[0]
+    if before[1] is None:
+        os.environ.pop("BASE_URL")
+    else:
+        os.environ["BASE_URL"] = before[1]
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

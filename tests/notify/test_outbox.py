@@ -221,10 +221,10 @@ def test_member_chooses_sms_and_the_reminder_arrives_by_email_sms_and_in_app(
     in_tenant(acme, lambda: channel_settings.save_sms({"provider": "http", "url": httpserver.url_for("/v1/sms"),
                                              "auth_header": "Authorization", "auth_value": "Bearer t"}))
     admin = client_as(acme.admin_account_id)
-    refused = admin.post(f"/{acme.slug}/messages/preferences", data={"channels": ["email", "sms"], "phone": ""})
+    choices = {"name": "Ada Admin", "channels": ["email", "sms"]}
+    refused = admin.post(f"/{acme.slug}/profile", data={**choices, "phone": ""})
     assert refused.status_code == 422 and "Enter your mobile number to get reminders by SMS." in refused.text
-    assert admin.post(f"/{acme.slug}/messages/preferences", data={"channels": ["email", "sms"],
-                                                                  "phone": "138 0013 8000"}).status_code == 303
+    assert admin.post(f"/{acme.slug}/profile", data={**choices, "phone": "138 0013 8000"}).status_code == 303
     customer = make_customer(acme, name="Qian Duo")
     plan(admin, acme.slug, customer, datetime.now(timezone.utc) + timedelta(minutes=5), summary="Confirm delivery")
     run_worker()

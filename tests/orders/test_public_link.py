@@ -17,8 +17,8 @@ def make_link(client, tenant, order_id) -> str:
 
 def current_link(client, tenant, order_id) -> str | None:
     page = client.get(f"/{tenant.slug}/orders/{order_id}")
-    found = re.search(r'id="public-link-url" class="public-link-url" readonly value="http://localhost(/o/[^"]+)"',
-                      page.text)
+    base = re.escape(client.application.config["BASE_URL"])  # where the app is served, not the request's host
+    found = re.search(rf'id="public-link-url" class="public-link-url" readonly value="{base}(/o/[^"]+)"', page.text)
     return found[1] if found else None
 
 
