@@ -8,15 +8,15 @@ from crm.notify import outbox
 from crm.orders.forms import STATUS_LABELS
 from crm.orders.models import Order
 from crm.orders.status_link import link_token, new_link
-from crm.settings import get_setting
+from crm.settings import workspace_language
 from tenants.binding import current_tenant
 
 NEWS = ("shipped", "received", "refunded")
 
 
 def customer_language() -> str:
-    """Customers hear in the workspace's language: Chinese for a workspace in mainland China, else English."""
-    return "zh" if get_setting("phone_region", "CN") == "CN" else "en"
+    """Customers hear in the workspace's language (Settings > Workspace)."""
+    return workspace_language()
 
 
 def destination(customer: Customer) -> tuple[str, str] | None:
