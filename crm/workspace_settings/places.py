@@ -105,12 +105,14 @@ def zone_of(region: str, zone: str | None = None) -> str | None:
 
 
 def region_of_languages(tags: list[str], language: str) -> str:
-    """The country the browser's languages name first (en-GB -> GB), else the language's usual one."""
+    """The country the browser's languages name first (en-GB -> GB), else the usual one of its first language
+    (zh -> CN), else of `language`."""
     for tag in tags:
         parts = tag.replace("_", "-").split("-")
         if len(parts) > 1 and parts[-1].upper() in phonenumbers.SUPPORTED_REGIONS:
             return parts[-1].upper()
-    return FALLBACK_REGION.get(language, "US")
+    first = tags[0].split("-")[0].split("_")[0].lower() if tags else language
+    return FALLBACK_REGION.get(first) or FALLBACK_REGION.get(language, "US")
 
 
 def guess(language: str, browser_languages: list[str], zone: str | None = None) -> dict:
