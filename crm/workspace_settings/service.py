@@ -6,8 +6,8 @@ from crm import validation
 from crm.audit.service import diff, record
 from crm.errors import Invalid
 from crm.members.models import DEFAULT_SETTINGS
-from crm.settings import get_setting, phone_region, put_setting, time_zone_name, workspace_currency, \
-    workspace_language
+from crm.settings import (get_setting, phone_region, put_setting, time_zone_name, workspace_currency,
+                          workspace_language)
 from crm.validation import collect
 from crm.workspace_settings import logo as logos
 from crm.workspace_settings import places

@@ -7,6 +7,7 @@ from crm.customers.models import Customer
 from crm.extensions import db
 from crm.settings import get_setting, phone_region, workspace_currency, workspace_language
 from crm.workspace_settings import places
+from tenants.binding import tenant_bound
 from tenants.models import Tenant
 from tenants.resolver import TenantRef
 from tenants.slugs import suggest_slug
@@ -72,18 +73,15 @@ def sign_up(app, slug: str, **place) -> Tenant:
 def customer_phone(app, tenant: TenantRef, typed: str) -> str:
     from crm.customers import writes
     from crm.members.models import Member
-    from tenants.binding import tenant_bound
 
     with app.app_context(), tenant_bound(tenant):
         admin = db.session.scalars(select(Member)).first()
         return db.session.get(Customer, writes.create_customer(admin, {"name": "Pat", "phone": typed}).id).phone
 
 
-def test_a_london_workspace_starts_in_london_and_keeps_uk_numbers(app, in_tenant):
+def test_a_london_workspace_starts_in_london_and_keeps_uk_numbers(app):
     tenant = sign_up(app, unique("fog"), language="en", phone_region="GB", currency="GBP", timezone="Europe/London")
     with app.app_context():
-        from tenants.binding import tenant_bound
-
         with tenant_bound(tenant):
             assert (workspace_language(), phone_region(), workspace_currency(), get_setting("timezone")) == \
                 ("en", "GB", "GBP", "Europe/London")
@@ -103,8 +101,6 @@ def test_a_sign_up_without_places_takes_the_guesses(app):
     assert answer.status_code == 303
     with app.app_context():
         tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-        from tenants.binding import tenant_bound
-
         with tenant_bound(TenantRef(tenant.id, tenant.slug, tenant.name, tenant.status)):
             assert (phone_region(), workspace_currency()) == ("GB", "GBP")
 

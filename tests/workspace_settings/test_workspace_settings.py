@@ -158,3 +158,22 @@ def test_the_rename_alone_runs_as_the_app_the_rest_of_the_transaction_stays_the_
             with tenant_bound(acme.ref):
                 db.session.execute(text("update public.tenants set name = 'x'"))
     assert tenant_name(app, acme) == "Acme Renamed"
+
+
+def test_customers_are_written_to_in_the_workspace_language(acme, admin, make_customer, make_order, in_tenant):
+    from crm.notify.models import Notification
+
+    post(admin, acme, language="en", phone_region="CN")  # a Chinese number, an English-speaking company
+    customer = make_customer(acme, name="Zhou", phone="13800000011")
+    admin.post(f"/{acme.slug}/orders/{make_order(acme, customer)}/status", data={"to": "shipped"})
+    news = in_tenant(acme, lambda: db.session.execute(select(Notification.language, Notification.payload).where(
+        Notification.kind == "order_status")).one())
+    assert (news.language, news.payload["status"]) == ("en", "Shipped")
+
+
+def test_a_uk_number_is_found_as_people_write_it_in_the_uk(acme, admin, make_customer):
+    post(admin, acme)
+    make_customer(acme, name="Alice Brown", phone="020 7946 0958")
+    for typed in ("020 7946 0958", "+44 20 7946 0958", "7946"):
+        found = admin.get(f"/{acme.slug}/customers/", query_string={"q": typed}, headers=HX).text
+        assert "Alice Brown" in found, typed
