@@ -104,10 +104,11 @@ def register_blueprints(app: Flask) -> None:
     from crm.two_factor.views import bp as two_factor
     from crm.two_factor.views import workspace as security
     from crm.workspace.views import bp as workspace
+    from crm.workspace_settings.views import bp as workspace_settings
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
-                      messaging, campaigns, unsubscribe, two_factor, security, csp, profile):
+                      messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

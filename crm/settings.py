@@ -1,11 +1,16 @@
 """The tenant's settings rows (`settings`: key -> JSON), read and written by the features that own a key, and
-the workspace-wide ones every feature reads: currency, time zone, phone region."""
+the workspace-wide ones every feature reads: currency, time zone, phone region, language, week start (set on
+Settings > Workspace, crm/workspace_settings)."""
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g
+from sqlalchemy.dialects.postgresql import insert
 
 from crm.extensions import db
 from crm.members.models import DEFAULT_SETTINGS, Setting
+from tenants.roles import acting_as
+
+WEEKDAYS = {"monday": 0, "saturday": 5, "sunday": 6}  # a week start as date.weekday() numbers it
 
 
 def get_setting(key: str, default=None):
@@ -22,6 +27,15 @@ def put_setting(key: str, value) -> None:
     db.session.flush()
 
 
+def put_settings_in(schema: str, values: dict) -> None:
+    """Write `values` as settings of the workspace in `schema`, which no binding maps (a new workspace at sign-up,
+    over its seeded defaults)."""
+    stmt = insert(Setting).values([{"key": key, "value": value} for key, value in values.items()])
+    with acting_as(schema) as in_schema:
+        db.session.execute(stmt.on_conflict_do_update(index_elements=[Setting.key], set_={"value": stmt.excluded.value}),
+                           execution_options=in_schema)
+
+
 def _workspace_text(key: str) -> str:
     value = get_setting(key)
     return value if isinstance(value, str) and value else DEFAULT_SETTINGS[key]
@@ -35,6 +49,16 @@ def workspace_currency() -> str:
 def phone_region() -> str:
     """Where a phone number typed without a country code is read (the "phone_region" setting, e.g. CN)."""
     return _workspace_text("phone_region")
+
+
+def workspace_language() -> str:
+    """The workspace's language ("en" or "zh"): what its customers are written to in, unless told otherwise."""
+    return _workspace_text("language")
+
+
+def week_start() -> int:
+    """The first day of the workspace's week, as date.weekday() numbers it (0 Monday, 5 Saturday, 6 Sunday)."""
+    return WEEKDAYS.get(_workspace_text("week_start"), 0)
 
 
 def time_zone_name() -> str | None:

@@ -131,6 +131,21 @@ def acting_as(schema: str):
     connection.exec_driver_sql("SET LOCAL ROLE " + ("NONE" if before == "none" else quoted(before)))
 
 
+@contextmanager
+def as_login_role():
+    """Run a block of a tenant's transaction as the app's login role, for the one write into `public` a tenant's
+    own action makes that its role may not (renaming the tenant: tenants/service.py). The tenant's role comes back
+    afterwards, so the rest of the transaction is bounded as before."""
+    db.session.flush()  # pending tenant rows go in as the tenant
+    connection = db.session.connection()
+    before = connection.exec_driver_sql("select current_setting('role')").scalar()
+    connection.exec_driver_sql("SET LOCAL ROLE NONE")
+    yield
+    db.session.flush()
+    if before != "none":
+        connection.exec_driver_sql(f"SET LOCAL ROLE {quoted(before)}")
+
+
 def drop_schema(connection, schema: str) -> None:
     """Drop a tenant schema, everything in it and its role, in the current transaction (which then goes on as
     the login role: not for a tenant's transaction)."""

@@ -1,9 +1,10 @@
-"""Operator actions on tenants: look up, list, suspend and restore."""
-from sqlalchemy import func, select
+"""Operator actions on tenants: look up, list, suspend and restore; and a tenant's own: its name."""
+from sqlalchemy import func, select, update
 
 from crm.extensions import db
 from tenants.models import Membership, Tenant
 from tenants.resolver import TenantRef, forget_tenant
+from tenants.roles import as_login_role
 
 
 def tenant_ref(tenant_id: int) -> TenantRef:
@@ -33,3 +34,12 @@ def set_status(tenant: Tenant, status: str) -> None:
 
 def slug_taken(slug: str) -> bool:
     return db.session.scalar(select(func.count()).where(Tenant.slug == slug)) > 0
+
+
+def rename_tenant(tenant: TenantRef, name: str) -> None:
+    """Give the bound tenant a new name, in its own transaction. Tenant roles may not touch `public.tenants` (one
+    could rename another), so this one statement, keyed by the bound tenant's id, runs as the app's login role.
+    This process forgets the cached name at once; others show the new one within the cache lifetime."""
+    with as_login_role():
+        db.session.execute(update(Tenant).where(Tenant.id == tenant.id).values(name=name))
+    forget_tenant(tenant.slug)

@@ -49,7 +49,7 @@ def test_settings_tabs_respect_permissions_and_lead_from_the_menu(acme, add_memb
     page = client_as(acme.admin_account_id).get(f"/{acme.slug}/settings/audit/").text
     tabs = re.findall(r'<a href="[^"]+" (?:aria-current="page")?>([^<]+)</a>',
                       re.search(r'<nav class="subnav".*?</nav>', page, re.S).group(0))
-    assert tabs == ["Members", "Teams", "Roles", "Fields", "Pipelines", "Reminder rules", "Messaging",
+    assert tabs == ["Workspace", "Members", "Teams", "Roles", "Fields", "Pipelines", "Reminder rules", "Messaging",
                     "Message templates", "Outbox", "Security", "Audit log", "Recycle rules"]
     manager = client_as(manager_account).get(f"/{acme.slug}/customers/").text
     assert "Settings" not in menu(manager)

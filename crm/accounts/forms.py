@@ -4,8 +4,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from crm.workspace_settings.forms import PlacesForm
 
-class SignupForm(FlaskForm):
+
+class SignupForm(PlacesForm):
+    """The company, its first admin, and where it works (language, country, currency, time zone: guessed)."""
+
     company = StringField(_l("Company name"), validators=[DataRequired(), Length(max=120)])
     slug = StringField(_l("Workspace address"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])

@@ -16,10 +16,12 @@ from crm.extensions import db
 from crm.jobs import refill_spares_after_commit
 from crm.members.service import add_first_admin
 from crm.security.events import security_event
+from crm.settings import put_settings_in
+from crm.workspace_settings.service import clean_places
 from tenants.models import Membership, Tenant
 from tenants.provisioning import provision_tenant
 from tenants.service import slug_taken
-from tenants.slugs import slug_problem
+from tenants.slugs import slug_problem, suggest_slug
 
 RESET_MAX_AGE = 3600
 MIN_PASSWORD = 8
@@ -63,11 +65,21 @@ def slug_message(slug: str) -> str | None:
     return None
 
 
-def sign_up(company: str, slug: str, name: str, email: str, password: str, language: str) -> tuple[Account, Tenant]:
-    """Create a company's workspace with its first admin; an existing account must give its password."""
+def suggested_slug(company: str) -> str:
+    """The address suggested for a company (tenants/slugs.py), numbered (-2, -3 ...) past addresses taken."""
+    stem = suggest_slug(company)
+    candidates = [stem, *(f"{stem[:37].rstrip('-')}-{n}" for n in range(2, 10))]
+    return next((slug for slug in candidates if not slug_taken(slug)), stem)
+
+
+def sign_up(company: str, slug: str, name: str, email: str, password: str, language: str,
+            places: dict | None = None) -> tuple[Account, Tenant]:
+    """Create a company's workspace with its first admin; an existing account must give its password. `places`:
+    the workspace's language, country, currency and time zone (else the defaults)."""
     errors = {}
     if message := slug_message(slug):
         errors["slug"] = message
+    settings = clean_places(places, errors) if places is not None else None
     company = validation.collect(errors, validation.text, company, "company", 120, required=True)
     name = validation.collect(errors, validation.text, name, "name", 120, required=True)
     email = validation.normalise_email(email, required=True)
@@ -79,14 +91,16 @@ def sign_up(company: str, slug: str, name: str, email: str, password: str, langu
     if account is None:
         check_password_strength(password)
         account = create_account(email, name, password, language)
-    return account, create_workspace(company, slug, account)
+    return account, create_workspace(company, slug, account, settings)
 
 
-def create_workspace(company: str, slug: str, admin: Account) -> Tenant:
-    """A new tenant with `admin` as its first member, in the current transaction; the spare schema it may
-    have taken is replaced after commit."""
+def create_workspace(company: str, slug: str, admin: Account, settings: dict | None = None) -> Tenant:
+    """A new tenant with `admin` as its first member and `settings` over the default ones, in the current
+    transaction; the spare schema it may have taken is replaced after commit."""
     tenant = provision_tenant(company, slug)
     add_first_admin(tenant.schema, admin)
+    if settings:
+        put_settings_in(tenant.schema, settings)
     db.session.add(Membership(account_id=admin.id, tenant_id=tenant.id))
     db.session.flush()
     refill_spares_after_commit()

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session,
                    url_for)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -17,8 +18,8 @@ from crm.extensions import db, limiter
 from crm.security.events import security_event
 from crm.two_factor import service as two_factor
 from crm.web import absolute_url, check_form, fragment_of, is_htmx, local_path, on_invalid, render, saved, see_other
+from crm.workspace_settings import places
 from tenants.resolver import member_bound
-from tenants.slugs import suggest_slug
 
 bp = Blueprint("accounts", __name__)
 ENTERED_TENANTS_KEPT = 20  # the session cookie stays small however many workspaces one account enters
@@ -75,29 +76,56 @@ def home():
 @limiter.limit(lambda: current_app.config["LOGIN_IP_LIMITS"], methods=["POST"])
 def signup():
     """Sign a company up: a workspace of its own, with the signer as its admin."""
-    form = SignupForm()
-    on_invalid(lambda error: render_template("accounts/signup.html", form=error.apply_to(form)))
+    form = _with_guesses(SignupForm())
+    on_invalid(lambda error: _signup_page(error.apply_to(form)))
     if form.validate_on_submit():
         account, tenant = service.sign_up(form.company.data, form.slug.data, form.name.data,
-                                          form.email.data, form.password.data, _current_language())
+                                          form.email.data, form.password.data, _current_language(), form.places())
         if code_step := ask_for_code(account, url_for("workspace.index", slug=tenant.slug)):
             return code_step  # an existing account with a second factor, adding a workspace
         finish_sign_in(account)
         flash(_("Welcome! Your workspace %(name)s is ready.", name=tenant.name))
         return see_other(url_for("workspace.index", slug=tenant.slug))
-    return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
+    return _signup_page(form), 422 if form.errors else 200
+
+
+def _signup_page(form: SignupForm):
+    # Only the first page asks the browser for its time zone (static/zone.js): afterwards it is the user's choice.
+    return render_template("accounts/signup.html", form=form.set_choices(), ask_browser_zone=request.method == "GET")
+
+
+def _with_guesses(form: SignupForm) -> SignupForm:
+    """The place fields left empty filled with guesses from the browser's languages (the page's own language is
+    the workspace's); the browser's time zone comes later, from static/zone.js."""
+    guessed = places.guess(get_locale().language, list(request.accept_languages.values()))
+    for name, value in guessed.items():
+        if not getattr(form, name).data:
+            getattr(form, name).data = value
+    return form
 
 
 @bp.get("/signup/slug")
 @fragment_of("accounts.signup")
 def check_slug():
-    """Live check of the workspace address; while it was only suggested, typing the company re-suggests it."""
+    """Live check of the workspace address; while it was only suggested, typing the company re-suggests it (a
+    Chinese name as pinyin: 杭州云帆科技 -> hangzhou-yunfan)."""
     slug = request.args.get("slug", "").strip().lower()
     suggested = bool(request.args.get("suggested")) or not slug
     if suggested and request.args.get("company"):
-        slug = suggest_slug(request.args["company"])
+        slug = service.suggested_slug(request.args["company"])
     return render("accounts/_slug.html", slug=slug, problem=service.slug_message(slug) if slug else None,
                   suggested=suggested)
+
+
+@bp.get("/signup/places")
+@fragment_of("accounts.signup")
+def signup_places():
+    """The place fields again after one changed: a time zone brings its country and currency, a country its
+    currency and time zone."""
+    form = _with_guesses(SignupForm(formdata=request.args, meta={"csrf": False}))
+    for name, value in places.follow(form.places(), request.args.get("changed", "")).items():
+        getattr(form, name).data = value
+    return render_template("accounts/_places.html", form=form.set_choices())
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -3,6 +3,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import phonenumbers
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import defer, joinedload
 
@@ -91,9 +92,13 @@ def visible(viewer: Member, action: str = "view"):
 
 
 def _search_term(q: str) -> str:
-    """Phone-like input as the digits people dial nationally (no spaces, "+" or +86), else lower case."""
+    """Phone-like input as the digits people dial nationally (no spaces, "+" or +86), else lower case. A whole
+    number is read in the workspace's country, so `020 7946 0958` finds +44 20 7946 0958 (the trunk 0 dropped)."""
     digits = re.sub(r"[\s\-()+]", "", q)
     if digits.isdigit() and len(digits) >= 3:
+        whole = validation.or_none(validation.phone, q, phone_region(), "q")
+        if whole:
+            return str(phonenumbers.parse(whole).national_number)
         return digits[2:] if q.strip().startswith("+86") else digits
     return q.lower()
 

@@ -75,6 +75,8 @@ DEFAULT_SETTINGS = {
     "currency": "CNY",
     "timezone": "Asia/Shanghai",
     "phone_region": "CN",
+    "language": "zh",
+    "week_start": "monday",
 }
 
 

@@ -11,7 +11,7 @@ from crm.notify import outbox
 from crm.orders.forms import NEWS_LABELS
 from crm.orders.models import Order, OrderStatusChange
 from crm.orders.status_link import link_token, new_link
-from crm.settings import get_setting
+from crm.settings import workspace_language
 from crm.web import absolute_url
 from tenants.binding import current_tenant
 
@@ -19,8 +19,8 @@ NEWS = ("shipped", "received", "refund_requested", "refunded", "partially_refund
 
 
 def customer_language() -> str:
-    """Customers hear in the workspace's language: Chinese for a workspace in mainland China, else English."""
-    return "zh" if get_setting("phone_region", "CN") == "CN" else "en"
+    """Customers hear in the workspace's language (Settings > Workspace)."""
+    return workspace_language()
 
 
 def destination(customer: Customer) -> tuple[str, str] | None:

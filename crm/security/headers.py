@@ -17,6 +17,17 @@ def init_app(app: Flask) -> None:
     app.after_request(secure_headers)
 
 
+def kept_by_browser(view):
+    """Mark a view whose answer never changes at its URL (the workspace logo, its version in the URL): it sets its
+    own Cache-Control, which may let the browser keep it, instead of the no-store of every signed-in page."""
+    view.kept_by_browser = True
+    return view
+
+
+def _kept_by_browser() -> bool:
+    return getattr(current_app.view_functions.get(request.endpoint or ""), "kept_by_browser", False)
+
+
 def secure_headers(response):
     """Policies for the browser; signed-in pages are never stored (a shared computer's back button, a proxy)."""
     response.headers.setdefault("Content-Security-Policy", CSP)
@@ -28,6 +39,6 @@ def secure_headers(response):
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure or current_app.config["ENV"] == "production":
         response.headers["Strict-Transport-Security"] = HSTS
-    if request.endpoint != "static" and current_user.is_authenticated:
+    if request.endpoint != "static" and current_user.is_authenticated and not _kept_by_browser():
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -79,9 +79,9 @@ def new_page(browser, live_server, artifacts, request):
     """
     contexts, problems = [], []
 
-    def open_page(width: int = 1280, height: int = 800):
+    def open_page(width: int = 1280, height: int = 800, locale: str = "en-US", timezone_id: str = "Asia/Shanghai"):
         context = browser.new_context(base_url=live_server, viewport={"width": width, "height": height},
-                                      locale="en-US", timezone_id="Asia/Shanghai")
+                                      locale=locale, timezone_id=timezone_id)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
