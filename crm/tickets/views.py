@@ -278,8 +278,8 @@ def _closed_ticket(ticket_id: int, lock: bool = False):
 
 def _survey_answer(token: str, shown: dict, errors: dict | None = None, typed=None, thanks: bool = False):
     """The page in the link's language; an expired link answers 404 with a page that says so."""
-    language = request.args.get("lang", "")
-    with force_locale("zh_Hans_CN") if language == "zh" else nullcontext():
+    language = "zh" if request.args.get("lang") == "zh" else ""
+    with force_locale("zh_Hans_CN") if language else nullcontext():
         html = render_template("tickets/survey.html", survey=shown, errors=errors or {}, typed=typed or {},
                                thanks=thanks, ratings=RATING_LABELS, survey_days=survey.DAYS,
                                comment_limit=survey.COMMENT_LIMIT,
