@@ -100,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.security.views import bp as csp
     from crm.tags.views import bp as tags
     from crm.tickets.views import bp as tickets
+    from crm.tickets.views import public as ticket_survey
     from crm.timeline.views import bp as timeline
     from crm.two_factor.views import bp as two_factor
     from crm.two_factor.views import workspace as security
@@ -107,7 +108,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.workspace_settings.views import bp as workspace_settings
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
-                      deals, followups, pool, products, orders, order_status, tickets, timeline, notify,
+                      deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:

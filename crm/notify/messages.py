@@ -33,6 +33,18 @@ DEFAULTS = {
     ("order_status", "zh"): ("您的订单 {{ number }} {{ status }}",
                              "{{ customer }}您好，您在{{ company }}的订单 {{ number }} {{ status }}。"
                              "查看进度：{{ link }}"),
+    ("ticket_reply", "en"): ("Re: {{ subject }} [{{ number }}]",
+                             "Hello {{ customer }},\n\n{{ body }}\n\n{{ agent }}, {{ company }}\n"
+                             "(your request {{ number }})"),
+    ("ticket_reply", "zh"): ("回复：{{ subject }} [{{ number }}]",
+                             "{{ customer }}您好：\n\n{{ body }}\n\n{{ company }} {{ agent }}\n（您的工单 {{ number }}）"),
+    ("ticket_survey", "en"): ("How did we do? {{ number }} is closed",
+                              "Hello {{ customer }}, your request {{ number }} \"{{ subject }}\" with {{ company }} "
+                              "is closed. How satisfied are you? Rate us from 1 to 5 here (the link works for "
+                              "{{ days }} days): {{ link }}"),
+    ("ticket_survey", "zh"): ("工单 {{ number }} 已关闭，请您评价",
+                              "{{ customer }}您好，您在{{ company }}的工单 {{ number }}「{{ subject }}」已关闭。"
+                              "请为我们的服务打分（1-5 分，链接 {{ days }} 天内有效）：{{ link }}"),
     ("campaign", "en"): ("{{ subject }}", "{{ body }}\n\nUnsubscribe: {{ unsubscribe }}"),
     ("campaign", "zh"): ("{{ subject }}", "{{ body }}\n\n退订：{{ unsubscribe }}"),
     ("quiet_customers", "en"): ("{{ count }} customers need a follow-up",
@@ -53,6 +65,8 @@ DEFAULTS = {
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
     "order_status": ("customer", "company", "number", "status", "link"),
+    "ticket_reply": ("customer", "company", "number", "subject", "body", "agent"),
+    "ticket_survey": ("customer", "company", "number", "subject", "link", "days"),
     "campaign": ("subject", "body", "customer", "unsubscribe"),
     "quiet_customers": ("count", "days", "customers", "link"),
     "digest": ("overdue", "today", "items", "link"),

@@ -10,7 +10,7 @@ from crm.notify import outbox
 from crm.notify.models import Notification
 from crm.settings import get_setting, workspace_zone
 
-CUSTOMER_KINDS = ("order_status", "campaign")  # messages to a tenant's own customers
+CUSTOMER_KINDS = ("order_status", "ticket_reply", "ticket_survey", "campaign")  # to a tenant's own customers
 MARKETING_KINDS = ("campaign",)
 DEFAULT_QUIET_HOURS = {"start": "21:00", "end": "08:00"}
 

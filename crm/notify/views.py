@@ -60,6 +60,8 @@ def retry(notification_id: int):
 
 def _kind_labels() -> dict:
     return {"reminder": _("Follow-up reminder (to staff)"), "order_status": _("Order status (to customers)"),
+            "ticket_reply": _("Ticket reply (to customers)"),
+            "ticket_survey": _("Satisfaction link of a closed ticket (to customers)"),
             "campaign": _("Campaign (to customers)"), "quiet_customers": _("Customers without follow-up (to staff)"),
             "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)")}
 

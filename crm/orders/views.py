@@ -14,6 +14,7 @@ from crm.fields import definitions as fields
 from crm.fields.values import initial_values, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
+from crm.orders import chooser as order_chooser
 from crm.orders import forms, messages, queries, service, status_link
 from crm.orders.totals import known_currency, plain_money
 from crm.settings import workspace_currency
@@ -171,6 +172,17 @@ def remove_line():
     response = make_response("")
     response.headers["HX-Trigger-After-Swap"] = "recompute"
     return response
+
+
+@bp.get("/choices")
+@require("orders", "view")
+@fragment_of("orders.index")
+def choices():
+    """The order chooser's options for what was typed (the customer's orders when the form names one)."""
+    customer_id, q = record_id(request.args.get("customer_id")), request.args.get("order_q", "").strip()
+    return render("orders/_choices.html", chosen=order_chooser.chosen(g.member, request.args.get("order_number"),
+                                                                      customer_id),
+                  found=order_chooser.matching(g.member, q, customer_id), q=q, customer_known=bool(customer_id))
 
 
 @bp.post("/preview")

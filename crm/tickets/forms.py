@@ -10,8 +10,9 @@ STATUS_LABELS = {"open": _l("Open"), "pending": _l("Pending"), "resolved": _l("R
 MOVE_LABELS = {("pending", "open"): _l("Back to open"), ("resolved", "open"): _l("Reopen"),
                ("open", "pending"): _l("Set pending"), ("open", "resolved"): _l("Resolve"),
                ("pending", "resolved"): _l("Resolve"), ("resolved", "closed"): _l("Close")}
-RATING_LABELS = {"": _l("No rating"), "5": _l("5 · Very satisfied"), "4": _l("4 · Satisfied"),
-                 "3": _l("3 · Neutral"), "2": _l("2 · Dissatisfied"), "1": _l("1 · Very dissatisfied")}
+# What the customer picks on the satisfaction page (crm/tickets/survey.py), best first.
+RATING_LABELS = {"5": _l("5 · Very satisfied"), "4": _l("4 · Satisfied"), "3": _l("3 · Neutral"),
+                 "2": _l("2 · Dissatisfied"), "1": _l("1 · Very dissatisfied")}
 FIELD_LABELS = {"customer_id": _l("Customer"), "subject": _l("Subject"), "description": _l("Description"),
                 "kind": _l("Type"), "priority": _l("Priority"), "owner_id": _l("Assignee"), "due_at": _l("Due"),
                 "order_id": _l("Order number"), "status": _l("Status"), "satisfaction": _l("Satisfaction"),
@@ -28,7 +29,7 @@ class TicketForm(FlaskForm):
                            validate_choice=False)
     owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[], validate_choice=False)
     due_at = StringField(FIELD_LABELS["due_at"], render_kw={"type": "datetime-local"})
-    order_id = StringField(FIELD_LABELS["order_id"], render_kw={"inputmode": "numeric"})
+    order_number = StringField(FIELD_LABELS["order_id"])  # SO-000123, picked with the order chooser
 
     def set_assignees(self, members, allow_none: bool) -> None:
         none = [("", _l("Unassigned"))] if allow_none else []
@@ -50,8 +51,3 @@ class CommentForm(FlaskForm):
     audience = SelectField(_l("Who sees it"), default="internal", validate_choice=False,
                            choices=[("internal", _l("Internal note")), ("customer", _l("Reply to the customer"))])
 
-
-class CloseForm(FlaskForm):
-    satisfaction = SelectField(FIELD_LABELS["satisfaction"], choices=list(RATING_LABELS.items()), default="",
-                               validate_choice=False)
-    satisfaction_comment = TextAreaField(FIELD_LABELS["satisfaction_comment"])

@@ -36,7 +36,7 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"))  # the assignee; None = unassigned
     due_at: Mapped[datetime]
-    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)  # the customer's, through the link (survey.py)
     satisfaction_comment: Mapped[str | None] = mapped_column(String(1000))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -70,6 +70,6 @@ class TicketComment(db.Model):
     author_id: Mapped[int | None]  # members.id; the name is kept beside it
     author_name: Mapped[str] = mapped_column(String(120), default="")
     body: Mapped[str] = mapped_column(Text)
-    # False: a reply to the customer, stored now; sending it comes with the notifications issue.
+    # False: a reply to the customer, sent with it through the outbox (crm/tickets/messages.py).
     internal: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,5 @@
-"""Ticket rules and queries: scoped lists and queues, validation, status moves, assignment, comments."""
+"""Ticket rules and queries: scoped lists and queues, validation, status moves, assignment, comments (a reply
+to the customer is sent; closing asks the customer for a rating: crm/tickets/messages.py)."""
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,9 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.members.access import in_reach, reached_members
 from crm.members.models import Member
+from crm.notify import service as notify
+from crm.orders import chooser as orders
+from crm.tickets import messages
 from crm.tickets.forms import STATUS_LABELS
 from crm.tickets.models import (
     ACTIVE,
@@ -32,7 +36,8 @@ from crm.validation import record_id
 PAGE_SIZE = 25
 VIEWS = ("all", "mine", "unassigned")
 EDITABLE = ("subject", "description", "kind", "priority", "due_at", "order_id")
-LIMITS = {"subject": 200, "description": 10000, "body": 10000, "satisfaction_comment": 1000}
+TYPED = EDITABLE[:-1]  # the order is chosen by number (`order_number`), checked against the customer
+LIMITS = {"subject": 200, "description": 10000, "body": 10000}
 NUMBER = re.compile(r"(?:TK-?)?#?0*(\d{1,10})", re.IGNORECASE)
 
 
@@ -211,7 +216,7 @@ def clean(data: dict, creating: bool) -> dict:
     """Validate and normalise ticket fields; every problem reported together."""
     cleaned, errors = {}, {}
     for name, value in data.items():
-        if name in EDITABLE:
+        if name in TYPED:
             cleaned[name] = validation.collect(errors, _clean_field, name, value)
     if creating and "subject" not in cleaned and "subject" not in errors:
         errors["subject"] = _("Subject is required.")
@@ -229,19 +234,20 @@ def _clean_field(name: str, value):
         return validation.choice(value, name, PRIORITIES, default="normal")
     if name == "due_at":
         return validation.local_datetime(value, name)
-    if name == "order_id":
-        return _order_id(value)
     return validation.text(value, name, LIMITS[name])
 
 
-def _order_id(value) -> int | None:
-    if not value:
+def _order(viewer: Member, number, customer_id: int | None, current: int | None = None) -> int | None:
+    """The order a ticket is about, named by its number: one of the customer's orders that the viewer may see
+    (or the one already linked, which the viewer may not see); empty means no order."""
+    if not str(number or "").strip():
         return None
-    found = re.fullmatch(r"(?:[A-Za-z]{1,4}-?)?#?0*(\d{1,10})", str(value))
-    order_id = record_id(found.group(1)) if found else None
-    if order_id is None:
-        raise Invalid({"order_id": _("Enter the order's number, e.g. 1024.")})
-    return order_id
+    if current is not None and orders.order_id_of(number) == current:
+        return current
+    order = orders.chosen(viewer, number, customer_id) if customer_id else None
+    if order is None:
+        raise Invalid({"order_number": _("Choose one of this customer's orders.")})
+    return order.id
 
 
 def _customer(viewer: Member, value) -> int:
@@ -274,7 +280,9 @@ def create_ticket(viewer: Member, data: dict) -> Ticket:
     errors, cleaned = {}, {}
     for check in (lambda: cleaned.update(clean(data, creating=True)),
                   lambda: cleaned.update(customer_id=_customer(viewer, data.get("customer_id"))),
-                  lambda: cleaned.update(owner_id=_assignee(viewer, data.get("owner_id", viewer.id), "create"))):
+                  lambda: cleaned.update(owner_id=_assignee(viewer, data.get("owner_id", viewer.id), "create")),
+                  lambda: cleaned.update(order_id=_order(viewer, data.get("order_number"),
+                                                         cleaned.get("customer_id")))):
         try:
             check()
         except Invalid as error:
@@ -301,7 +309,13 @@ def update_ticket(viewer: Member, ticket: Ticket, data: dict) -> Ticket:
     """Change subject, description, type, priority, due time or order; an empty due time means the
     priority's default (counted from the ticket's creation). Audited."""
     _open_for_changes(ticket)
-    cleaned = clean(data, creating=False)
+    errors = {}
+    cleaned = validation.collect(errors, clean, data, creating=False) or {}
+    if "order_number" in data:
+        cleaned["order_id"] = validation.collect(errors, _order, viewer, data["order_number"], ticket.customer_id,
+                                                 ticket.order_id)
+    if errors:
+        raise Invalid(errors)
     if "due_at" in data and cleaned.get("due_at") is None:
         cleaned["due_at"] = default_due(cleaned.get("priority", ticket.priority), ticket.created_at)
     with audited(ticket, entity="ticket", fields=EDITABLE, summary=lambda t: f"{t.number} {t.subject}") as change:
@@ -313,28 +327,15 @@ def update_ticket(viewer: Member, ticket: Ticket, data: dict) -> Ticket:
     return ticket
 
 
-def _rating(status: str, satisfaction, comment) -> tuple[int | None, str | None]:
-    """The satisfaction rating (1-5) and comment; given only when the ticket is closed."""
-    satisfaction = str(satisfaction or "").strip()
-    if status != "closed":
-        if satisfaction or str(comment or "").strip():
-            raise Invalid({"satisfaction": _("A rating is only given when the ticket is closed.")})
-        return None, None
-    if satisfaction and satisfaction not in ("1", "2", "3", "4", "5"):
-        raise Invalid({"satisfaction": _("Choose a rating from 1 to 5.")})
-    comment = validation.text(comment, "satisfaction_comment", LIMITS["satisfaction_comment"])
-    return (int(satisfaction) if satisfaction else None), comment
-
-
-def move_ticket(viewer: Member, ticket: Ticket, status: str, satisfaction=None, comment=None) -> Ticket:
-    """Move the ticket to `status` when the workflow allows it; closing may carry the customer's rating."""
+def move_ticket(viewer: Member, ticket: Ticket, status: str) -> Ticket:
+    """Move the ticket to `status` when the workflow allows it; closing sends the customer the link to rate
+    the service (the customer rates, never the agent: crm/tickets/survey.py)."""
     _open_for_changes(ticket)
     if status not in MOVES[ticket.status]:
         label = STATUS_LABELS.get(status)
         raise Invalid({"status": _("A ticket that is %(now)s cannot be moved to %(to)s.",
                                    now=STATUS_LABELS[ticket.status], to=label) if label
                        else _("Choose a status.")})
-    rating, rating_comment = _rating(status, satisfaction, comment)
     before, now = ticket.status, utcnow()
     ticket.status, ticket.updated_at = status, now
     if status == "resolved":
@@ -342,9 +343,10 @@ def move_ticket(viewer: Member, ticket: Ticket, status: str, satisfaction=None, 
     elif status == "open" and before == "resolved":
         ticket.resolved_at = None
     elif status == "closed":
-        ticket.closed_at, ticket.satisfaction, ticket.satisfaction_comment = now, rating, rating_comment
-    changes = {"status": [before, status]} | ({"satisfaction": [None, rating]} if rating else {})
-    record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}", changes=changes)
+        ticket.closed_at = now
+        messages.ask_for_rating(ticket)
+    record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}",
+           changes={"status": [before, status]})
     log("ticket_status", customer_id=ticket.customer_id, link=("tickets.show", {"ticket_id": ticket.id}),
         number=ticket.number, status=in_both_languages(lambda: STATUS_LABELS[status]))
     db.session.flush()
@@ -365,7 +367,8 @@ def assign_ticket(viewer: Member, ticket: Ticket, owner_id) -> Ticket:
 
 
 def add_comment(viewer: Member, ticket: Ticket, body: str, internal: bool) -> TicketComment:
-    """An internal note, or a reply to the customer (stored; sending it comes with notifications)."""
+    """An internal note, or a reply to the customer, which is queued to them with it (when they have an
+    email address or phone number)."""
     _open_for_changes(ticket)
     body = validation.text(body, "body", LIMITS["body"], required=_("Write something first."))
     comment = TicketComment(ticket_id=ticket.id, author_id=viewer.id, author_name=viewer.name, body=body,
@@ -373,7 +376,16 @@ def add_comment(viewer: Member, ticket: Ticket, body: str, internal: bool) -> Ti
     ticket.updated_at = utcnow()
     db.session.add(comment)
     db.session.flush()
+    if not internal:
+        messages.send_reply(ticket, comment)
     return comment
+
+
+def retry_message(ticket: Ticket, notification_id) -> None:
+    """Send one of the ticket's failed messages again (the retry the outbox page offers, from the ticket)."""
+    message = messages.message_of(ticket, record_id(notification_id))
+    if message is None or notify.retry(message.id) is None:
+        raise Invalid({"notification_id": _("Only a message that failed can be sent again.")})
 
 
 def comments(ticket: Ticket) -> list[TicketComment]:

@@ -1,4 +1,4 @@
-"""Ticket rules: the status workflow, the satisfaction rating, default due times, scope and the queue order."""
+"""Ticket rules: the status workflow, default due times, scope and the queue order."""
 from datetime import timedelta
 
 import pytest
@@ -55,43 +55,6 @@ def test_each_illegal_move_is_refused_and_nothing_changes(acme, make_customer, m
     assert ticket_row(acme, ticket_id).status == before
 
 
-def test_a_rating_is_taken_only_when_closing(acme, make_customer, make_ticket, in_tenant, ticket_row):
-    ticket_id = make_ticket(acme, make_customer(acme))
-
-    def resolve_with_rating():
-        with pytest.raises(Invalid) as refused:
-            service.move_ticket(admin_of(acme), db.session.get(Ticket, ticket_id), "resolved", satisfaction="5")
-        db.session.rollback()
-        return refused.value.errors
-
-    assert "only given when the ticket is closed" in in_tenant(acme, resolve_with_rating)["satisfaction"]
-    row = ticket_row(acme, ticket_id)
-    assert row.status == "open" and row.satisfaction is None
-
-
-@pytest.mark.parametrize("rating", ["0", "6", "x", "4.5", "-1"])
-def test_a_rating_outside_one_to_five_is_refused(acme, make_customer, make_ticket, in_tenant, ticket_row, rating):
-    ticket_id = make_ticket(acme, make_customer(acme), status="resolved")
-
-    def close():
-        with pytest.raises(Invalid) as refused:
-            service.move_ticket(admin_of(acme), db.session.get(Ticket, ticket_id), "closed", satisfaction=rating)
-        db.session.rollback()
-        return refused.value.errors
-
-    assert in_tenant(acme, close)["satisfaction"] == "Choose a rating from 1 to 5."
-    assert ticket_row(acme, ticket_id).status == "resolved"
-
-
-@pytest.mark.parametrize("rating, stored", [("1", 1), ("5", 5), ("", None)])
-def test_closing_keeps_the_rating_and_comment(acme, make_customer, make_ticket, in_tenant, ticket_row, rating, stored):
-    ticket_id = make_ticket(acme, make_customer(acme), status="resolved")
-    in_tenant(acme, lambda: service.move_ticket(admin_of(acme), db.session.get(Ticket, ticket_id), "closed",
-                                                satisfaction=rating, comment="  Fixed quickly  "))
-    row = ticket_row(acme, ticket_id)
-    assert (row.status, row.satisfaction, row.satisfaction_comment) == ("closed", stored, "Fixed quickly")
-
-
 def test_a_closed_ticket_cannot_be_edited_assigned_or_commented(acme, make_customer, make_ticket, in_tenant):
     ticket_id = make_ticket(acme, make_customer(acme), status="closed")
     attempts = (lambda t, m: service.update_ticket(m, t, {"subject": "Changed"}),
@@ -132,12 +95,12 @@ def test_bad_fields_are_all_reported_and_nothing_is_saved(acme, in_tenant):
     def create():
         with pytest.raises(Invalid) as refused:
             service.create_ticket(admin_of(acme), {"subject": " ", "kind": "rant", "priority": "asap",
-                                                   "due_at": "tomorrow", "order_id": "abc", "customer_id": "999999"})
+                                                   "due_at": "tomorrow", "order_number": "abc", "customer_id": "999999"})
         db.session.rollback()
         return refused.value.errors, db.session.scalar(select(Ticket.id))
 
     errors, any_ticket = in_tenant(acme, create)
-    assert set(errors) == {"subject", "kind", "priority", "due_at", "order_id", "customer_id"}
+    assert set(errors) == {"subject", "kind", "priority", "due_at", "order_number", "customer_id"}
     assert any_ticket is None
 
 
