@@ -145,7 +145,7 @@ def test_duplicate_check_never_names_another_tenants_customer(acme, globex, make
 
 def test_every_tenant_route_is_under_the_slug(app):
     """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership."""
-    public = {"static", "favicon", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
+    public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.logout", "accounts.workspaces", "accounts.forgot_password", "accounts.reset_password",
               "accounts.set_language", "accounts.account", "accounts.change_password", "accounts.end_session",
               "accounts.end_other_sessions", "dev.outbox", "csp.csp_report", "invitations.accept", "order_status.show",
