@@ -113,6 +113,9 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)
+    # Browsers ask for /favicon.ico whatever a page links (a page without the link, an image opened alone): the
+    # static file, served by the static endpoint itself (url_for("static", filename="favicon.ico") builds this).
+    app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
 
 
 def select_locale() -> str:

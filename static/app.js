@@ -1,4 +1,5 @@
-// Small glue where htmx cannot reach: the modal dialog, "select all" checkboxes and the customer chooser's keys.
+// Small glue where htmx cannot reach: the modal dialog, whole-page answers to HX-Location, "select all" checkboxes
+// and the customer chooser's keys.
 (function () {
   "use strict";
   var modal = function () { return document.getElementById("modal"); };
@@ -12,6 +13,13 @@
       var first = modal().querySelector("[aria-invalid=true]") || modal().querySelector("[autofocus]");
       if (first) { first.focus(); }
     }
+  });
+
+  // A request that fills the whole <body> is a navigation: the answer to HX-Location (a saved modal form) is
+  // such a GET from htmx itself, which does not say "boosted", and a list page would answer it with only its
+  // rows, losing the top bar and the modal. Asked as a boosted link asks, every view sends the whole page.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.target === document.body) { event.detail.headers["HX-Boosted"] = "true"; }
   });
 
   // A successful save answers with HX-Location: the modal closes as the new page arrives.

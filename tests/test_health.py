@@ -27,3 +27,13 @@ def test_security_headers(app):
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "HX-Request" in response.headers["Vary"]
+
+
+def test_favicon_is_served_where_browsers_look_for_it(app):
+    """Browsers ask for /favicon.ico by themselves (a page without the link, an image opened alone)."""
+    response = app.test_client().get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page = app.test_client().get("/login").text
+    assert 'rel="icon" href="/favicon.ico"' in page

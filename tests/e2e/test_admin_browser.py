@@ -119,7 +119,7 @@ def test_admin_defines_fields_a_rep_uses_them_sensitive_stays_masked(
     column = [t.strip() for t in page.locator("table.customers thead th").all_text_contents()].index("Tier")
     expect(row.locator("td").nth(column)).to_have_text("Gold")
 
-    more = page.locator("details", has=page.locator("summary", has_text="More filters"))
+    more = page.locator("details.tag-filter", has=page.locator("summary", has_text="More filters"))
     more.locator("summary").click()
     silver, gold = more.get_by_label("Silver"), more.get_by_label("Gold")
     with page.expect_response(lambda r: "/customers/" in r.url and "cf_tier=" in r.url):
