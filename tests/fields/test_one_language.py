@@ -46,7 +46,7 @@ def test_a_field_named_only_in_chinese_gets_a_pinyin_key_and_shows_in_english_to
     assert ">客户等级</label>" in form and ">金牌</option>" in form and ">Silver</option>" in form
     assert "<dt>客户等级</dt>" in admin.get(customer).text and "金牌" in admin.get(customer).text
     listed = admin.get(f"/{acme.slug}/customers/").text
-    assert '<th class="hide-sm">客户等级</th>' in listed and '<td class="hide-sm">金牌</td>' in listed
+    assert '<th class="hide-sm">客户等级</th>' in listed and '<td class="hide-sm custom-cell">金牌</td>' in listed
     assert "客户等级" in admin.get(f"/{acme.slug}/settings/fields/").text
     summaries = in_tenant(acme, lambda: list(db.session.scalars(
         select(AuditEntry.summary).where(AuditEntry.entity == "field"))))
@@ -106,7 +106,7 @@ def test_money_and_number_values_read_in_the_workspace_currency_and_the_readers_
         customer, f"/{acme.slug}/customers/", f"/{acme.slug}/deals/{deal_id}", f"/{acme.slug}/orders/{order_id}")]
     shown, listed, deal, order = pages()
     assert "£1,200,000.00" in shown and "12,345.678" in shown and "1200000.00" not in shown
-    assert '<td class="hide-sm">£1,200,000.00</td>' in listed and '<td class="hide-sm">12,345.678</td>' in listed
+    assert '<td class="hide-sm custom-cell">£1,200,000.00</td>' in listed and '<td class="hide-sm custom-cell">12,345.678</td>' in listed
     assert "£1,200,000.00" in deal and "£80.50" in order
     admin.post("/language", data={"language": "zh"})
     shown, listed, deal, order = pages()
