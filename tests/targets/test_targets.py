@@ -1,12 +1,14 @@
 """Setting targets (checked whole, audited), carrying them forward, copying last month, who sees and sets whose,
 and the home page's "This month" card."""
+import json
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.audit.models import AuditEntry
 from crm.extensions import db, utcnow
 from crm.followups.models import Activity
+from crm.targets.models import SalesTarget
 from tests.conftest import HX
 
 
@@ -138,3 +140,36 @@ def test_the_home_card_is_not_shown_without_the_reports_permission(acme, add_mem
     account, _member = add_member(acme, role="support_agent", name="Sue Support")
     home = client_as(account).get(f"/{acme.slug}/")
     assert home.status_code == 200 and "This month" not in home.text
+
+
+def test_upgrading_a_workspace_adds_the_table_and_moves_only_untouched_reports_rows(app, acme, in_tenant):
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from crm.members.models import Role
+    from tenants.migrations import upgrade_schema
+
+    path = Path(__file__).parents[2] / "migrations/tenant/versions/0021_sales_targets.py"
+    spec = importlib.util.spec_from_file_location("sales_targets_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    schema, every = f"t_{acme.id}", dict.fromkeys(migration.ACTIONS, "all")
+    with app.app_context(), db.engine.begin() as connection:  # the workspace as it was one version back
+        connection.execute(text(f"drop table {schema}.sales_targets"))
+        connection.execute(text(f"drop index {schema}.ix_activities_owner_done"))
+        connection.execute(text(f"update {schema}.roles set permissions = jsonb_set(permissions, '{{reports}}', "
+                                f"cast(:row as jsonb)) where key = 'sales_manager'"), {"row": json.dumps(every)})
+        connection.execute(text(f"update {schema}.roles set permissions = jsonb_set(permissions, '{{reports}}', "
+                                f"cast(:row as jsonb)) where key = 'sales_rep'"),  # the old row, changed by an admin
+                           {"row": json.dumps({**dict.fromkeys(migration.ACTIONS, "own"), "view": "all"})})
+        connection.execute(text(f"update {schema}.alembic_version set version_num = :v"),
+                           {"v": migration.down_revision})
+    with app.app_context():
+        upgrade_schema(db.engine, schema, migration.revision)
+    scopes = in_tenant(acme, lambda: {role.key: role.permissions["reports"] for role in db.session.scalars(
+        select(Role).where(Role.key.in_(("sales_manager", "sales_rep"))))})
+    assert scopes["sales_manager"] == dict.fromkeys(migration.ACTIONS, "subteams")
+    assert scopes["sales_rep"]["view"] == "all" and scopes["sales_rep"]["edit"] == "own"
+    assert in_tenant(acme, lambda: db.session.scalar(select(func.count()).select_from(SalesTarget))) == 0
