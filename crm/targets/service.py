@@ -4,7 +4,7 @@ them (checked whole, audited) and copying last month's.
 Reach follows the Reports permission: `view` decides whose targets and actuals a member sees, `edit` whose targets
 they may set, each by its scope (own: their own; team / subteams: the members and teams they reach; all)."""
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
@@ -54,7 +54,6 @@ class Line:
     actual: dict
     currency: str
     editable: bool = False
-    errors: dict = field(default_factory=dict)
 
     @property
     def carried_from(self) -> date | None:
@@ -71,10 +70,6 @@ class Line:
         if not goal or (measure in MONEY and self.target.currency != self.currency):
             return None
         return int(self.actual[measure] * 100 // goal)
-
-    @property
-    def has_target(self) -> bool:
-        return any(self.goal(measure) is not None for measure in MEASURES)
 
 
 def teams_in_reach(viewer: Member, action: str) -> list[Team]:
@@ -107,10 +102,10 @@ def subject(viewer: Member, key, action: str) -> Subject:
 
 def in_force(month: date, chosen: list[Subject]) -> dict[str, SalesTarget]:
     """{subject key: the row in force in `month`}: its own, else its latest earlier one (copy-forward on read)."""
-    member_ids = [s.id for s in chosen if s.kind == "member"]
-    team_ids = [s.id for s in chosen if s.kind == "team"]
     if not chosen:
         return {}
+    member_ids = [s.id for s in chosen if s.kind == "member"]
+    team_ids = [s.id for s in chosen if s.kind == "team"]
     rows = db.session.scalars(
         select(SalesTarget).where(SalesTarget.month <= month, or_(SalesTarget.member_id.in_(member_ids),
                                                                    SalesTarget.team_id.in_(team_ids)))
@@ -119,12 +114,12 @@ def in_force(month: date, chosen: list[Subject]) -> dict[str, SalesTarget]:
     return {(f"member-{row.member_id}" if row.member_id else f"team-{row.team_id}"): row for row in rows}
 
 
-def lines(viewer: Member, month: date, chosen: list[Subject], editable=frozenset()) -> list[Line]:
-    """Target against actual for each of `chosen` in `month` (three queries whatever their number)."""
+def lines(viewer: Member, month: date, chosen: list[Subject], editable_keys=frozenset()) -> list[Line]:
+    """Target against actual for each of `chosen` in `month` (a few queries, whatever their number)."""
     targets = in_force(month, chosen)
     done = actuals.for_subjects(viewer, month, chosen)
     currency = workspace_currency()
-    return [Line(s, month, targets.get(s.key), done[s.key], currency, s.key in editable) for s in chosen]
+    return [Line(s, month, targets.get(s.key), done[s.key], currency, s.key in editable_keys) for s in chosen]
 
 
 def editable(viewer: Member) -> set[str]:
@@ -176,8 +171,9 @@ def copy_previous_month(viewer: Member, month: date) -> int:
         source, current = before.get(each.key), now.get(each.key)
         if source is None and current is None:
             continue
-        values = {measure: getattr(source, measure, None) for measure in MEASURES}
-        changed += _values(current) != values
+        values = _values(source)
+        if _values(current) != values:
+            changed += 1
         _write(viewer, month, each, values, source.currency if source else workspace_currency())
     return changed
 

@@ -38,8 +38,9 @@ def progress_percent(value: int) -> str:
     return format_percent(value / 100)
 
 
-def _page(month, editing: str = "", form: TargetForm | None = None):
-    lines = service.board(g.member, month)
+def _page(month, editing: str = "", form: TargetForm | None = None, lines=None):
+    """The targets page of `month`; `editing`: the key of the row shown as `form`."""
+    lines = service.board(g.member, month) if lines is None else lines
     return render("targets/index.html", month=month, lines=lines, editing=editing, form=form,
                   labels=FIELD_LABELS, months=months, can_edit=any(line.editable for line in lines))
 
@@ -55,11 +56,10 @@ def _row(line, form: TargetForm | None = None):
 @require("reports", "view")
 def index():
     """The month's targets and actuals of every member and team the viewer may see; ?edit=<key> opens a row."""
-    month = months.from_query(request.args.get("month"))
-    editing = request.args.get("edit", "")
-    line = next((line for line in service.board(g.member, month) if line.subject.key == editing and line.editable),
-                None)
-    return _page(month, editing if line else "", TargetForm(formdata=None).show(line) if line else None)
+    month, editing = months.from_query(request.args.get("month")), request.args.get("edit", "")
+    lines = service.board(g.member, month)
+    line = next((line for line in lines if line.subject.key == editing and line.editable), None)
+    return _page(month, editing if line else "", TargetForm(formdata=None).show(line) if line else None, lines)
 
 
 @bp.get("/row")
