@@ -99,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.profile.views import bp as profile
     from crm.security.views import bp as csp
     from crm.tags.views import bp as tags
+    from crm.targets.views import bp as targets
     from crm.tickets.views import bp as tickets
     from crm.tickets.views import public as ticket_survey
     from crm.timeline.views import bp as timeline
@@ -109,7 +110,8 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
-                      messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings):
+                      messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
+                      targets):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -11,6 +11,7 @@ from crm.orders import models as orders  # noqa: F401
 from crm.deals import models as pipelines  # noqa: F401
 from crm.pool import models as pool  # noqa: F401
 from crm.products import models as products  # noqa: F401
+from crm.targets import models as targets  # noqa: F401
 from crm.tickets import models as tickets  # noqa: F401
 from crm.timeline import models as timeline  # noqa: F401
 from crm.two_factor import models as two_factor  # noqa: F401

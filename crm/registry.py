@@ -1,5 +1,5 @@
-"""What features add to the shared pages: customer page panels, main menu entries, settings tabs and the
-audit log's record kinds (their label, field labels and how stored values read).
+"""What features add to the shared pages: customer page panels, home page cards, main menu entries, settings tabs
+and the audit log's record kinds (their label, field labels and how stored values read).
 
 A feature plugs its parts in beside its blueprint, in its views module:
 
@@ -7,8 +7,8 @@ A feature plugs its parts in beside its blueprint, in its views module:
                        current=("orders.*",)))
 
 The parts join the app when the blueprint is registered, so a blueprint that is not registered adds nothing,
-and the hubs (the customer page, base.html's menu, the settings tabs, the audit log) render what is there:
-adding a feature edits no hub.
+and the hubs (the customer page, the home page, base.html's menu, the settings tabs, the audit log) render what
+is there: adding a feature edits no hub.
 """
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +30,16 @@ class CustomerPanel:
     permission: Permission = None
     load: Callable[..., dict] | None = None
     place: str = "aside"
+
+
+@dataclass(frozen=True)
+class HomeCard:
+    """A card on the workspace's home page; `load(member)` returns what its template needs."""
+
+    template: str
+    order: int
+    permission: Permission = None
+    load: Callable[..., dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class Registry:
     """Everything the registered blueprints plugged in, for one app."""
 
     panels: list[CustomerPanel] = field(default_factory=list)
+    cards: list[HomeCard] = field(default_factory=list)
     menu: list[MenuEntry] = field(default_factory=list)
     tabs: list[SettingsTab] = field(default_factory=list)
     audit: dict[str, AuditEntity] = field(default_factory=dict)
@@ -91,6 +102,9 @@ class Registry:
         if isinstance(part, CustomerPanel):
             self.panels.append(part)
             self.panels.sort(key=lambda p: p.order)
+        elif isinstance(part, HomeCard):
+            self.cards.append(part)
+            self.cards.sort(key=lambda c: c.order)
         elif isinstance(part, SettingsTab):
             self.tabs.append(part)
             self.tabs.sort(key=lambda t: t.order)
@@ -145,6 +159,20 @@ def customer_panels(member, customer) -> tuple[dict[str, list[str]], dict]:
         context.update(data)
         places[panel.place].append(panel.template)
     return places, context
+
+
+def home_cards(member) -> tuple[list[str], dict]:
+    """The templates of the home page cards `member` may see, in order, and the data their loads return."""
+    templates, context = [], {}
+    for card in _registry().cards:
+        if not allowed(member, card.permission):
+            continue
+        data = card.load(member) if card.load else {}
+        if context.keys() & data.keys():
+            raise ValueError(f"{card.template} repeats names of another card: {sorted(context.keys() & data.keys())}")
+        context.update(data)
+        templates.append(card.template)
+    return templates, context
 
 
 def _match(patterns: tuple[str, ...], endpoint: str | None) -> int:

@@ -30,8 +30,8 @@ def test_menu_entries_respect_permissions(acme, add_member, client_as):
     agent_account, _agent = add_member(acme, role="support_agent", name="Sue Agent")
     admin = menu(client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/").text)
     agent = menu(client_as(agent_account).get(f"/{acme.slug}/customers/").text)
-    assert admin == ["Home", "My day", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Tickets", "Products",
-                     "Tags", "Settings"]
+    assert admin == ["Home", "My day", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Tickets", "Targets",
+                     "Products", "Tags", "Settings"]
     assert agent == ["Home", "My day", "*Customers", "Orders", "Pool", "Tickets", "Tags"]
 
 

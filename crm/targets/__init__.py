@@ -1,0 +1,1 @@
+"""Sales targets: monthly targets per member and per team, carried forward, against the month's actuals."""

@@ -1,0 +1,92 @@
+"""What members and teams did in a month, the four measures targets are set for, counted in SQL:
+
+- won deal amount: deals won (status won, `closed_at`) in the month, in the workspace's currency only (amounts in
+  other currencies are not converted, so they are left out);
+- order revenue: orders placed (`created_at`) in the month in the workspace's currency, cancelled ones left out,
+  refunded amounts taken off (a refund counts against the month the order was placed in);
+- new customers: customers created in the month that the member owns now, the trash left out;
+- follow-ups done: follow-ups the member did (`done_at`) in the month, logged interactions included.
+
+A member's numbers are their records'; a team's are its members' and its sub-teams' members' (today's teams),
+within what the viewer's Reports scope reaches."""
+from decimal import Decimal
+
+from sqlalchemy import Numeric, String, and_, cast, func, literal, select, union_all
+
+from crm.customers.models import Customer
+from crm.deals.models import Deal
+from crm.extensions import db
+from crm.followups.models import Activity
+from crm.members.access import reached_members
+from crm.members.models import Member, Team
+from crm.orders.models import Order
+from crm.settings import workspace_currency
+from crm.targets import months
+from crm.targets.models import COUNTS, MEASURES
+
+NOT_REVENUE = ("cancelled", "refunded")  # a fully refunded order is worth nothing; a partial refund is subtracted
+
+
+def zero() -> dict:
+    return {measure: 0 if measure in COUNTS else Decimal("0.00") for measure in MEASURES}
+
+
+def by_member(month, member_ids) -> dict[int, dict]:
+    """{member id: {measure: value}} for the month; members who did nothing are absent. One query."""
+    if not member_ids:
+        return {}
+    start, end = months.bounds(month)
+    currency, ids = workspace_currency(), list(member_ids)
+
+    def during(column):
+        return and_(column >= start, column < end)
+
+    def part(measure: str, owner, value, *where):
+        return select(owner.label("member_id"), literal(measure, String).label("measure"),
+                      cast(value, Numeric).label("value")).where(owner.in_(ids), *where).group_by(owner)
+
+    parts = union_all(
+        part("won_amount", Deal.owner_id, func.sum(Deal.amount), Deal.status == "won", during(Deal.closed_at),
+             Deal.currency == currency),
+        part("order_revenue", Order.owner_id, func.sum(Order.total - func.coalesce(Order.refunded_amount, 0)),
+             Order.status.not_in(NOT_REVENUE), during(Order.created_at), Order.currency == currency),
+        part("new_customers", Customer.owner_id, func.count(), Customer.deleted_at.is_(None),
+             during(Customer.created_at)),
+        part("follow_ups", Activity.owner_id, func.count(), during(Activity.done_at)),
+    )
+    found: dict[int, dict] = {}
+    for member_id, measure, value in db.session.execute(parts):
+        found.setdefault(member_id, zero())[measure] = int(value) if measure in COUNTS else value
+    return found
+
+
+def team_members(viewer, team_ids) -> dict[int, set[int]]:
+    """{team id: ids of the members in it or in a team below it} that the viewer's Reports scope reaches."""
+    if not team_ids:
+        return {}
+    tree = select(Team.id.label("root"), Team.id.label("team_id")).where(Team.id.in_(list(team_ids)))
+    tree = tree.cte("tree", recursive=True)
+    tree = tree.union(select(tree.c.root, Team.id).join(tree, Team.parent_id == tree.c.team_id))
+    stmt = select(tree.c.root, Member.id).join(Member, Member.team_id == tree.c.team_id)
+    scope = viewer.role.scope("reports", "view")
+    if scope in ("team", "subteams"):
+        stmt = stmt.where(Member.id.in_(reached_members(viewer, scope == "subteams")))
+    elif scope != "all":
+        return {}
+    found: dict[int, set[int]] = {}
+    for team_id, member_id in db.session.execute(stmt):
+        found.setdefault(team_id, set()).add(member_id)
+    return found
+
+
+def for_subjects(viewer, month, subjects) -> dict[str, dict]:
+    """{subject key: {measure: value}} for members and teams the viewer may see (see the module docstring)."""
+    teams = team_members(viewer, [s.id for s in subjects if s.kind == "team"])
+    members = {s.id for s in subjects if s.kind == "member"}.union(*teams.values())
+    done = by_member(month, members)
+    found = {}
+    for subject in subjects:
+        ids = teams.get(subject.id, set()) if subject.kind == "team" else {subject.id}
+        found[subject.key] = {measure: sum((done[i][measure] for i in ids if i in done), zero()[measure])
+                              for measure in MEASURES}
+    return found
