@@ -19,6 +19,7 @@ from crm.settings import day_start, phone_region
 from crm.validation import record_id
 
 PAGE_SIZE = 25
+NARROWING = ("source", "team", "quiet", "created_from", "created_to")  # see CustomerQuery.narrowing()
 SORTS = {
     "newest": (listing.Key(Customer.id, descending=True),),
     "oldest": (listing.Key(Customer.id),),

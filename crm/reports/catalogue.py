@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 PACKS = {"customers": _l("Customers"), "sales": _l("Sales")}  # in the page's order; later packs add themselves
-FILTERS = ("owner", "team", "pipeline", "tag", "level", "source", "days")
+FILTERS = {"owner": _l("Owner"), "team": _l("Team"), "pipeline": _l("Pipeline"), "tag": _l("Customer tag"),
+           "level": _l("Level"), "source": _l("Source"), "days": _l("Stalled after")}
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class Report:
     order: int
     filters: tuple[str, ...] = ()
     period: bool = True
+
+    def ignored(self, query) -> list[str]:
+        """The names of the filters set on the page that this report does not read."""
+        return [str(label) for name, label in FILTERS.items()
+                if name not in self.filters and name in query.args()]
 
     @property
     def endpoint(self) -> str:

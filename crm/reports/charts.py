@@ -28,6 +28,12 @@ def series(name: str, points: list[dict], kind: str = "bar", **extra) -> dict:
     return {"name": name, "type": kind, "data": points, **extra}
 
 
+def _tooltip(trigger: str) -> dict:
+    # richText: the tooltip is drawn in the chart's SVG; ECharts' HTML tooltip writes style attributes, which the
+    # CSP (style-src 'self') blocks.
+    return {"trigger": trigger, "renderMode": "richText"}
+
+
 def _base(value_format: str) -> dict:
     option = {"color": PALETTE, "aria": {"enabled": True}, "animation": False, "_format": value_format}
     if value_format == "money":
@@ -44,7 +50,7 @@ def categories(labels: list[str], all_series: list[dict], value_format: str = "c
     if second_axis:
         values.append({"type": "value", "_format": second_axis, "splitLine": {"show": False},
                        **({"max": 1} if second_axis == "percent" else {})})
-    option = {**_base(value_format), "tooltip": {"trigger": "axis"},
+    option = {**_base(value_format), "tooltip": _tooltip("axis"),
               "legend": {"show": len(all_series) > 1, "bottom": 0},
               "grid": {"left": 8, "right": 8, "top": 16, "bottom": 32 if len(all_series) > 1 else 8,
                        "containLabel": True},
@@ -57,14 +63,14 @@ def categories(labels: list[str], all_series: list[dict], value_format: str = "c
 
 def pie(points: list[dict], value_format: str = "count") -> dict:
     """Shares of a whole; `points` are named."""
-    return {**_base(value_format), "tooltip": {"trigger": "item"}, "legend": {"bottom": 0, "type": "scroll"},
+    return {**_base(value_format), "tooltip": _tooltip("item"), "legend": {"bottom": 0, "type": "scroll"},
             "series": [{"type": "pie", "radius": ["35%", "65%"], "center": ["50%", "45%"], "data": points,
                         "label": {"formatter": "{b}: {d}%"}}]}
 
 
 def funnel(points: list[dict]) -> dict:
     """Steps from the widest down; `points` are named."""
-    return {**_base("count"), "tooltip": {"trigger": "item"},
+    return {**_base("count"), "tooltip": _tooltip("item"),
             "series": [{"type": "funnel", "sort": "none", "left": "5%", "width": "90%", "top": 8, "bottom": 8,
                         "minSize": "8%", "gap": 2, "data": points,
                         "label": {"position": "inside", "formatter": "{b}: {c}"}}]}

@@ -87,7 +87,7 @@ def funnel(viewer: Member, query: ReportQuery) -> Result:
     return Result(table, charts.funnel(points), [
         Figure(_("Deals created"), created, before,
                url=service.deal_list(viewer, cohort_query)),
-        Figure(_("Reached won"), ratio(won, created), kind="percent")],
+        Figure(_("Won of those created"), ratio(won, created), kind="percent")],
         notes=[_("Pipeline: %(name)s. A deal that moved on counts at the steps before.", name=pipeline.name),
                *_elsewhere_note(elsewhere)])
 

@@ -291,6 +291,8 @@ def test_page_menu_filters_and_bad_range(world, acme, admin):
     assert refused.status_code == 422 and "The end must not be before the start." in refused.text
     moved = admin.get(f"/{acme.slug}/reports/?preset=30d&start=2026-03-01&end=2026-03-31")
     assert 'value="custom" selected' in moved.text  # a day changed beside a preset makes the range custom
+    assert "Not narrowed by: Pipeline" in fragment(admin, acme, "customers/new", MARCH + "&pipeline=1")
+    assert "Not narrowed by" not in fragment(admin, acme, "sales/funnel", MARCH + "&pipeline=1")
     fragment_refused = admin.get(f"/{acme.slug}/reports/customers/new?preset=custom&start=x", headers=HX)
     assert fragment_refused.status_code == 422 and "Enter a valid date." in fragment_refused.text
 
