@@ -40,7 +40,9 @@ def sales(make_tenant, make_customer, in_tenant):
 
 def funnel_step(page, step: int, steps: int) -> tuple[float, float]:
     """The middle of a funnel step (the chart draws the steps top to bottom in equal bands)."""
-    box = page.locator("#report-sales_funnel .chart").bounding_box()
+    chart = page.locator("#report-sales_funnel .chart")
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
     band = (box["height"] - 16) / steps
     return box["x"] + box["width"] / 2, box["y"] + 8 + band * (step + 0.5)
 
@@ -75,6 +77,12 @@ def test_clicking_a_funnel_step_opens_the_deals_it_counts(page, sales, login, sh
     expect(funnel.locator("tbody tr").nth(1).locator("td").first).to_have_text("2")
     assert page.evaluate(NO_OVERFLOW)
     shot(page, "reports-desktop")
+    with page.expect_download() as saved:
+        funnel.get_by_role("button", name="Download chart image").click()
+    assert saved.value.suggested_filename == "sales_funnel.png"
+    with page.expect_download() as exported:
+        funnel.get_by_role("link", name="XLSX").click()
+    assert exported.value.suggested_filename.endswith(".xlsx")
     x, y = funnel_step(page, 1, 5)  # Lead, Qualified, Proposal, Negotiation, Won
     page.mouse.click(x, y)
     expect(page).to_have_url(re.compile(r"/deals/list\?.*reached="))
