@@ -305,3 +305,28 @@ def test_a_manager_counts_the_team_and_nobody_without_reports(world, acme, peopl
     assert client_as(support).get(f"/{acme.slug}/reports/").status_code == 403
     mia = rows_of(fragment(client_as(people["manager"].account_id), acme, "customers/by-level"))
     assert mia["Level A"][0][0] == "4"  # c1, c3, c4 and c6: Rui's and Ren's; c5 is West's
+
+
+def test_presets_and_weeks_follow_the_workspace(acme, admin, in_tenant, make_customer):
+    from datetime import date
+
+    from crm.customers.models import Customer
+    from crm.reports.periods import Period, preset_period
+    from crm.settings import put_setting
+
+    def check():
+        put_setting("week_start", "sunday")
+        thursday = date(2026, 3, 12)
+        assert preset_period("week", thursday) == Period(date(2026, 3, 8), thursday)
+        assert preset_period("quarter", thursday) == Period(date(2026, 1, 1), thursday)
+        assert preset_period("7d", thursday) == Period(date(2026, 3, 6), thursday)
+        assert Period(date(2026, 3, 1), date(2026, 3, 31)).previous() == Period(date(2026, 1, 29), date(2026, 2, 28))
+        weeks = Period(date(2026, 3, 1), date(2026, 4, 30)).buckets()
+        assert weeks[0].key == date(2026, 3, 1) and weeks[1].key == date(2026, 3, 8) and weeks[-1].end == date(
+            2026, 4, 30)
+        customer = db.session.get(Customer, make_customer(acme, name="Sunday Sam"))
+        customer.created_at = shanghai(8, 0, 10)  # ten past midnight, Sunday 8 March, Shanghai
+
+    in_tenant(acme, check)
+    weeks = rows_of(fragment(admin, acme, "customers/new", "preset=custom&start=2026-03-01&end=2026-04-30"))
+    assert weeks["Mar 8"][0][0] == "1" and weeks["Mar 1"][0][0] == "0"
