@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
     from crm.profile.views import bp as profile
+    from crm.reports.views import bp as reports
     from crm.security.views import bp as csp
     from crm.tags.views import bp as tags
     from crm.targets.views import bp as targets
@@ -111,7 +112,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
-                      targets):
+                      targets, reports):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

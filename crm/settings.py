@@ -1,6 +1,7 @@
 """The tenant's settings rows (`settings`: key -> JSON), read and written by the features that own a key, and
 the workspace-wide ones every feature reads: currency, time zone, phone region, language, week start (set on
 Settings > Workspace, crm/workspace_settings)."""
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g
@@ -75,3 +76,8 @@ def workspace_zone() -> ZoneInfo:
         return ZoneInfo(time_zone_name())
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(DEFAULT_SETTINGS["timezone"])
+
+
+def day_start(day: date) -> datetime:
+    """The instant (UTC) the workspace's local `day` begins: where a filter or report on local days cuts."""
+    return datetime.combine(day, time(), workspace_zone()).astimezone(timezone.utc)

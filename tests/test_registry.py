@@ -30,7 +30,7 @@ def test_menu_entries_respect_permissions(acme, add_member, client_as):
     agent_account, _agent = add_member(acme, role="support_agent", name="Sue Agent")
     admin = menu(client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/").text)
     agent = menu(client_as(agent_account).get(f"/{acme.slug}/customers/").text)
-    assert admin == ["Home", "My day", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Tickets", "Targets",
+    assert admin == ["Home", "My day", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Reports", "Tickets", "Targets",
                      "Products", "Tags", "Settings"]
     assert agent == ["Home", "My day", "*Customers", "Orders", "Pool", "Tickets", "Tags"]
 
@@ -38,6 +38,7 @@ def test_menu_entries_respect_permissions(acme, add_member, client_as):
 @pytest.mark.parametrize("path, current", [
     ("pool/", "Pool"), ("pool/rules", "Settings"), ("deals/", "Deals"), ("deals/pipelines", "Settings"),
     ("activities/", "My day"), ("activities/rules", "Settings"), ("settings/audit/", "Settings"), ("", "Home"),
+    ("reports/?pack=sales", "Reports"),
 ])
 def test_one_menu_entry_stands_for_the_page(acme, client_as, path, current):
     page = client_as(acme.admin_account_id).get(f"/{acme.slug}/{path}").text

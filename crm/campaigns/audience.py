@@ -18,7 +18,7 @@ from crm.members.models import Member
 
 # The customer list's filter arguments a campaign keeps (search, sort and paging are left out; custom field
 # filters are the cf_* arguments).
-AUDIENCE_KEYS = ("q", "tag", "tag_mode", "level", "stage", "owner")
+AUDIENCE_KEYS = ("q", "tag", "tag_mode", "level", "stage", "owner", *customers.NARROWING)
 
 
 def audience_args(args) -> dict[str, list[str]]:
@@ -87,4 +87,6 @@ def describe_audience(audience: dict) -> list[str]:
         parts.append(_("Owner: %(name)s", name=owner.name if owner else "?"))
     if query.custom:
         parts.append(_("%(n)d custom field filters", n=len(query.custom)))
+    if query.narrowing():
+        parts.append(_("Narrowed by a report."))
     return parts

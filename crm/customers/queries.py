@@ -1,7 +1,7 @@
 """Customer queries: the list's search, filters and keyset pages, counts, one customer, possible duplicates."""
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import phonenumbers
 from sqlalchemy import func, or_, select
@@ -11,14 +11,15 @@ from crm import listing, validation
 from crm.customers.models import LEVELS, STAGES, Customer
 from crm.customers.sensitive import sensitive_matches
 from crm.errors import NotFound
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.fields import filters
 from crm.members.access import scoped
 from crm.members.models import Member
-from crm.settings import phone_region
+from crm.settings import day_start, phone_region
 from crm.validation import record_id
 
 PAGE_SIZE = 25
+NARROWING = ("source", "team", "quiet", "created_from", "created_to")  # see CustomerQuery.narrowing()
 SORTS = {
     "newest": (listing.Key(Customer.id, descending=True),),
     "oldest": (listing.Key(Customer.id),),
@@ -52,6 +53,12 @@ class CustomerQuery:
     after: str = ""
     custom: dict = field(default_factory=dict)  # custom field filters, from crm.fields.filters.filter_args()
     custom_args: dict = field(default_factory=dict)  # their query-string arguments, for links
+    # Narrowed from a report (crm/reports): the filter form keeps them as hidden fields.
+    source: str = ""
+    team: int | None = None  # the owner is a member of this team
+    created_from: date | None = None  # local days of the workspace
+    created_to: date | None = None
+    quiet: int | None = None  # no follow-up done in this many days (or never)
 
     def __post_init__(self):
         self.q = validation.clipped(self.q, 100)  # the choosers of other features make queries too
@@ -70,19 +77,37 @@ class CustomerQuery:
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
             after=args.get("after", ""),
             custom_args={k: args.getlist(k)[:20] for k in args if k.startswith("cf_")},
+            source=validation.clipped(args.get("source"), 60),
+            team=record_id(args.get("team")),
+            created_from=_day(args, "created_from"),
+            created_to=_day(args, "created_to"),
+            quiet=validation.or_none(validation.whole_number, args.get("quiet"), "quiet", 1, 3650),
         )
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this list with `changes`."""
         values = {"q": self.q, "tag": self.tags, "tag_mode": self.tag_mode if self.tags else "",
                   "level": self.level, "stage": self.stage, "owner": self.owner,
-                  "sort": self.sort if self.sort != "newest" else "", "after": "", **self.custom_args}
+                  "sort": self.sort if self.sort != "newest" else "", "after": "", **self.custom_args,
+                  **self.narrowing()}
         values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    def narrowing(self) -> dict:
+        """The filters a report's link may add that the filter form has no control for."""
+        values = {"source": self.source, "team": self.team, "quiet": self.quiet,
+                  "created_from": self.created_from.isoformat() if self.created_from else "",
+                  "created_to": self.created_to.isoformat() if self.created_to else ""}
         return {k: v for k, v in values.items() if v}
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.tags or self.level or self.stage or self.owner or self.custom)
+        return bool(self.q or self.tags or self.level or self.stage or self.owner or self.custom or self.narrowing())
+
+
+def _day(args, name: str) -> date | None:
+    """A local day from the query string; the day after it must still be a date."""
+    return validation.or_none(validation.day, args.get(name), name, validation.EARLIEST, date(9998, 12, 31))
 
 
 def visible(viewer: Member, action: str = "view"):
@@ -120,7 +145,26 @@ def filtered(stmt, viewer: Member, query: CustomerQuery):
         stmt = stmt.where(Customer.owner_id == int(query.owner))
     if query.custom:
         stmt = stmt.where(*filters.conditions(query.custom, Customer.custom))
+    return _narrowed(stmt, query)
+
+
+def _narrowed(stmt, query: CustomerQuery):
+    if query.source:
+        stmt = stmt.where(Customer.source == query.source)
+    if query.team:
+        stmt = stmt.where(Customer.owner_id.in_(select(Member.id).where(Member.team_id == query.team)))
+    if query.created_from:
+        stmt = stmt.where(Customer.created_at >= day_start(query.created_from))
+    if query.created_to:
+        stmt = stmt.where(Customer.created_at < day_start(query.created_to + timedelta(days=1)))
+    if query.quiet:
+        stmt = stmt.where(quiet_for(query.quiet))
     return stmt
+
+
+def quiet_for(days: int):
+    """No follow-up done in the last `days` days, or never."""
+    return or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < utcnow() - timedelta(days=days))
 
 
 def _tag_condition(tag_ids: list[int], mode: str):

@@ -1,17 +1,18 @@
 """Deal queries: the board's columns with their totals, the list, a deal and its stage history."""
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, true
+from sqlalchemy import case, exists, func, select, true
 from sqlalchemy.orm import aliased, joinedload, load_only
 
 from crm import listing, validation
-from crm.customers.models import Customer
+from crm.customers.models import LEVELS, Customer
 from crm.errors import NotFound
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import scoped
 from crm.members.models import Member
+from crm.settings import day_start
 from crm.deals.models import KINDS, Deal, DealStageChange, Pipeline, Stage
 from crm.deals.stages import board_pipeline, get_pipeline, pipelines, stages
 from crm.validation import record_id
@@ -33,6 +34,18 @@ class DealQuery:
     status: str = ""  # list only: open, won, lost
     sort: str = "newest"  # list only
     after: str = ""
+    # Narrowed from a report (crm/reports): the filter form keeps them as hidden fields.
+    team: int | None = None  # the owner is a member of this team
+    level: str = ""  # the customer's level
+    source: str = ""  # the deal's source
+    created_from: date | None = None  # local days of the workspace
+    created_to: date | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
+    stage: int | None = None  # in this stage now
+    reached: int | None = None  # reached this stage, or a later one of its funnel (see reached_stage)
+    stalled: int | None = None  # no stage change in this many days
+    reason: str = ""  # lost for this reason
 
     @classmethod
     def from_args(cls, args) -> "DealQuery":
@@ -46,6 +59,14 @@ class DealQuery:
             status=args.get("status", "") if args.get("status") in KINDS else "",
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
             after=str(args.get("after", "")),
+            team=record_id(args.get("team")),
+            level=args.get("level", "") if args.get("level") in LEVELS else "",
+            source=validation.clipped(args.get("source"), 60),
+            created_from=_day(args, "created_from"), created_to=_day(args, "created_to"),
+            closed_from=_day(args, "closed_from"), closed_to=_day(args, "closed_to"),
+            stage=record_id(args.get("stage")), reached=record_id(args.get("reached")),
+            stalled=validation.or_none(validation.whole_number, args.get("stalled"), "stalled", 1, 3650),
+            reason=validation.clipped(args.get("reason"), 250),
         )
 
     def args(self, **changes) -> dict:
@@ -53,13 +74,26 @@ class DealQuery:
         values = {"pipeline_id": self.pipeline_id, "owner": self.owner, "tag": self.tag,
                   "close_from": self.close_from.isoformat() if self.close_from else "",
                   "close_to": self.close_to.isoformat() if self.close_to else "", "status": self.status,
-                  "sort": self.sort if self.sort != "newest" else "", "after": ""}
+                  "sort": self.sort if self.sort != "newest" else "", "after": "", **self.narrowing()}
         values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    def narrowing(self) -> dict:
+        """The filters a report's link may add that the filter form has no control for."""
+        days = {name: getattr(self, name).isoformat() for name in ("created_from", "created_to", "closed_from",
+                                                                    "closed_to") if getattr(self, name)}
+        values = {"team": self.team, "level": self.level, "source": self.source, "stage": self.stage,
+                  "reached": self.reached, "stalled": self.stalled, "reason": self.reason, **days}
         return {k: v for k, v in values.items() if v}
 
     @property
     def filtered(self) -> bool:
-        return bool(self.owner or self.tag or self.close_from or self.close_to or self.status)
+        return bool(self.owner or self.tag or self.close_from or self.close_to or self.status or self.narrowing())
+
+
+def _day(args, name: str) -> date | None:
+    """A local day from the query string; the day after it must still be a date."""
+    return validation.or_none(validation.day, args.get(name), name, EARLIEST, LATEST)
 
 
 def visible(viewer: Member, action: str = "view"):
@@ -67,7 +101,7 @@ def visible(viewer: Member, action: str = "view"):
     return scoped(select(Deal), viewer, "deals", action, Deal)
 
 
-def _filtered(stmt, viewer: Member, query: DealQuery):
+def filtered(stmt, viewer: Member, query: DealQuery):
     if query.owner == "me":
         stmt = stmt.where(Deal.owner_id == viewer.id)
     elif query.owner:
@@ -80,7 +114,48 @@ def _filtered(stmt, viewer: Member, query: DealQuery):
         stmt = stmt.where(Deal.expected_close <= query.close_to)
     if query.status:
         stmt = stmt.where(Deal.status == query.status)
+    return _narrowed(stmt, query)
+
+
+def _narrowed(stmt, query: DealQuery):
+    if query.team:
+        stmt = stmt.where(Deal.owner_id.in_(select(Member.id).where(Member.team_id == query.team)))
+    if query.level:
+        stmt = stmt.where(Deal.customer_id.in_(select(Customer.id).where(Customer.level == query.level)))
+    if query.source:
+        stmt = stmt.where(Deal.source == query.source)
+    for column, start, end in ((Deal.created_at, query.created_from, query.created_to),
+                               (Deal.closed_at, query.closed_from, query.closed_to)):
+        if start:
+            stmt = stmt.where(column >= day_start(start))
+        if end:
+            stmt = stmt.where(column < day_start(end + timedelta(days=1)))
+    if query.stage:
+        stmt = stmt.where(Deal.stage_id == query.stage)
+    if query.reached:
+        stmt = stmt.where(reached_stage(query.reached))
+    if query.stalled:
+        stmt = stmt.where(~exists().where(DealStageChange.deal_id == Deal.id,
+                                          DealStageChange.at >= utcnow() - timedelta(days=query.stalled)))
+    if query.reason:
+        stmt = stmt.where(func.trim(Deal.lost_reason) == query.reason)
     return stmt
+
+
+def funnel_rank(stage):
+    """A stage's place in its pipeline's funnel: open stages by position, then won stages (lost ones are off it)."""
+    return case((stage.kind == "won", 100000 + stage.position), else_=stage.position)
+
+
+def reached_stage(stage_id: int):
+    """The deal entered this stage, or an active open or won stage after it in the funnel, at some time (from the
+    stage history): a deal that moved on has passed through the steps before."""
+    target = aliased(Stage)
+    step = aliased(Stage)
+    aim = select(target.pipeline_id, funnel_rank(target).label("rank")).where(target.id == stage_id).subquery()
+    return exists().where(DealStageChange.deal_id == Deal.id, step.id == DealStageChange.to_stage_id,
+                          step.active, step.kind.in_(("open", "won")), step.pipeline_id == aim.c.pipeline_id,
+                          funnel_rank(step) >= aim.c.rank)
 
 
 def _card_options():
@@ -108,7 +183,7 @@ def board(viewer: Member, pipeline: Pipeline, query: DealQuery) -> list[Column]:
     columns = {stage.id: Column(stage) for stage in stages(pipeline.id)}
     _add_totals(viewer, query, columns)
     column_stages = select(Stage.id, Stage.kind).where(Stage.id.in_(list(columns))).subquery()
-    top = (_filtered(visible(viewer), viewer, query)
+    top = (filtered(visible(viewer), viewer, query)
            .where(Deal.pipeline_id == pipeline.id, Deal.stage_id == column_stages.c.id,
                   Deal.status == column_stages.c.kind)
            .with_only_columns(Deal.id).order_by(Deal.id.desc()).limit(PAGE_SIZE + 1).lateral())
@@ -125,7 +200,7 @@ def board(viewer: Member, pipeline: Pipeline, query: DealQuery) -> list[Column]:
 def _add_totals(viewer: Member, query: DealQuery, columns: dict[int, Column]) -> None:
     """Count, total and weighted total (amount x probability) per column and currency, summed in SQL."""
     weighted = func.round(func.sum(Deal.amount * Deal.probability) / 100, 2)
-    stmt = (_filtered(visible(viewer), viewer, query).where(Deal.stage_id.in_(list(columns)))
+    stmt = (filtered(visible(viewer), viewer, query).where(Deal.stage_id.in_(list(columns)))
             .with_only_columns(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount), weighted)
             .group_by(Deal.stage_id, Deal.currency).order_by(Deal.stage_id, func.count().desc()))
     for stage_id, currency, count, total, weight in db.session.execute(stmt):
@@ -138,7 +213,7 @@ def column(viewer: Member, stage: Stage, query: DealQuery, after: str = "") -> C
     """One column: its totals and the cards after the cursor (or the first ones)."""
     result = Column(stage)
     _add_totals(viewer, query, {stage.id: result})
-    stmt = (_filtered(visible(viewer), viewer, query)
+    stmt = (filtered(visible(viewer), viewer, query)
             .where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id, Deal.status == stage.kind))
     result.cards, result.more = listing.page(stmt.options(*_card_options()), SORTS["newest"], after, PAGE_SIZE)
     return result
@@ -155,7 +230,7 @@ SORTS = {
 
 def list_deals(viewer: Member, query: DealQuery, limit: int = LIST_SIZE) -> tuple[list[Deal], str]:
     """One page of the deal list and the cursor of the next page ('' on the last one)."""
-    stmt = _filtered(visible(viewer), viewer, query)
+    stmt = filtered(visible(viewer), viewer, query)
     if query.pipeline_id:
         stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
     stmt = stmt.options(*_card_options(), joinedload(Deal.stage), joinedload(Deal.pipeline))

@@ -137,7 +137,7 @@ def _recycle(customer: Customer, rule: RecycleRule) -> None:
     customer.pool_reason = rule.name
     record("update", "customer", customer.id, summary=customer.name,
            changes={"owner_id": [previous, None], "pool_reason": [None, rule.name]})
-    timeline.log("pool_recycled", customer_id=customer.id, rule=rule.name)
+    timeline.log("pool_recycled", customer_id=customer.id, rule=rule.name, owner_id=previous)
     db.session.flush()  # later rules' queries no longer see it as owned
 
 

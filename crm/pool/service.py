@@ -138,7 +138,8 @@ def _give(customer: Customer, member: Member, kind: str) -> None:
     """Make `member` the owner of a pool customer (the owner-change listener restarts the recycle clock)."""
     customer.owner_id, customer.updated_at = member.id, utcnow()
     record("update", "customer", customer.id, summary=customer.name, changes={"owner_id": [None, member.id]})
-    timeline.log(kind, customer_id=customer.id, member=member.name)
+    # owner_id: whose customer it became (or was, when it returns): the reports count pool moves in their scope.
+    timeline.log(kind, customer_id=customer.id, member=member.name, owner_id=member.id)
 
 
 def claim(viewer: Member, ids) -> list[Customer]:
@@ -206,5 +207,5 @@ def release(viewer: Member, customer: Customer, reason) -> Customer:
     customer.pool_reason = reason
     record("update", "customer", customer.id, summary=customer.name,
            changes={"owner_id": [previous, None], "pool_reason": [None, reason]})
-    timeline.log("pool_released", customer_id=customer.id, reason=reason)
+    timeline.log("pool_released", customer_id=customer.id, reason=reason, owner_id=previous)
     return customer

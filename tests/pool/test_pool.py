@@ -70,7 +70,7 @@ def test_claim_within_the_limit_and_refused_over_it(acme, people, pooled, owned,
     assert "You claimed 1 customer." in claimed.text
     row = customer_row(first)
     assert row.owner_id == people["rep"].member_id and row.owned_since is not None and row.pooled_at is None
-    assert events(first)[-1] == ("pool_claimed", {"member": "Rui Rep"})
+    assert events(first)[-1] == ("pool_claimed", {"member": "Rui Rep", "owner_id": people["rep"].member_id})
     assert "First" in rep.get(f"/{acme.slug}/customers/").text
     full = rep.post(f"/{acme.slug}/pool/{second}/claim", follow_redirects=True)
     assert "so you can claim 0 more" in full.text and customer_row(second).owner_id is None
@@ -102,7 +102,7 @@ def test_manager_assigns_within_reach_and_the_assignees_limit(acme, people, pool
                         follow_redirects=True)
     assert "1 customer assigned to Rui Rep." in done.text
     assert customer_row(one).owner_id == people["rep"].member_id
-    assert events(one)[-1] == ("pool_assigned", {"member": "Rui Rep"})
+    assert events(one)[-1] == ("pool_assigned", {"member": "Rui Rep", "owner_id": people["rep"].member_id})
     outside = manager.post(f"/{acme.slug}/pool/assign", data={"ids": [two], "member_id": people["west"].member_id},
                            follow_redirects=True)
     assert "Choose an active member of your team." in outside.text and customer_row(two).owner_id is None
@@ -142,7 +142,7 @@ def test_release_needs_a_reason_and_goes_on_the_timeline(acme, people, owned, cl
     row = customer_row(customer)
     assert row.owner_id is None and row.pool_reason == "Moved abroad" and row.pooled_at is not None
     assert row.owned_since is None
-    assert events(customer)[-1] == ("pool_released", {"reason": "Moved abroad"})
+    assert events(customer)[-1] == ("pool_released", {"reason": "Moved abroad", "owner_id": people["rep"].member_id})
     again = rep.post(f"/{acme.slug}/pool/release/{customer}", data={"reason": "Twice"})
     assert again.status_code == 404  # out of the rep's reach now
 

@@ -93,7 +93,7 @@ def test_no_follow_up_warns_once_then_returns_the_customer(app, acme, people, ow
     assert run() == {"recycled": 1, "warned": 0, "emails": 0}
     row = customer_row(quiet)
     assert row.owner_id is None and row.pool_reason == "Quiet 10 days" and row.pooled_at is not None
-    assert events(quiet)[-1] == ("pool_recycled", {"rule": "Quiet 10 days"})
+    assert events(quiet)[-1] == ("pool_recycled", {"rule": "Quiet 10 days", "owner_id": rep})
     assert customer_row(almost).owner_id == rep and customer_row(fresh).owner_id == rep
     assert run() == {"recycled": 0, "warned": 0, "emails": 0}
     assert [kind for kind, _payload in events(quiet)].count("pool_recycled") == 1
