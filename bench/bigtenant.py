@@ -679,8 +679,8 @@ class _Filler:
     # ------------------------------------------------------------ follow-ups
 
     def follow_ups(self) -> int:
-        """Plans done (55 %), interactions logged (42 %) and open plans (3 %: overdue up to three weeks, or due
-        in the next two); a fifth are about a deal (and its customer), the rest about a customer."""
+        """Plans done (55 %), interactions logged (43.5 %) and open plans (1.5 %: overdue by up to ten days, or
+        due in the next two weeks); a fifth are about a deal (and its customer), the rest about a customer."""
         h, s, n = self.h.of(5), self.s, self.n["follow_ups"]
         i = "g.i"
         t = growth_time(h, i, n, 1, self.start, self.now)
@@ -712,12 +712,12 @@ class _Filler:
                   END AS created
                 FROM (
                   SELECT {i} AS i, {t} AS t,
-                    CASE WHEN {h.u(i, 4)} < 0.03 THEN 'open' WHEN {h.u(i, 4)} < 0.58 THEN 'done' ELSE 'logged' END
+                    CASE WHEN {h.u(i, 4)} < 0.015 THEN 'open' WHEN {h.u(i, 4)} < 0.565 THEN 'done' ELSE 'logged' END
                       AS kind,
                     {h.u(i, 5)} < 0.2 AS on_deal, {h.weighted(i, 6, METHODS)} AS method,
                     {h.item(i, 7, SUMMARIES)} AS summary, {h.item(i, 8, OUTCOMES)} AS outcome,
                     {h.u(i, 9)} AS u_due, {h.u(i, 10)} AS u_open,
-                    {now} + (35 * {h.u(i, 9)} - 21) * interval '1 day' AS due_open,
+                    {now} + (24 * {h.u(i, 9)} - 10) * interval '1 day' AS due_open,
                     (3 * {h.u(i, 11)} - 1) * interval '1 day' AS shift,
                     CASE WHEN {h.u(i, 12)} < 0.6 THEN 15 WHEN {h.u(i, 12)} < 0.8 THEN 60 END AS remind
                   FROM generate_series(1, {n}) AS g(i)
