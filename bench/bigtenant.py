@@ -257,9 +257,8 @@ def _sign_up(slug: str, sizes: dict) -> BigTenant:
         members = []
         for i, ((kind, name), account) in enumerate(zip(people, accounts)):
             team = teams[i] if kind == "manager" else teams[(i - len(MANAGERS)) % len(teams)]
-            members.append(Member(account_id=account.id, role_id=roles["sales_manager" if kind == "manager" else
-                                                                        "sales_rep"],
-                                  team_id=team.id, name=name, email=account.email))
+            role = roles["sales_manager" if kind == "manager" else "sales_rep"]
+            members.append(Member(account_id=account.id, role_id=role, team_id=team.id, name=name, email=account.email))
         db.session.add_all(members)
         db.session.flush()
         for team, manager in zip(teams, members):
@@ -291,7 +290,7 @@ class _Filler:
         rows = run()
         took = time.perf_counter() - started
         self.big.seconds[name] = took
-        self.log(f"{name}: {rows:,} rows in {took:.1f} s" if isinstance(rows, int) else f"{name}: {took:.1f} s")
+        self.log(f"{name}: {rows:,} rows in {took:.1f} s")
 
     def fill(self) -> None:
         self.sql("SET LOCAL statement_timeout = 0; SET LOCAL maintenance_work_mem = '256MB';"
@@ -300,8 +299,8 @@ class _Filler:
         indexes = self.drop_indexes()
         self.step("customers", self.customers)
         self.step("customer tags", self.customer_tags)
-        self.step("deals and stage history", self.deals)
-        self.step("orders, lines", self.orders)
+        self.step("deals, their stage history", self.deals)  # rows: of the history
+        self.step("orders, their lines", self.orders)  # rows: lines
         self.step("order status history", self.order_history)
         self.step("follow-ups", self.follow_ups)
         self.step("customers' last contact", self.last_contact)
