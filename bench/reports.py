@@ -1,0 +1,457 @@
+"""Benchmark of the pages a manager opens the CRM for, on one big tenant, as an admin, a manager and a rep.
+
+    .venv/bin/python bench/reports.py            # the issue's tenant (100,000 customers ...), 50 runs per page
+    .venv/bin/python bench/reports.py --small    # a tenth of the data, 20 runs: about a minute
+
+Servers, helpers and conventions are bench/run.py's: embedded PostgreSQL + Valkey in a temporary folder, or the
+servers named by DATABASE_URL and REDIS_URL when both are set (database `crm_bench`, dropped at the end); a
+statement timeout on the bench database and a time budget per page. Prints a table and writes
+bench/results/reports.json.
+
+Data: bench/bigtenant.py `seed_big_tenant` (100,000 customers, 50,000 deals with stage history, 100,000
+orders with 250,000 lines, 200,000 follow-ups, 20,000 tickets over three years; 20 members in 3 teams), made
+through the normal sign-up and filled in SQL; how long that took is printed and kept in the JSON.
+
+Each page of ROUTES is requested through Flask's test client signed in as the workspace's admin (scope all),
+the first team's manager (the Sales manager role: their team) and a rep of that team (own records): `warmup`
+untimed requests, then `runs` timed ones. After each request the page's floor runs once on a raw psycopg
+connection (acting as the tenant's role, as the app does): the SQL of the page's main work, written by hand,
+with the same scope, so that both see the same server state. A page slower than SLOW_MS at p95 gets its
+slowest statement explained (EXPLAIN ANALYZE, with the real parameters) in the output.
+
+To measure another page, add a Route to ROUTES: its path under /<slug>/ (may use the parameters below), a marker
+its answer must contain, its floor (a function of the schema and the viewer giving SQL statements) and, for a
+fragment, headers=HX. The floors' %(name)s parameters: slug, pipeline_id (Sales), now (UTC), tz (the workspace's
+time zone), week_end (My day's horizon), team_id (the manager's team), me (the viewer's member id) and reach
+(the owners the viewer's role reaches; use `viewer.owns(column)`, which is "true" for an admin).
+"""
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bigtenant import FULL, SMALL, problems, seed_big_tenant  # noqa: E402
+from bench.run import (  # noqa: E402
+    RESULTS,
+    STATEMENT_TIMEOUT,
+    Budget,
+    StatementCounter,
+    fmt,
+    logged_in_client,
+    machine,
+    no_nan,
+    percentile,
+    plain_url,
+    services,
+    summary,
+)
+
+OUTPUT = RESULTS / "reports.json"
+RUNS = {"full": {"runs": 50, "warmup": 5, "budget_s": 60}, "small": {"runs": 20, "warmup": 3, "budget_s": 20}}
+SLOW_MS = 1000.0  # a page this slow at p95 gets its slowest statement explained (--explain-over changes it)
+VIEWERS = ("admin", "manager", "rep")
+HX = {"HX-Request": "true"}  # the headers of a fragment htmx loads (report fragments are loaded lazily)
+# The issue's targets (p95, ms): the home workbench for everyone; report fragments by the viewer's scope.
+HOME_TARGETS = {"admin": 100.0, "manager": 100.0, "rep": 100.0}
+REPORT_TARGETS = {"admin": 150.0, "manager": 150.0, "rep": 50.0}
+
+
+# ---------------------------------------------------------------- who looks
+
+@dataclass
+class Viewer:
+    """A signed-in member and the owners whose records its role reaches (None: everyone's)."""
+
+    kind: str
+    account_id: int
+    member_id: int
+    reach: list[int] | None
+
+    def owns(self, column: str) -> str:
+        """The scope as SQL on an owner column, for floors; its parameters are in `params`."""
+        if self.reach is None:
+            return "true"
+        return f"{column} = ANY(%(reach)s)"
+
+
+# ---------------------------------------------------------------- what is measured
+
+@dataclass
+class Route:
+    """A page to time: GET /<slug>/<path> (formatted with the bench's `params`), the bytes every good answer
+    holds, and its floor: `floor(schema, viewer)` gives the SQL statements of the page's main work."""
+
+    name: str
+    path: str
+    marker: bytes
+    floor: Callable[[str, Viewer], list[str]]
+    headers: dict = field(default_factory=dict)
+    targets: dict = field(default_factory=dict)  # viewer kind -> p95 ms
+    viewers: tuple = VIEWERS
+
+
+def home_floor(s: str, v: Viewer) -> list[str]:
+    """workspace.index: customers by lifecycle stage, the 5 newest, the viewer's open follow-ups."""
+    return [f"SELECT stage, count(*) FROM {s}.customers WHERE deleted_at IS NULL AND {v.owns('owner_id')}"
+            " GROUP BY stage",
+            f"SELECT c.id, c.name, c.company, c.created_at FROM {s}.customers c WHERE c.deleted_at IS NULL"
+            f" AND {v.owns('c.owner_id')} ORDER BY c.id DESC LIMIT 6",
+            MY_DAY.format(s=s)]
+
+
+def customers_floor(s: str, v: Viewer) -> list[str]:
+    """customers.index: the first page (owner's name) and the count of the viewer's live customers."""
+    return [f"SELECT c.id, c.name, c.phone, c.company, c.level, c.stage, c.tag_ids, c.custom, m.name"
+            f" FROM {s}.customers c LEFT JOIN {s}.members m ON m.id = c.owner_id"
+            f" WHERE c.deleted_at IS NULL AND {v.owns('c.owner_id')} ORDER BY c.id DESC LIMIT 26",
+            f"SELECT count(*) FROM {s}.customers WHERE deleted_at IS NULL AND {v.owns('owner_id')}"]
+
+
+def board_floor(s: str, v: Viewer) -> list[str]:
+    """deals.index: count, total and weighted total per stage and currency; the newest 31 cards per stage."""
+    return [f"SELECT stage_id, currency, count(*), sum(amount), round(sum(amount * probability) / 100, 2)"
+            f" FROM {s}.deals WHERE pipeline_id = %(pipeline_id)s AND {v.owns('owner_id')}"
+            " GROUP BY stage_id, currency",
+            f"SELECT d.id, d.title, d.amount, d.currency, d.expected_close, c.name"
+            f" FROM {s}.stages st CROSS JOIN LATERAL (SELECT id FROM {s}.deals"
+            f"   WHERE pipeline_id = st.pipeline_id AND stage_id = st.id AND status = st.kind"
+            f"   AND {v.owns('owner_id')} ORDER BY id DESC LIMIT 31) top"
+            f" JOIN {s}.deals d ON d.id = top.id JOIN {s}.customers c ON c.id = d.customer_id"
+            " WHERE st.pipeline_id = %(pipeline_id)s AND st.active ORDER BY d.id DESC"]
+
+
+def orders_floor(s: str, v: Viewer) -> list[str]:
+    """orders.index: the first page, newest first, with the customer's and owner's names."""
+    return [f"SELECT o.id, o.number, o.status, o.total, o.currency, o.created_at, c.name, m.name"
+            f" FROM {s}.orders o JOIN {s}.customers c ON c.id = o.customer_id JOIN {s}.members m ON m.id = o.owner_id"
+            f" WHERE {v.owns('o.owner_id')} ORDER BY o.id DESC LIMIT 26"]
+
+
+# My day is the viewer's own whatever the role: overdue, today and the next seven days, with the customers' names.
+MY_DAY = ("SELECT a.id, a.method, a.summary, a.due_at, c.name FROM {s}.activities a"
+          " LEFT JOIN {s}.customers c ON c.id = a.customer_id"
+          " WHERE a.owner_id = %(me)s AND a.done_at IS NULL AND a.due_at < %(week_end)s"
+          " ORDER BY a.due_at, a.id LIMIT 500")
+
+
+def my_day_floor(s: str, v: Viewer) -> list[str]:
+    return [MY_DAY.format(s=s)]
+
+
+ROUTES = [
+    Route("home (workspace.index)", "", b'class="stats"', home_floor, targets=HOME_TARGETS),
+    Route("customer list", "customers/", b'id="results"', customers_floor),
+    Route("deal board (Sales pipeline)", "deals/?pipeline={pipeline_id}", b'id="board"', board_floor),
+    Route("order list", "orders/", b'id="results"', orders_floor),
+    Route("My day", "activities/", b'id="day-overdue"', my_day_floor),
+]
+
+
+# ---------------------------------------------------------------- timing
+
+def time_route(route: Route, client, floor_connection, viewer: Viewer, schema: str, params: dict, counter,
+               runs: int, warmup: int, budget_seconds: float) -> dict:
+    """`warmup` untimed requests, then `runs` timed ones, each followed by the floor's statements."""
+    url = f"/{params['slug']}/" + route.path.format(**params)
+    statements = route.floor(f'"{schema}"', viewer)
+    values = {**params, "me": viewer.member_id, "reach": viewer.reach}
+    for i in range(warmup):
+        response = client.get(url, headers=route.headers)
+        if i == 0 and (response.status_code != 200 or route.marker not in response.data):
+            raise AssertionError(f"{route.name} as {viewer.kind}: HTTP {response.status_code}, "
+                                 f"{len(response.data)} bytes: {response.data[:300]!r}")
+        run_floor(floor_connection, statements, values)
+    times, sql_ms, floor_ms, counts, per_statement, errors, rows = [], [], [], [], {}, 0, []
+    budget = Budget(budget_seconds)
+    gc.collect()
+    for _ in range(runs):
+        if budget.expired():
+            break
+        with counter.counting(keep=True):
+            started = time.perf_counter_ns()
+            response = client.get(url, headers=route.headers)
+            elapsed = (time.perf_counter_ns() - started) / 1e6
+        errors += response.status_code != 200
+        times.append(elapsed)
+        sql_ms.append(counter.seconds * 1000)
+        counts.append(counter.count)
+        for statement, took in zip(counter.statements, counter.durations):
+            per_statement.setdefault(" ".join(statement.split()), []).append(took)
+        started = time.perf_counter_ns()
+        rows = run_floor(floor_connection, statements, values)
+        floor_ms.append((time.perf_counter_ns() - started) / 1e6)
+    slowest = sorted(((percentile(v, 50), percentile(v, 95), k) for k, v in per_statement.items()), reverse=True)
+    return {"url": url, "app": summary(times, budget.hit), "sql_ms": summary(sql_ms, budget.hit),
+            "floor": summary(floor_ms, budget.hit), "floor_rows": rows, "errors": errors,
+            "statements_per_request": max(counts, default=0),
+            "slowest_statements": [{"median": m, "p95": p, "sql": sql} for m, p, sql in slowest[:5]],
+            "floor_sql": statements}
+
+
+def run_floor(connection, statements: list[str], values: dict) -> list[int]:
+    """Run the floor's statements in one transaction; the number of rows each gave."""
+    rows = [len(connection.execute(statement, values).fetchall()) for statement in statements]
+    connection.commit()
+    return rows
+
+
+def floor_connection(raw_url: str, schema: str):
+    """A psycopg connection that acts as the tenant's role, as the app's tenant transactions do."""
+    import psycopg
+
+    from tenants import roles
+
+    connection = psycopg.connect(raw_url)
+    database = connection.execute("SELECT current_database()").fetchone()[0]
+    connection.execute(f"SET ROLE {roles.quoted(roles.prefix_for(database) + '_' + schema)}")
+    connection.commit()
+    return connection
+
+
+def explain_slow(raw_url: str, schema: str, result: dict) -> dict:
+    """EXPLAIN (ANALYZE, BUFFERS) of a slow page's slowest statement, captured as the app sent it."""
+    import psycopg
+
+    sql = result["slowest_statements"][0]["sql"]
+    with floor_connection(raw_url, schema) as connection:
+        try:
+            plan = [r[0] for r in connection.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql,
+                                                     result["captured_parameters"]).fetchall()]
+        except (psycopg.Error, KeyError) as error:
+            plan = [f"could not explain: {error}"]
+        connection.rollback()
+    return {"sql": sql, "plan": plan}
+
+
+# ---------------------------------------------------------------- set-up
+
+def viewers(app, big) -> dict[str, Viewer]:
+    """The admin, the first team's manager and a rep of that team, with the owners each one's role reaches."""
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.members.access import reached_members
+    from crm.members.models import Member
+    from tenants.binding import tenant_bound
+    from tenants.service import tenant_ref
+
+    def reach(member_id: int) -> list[int] | None:
+        member = db.session.get(Member, member_id)
+        scope = member.role.scope("customers", "view")
+        if scope == "all":
+            return None
+        if scope == "own":
+            return [member_id]
+        return sorted(db.session.scalars(reached_members(member, scope == "subteams")))
+
+    rep = big.rep_member_ids[0]  # the first rep is in the first team
+    with app.app_context(), tenant_bound(tenant_ref(big.tenant_id)):
+        found = {"admin": Viewer("admin", big.admin_account_id, big.admin_member_id, reach(big.admin_member_id)),
+                 "manager": Viewer("manager", big.manager_account_ids[0], big.manager_member_ids[0],
+                                   reach(big.manager_member_ids[0])),
+                 "rep": Viewer("rep", big.rep_account_ids[0], rep, reach(rep))}
+        assert db.session.scalar(select(Member.team_id).where(Member.id == rep)) == big.team_ids[0]
+    return found
+
+
+def clients(app, people: dict[str, Viewer]) -> dict:
+    from crm.accounts.models import Account
+    from crm.extensions import db
+
+    made = {}
+    for kind, viewer in people.items():
+        with app.app_context():
+            account = db.session.get(Account, viewer.account_id)
+            db.session.expunge(account)
+        made[kind] = logged_in_client(app, account)
+    return made
+
+
+def time_zone(app, tenant_id: int, now: datetime) -> dict:
+    """The workspace's time zone and My day's horizon: the end of the seventh day after today there, in UTC."""
+    from datetime import time as clock
+
+    from flask_babel import get_timezone
+
+    from tenants.binding import tenant_bound
+    from tenants.service import tenant_ref
+
+    with app.test_request_context("/"), tenant_bound(tenant_ref(tenant_id)):
+        zone = get_timezone()
+        today = now.astimezone(zone).date()
+        return {"tz": zone.zone,
+                "week_end": zone.localize(datetime.combine(today + timedelta(days=8), clock.min)).astimezone(UTC)}
+
+
+# ---------------------------------------------------------------- report
+
+def rows_of(results: dict) -> list[dict]:
+    rows = []
+    for name, by_viewer in results["routes"].items():
+        for kind, r in by_viewer.items():
+            target = r.get("target_ms")
+            label = f"{name}, {kind} ({r['statements_per_request']} SQL" + (
+                f", {r['errors']} errors" if r["errors"] else "") + ")"
+            rows.append({"benchmark": label + (" [stopped early]" if r["app"].get("stopped_early") else ""),
+                         "n": r["app"]["n"], "median": r["app"]["median"], "p95": r["app"]["p95"],
+                         "p99": r["app"]["p99"], "target": f"p95 < {target:g} ms" if target else "",
+                         "pass": (r["app"]["p95"] < target) if target else None})
+            rows.append({"benchmark": "    of which SQL in the app", "n": r["sql_ms"]["n"],
+                         "median": r["sql_ms"]["median"], "p95": r["sql_ms"]["p95"], "p99": r["sql_ms"]["p99"],
+                         "target": "", "pass": None})
+            rows.append({"benchmark": f"    floor: {len(r['floor_sql'])} statement(s), raw psycopg",
+                         "n": r["floor"]["n"], "median": r["floor"]["median"], "p95": r["floor"]["p95"],
+                         "p99": r["floor"]["p99"], "target": "", "pass": None})
+    return rows
+
+
+def print_table(rows: list[dict], results: dict) -> None:
+    header = ["benchmark", "n", "median/p50 ms", "p95 ms", "p99 ms", "target", "pass/fail"]
+    body = [[r["benchmark"], str(r["n"]), fmt(r["median"]), fmt(r["p95"]), fmt(r["p99"]), r["target"] or "-",
+             {True: "PASS", False: "FAIL", None: "-"}[r["pass"]]] for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(header)]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for line in body:
+        print("  ".join(cell.rjust(w) if 0 < i < 5 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))))
+    print("\nslowest statement of each page (median / p95 ms):")
+    pages = [(f"{name}, {kind}", r) for name, by_viewer in results["routes"].items() for kind, r in by_viewer.items()]
+    width = max((len(label) for label, _r in pages), default=0)
+    for label, r in pages:
+        if r["slowest_statements"]:
+            s = r["slowest_statements"][0]
+            print(f"   {label.ljust(width)} {s['median']:7.2f} / {s['p95']:7.2f}  {s['sql'][:80]} …")
+    for slow in results["explained"]:
+        print(f"\nslow (p95 > {results['explain_over_ms']:g} ms): {slow['route']}, {slow['viewer']}:"
+              f" {slow['sql'][:200]}")
+        for line in slow["plan"]:
+            print("   " + line)
+    d, m = results["data"], results["machine"]
+    print(f"\ndata: {', '.join(f'{v:,} {k}' for k, v in d['counts'].items())}")
+    print(f"seeded in {d['seed_seconds']:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in d["seconds"].items())
+          + "); consistency checks: " + ("all pass" if not d["problems"] else json.dumps(d["problems"])))
+    print(f"machine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, {m['postgres'].split(' on ')[0]}, "
+          f"{m['services']} services; {results['mode']} mode, {results['seconds']:.1f} s; "
+          f"load average {m['loadavg_at_start'][0]:.2f} at start, {m['loadavg_at_end'][0]:.2f} at end")
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="a tenth of the data and 20 runs per page")
+    parser.add_argument("--runs", type=int, help="timed requests per page and viewer")
+    parser.add_argument("--only", help="measure only the routes whose name contains this")
+    parser.add_argument("--explain-over", type=float, default=SLOW_MS, metavar="MS",
+                        help=f"explain the slowest statement of pages slower than this at p95 (default {SLOW_MS:g})")
+    args = parser.parse_args()
+    mode = "small" if args.small else "full"
+    sizes, timing = (SMALL if args.small else FULL), dict(RUNS[mode])
+    if args.runs:
+        timing["runs"] = args.runs
+    begun = time.perf_counter()
+    load_at_start = os.getloadavg()
+    if load_at_start[0] > 0.5:
+        print(f"note: load average {load_at_start[0]:.2f} at start; other work on this machine will show in the "
+              "figures", file=sys.stderr, flush=True)
+
+    def step(message: str) -> None:
+        print(f"[{time.perf_counter() - begun:5.1f}s] {message}", flush=True)
+
+    routes = [r for r in ROUTES if not args.only or args.only.lower() in r.name.lower()]
+    with services() as (database_url, redis_url, services_mode):
+        os.environ["DATABASE_URL"] = database_url
+        os.environ["REDIS_URL"] = redis_url
+        os.environ["TENANT_CACHE_SECONDS"] = "1000000"
+        raw_url = plain_url(database_url)
+
+        from crm import create_app
+        from crm.extensions import db, utcnow
+        from tenants.migrations import upgrade_public
+
+        app = create_app()
+        try:
+            with app.app_context():
+                upgrade_public(db.engine)
+                counter = StatementCounter(db.engine)
+            step(f"seeding the big tenant ({', '.join(f'{v:,} {k}' for k, v in sizes.items())}) ...")
+            now = utcnow().replace(microsecond=0)
+            started = time.perf_counter()
+            big = seed_big_tenant(app, slug="big", now=now, log=lambda message: step("  " + message), **sizes)
+            data = {"sizes": sizes, "counts": big.counts, "seconds": big.seconds,
+                    "seed_seconds": time.perf_counter() - started}
+            step(f"seeded in {data['seed_seconds']:.1f} s; checking consistency ...")
+            data["problems"] = problems(app, big, now)
+            people = viewers(app, big)
+            data["viewers"] = {k: {"member_id": v.member_id, "reach": v.reach} for k, v in people.items()}
+            signed_in = clients(app, people)
+            params = {"slug": big.slug, "pipeline_id": big.pipeline_ids[0], "now": now, "team_id": big.team_ids[0],
+                      **time_zone(app, big.tenant_id, now)}
+            gc.collect()
+            gc.freeze()  # as wsgi.py does once the app is made
+            measured, explained = {}, []
+            with floor_connection(raw_url, big.schema) as floors:
+                for route in routes:
+                    measured[route.name] = {}
+                    for kind in route.viewers:
+                        result = time_route(route, signed_in[kind], floors, people[kind], big.schema, params, counter,
+                                            timing["runs"], timing["warmup"], timing["budget_s"])
+                        result["target_ms"] = route.targets.get(kind)
+                        measured[route.name][kind] = result
+                        step(f"{route.name}, {kind}: p50 {result['app']['median']:.1f} ms, "
+                             f"p95 {result['app']['p95']:.1f} ms; floor p50 {result['floor']['median']:.1f} ms")
+                        if result["app"]["p95"] > args.explain_over:
+                            explained.append({"route": route.name, "viewer": kind,
+                                              **explain_slow(raw_url, big.schema, capture(
+                                                  app, signed_in[kind], result))})
+            info = machine(raw_url, services_mode)
+            info["loadavg_at_start"] = load_at_start
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+    results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": mode, "timing": timing,
+               "statement_timeout": STATEMENT_TIMEOUT, "machine": info, "data": data, "routes": measured,
+               "explain_over_ms": args.explain_over, "explained": explained, "seconds": time.perf_counter() - begun}
+    results["table"] = rows_of(results)
+    print_table(results["table"], results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(no_nan(results), indent=2, ensure_ascii=False, default=str))
+    print(f"\nwrote {OUTPUT.relative_to(ROOT)}")
+
+
+def capture(app, client, result: dict) -> dict:
+    """One more request of a slow page with its statements' parameters kept, for EXPLAIN."""
+    from sqlalchemy import event
+
+    from crm.extensions import db
+
+    sent = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        sent.setdefault(" ".join(statement.split()), parameters)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        client.get(result["url"])
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    slowest = result["slowest_statements"][0]["sql"]
+    return {**result, "captured_parameters": sent.get(slowest)}
+
+
+if __name__ == "__main__":
+    main()
