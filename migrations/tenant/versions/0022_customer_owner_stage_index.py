@@ -2,7 +2,7 @@
 index alone: (owner_id, stage, id) of the customers not deleted.
 
 Revision ID: t0022
-Revises: t0019
+Revises: t0021
 Create Date: 2026-12-09
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from tenants.migrations import current_schema
 
 revision = "t0022"
-down_revision = "t0019"
+down_revision = "t0021"
 branch_labels = None
 depends_on = None
 
