@@ -92,6 +92,7 @@ def test_sla_breach_rate(desk, acme, admin):
     assert "60.0%" in html  # three of five breached in March; none of February's one
     listed = admin.get(sla["Mar 2"][1][1]).text
     assert "1 ticket" in listed and "Ticket t3" in listed and "Ticket t1" not in listed
+    assert 'name="sla" value="breached"' in listed and "Narrowed by a report." in listed  # kept by the form
 
 
 def test_median_time_to_resolve_on_local_days(desk, acme, admin):
