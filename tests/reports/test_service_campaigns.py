@@ -154,8 +154,8 @@ def campaigns(acme, people, in_tenant):
         for key, owner, started, opted_out in (("A", rui, shanghai(5, 10), 1), ("B", wes, shanghai(12, 10), 0),
                                                ("C", rui, shanghai(10, 10, month=2), 0), ("D", rui, None, 0)):
             campaign = Campaign(name=f"Campaign {key}", channel="email", language="en", subject="Hi", body="Hello",
-                                audience={}, status="done" if started else "draft", owner_id=owner, started_at=started, send_at=started, finished_at=started,
-                                opted_out=opted_out)
+                                audience={}, status="done" if started else "draft", owner_id=owner,
+                                started_at=started, send_at=started, finished_at=started, opted_out=opted_out)
             db.session.add(campaign)
             db.session.flush()
             ids[key] = campaign.id
@@ -201,3 +201,13 @@ def test_campaign_scope(campaigns, acme, people, client_as):
     assert list(mia) == ["Campaign A"]  # Wes's campaign B is West's
     previous = fragment(client_as(people["rep"].account_id), acme, "campaigns/results")
     assert "Period before: 1" in previous  # campaign C, whose one customer ordered within 30 days
+
+
+def test_the_packs_have_their_tabs(acme, admin, people, client_as):
+    service = admin.get(f"/{acme.slug}/reports/?pack=service")
+    assert service.status_code == 200 and ">Service<" in service.text and ">Campaigns<" in service.text
+    for path in ("service/tickets", "service/sla", "service/resolution", "service/satisfaction"):
+        assert f"/reports/{path}" in service.text
+    assert "/reports/campaigns/results" in admin.get(f"/{acme.slug}/reports/?pack=campaigns").text
+    empty = fragment(client_as(people["rep"].account_id), acme, "campaigns/results")
+    assert "Nothing to count in this period." in empty
