@@ -14,10 +14,13 @@ from crm.customers.queries import CustomerQuery
 from crm.deals import deal_queries
 from crm.deals.deal_queries import DealQuery
 from crm.deals.models import Deal
-from crm.extensions import db
+from crm.extensions import db, utcnow
 from crm.members.access import scoped
 from crm.members.models import Member
 from crm.reports.periods import Period, bucket_of
+from crm.tickets import service as ticket_service
+from crm.tickets.models import Ticket
+from crm.tickets.service import TicketQuery
 
 
 def customers(viewer: Member, query: CustomerQuery):
@@ -32,6 +35,13 @@ def deals(viewer: Member, query: DealQuery):
     if query.pipeline_id:
         stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
     return stmt
+
+
+def tickets(viewer: Member, query: TicketQuery):
+    """Tickets the viewer's reports reach (by the ticket list's rule on the assignee, so unassigned ones from team
+    scope up), narrowed by the ticket list's filters."""
+    stmt = select(Ticket).where(ticket_service.reach(viewer, "view", "reports"))
+    return ticket_service.filtered(stmt, viewer, query, utcnow())
 
 
 def count(stmt) -> int:
@@ -56,6 +66,11 @@ def customer_list(viewer: Member, query: CustomerQuery) -> str | None:
 def deal_list(viewer: Member, query: DealQuery) -> str | None:
     """The deal list showing these deals; None when the viewer may not open it."""
     return url_for("deals.list", **query.args()) if viewer.can("deals", "view") else None
+
+
+def ticket_list(viewer: Member, query: TicketQuery) -> str | None:
+    """The ticket list showing these tickets; None when the viewer may not open it."""
+    return url_for("tickets.index", **query.args()) if viewer.can("tickets", "view") else None
 
 
 def sources(viewer: Member, limit: int = 50) -> list[str]:

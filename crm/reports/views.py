@@ -9,6 +9,7 @@ from crm.deals import stages
 from crm.members import service as members
 from crm.members.access import members_in_reach, require
 from crm.reports import customers, export, sales  # noqa: F401  (the packs register their reports)
+from crm.reports import service_desk, campaigns  # noqa: F401  (imported in the tabs' order)
 from crm.reports.catalogue import PACKS, REPORTS, Report, pack_reports
 from crm.reports.periods import PRESETS, ReportQuery
 from crm.reports.results import shown

@@ -2,10 +2,10 @@
 to the customer is sent; closing asks the customer for a rating: crm/tickets/messages.py)."""
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import joinedload, lazyload
 
 from crm import listing, validation
@@ -17,6 +17,7 @@ from crm.extensions import db, utcnow
 from crm.members.access import in_reach, reached_members
 from crm.members.models import Member
 from crm.notify import service as notify
+from crm.settings import day_start
 from crm.orders import chooser as orders
 from crm.tickets import messages
 from crm.tickets.forms import STATUS_LABELS
@@ -41,9 +42,10 @@ LIMITS = {"subject": 200, "description": 10000, "body": 10000}
 NUMBER = re.compile(r"(?:TK-?)?#?0*(\d{1,10})", re.IGNORECASE)
 
 
-def _reach(viewer: Member, action: str):
-    """The tickets the viewer's role reaches: assigned within its scope; unassigned ones from team scope up."""
-    scope = viewer.role.scope("tickets", action)
+def reach(viewer: Member, action: str, resource: str = "tickets"):
+    """The tickets the viewer's role reaches: assigned within its scope; unassigned ones from team scope up.
+    `resource` "reports": the tickets the viewer's reports count, by the same rule."""
+    scope = viewer.role.scope(resource, action)
     if scope == "all":
         return true()
     if scope == "own":
@@ -54,7 +56,7 @@ def _reach(viewer: Member, action: str):
 
 
 def visible(viewer: Member, action: str = "view"):
-    return select(Ticket).where(_reach(viewer, action))
+    return select(Ticket).where(reach(viewer, action))
 
 
 def sees_unassigned(viewer: Member) -> bool:
@@ -70,6 +72,25 @@ def get_ticket(viewer: Member, ticket_id: int, action: str = "view") -> Ticket:
     return ticket
 
 
+DAY_FILTERS = ("created_from", "created_to", "due_from", "due_to", "resolved_from", "resolved_to")
+SLA = ("met", "breached")
+
+
+def _day(args, name: str) -> date | None:
+    """A local day from the query string; the day after it must still be a date."""
+    return validation.or_none(validation.day, args.get(name), name, validation.EARLIEST, date(9998, 12, 31))
+
+
+def sla_met():
+    """Resolved by its due time (the last resolution counts: a reopened ticket is judged again)."""
+    return and_(Ticket.resolved_at.is_not(None), Ticket.resolved_at <= Ticket.due_at)
+
+
+def sla_breached(now: datetime):
+    """Resolved after its due time, or not resolved and past it at `now`."""
+    return or_(Ticket.resolved_at > Ticket.due_at, and_(Ticket.resolved_at.is_(None), Ticket.due_at < now))
+
+
 @dataclass
 class TicketQuery:
     """What the ticket list was asked for: the tab, filters and the keyset cursor."""
@@ -83,6 +104,16 @@ class TicketQuery:
     customer: int | None = None
     overdue: bool = False
     after: str = ""
+    # Narrowed from a report (crm/reports/service_desk.py): the filter form keeps them as hidden fields.
+    team: int | None = None  # the assignee is a member of this team
+    created_from: date | None = None  # local days of the workspace
+    created_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    resolved_from: date | None = None
+    resolved_to: date | None = None
+    sla: str = ""  # "met" or "breached" (see sla_met, sla_breached)
+    rating: int | None = None  # the customer's satisfaction rating, 1-5
 
     @classmethod
     def from_args(cls, args) -> "TicketQuery":
@@ -98,20 +129,31 @@ class TicketQuery:
             customer=record_id(args.get("customer")),
             overdue=args.get("overdue") == "1",
             after=args.get("after", ""),
+            team=record_id(args.get("team")),
+            **{name: _day(args, name) for name in DAY_FILTERS},
+            sla=args.get("sla", "") if args.get("sla") in SLA else "",
+            rating=int(args["rating"]) if args.get("rating") in ("1", "2", "3", "4", "5") else None,
         )
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this list with `changes`."""
         values = {"view": self.view if self.view != "all" else "", "q": self.q, "status": self.status,
                   "priority": self.priority, "kind": self.kind, "assignee": self.assignee,
-                  "customer": self.customer, "overdue": "1" if self.overdue else "", "after": ""}
+                  "customer": self.customer, "overdue": "1" if self.overdue else "", "after": "",
+                  **self.narrowing()}
         values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    def narrowing(self) -> dict:
+        """The filters a report's link may add that the filter form has no control for."""
+        days = {name: getattr(self, name).isoformat() for name in DAY_FILTERS if getattr(self, name)}
+        values = {"team": self.team, "sla": self.sla, "rating": self.rating, **days}
         return {k: v for k, v in values.items() if v}
 
     @property
     def filtered(self) -> bool:
         return bool(self.q or self.status or self.priority or self.kind or self.assignee or self.customer
-                    or self.overdue)
+                    or self.overdue or self.narrowing())
 
     @property
     def queue(self) -> bool:
@@ -119,7 +161,7 @@ class TicketQuery:
         return self.view != "all"
 
 
-def _filtered(stmt, viewer: Member, query: TicketQuery, now: datetime):
+def filtered(stmt, viewer: Member, query: TicketQuery, now: datetime):
     if query.view == "mine":
         stmt = stmt.where(Ticket.owner_id == viewer.id, Ticket.status.in_(ACTIVE))
     elif query.view == "unassigned":
@@ -138,6 +180,23 @@ def _filtered(stmt, viewer: Member, query: TicketQuery, now: datetime):
         stmt = stmt.where(Ticket.customer_id == query.customer)
     if query.overdue:
         stmt = stmt.where(Ticket.status.in_(ACTIVE), Ticket.due_at < now)
+    return _narrowed(stmt, query, now)
+
+
+def _narrowed(stmt, query: TicketQuery, now: datetime):
+    if query.team:
+        stmt = stmt.where(Ticket.owner_id.in_(select(Member.id).where(Member.team_id == query.team)))
+    for column, start, end in ((Ticket.created_at, query.created_from, query.created_to),
+                               (Ticket.due_at, query.due_from, query.due_to),
+                               (Ticket.resolved_at, query.resolved_from, query.resolved_to)):
+        if start:
+            stmt = stmt.where(column >= day_start(start))
+        if end:
+            stmt = stmt.where(column < day_start(end + timedelta(days=1)))
+    if query.sla:
+        stmt = stmt.where(sla_met() if query.sla == "met" else sla_breached(now))
+    if query.rating:
+        stmt = stmt.where(Ticket.satisfaction == query.rating)
     return stmt
 
 
@@ -187,7 +246,7 @@ def _queue_time(after: str) -> datetime:
 def list_tickets(viewer: Member, query: TicketQuery, limit: int = PAGE_SIZE) -> tuple[list[Ticket], str]:
     """One page of matching tickets and the cursor of the next page ('' on the last one)."""
     now = _queue_time(query.after) if query.queue else utcnow()
-    stmt = _filtered(visible(viewer), viewer, query, now).options(
+    stmt = filtered(visible(viewer), viewer, query, now).options(
         joinedload(Ticket.customer).load_only(Customer.id, Customer.name).lazyload("*"),
         joinedload(Ticket.owner).lazyload(Member.role))
     if query.queue:
@@ -196,7 +255,7 @@ def list_tickets(viewer: Member, query: TicketQuery, limit: int = PAGE_SIZE) -> 
 
 
 def count_tickets(viewer: Member, query: TicketQuery) -> int:
-    stmt = _filtered(visible(viewer), viewer, query, utcnow()).with_only_columns(func.count(Ticket.id))
+    stmt = filtered(visible(viewer), viewer, query, utcnow()).with_only_columns(func.count(Ticket.id))
     return db.session.scalar(stmt.order_by(None))
 
 
