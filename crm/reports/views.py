@@ -8,7 +8,7 @@ from crm.customers.models import LEVELS
 from crm.deals import stages
 from crm.members import service as members
 from crm.members.access import members_in_reach, require
-from crm.reports import customers, export, sales  # noqa: F401  (the packs register their reports)
+from crm.reports import customers, export, revenue, sales, team  # noqa: F401  (the packs register their reports)
 from crm.reports.catalogue import PACKS, REPORTS, Report, pack_reports
 from crm.reports.periods import PRESETS, ReportQuery
 from crm.reports.results import shown
