@@ -34,7 +34,7 @@ TOP_CUSTOMERS = 10
 SEGMENT_LIST = 100  # customers a segment's list shows, biggest spenders first
 NET = Order.total - func.coalesce(Order.refunded_amount, 0)
 SEGMENTS = {"champions": _l("Champions"), "loyal": _l("Loyal"), "promising": _l("Promising"),
-            "attention": _l("Need attention"), "at_risk": _l("At risk"), "lost": _l("Lost")}
+            "attention": _l("Need attention"), "at_risk": _l("At risk"), "lost": _l("Lost customers")}
 
 
 def orders(viewer: Member, query: ReportQuery):
@@ -268,7 +268,7 @@ def rfm(viewer: Member, query: ReportQuery) -> Result:
     return Result(table, charts.pie(points) if buyers else None, [Figure(_("Buying customers"), buyers)], notes=[
         _("Scores 1-5 are quintiles of the period's buyers: recency (R) of the last order, frequency (F) and "
           "money (M). Champions: R 4-5 and F+M 8 or more; Loyal: R 3 or more and F+M 6 or more; Promising: R 4-5; "
-          "Need attention: R 3; At risk: R 1-2 and F+M 6 or more; Lost: the rest."),
+          "Need attention: R 3; At risk: R 1-2 and F+M 6 or more; Lost customers: the rest."),
         _("Open a segment's number to list its customers.")])
 
 

@@ -109,7 +109,7 @@ def test_products_top_customers_and_repeat_purchase(sales, acme, admin):
 def test_rfm_segments_and_their_customers(sales, acme, admin):
     segments = rows_of(fragment(admin, acme, "revenue/rfm"))
     assert {k: v[0][0] for k, v in segments.items()} == {
-        "Champions": "1", "Loyal": "1", "Promising": "1", "Need attention": "0", "At risk": "1", "Lost": "1"}
+        "Champions": "1", "Loyal": "1", "Promising": "1", "Need attention": "0", "At risk": "1", "Lost customers": "1"}
     link = segments["At risk"][0][1]
     assert "pack=revenue" in link and "by=at_risk" in link
     args = link.split("?", 1)[1].split("#")[0]
