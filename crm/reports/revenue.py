@@ -263,7 +263,8 @@ def rfm(viewer: Member, query: ReportQuery) -> Result:
     for key, label in SEGMENTS.items():
         n, revenue, quiet = rows.get(key, (0, None, None))
         link = segment_list(query, key) if n else None
-        points.append(charts.point(n, link, str(label)))
+        if n:  # an empty slice only crowds the labels
+            points.append(charts.point(n, link, str(label)))
         table.rows.append([Cell(str(label)), Cell(n, link), Cell(ratio(n, buyers)), Cell(revenue), Cell(quiet)])
     return Result(table, charts.pie(points) if buyers else None, [Figure(_("Buying customers"), buyers)], notes=[
         _("Scores 1-5 are quintiles of the period's buyers: recency (R) of the last order, frequency (F) and "
