@@ -1,9 +1,13 @@
-"""The Sales pack: the funnel of a pipeline (from the stage history), win rate, lost reasons, the sales cycle and
-stalled deals. Amounts are summed in the workspace's currency; deals in another currency are counted, and a note
-says how many were left out of the sums."""
+"""The Sales pack: the funnel of a pipeline (from the stage history), win rate, lost reasons, the sales cycle,
+stalled deals and the weighted forecast against the won-amount targets. Amounts are summed in the workspace's
+currency; deals in another currency are counted, and a note says how many were left out of the sums."""
+from datetime import timedelta
+
+from babel.dates import format_skeleton
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Date, func, select
 from sqlalchemy.orm import aliased
 
 from crm.deals import stages as pipelines
@@ -18,6 +22,8 @@ from crm.reports.catalogue import report
 from crm.reports.periods import Period, ReportQuery
 from crm.reports.results import Cell, Column, Figure, Result, Table, ratio
 from crm.settings import workspace_currency
+from crm.targets import months
+from crm.targets import service as targets
 
 DEAL_FILTERS = ("owner", "team", "pipeline", "tag", "level", "source")
 TOP = 12
@@ -221,3 +227,58 @@ def stalled(viewer: Member, query: ReportQuery) -> Result:
                                                                                    stalled=query.days))),
         Figure(_("Share of open deals"), ratio(total, open_deals), kind="percent")],
         notes=[_("No stage change in %(days)d days.", days=query.days)])
+
+
+FORECAST_MONTHS = 6
+
+
+@report("sales", "sales_forecast", _l("Weighted forecast"), order=60, filters=DEAL_FILTERS, period=False)
+def forecast(viewer: Member, query: ReportQuery) -> Result:
+    """Open deals by the month they are expected to close (this month and the next five; earlier ones still open
+    together), amount × probability, against the won-amount targets in force for those months."""
+    this = months.current()
+    shown = [months.shift(this, i) for i in range(FORECAST_MONTHS)]
+    base = service.deals(viewer, query.deals(status="open"))
+    month = func.greatest(func.date_trunc("month", Deal.expected_close), this).cast(Date)
+    rows = {key: (n, amount, weighted) for key, n, amount, weighted in db.session.execute(
+        base.where(Deal.expected_close < months.shift(this, FORECAST_MONTHS)).with_only_columns(
+            month, func.count(), _in_currency(Deal.amount, Deal.currency),
+            _in_currency(Deal.amount * Deal.probability / 100, Deal.currency)).group_by(month).order_by(None))}
+    overdue = service.count(base.where(Deal.expected_close < this))
+    goals = _won_targets(viewer, query, shown)
+    table = Table([Column(_("Expected close"), "text"), Column(_("Deals")), Column(_("Amount"), "money"),
+                   Column(_("Weighted amount"), "money"), Column(_("Won amount target"), "money"),
+                   Column(_("Weighted against target"), "percent")])
+    labels, weighted_points, goal_points = [], [], []
+    for first in shown:
+        n, amount, weighted = rows.get(first, (0, 0, 0))
+        last = months.shift(first, 1) - timedelta(days=1)
+        link = service.deal_list(viewer, query.deals(status="open", close_from=None if first == this else first,
+                                                     close_to=last))
+        labels.append(format_skeleton("yMMM", first, locale=get_locale()))
+        weighted_points.append(charts.point(weighted, link))
+        goal_points.append(charts.point(goals[first]))
+        table.rows.append([Cell(labels[-1]), Cell(n, link), Cell(amount), Cell(weighted), Cell(goals[first]),
+                           Cell(ratio(weighted, goals[first]))])
+    chart = charts.categories(labels, [charts.series(_("Weighted amount"), weighted_points),
+                                       charts.series(_("Won amount target"), goal_points, "line", connectNulls=True)],
+                              "money")
+    undated = service.count(base.where(Deal.expected_close.is_(None)))
+    notes = [_("This month includes %(count)d open deals expected to close earlier.", count=overdue)] if overdue else []
+    if undated:
+        notes.append(_("%(count)d open deals have no expected close date and are left out.", count=undated))
+    elsewhere = service.count(base.where(Deal.currency != workspace_currency()))
+    return Result(table, chart, [Figure(_("Weighted amount"), sum(r[2] for r in rows.values()), kind="money")],
+                  notes=[*notes, *_elsewhere_note(elsewhere)])
+
+
+def _won_targets(viewer: Member, query: ReportQuery, shown: list) -> dict:
+    """{month: the won-amount targets in force for it, summed over whose numbers the report shows (see
+    `targets.report_subjects`); None when none is set}. Targets set in another currency do not count."""
+    chosen = targets.report_subjects(viewer, query.owner, query.team)
+    found = {}
+    for month in shown:
+        goals = [row.won_amount for row in targets.in_force(month, chosen).values()
+                 if row.won_amount is not None and row.currency == workspace_currency()]
+        found[month] = sum(goals) if goals else None
+    return found

@@ -33,9 +33,13 @@ def zero() -> dict:
 
 def by_member(month, member_ids) -> dict[int, dict]:
     """{member id: {measure: value}} for the month; members who did nothing are absent. One query."""
+    return between(*months.bounds(month), member_ids)
+
+
+def between(start, end, member_ids) -> dict[int, dict]:
+    """{member id: {measure: value}} for the instants [start, end) (a month, a report's period). One query."""
     if not member_ids:
         return {}
-    start, end = months.bounds(month)
     currency, ids = workspace_currency(), list(member_ids)
 
     def during(column):

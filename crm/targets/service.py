@@ -89,6 +89,18 @@ def subjects(viewer: Member, action: str = "view") -> list[Subject]:
             + [Subject("member", member.id, member.name) for member in members_in_reach(viewer, "reports", action)])
 
 
+def report_subjects(viewer: Member, owner: str = "", team: int | None = None) -> list[Subject]:
+    """Whose targets a report sets its numbers against: the owner filter's member ("me" or an id), else the team
+    filter's team, else the top teams the viewer reaches (a team whose parent is out of reach), else the viewer."""
+    if owner or team:
+        wanted = f"member-{viewer.id if owner == 'me' else owner}" if owner else f"team-{team}"
+        return [s for s in subjects(viewer, "view") if s.key == wanted]
+    teams = teams_in_reach(viewer, "view")
+    reached = {t.id for t in teams}
+    top = [Subject("team", t.id, t.name) for t in teams if t.parent_id not in reached]
+    return top or [Subject("member", viewer.id, viewer.name)]
+
+
 def subject(viewer: Member, key, action: str) -> Subject:
     """The member or team a form names ("member-7", "team-2"), when the viewer may `action` its targets."""
     found = SUBJECT_KEY.fullmatch(str(key or ""))
