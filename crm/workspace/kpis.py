@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import url_for
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from crm.customers.models import Customer
 from crm.customers.queries import CustomerQuery
@@ -29,6 +29,7 @@ from crm.targets.actuals import NOT_REVENUE
 from crm.targets.service import Subject, in_force, teams_in_reach
 from crm.tickets.models import ACTIVE, Ticket
 
+
 @dataclass
 class Kpis:
     """The numbers of one scope: `now` for the flows in `period`, `before` for the period before it."""
@@ -44,10 +45,6 @@ class Kpis:
     open_tickets: int = 0
     won_target: Decimal | None = None
     currency: str = ""
-
-    def change(self, measure: str):
-        """Now minus before, for a flow."""
-        return self.now[measure] - self.before[measure]
 
     @property
     def target_percent(self) -> int | None:
@@ -82,6 +79,11 @@ def _during(column, period: Period):
     return and_(column >= start, column < end)
 
 
+def _either(column, kpis: Kpis):
+    """Within the period or the one before: narrows the scan to the rows any FILTER can count."""
+    return and_(column >= kpis.previous.bounds()[0], column < kpis.period.bounds()[1])
+
+
 def _sum(value, *where):
     return func.coalesce(func.sum(value).filter(*where), 0)
 
@@ -104,7 +106,8 @@ def measure(viewer: Member, period: Period, previous: Period, now: datetime | No
 def _customers(viewer: Member, kpis: Kpis) -> None:
     created = reports.customers(viewer, CustomerQuery()).with_only_columns(
         func.count().filter(_during(Customer.created_at, kpis.period)),
-        func.count().filter(_during(Customer.created_at, kpis.previous))).order_by(None)
+        func.count().filter(_during(Customer.created_at, kpis.previous))).where(
+        _either(Customer.created_at, kpis)).order_by(None)
     kpis.now["new_customers"], kpis.before["new_customers"] = db.session.execute(created).one()
 
 
@@ -114,7 +117,8 @@ def _deals(viewer: Member, kpis: Kpis) -> None:
         func.count().filter(Deal.status == "open"),
         func.round(_sum(Deal.amount * Deal.probability, Deal.status == "open", mine) / 100, 2),
         _sum(Deal.amount, won, mine, _during(Deal.closed_at, kpis.period)),
-        _sum(Deal.amount, won, mine, _during(Deal.closed_at, kpis.previous))).order_by(None)
+        _sum(Deal.amount, won, mine, _during(Deal.closed_at, kpis.previous))).where(
+        or_(Deal.status == "open", _either(Deal.closed_at, kpis))).order_by(None)
     kpis.open_deals, kpis.weighted_pipeline, kpis.now["won_amount"], kpis.before["won_amount"] = (
         db.session.execute(stmt).one())
 
@@ -124,7 +128,7 @@ def _orders(viewer: Member, kpis: Kpis) -> None:
     counted = and_(Order.status.not_in(NOT_REVENUE), Order.currency == kpis.currency)
     stmt = scoped(select(_sum(net, counted, _during(Order.created_at, kpis.period)),
                          _sum(net, counted, _during(Order.created_at, kpis.previous))),
-                  viewer, "reports", "view", Order).select_from(Order)
+                  viewer, "reports", "view", Order).select_from(Order).where(_either(Order.created_at, kpis))
     kpis.now["order_revenue"], kpis.before["order_revenue"] = db.session.execute(stmt).one()
 
 
@@ -136,7 +140,8 @@ def _follow_ups(viewer: Member, kpis: Kpis, now: datetime) -> None:
                          func.count().filter(planned, Activity.due_at >= start, Activity.due_at < end),
                          func.count().filter(_during(Activity.done_at, kpis.period)),
                          func.count().filter(_during(Activity.done_at, kpis.previous))),
-                  viewer, "reports", "view", Activity).select_from(Activity)
+                  viewer, "reports", "view", Activity).select_from(Activity).where(
+        or_(planned, _either(Activity.done_at, kpis)))
     kpis.overdue, kpis.due_today, kpis.now["follow_ups_done"], kpis.before["follow_ups_done"] = (
         db.session.execute(stmt).one())
 
