@@ -1,4 +1,5 @@
-"""Daily reminders of each workspace: customers gone quiet (to their owners) and the morning digest.
+"""Daily reminders of each workspace: customers gone quiet (to their owners), the morning digest, and the summaries
+of key numbers members chose (daily; weekly on the first morning of the workspace's week: crm/workspace/digest.py).
 
 `daily_reminders` runs every hour for every active workspace; each message carries a per-day idempotency key,
 so whichever run first finds the workspace's morning sends it and later runs add nothing."""
@@ -16,7 +17,9 @@ from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 from crm.members.models import Member, Team
 from crm.notify import outbox
 from crm.settings import get_setting, workspace_zone
+from crm.reports.periods import bucket_start
 from crm.web import absolute_url
+from crm.workspace import digest as summaries
 
 MORNING_HOUR = 8  # digests and quiet-customer reminders go out from 08:00 in the workspace's zone
 LISTED = 20  # customers named in one reminder; the link shows the rest
@@ -35,7 +38,8 @@ def daily_reminders(now: datetime | None = None) -> int:
     local = now.astimezone(workspace_zone())
     if local.hour < MORNING_HOUR:
         return 0
-    return remind_quiet_customers(now, local.date()) + send_digests(now, local.date())
+    day = local.date()
+    return remind_quiet_customers(now, day) + send_digests(now, day) + send_summaries(now, day)
 
 
 def quiet_customers(days: int, now: datetime):
@@ -97,6 +101,22 @@ def send_digests(now: datetime, day) -> int:
         payload = {"overdue": len(agenda["overdue"]), "today": len(agenda["today"]), "items": items,
                    "link": absolute_url("followups.index")}
         written += _to_member(member, "digest", f"digest:{member.id}:{day}", payload)
+    return written
+
+
+def send_summaries(now: datetime, day) -> int:
+    """Each chosen summary of key numbers: the daily one every morning, the weekly one on the week's first."""
+    written = 0
+    for every in ("daily", "weekly"):
+        if every == "weekly" and bucket_start(day, "week") != day:
+            continue
+        for member_id in summaries.subscribers(every):
+            member = db.session.get(Member, member_id)
+            if member is None or not member.active or not member.can("reports", "view"):
+                continue
+            period = summaries.periods(every, day)[0]
+            payload = summaries.payload(member, every, day, now, reminders.locale_of(member))
+            written += _to_member(member, "summary", f"summary:{every}:{member.id}:{period.start}", payload)
     return written
 
 

@@ -61,6 +61,8 @@ DEFAULTS = {
                        "Overdue: {{ overdue }}. Due today: {{ today }}.\n{{ items }}\n{{ link }}"),
     ("digest", "zh"): ("今日：{{ overdue }} 项逾期，{{ today }} 项今天到期",
                        "逾期：{{ overdue }}。今天到期：{{ today }}。\n{{ items }}\n{{ link }}"),
+    ("summary", "en"): ("Your numbers for {{ period }}", "Your numbers for {{ period }}:\n{{ numbers }}\n{{ link }}"),
+    ("summary", "zh"): ("{{ period }} 的业绩摘要", "{{ period }} 的业绩摘要：\n{{ numbers }}\n{{ link }}"),
 }
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
@@ -71,6 +73,7 @@ VARIABLES = {
     "quiet_customers": ("count", "days", "customers", "link"),
     "digest": ("overdue", "today", "items", "link"),
     "invitation": ("inviter", "workspace", "days", "link"),
+    "summary": ("period", "numbers", "link"),
 }
 
 

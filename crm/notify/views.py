@@ -63,7 +63,8 @@ def _kind_labels() -> dict:
             "ticket_reply": _("Ticket reply (to customers)"),
             "ticket_survey": _("Satisfaction link of a closed ticket (to customers)"),
             "campaign": _("Campaign (to customers)"), "quiet_customers": _("Customers without follow-up (to staff)"),
-            "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)")}
+            "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)"),
+            "summary": _("Summary of key numbers (to staff)")}
 
 
 def _templates_page(errors: dict | None = None, typed: dict | None = None):

@@ -1,5 +1,6 @@
 """A member's own profile in a workspace: the name the others see there, the mobile number SMS reminders go to,
-and where reminders go besides the bell. (Language and password belong to the account: crm/accounts.)"""
+where reminders go besides the bell, and the summaries of key numbers they want (members who see reports).
+(Language and password belong to the account: crm/accounts.)"""
 from flask_babel import gettext as _
 
 from crm import validation
@@ -9,13 +10,14 @@ from crm.extensions import db
 from crm.members.models import Member
 from crm.notify.service import available_channels
 from crm.settings import phone_region
+from crm.workspace import digest
 
 AUDITED = ("name", "phone")
 
 
 def update_profile(member: Member, form) -> None:
-    """Save the member's name, mobile number (read in the workspace's phone region) and reminder channels, all or
-    nothing; the change goes to the audit log."""
+    """Save the member's name, mobile number (read in the workspace's phone region), reminder channels and chosen
+    summaries, all or nothing; the change goes to the audit log."""
     errors: dict = {}
     name = validation.collect(errors, validation.text, form.get("name"), "name", 120, required=True)
     phone = validation.collect(errors, validation.phone, form.get("phone"), phone_region())
@@ -27,6 +29,8 @@ def update_profile(member: Member, form) -> None:
         raise Invalid(errors)
     with audited(member, entity="member", fields=AUDITED, state=_channels, summary=lambda m: m.name):
         member.name, member.phone, member.notify_channels = name, phone, channels
+    if member.can("reports", "view"):
+        digest.set_wanted(member, form.getlist("summaries"))
     db.session.flush()
 
 
