@@ -238,6 +238,7 @@ def test_funnel_from_stage_history_by_scope(world, acme, people, admin, client_a
         ["4", "2", "2", "2", "1"]
     assert funnel["Lead"][1][0] == "CN¥3,500.00" and funnel["Won"][1][0] == "CN¥1,000.00"
     assert funnel["Lead"][2][0] == "50.0%" and "1 deals in other currencies" in html
+    assert figures_of(html)["Deals created"] == ("4", "1")  # d1-d4 in March, d5 in February
     listed = admin.get(funnel["Qualified"][0][1]).text
     assert "Deal d1" in listed and "Deal d3" in listed and listed.count('<tr id="deal-') == 2
     rui = counts(fragment(client_as(people["rep"].account_id), acme, "sales/funnel"))
