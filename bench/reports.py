@@ -23,7 +23,12 @@ To measure another page, add a Route to ROUTES: its path under /<slug>/ (may use
 its answer must contain, its floor (a function of the schema and the viewer giving SQL statements) and, for a
 fragment, headers=HX. The floors' %(name)s parameters: slug, pipeline_id (Sales), now (UTC), tz (the workspace's
 time zone), week_end (My day's horizon), team_id (the manager's team), me (the viewer's member id) and reach
-(the owners the viewer's role reaches; use `viewer.owns(column)`, which is "true" for an admin).
+(the owners the viewer's role reaches; use `viewer.owns(column)`, which is "true" for an admin); report_reach
+(the same for the Reports scope: `viewer.counts(column)`) and the period's (see report_routes).
+
+Every report the catalogue registers (crm/reports/catalogue.py) is measured as a fragment over `--preset` (default
+"year"), beside its floor in REPORT_FLOORS (else its pack's in PACK_FLOORS, else none): a new pack needs no edit
+here to be timed, only its floors to be compared.
 """
 import argparse
 import gc
@@ -243,7 +248,8 @@ def funnel_floor(s: str, v: Viewer) -> list[str]:
             f"   JOIN {s}.stages st ON st.id = c.to_stage_id WHERE st.active AND st.kind IN ('open', 'won')"
             "   AND st.pipeline_id = %(pipeline_id)s AND c.deal_id IN (SELECT id FROM cohort) GROUP BY c.deal_id)"
             " SELECT t.id, count(*), sum(cohort.amount) FILTER (WHERE cohort.currency = %(currency)s)"
-            f" FROM {s}.stages t JOIN reach ON reach.rank >= {rank.format(t='t')} JOIN cohort ON cohort.id = reach.deal_id"
+            f" FROM {s}.stages t JOIN reach ON reach.rank >= {rank.format(t='t')}"
+            " JOIN cohort ON cohort.id = reach.deal_id"
             " WHERE t.pipeline_id = %(pipeline_id)s AND t.active AND t.kind IN ('open', 'won') GROUP BY t.id"]
 
 
