@@ -23,7 +23,12 @@ To measure another page, add a Route to ROUTES: its path under /<slug>/ (may use
 its answer must contain, its floor (a function of the schema and the viewer giving SQL statements) and, for a
 fragment, headers=HX. The floors' %(name)s parameters: slug, pipeline_id (Sales), now (UTC), tz (the workspace's
 time zone), week_end (My day's horizon), team_id (the manager's team), me (the viewer's member id) and reach
-(the owners the viewer's role reaches; use `viewer.owns(column)`, which is "true" for an admin).
+(the owners the viewer's role reaches; use `viewer.owns(column)`, which is "true" for an admin); report_reach
+(the same for the Reports scope: `viewer.counts(column)`) and the period's (see report_routes).
+
+Every report the catalogue registers (crm/reports/catalogue.py) is measured as a fragment over `--preset` (default
+"year"), beside its floor in REPORT_FLOORS (else its pack's in PACK_FLOORS, else none): a new pack needs no edit
+here to be timed, only its floors to be compared.
 """
 import argparse
 import gc
@@ -75,12 +80,19 @@ class Viewer:
     account_id: int
     member_id: int
     reach: list[int] | None
+    report_reach: list[int] | None = None  # the owners its Reports scope reaches (a manager's: sub-teams too)
 
     def owns(self, column: str) -> str:
         """The scope as SQL on an owner column, for floors; its parameters are in `params`."""
         if self.reach is None:
             return "true"
         return f"{column} = ANY(%(reach)s)"
+
+    def counts(self, column: str) -> str:
+        """The Reports scope as SQL on an owner column: what a report and the targets page count."""
+        if self.report_reach is None:
+            return "true"
+        return f"{column} = ANY(%(report_reach)s)"
 
 
 # ---------------------------------------------------------------- what is measured
@@ -147,13 +159,162 @@ def my_day_floor(s: str, v: Viewer) -> list[str]:
     return [MY_DAY.format(s=s)]
 
 
+def targets_floor(s: str, v: Viewer) -> list[str]:
+    """targets.index: the month's four measures per member the viewer's Reports scope reaches (crm/targets/actuals)."""
+    month = "{column} >= %(month_start)s AND {column} < %(month_end)s"
+    return [f"SELECT owner_id, 'won', sum(amount) FROM {s}.deals WHERE status = 'won' AND currency = %(currency)s"
+            f" AND {month.format(column='closed_at')} AND {v.counts('owner_id')} GROUP BY owner_id"
+            f" UNION ALL SELECT owner_id, 'revenue', sum(total - coalesce(refunded_amount, 0)) FROM {s}.orders"
+            f" WHERE status NOT IN ('cancelled', 'refunded') AND currency = %(currency)s"
+            f" AND {month.format(column='created_at')} AND {v.counts('owner_id')} GROUP BY owner_id"
+            f" UNION ALL SELECT owner_id, 'customers', count(*) FROM {s}.customers WHERE deleted_at IS NULL"
+            f" AND {month.format(column='created_at')} AND {v.counts('owner_id')} GROUP BY owner_id"
+            f" UNION ALL SELECT owner_id, 'follow-ups', count(*) FROM {s}.activities"
+            f" WHERE {month.format(column='done_at')} AND {v.counts('owner_id')} GROUP BY owner_id"]
+
+
 ROUTES = [
     Route("home (workspace.index)", "", b'class="stats"', home_floor, targets=HOME_TARGETS),
     Route("customer list", "customers/", b'id="results"', customers_floor),
     Route("deal board (Sales pipeline)", "deals/?pipeline={pipeline_id}", b'id="board"', board_floor),
     Route("order list", "orders/", b'id="results"', orders_floor),
     Route("My day", "activities/", b'id="day-overdue"', my_day_floor),
+    Route("targets page (this month)", "targets/", b'class="table targets"', targets_floor, targets=REPORT_TARGETS),
 ]
+
+
+# ---------------------------------------------------------------- report fragments, from the catalogue
+# The floors' period parameters: start, end and prev_start (the preset's instants in UTC, and the period
+# before's start), bucket (day/week/month, as the app picks), currency (the workspace's), field_key (the select
+# field customers_by_field draws first) and stalled_since (now minus the stalled report's 14 days).
+
+BUCKET = "date_trunc(%(bucket)s, timezone(%(tz)s, {column}))::date"
+IN_PERIOD = "{column} >= %(start)s AND {column} < %(end)s"
+
+
+def live_customers(s: str, v: Viewer) -> str:
+    return f"{s}.customers WHERE deleted_at IS NULL AND {v.counts('owner_id')}"
+
+
+def distribution(value: str, spread: bool = False):
+    """customers_by_*: the reached live customers by one value, all and new in the period and the one before."""
+    def floor(s: str, v: Viewer) -> list[str]:
+        source = (f"(SELECT created_at, unnest({value}) AS value FROM {live_customers(s, v)}) c" if spread else
+                  f"(SELECT created_at, {value} AS value FROM {live_customers(s, v)}) c")
+        return [f"SELECT value, count(*), count(*) FILTER (WHERE {IN_PERIOD.format(column='created_at')}),"
+                " count(*) FILTER (WHERE created_at >= %(prev_start)s AND created_at < %(start)s)"
+                f" FROM {source} GROUP BY value ORDER BY 2 DESC",
+                f"SELECT count(*) FROM {live_customers(s, v)}"]
+    return floor
+
+
+def new_customers_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT {BUCKET.format(column='created_at')}, count(*) FROM {live_customers(s, v)}"
+            f" AND {IN_PERIOD.format(column='created_at')} GROUP BY 1",
+            f"SELECT count(*) FROM {live_customers(s, v)} AND created_at < %(start)s"]
+
+
+def buyers_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT {BUCKET.format(column='created_at')} AS b,"
+            f" count(DISTINCT customer_id) FILTER (WHERE {BUCKET.format(column='first_at')}"
+            f"   = {BUCKET.format(column='created_at')}),"
+            f" count(DISTINCT customer_id) FILTER (WHERE {BUCKET.format(column='first_at')}"
+            f"   < {BUCKET.format(column='created_at')})"
+            f" FROM (SELECT customer_id, created_at, min(created_at) OVER (PARTITION BY customer_id) AS first_at"
+            f"   FROM {s}.orders WHERE status <> 'cancelled'"
+            f"   AND customer_id IN (SELECT id FROM {live_customers(s, v)})) o"
+            f" WHERE {IN_PERIOD.format(column='created_at')} GROUP BY 1"]
+
+
+def follow_up_floor(s: str, v: Viewer) -> list[str]:
+    quiet = "last_contact_at IS NULL OR last_contact_at < %(now)s - interval '{} days'"
+    return [f"SELECT count(*), " + ", ".join(f"count(*) FILTER (WHERE {quiet.format(d)})" for d in (7, 30, 90))
+            + f" FROM {live_customers(s, v)}"]
+
+
+def pool_floor(s: str, v: Viewer) -> list[str]:
+    owner = "coalesce((payload->>'owner_id')::int, actor_id)"
+    return [f"SELECT {BUCKET.format(column='at')}, count(*) FILTER (WHERE kind IN ('pool_claimed', 'pool_assigned')),"
+            " count(*) FILTER (WHERE kind = 'pool_released'), count(*) FILTER (WHERE kind = 'pool_recycled')"
+            f" FROM {s}.timeline_events WHERE {v.counts(owner)} AND {IN_PERIOD.format(column='at')}"
+            f" AND customer_id IN (SELECT id FROM {s}.customers WHERE deleted_at IS NULL) GROUP BY 1"]
+
+
+def funnel_floor(s: str, v: Viewer) -> list[str]:
+    rank = "CASE WHEN {t}.kind = 'won' THEN 100000 + {t}.position ELSE {t}.position END"
+    return [f"WITH cohort AS (SELECT id, amount, currency FROM {s}.deals WHERE pipeline_id = %(pipeline_id)s"
+            f"   AND {v.counts('owner_id')} AND {IN_PERIOD.format(column='created_at')}),"
+            f" reach AS (SELECT c.deal_id, max({rank.format(t='st')}) AS rank FROM {s}.deal_stage_changes c"
+            f"   JOIN {s}.stages st ON st.id = c.to_stage_id WHERE st.active AND st.kind IN ('open', 'won')"
+            "   AND st.pipeline_id = %(pipeline_id)s AND c.deal_id IN (SELECT id FROM cohort) GROUP BY c.deal_id)"
+            " SELECT t.id, count(*), sum(cohort.amount) FILTER (WHERE cohort.currency = %(currency)s)"
+            f" FROM {s}.stages t JOIN reach ON reach.rank >= {rank.format(t='t')}"
+            " JOIN cohort ON cohort.id = reach.deal_id"
+            " WHERE t.pipeline_id = %(pipeline_id)s AND t.active AND t.kind IN ('open', 'won') GROUP BY t.id"]
+
+
+def closed_floor(status: str, *aggregates: str):
+    """win_rate, sales_cycle: deals closed in the period per bucket."""
+    def floor(s: str, v: Viewer) -> list[str]:
+        return [f"SELECT {BUCKET.format(column='closed_at')}, {', '.join(aggregates)} FROM {s}.deals"
+                f" WHERE status IN {status} AND {v.counts('owner_id')} AND {IN_PERIOD.format(column='closed_at')}"
+                " GROUP BY 1"]
+    return floor
+
+
+def lost_reasons_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT trim(lost_reason), count(*) FILTER (WHERE closed_at >= %(start)s),"
+            " count(*) FILTER (WHERE closed_at < %(start)s) FROM {s}.deals".replace("{s}", s)
+            + f" WHERE status = 'lost' AND {v.counts('owner_id')} AND closed_at >= %(prev_start)s"
+            " AND closed_at < %(end)s GROUP BY 1"]
+
+
+def stalled_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT stage_id, count(*), sum(amount) FROM {s}.deals d WHERE status = 'open' AND {v.counts('owner_id')}"
+            f" AND NOT EXISTS (SELECT FROM {s}.deal_stage_changes c WHERE c.deal_id = d.id"
+            "   AND c.at >= %(stalled_since)s) GROUP BY stage_id"]
+
+
+# Per report key: the SQL of its main aggregates with the viewer's Reports scope. A report of a later pack with no
+# floor here gets its pack's generic floor (PACK_FLOORS) or none.
+REPORT_FLOORS = {
+    "customers_new": new_customers_floor,
+    "customers_by_level": distribution("level"),
+    "customers_by_stage": distribution("stage"),
+    "customers_by_source": distribution("source"),
+    "customers_by_tag": distribution("tag_ids", spread=True),
+    "customers_by_field": distribution("custom->>%(field_key)s"),
+    "customers_buyers": buyers_floor,
+    "customers_follow_up": follow_up_floor,
+    "customers_pool": pool_floor,
+    "sales_funnel": funnel_floor,
+    "sales_win_rate": closed_floor("('won', 'lost')", "count(*) FILTER (WHERE status = 'won')",
+                                   "count(*) FILTER (WHERE status = 'lost')"),
+    "sales_lost_reasons": lost_reasons_floor,
+    "sales_cycle": closed_floor("('won')", "count(*)", "avg(extract(epoch FROM closed_at - created_at) / 86400)"),
+    "sales_stalled": stalled_floor,
+}
+PACK_FLOORS = {"customers": new_customers_floor}
+
+
+def no_floor(s: str, v: Viewer) -> list[str]:
+    return []
+
+
+def report_routes(app, preset: str) -> list[Route]:
+    """A fragment Route for every report the catalogue registers, in the page's order, for the preset's period."""
+    from crm.reports.catalogue import PACKS, pack_reports
+
+    routes = []
+    with app.app_context():
+        rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    for pack in PACKS:
+        for report in pack_reports(pack):
+            path = rules[report.endpoint].removeprefix("/<slug>/")
+            floor = REPORT_FLOORS.get(report.key) or PACK_FLOORS.get(report.pack, no_floor)
+            routes.append(Route(f"report {report.key}", f"{path}?preset={preset}", b'report-period', floor,
+                                headers=HX, targets=REPORT_TARGETS))
+    return routes
 
 
 # ---------------------------------------------------------------- timing
@@ -163,7 +324,7 @@ def time_route(route: Route, client, floor_connection, viewer: Viewer, schema: s
     """`warmup` untimed requests, then `runs` timed ones, each followed by the floor's statements."""
     url = f"/{params['slug']}/" + route.path.format(**params)
     statements = route.floor(f'"{schema}"', viewer)
-    values = {**params, "me": viewer.member_id, "reach": viewer.reach}
+    values = {**params, "me": viewer.member_id, "reach": viewer.reach, "report_reach": viewer.report_reach}
     for i in range(warmup):
         response = client.get(url, headers=route.headers)
         if i == 0 and (response.status_code != 200 or route.marker not in response.data):
@@ -244,9 +405,9 @@ def viewers(app, big) -> dict[str, Viewer]:
     from tenants.binding import tenant_bound
     from tenants.service import tenant_ref
 
-    def reach(member_id: int) -> list[int] | None:
+    def reach(member_id: int, resource: str = "customers") -> list[int] | None:
         member = db.session.get(Member, member_id)
-        scope = member.role.scope("customers", "view")
+        scope = member.role.scope(resource, "view")
         if scope == "all":
             return None
         if scope == "own":
@@ -255,10 +416,11 @@ def viewers(app, big) -> dict[str, Viewer]:
 
     rep = big.rep_member_ids[0]  # the first rep is in the first team
     with app.app_context(), tenant_bound(tenant_ref(big.tenant_id)):
-        found = {"admin": Viewer("admin", big.admin_account_id, big.admin_member_id, reach(big.admin_member_id)),
-                 "manager": Viewer("manager", big.manager_account_ids[0], big.manager_member_ids[0],
-                                   reach(big.manager_member_ids[0])),
-                 "rep": Viewer("rep", big.rep_account_ids[0], rep, reach(rep))}
+        found = {kind: Viewer(kind, account_id, member_id, reach(member_id), reach(member_id, "reports"))
+                 for kind, account_id, member_id in (
+                     ("admin", big.admin_account_id, big.admin_member_id),
+                     ("manager", big.manager_account_ids[0], big.manager_member_ids[0]),
+                     ("rep", big.rep_account_ids[0], rep))}
         assert db.session.scalar(select(Member.team_id).where(Member.id == rep)) == big.team_ids[0]
     return found
 
@@ -290,6 +452,29 @@ def time_zone(app, tenant_id: int, now: datetime) -> dict:
         today = now.astimezone(zone).date()
         return {"tz": zone.zone,
                 "week_end": zone.localize(datetime.combine(today + timedelta(days=8), clock.min)).astimezone(UTC)}
+
+
+def period(app, tenant_id: int, now: datetime, preset: str) -> dict:
+    """The reports' period for the floors: its instants, the previous period's start, the bucket; this month's
+    instants (the targets page); the workspace's currency; the select field customers_by_field draws first."""
+    from flask_babel import get_timezone
+
+    from crm.reports.customers import select_fields
+    from crm.reports.periods import preset_period
+    from crm.settings import day_start, workspace_currency
+    from crm.targets import months
+    from tenants.binding import tenant_bound
+    from tenants.service import tenant_ref
+
+    with app.test_request_context("/"), tenant_bound(tenant_ref(tenant_id)):
+        today = now.astimezone(get_timezone()).date()
+        chosen = preset_period(preset, today)
+        start, end = chosen.bounds()
+        month_start, month_end = months.bounds(today.replace(day=1))
+        fields = select_fields()
+        return {"start": start, "end": end, "prev_start": day_start(chosen.previous().start), "bucket": chosen.bucket,
+                "month_start": month_start, "month_end": month_end, "currency": workspace_currency(),
+                "field_key": fields[0].key if fields else "", "stalled_since": now - timedelta(days=14)}
 
 
 # ---------------------------------------------------------------- report
@@ -352,6 +537,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a tenth of the data and 20 runs per page")
     parser.add_argument("--runs", type=int, help="timed requests per page and viewer")
     parser.add_argument("--only", help="measure only the routes whose name contains this")
+    parser.add_argument("--preset", default="year", help="the reports' period preset (default: this year)")
     parser.add_argument("--explain-over", type=float, default=SLOW_MS, metavar="MS",
                         help=f"explain the slowest statement of pages slower than this at p95 (default {SLOW_MS:g})")
     args = parser.parse_args()
@@ -368,7 +554,6 @@ def main() -> None:
     def step(message: str) -> None:
         print(f"[{time.perf_counter() - begun:5.1f}s] {message}", flush=True)
 
-    routes = [r for r in ROUTES if not args.only or args.only.lower() in r.name.lower()]
     with services() as (database_url, redis_url, services_mode):
         os.environ["DATABASE_URL"] = database_url
         os.environ["REDIS_URL"] = redis_url
@@ -380,6 +565,8 @@ def main() -> None:
         from tenants.migrations import upgrade_public
 
         app = create_app()
+        routes = [r for r in ROUTES + report_routes(app, args.preset)
+                  if not args.only or args.only.lower() in r.name.lower()]
         try:
             with app.app_context():
                 upgrade_public(db.engine)
@@ -396,7 +583,7 @@ def main() -> None:
             data["viewers"] = {k: {"member_id": v.member_id, "reach": v.reach} for k, v in people.items()}
             signed_in = clients(app, people)
             params = {"slug": big.slug, "pipeline_id": big.pipeline_ids[0], "now": now, "team_id": big.team_ids[0],
-                      **time_zone(app, big.tenant_id, now)}
+                      **time_zone(app, big.tenant_id, now), **period(app, big.tenant_id, now, args.preset)}
             gc.collect()
             gc.freeze()  # as wsgi.py does once the app is made
             measured, explained = {}, []
@@ -413,7 +600,7 @@ def main() -> None:
                         if result["app"]["p95"] > args.explain_over:
                             explained.append({"route": route.name, "viewer": kind,
                                               **explain_slow(raw_url, big.schema, capture(
-                                                  app, signed_in[kind], result))})
+                                                  app, signed_in[kind], result, route.headers))})
             info = machine(raw_url, services_mode)
             info["loadavg_at_start"] = load_at_start
         finally:
@@ -422,6 +609,7 @@ def main() -> None:
                 db.engine.dispose()
 
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": mode, "timing": timing,
+               "preset": args.preset,
                "statement_timeout": STATEMENT_TIMEOUT, "machine": info, "data": data, "routes": measured,
                "explain_over_ms": args.explain_over, "explained": explained, "seconds": time.perf_counter() - begun}
     results["table"] = rows_of(results)
@@ -431,7 +619,7 @@ def main() -> None:
     print(f"\nwrote {OUTPUT.relative_to(ROOT)}")
 
 
-def capture(app, client, result: dict) -> dict:
+def capture(app, client, result: dict, headers: dict) -> dict:
     """One more request of a slow page with its statements' parameters kept, for EXPLAIN."""
     from sqlalchemy import event
 
@@ -446,7 +634,7 @@ def capture(app, client, result: dict) -> dict:
         engine = db.engine
     event.listen(engine, "before_cursor_execute", before)
     try:
-        client.get(result["url"])
+        client.get(result["url"], headers=headers)
     finally:
         event.remove(engine, "before_cursor_execute", before)
     slowest = result["slowest_statements"][0]["sql"]

@@ -62,6 +62,10 @@ class Customer(db.Model):
         # Counts of a viewer's live customers (by stage on the home page, all on the list) read this index
         # alone, never the wide rows: at 100,000 customers 150-190 ms became 12-27 ms (docs/benchmarks.md).
         Index("ix_customers_live_owner_stage", "owner_id", "stage", "id", postgresql_where=text("deleted_at IS NULL")),
+        # The reports' and targets' counts of customers created in a period, by level, source, stage or tag, read
+        # this index alone (crm/reports/customers.py, crm/targets/actuals.py; docs/benchmarks.md).
+        Index("ix_customers_live_owner_created", "owner_id", "created_at", postgresql_where=text("deleted_at IS NULL"),
+              postgresql_include=["level", "source", "stage", "tag_ids"]),
         # Custom field filters: equality and any-of as JSONB containment (@>).
         Index("ix_customers_tag_ids", "tag_ids", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),

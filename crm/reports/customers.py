@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, case, func, literal, select, true
+from sqlalchemy import Integer, case, func, literal, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 
 from crm.customers.models import LEVELS, STAGE_LABELS, Customer, Tag
@@ -35,7 +35,9 @@ def new_customers(viewer: Member, query: ReportQuery) -> Result:
     """Customers created per day, week or month of the period, and the running total of all customers."""
     period, base = query.period, service.customers(viewer, query.customers())
     counted = service.per_bucket(base, Customer.created_at, period, new=func.count())
-    total = service.count(base.where(Customer.created_at < period.bounds()[0]))
+    start, before = period.bounds()[0], query.previous.bounds()[0]
+    total, previous = db.session.execute(base.where(Customer.created_at < start).with_only_columns(
+        func.count(), func.count().filter(Customer.created_at >= before)).order_by(None)).one()
     table = Table([Column(_("Period"), "text"), Column(_("New customers")), Column(_("All customers"))])
     bars, line = [], []
     for bucket in period.buckets():
@@ -46,7 +48,6 @@ def new_customers(viewer: Member, query: ReportQuery) -> Result:
         bars.append(charts.point(new, new_url))
         line.append(charts.point(total, total_url))
         table.rows.append([Cell(bucket.label), Cell(new, new_url), Cell(total, total_url)])
-    previous = service.count(service.customers(viewer, query.customers(query.previous)))
     in_period = sum(row.new for row in counted.values())
     chart = charts.categories([b.label for b in period.buckets()], [
         charts.series(_("New customers"), bars), charts.series(_("All customers"), line, "line", yAxisIndex=1)],
@@ -88,7 +89,10 @@ def _distribution(viewer: Member, query: ReportQuery, values, name, narrow, as_p
                    func.count().filter(created >= before, created < start))
             .group_by(value).order_by(func.count().desc(), value))
     rows = db.session.execute(stmt).all()
-    whole = service.count(base)
+    # The totals in one pass: per value they would count a customer with several tags more than once.
+    whole, new_total, new_before = db.session.execute(base.with_only_columns(
+        func.count(), func.count().filter(Customer.created_at >= start, Customer.created_at < end),
+        func.count().filter(Customer.created_at >= before, Customer.created_at < start)).order_by(None)).one()
     table = Table([Column(_("Value"), "text"), Column(_("Customers")), Column(_("Share"), "percent"),
                    Column(_("New in the period")), Column(_("New in the period before"))])
     points = []
@@ -109,8 +113,6 @@ def _distribution(viewer: Member, query: ReportQuery, values, name, narrow, as_p
     labels = [p["name"] for p in points]
     chart = charts.pie(points) if as_pie else charts.categories(
         labels, [charts.series(_("Customers"), points)], horizontal=True)
-    new_total = service.count(service.customers(viewer, query.customers(query.period)))
-    new_before = service.count(service.customers(viewer, query.customers(query.previous)))
     return Result(table, chart if points else None, [
         Figure(_("Customers"), whole, url=service.customer_list(viewer, query.customers())),
         Figure(_("New in the period"), new_total, new_before)])
@@ -191,16 +193,19 @@ def buyers(viewer: Member, query: ReportQuery) -> Result:
     bucket, first = bucket_of(orders.c.created_at, size), bucket_of(orders.c.first_at, size)
     start, end = period.bounds()
     before = query.previous.bounds()[0]
-    stmt = (select(bucket.label("bucket"), func.count(orders.c.customer_id.distinct()).filter(first == bucket),
-                   func.count(orders.c.customer_id.distinct()).filter(first < bucket))
-            .where(orders.c.created_at >= start, orders.c.created_at < end).group_by(bucket))
-    counted = {row[0]: row for row in db.session.execute(stmt)}
     buyers_in = func.count(orders.c.customer_id.distinct()).filter
     ordered = orders.c.created_at
-    totals = db.session.execute(select(*(
-        aggregate for low, high in ((start, end), (before, start))
-        for aggregate in (buyers_in(ordered >= low, ordered < high, orders.c.first_at >= low),
-                          buyers_in(ordered >= low, ordered < high, orders.c.first_at < low))))).one()
+    # One pass over the window: per bucket of the period, and (the empty grouping set) the totals of the period and
+    # the one before.
+    stmt = (select(bucket.label("bucket"), buyers_in(ordered >= start, first == bucket),
+                   buyers_in(ordered >= start, first < bucket), *(
+                       aggregate for low, high in ((start, end), (before, start))
+                       for aggregate in (buyers_in(ordered >= low, ordered < high, orders.c.first_at >= low),
+                                         buyers_in(ordered >= low, ordered < high, orders.c.first_at < low))))
+            .where(ordered >= before, ordered < end).group_by(func.grouping_sets(bucket, tuple_())))
+    rows = db.session.execute(stmt).all()
+    counted = {row[0]: row for row in rows if row[0] is not None}
+    totals = next(row[3:] for row in rows if row[0] is None)
     table = Table([Column(_("Period"), "text"), Column(_("New buyers")), Column(_("Returning buyers"))])
     new_points, returning_points = [], []
     for b in period.buckets():

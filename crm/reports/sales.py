@@ -85,11 +85,13 @@ def funnel(viewer: Member, query: ReportQuery) -> Result:
         points.append(charts.point(n, link, stage.name))
         table.rows.append([Cell(stage.name), Cell(n, link), Cell(amount),
                            Cell(ratio(following, n) if following is not None else None)])
-    created = service.count(service.deals(viewer, cohort_query))
-    before = service.count(service.deals(viewer, query.deals(
-        pipeline_id=pipeline.id, created_from=query.previous.start, created_to=query.previous.end)))
+    start = period.bounds()[0]
+    # The period's and the period before's deals in one statement (deals.created_at has no index).
+    created, before, elsewhere = db.session.execute(service.deals(viewer, query.deals(
+        pipeline_id=pipeline.id, created_from=query.previous.start, created_to=period.end)).with_only_columns(
+        func.count().filter(Deal.created_at >= start), func.count().filter(Deal.created_at < start),
+        func.count().filter(Deal.created_at >= start, Deal.currency != workspace_currency())).order_by(None)).one()
     won = counted.get(steps[-1].id, (0, 0))[0] if steps and steps[-1].kind == "won" else 0
-    elsewhere = service.count(service.deals(viewer, cohort_query).where(Deal.currency != workspace_currency()))
     return Result(table, charts.funnel(points), [
         Figure(_("Deals created"), created, before,
                url=service.deal_list(viewer, cohort_query)),

@@ -117,6 +117,13 @@ def fragment(client, acme, path: str, args: str = MARCH):
     return response.text
 
 
+def figures_of(html: str) -> dict[str, tuple[str, str | None]]:
+    """The figures above a report: {label: (value, the period before's value or None)}."""
+    found = re.findall(r'class="stat-l">([^<]+)</span>\s*<(?:a|span) class="stat-n"[^>]*>([^<]+)</(?:a|span)>'
+                       r'(?:\s*<span class="small muted">Period before: ([^<\s]+))?', html)
+    return {label: (value, before or None) for label, value, before in found}
+
+
 def counts(html: str, column: int = 0) -> dict[str, str]:
     return {label: cells[column][0] for label, cells in rows_of(html).items()}
 
@@ -145,6 +152,10 @@ def test_a_number_opens_a_list_of_exactly_that_many(world, acme, admin):
     assert by_level["No level"][0] == ("1", None)  # the list has no "no level" filter: no link
     assert "4 customers" in admin.get(by_level["Level A"][0][1]).text
     assert "3 customers" in admin.get(by_level["Level A"][2][1]).text
+    # c1-c5 and the pool's in March, c6 in February; the deleted one never
+    assert figures_of(html) == {"New customers": ("6", "1"), "All customers": ("7", None)}
+    html = fragment(admin, acme, "customers/by-tag")
+    assert figures_of(html) == {"Customers": ("7", None), "New in the period": ("6", "1")}
 
 
 def test_time_zone_edge_in_a_zone_behind_utc(acme, admin, in_tenant, make_customer):
@@ -196,6 +207,8 @@ def test_new_and_returning_buyers(world, acme, admin, in_tenant):
     buyers = rows_of(fragment(admin, acme, "customers/buyers"))
     assert [c[0] for c in buyers["Mar 5"]] == ["0", "1"] and [c[0] for c in buyers["Mar 6"]] == ["1", "0"]
     assert [c[0] for c in buyers["Mar 7"]] == ["0", "0"]
+    figures = figures_of(fragment(admin, acme, "customers/buyers"))
+    assert figures["New buyers"] == ("1", "1") and figures["Returning buyers"] == ("1", "0")  # c1 first in February
 
 
 def test_pool_health_counts_moves_in_the_scope_of_whom_they_concern(world, acme, people, admin, client_as,
@@ -225,6 +238,7 @@ def test_funnel_from_stage_history_by_scope(world, acme, people, admin, client_a
         ["4", "2", "2", "2", "1"]
     assert funnel["Lead"][1][0] == "CN¥3,500.00" and funnel["Won"][1][0] == "CN¥1,000.00"
     assert funnel["Lead"][2][0] == "50.0%" and "1 deals in other currencies" in html
+    assert figures_of(html)["Deals created"] == ("4", "1")  # d1-d4 in March, d5 in February
     listed = admin.get(funnel["Qualified"][0][1]).text
     assert "Deal d1" in listed and "Deal d3" in listed and listed.count('<tr id="deal-') == 2
     rui = counts(fragment(client_as(people["rep"].account_id), acme, "sales/funnel"))
