@@ -6,6 +6,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -109,6 +110,13 @@ class TenantInfo:
         from tenants.resolver import TenantRef
 
         return TenantRef(self.id, self.slug, self.name, "active")
+
+
+def local_link(url: str) -> str:
+    """The path and query of an absolute link from a message, to open with the test client (the browser tests'
+    server moves BASE_URL to its own port for the rest of the session)."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def unique(prefix: str = "t") -> str:

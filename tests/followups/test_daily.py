@@ -6,6 +6,7 @@ from sqlalchemy import select
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.notify.models import Notification
+from tests.conftest import local_link
 
 MORNING = datetime(2026, 11, 24, 1, 30, tzinfo=timezone.utc)  # 09:30 in Shanghai
 NIGHT = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # 04:00 in Shanghai
@@ -73,5 +74,5 @@ def test_morning_digest_only_for_members_who_asked(app, acme, client_as, make_cu
     assert digest[0][2]["overdue"] == 1 and "Chase payment" in digest[0][2]["items"]
     link = digest[0][2]["link"]  # My day, where the digest's reader goes: it must open
     assert link.endswith(f"/{acme.slug}/activities/")
-    assert admin.get(link.split("127.0.0.1:5000", 1)[-1]).status_code == 200
+    assert admin.get(local_link(link)).status_code == 200
     assert run_daily(app, acme, MORNING + timedelta(hours=3)) == 0

@@ -16,6 +16,7 @@ from crm.members.models import Member
 from crm.notify.models import Notification
 from crm.orders.models import Order
 from crm.settings import put_setting
+from tests.conftest import local_link
 
 MONDAY = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 on Monday 23 November in Shanghai
 TUESDAY = MONDAY + timedelta(days=1)
@@ -95,7 +96,7 @@ def test_each_opted_in_member_gets_one_summary_per_period(app, acme, people, wee
         "New customers: 1 (before: 0)", "Deals won: CN¥0.00 (before: CN¥0.00)",
         "Order revenue: CN¥0.00 (before: CN¥120.00)", "Follow-ups done: 1 (before: 0)"]
     assert weekly["link"].endswith(f"/{acme.slug}/reports/?preset=custom&start=2026-11-16&end=2026-11-22")
-    assert rui.get(weekly["link"].split("127.0.0.1:5000", 1)[-1]).status_code == 200
+    assert rui.get(local_link(weekly["link"])).status_code == 200
     (language, mias), = {(lang, p["numbers"]) for m, _c, lang, p in sent if m == people["manager"].member_id}
     assert language == "zh" and mias.startswith("新增客户：3（上期：1）")  # East: Rui's two and Ren's one
 
