@@ -215,17 +215,16 @@ def new_customers_floor(s: str, v: Viewer) -> list[str]:
 
 
 def buyers_floor(s: str, v: Viewer) -> list[str]:
-    first = BUCKET.format(column="first_at")
-    return [f"SELECT b, count(*) FILTER (WHERE p AND {first} = b), count(*) FILTER (WHERE p AND {first} < b),"
+    return ["SELECT b, count(*) FILTER (WHERE p AND fb = b), count(*) FILTER (WHERE p AND fb < b),"
             " count(*) FILTER (WHERE p AND first_at >= %(start)s), count(*) FILTER (WHERE p AND first_at < %(start)s),"
             " count(*) FILTER (WHERE NOT p AND first_at >= %(prev_start)s),"
             " count(*) FILTER (WHERE NOT p AND first_at < %(prev_start)s)"
             " FROM (SELECT o.customer_id, c.first_ordered_at AS first_at, o.created_at >= %(start)s AS p,"
-            f"   {BUCKET.format(column='o.created_at')} AS b"
+            f"   {BUCKET.format(column='o.created_at')} AS b, {BUCKET.format(column='c.first_ordered_at')} AS fb"
             f"   FROM {s}.orders o JOIN {s}.customers c ON c.id = o.customer_id"
             f"   WHERE c.deleted_at IS NULL AND c.first_ordered_at IS NOT NULL AND {v.counts('c.owner_id')}"
             "   AND o.status <> 'cancelled' AND o.created_at >= %(prev_start)s AND o.created_at < %(end)s"
-            "   GROUP BY GROUPING SETS ((1, 2, 3, 4), (1, 2, 3))) o GROUP BY b"]
+            "   GROUP BY GROUPING SETS ((1, 2, 3, 4, 5), (1, 2, 3))) o GROUP BY b"]
 
 
 def follow_up_floor(s: str, v: Viewer) -> list[str]:

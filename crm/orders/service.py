@@ -95,12 +95,13 @@ def _custom_values(order: Order | None, custom: dict | None, errors: dict) -> tu
 def refresh_first_orders(*customer_ids: int) -> None:
     """Work out again when these customers first ordered (orders not cancelled), after their orders changed."""
     # The rows locked first: the next statement's snapshot then sees every order committed by a write that held them.
+    # Only a changed first order is written (most orders are not a customer's first).
     ids = sorted(set(customer_ids))
     db.session.execute(select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update())
     first = (select(func.min(Order.created_at)).where(Order.customer_id == Customer.id, Order.status != "cancelled")
              .scalar_subquery())
-    db.session.execute(update(Customer).where(Customer.id.in_(ids)).values(first_ordered_at=first)
-                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(update(Customer).where(Customer.id.in_(ids), Customer.first_ordered_at.is_distinct_from(first))
+                       .values(first_ordered_at=first).execution_options(synchronize_session="fetch"))
 
 
 def _audit_state(order: Order) -> dict:

@@ -194,17 +194,19 @@ def buyers(viewer: Member, query: ReportQuery) -> Result:
         Customer.first_ordered_at.is_not(None)).order_by(None).subquery()
     ordered, size = Order.created_at, period.bucket
     bucket, in_period = bucket_of(ordered, size), ordered >= start
+    first = bucket_of(reached.c.first_at, size)
     # Each buyer once per bucket they ordered in, and once per period (no bucket): the counts below need no
     # DISTINCT, which sorted every order once per count.
-    visits = (select(Order.customer_id, reached.c.first_at, in_period.label("in_period"), bucket.label("bucket"))
+    visits = (select(Order.customer_id, reached.c.first_at, in_period.label("in_period"), bucket.label("bucket"),
+                     first.label("first_bucket"))
               .join(reached, reached.c.id == Order.customer_id)
               .where(Order.status != "cancelled", ordered >= before, ordered < end)
-              .group_by(func.grouping_sets(tuple_(Order.customer_id, reached.c.first_at, in_period, bucket),
+              .group_by(func.grouping_sets(tuple_(Order.customer_id, reached.c.first_at, in_period, bucket, first),
                                            tuple_(Order.customer_id, reached.c.first_at, in_period)))
               .subquery())
     v, count = visits.c, func.count().filter
-    first, current, previous = bucket_of(v.first_at, size), v.in_period, ~v.in_period
-    stmt = (select(v.bucket, count(current, first == v.bucket), count(current, first < v.bucket),
+    current, previous = v.in_period, ~v.in_period
+    stmt = (select(v.bucket, count(current, v.first_bucket == v.bucket), count(current, v.first_bucket < v.bucket),
                    count(current, v.first_at >= start), count(current, v.first_at < start),
                    count(previous, v.first_at >= before), count(previous, v.first_at < before))
             .group_by(v.bucket))
