@@ -302,6 +302,7 @@ class _Filler:
         self.step("deals, their stage history", self.deals)  # rows: of the history
         self.step("orders, their lines", self.orders)  # rows: lines
         self.step("order status history", self.order_history)
+        self.step("customers' first order", self.first_orders)
         self.step("follow-ups", self.follow_ups)
         self.step("customers' last contact", self.last_contact)
         self.step("tickets", self.tickets)
@@ -647,6 +648,15 @@ class _Filler:
             FROM lines
             ORDER BY o, position""")
 
+    def first_orders(self) -> int:
+        """Each buyer's first order not cancelled, as crm/orders/service.py keeps it."""
+        s = self.s
+        return self.sql(f"""
+            UPDATE {s}.customers c SET first_ordered_at = o.first
+            FROM (SELECT customer_id, min(created_at) AS first FROM {s}.orders WHERE status <> 'cancelled'
+                  GROUP BY customer_id) o
+            WHERE c.id = o.customer_id""")
+
     def order_history(self) -> int:
         """Each order's moves, from placed to its status: the path the workflow (crm/orders/models.py MOVES)
         allows, about two days apart (closer for the newest orders); refunds carry their amount."""
@@ -941,6 +951,10 @@ CHECKS = {
         SELECT count(*) FROM {s}.customers c
         WHERE c.last_contact_at IS DISTINCT FROM (SELECT max(done_at) FROM {s}.activities a
                                                    WHERE a.customer_id = c.id)""",
+    "first order is the earliest not cancelled": """
+        SELECT count(*) FROM {s}.customers c
+        WHERE c.first_ordered_at IS DISTINCT FROM (SELECT min(created_at) FROM {s}.orders o
+                                                    WHERE o.customer_id = c.id AND o.status <> 'cancelled')""",
     "teams have their manager in them": """
         SELECT count(*) FROM {s}.teams t LEFT JOIN {s}.members m ON m.id = t.manager_id
         WHERE m.team_id IS DISTINCT FROM t.id""",

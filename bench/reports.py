@@ -215,15 +215,16 @@ def new_customers_floor(s: str, v: Viewer) -> list[str]:
 
 
 def buyers_floor(s: str, v: Viewer) -> list[str]:
-    return [f"SELECT {BUCKET.format(column='created_at')} AS b,"
-            f" count(DISTINCT customer_id) FILTER (WHERE {BUCKET.format(column='first_at')}"
-            f"   = {BUCKET.format(column='created_at')}),"
-            f" count(DISTINCT customer_id) FILTER (WHERE {BUCKET.format(column='first_at')}"
-            f"   < {BUCKET.format(column='created_at')})"
-            f" FROM (SELECT customer_id, created_at, min(created_at) OVER (PARTITION BY customer_id) AS first_at"
-            f"   FROM {s}.orders WHERE status <> 'cancelled'"
-            f"   AND customer_id IN (SELECT id FROM {live_customers(s, v)})) o"
-            f" WHERE {IN_PERIOD.format(column='created_at')} GROUP BY 1"]
+    return ["SELECT b, count(*) FILTER (WHERE p AND fb = b), count(*) FILTER (WHERE p AND fb < b),"
+            " count(*) FILTER (WHERE p AND first_at >= %(start)s), count(*) FILTER (WHERE p AND first_at < %(start)s),"
+            " count(*) FILTER (WHERE NOT p AND first_at >= %(prev_start)s),"
+            " count(*) FILTER (WHERE NOT p AND first_at < %(prev_start)s)"
+            " FROM (SELECT o.customer_id, c.first_ordered_at AS first_at, o.created_at >= %(start)s AS p,"
+            f"   {BUCKET.format(column='o.created_at')} AS b, {BUCKET.format(column='c.first_ordered_at')} AS fb"
+            f"   FROM {s}.orders o JOIN {s}.customers c ON c.id = o.customer_id"
+            f"   WHERE c.deleted_at IS NULL AND c.first_ordered_at IS NOT NULL AND {v.counts('c.owner_id')}"
+            "   AND o.status <> 'cancelled' AND o.created_at >= %(prev_start)s AND o.created_at < %(end)s"
+            "   GROUP BY GROUPING SETS ((1, 2, 3, 4, 5), (1, 2, 3))) o GROUP BY b"]
 
 
 def follow_up_floor(s: str, v: Viewer) -> list[str]:

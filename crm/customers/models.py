@@ -66,6 +66,11 @@ class Customer(db.Model):
         # this index alone (crm/reports/customers.py, crm/targets/actuals.py; docs/benchmarks.md).
         Index("ix_customers_live_owner_created", "owner_id", "created_at", postgresql_where=text("deleted_at IS NULL"),
               postgresql_include=["level", "source", "stage", "tag_ids"]),
+        # New and returning buyers read the buyers' first orders from this index alone, not the wide rows
+        # (crm/reports/customers.py; docs/benchmarks.md).
+        Index("ix_customers_live_buyers", "owner_id", "id",
+              postgresql_where=text("deleted_at IS NULL AND first_ordered_at IS NOT NULL"),
+              postgresql_include=["first_ordered_at", "level", "source", "tag_ids"]),
         # Custom field filters: equality and any-of as JSONB containment (@>).
         Index("ix_customers_tag_ids", "tag_ids", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
@@ -111,6 +116,9 @@ class Customer(db.Model):
     marketing_opt_out_at: Mapped[datetime | None]  # unsubscribed: no campaign reaches them any more
     preferred_channel: Mapped[str] = mapped_column(String(10), default="sms")  # sms or email, for order news
     quiet_reminded_at: Mapped[datetime | None]  # the owner was told it has had no follow-up for a while
+    # When their first order not cancelled was placed (crm/orders/service.py keeps it): new and returning buyers
+    # read it instead of a window over every order (crm/reports/customers.py).
+    first_ordered_at: Mapped[datetime | None]
 
     owner: Mapped[Member | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin", order_by=Tag.name)

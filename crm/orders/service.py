@@ -3,9 +3,11 @@ status workflow."""
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from sqlalchemy import func, select, update
 
 from crm import validation
 from crm.audit.service import audited, record
+from crm.customers.models import Customer
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields import record_values
@@ -45,6 +47,7 @@ def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict
     order.changes.append(_change(viewer, None, "placed", None))
     db.session.add(order)
     db.session.flush()
+    refresh_first_orders(order.customer_id)
     record("create", "order", order.id, summary=order.number, changes={
         "total": [None, str(order.total)], **{f"custom.{key}": change for key, change in custom_changes.items()}})
     log("order_created", customer_id=order.customer_id, link=("orders.show", {"order_id": order.id}),
@@ -59,7 +62,7 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     `custom` holds the raw custom field values the form carried (crm.fields.values.read_form); others stay as they are."""
     with audited(order, entity="order", fields=HEADER_FIELDS + ("total",), state=_audit_state,
                  summary=lambda o: o.number) as change:
-        errors = {}
+        errors, customer_id = {}, order.customer_id
         header = validation.collect(errors, clean_header, viewer, data, order)
         lines, line_errors = [], {}
         if order.status == "placed" and rows is not None:
@@ -76,6 +79,8 @@ def update_order(viewer: Member, order: Order, data: dict, rows: list[LineInput]
     if change:
         order.updated_at = utcnow()
     db.session.flush()
+    if order.customer_id != customer_id:
+        refresh_first_orders(customer_id, order.customer_id)
     return order
 
 
@@ -85,6 +90,18 @@ def _custom_values(order: Order | None, custom: dict | None, errors: dict) -> tu
     checked = validation.collect(errors, record_values.checked_values, order, custom or {}, creating=order is None,
                                  entity="order")
     return checked or ({}, {})
+
+
+def refresh_first_orders(*customer_ids: int) -> None:
+    """Work out again when these customers first ordered (orders not cancelled), after their orders changed."""
+    # The rows locked first: the next statement's snapshot then sees every order committed by a write that held them.
+    # Only a changed first order is written (most orders are not a customer's first).
+    ids = sorted(set(customer_ids))
+    db.session.execute(select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update())
+    first = (select(func.min(Order.created_at)).where(Order.customer_id == Customer.id, Order.status != "cancelled")
+             .scalar_subquery())
+    db.session.execute(update(Customer).where(Customer.id.in_(ids), Customer.first_ordered_at.is_distinct_from(first))
+                       .values(first_ordered_at=first).execution_options(synchronize_session="fetch"))
 
 
 def _audit_state(order: Order) -> dict:
@@ -132,6 +149,8 @@ def move_order(viewer: Member, order: Order, to_status: str, note: str = "", amo
         number=order.number, **{"from": in_both_languages(lambda: STATUS_LABELS[from_status]),
                                 "to": in_both_languages(lambda: STATUS_LABELS[to_status])})
     db.session.flush()
+    if to_status == "cancelled":
+        refresh_first_orders(order.customer_id)
     messages.tell_customer(order, change)
     return order
 

@@ -185,27 +185,34 @@ def buyers(viewer: Member, query: ReportQuery) -> Result:
     """Customers who ordered in each bucket: for the first time, or again (a second order or later). Cancelled
     orders do not count."""
     period = query.period
-    reached = service.customers(viewer, query.customers()).with_only_columns(Customer.id)
-    orders = (select(Order.customer_id, Order.created_at,
-                     func.min(Order.created_at).over(partition_by=Order.customer_id).label("first_at"))
-              .where(Order.status != "cancelled", Order.customer_id.in_(reached)).subquery())
-    size = period.bucket
-    bucket, first = bucket_of(orders.c.created_at, size), bucket_of(orders.c.first_at, size)
     start, end = period.bounds()
     before = query.previous.bounds()[0]
-    buyers_in = func.count(orders.c.customer_id.distinct()).filter
-    ordered = orders.c.created_at
-    # One pass over the window: per bucket of the period, and (the empty grouping set) the totals of the period and
-    # the one before.
-    stmt = (select(bucket.label("bucket"), buyers_in(ordered >= start, first == bucket),
-                   buyers_in(ordered >= start, first < bucket), *(
-                       aggregate for low, high in ((start, end), (before, start))
-                       for aggregate in (buyers_in(ordered >= low, ordered < high, orders.c.first_at >= low),
-                                         buyers_in(ordered >= low, ordered < high, orders.c.first_at < low))))
-            .where(ordered >= before, ordered < end).group_by(func.grouping_sets(bucket, tuple_())))
+    # The buyers' first orders, kept on the customer: no window over every order of the workspace, and an index
+    # holds them (docs/benchmarks.md).
+    reached = service.customers(viewer, query.customers()).with_only_columns(
+        Customer.id, Customer.first_ordered_at.label("first_at")).where(
+        Customer.first_ordered_at.is_not(None)).order_by(None).subquery()
+    ordered, size = Order.created_at, period.bucket
+    bucket, in_period = bucket_of(ordered, size), ordered >= start
+    first = bucket_of(reached.c.first_at, size)
+    # Each buyer once per bucket they ordered in, and once per period (no bucket): the counts below need no
+    # DISTINCT, which sorted every order once per count.
+    visits = (select(Order.customer_id, reached.c.first_at, in_period.label("in_period"), bucket.label("bucket"),
+                     first.label("first_bucket"))
+              .join(reached, reached.c.id == Order.customer_id)
+              .where(Order.status != "cancelled", ordered >= before, ordered < end)
+              .group_by(func.grouping_sets(tuple_(Order.customer_id, reached.c.first_at, in_period, bucket, first),
+                                           tuple_(Order.customer_id, reached.c.first_at, in_period)))
+              .subquery())
+    v, count = visits.c, func.count().filter
+    current, previous = v.in_period, ~v.in_period
+    stmt = (select(v.bucket, count(current, v.first_bucket == v.bucket), count(current, v.first_bucket < v.bucket),
+                   count(current, v.first_at >= start), count(current, v.first_at < start),
+                   count(previous, v.first_at >= before), count(previous, v.first_at < before))
+            .group_by(v.bucket))
     rows = db.session.execute(stmt).all()
     counted = {row[0]: row for row in rows if row[0] is not None}
-    totals = next(row[3:] for row in rows if row[0] is None)
+    totals = next((row[3:] for row in rows if row[0] is None), (0, 0, 0, 0))
     table = Table([Column(_("Period"), "text"), Column(_("New buyers")), Column(_("Returning buyers"))])
     new_points, returning_points = [], []
     for b in period.buckets():

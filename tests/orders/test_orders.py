@@ -230,3 +230,24 @@ def test_status_history_rows_are_kept(app, acme, make_customer, make_order, in_t
     assert in_tenant(acme, move_with_note) == [
         (None, "placed", None, acme.admin_member_id, True),
         ("placed", "cancelled", "customer changed mind", acme.admin_member_id, True)]
+
+
+def test_a_customers_first_order_follows_placing_cancelling_and_moving_orders(app, acme, make_customer, make_order,
+                                                                              in_tenant):
+    from crm.customers.models import Customer
+
+    first_customer, second_customer = make_customer(acme), make_customer(acme, name="Li Na")
+    earlier, later = make_order(acme, first_customer), make_order(acme, first_customer)
+
+    def firsts():
+        db.session.expire_all()
+        placed = dict(db.session.execute(select(Order.id, Order.created_at)).all())
+        return placed, [db.session.get(Customer, c).first_ordered_at for c in (first_customer, second_customer)]
+
+    placed, first = in_tenant(acme, firsts)
+    assert first == [placed[earlier], None] and placed[earlier] < placed[later]
+    in_tenant(acme, lambda: service.move_order(admin(acme), db.session.get(Order, earlier), "cancelled"))
+    assert in_tenant(acme, firsts)[1] == [placed[later], None]
+    in_tenant(acme, lambda: service.update_order(admin(acme), db.session.get(Order, later),
+                                                 {"customer_id": str(second_customer)}, None))
+    assert in_tenant(acme, firsts)[1] == [None, placed[later]]

@@ -194,21 +194,67 @@ def test_follow_up_coverage(world, acme, admin, in_tenant):
     assert "4 customers" in admin.get(quiet["90 days"][0][1]).text
 
 
-def test_new_and_returning_buyers(world, acme, admin, in_tenant):
-    from crm.orders.models import Order
+def buyers_orders(world, acme):
+    """c1 ordered in February and on March 5, c3 on March 6; c4's order of March 7 was cancelled."""
+    def place():
+        from crm.orders.models import Order
+        from crm.orders.service import refresh_first_orders
 
-    def orders():
         for customer, at, status in (("c1", shanghai(10, 12, month=2), "completed"), ("c1", shanghai(5, 12), "placed"),
                                      ("c3", shanghai(6, 12), "placed"), ("c4", shanghai(7, 12), "cancelled")):
             db.session.add(Order(customer_id=world[customer], owner_id=acme.admin_member_id, currency="CNY",
                                  status=status, created_at=at))
+        db.session.flush()
+        refresh_first_orders(*(world[c] for c in ("c1", "c3", "c4")))
 
-    in_tenant(acme, orders)
+    return place
+
+
+def test_new_and_returning_buyers(world, acme, admin, in_tenant):
+    in_tenant(acme, buyers_orders(world, acme))
     buyers = rows_of(fragment(admin, acme, "customers/buyers"))
     assert [c[0] for c in buyers["Mar 5"]] == ["0", "1"] and [c[0] for c in buyers["Mar 6"]] == ["1", "0"]
     assert [c[0] for c in buyers["Mar 7"]] == ["0", "0"]
     figures = figures_of(fragment(admin, acme, "customers/buyers"))
     assert figures["New buyers"] == ("1", "1") and figures["Returning buyers"] == ("1", "0")  # c1 first in February
+
+
+def test_a_buyer_whose_first_order_is_cancelled_is_new_at_their_next_one(world, acme, admin, in_tenant):
+    from crm.members.models import Member
+    from crm.orders.models import Order
+    from crm.orders.service import move_order
+
+    def cancel_february():
+        first = db.session.scalar(select(Order).where(Order.customer_id == world["c1"]).order_by(Order.created_at))
+        first.status = "placed"  # a February order still placed, so that it may be cancelled
+        move_order(db.session.get(Member, acme.admin_member_id), first, "cancelled")
+
+    in_tenant(acme, buyers_orders(world, acme))
+    in_tenant(acme, cancel_february)
+    buyers = rows_of(fragment(admin, acme, "customers/buyers"))
+    assert [c[0] for c in buyers["Mar 5"]] == ["1", "0"] and [c[0] for c in buyers["Mar 6"]] == ["1", "0"]
+    figures = figures_of(fragment(admin, acme, "customers/buyers"))
+    assert figures["New buyers"] == ("2", "0") and figures["Returning buyers"] == ("0", "0")
+
+
+def test_upgrading_a_workspace_fills_each_customers_first_order(app, world, acme, admin, in_tenant):
+    from sqlalchemy import text
+
+    from tenants.migrations import upgrade_schema
+
+    in_tenant(acme, buyers_orders(world, acme))
+    schema = f"t_{acme.id}"
+    with app.app_context(), db.engine.begin() as connection:  # the workspace as it was one version back
+        connection.execute(text(f"alter table {schema}.customers drop column first_ordered_at"))
+        connection.execute(text(f"update {schema}.alembic_version set version_num = 't0026'"))
+    with app.app_context():
+        upgrade_schema(db.engine, schema, "t0027")
+    with app.app_context(), db.engine.connect() as connection:
+        first = dict(connection.execute(text(f"select id, first_ordered_at from {schema}.customers")).all())
+    assert first[world["c1"]] == shanghai(10, 12, month=2) and first[world["c3"]] == shanghai(6, 12)
+    assert first[world["c4"]] is None  # only a cancelled order
+    figures = figures_of(fragment(admin, acme, "customers/buyers"))
+    assert figures["New buyers"] == ("1", "1") and figures["Returning buyers"] == ("1", "0")
 
 
 def test_pool_health_counts_moves_in_the_scope_of_whom_they_concern(world, acme, people, admin, client_as,
