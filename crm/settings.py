@@ -1,7 +1,7 @@
 """The tenant's settings rows (`settings`: key -> JSON), read and written by the features that own a key, and
 the workspace-wide ones every feature reads: currency, time zone, phone region, language, week start (set on
 Settings > Workspace, crm/workspace_settings)."""
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g
@@ -81,3 +81,9 @@ def workspace_zone() -> ZoneInfo:
 def day_start(day: date) -> datetime:
     """The instant (UTC) the workspace's local `day` begins: where a filter or report on local days cuts."""
     return datetime.combine(day, time(), workspace_zone()).astimezone(timezone.utc)
+
+
+def on_local_days(column, first: date | None, last: date | None) -> list:
+    """Conditions keeping `column` within the workspace's local days `first` to `last` (either may be open)."""
+    conditions = [column >= day_start(first)] if first else []
+    return conditions + ([column < day_start(last + timedelta(days=1))] if last else [])

@@ -3,15 +3,15 @@ comes from the bound member."""
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from flask import g, has_request_context, request
-from flask_babel import get_timezone
 from sqlalchemy import insert, select
 
 from crm import listing, registry, validation
 from crm.audit.models import AuditEntry
 from crm.extensions import db
+from crm.settings import on_local_days
 from crm.validation import record_id
 
 MASK = "••••"
@@ -141,11 +141,6 @@ def entity_names() -> list[str]:
     return [kind.name for kind in registry.audit_entities()]
 
 
-def _start_of(day: date) -> datetime:
-    """Midnight of `day` in the time zone the log is shown in."""
-    return get_timezone().localize(datetime.combine(day, time.min))
-
-
 def list_entries(query: AuditQuery, limit: int = PAGE_SIZE) -> tuple[list[AuditEntry], str]:
     """One page of matching entries, newest first, and the cursor of the next page ('' on the last one)."""
     stmt = select(AuditEntry)
@@ -155,10 +150,7 @@ def list_entries(query: AuditQuery, limit: int = PAGE_SIZE) -> tuple[list[AuditE
         stmt = stmt.where(AuditEntry.entity == query.entity)
     if query.actor:
         stmt = stmt.where(AuditEntry.actor_id == query.actor)
-    if query.since:
-        stmt = stmt.where(AuditEntry.at >= _start_of(query.since))
-    if query.until:
-        stmt = stmt.where(AuditEntry.at < _start_of(query.until + timedelta(days=1)))
+    stmt = stmt.where(*on_local_days(AuditEntry.at, query.since, query.until))
     if query.q:
         stmt = stmt.where(AuditEntry.summary.icontains(query.q, autoescape=True))
     return listing.page(stmt, NEWEST, query.after, limit)

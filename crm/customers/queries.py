@@ -15,7 +15,7 @@ from crm.extensions import db, utcnow
 from crm.fields import filters
 from crm.members.access import scoped
 from crm.members.models import Member
-from crm.settings import day_start, phone_region
+from crm.settings import on_local_days, phone_region
 from crm.validation import record_id
 
 PAGE_SIZE = 25
@@ -153,10 +153,7 @@ def _narrowed(stmt, query: CustomerQuery):
         stmt = stmt.where(Customer.source == query.source)
     if query.team:
         stmt = stmt.where(Customer.owner_id.in_(select(Member.id).where(Member.team_id == query.team)))
-    if query.created_from:
-        stmt = stmt.where(Customer.created_at >= day_start(query.created_from))
-    if query.created_to:
-        stmt = stmt.where(Customer.created_at < day_start(query.created_to + timedelta(days=1)))
+    stmt = stmt.where(*on_local_days(Customer.created_at, query.created_from, query.created_to))
     if query.quiet:
         stmt = stmt.where(quiet_for(query.quiet))
     return stmt

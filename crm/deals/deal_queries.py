@@ -12,7 +12,7 @@ from crm.errors import NotFound
 from crm.extensions import db, utcnow
 from crm.members.access import scoped
 from crm.members.models import Member
-from crm.settings import day_start
+from crm.settings import on_local_days
 from crm.deals.models import KINDS, Deal, DealStageChange, Pipeline, Stage
 from crm.deals.stages import board_pipeline, get_pipeline, pipelines, stages
 from crm.validation import record_id
@@ -126,10 +126,7 @@ def _narrowed(stmt, query: DealQuery):
         stmt = stmt.where(Deal.source == query.source)
     for column, start, end in ((Deal.created_at, query.created_from, query.created_to),
                                (Deal.closed_at, query.closed_from, query.closed_to)):
-        if start:
-            stmt = stmt.where(column >= day_start(start))
-        if end:
-            stmt = stmt.where(column < day_start(end + timedelta(days=1)))
+        stmt = stmt.where(*on_local_days(column, start, end))
     if query.stage:
         stmt = stmt.where(Deal.stage_id == query.stage)
     if query.reached:

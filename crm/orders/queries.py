@@ -1,8 +1,7 @@
 """Finding orders: the ones a viewer may act on, the filtered order list (keyset pages), a customer's orders."""
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
-from flask_babel import get_timezone
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
@@ -10,6 +9,7 @@ from crm import listing, validation
 from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import NotFound
+from crm.settings import on_local_days
 from crm.extensions import db
 from crm.members.access import members_in_reach, scoped
 from crm.members.models import Member
@@ -77,20 +77,12 @@ def _filter_day(value) -> date | None:
     return validation.or_none(validation.day, value, "day", EARLIEST, LATEST)
 
 
-def _start_of(day: date) -> datetime:
-    """Midnight of `day` in the reader's time zone."""
-    return get_timezone().localize(datetime.combine(day, time.min))
-
-
 def list_orders(viewer: Member, query: OrderQuery, limit: int = PAGE_SIZE) -> tuple[list[Order], str]:
     """One page of matching orders, newest first, and the cursor of the next page ('' on the last one)."""
     stmt = visible(viewer)
     if query.status:
         stmt = stmt.where(Order.status == query.status)
-    if query.since:
-        stmt = stmt.where(Order.created_at >= _start_of(query.since))
-    if query.until:
-        stmt = stmt.where(Order.created_at < _start_of(query.until + timedelta(days=1)))
+    stmt = stmt.where(*on_local_days(Order.created_at, query.since, query.until))
     if query.customer_id:
         stmt = stmt.where(Order.customer_id == query.customer_id)
     if query.customer:

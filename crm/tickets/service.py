@@ -2,7 +2,7 @@
 to the customer is sent; closing asks the customer for a rating: crm/tickets/messages.py)."""
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select, true
@@ -17,7 +17,7 @@ from crm.extensions import db, utcnow
 from crm.members.access import in_reach, reached_members
 from crm.members.models import Member
 from crm.notify import service as notify
-from crm.settings import day_start
+from crm.settings import on_local_days
 from crm.orders import chooser as orders
 from crm.tickets import messages
 from crm.tickets.forms import STATUS_LABELS
@@ -189,10 +189,7 @@ def _narrowed(stmt, query: TicketQuery, now: datetime):
     for column, start, end in ((Ticket.created_at, query.created_from, query.created_to),
                                (Ticket.due_at, query.due_from, query.due_to),
                                (Ticket.resolved_at, query.resolved_from, query.resolved_to)):
-        if start:
-            stmt = stmt.where(column >= day_start(start))
-        if end:
-            stmt = stmt.where(column < day_start(end + timedelta(days=1)))
+        stmt = stmt.where(*on_local_days(column, start, end))
     if query.sla:
         stmt = stmt.where(sla_met() if query.sla == "met" else sla_breached(now))
     if query.rating:
