@@ -19,10 +19,16 @@ from tenants.service import list_tenants, ref_of
 @click.option("--admin-email", required=True)
 @click.option("--admin-name", default="Admin")
 @click.password_option("--admin-password", prompt=False, required=True)
-def create(slug, name, admin_email, admin_name, admin_password):
-    """Provision a tenant with its first admin."""
+@click.option("--language", default="en", show_default=True, help="Workspace language: en or zh.")
+@click.option("--country", "phone_region", default="CN", show_default=True,
+              help="ISO country code; phone numbers without a country code are read in it.")
+@click.option("--currency", default="CNY", show_default=True, help="ISO 4217 currency code.")
+@click.option("--timezone", default="Asia/Shanghai", show_default=True, help="IANA time zone name.")
+def create(slug, name, admin_email, admin_name, admin_password, **places):
+    """Provision a tenant with its first admin, in the given language, country, currency and time zone."""
     try:
-        _account, tenant = accounts.sign_up(name, slug, admin_name, admin_email, admin_password, "en")
+        _account, tenant = accounts.sign_up(name, slug, admin_name, admin_email, admin_password,
+                                            places["language"], places)
     except Invalid as error:
         db.session.rollback()
         raise click.ClickException("; ".join(f"{k}: {v}" for k, v in error.errors.items()))

@@ -202,8 +202,15 @@ def phone(value, region: str, field: str = "phone") -> str | None:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise Invalid({field: _("Enter a valid phone number, e.g. 138 0013 8000 or +1 415 555 0100.")})
+        raise Invalid({field: _("Enter a valid phone number, e.g. %(example)s, or one starting with + and its "
+                                "country code.", example=_example_phone(region))})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _example_phone(region: str) -> str:
+    """A mobile number as people in `region` write it, for the error message."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL) if example else "+1 415 555 0100"
 
 
 def normalise_email(value, field: str = "email", required: bool = False) -> str | None:

@@ -152,9 +152,10 @@ def test_phone_in_the_region_given(ctx):
     assert validation.phone("+1 415 555 0100", "CN") == "+14155550100"
     assert validation.phone("(415) 555-0100", "US") == "+14155550100"
     assert validation.phone("", "CN") is None
-    message = "Enter a valid phone number, e.g. 138 0013 8000 or +1 415 555 0100."
+    message = "Enter a valid phone number, e.g. 131 2345 6789, or one starting with + and its country code."
     assert refusal(validation.phone, "12", "CN") == {"phone": message}
     assert refusal(validation.phone, "138\x000013 8000", "CN", "custom_mobile") == {"custom_mobile": message}
+    assert refusal(validation.phone, "12", "GB")["phone"].startswith("Enter a valid phone number, e.g. 07400 123456,")
 
 
 def test_email_is_checked_and_lower_cased(ctx):

@@ -251,3 +251,21 @@ def test_scanning_random_slugs_does_not_grow_the_tenant_cache(app, acme, lasting
         assert not grown, f"module-level containers grew with the scan: {grown}"
         cache = app.extensions["tenant_cache"]
         assert len(cache) <= 50 and acme.slug in cache  # the real workspace was not pushed out
+
+
+def test_cli_create_takes_the_workspace_country_currency_and_time_zone(app):
+    from crm.settings import phone_region, time_zone_name, workspace_currency, workspace_language
+    from tenants.binding import tenant_bound
+    from tenants.resolver import find_tenant
+
+    result = app.test_cli_runner().invoke(args=[
+        "tenants", "create", "cli-london", "--name", "London Co", "--admin-email", "ops@london.example",
+        "--admin-password", "password-123", "--country", "GB", "--currency", "GBP", "--timezone", "Europe/London"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), tenant_bound(find_tenant("cli-london")):
+        assert (phone_region(), workspace_currency(), time_zone_name(), workspace_language()) == (
+            "GB", "GBP", "Europe/London", "en")
+    refused = app.test_cli_runner().invoke(args=[
+        "tenants", "create", "cli-nowhere", "--name", "X", "--admin-email", "x@nowhere.example",
+        "--admin-password", "password-123", "--currency", "XXQ"])
+    assert refused.exit_code != 0 and "currency" in refused.output
