@@ -3,7 +3,8 @@
 Headers and labels are compared normalised: full-width folded to half-width (NFKC), case ignored, spaces and
 punctuation dropped, so "手机号码：*" is "手机号码" and "E-Mail" is "email". A header equal to one of a field's labels
 or synonyms is a sure match; failing that, a header containing a built-in synonym ("客户手机号") is a likely one.
-Custom fields match their labels exactly. Each field goes to one column: the first that matches it best.
+Custom fields match their labels exactly. Each field goes to one column, the first that matches it best; a column
+whose likeliest field is taken stays for the user to map.
 """
 import re
 import unicodedata
@@ -50,8 +51,8 @@ def guess(headers: list[str], fields: list[tuple[str, list[str]]]) -> dict[int, 
             chosen[index] = key
     for index, name in enumerate(names):
         if index not in chosen and name:
-            key = _likeliest(name, {key: words for key, words in partial.items() if key not in chosen.values()})
-            if key:
+            key = _likeliest(name, partial)
+            if key and key not in chosen.values():  # a phone column after the phone column is not a name
                 chosen[index] = key
     return dict(sorted(chosen.items()))
 
