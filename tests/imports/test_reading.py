@@ -217,3 +217,12 @@ def test_an_empty_sheet_has_no_header(tmp_path):
     path = tmp_path / "empty.xlsx"
     book.save(path)
     assert refusal(path) == "The file is empty."
+
+
+def test_refusals_and_column_names_are_in_the_readers_language(app, tmp_path):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        assert refusal(write(tmp_path, b"")) == "文件是空的。"
+        assert "2 MB" in refusal(write(tmp_path, b"x" * 3 * CAP), max_bytes=2 * CAP)
+        assert sniff(write(tmp_path, b"name,\nZhang,1\n"), max_bytes=CAP).headers == ["name", "第 2 列"]
