@@ -98,6 +98,8 @@ def _detect_encoding(head: bytes, at_end: bool) -> tuple[str, bool]:
         return "utf-8", True
     except UnicodeDecodeError:
         pass
+    if _reads_as_chinese(head, at_end):
+        return "gb18030", True
     best = charset_normalizer.from_bytes(head).best()
     if best is None:
         raise _refused(_not_a_table())
@@ -105,6 +107,23 @@ def _detect_encoding(head: bytes, at_end: bool) -> tuple[str, bool]:
     if guessed in GB:  # GB18030 reads everything GB2312 and GBK do
         return "gb18030", _decodes(head, "gb18030", at_end)
     return guessed, False
+
+
+def _reads_as_chinese(head: bytes, at_end: bool) -> bool:
+    """Whether `head` is GB18030 made mostly of common Chinese characters and punctuation (GB2312's first level),
+    as a Chinese spreadsheet is and other encodings read that way almost never are. charset-normalizer takes
+    a few lines of GBK for UTF-16 or Thai."""
+    try:
+        text = codecs.getincrementaldecoder("gb18030")().decode(head, final=at_end)
+    except UnicodeDecodeError:
+        return False
+    wide = [char for char in text if not char.isascii()]
+    return bool(wide) and sum(map(_common_chinese, wide)) >= 0.8 * len(wide)
+
+
+def _common_chinese(char: str) -> bool:
+    code = char.encode("gb18030")
+    return len(code) == 2 and (0xA1 <= code[0] <= 0xA9 or 0xB0 <= code[0] <= 0xD7)
 
 
 def _mostly_control(head: bytes) -> bool:

@@ -50,6 +50,18 @@ def test_gbk_csv_as_excel_saves_it_in_china_is_detected(tmp_path):
     assert len(rows) == 30
 
 
+def test_a_few_lines_of_gbk_are_chinese_too(tmp_path):
+    for text in ("姓名,城市\n张伟,北京\n", "名称\n小米\n", "姓名,备注\n王芳,老客户\n"):
+        info, rows = read(write(tmp_path, text.encode("gbk")))
+        assert (info.encoding, info.encoding_sure) == ("gb18030", True)
+        assert [info.headers, *rows] == [line.split(",") for line in text.splitlines()]
+
+
+def test_other_legacy_encodings_are_a_guess_to_confirm(tmp_path):
+    info, rows = read(write(tmp_path, "name,city\nJosé,Málaga\n".encode("cp1252")))
+    assert not info.encoding_sure and rows == [["José", "Málaga"]]
+
+
 def test_the_user_chooses_the_encoding_and_a_wrong_one_is_refused(tmp_path):
     path = write(tmp_path, "姓名,城市\n张伟,北京\n".encode("gb18030"))
     info, rows = read(path, encoding="gb18030")
