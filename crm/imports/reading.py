@@ -6,7 +6,8 @@ The kind is told from the bytes, never the name. Everything refused raises Inval
 
 Rows come as the file has them: a blank row is a list of blank strings (or an empty list), so the engine's row
 numbers stay the file's; a row shorter than the header is padded with "", a longer one keeps its extra cells; cells
-pass through unchanged whatever their length (the engine refuses the row, not the file). XLSX formulas are never
+pass through unchanged whatever their length (the engine refuses the row, not the file), up to the csv module's
+131,072 characters, past which the CSV is refused at that line. XLSX formulas are never
 evaluated: calamine reads the value Excel cached when it saved, and "" when there is none.
 """
 import codecs
@@ -78,7 +79,9 @@ def _sniff_csv(path, head: bytes, encoding: str | None, at_end: bool) -> FileInf
         _check_codec(encoding)
     else:
         encoding, sure = _detect_encoding(head, at_end)
-    text = _decode_head(head, encoding, at_end)
+    text = _decoded(head, encoding, at_end)
+    if text is None:
+        raise _refused(_("The file cannot be read as %(encoding)s: choose another encoding.", encoding=encoding))
     delimiter = _detect_delimiter(text)
     with closing(_csv_rows(path, encoding, delimiter)) as rows:
         headers = _headers(next(rows, None))
@@ -87,17 +90,15 @@ def _sniff_csv(path, head: bytes, encoding: str | None, at_end: bool) -> FileInf
 
 
 def _detect_encoding(head: bytes, at_end: bool) -> tuple[str, bool]:
-    """(encoding, sure): a BOM or valid UTF-8 is sure; otherwise charset-normalizer's guess, which the user checks."""
+    """(encoding, sure): a BOM, valid UTF-8 or plain Chinese in GB18030 is sure; otherwise charset-normalizer's
+    guess, which the user checks."""
     for bom, name in BOMS:
         if head.startswith(bom):
             return name, True
     if b"\0" in head or _mostly_control(head):
         raise _refused(_not_a_table())
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=at_end)  # a cut multi-byte end is fine
+    if _decoded(head, "utf-8", at_end) is not None:
         return "utf-8", True
-    except UnicodeDecodeError:
-        pass
     if _reads_as_chinese(head, at_end):
         return "gb18030", True
     best = charset_normalizer.from_bytes(head).best()
@@ -105,7 +106,7 @@ def _detect_encoding(head: bytes, at_end: bool) -> tuple[str, bool]:
         raise _refused(_not_a_table())
     guessed = codecs.lookup(best.encoding).name
     if guessed in GB:  # GB18030 reads everything GB2312 and GBK do
-        return "gb18030", _decodes(head, "gb18030", at_end)
+        return "gb18030", _decoded(head, "gb18030", at_end) is not None
     return guessed, False
 
 
@@ -113,11 +114,7 @@ def _reads_as_chinese(head: bytes, at_end: bool) -> bool:
     """Whether `head` is GB18030 made mostly of common Chinese characters and punctuation (GB2312's first level),
     as a Chinese spreadsheet is and other encodings read that way almost never are. charset-normalizer takes
     a few lines of GBK for UTF-16 or Thai."""
-    try:
-        text = codecs.getincrementaldecoder("gb18030")().decode(head, final=at_end)
-    except UnicodeDecodeError:
-        return False
-    wide = [char for char in text if not char.isascii()]
+    wide = [char for char in _decoded(head, "gb18030", at_end) or "" if not char.isascii()]
     return bool(wide) and sum(map(_common_chinese, wide)) >= 0.8 * len(wide)
 
 
@@ -131,20 +128,12 @@ def _mostly_control(head: bytes) -> bool:
     return controls > len(head) // 100
 
 
-def _decodes(head: bytes, encoding: str, at_end: bool) -> bool:
-    try:
-        codecs.getincrementaldecoder(encoding)().decode(head, final=at_end)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
-def _decode_head(head: bytes, encoding: str, at_end: bool) -> str:
+def _decoded(head: bytes, encoding: str, at_end: bool) -> str | None:
+    """The start of the file as text, None if it is not in `encoding`; a character cut at the end is no fault."""
     try:
         return codecs.getincrementaldecoder(encoding)().decode(head, final=at_end)
     except UnicodeDecodeError:
-        raise _refused(_("The file cannot be read as %(encoding)s: choose another encoding.",
-                         encoding=encoding)) from None
+        return None
 
 
 def _detect_delimiter(text: str) -> str:
@@ -258,7 +247,7 @@ def _headers(row: list[str] | None) -> list[str]:
         raise _refused(_("The first row must name the columns, but it is blank."))
     headers, seen = [], set()
     for number, cell in enumerate(row, start=1):
-        name = cell.strip() or _("Column %(number)s", number=number)
+        name = cell.replace("\ufeff", "").strip() or _("Column %(number)s", number=number)  # a BOM read as UTF-8
         unique, copy = name, 1
         while unique.casefold() in seen:
             copy += 1

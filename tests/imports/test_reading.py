@@ -126,6 +126,21 @@ def test_a_very_long_cell_passes_through_unchanged(tmp_path):
     assert rows == [["Zhang", long]]
 
 
+def test_a_cell_past_what_csv_reads_or_an_unclosed_quote_refuses_the_file_at_its_line(tmp_path):
+    path = write(tmp_path, b"name,notes\nZhang,short\nLi," + b"x" * 200_000 + b"\n")
+    with pytest.raises(Invalid) as refused:
+        list(open_rows(path, sniff(path, max_bytes=CAP)))
+    assert refused.value.errors["file"].startswith("Line 3 cannot be read")
+    path = write(tmp_path, b'name,notes\nZhang,"never closed\n' + b"Li,more\n" * 20_000)
+    with pytest.raises(Invalid):
+        list(open_rows(path, sniff(path, max_bytes=CAP)))
+
+
+def test_a_bom_left_by_a_chosen_utf8_is_not_part_of_the_header(tmp_path):
+    info, rows = read(write(tmp_path, "姓名\n张伟\n".encode("utf-8-sig")), encoding="utf-8")
+    assert info.headers == ["姓名"] and rows == [["张伟"]]
+
+
 def test_refused_files_say_why(tmp_path):
     assert refusal(write(tmp_path, b"")) == "The file is empty."
     assert refusal(write(tmp_path, codecs.BOM_UTF8)) == "The file is empty."
