@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import charset_normalizer
@@ -173,15 +173,14 @@ def _check_codec(encoding: str) -> None:
 
 def _sniff_xlsx(path, sheet: str | None, max_bytes: int) -> FileInfo:
     _check_zip(path, max_bytes)
-    workbook = _workbook(path)
-    sheets = [meta.name for meta in workbook.sheets_metadata if meta.typ == python_calamine.SheetTypeEnum.WorkSheet]
-    visible = [meta.name for meta in workbook.sheets_metadata
-               if meta.name in sheets and meta.visible == python_calamine.SheetVisibleEnum.Visible]
-    if sheet is None:
-        sheet = (visible or sheets or [None])[0]
-    if sheet not in sheets:
-        raise _refused(_("The workbook has no sheet named %(sheet)s.", sheet=sheet or ""))
-    with workbook:
+    with _workbook(path) as workbook:
+        sheets = [meta.name for meta in workbook.sheets_metadata
+                  if meta.typ == python_calamine.SheetTypeEnum.WorkSheet]  # chart sheets hold no rows
+        visible = [meta.name for meta in workbook.sheets_metadata
+                   if meta.name in sheets and meta.visible == python_calamine.SheetVisibleEnum.Visible]
+        sheet = sheet if sheet is not None else (visible or sheets or [""])[0]
+        if sheet not in sheets:
+            raise _refused(_("The workbook has no sheet named %(sheet)s.", sheet=sheet))
         calamine_sheet = _sheet(workbook, sheet)
         rows = (list(map(_cell_text, row)) for row in calamine_sheet.iter_rows())
         headers = _headers(next(rows, None))
@@ -234,9 +233,7 @@ def _cell_text(value) -> str:
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, date | time):
         return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    return str(value)
+    return str(value)  # text, whole numbers, durations
 
 
 def _headers(row: list[str] | None) -> list[str]:

@@ -253,3 +253,13 @@ def test_refusals_and_column_names_are_in_the_readers_language(app, tmp_path):
         assert refusal(write(tmp_path, b"")) == "文件是空的。"
         assert "2 MB" in refusal(write(tmp_path, b"x" * 3 * CAP), max_bytes=2 * CAP)
         assert sniff(write(tmp_path, b"name,\nZhang,1\n"), max_bytes=CAP).headers == ["name", "第 2 列"]
+
+
+def test_the_first_visible_sheet_is_read_by_default(tmp_path):
+    path = workbook(tmp_path)
+    book = openpyxl.load_workbook(path)
+    book["客户"].sheet_state = "hidden"
+    book.active = 1
+    book.save(path)
+    info = sniff(path, max_bytes=CAP)
+    assert (info.sheet, info.headers) == ("Leads", ["name", "email"])
