@@ -48,6 +48,8 @@ class Config:
         self.PROXY_HOPS = int(environ.get("PROXY_HOPS", "0"))
         # The largest request body accepted (a 413 page beyond); the routes that take files raise their own.
         self.MAX_CONTENT_LENGTH = int(environ.get("MAX_REQUEST_KB", "2048")) * 1024
+        # The largest customer file an import reads (crm/imports/reading.py); an XLSX may unpack to 20 times it.
+        self.IMPORT_MAX_BYTES = int(float(environ.get("IMPORT_MAX_MB", "50")) * 1024 * 1024)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
         # Failed sign-ins slow down the (email, address) pair that made them: this many are free, then each
