@@ -12,7 +12,7 @@ within what the viewer's Reports scope reaches."""
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, Numeric, String, and_, cast, func, literal, select, union_all
+from sqlalchemy import Date, Numeric, String, cast, func, literal, select, union_all
 
 from crm.customers.models import Customer
 from crm.deals.models import Deal
