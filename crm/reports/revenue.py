@@ -293,4 +293,4 @@ def rfm_customers(viewer: Member, query: ReportQuery) -> Result:
     notes = [_("The first %(count)d customers, biggest spenders first.", count=SEGMENT_LIST)] \
         if len(rows) > SEGMENT_LIST else []
     return Result(table, notes=notes, choices=[(key, str(label)) for key, label in SEGMENTS.items()],
-                  chosen=segment)
+                  chosen=segment, picks=_("Segment"))

@@ -92,7 +92,7 @@ def leaderboard(viewer: Member, query: ReportQuery) -> Result:
                                         kind="money" if m in MONEY else "count") for m in MEASURES],
                   notes=[_("Counted as for sales targets; amounts in %(currency)s only.",
                            currency=workspace_currency())],
-                  choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure)
+                  choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure, picks=_("Rank by"))
 
 
 def period_months(query: ReportQuery) -> list:
@@ -131,4 +131,4 @@ def target_vs_actual(viewer: Member, query: ReportQuery) -> Result:
                                     "line", connectNulls=True))
     return Result(table, charts.categories(labels, series, kind) if chosen else None, notes=[
         _("Whole months, as targets are monthly; a month without its own target uses the latest earlier one.")],
-        choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure)
+        choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure, picks=_("Measure"))
