@@ -197,7 +197,7 @@ ROUTES = [
 # The floors' period parameters: start, end and prev_start (the preset's instants in UTC, and the period
 # before's start), bucket (day/week/month, as the app picks), currency (the workspace's), field_key (the select
 # field customers_by_field draws first), stalled_since (now minus the stalled report's 14 days), months_start,
-# months_end and last_month (the period's months target against actual shows), this_month and forecast_end (the
+# months_end, month_starts and last_month (the period's months target against actual shows), this_month and forecast_end (the
 # weighted forecast's months).
 
 BUCKET = "date_trunc(%(bucket)s, timezone(%(tz)s, {column}))::date"
@@ -370,7 +370,7 @@ def actuals_floor(since: str, until: str, monthly: bool = False):
     of the viewer's Reports scope, over the period or per local month of the period's months."""
     def floor(s: str, v: Viewer) -> list[str]:
         def part(measure: str, table: str, column: str, value: str, where: str) -> str:
-            month = f"date_trunc('month', timezone(%(tz)s, {column}))::date" if monthly else "NULL::date"
+            month = f"width_bucket({column}, %(month_starts)s)" if monthly else "NULL::int"
             return (f"SELECT owner_id, {month}, '{measure}', {value} FROM {s}.{table} WHERE {where}"
                     f" AND {column} >= %({since})s AND {column} < %({until})s AND {v.counts('owner_id')}"
                     f" GROUP BY owner_id{', 2' if monthly else ''}")
@@ -650,6 +650,7 @@ def period(app, tenant_id: int, now: datetime, preset: str) -> dict:
         return {"start": start, "end": end, "prev_start": day_start(chosen.previous().start), "bucket": chosen.bucket,
                 "month_start": month_start, "month_end": month_end, "currency": workspace_currency(),
                 "months_start": months.bounds(shown[0])[0], "months_end": months.bounds(shown[-1])[1],
+                "month_starts": [months.bounds(month)[0] for month in shown],
                 "last_month": shown[-1], "this_month": today.replace(day=1),
                 "forecast_end": months.shift(today.replace(day=1), FORECAST_MONTHS),
                 "field_key": fields[0].key if fields else "", "stalled_since": now - timedelta(days=14)}

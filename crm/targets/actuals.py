@@ -12,7 +12,8 @@ within what the viewer's Reports scope reaches."""
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, Numeric, String, cast, func, literal, select, union_all
+from sqlalchemy import DateTime, Integer, Numeric, String, bindparam, cast, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crm.customers.models import Customer
 from crm.deals.models import Deal
@@ -21,7 +22,6 @@ from crm.followups.models import Activity
 from crm.members.access import reached_members
 from crm.members.models import Member, Team
 from crm.orders.models import Order
-from crm.reports.periods import bucket_of
 from crm.settings import workspace_currency
 from crm.targets import months
 from crm.targets.models import COUNTS, MEASURES
@@ -36,30 +36,35 @@ def zero() -> dict:
 def between(start, end, member_ids) -> dict[int, dict]:
     """{member id: {measure: value}} for the instants [start, end) (a report's period); members who did nothing are
     absent. One query."""
-    return _counted(start, end, member_ids, monthly=False).get(None, {})
+    return _counted(start, end, member_ids).get(None, {})
 
 
 def by_month(wanted: list[date], member_ids) -> dict[date, dict[int, dict]]:
-    """{month: {member id: {measure: value}}} for each of the `wanted` months (first days, in order): one query over
-    them all, each record counted in the workspace's local month it happened in, as `between` would one by one."""
+    """{month: {member id: {measure: value}}} for each of the `wanted` months (first days, one after another): one
+    query over them all, each record counted in the workspace's local month it happened in, as `between` would
+    count each month alone."""
     if not wanted:
         return {}
-    counted = _counted(months.bounds(wanted[0])[0], months.bounds(wanted[-1])[1], member_ids, monthly=True)
-    return {month: counted.get(month, {}) for month in wanted}
+    starts = [months.bounds(month)[0] for month in wanted]
+    counted = _counted(starts[0], months.bounds(wanted[-1])[1], member_ids, starts)
+    return {month: counted.get(number, {}) for number, month in enumerate(wanted, 1)}
 
 
-def _counted(start, end, member_ids, monthly: bool) -> dict[date | None, dict[int, dict]]:
-    """{local month, or None when not `monthly`: {member id: {measure: value}}} for the instants [start, end)."""
+def _counted(start, end, member_ids, starts=None) -> dict[int | None, dict[int, dict]]:
+    """{month number (1 for the month from starts[0] ...; None without `starts`): {member id: {measure: value}}}
+    for the instants [start, end). The months are cut at their first instants (width_bucket, a binary search),
+    not by turning every time stamp into local time: that doubled the cost of a year's 200,000 records."""
     if not member_ids:
         return {}
     currency, ids = workspace_currency(), list(member_ids)
+    cuts = bindparam("starts", starts, ARRAY(DateTime(timezone=True))) if starts else None
 
     def part(measure: str, owner, at, value, *where):
-        month = bucket_of(at, "month") if monthly else literal(None, Date)
+        month = func.width_bucket(at, cuts) if starts else literal(None, Integer)
         return (select(owner.label("member_id"), month.label("month"), literal(measure, String).label("measure"),
                        cast(value, Numeric).label("value"))
                 .where(owner.in_(ids), at >= start, at < end, *where)
-                .group_by(owner, *([month] if monthly else [])))
+                .group_by(owner, *([month] if starts else [])))
 
     parts = union_all(
         part("won_amount", Deal.owner_id, Deal.closed_at, func.sum(Deal.amount), Deal.status == "won",
@@ -70,7 +75,7 @@ def _counted(start, end, member_ids, monthly: bool) -> dict[date | None, dict[in
         part("new_customers", Customer.owner_id, Customer.created_at, func.count(), Customer.deleted_at.is_(None)),
         part("follow_ups", Activity.owner_id, Activity.done_at, func.count()),
     )
-    found: dict[date | None, dict[int, dict]] = {}
+    found: dict[int | None, dict[int, dict]] = {}
     for member_id, month, measure, value in db.session.execute(parts):
         found.setdefault(month, {}).setdefault(member_id, zero())[measure] = int(value) if measure in COUNTS else value
     return found
