@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,6 +94,15 @@ class Viewer:
         if self.report_reach is None:
             return "true"
         return f"{column} = ANY(%(report_reach)s)"
+
+    def counts_tickets(self) -> str:
+        """The Reports scope on tickets (crm/tickets/service.reach): by the assignee, unassigned ones from team
+        scope up."""
+        if self.report_reach is None:
+            return "true"
+        if self.kind == "rep":
+            return "owner_id = %(me)s"
+        return "(owner_id IS NULL OR owner_id = ANY(%(report_reach)s))"
 
 
 # ---------------------------------------------------------------- what is measured
@@ -186,7 +196,9 @@ ROUTES = [
 # ---------------------------------------------------------------- report fragments, from the catalogue
 # The floors' period parameters: start, end and prev_start (the preset's instants in UTC, and the period
 # before's start), bucket (day/week/month, as the app picks), currency (the workspace's), field_key (the select
-# field customers_by_field draws first) and stalled_since (now minus the stalled report's 14 days).
+# field customers_by_field draws first), stalled_since (now minus the stalled report's 14 days), months_start,
+# months_end, month_starts and last_month (the period's months target against actual shows), this_month and forecast_end (the
+# weighted forecast's months).
 
 BUCKET = "date_trunc(%(bucket)s, timezone(%(tz)s, {column}))::date"
 IN_PERIOD = "{column} >= %(start)s AND {column} < %(end)s"
@@ -276,6 +288,149 @@ def stalled_floor(s: str, v: Viewer) -> list[str]:
             "   AND c.at >= %(stalled_since)s) GROUP BY stage_id"]
 
 
+def forecast_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT greatest(date_trunc('month', expected_close), %(this_month)s)::date, count(*),"
+            " sum(amount) FILTER (WHERE currency = %(currency)s),"
+            " sum(amount * probability / 100) FILTER (WHERE currency = %(currency)s)"
+            f" FROM {s}.deals WHERE status = 'open' AND {v.counts('owner_id')}"
+            " AND expected_close < %(forecast_end)s GROUP BY 1"]
+
+
+# The Revenue pack counts orders placed in the period in the workspace's currency, not cancelled or refunded.
+NET = "total - coalesce(refunded_amount, 0)"
+COUNTED = ("{s}.orders WHERE status NOT IN ('cancelled', 'refunded') AND currency = %(currency)s AND {scope}"
+           " AND created_at >= %({since})s AND created_at < %({until})s")
+
+
+def counted_orders(s: str, v: Viewer, since: str = "start", until: str = "end") -> str:
+    return COUNTED.format(s=s, scope=v.counts("owner_id"), since=since, until=until)
+
+
+def revenue_amount_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT {BUCKET.format(column='created_at')}, count(*), sum({NET}) FROM {counted_orders(s, v)}"
+            " GROUP BY 1",
+            f"SELECT count(*), sum({NET}) FROM {counted_orders(s, v, 'prev_start', 'start')}"]
+
+
+def revenue_by_status_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT status, count(*), sum({NET}) FILTER (WHERE currency = %(currency)s AND status <> 'cancelled')"
+            f" FROM {s}.orders WHERE {v.counts('owner_id')} AND {IN_PERIOD.format(column='created_at')}"
+            " GROUP BY status"]
+
+
+def revenue_by_product_floor(s: str, v: Viewer) -> list[str]:
+    return ["SELECT product_id, count(DISTINCT order_id), sum(quantity), sum(total)"
+            f" FROM {s}.order_lines WHERE order_id IN (SELECT id FROM {counted_orders(s, v)})"
+            " GROUP BY product_id ORDER BY 4 DESC, 1"]
+
+
+def revenue_top_customers_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT c.id, c.name, o.n, o.spent FROM (SELECT customer_id, count(*) AS n, sum({NET}) AS spent"
+            f"   FROM {counted_orders(s, v)} GROUP BY customer_id ORDER BY 3 DESC, 1 LIMIT 10) o"
+            f" JOIN {s}.customers c ON c.id = o.customer_id ORDER BY o.spent DESC, c.id",
+            f"SELECT count(*), sum({NET}) FROM {counted_orders(s, v)}"]
+
+
+def revenue_repeat_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT n, count(*) FROM (SELECT least(count(*), 5) AS n FROM {counted_orders(s, v, *period)}"
+            " GROUP BY customer_id) per GROUP BY n" for period in (("start", "end"), ("prev_start", "start"))]
+
+
+def rfm_scores(s: str, v: Viewer) -> str:
+    """The period's buyers with their R, F and M quintiles and segment (crm/reports/revenue.scores)."""
+    return (f"(SELECT *, CASE WHEN r >= 4 AND f + m >= 8 THEN 'champions' WHEN r >= 3 AND f + m >= 6 THEN 'loyal'"
+            " WHEN r >= 4 THEN 'promising' WHEN r = 3 THEN 'attention' WHEN f + m >= 6 THEN 'at_risk'"
+            " ELSE 'lost' END AS segment FROM (SELECT *,"
+            " ntile(5) OVER (ORDER BY last_at, orders, amount, customer_id) AS r,"
+            " ntile(5) OVER (ORDER BY orders, amount, last_at, customer_id) AS f,"
+            " ntile(5) OVER (ORDER BY amount, orders, last_at, customer_id) AS m"
+            f" FROM (SELECT customer_id, max(created_at) AS last_at, count(*) AS orders, sum({NET}) AS amount"
+            f"   FROM {counted_orders(s, v)} GROUP BY customer_id) per) scored) segmented")
+
+
+def revenue_rfm_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT segment, count(*), sum(amount), avg(extract(epoch FROM %(end)s - last_at) / 86400)"
+            f" FROM {rfm_scores(s, v)} GROUP BY segment"]
+
+
+def revenue_rfm_customers_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT c.id, c.name, t.last_at, t.orders, t.amount, t.r, t.f, t.m FROM (SELECT * FROM {rfm_scores(s, v)}"
+            "   WHERE segment = 'champions' ORDER BY amount DESC, customer_id LIMIT 101) t"
+            f" JOIN {s}.customers c ON c.id = t.customer_id ORDER BY t.amount DESC, c.id"]
+
+
+def team_follow_ups_floor(s: str, v: Viewer) -> list[str]:
+    due, done = IN_PERIOD.format(column="due_at"), IN_PERIOD.format(column="done_at")
+    return [f"SELECT owner_id, method, count(*) FILTER (WHERE {due}), count(*) FILTER (WHERE {done})"
+            f" FROM {s}.activities WHERE {v.counts('owner_id')} AND (({due}) OR ({done})) GROUP BY 1, 2"]
+
+
+def actuals_floor(since: str, until: str, monthly: bool = False):
+    """team_leaderboard, team_targets: the four measures targets are set for (crm/targets/actuals.py), per member
+    of the viewer's Reports scope, over the period or per local month of the period's months."""
+    def floor(s: str, v: Viewer) -> list[str]:
+        def part(measure: str, table: str, column: str, value: str, where: str) -> str:
+            month = f"width_bucket({column}, %(month_starts)s)" if monthly else "NULL::int"
+            return (f"SELECT owner_id, {month}, '{measure}', {value} FROM {s}.{table} WHERE {where}"
+                    f" AND {column} >= %({since})s AND {column} < %({until})s AND {v.counts('owner_id')}"
+                    f" GROUP BY owner_id{', 2' if monthly else ''}")
+        union = " UNION ALL ".join([
+            part("won", "deals", "closed_at", "sum(amount)", "status = 'won' AND currency = %(currency)s"),
+            part("revenue", "orders", "created_at", f"sum({NET})",
+                 "status NOT IN ('cancelled', 'refunded') AND currency = %(currency)s"),
+            part("customers", "customers", "created_at", "count(*)", "deleted_at IS NULL"),
+            part("follow-ups", "activities", "done_at", "count(*)", "true")])
+        targets = [f"SELECT * FROM {s}.sales_targets WHERE month <= %(last_month)s"] if monthly else []
+        return [union, *targets]
+    return floor
+
+
+def service_tickets_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT kind, count(*) FILTER (WHERE created_at >= %(start)s), count(*) FILTER (WHERE created_at"
+            f" < %(start)s) FROM {s}.tickets WHERE {v.counts_tickets()} AND created_at >= %(prev_start)s"
+            " AND created_at < %(end)s GROUP BY kind"]
+
+
+def service_sla_floor(s: str, v: Viewer) -> list[str]:
+    met = "resolved_at IS NOT NULL AND resolved_at <= due_at"
+    breached = "resolved_at > due_at OR (resolved_at IS NULL AND due_at < %(now)s)"
+    return [f"SELECT {BUCKET.format(column='due_at')}, count(*) FILTER (WHERE {met}),"
+            f" count(*) FILTER (WHERE {breached}) FROM {s}.tickets WHERE {v.counts_tickets()}"
+            f" AND {IN_PERIOD.format(column='due_at')} GROUP BY 1"]
+
+
+def service_resolution_floor(s: str, v: Viewer) -> list[str]:
+    hours = "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at) / 3600)"
+    return [f"SELECT {BUCKET.format(column='resolved_at')}, count(*), {hours} FROM {s}.tickets"
+            f" WHERE {v.counts_tickets()} AND {IN_PERIOD.format(column='resolved_at')} GROUP BY 1",
+            f"SELECT count(*), {hours} FROM {s}.tickets WHERE {v.counts_tickets()}"
+            " AND resolved_at >= %(prev_start)s AND resolved_at < %(start)s"]
+
+
+def service_satisfaction_floor(s: str, v: Viewer) -> list[str]:
+    return [f"SELECT satisfaction, count(*) FILTER (WHERE resolved_at >= %(start)s),"
+            f" count(*) FILTER (WHERE resolved_at < %(start)s) FROM {s}.tickets WHERE {v.counts_tickets()}"
+            " AND satisfaction IS NOT NULL AND resolved_at >= %(prev_start)s AND resolved_at < %(end)s"
+            " GROUP BY satisfaction"]
+
+
+NOT_CANCELLED = " AND x.status <> 'cancelled'"
+
+
+def campaigns_floor(s: str, v: Viewer) -> list[str]:
+    """The period's (and the period before's) campaigns, and the customers each reached who got a deal or an order
+    within 30 days."""
+    window = ("EXISTS (SELECT FROM {s}.{t} x WHERE x.customer_id = n.customer_id AND x.created_at >= n.sent_at"
+              " AND x.created_at < n.sent_at + interval '30 days'{more})")
+    return [f"SELECT id, name, started_at FROM {s}.campaigns WHERE {v.counts('owner_id')}"
+            " AND started_at >= %(prev_start)s AND started_at < %(end)s ORDER BY started_at, id",
+            f"SELECT n.campaign_id, count(DISTINCT n.customer_id) FROM {s}.notifications n"
+            f" WHERE n.campaign_id IN (SELECT id FROM {s}.campaigns WHERE {v.counts('owner_id')}"
+            "   AND started_at >= %(prev_start)s AND started_at < %(end)s) AND n.status = 'sent'"
+            f" AND ({window.format(s=s, t='deals', more='')}"
+            f" OR {window.format(s=s, t='orders', more=NOT_CANCELLED)}) GROUP BY 1"]
+
+
 # Per report key: the SQL of its main aggregates with the viewer's Reports scope. A report of a later pack with no
 # floor here gets its pack's generic floor (PACK_FLOORS) or none.
 REPORT_FLOORS = {
@@ -294,6 +449,22 @@ REPORT_FLOORS = {
     "sales_lost_reasons": lost_reasons_floor,
     "sales_cycle": closed_floor("('won')", "count(*)", "avg(extract(epoch FROM closed_at - created_at) / 86400)"),
     "sales_stalled": stalled_floor,
+    "sales_forecast": forecast_floor,
+    "revenue_amount": revenue_amount_floor,
+    "revenue_by_status": revenue_by_status_floor,
+    "revenue_by_product": revenue_by_product_floor,
+    "revenue_top_customers": revenue_top_customers_floor,
+    "revenue_repeat": revenue_repeat_floor,
+    "revenue_rfm": revenue_rfm_floor,
+    "revenue_rfm_customers": revenue_rfm_customers_floor,
+    "team_follow_ups": team_follow_ups_floor,
+    "team_leaderboard": actuals_floor("start", "end"),
+    "team_targets": actuals_floor("months_start", "months_end", monthly=True),
+    "service_tickets": service_tickets_floor,
+    "service_sla": service_sla_floor,
+    "service_resolution": service_resolution_floor,
+    "service_satisfaction": service_satisfaction_floor,
+    "campaigns_results": campaigns_floor,
 }
 PACK_FLOORS = {"customers": new_customers_floor}
 
@@ -462,6 +633,8 @@ def period(app, tenant_id: int, now: datetime, preset: str) -> dict:
 
     from crm.reports.customers import select_fields
     from crm.reports.periods import preset_period
+    from crm.reports.sales import FORECAST_MONTHS
+    from crm.reports.team import period_months
     from crm.settings import day_start, workspace_currency
     from crm.targets import months
     from tenants.binding import tenant_bound
@@ -472,9 +645,14 @@ def period(app, tenant_id: int, now: datetime, preset: str) -> dict:
         chosen = preset_period(preset, today)
         start, end = chosen.bounds()
         month_start, month_end = months.bounds(today.replace(day=1))
+        shown = period_months(SimpleNamespace(period=chosen))
         fields = select_fields()
         return {"start": start, "end": end, "prev_start": day_start(chosen.previous().start), "bucket": chosen.bucket,
                 "month_start": month_start, "month_end": month_end, "currency": workspace_currency(),
+                "months_start": months.bounds(shown[0])[0], "months_end": months.bounds(shown[-1])[1],
+                "month_starts": [months.bounds(month)[0] for month in shown],
+                "last_month": shown[-1], "this_month": today.replace(day=1),
+                "forecast_end": months.shift(today.replace(day=1), FORECAST_MONTHS),
                 "field_key": fields[0].key if fields else "", "stalled_since": now - timedelta(days=14)}
 
 

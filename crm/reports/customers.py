@@ -174,7 +174,7 @@ def by_field(viewer: Member, query: ReportQuery) -> Result:
 
     result = _distribution(viewer, query, values, lambda o: field.option_label(o) if o else _("Not set"), narrow,
                            as_pie=not multiple, spread=func.jsonb_array_elements_text if multiple else None)
-    result.choices, result.chosen = [(f.key, f.label()) for f in choices], field.key
+    result.choices, result.chosen, result.picks = [(f.key, f.label()) for f in choices], field.key, _("Field")
     if not field.filterable:
         result.notes.append(_("Make the field filterable to open the customers behind each number."))
     return result

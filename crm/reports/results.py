@@ -55,6 +55,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     choices: list[tuple[str, str]] = field(default_factory=list)  # what the report may be drawn by (`by`): key, name
     chosen: str = ""
+    picks: str = ""  # what the choice is (the picker's label): "Group by", "Segment" ...
 
 
 def shown(value, kind: str) -> str:

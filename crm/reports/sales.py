@@ -279,8 +279,8 @@ def _won_targets(viewer: Member, query: ReportQuery, shown: list) -> dict:
     `targets.report_subjects`); None when none is set}. Targets set in another currency do not count."""
     chosen = targets.report_subjects(viewer, query.owner, query.team)
     found = {}
-    for month in shown:
-        goals = [row.won_amount for row in targets.in_force(month, chosen).values()
+    for month, rows in targets.in_force_by_month(shown, chosen).items():
+        goals = [row.won_amount for row in rows.values()
                  if row.won_amount is not None and row.currency == workspace_currency()]
         found[month] = sum(goals) if goals else None
     return found

@@ -67,6 +67,7 @@ def tickets(viewer: Member, query: ReportQuery) -> Result:
         Figure(_("Of those, open or pending now"), waiting,
                url=service.ticket_list(viewer, _tickets(query, status="active", **_created(period))))])
     result.choices, result.chosen = [(key, str(b[0])) for key, b in BREAKDOWNS.items()], by
+    result.picks = _("Group by")
     return result
 
 

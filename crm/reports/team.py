@@ -92,7 +92,7 @@ def leaderboard(viewer: Member, query: ReportQuery) -> Result:
                                         kind="money" if m in MONEY else "count") for m in MEASURES],
                   notes=[_("Counted as for sales targets; amounts in %(currency)s only.",
                            currency=workspace_currency())],
-                  choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure)
+                  choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure, picks=_("Rank by"))
 
 
 def period_months(query: ReportQuery) -> list:
@@ -113,9 +113,9 @@ def target_vs_actual(viewer: Member, query: ReportQuery) -> Result:
     table = Table([Column(_("Month"), "text"), Column(_("Team or member"), "text"), Column(_("Target"), kind),
                    Column(_("Actual"), kind), Column(_("Progress"), "percent")])
     labels, actual_points, target_points = [], {s.key: [] for s in chosen}, {s.key: [] for s in chosen}
-    for month in period_months(query):
+    for month, month_lines in targets.lines_by_month(viewer, period_months(query), chosen).items():
         labels.append(format_skeleton("yMMM", month, locale=get_locale()))
-        for line in targets.lines(viewer, month, chosen):
+        for line in month_lines:
             goal = line.goal(measure)
             if measure in MONEY and goal is not None and line.target.currency != line.currency:
                 goal = None  # set in another currency: not comparable
@@ -131,4 +131,4 @@ def target_vs_actual(viewer: Member, query: ReportQuery) -> Result:
                                     "line", connectNulls=True))
     return Result(table, charts.categories(labels, series, kind) if chosen else None, notes=[
         _("Whole months, as targets are monthly; a month without its own target uses the latest earlier one.")],
-        choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure)
+        choices=[(m, str(MEASURE_LABELS[m])) for m in MEASURES], chosen=measure, picks=_("Measure"))

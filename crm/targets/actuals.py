@@ -9,9 +9,11 @@
 
 A member's numbers are their records'; a team's are its members' and its sub-teams' members' (today's teams),
 within what the viewer's Reports scope reaches."""
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Numeric, String, and_, cast, func, literal, select, union_all
+from sqlalchemy import DateTime, Integer, Numeric, String, bindparam, cast, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crm.customers.models import Customer
 from crm.deals.models import Deal
@@ -31,36 +33,51 @@ def zero() -> dict:
     return {measure: 0 if measure in COUNTS else Decimal("0.00") for measure in MEASURES}
 
 
-def by_member(month, member_ids) -> dict[int, dict]:
-    """{member id: {measure: value}} for the month; members who did nothing are absent. One query."""
-    return between(*months.bounds(month), member_ids)
-
-
 def between(start, end, member_ids) -> dict[int, dict]:
-    """{member id: {measure: value}} for the instants [start, end) (a month, a report's period). One query."""
+    """{member id: {measure: value}} for the instants [start, end) (a report's period); members who did nothing are
+    absent. One query."""
+    return _counted(start, end, member_ids).get(None, {})
+
+
+def by_month(wanted: list[date], member_ids) -> dict[date, dict[int, dict]]:
+    """{month: {member id: {measure: value}}} for each of the `wanted` months (first days, one after another): one
+    query over them all, each record counted in the workspace's local month it happened in, as `between` would
+    count each month alone."""
+    if not wanted:
+        return {}
+    starts = [months.bounds(month)[0] for month in wanted]
+    counted = _counted(starts[0], months.bounds(wanted[-1])[1], member_ids, starts)
+    return {month: counted.get(number, {}) for number, month in enumerate(wanted, 1)}
+
+
+def _counted(start, end, member_ids, starts=None) -> dict[int | None, dict[int, dict]]:
+    """{month number (1 for the month from starts[0] ...; None without `starts`): {member id: {measure: value}}}
+    for the instants [start, end). The months are cut at their first instants (width_bucket, a binary search),
+    not by turning every time stamp into local time: that doubled the cost of a year's 200,000 records."""
     if not member_ids:
         return {}
     currency, ids = workspace_currency(), list(member_ids)
+    cuts = bindparam("starts", starts, ARRAY(DateTime(timezone=True))) if starts else None
 
-    def during(column):
-        return and_(column >= start, column < end)
-
-    def part(measure: str, owner, value, *where):
-        return select(owner.label("member_id"), literal(measure, String).label("measure"),
-                      cast(value, Numeric).label("value")).where(owner.in_(ids), *where).group_by(owner)
+    def part(measure: str, owner, at, value, *where):
+        month = func.width_bucket(at, cuts) if starts else literal(None, Integer)
+        return (select(owner.label("member_id"), month.label("month"), literal(measure, String).label("measure"),
+                       cast(value, Numeric).label("value"))
+                .where(owner.in_(ids), at >= start, at < end, *where)
+                .group_by(owner, *([month] if starts else [])))
 
     parts = union_all(
-        part("won_amount", Deal.owner_id, func.sum(Deal.amount), Deal.status == "won", during(Deal.closed_at),
+        part("won_amount", Deal.owner_id, Deal.closed_at, func.sum(Deal.amount), Deal.status == "won",
              Deal.currency == currency),
-        part("order_revenue", Order.owner_id, func.sum(Order.total - func.coalesce(Order.refunded_amount, 0)),
-             Order.status.not_in(NOT_REVENUE), during(Order.created_at), Order.currency == currency),
-        part("new_customers", Customer.owner_id, func.count(), Customer.deleted_at.is_(None),
-             during(Customer.created_at)),
-        part("follow_ups", Activity.owner_id, func.count(), during(Activity.done_at)),
+        part("order_revenue", Order.owner_id, Order.created_at,
+             func.sum(Order.total - func.coalesce(Order.refunded_amount, 0)), Order.status.not_in(NOT_REVENUE),
+             Order.currency == currency),
+        part("new_customers", Customer.owner_id, Customer.created_at, func.count(), Customer.deleted_at.is_(None)),
+        part("follow_ups", Activity.owner_id, Activity.done_at, func.count()),
     )
-    found: dict[int, dict] = {}
-    for member_id, measure, value in db.session.execute(parts):
-        found.setdefault(member_id, zero())[measure] = int(value) if measure in COUNTS else value
+    found: dict[int | None, dict[int, dict]] = {}
+    for member_id, month, measure, value in db.session.execute(parts):
+        found.setdefault(month, {}).setdefault(member_id, zero())[measure] = int(value) if measure in COUNTS else value
     return found
 
 
@@ -83,14 +100,16 @@ def team_members(viewer, team_ids) -> dict[int, set[int]]:
     return found
 
 
-def for_subjects(viewer, month, subjects) -> dict[str, dict]:
-    """{subject key: {measure: value}} for members and teams the viewer may see (see the module docstring)."""
+def for_subjects(viewer, wanted: list[date], subjects) -> dict[date, dict[str, dict]]:
+    """{month: {subject key: {measure: value}}} for each of the `wanted` months (first days, in order), for members
+    and teams the viewer may see (see the module docstring)."""
     teams = team_members(viewer, [s.id for s in subjects if s.kind == "team"])
     members = {s.id for s in subjects if s.kind == "member"}.union(*teams.values())
-    done = by_member(month, members)
     found = {}
-    for subject in subjects:
-        ids = teams.get(subject.id, set()) if subject.kind == "team" else {subject.id}
-        found[subject.key] = {measure: sum((done[i][measure] for i in ids if i in done), zero()[measure])
-                              for measure in MEASURES}
+    for month, done in by_month(wanted, members).items():
+        found[month] = {}
+        for subject in subjects:
+            ids = teams.get(subject.id, set()) if subject.kind == "team" else {subject.id}
+            found[month][subject.key] = {measure: sum((done[i][measure] for i in ids if i in done),
+                                                      zero()[measure]) for measure in MEASURES}
     return found

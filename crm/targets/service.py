@@ -114,24 +114,45 @@ def subject(viewer: Member, key, action: str) -> Subject:
 
 def in_force(month: date, chosen: list[Subject]) -> dict[str, SalesTarget]:
     """{subject key: the row in force in `month`}: its own, else its latest earlier one (copy-forward on read)."""
-    if not chosen:
-        return {}
+    return in_force_by_month([month], chosen)[month]
+
+
+def in_force_by_month(wanted: list[date], chosen: list[Subject]) -> dict[date, dict[str, SalesTarget]]:
+    """{month: in_force(month)} for each of the `wanted` months (first days, in order), from one query: the
+    subjects' rows up to the last month (one a month at most), read forward."""
+    found = {month: {} for month in wanted}
+    if not chosen or not wanted:
+        return found
     member_ids = [s.id for s in chosen if s.kind == "member"]
     team_ids = [s.id for s in chosen if s.kind == "team"]
     rows = db.session.scalars(
-        select(SalesTarget).where(SalesTarget.month <= month, or_(SalesTarget.member_id.in_(member_ids),
-                                                                   SalesTarget.team_id.in_(team_ids)))
-        .distinct(SalesTarget.member_id, SalesTarget.team_id)
-        .order_by(SalesTarget.member_id, SalesTarget.team_id, SalesTarget.month.desc()))
-    return {(f"member-{row.member_id}" if row.member_id else f"team-{row.team_id}"): row for row in rows}
+        select(SalesTarget).where(SalesTarget.month <= wanted[-1], or_(SalesTarget.member_id.in_(member_ids),
+                                                                        SalesTarget.team_id.in_(team_ids)))
+        .order_by(SalesTarget.month))
+    for row in rows:
+        key = f"member-{row.member_id}" if row.member_id else f"team-{row.team_id}"
+        for month in wanted:
+            if row.month <= month:
+                found[month][key] = row  # a later row replaces an earlier one
+    return found
 
 
 def lines(viewer: Member, month: date, chosen: list[Subject], editable_keys=frozenset()) -> list[Line]:
     """Target against actual for each of `chosen` in `month` (a few queries, whatever their number)."""
-    targets = in_force(month, chosen)
-    done = actuals.for_subjects(viewer, month, chosen)
+    found = lines_by_month(viewer, [month], chosen)[month]
+    for each in found:
+        each.editable = each.subject.key in editable_keys
+    return found
+
+
+def lines_by_month(viewer: Member, wanted: list[date], chosen: list[Subject]) -> dict[date, list[Line]]:
+    """{month: its lines} for each of the `wanted` months (first days, in order): the same few queries as for
+    one month, whatever the number of months and subjects."""
+    targets = in_force_by_month(wanted, chosen)
+    done = actuals.for_subjects(viewer, wanted, chosen)
     currency = workspace_currency()
-    return [Line(s, month, targets.get(s.key), done[s.key], currency, s.key in editable_keys) for s in chosen]
+    return {month: [Line(s, month, targets[month].get(s.key), done[month][s.key], currency) for s in chosen]
+            for month in wanted}
 
 
 def editable(viewer: Member) -> set[str]:

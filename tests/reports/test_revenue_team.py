@@ -219,3 +219,10 @@ def test_report_pages_of_the_new_packs(sales, acme, admin):
         assert page.status_code == 200 and f"/reports/{pack}/" in page.text
     answer = admin.get(f"/{acme.slug}/reports/revenue/rfm/export?{MARCH}")
     assert answer.status_code == 200 and "Champions" in answer.data.decode("utf-8-sig")
+
+
+def test_each_reports_picker_says_what_it_picks(sales, acme, admin):
+    """Screen readers name the `by` select of a report by what it chooses, not a generic "Field"."""
+    for path, label in (("team/leaderboard", "Rank by"), ("team/targets", "Measure"),
+                        ("revenue/rfm-customers", "Segment"), ("service/tickets", "Group by")):
+        assert f'<select name="by" aria-label="{label}">' in fragment(admin, acme, path), path

@@ -102,7 +102,7 @@ def counted(acme, in_tenant, who, keys):
 
     def run():
         viewer = db.session.get(Member, who)
-        return actuals.for_subjects(viewer, MARCH, [s for s in service.subjects(viewer) if s.key in keys])
+        return actuals.for_subjects(viewer, [MARCH], [s for s in service.subjects(viewer) if s.key in keys])[MARCH]
 
     return in_tenant(acme, run)
 
@@ -152,3 +152,25 @@ def test_the_targets_page_shows_the_reps_march_against_the_target(acme, people, 
     assert "¥1,800.00" in page and '<progress max="100" value="100"' in page and "100%" in page
     assert '<progress max="100" value="25"' in page  # 2 of 8 new customers
     assert "¥1,500.50" not in page and "¥300.00" not in page  # no team or teammate for a rep
+
+
+def test_months_counted_in_one_query_fall_on_the_workspaces_local_months(acme, people, march, in_tenant):
+    """Target against actual counts a period's months in one query grouped by local month: the records at the
+    edges land in the same month as when each month is counted alone."""
+    from crm.targets import actuals, months
+
+    rui = march[0]
+    february, april = date(2026, 2, 1), date(2026, 4, 1)
+
+    def run():
+        together = actuals.by_month([february, MARCH, april], [rui])
+        alone = {month: actuals.between(*months.bounds(month), [rui]) for month in (february, MARCH, april)}
+        return together, alone
+
+    together, alone = in_tenant(acme, run)
+    assert together == alone
+    assert together[february][rui] == {"won_amount": Decimal("9000.00"), "order_revenue": Decimal("0.00"),
+                                       "new_customers": 1, "follow_ups": 1}
+    assert together[april][rui] == {"won_amount": Decimal("7000.00"), "order_revenue": Decimal("123.00"),
+                                    "new_customers": 1, "follow_ups": 1}
+    assert together[MARCH][rui]["won_amount"] == Decimal("1200.50")
