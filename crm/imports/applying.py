@@ -82,11 +82,12 @@ def _duplicates(import_id: int, how: str) -> None:
                             FROM nested WHERE nested.match_key = top.match_key), '{{}}') AS data FROM top)
              UPDATE {rows} r SET data = merged.data FROM merged JOIN grouped USING (match_key)
              WHERE r.import_id = :id AND r.line = grouped.keeper""", id=import_id)
-    _run("""UPDATE {rows} r SET action = 'duplicate', reason = :reason || ' ' || d.keeper
+    _run("""UPDATE {rows} r SET action = 'duplicate', reason = replace(:reason, '#LINE#', d.keeper::text)
             FROM (SELECT line, min(line) OVER (PARTITION BY match_key) AS keeper FROM {rows}
                   WHERE import_id = :id AND action IS NULL AND match_key IS NOT NULL) d
             WHERE r.import_id = :id AND r.line = d.line AND d.line <> d.keeper""", id=import_id,
-         reason=_("Merged into line") if how == "merge" else _("Skipped: the same customer as line"))
+         reason=_("Merged into line %(line)s.", line="#LINE#") if how == "merge"
+         else _("Skipped: the same customer as line %(line)s.", line="#LINE#"))
 
 
 def _mode(import_id: int, mode: str) -> None:

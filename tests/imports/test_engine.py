@@ -217,3 +217,52 @@ def test_sensitive_values_are_encrypted_and_found_by_their_hash(acme, run_import
     context = f"{acme.ref.schema}:customers.id_number"
     assert in_tenant(acme, lambda: secret.id_number_idx == crypto.blind_index("110101199003077777", context))
     assert in_tenant(acme, lambda: sensitive._reveal_builtin(secret, "id_number")) == "110101199003077777"
+
+
+def test_duplicate_rows_are_reported_with_the_line_they_joined(acme, run_import, in_tenant):
+    from crm.imports import service
+    from crm.imports.models import Import
+    rows = [["name", "phone"], ["Zhao", "13800000011"], ["Qian", "13800000012"], ["Zhao Min", "138 0000 0011"]]
+    done = run_import(acme, rows, {"name": "name", "phone": "phone"}, match_on="phone", duplicates="skip")
+    reported = in_tenant(acme, lambda: service.errors(db.session.get(Import, done.id), action="duplicate"))
+    assert reported == [(4, "Skipped: the same customer as line 2.")]
+
+
+def test_mapping_offers_every_field_checks_options_and_can_be_saved(acme, in_tenant, tmp_path):
+    from crm.errors import Invalid
+    from crm.imports import service
+    from crm.members.models import Member
+    _level_field(acme, in_tenant)
+
+    def work():
+        admin = db.session.get(Member, acme.admin_member_id)
+        offered = {f.key: f for f in service.fields_for_mapping()}
+        assert offered["custom_tier"].labels == {"en": "Tier", "zh": "等级"} and offered["tags"].kind == "tags"
+        assert {"name", "phone", "owner", "created_at", "external_id", "id_number"} <= set(offered)
+        imp = service.create_import(admin, "a.csv", str(tmp_path / "a.csv"), {"headers": ["手机", "姓名", "级别"]})
+        with pytest.raises(Invalid) as refused:
+            service.set_mapping(admin, imp, {"1": "name"}, {"match_on": "phone"})
+        assert refused.value.errors == {"match_on": "Map a column to Phone to match on it."}
+        with pytest.raises(Invalid) as twice:
+            service.set_mapping(admin, imp, {"0": "phone", "1": "phone"}, {})
+        assert "mapping" in twice.value.errors
+        service.set_mapping(admin, imp, {"0": "phone", "1": "name", "2": "level"}, {"mode": "update"})
+        assert imp.options["mode"] == "update" and imp.options["duplicates"] == "merge"
+        saved = service.save_mapping(admin, imp, "ERP export")
+        assert service.mapping_for(saved, ["姓名", "其他", "手机"]) == {0: "name", 2: "phone"}
+        assert [m.name for m in service.saved_mappings()] == ["ERP export"]
+        service.delete_mapping(admin, saved.id)
+        assert service.saved_mappings() == []
+    in_tenant(acme, work)
+
+
+def test_roles_without_the_import_permission_cannot_start_one(acme, add_member, in_tenant, tmp_path):
+    from crm.errors import Forbidden
+    from crm.imports import service
+    from crm.members.models import Member
+    _account, agent = add_member(acme, "support_agent")
+
+    def try_it():
+        with pytest.raises(Forbidden):
+            service.create_import(db.session.get(Member, agent), "a.csv", str(tmp_path / "a.csv"), {})
+    in_tenant(acme, try_it)
