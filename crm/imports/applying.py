@@ -45,7 +45,7 @@ def decide(import_id: int, viewer: Member, options: dict) -> dict[str, int]:
     _duplicates(import_id, options["duplicates"])
     _mode(import_id, options["mode"])
     _required(import_id)
-    _scope(import_id, viewer, options)
+    _scope(import_id, viewer)
     _unchanged(import_id)
     return counts(import_id)
 
@@ -115,7 +115,7 @@ def _required(import_id: int) -> None:
                    f"{field.label()}: {_('This field is required.')}", key=field.key)
 
 
-def _scope(import_id: int, viewer: Member, options: dict) -> None:
+def _scope(import_id: int, viewer: Member) -> None:
     """Updates only of customers the importer may edit; owners only among the members the importer reaches."""
     if viewer.role.scope("customers", "edit") != "all":
         editable = scoped(select(Customer.id), viewer, "customers", "edit", Customer)

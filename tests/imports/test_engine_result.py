@@ -132,3 +132,31 @@ def test_ten_thousand_rows(acme, run_import, customers):
     seconds = time.perf_counter() - began
     assert done.counts["created"] == 10_000
     print(f"10,000 rows checked and imported in {seconds:.1f} s")
+
+
+def test_progress_is_seen_from_another_transaction_while_it_runs(acme, in_tenant, run_worker, tmp_path, monkeypatch):
+    from crm.imports import jobs, service, staging
+    from crm.imports.models import Import
+    from crm.members.models import Member
+    monkeypatch.setattr(staging, "BATCH", 2)
+    seen = []
+
+    def rows_of(imp):
+        import_id = imp.id
+
+        def rows():
+            for i in range(7):
+                if i == 5:  # two batches committed, the third being cleaned
+                    seen.append(in_tenant(acme, lambda: service.progress(db.session.get(Import, import_id))))
+                yield [f"P{i}", "12" if i == 1 else ""]
+        return ["name", "phone"], rows()
+    monkeypatch.setattr(jobs, "rows_of", rows_of)
+
+    def start():
+        admin = db.session.get(Member, acme.admin_member_id)
+        imp = service.create_import(admin, "p.csv", str(tmp_path / "p.csv"), {"headers": ["name", "phone"]})
+        service.set_mapping(admin, imp, {"0": "name", "1": "phone"}, {"match_on": "phone"})
+        service.start_check(imp)
+    in_tenant(acme, start)
+    run_worker()
+    assert [(p["status"], p["rows_done"], p["errors"]) for p in seen] == [("checking", 4, 1)]
