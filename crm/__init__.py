@@ -86,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.dev.views import bp as dev
     from crm.fields.views import bp as fields
     from crm.health.views import bp as health
+    from crm.imports.views import bp as imports
     from crm.members.views import bp as members
     from crm.members.views import public as invitations
     from crm.customers.unsubscribe import public as unsubscribe
@@ -112,7 +113,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
-                      targets, reports):
+                      targets, reports, imports):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

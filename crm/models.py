@@ -5,6 +5,7 @@ from crm.audit import models as audit  # noqa: F401
 from crm.campaigns import models as campaigns  # noqa: F401
 from crm.customers import models as customers  # noqa: F401
 from crm.fields import models as fields  # noqa: F401
+from crm.imports import models as imports  # noqa: F401
 from crm.members import models as members  # noqa: F401
 from crm.notify import models as notify  # noqa: F401
 from crm.orders import models as orders  # noqa: F401

@@ -74,6 +74,8 @@ class Customer(db.Model):
         # Custom field filters: equality and any-of as JSONB containment (@>).
         Index("ix_customers_tag_ids", "tag_ids", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
+        # An import matches rows to customers on the id another system gave them (crm/imports).
+        Index("ix_customers_external_id", "external_id", postgresql_where=text("external_id IS NOT NULL")),
         {"schema": "tenant"},
     )
 
@@ -90,6 +92,7 @@ class Customer(db.Model):
     stage: Mapped[str] = mapped_column(String(20), default="lead", index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"), index=True)
     notes: Mapped[str | None]
+    external_id: Mapped[str | None] = mapped_column(String(100))  # the id in the system it was imported from
     # Sensitive: AES-GCM tokens (crm/crypto.py) and keyed hashes for exact search; never plaintext.
     id_number_enc: Mapped[str | None]
     id_number_idx: Mapped[str | None] = mapped_column(String(40), index=True)

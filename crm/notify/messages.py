@@ -63,6 +63,11 @@ DEFAULTS = {
                        "逾期：{{ overdue }}。今天到期：{{ today }}。\n{{ items }}\n{{ link }}"),
     ("summary", "en"): ("Your numbers for {{ period }}", "Your numbers for {{ period }}:\n{{ numbers }}\n{{ link }}"),
     ("summary", "zh"): ("{{ period }} 的业绩摘要", "{{ period }} 的业绩摘要：\n{{ numbers }}\n{{ link }}"),
+    ("import_done", "en"): ("Import of {{ file }} done",
+                            "Your import of {{ file }} is done: {{ created }} customers added, {{ updated }} updated, "
+                            "{{ errors }} rows with errors.\n{{ link }}"),
+    ("import_done", "zh"): ("{{ file }} 导入完成",
+                            "{{ file }} 已导入完成：新增 {{ created }} 位客户，更新 {{ updated }} 位，{{ errors }} 行有错误。\n{{ link }}"),
 }
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
@@ -74,6 +79,7 @@ VARIABLES = {
     "digest": ("overdue", "today", "items", "link"),
     "invitation": ("inviter", "workspace", "days", "link"),
     "summary": ("period", "numbers", "link"),
+    "import_done": ("file", "created", "updated", "errors", "link"),
 }
 
 

@@ -69,6 +69,8 @@ SAMPLES = {
                         "link": "https://crm.example/acme/customers/"},
     "digest": {"overdue": 1, "today": 2, "items": "09:00 Call Wang Fang", "link": "https://crm.example/acme/activities/"},
     "invitation": {"inviter": "Wang Fang", "workspace": "Acme", "days": 7, "link": "https://crm.example/invite/…"},
+    "import_done": {"file": "customers.csv", "created": 120, "updated": 30, "errors": 2,
+                    "link": "https://crm.example/acme/customers/"},
     "summary": {"period": "Nov 23 – 29, 2026", "numbers": "New customers: 3 (before: 1)\nOpen tickets: 2",
                 "link": "https://crm.example/acme/reports/"},
 }

@@ -1,0 +1,224 @@
+"""Customer imports for the pages: create one for an uploaded file, map its columns, check it (the dry run),
+import it, follow its progress, cancel, read its result and error file, undo it; saved mappings."""
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+
+from crm import validation
+from crm.audit.service import record
+from crm.customers.models import Tag
+from crm.errors import Forbidden, Invalid, NotFound
+from crm.extensions import db, utcnow
+from crm.fields import definitions
+from crm.fields.values import display
+from crm.imports import applying, jobs
+from crm.imports import mapping
+from crm.imports.mapping import Field, clean_mapping, clean_options
+from crm.imports.models import Import, ImportMapping, ImportRow
+from crm.jobs import enqueue_after_commit
+from crm.members.access import members_in_reach
+from crm.members.models import Member
+from crm.reports.export import safe_text
+from tenants.binding import current_tenant
+
+QUEUE = "imports"
+UNDO_DAYS = 7
+PREVIEW = 20
+MAPPABLE = ("uploaded", "checked", "failed", "cancelled")
+
+
+def fields_for_mapping() -> list[Field]:
+    """Every field a column can fill: key, label (the reader's language), labels in both (for guessing), kind."""
+    return mapping.fields_for_mapping()
+
+
+def _may_import(viewer: Member) -> None:
+    if not viewer.can("customers", "import"):
+        raise Forbidden()
+
+
+def get_import(viewer: Member, import_id: int) -> Import:
+    """An import the viewer started (or any, for a role that imports for everyone); NotFound otherwise."""
+    _may_import(viewer)
+    imp = db.session.get(Import, import_id)
+    if imp is None or (imp.member_id != viewer.id and viewer.role.scope("customers", "import") != "all"):
+        raise NotFound()
+    return imp
+
+
+def create_import(viewer: Member, file_name: str, file_path: str, file_info: dict) -> Import:
+    """A new import of an uploaded file, waiting for its mapping."""
+    _may_import(viewer)
+    imp = Import(member_id=viewer.id, kind="customers", file_name=validation.clipped(file_name, 250) or "import",
+                 file_path=file_path, file_info=dict(file_info), mapping={}, options={}, status="uploaded", counts={})
+    db.session.add(imp)
+    db.session.flush()
+    return imp
+
+
+def set_mapping(viewer: Member, imp: Import, columns_to_fields: dict, options: dict) -> Import:
+    """Columns to fields and the import's options, checked; a changed mapping needs a new check."""
+    if imp.status not in MAPPABLE:
+        raise Invalid({"mapping": _("This import is already running or done.")})
+    columns = len(imp.file_info.get("headers") or []) or None
+    cleaned = clean_mapping(columns_to_fields, columns)
+    owners = {m.id for m in members_in_reach(viewer, "customers", "create")}
+    imp.mapping, imp.options = cleaned, clean_options(options, cleaned, owners)
+    imp.status, imp.counts, imp.cancel_requested = "uploaded", {}, False
+    return imp
+
+
+def start_check(imp: Import) -> None:
+    """Queue the dry run, once this transaction commits."""
+    if not imp.mapping or imp.status not in MAPPABLE:
+        raise Invalid({"mapping": _("Choose a field for at least one column.")})
+    imp.status, imp.cancel_requested = "checking", False
+    enqueue_after_commit(jobs.check_import, current_tenant().id, imp.id, queue_name=QUEUE, job_timeout=3600)
+
+
+def start_import(imp: Import) -> None:
+    """Queue the import itself; only after a dry run of this mapping."""
+    if imp.status != "checked":
+        raise Invalid({"status": _("Check the file before importing it.")})
+    imp.status = "importing"
+    enqueue_after_commit(jobs.run_import, current_tenant().id, imp.id, queue_name=QUEUE, job_timeout=3600)
+
+
+def cancel(imp: Import) -> None:
+    """Stop a running check or import at its next batch (nothing is written to customers), or drop a waiting one."""
+    if imp.status in ("checking", "importing"):
+        imp.cancel_requested = True
+    elif imp.status in ("uploaded", "checked"):
+        imp.status, imp.finished_at = "cancelled", utcnow()
+
+
+def progress(imp: Import) -> dict:
+    """What the page shows while a run goes on: rows done (of how many when known), rows per second, errors."""
+    seconds = ((imp.finished_at or utcnow()) - imp.started_at).total_seconds() if imp.started_at else 0
+    return {"status": imp.status, "rows_done": imp.rows_done, "rows_total": imp.rows_total,
+            "rows_per_second": round(imp.rows_done / seconds) if seconds > 0 else 0,
+            "errors": imp.errors_so_far, "cancelling": imp.cancel_requested, "counts": imp.counts}
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    action: str
+    customer_id: int | None
+    values: dict  # field key -> the value as it will be saved, as people read it
+
+
+def preview(imp: Import, limit: int = PREVIEW) -> list[PreviewRow]:
+    """The first rows that will be created or updated, as they will be saved."""
+    rows = db.session.execute(select(ImportRow.line, ImportRow.action, ImportRow.customer_id, ImportRow.data)
+                              .where(ImportRow.import_id == imp.id, ImportRow.action.in_(("create", "update")))
+                              .order_by(ImportRow.line).limit(limit)).all()
+    shown = _Shown()
+    return [PreviewRow(line, action, customer_id, shown.values(data)) for line, action, customer_id, data in rows]
+
+
+class _Shown:
+    """Stored values as people read them: members and tags by name, custom values by their field."""
+
+    def __init__(self):
+        self.members = dict(db.session.execute(select(Member.id, Member.name)).all())
+        self.tags = dict(db.session.execute(select(Tag.id, Tag.name)).all())
+        self.custom = {f.key: f for f in definitions.fields("customer")}
+
+    def values(self, data: dict) -> dict:
+        shown = {key: value for key, value in data.items() if not key.endswith(("_enc", "_idx"))
+                 and key not in ("owner_id", "tag_ids", "new_tags", "custom", "custom_sensitive")}
+        if "owner_id" in data:
+            shown["owner"] = self.members.get(data["owner_id"], "")
+        names = [self.tags.get(i, "") for i in data.get("tag_ids", [])] + data.get("new_tags", [])
+        if names:
+            shown["tags"] = ", ".join(names)
+        for name in ("id_number", "bank_account"):
+            if f"{name}_enc" in data:
+                shown[name] = "••••"
+        for key, value in (data.get("custom") or {}).items():
+            field = self.custom.get(key)
+            shown[f"custom_{key}"] = display(field, value) if field is not None else str(value)
+        shown.update({f"custom_{key}": "••••" for key in data.get("custom_sensitive") or {}})
+        return shown
+
+
+def errors(imp: Import, limit: int = 100, action: str = "error") -> list[tuple[int, str]]:
+    """(line, reason) of the rows that cannot be saved (or, with action="duplicate", the file's duplicates)."""
+    return db.session.execute(select(ImportRow.line, ImportRow.reason).where(
+        ImportRow.import_id == imp.id, ImportRow.action == action).order_by(ImportRow.line).limit(limit)).all()
+
+
+def error_file(imp: Import, batch: int = 1000) -> Iterator[bytes]:
+    """The failing rows as they were in the file plus a reason column: CSV with a BOM, formulas kept as text."""
+    yield "\ufeff".encode()
+    yield _csv_line(list(imp.file_info.get("headers") or []) + [_("Reason")])
+    stmt = select(ImportRow.cells, ImportRow.reason).where(ImportRow.import_id == imp.id, ImportRow.action == "error")
+    for cells, reason in db.session.execute(stmt.order_by(ImportRow.line).execution_options(yield_per=batch)):
+        yield _csv_line(list(cells) + [reason or ""])
+
+
+def _csv_line(cells: list[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerow([safe_text(str(cell)) for cell in cells])
+    return out.getvalue().encode()
+
+
+def undo(viewer: Member, imp: Import) -> dict[str, int]:
+    """Within 7 days: created customers to the trash (restorable there), updated ones back as they were; a
+    customer changed since the import is left as it is and counted. One audit entry."""
+    if imp.status != "done" or imp.finished_at is None or utcnow() - imp.finished_at > timedelta(days=UNDO_DAYS):
+        raise Invalid({"status": _("An import can be undone within %(days)d days of finishing.", days=UNDO_DAYS)})
+    if not viewer.can("customers", "delete"):
+        raise Forbidden()
+    result = applying.undo(imp.id, imp.finished_at)
+    imp.status, imp.counts = "undone", {**imp.counts, "undo": result}
+    record("delete", "import", imp.id, summary=imp.file_name, actor=viewer,
+           changes={k: [None, v] for k, v in result.items()})
+    return result
+
+
+def imported_into(customer_id: int) -> list[tuple[Import, str, str]]:
+    """(import, importer's name, what it did) for each finished import that created or updated the customer."""
+    rows = db.session.execute(select(Import, Member.name, ImportRow.action)
+                              .join(ImportRow, ImportRow.import_id == Import.id)
+                              .join(Member, Member.id == Import.member_id)
+                              .where(ImportRow.customer_id == customer_id, ImportRow.action.in_(("create", "update")),
+                                     Import.status.in_(("done", "undone")))
+                              .order_by(Import.id.desc()).limit(10)).all()
+    return [tuple(row) for row in rows]
+
+
+# Saved mappings: kept by header, so a file with its columns in another order still fits
+
+def saved_mappings() -> list[ImportMapping]:
+    return list(db.session.scalars(select(ImportMapping).order_by(func.lower(ImportMapping.name))))
+
+
+def save_mapping(viewer: Member, imp: Import, name: str) -> ImportMapping:
+    """The import's mapping (by header) and options under a name; the same name is replaced."""
+    _may_import(viewer)
+    name = validation.text(name, "name", 80, required=True)
+    headers = imp.file_info.get("headers") or []
+    by_header = {headers[int(i)]: key for i, key in imp.mapping.items() if int(i) < len(headers)}
+    saved = db.session.scalar(select(ImportMapping).where(ImportMapping.name == name)) or ImportMapping(name=name)
+    saved.mapping, saved.options, saved.created_by = by_header, dict(imp.options), viewer.id
+    db.session.add(saved)
+    db.session.flush()
+    return saved
+
+
+def mapping_for(saved: ImportMapping, headers: list[str]) -> dict[int, str]:
+    """A saved mapping applied to a file's headers: {column index: field key} for the headers it knows."""
+    return {index: saved.mapping[header] for index, header in enumerate(headers) if header in saved.mapping}
+
+
+def delete_mapping(viewer: Member, mapping_id: int) -> None:
+    _may_import(viewer)
+    if db.session.execute(delete(ImportMapping).where(ImportMapping.id == mapping_id)).rowcount == 0:
+        raise NotFound()
