@@ -273,6 +273,7 @@ def empty_notify_queue(app):
     from crm.notify.models import NotificationDue
 
     with app.app_context():
+        queue("exports").empty()
         notify = queue("notify")
         notify.empty()
         for job_id in notify.scheduled_job_registry.get_job_ids():
@@ -330,14 +331,16 @@ def people(acme, add_member, in_tenant):
 
 @pytest.fixture
 def run_worker(app):
-    """Run every job waiting on the notify queue (scheduled ones included when due), in this process."""
+    """Run every job waiting on the exports and notify queues (scheduled ones included when due), in this
+    process."""
     from rq import SimpleWorker
 
     from crm.jobs import queue
 
     def run():
         with app.app_context():
-            SimpleWorker([queue("notify")], connection=queue().connection).work(burst=True, with_scheduler=True)
+            SimpleWorker([queue("exports"), queue("notify")], connection=queue().connection).work(
+                burst=True, with_scheduler=True)
 
     return run
 

@@ -63,6 +63,11 @@ DEFAULTS = {
                        "逾期：{{ overdue }}。今天到期：{{ today }}。\n{{ items }}\n{{ link }}"),
     ("summary", "en"): ("Your numbers for {{ period }}", "Your numbers for {{ period }}:\n{{ numbers }}\n{{ link }}"),
     ("summary", "zh"): ("{{ period }} 的业绩摘要", "{{ period }} 的业绩摘要：\n{{ numbers }}\n{{ link }}"),
+    ("export_ready", "en"): ("Your export of {{ list }} is ready",
+                             "{{ list }}: {{ rows }} rows as {{ format }}. Download it within {{ hours }} hours "
+                             "(signed in as you):\n{{ link }}"),
+    ("export_ready", "zh"): ("{{ list }}导出已完成",
+                             "{{ list }}：{{ rows }} 行，{{ format }} 格式。请在 {{ hours }} 小时内下载（需以您本人登录）：\n{{ link }}"),
 }
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
@@ -74,6 +79,7 @@ VARIABLES = {
     "digest": ("overdue", "today", "items", "link"),
     "invitation": ("inviter", "workspace", "days", "link"),
     "summary": ("period", "numbers", "link"),
+    "export_ready": ("list", "rows", "format", "hours", "link"),
 }
 
 
