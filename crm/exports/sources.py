@@ -64,13 +64,26 @@ class Source:
             yield [column.value(row) for column in self.columns]
 
 
-def local(moment: datetime | None):
-    """A time in the workspace's time zone, to the minute, as spreadsheets hold times (no zone)."""
-    return moment.astimezone(workspace_zone()).replace(tzinfo=None, second=0, microsecond=0) if moment else None
+def in_workspace_zone() -> Callable[[datetime | None], datetime | None]:
+    """Times in the workspace's time zone, to the minute, as spreadsheets hold times (no zone); the zone is
+    looked up once per export, not per cell."""
+    zone = workspace_zone()
+    return lambda moment: moment.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0) if moment else None
 
 
-def _label(labels: dict, key) -> str:
-    return str(labels.get(key, key or ""))
+def read_labels(labels: dict) -> Callable[[str | None], str]:
+    """Labels read in the reader's language once per export, not per cell; an unknown key as stored."""
+    read = {key: str(label) for key, label in labels.items()}
+    return lambda key: read.get(key, key or "")
+
+
+def _labelled(labels: dict, name: str):
+    read = read_labels(labels)
+    return lambda row: read(getattr(row, name))
+
+
+def _timed(local, name: str):
+    return lambda row: local(getattr(row, name))
 
 
 def _names(model, column=None) -> dict:
@@ -88,24 +101,27 @@ def build(kind: str, viewer: Member, args, all_fields: bool) -> Source:
 
 def _customers(viewer: Member, args, all_fields: bool) -> Source:
     fields = definitions.fields()
+    local = in_workspace_zone()
     query = customers.CustomerQuery.from_args(args)
     query.custom = filters.filter_args(args, fields)
     owners, tag_names = _member_names(), _names(Tag)
     columns = [Column(FIELD_LABELS["name"], lambda r: r.name), Column(FIELD_LABELS["phone"], lambda r: r.phone),
                Column(FIELD_LABELS["email"], lambda r: r.email),
-               Column(FIELD_LABELS["stage"], lambda r: _label(STAGE_LABELS, r.stage)),
+               Column(FIELD_LABELS["stage"], _labelled(STAGE_LABELS, "stage")),
                Column(FIELD_LABELS["level"], lambda r: r.level),
                Column(FIELD_LABELS["owner_id"], lambda r: owners.get(r.owner_id)),
                Column(_l("Tags"), lambda r: ", ".join(sorted(tag_names[t] for t in r.tag_ids if t in tag_names)))]
     if all_fields:
         columns += [Column(FIELD_LABELS[name], (lambda name: lambda r: getattr(r, name))(name))
                     for name in ("company", "title", "address", "source", "notes")]
-        columns += [Column(FIELD_LABELS["kind"], lambda r: _label(KIND_LABELS, r.kind)),
-                    Column(FIELD_LABELS["preferred_channel"], lambda r: _label(CHANNEL_LABELS, r.preferred_channel))]
+        columns += [Column(FIELD_LABELS["kind"], _labelled(KIND_LABELS, "kind")),
+                    Column(FIELD_LABELS["preferred_channel"], _labelled(CHANNEL_LABELS, "preferred_channel"))]
     picked = set(args.getlist("col")) if not all_fields else None
     shown = [f for f in fields if (all_fields or f.key in picked) and (all_fields or not f.sensitive)]
     reveals = _reveals(viewer) if all_fields else (lambda owner_id: False)
     language = get_locale().language
+    for f in shown:  # read while the rows stream, after the view's commit, which would expire them
+        db.session.expunge(f)
     for f in shown:
         columns.append(Column(f.label(language), _custom_cell(f, reveals, language)))
     revealed = []
@@ -113,9 +129,9 @@ def _customers(viewer: Member, args, all_fields: bool) -> Source:
         columns += [Column(FIELD_LABELS[name], _sensitive_cell(name, reveals)) for name in SENSITIVE]
         if viewer.role.scope("sensitive", "view") != "none":
             revealed = [*SENSITIVE, *(f"custom_{f.key}" for f in shown if f.sensitive)]
-    columns += [Column(_l("Created"), lambda r: local(r.created_at))]
+    columns += [Column(_l("Created"), _timed(local, "created_at"))]
     if all_fields:
-        columns += [Column(_l("Updated"), lambda r: local(r.updated_at))]
+        columns += [Column(_l("Updated"), _timed(local, "updated_at"))]
     stmt = customers.filtered(customers.visible(viewer, "export"), viewer, query)
     wanted = [Customer.id, Customer.name, Customer.phone, Customer.email, Customer.stage, Customer.level,
               Customer.owner_id, Customer.tag_ids, Customer.custom, Customer.created_at]
@@ -162,6 +178,7 @@ def _custom_cell(f, reveals, language: str):
 
 def _deals(viewer: Member, args, all_fields: bool) -> Source:
     query = deal_queries.DealQuery.from_args(args)
+    local = in_workspace_zone()
     owners, stages, pipelines = _member_names(), {s.id: s.name for s in db.session.scalars(select(Stage))}, \
         {p.id: p.name for p in db.session.scalars(select(Pipeline))}
     columns = [Column(_l("Deal"), lambda r: r.title), Column(_l("Customer"), lambda r: r.customer_name),
@@ -171,10 +188,10 @@ def _deals(viewer: Member, args, all_fields: bool) -> Source:
                Column(_l("Expected close"), lambda r: r.expected_close)]
     if all_fields:
         columns += [Column(_l("Pipeline"), lambda r: pipelines.get(r.pipeline_id)),
-                    Column(_l("Status"), lambda r: _label(DEAL_STATUS_LABELS, r.status)),
+                    Column(_l("Status"), _labelled(DEAL_STATUS_LABELS, "status")),
                     Column(_l("Source"), lambda r: r.source), Column(_l("Lost reason"), lambda r: r.lost_reason),
-                    Column(_l("Created"), lambda r: local(r.created_at)),
-                    Column(_l("Closed"), lambda r: local(r.closed_at))]
+                    Column(_l("Created"), _timed(local, "created_at")),
+                    Column(_l("Closed"), _timed(local, "closed_at"))]
     stmt = deal_queries.filtered(deal_queries.visible(viewer, "export"), viewer, query)
     if query.pipeline_id:
         stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
@@ -188,16 +205,17 @@ def _deals(viewer: Member, args, all_fields: bool) -> Source:
 
 def _orders(viewer: Member, args, all_fields: bool) -> Source:
     query = orders.OrderQuery.from_args(args)
+    local = in_workspace_zone()
     owners = _member_names()
     columns = [Column(_l("Order number"), lambda r: r.number), Column(_l("Customer"), lambda r: r.customer_name),
-               Column(_l("Status"), lambda r: _label(ORDER_STATUS_LABELS, r.status)),
+               Column(_l("Status"), _labelled(ORDER_STATUS_LABELS, "status")),
                Column(_l("Total"), lambda r: r.total), Column(_l("Currency"), lambda r: r.currency),
                Column(_l("Owner"), lambda r: owners.get(r.owner_id)),
-               Column(_l("Delivery"), lambda r: r.delivery_date), Column(_l("Placed"), lambda r: local(r.created_at))]
+               Column(_l("Delivery"), lambda r: r.delivery_date), Column(_l("Placed"), _timed(local, "created_at"))]
     if all_fields:
         columns += [Column(_l("Subtotal"), lambda r: r.subtotal), Column(_l("Discount"), lambda r: r.discount_total),
                     Column(_l("Refunded"), lambda r: r.refunded_amount), Column(_l("Notes"), lambda r: r.notes),
-                    Column(_l("Updated"), lambda r: local(r.updated_at))]
+                    Column(_l("Updated"), _timed(local, "updated_at"))]
     stmt = orders.filtered(orders.visible(viewer, "export"), viewer, query).with_only_columns(
         Order.id, Order.number, Customer.name.label("customer_name"), Order.status, Order.total, Order.currency,
         Order.owner_id, Order.delivery_date, Order.created_at, Order.subtotal, Order.discount_total,
@@ -208,19 +226,20 @@ def _orders(viewer: Member, args, all_fields: bool) -> Source:
 
 def _tickets(viewer: Member, args, all_fields: bool) -> Source:
     query = tickets.TicketQuery.from_args(args)
+    local = in_workspace_zone()
     owners = _member_names()
     columns = [Column(_l("Ticket"), lambda r: f"TK-{r.id:06d}"), Column(_l("Subject"), lambda r: r.subject),
                Column(_l("Customer"), lambda r: r.customer_name),
-               Column(_l("Status"), lambda r: _label(TICKET_STATUS_LABELS, r.status)),
-               Column(_l("Priority"), lambda r: _label(PRIORITY_LABELS, r.priority)),
-               Column(_l("Assignee"), lambda r: owners.get(r.owner_id)), Column(_l("Due"), lambda r: local(r.due_at))]
+               Column(_l("Status"), _labelled(TICKET_STATUS_LABELS, "status")),
+               Column(_l("Priority"), _labelled(PRIORITY_LABELS, "priority")),
+               Column(_l("Assignee"), lambda r: owners.get(r.owner_id)), Column(_l("Due"), _timed(local, "due_at"))]
     if all_fields:
-        columns += [Column(_l("Type"), lambda r: _label(TICKET_KIND_LABELS, r.kind)),
+        columns += [Column(_l("Type"), _labelled(TICKET_KIND_LABELS, "kind")),
                     Column(_l("Description"), lambda r: r.description),
                     Column(_l("Satisfaction"), lambda r: r.satisfaction),
-                    Column(_l("Created"), lambda r: local(r.created_at)),
-                    Column(_l("Resolved"), lambda r: local(r.resolved_at)),
-                    Column(_l("Closed"), lambda r: local(r.closed_at))]
+                    Column(_l("Created"), _timed(local, "created_at")),
+                    Column(_l("Resolved"), _timed(local, "resolved_at")),
+                    Column(_l("Closed"), _timed(local, "closed_at"))]
     stmt = tickets.filtered(tickets.visible(viewer, "export"), viewer, query, utcnow()).with_only_columns(
         Ticket.id, Ticket.subject, Customer.name.label("customer_name"), Ticket.status, Ticket.priority,
         Ticket.owner_id, Ticket.due_at, Ticket.kind, Ticket.description, Ticket.satisfaction, Ticket.created_at,
@@ -231,13 +250,14 @@ def _tickets(viewer: Member, args, all_fields: bool) -> Source:
 
 def _followups(viewer: Member, args, all_fields: bool) -> Source:
     """Every follow-up in reach (My day has no filters), latest first."""
+    local = in_workspace_zone()
     owners = _member_names()
-    columns = [Column(_l("Method"), lambda r: _label(METHOD_LABELS, r.method)),
+    columns = [Column(_l("Method"), _labelled(METHOD_LABELS, "method")),
                Column(_l("Customer"), lambda r: r.customer_name), Column(_l("Summary"), lambda r: r.summary),
-               Column(_l("Owner"), lambda r: owners.get(r.owner_id)), Column(_l("Due"), lambda r: local(r.due_at)),
-               Column(_l("Done"), lambda r: local(r.done_at))]
+               Column(_l("Owner"), lambda r: owners.get(r.owner_id)), Column(_l("Due"), _timed(local, "due_at")),
+               Column(_l("Done"), _timed(local, "done_at"))]
     if all_fields:
-        columns += [Column(_l("Outcome"), lambda r: r.outcome), Column(_l("Created"), lambda r: local(r.created_at))]
+        columns += [Column(_l("Outcome"), lambda r: r.outcome), Column(_l("Created"), _timed(local, "created_at"))]
     stmt = scoped(select(Activity.id, Activity.method, Customer.name.label("customer_name"), Activity.summary,
                          Activity.owner_id, Activity.due_at, Activity.done_at, Activity.outcome, Activity.created_at)
                   .outerjoin_from(Activity, Customer, Activity.customer_id == Customer.id),
