@@ -1,15 +1,15 @@
 """Exports of the customer, deal, order, ticket and follow-up lists (`exports.<list>`, the list's query string plus
 `format` csv|xlsx and `fields` visible|all), and the download of an export a job wrote (`exports.file`)."""
-from flask import Response, current_app, g, request, send_file, stream_with_context
+from flask import Response, current_app, flash, g, request, send_file, stream_with_context, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from crm import spreadsheets
-from crm.errors import NotFound
 from crm.exports import service
 from crm.exports.sources import RESOURCES, build
 from crm.extensions import db
 from crm.members.access import require
-from crm.web import saved
+from crm.web import saved, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("exports", __name__, "/exports")
@@ -48,7 +48,8 @@ for _kind in service.KINDS:
 def file():
     """A file an export job wrote, for the member it was written for, while its link lasts."""
     found = service.file_for(request.args.get("t", ""), g.tenant.id, g.member)
-    if found is None:
-        raise NotFound()
+    if found is None:  # back to the messages the link came from, saying why
+        flash(_("This download link has expired or is not yours."), "error")
+        return see_other(url_for("notify.inbox"))
     path, name = found
     return send_file(path, mimetype=spreadsheets.TYPES[path.suffix[1:]], as_attachment=True, download_name=name)
