@@ -32,6 +32,12 @@ class Config:
         self.NOTIFY_MAX_ATTEMPTS = int(environ.get("NOTIFY_MAX_ATTEMPTS", "5"))
         self.NOTIFY_BACKOFF = [int(s) for s in environ.get("NOTIFY_BACKOFF", "30,120,600,1800").split(",")]
         self.NOTIFY_STALE_SECONDS = int(environ.get("NOTIFY_STALE_SECONDS", "120"))
+        # List exports (crm/exports): up to this many rows stream straight to the browser; more are written by a
+        # job into EXPORT_DIR (default: instance/exports, a folder per workspace) and fetched through a link that
+        # works this many hours, for the member who asked only.
+        self.EXPORT_STREAM_ROWS = int(environ.get("EXPORT_STREAM_ROWS", "50000"))
+        self.EXPORT_DIR = environ.get("EXPORT_DIR", "")
+        self.EXPORT_LINK_HOURS = float(environ.get("EXPORT_LINK_HOURS", "24"))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV == "production"

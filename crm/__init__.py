@@ -84,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.campaigns.views import bp as campaigns
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
+    from crm.exports.views import bp as exports
     from crm.fields.views import bp as fields
     from crm.health.views import bp as health
     from crm.imports.views import bp as imports
@@ -113,7 +114,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
-                      targets, reports, imports):
+                      targets, reports, imports, exports):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.bootstrap import ROOT, in_venv  # noqa: E402
 
 HOST = "127.0.0.1"
-QUEUES = ("default", "notify", "imports", "webhooks")
+QUEUES = ("default", "notify", "imports", "webhooks", "exports")
 
 
 def address(environ) -> tuple[int, str]:

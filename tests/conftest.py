@@ -274,6 +274,7 @@ def empty_notify_queue(app):
 
     with app.app_context():
         queue("imports").empty()
+        queue("exports").empty()
         notify = queue("notify")
         notify.empty()
         for job_id in notify.scheduled_job_registry.get_job_ids():
@@ -331,14 +332,15 @@ def people(acme, add_member, in_tenant):
 
 @pytest.fixture
 def run_worker(app):
-    """Run every job waiting on the imports and notify queues (scheduled ones included when due), in this process."""
+    """Run every job waiting on the imports, exports and notify queues (scheduled ones included when due), in
+    this process."""
     from rq import SimpleWorker
 
     from crm.jobs import queue
 
     def run():
         with app.app_context():
-            SimpleWorker([queue("imports"), queue("notify")], connection=queue().connection).work(
+            SimpleWorker([queue("imports"), queue("exports"), queue("notify")], connection=queue().connection).work(
                 burst=True, with_scheduler=True)
 
     return run

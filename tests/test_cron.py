@@ -22,7 +22,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
         scheduler.load_config_from_file("crm/cron.py")
         names = {job.name for job in scheduler.get_jobs()}
         assert names == {"notify.sweep", "notify.sweep_platform_emails", "followups.daily_reminders_all",
-                         "pool.recycle_all_tenants", "campaigns.resume_stalled_all"}
+                         "pool.recycle_all_tenants", "campaigns.resume_stalled_all", "exports.remove_expired"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
         long_ago = utcnow() - timedelta(hours=1)

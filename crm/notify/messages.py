@@ -68,6 +68,11 @@ DEFAULTS = {
                             "{{ errors }} rows with errors.\n{{ link }}"),
     ("import_done", "zh"): ("{{ file }} 导入完成",
                             "{{ file }} 已导入完成：新增 {{ created }} 位客户，更新 {{ updated }} 位，{{ errors }} 行有错误。\n{{ link }}"),
+    ("export_ready", "en"): ("Your export of {{ list }} is ready",
+                             "{{ list }}: {{ rows }} rows as {{ format }}. Download it within {{ hours }} hours "
+                             "(signed in as you):\n{{ link }}"),
+    ("export_ready", "zh"): ("{{ list }}导出已完成",
+                             "{{ list }}：{{ rows }} 行，{{ format }} 格式。请在 {{ hours }} 小时内下载（需以您本人登录）：\n{{ link }}"),
 }
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
@@ -80,6 +85,7 @@ VARIABLES = {
     "invitation": ("inviter", "workspace", "days", "link"),
     "summary": ("period", "numbers", "link"),
     "import_done": ("file", "created", "updated", "errors", "link"),
+    "export_ready": ("list", "rows", "format", "hours", "link"),
 }
 
 

@@ -73,6 +73,8 @@ SAMPLES = {
                     "link": "https://crm.example/acme/customers/"},
     "summary": {"period": "Nov 23 – 29, 2026", "numbers": "New customers: 3 (before: 1)\nOpen tickets: 2",
                 "link": "https://crm.example/acme/reports/"},
+    "export_ready": {"list": "Customers", "rows": 120000, "format": "CSV", "hours": 24,
+                     "link": "https://crm.example/acme/exports/file?t=…"},
 }
 LANGUAGES = ("en", "zh")
 

@@ -64,7 +64,8 @@ def _kind_labels() -> dict:
             "ticket_survey": _("Satisfaction link of a closed ticket (to customers)"),
             "campaign": _("Campaign (to customers)"), "quiet_customers": _("Customers without follow-up (to staff)"),
             "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)"),
-            "summary": _("Summary of key numbers (to staff)"), "import_done": _("Import done (to the importer)")}
+            "summary": _("Summary of key numbers (to staff)"), "import_done": _("Import done (to the importer)"),
+            "export_ready": _("Export ready (to staff)")}
 
 
 def _templates_page(errors: dict | None = None, typed: dict | None = None):

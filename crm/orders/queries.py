@@ -79,7 +79,10 @@ def _filter_day(value) -> date | None:
 
 def list_orders(viewer: Member, query: OrderQuery, limit: int = PAGE_SIZE) -> tuple[list[Order], str]:
     """One page of matching orders, newest first, and the cursor of the next page ('' on the last one)."""
-    stmt = visible(viewer)
+    return listing.page(_for_lists(filtered(visible(viewer), viewer, query)), NEWEST, query.after, limit)
+
+
+def filtered(stmt, viewer: Member, query: OrderQuery):
     if query.status:
         stmt = stmt.where(Order.status == query.status)
     stmt = stmt.where(*on_local_days(Order.created_at, query.since, query.until))
@@ -89,7 +92,7 @@ def list_orders(viewer: Member, query: OrderQuery, limit: int = PAGE_SIZE) -> tu
         stmt = stmt.where(Order.customer_id.in_(_customers_matching(query.customer)))
     if query.owner:
         stmt = stmt.where(Order.owner_id == (viewer.id if query.owner == "me" else int(query.owner)))
-    return listing.page(_for_lists(stmt), NEWEST, query.after, limit)
+    return stmt
 
 
 def _customers_matching(text: str):
