@@ -1,7 +1,6 @@
 """Customer imports for the pages: create one for an uploaded file, map its columns, check it (the dry run),
 import it, follow its progress, cancel, read its result and error file, undo it; saved mappings."""
-import csv
-import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +22,7 @@ from crm.imports.models import Import, ImportMapping, ImportRow
 from crm.jobs import enqueue_after_commit
 from crm.members.access import members_in_reach
 from crm.members.models import Member
-from crm.reports.export import safe_text
+from crm.spreadsheets import csv_chunks
 from tenants.binding import current_tenant
 
 QUEUE = "imports"
@@ -156,17 +155,11 @@ def errors(imp: Import, limit: int = 100, action: str = "error") -> list[tuple[i
 
 def error_file(imp: Import, batch: int = 1000) -> Iterator[bytes]:
     """The failing rows as they were in the file plus a reason column: CSV with a BOM, formulas kept as text."""
-    yield "\ufeff".encode()
-    yield _csv_line(list(imp.file_info.get("headers") or []) + [_("Reason")])
     stmt = select(ImportRow.cells, ImportRow.reason).where(ImportRow.import_id == imp.id, ImportRow.action == "error")
-    for cells, reason in db.session.execute(stmt.order_by(ImportRow.line).execution_options(yield_per=batch)):
-        yield _csv_line(list(cells) + [reason or ""])
-
-
-def _csv_line(cells: list[str]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerow([safe_text(str(cell)) for cell in cells])
-    return out.getvalue().encode()
+    rows = db.session.execute(stmt.order_by(ImportRow.line).execution_options(yield_per=batch))
+    heading = list(imp.file_info.get("headers") or []) + [_("Reason")]
+    return csv_chunks(itertools.chain([heading], ([str(cell) for cell in cells] + [reason or ""]
+                                                 for cells, reason in rows)), batch)
 
 
 def undo(viewer: Member, imp: Import) -> dict[str, int]:

@@ -30,8 +30,8 @@ def test_progress_the_error_file_one_audit_entry_and_the_inbox(acme, admin, run_
     file = b"".join(in_tenant(acme, lambda: list(service.error_file(db.session.merge(imp)))))
     assert file.startswith(b"\xef\xbb\xbf")
     assert file.decode("utf-8-sig").splitlines() == ["name,phone,notes,Reason", "Broken,999,\"'=HYPERLINK(\"\"x\"\")\","
-                                                     "\"Phone: Enter a valid phone number, e.g. 138 0013 8000 or +1 415 "
-                                                     "555 0100.\""]
+                                                     "\"Phone: Enter a valid phone number, e.g. 131 2345 6789, or one "
+                                                     "starting with + and its country code.\""]
     entries = in_tenant(acme, lambda: db.session.execute(select(AuditEntry.entity, AuditEntry.changes)).all())
     assert [e for e in entries if e[0] == "customer"] == []
     assert [e for e in entries if e[0] == "import"] == [
