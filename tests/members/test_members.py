@@ -124,9 +124,10 @@ def test_roles_create_copy_edit_and_delete(acme, admin, in_tenant, add_member, r
     matrix = admin.get(role_url).text
     assert "Permissions of Intern" in matrix and 'name="customers.delete"' in matrix
     # Only what some page checks is offered: the lists' and Reports' Export, no Contacts row, no products export,
-    # no Import column yet.
+    # Import for customers only.
     assert 'name="reports.export"' in matrix and 'name="customers.export"' in matrix and ">Export<" in matrix
-    assert "Contacts" not in matrix and 'name="products.export"' not in matrix and ">Import<" not in matrix
+    assert "Contacts" not in matrix and 'name="products.export"' not in matrix
+    assert 'name="customers.import"' in matrix and 'name="deals.import"' not in matrix
     form = {"customers.delete": "none", "customers.view": "team", "deals.view": "bogus"}
     assert "Choose one of the listed values." in admin.post(role_url, data=form, follow_redirects=True).text
     form["deals.view"] = "all"
