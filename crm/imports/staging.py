@@ -3,7 +3,7 @@ between which progress is committed and a cancel is noticed."""
 import json
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from crm.extensions import db
 from crm.imports.cleaning import RowCleaner
@@ -22,7 +22,9 @@ def table(name: str) -> str:
 def stage(import_id: int, cleaner: RowCleaner, rows: Iterable[list[str]],
           after_batch: Callable[[int, int], bool]) -> bool:
     """Clean and COPY every row; `after_batch(rows done, errors)` commits progress and says whether to go on.
-    False when it said stop (a cancel)."""
+    False when it said stop (a cancel). The staged rows are analysed at the end: the set-based passes that
+    follow are planned for an empty table otherwise (autovacuum comes later): once, a 10,000-row check's
+    decisions took 35 s instead of 0.5 s."""
     db.session.execute(delete(ImportRow).where(ImportRow.import_id == import_id))
     done = errors = 0
     batch = []
@@ -36,6 +38,7 @@ def stage(import_id: int, cleaner: RowCleaner, rows: Iterable[list[str]],
             if not after_batch(done, errors):
                 return False
     done += _copy(batch)
+    db.session.execute(text(f"ANALYZE {table('import_rows')}"))
     return after_batch(done, errors)
 
 
