@@ -11,6 +11,7 @@ from crm.imports.models import ImportRow
 from tenants.binding import current_tenant
 
 BATCH = 5000
+JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps would make one per call
 FIRST_LINE = 2  # the header is line 1 of the file
 
 
@@ -44,7 +45,7 @@ def stage(import_id: int, cleaner: RowCleaner, rows: Iterable[list[str]],
 
 def _json(value) -> str:
     """JSON text for a jsonb column; PostgreSQL's jsonb cannot hold a NUL, so one in a cell is dropped."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = JSON.encode(value)
     return text.replace("\\u0000", "") if "\\u0000" in text else text
 
 
