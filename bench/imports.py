@@ -127,6 +127,7 @@ class Phases:
         applying.decide = self.timed("decide", applying.decide)
         applying.apply = self.timed("apply", applying.apply)
         jobs.rows_of = rows_of
+        self.slow = SlowStatements()
 
     def timed(self, name: str, func):
         @functools.wraps(func)
@@ -141,6 +142,31 @@ class Phases:
     def take(self) -> dict[str, float]:
         taken, self.seconds = self.seconds, {}
         return taken
+
+
+class SlowStatements:
+    """The engine's statements that took over a quarter of a second, by their first words (what dominates)."""
+
+    def __init__(self):
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        self.seconds: dict[str, float] = {}
+        event.listen(Engine, "before_cursor_execute", self.before)  # every engine: the jobs make their own app
+        event.listen(Engine, "after_cursor_execute", self.after)
+
+    def before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(self, conn, cursor, statement, parameters, context, executemany):
+        took = time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        if took > 0.25:
+            words = " ".join(statement.split()[:9])
+            self.seconds[words] = self.seconds.get(words, 0.0) + took
+
+    def take(self) -> dict[str, float]:
+        taken, self.seconds = self.seconds, {}
+        return dict(sorted(taken.items(), key=lambda item: -item[1]))
 
 
 def run_engine(app, big, path: Path, name: str, phases: Phases, profile: bool) -> dict:
@@ -173,7 +199,7 @@ def run_engine(app, big, path: Path, name: str, phases: Phases, profile: bool) -
         got = job(big.tenant_id, import_id)
         if profiler and step == "check":
             profiler.disable()
-        result[step] = {"seconds": time.perf_counter() - started, **phases.take()}
+        result[step] = {"seconds": time.perf_counter() - started, **phases.take(), "slow": phases.slow.take()}
         if got != status:
             raise SystemExit(f"{name}: the {step} ended {got!r}, not {status!r}")
         if step == "check":
@@ -309,6 +335,9 @@ def print_table(results: dict) -> None:
                  results["rows"] / run["end_to_end"], run["peak_rss_mb"]]
         print(" | ".join(f"{c:>9}" if isinstance(c, str) else f"{c or 0:9.2f}" for c in cells))
         print("   counts: " + ", ".join(f"{k} {v:,}" for k, v in run["counts"].items()))
+        for step in ("check", "import"):
+            print(f"   {step}, slowest statements: " + "; ".join(f"{words} {seconds:.2f}" for words, seconds
+                                                                  in list(run[step]["slow"].items())[:6]))
     floor = results["floor"]
     if floor["total"] is None:
         return

@@ -72,7 +72,9 @@ def _match(import_id: int, match_on: str) -> None:
 
 def _duplicates(import_id: int, how: str) -> None:
     """Rows of the file with the same match key: the first keeps (merged with the later ones' non-empty values,
-    later ones winning) and the others are duplicates, or the later ones are skipped."""
+    later ones winning) and the others are duplicates, or the later ones are skipped. The custom parts are
+    joined to their rows' groups, not looked up per group (a subquery per group scanned the staged rows again:
+    minutes for a million rows)."""
     if how == "merge":
         _run("""WITH grouped AS (SELECT match_key, min(line) AS keeper FROM {rows}
                                  WHERE import_id = :id AND action IS NULL AND match_key IS NOT NULL
@@ -85,8 +87,9 @@ def _duplicates(import_id: int, how: str) -> None:
                             CROSS JOIN (VALUES ('custom'), ('custom_sensitive')) p(part)
                             CROSS JOIN LATERAL jsonb_each(coalesce(r.data -> p.part, '{{}}')) e
                             WHERE r.import_id = :id AND r.action IS NULL GROUP BY r.match_key, p.part),
-                 merged AS (SELECT top.match_key, top.data || coalesce((SELECT jsonb_object_agg(part, data)
-                            FROM nested WHERE nested.match_key = top.match_key), '{{}}') AS data FROM top)
+                 parts AS (SELECT match_key, jsonb_object_agg(part, data) AS data FROM nested GROUP BY match_key),
+                 merged AS (SELECT top.match_key, top.data || coalesce(parts.data, '{{}}') AS data
+                            FROM top LEFT JOIN parts USING (match_key))
              UPDATE {rows} r SET data = merged.data FROM merged JOIN grouped USING (match_key)
              WHERE r.import_id = :id AND r.line = grouped.keeper""", id=import_id)
     _run("""UPDATE {rows} r SET action = 'duplicate', reason = replace(:reason, '#LINE#', d.keeper::text)
