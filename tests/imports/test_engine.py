@@ -170,6 +170,18 @@ def test_select_values_by_either_language_and_unknown_ones(acme, run_import, cus
     assert customers(acme)["Unknown"].custom == {"tier": "platinum"}
 
 
+def test_merged_duplicates_keep_the_custom_values_of_each_row(acme, run_import, customers, in_tenant):
+    _level_field(acme, in_tenant)
+    rows = [["name", "phone", "tier", "company"], ["Zhou", "13800000021", "金牌", ""],
+            ["Zhou Min", "13800000021", "", "Z Co"], ["Sun", "13800000022", "", ""], ["Sun Li", "13800000022", "", ""]]
+    fields = {"name": "name", "phone": "phone", "tier": "custom_tier", "company": "company"}
+    merged = run_import(acme, rows, fields, match_on="phone", duplicates="merge")
+    assert (merged.counts["created"], merged.counts["duplicates"]) == (2, 2)
+    found = customers(acme)
+    assert (found["Zhou Min"].company, found["Zhou Min"].custom) == ("Z Co", {"tier": "gold"})
+    assert found["Sun Li"].custom == {}
+
+
 def test_tags_are_split_and_missing_ones_created(acme, run_import, customers, in_tenant):
     from crm.customers.models import Tag
     in_tenant(acme, lambda: db.session.add(Tag(name="VIP", color="red")))
