@@ -3,13 +3,14 @@ store, or raises Invalid({field: message}) with the message people see beside th
 
 Empty input is None (or the default given); a service decides what is required beyond that. Query-string
 filters ignore bad input instead of refusing it: `or_none(day, args.get("since"), "since")`."""
+import functools
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import phonenumbers
 from babel.numbers import list_currencies
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -22,6 +23,10 @@ EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 31)
 MAX_AMOUNT = Decimal("999999999999.99")  # what Numeric(14, 2) holds
 # Tab, line feed and carriage return are typed; the rest are not, and PostgreSQL cannot store a NUL at all.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A plain address (dot-atom local part, ASCII labels, an alphabetic top-level domain): what email-validator
+# accepts as it is, so the import's million rows skip it (~250 µs each); anything else goes to it.
+PLAIN_EMAIL = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                         r"[A-Za-z]{2,63}")
 SEPARATORS = re.compile(r"[\s,，]")  # spaces and thousands separators people type in numbers
 
 
@@ -197,6 +202,9 @@ def phone(value, region: str, field: str = "phone") -> str | None:
     value = str(value or "").strip()
     if not value:
         return None
+    plain = _plain_mobile(value, region)
+    if plain is not None:
+        return plain
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -205,6 +213,45 @@ def phone(value, region: str, field: str = "phone") -> str | None:
         raise Invalid({field: _("Enter a valid phone number, e.g. %(example)s, or one starting with + and its "
                                 "country code.", example=_example_phone(region))})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@functools.cache
+def _mobile_rules(region: str) -> tuple[str, re.Pattern, re.Pattern | None] | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.mobile is None or not metadata.mobile.national_number_pattern:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    return str(metadata.country_code), re.compile(metadata.mobile.national_number_pattern), \
+        re.compile(prefix) if prefix else None
+
+
+def _plain_mobile(value: str, region: str) -> str | None:
+    """The E.164 form of a mobile number of `region` written plainly (digits, spaces, dashes, the region's
+    country code or none), as phonenumbers would give it, read with the region's own mobile pattern: most phones
+    of a file are these, and parsing takes ~100 µs. None for anything else (then parsed)."""
+    rules = _mobile_rules(region)
+    if rules is None:
+        return None
+    country, mobile, national_prefix = rules
+    digits = value.replace(" ", "").replace("-", "")
+    if digits.startswith("+"):
+        if not digits.startswith(country, 1):
+            return None
+        digits = digits[1 + len(country):]
+    if not (digits.isascii() and digits.isdigit()) or (national_prefix and national_prefix.match(digits)):
+        return None
+    return f"+{country}{digits}" if mobile.fullmatch(digits) else None
+
+
+def _plain_email(value: str) -> bool:
+    """Whether email-validator would take `value` as it is (PLAIN_EMAIL, within its lengths, not a special-use
+    domain such as .local, no IDNA-looking label)."""
+    if len(value) > 254 or not PLAIN_EMAIL.fullmatch(value):
+        return False
+    local, domain = value.rsplit("@", 1)
+    domain = domain.lower()
+    return len(local) <= 64 and len(domain) <= 253 and "--" not in domain and not any(
+        domain == special or domain.endswith("." + special) for special in SPECIAL_USE_DOMAIN_NAMES)
 
 
 def _example_phone(region: str) -> str:
@@ -219,6 +266,8 @@ def normalise_email(value, field: str = "email", required: bool = False) -> str 
     value = str(value or "").strip()
     if not value and not required:
         return None
+    if _plain_email(value):
+        return value.lower()
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError:

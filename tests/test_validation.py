@@ -167,6 +167,25 @@ def test_email_is_checked_and_lower_cased(ctx):
     assert refusal(validation.normalise_email, " ", required=True) == {"email": "Enter a valid email address."}
 
 
+def test_plain_phones_and_emails_read_as_the_libraries_read_them(ctx):
+    """The import's fast paths (no phonenumbers / email-validator call) give what those libraries give, and
+    leave everything else to them."""
+    import phonenumbers
+    from email_validator import validate_email
+
+    for typed, region in (("13800138000", "CN"), ("+86 138-0013-8000", "CN"), ("+8619912345678", "CN"),
+                          ("4155550100", "US"), ("+1 415 555 0100", "US"), ("07400 123456", "GB")):
+        parsed = phonenumbers.format_number(phonenumbers.parse(typed, region), phonenumbers.PhoneNumberFormat.E164)
+        assert validation.phone(typed, region) == parsed
+    for not_plain in ("12", "010 1234 5678", "+1 415 555 0100", "１３８００１３８０００", "8613800138000", "1380013800"):
+        assert validation._plain_mobile(not_plain, "CN") is None
+    for typed in ("Wang.Fang+crm@QQ.com", "li_9@mail.163.com", "a@b.co"):
+        assert validation.normalise_email(typed) == validate_email(typed, check_deliverability=False).normalized.lower()
+    for not_plain in ("a@b.local", "a..b@x.com", "a@xn--fiqs8s.cn", "王@例子.中国", "a@-b.com", "a@b.c1", "x" * 65 + "@a.com"):
+        assert not validation._plain_email(not_plain)
+    assert refusal(validation.normalise_email, "a@b.local") == {"email": "Enter a valid email address."}
+
+
 def test_owner_is_an_active_member(acme, add_member, in_tenant):
     from crm.extensions import db
 

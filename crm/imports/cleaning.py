@@ -26,6 +26,7 @@ from crm.settings import phone_region, workspace_zone
 SPLIT = re.compile(r"\s*[,，、;；]\s*")  # tags and multi-select values in one cell
 TAG_LIMIT = 40
 MATCH_SEPARATOR = "\x1f"  # between name and company in the name+company match key
+MEMO_LIMIT = 50_000  # cells remembered per import (tags and select values repeat: a file has few of each)
 
 
 class RowCleaner:
@@ -45,13 +46,19 @@ class RowCleaner:
         self.probes: dict[str, CustomField] = {}  # fields as if this import's new options were there
         self.tags = {name.lower(): tag_id for tag_id, name in db.session.execute(select(Tag.id, Tag.name))}
         self.members = _members_by_name_and_email()
+        # Columns whose cleaned value depends on the cell's text alone: each text is cleaned once.
+        self.memo_keys = {"tags"} | {key for key, f in self.custom.items()
+                                     if f.type in ("select", "multiselect", "checkbox") and not f.sensitive}
+        self.memo: dict[tuple[str, str], dict] = {}
 
     def clean(self, cells: list[str]) -> tuple[dict, str | None, str | None]:
         """(data to save, match key, reason): the reason is set when the row cannot be saved."""
         data, errors = {}, {}
         for index, key in self.columns:
             raw = cells[index].strip() if index < len(cells) else ""
-            if raw:
+            if raw and key in self.memo_keys:
+                self._remembered(key, raw, data, errors)
+            elif raw:
                 validation.collect(errors, self._cell, key, raw, data)
         if errors:
             return {}, None, "; ".join(f"{fields.field_label(_field_key(name))}: {message}"
@@ -66,6 +73,22 @@ class RowCleaner:
         if match_on == "id_number":
             return data.get("id_number_idx")
         return data.get(match_on)
+
+    def _remembered(self, key: str, raw: str, data: dict, errors: dict) -> None:
+        """A tags or select cell cleaned as the same text was before (refusals are not remembered)."""
+        part = self.memo.get((key, raw))
+        if part is None:
+            part = {}
+            validation.collect(errors, self._cell, key, raw, part)
+            if key in errors:
+                return
+            if len(self.memo) < MEMO_LIMIT:
+                self.memo[key, raw] = part
+        for name, value in part.items():
+            if name == "custom":
+                data.setdefault("custom", {}).update(value)
+            else:
+                data[name] = value
 
     def _cell(self, key: str, raw: str, data: dict) -> None:
         if key in self.custom:

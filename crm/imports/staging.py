@@ -3,7 +3,7 @@ between which progress is committed and a cancel is noticed."""
 import json
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from crm.extensions import db
 from crm.imports.cleaning import RowCleaner
@@ -11,6 +11,7 @@ from crm.imports.models import ImportRow
 from tenants.binding import current_tenant
 
 BATCH = 5000
+JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps would make one per call
 FIRST_LINE = 2  # the header is line 1 of the file
 
 
@@ -22,7 +23,9 @@ def table(name: str) -> str:
 def stage(import_id: int, cleaner: RowCleaner, rows: Iterable[list[str]],
           after_batch: Callable[[int, int], bool]) -> bool:
     """Clean and COPY every row; `after_batch(rows done, errors)` commits progress and says whether to go on.
-    False when it said stop (a cancel)."""
+    False when it said stop (a cancel). The staged rows are analysed at the end: the set-based passes that
+    follow are planned for an empty table otherwise (autovacuum comes later): once, a 10,000-row check's
+    decisions took 35 s instead of 0.5 s."""
     db.session.execute(delete(ImportRow).where(ImportRow.import_id == import_id))
     done = errors = 0
     batch = []
@@ -36,12 +39,13 @@ def stage(import_id: int, cleaner: RowCleaner, rows: Iterable[list[str]],
             if not after_batch(done, errors):
                 return False
     done += _copy(batch)
+    db.session.execute(text(f"ANALYZE {table('import_rows')}"))
     return after_batch(done, errors)
 
 
 def _json(value) -> str:
     """JSON text for a jsonb column; PostgreSQL's jsonb cannot hold a NUL, so one in a cell is dropped."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = JSON.encode(value)
     return text.replace("\\u0000", "") if "\\u0000" in text else text
 
 

@@ -170,6 +170,18 @@ def test_select_values_by_either_language_and_unknown_ones(acme, run_import, cus
     assert customers(acme)["Unknown"].custom == {"tier": "platinum"}
 
 
+def test_merged_duplicates_keep_the_custom_values_of_each_row(acme, run_import, customers, in_tenant):
+    _level_field(acme, in_tenant)
+    rows = [["name", "phone", "tier", "company"], ["Zhou", "13800000021", "金牌", ""],
+            ["Zhou Min", "13800000021", "", "Z Co"], ["Sun", "13800000022", "", ""], ["Sun Li", "13800000022", "", ""]]
+    fields = {"name": "name", "phone": "phone", "tier": "custom_tier", "company": "company"}
+    merged = run_import(acme, rows, fields, match_on="phone", duplicates="merge")
+    assert (merged.counts["created"], merged.counts["duplicates"]) == (2, 2)
+    found = customers(acme)
+    assert (found["Zhou Min"].company, found["Zhou Min"].custom) == ("Z Co", {"tier": "gold"})
+    assert found["Sun Li"].custom == {}
+
+
 def test_tags_are_split_and_missing_ones_created(acme, run_import, customers, in_tenant):
     from crm.customers.models import Tag
     in_tenant(acme, lambda: db.session.add(Tag(name="VIP", color="red")))
@@ -266,3 +278,29 @@ def test_roles_without_the_import_permission_cannot_start_one(acme, add_member, 
         with pytest.raises(Forbidden):
             service.create_import(db.session.get(Member, agent), "a.csv", str(tmp_path / "a.csv"), {})
     in_tenant(acme, try_it)
+
+
+def test_a_big_import_feeds_the_search_indexes_in_bulk_and_leaves_them_as_they_were(
+        acme, make_customer, run_import, customers, in_tenant, monkeypatch):
+    from sqlalchemy import text
+
+    from crm.imports import applying
+    from tenants.binding import current_tenant
+
+    monkeypatch.setattr(applying, "GIN_BULK_ROWS", 1)  # this small file counts as big
+    _existing(acme, make_customer)
+    done = run_import(acme, FILE + [["孙悦", "13800000005", "东方科技"]], PHONE, match_on="phone")
+    assert done.status == "done" and done.counts["created"] == 3
+
+    def indexes():
+        options = dict(db.session.execute(text(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names) AND relnamespace = "
+            "(SELECT oid FROM pg_namespace WHERE nspname = :schema)"),
+            {"names": list(applying.GIN_INDEXES), "schema": current_tenant().schema}).all())
+        found = db.session.scalars(select(Customer.name).where(
+            Customer.search_grams.contains(func.public.crm_grams("东方")))).all()
+        return options, found
+
+    options, found = in_tenant(acme, indexes)
+    assert options == {name: ["fastupdate=off"] for name in applying.GIN_INDEXES}
+    assert found == ["孙悦"]
