@@ -16,6 +16,9 @@ from crm.imports.service import MAPPABLE
 from tenants.binding import current_tenant
 
 CHUNK = 1024 * 1024
+# What the mapping page offers when the reader was not sure of a CSV's encoding: codec name, label.
+ENCODINGS = (("utf-8", "UTF-8"), ("gb18030", "GB18030 / GBK (简体中文)"), ("big5", "Big5 (繁體中文)"),
+             ("utf-16", "UTF-16"), ("shift_jis", "Shift JIS (日本語)"), ("cp1252", "Windows-1252 (Western)"))
 
 
 def spool_dir() -> Path:
@@ -37,6 +40,11 @@ def save(stream, max_bytes: int) -> tuple[str, dict]:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def too_big(max_bytes: int) -> str:
+    """The reader's own message for a file over the cap, for a request refused before the file was read."""
+    return _("The file is over %(limit)s MB; split it into smaller files.", limit=f"{max_bytes / 1024 / 1024:g}")
 
 
 def _copy(stream, out, max_bytes: int) -> None:
