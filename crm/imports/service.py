@@ -43,20 +43,28 @@ def _may_import(viewer: Member) -> None:
 
 
 def get_import(viewer: Member, import_id: int) -> Import:
-    """An import the viewer started (or any, for a role that imports for everyone); NotFound otherwise."""
+    """An import started by a member in the viewer's import scope (its own, its team's, everyone's); NotFound
+    otherwise."""
     _may_import(viewer)
     imp = db.session.get(Import, import_id)
-    if imp is None or (imp.member_id != viewer.id and viewer.role.scope("customers", "import") != "all"):
+    if imp is None or imp.member_id not in _importers_in_reach(viewer):
         raise NotFound()
     return imp
 
 
+def _importers_in_reach(viewer: Member):
+    """Ids of the members whose imports the viewer sees."""
+    if viewer.role.scope("customers", "import") == "all":
+        return set(db.session.scalars(select(Member.id)))
+    return {m.id for m in members_in_reach(viewer, "customers", "import")} | {viewer.id}
+
+
 def imports_for(viewer: Member, limit: int = 100) -> list[tuple[Import, str]]:
-    """(import, importer's name), newest first: the viewer's own, or everyone's for a role that imports for all."""
+    """(import, importer's name), newest first: those of the members in the viewer's import scope."""
     _may_import(viewer)
     stmt = select(Import, Member.name).join(Member, Member.id == Import.member_id)
     if viewer.role.scope("customers", "import") != "all":
-        stmt = stmt.where(Import.member_id == viewer.id)
+        stmt = stmt.where(Import.member_id.in_(_importers_in_reach(viewer)))
     return [tuple(row) for row in db.session.execute(stmt.order_by(Import.id.desc()).limit(limit))]
 
 
