@@ -62,6 +62,8 @@ def resniff(imp: Import, encoding: str | None, sheet: str | None, max_bytes: int
     """Read the import's file again in the encoding or sheet the user chose; a changed file needs a new mapping."""
     if imp.status not in MAPPABLE:
         raise Invalid({"file": _("This import is already running or done.")})
+    if encoding and encoding not in dict(ENCODINGS) and encoding != imp.file_info.get("encoding"):
+        raise Invalid({"file": _("Choose one of the listed values.")})  # not any codec: rot13 or zlib read no text
     if not os.path.isfile(imp.file_path):
         raise Invalid({"file": _("The file is no longer kept: upload it again.")})
     info = reading.sniff(imp.file_path, encoding=encoding or None, sheet=sheet, max_bytes=max_bytes)

@@ -8,7 +8,7 @@ from flask import current_app, g, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm import registry
+from crm import registry, validation
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.imports import mapping, service, uploads
@@ -85,7 +85,7 @@ def mapping_page(import_id: int):
     imp = service.get_import(g.member, import_id)
     if imp.status not in service.MAPPABLE:
         return see_other(url_for("imports.show", import_id=imp.id))
-    chosen = request.args.get("saved", type=int)
+    chosen = validation.record_id(request.args.get("saved"))
     fields, options = service.proposed(imp, service.get_saved_mapping(g.member, chosen) if chosen else None)
     return _mapping(imp, fields, options)
 
