@@ -124,12 +124,15 @@ def map_columns(import_id: int):
     return see_other(url_for("imports.show", import_id=imp.id))
 
 
-@bp.post("/<id:import_id>/mappings/<id:mapping_id>/delete")
+@bp.post("/mappings/<id:mapping_id>/delete")
 @require("customers", "import")
-def delete_mapping(import_id: int, mapping_id: int):
-    imp = service.get_import(g.member, import_id)
+def delete_mapping(mapping_id: int):
+    """Delete a saved mapping, then back to the mapping page it was deleted from (`import_id`), else the list."""
     service.delete_mapping(g.member, mapping_id)
-    return saved(_("Saved mapping deleted."), "imports.mapping_page", import_id=imp.id)
+    import_id = validation.record_id(request.form.get("import_id"))
+    if import_id is None:
+        return saved(_("Saved mapping deleted."), "imports.index")
+    return saved(_("Saved mapping deleted."), "imports.mapping_page", import_id=import_id)
 
 
 @bp.get("/<id:import_id>")

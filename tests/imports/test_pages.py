@@ -149,7 +149,8 @@ def test_a_saved_mapping_fits_the_next_file_with_its_columns_moved(acme, admin, 
     assert "ERP export" in page
     applied = admin.get(f"/{acme.slug}/imports/{second}/mapping?saved={saved_id}").text
     assert _selected(applied) == {"column-0": "name", "column-1": "title", "column-2": "phone"}
-    assert admin.post(f"/{acme.slug}/imports/{second}/mappings/{saved_id}/delete").status_code == 303
+    deleted = admin.post(f"/{acme.slug}/imports/mappings/{saved_id}/delete", data={"import_id": second})
+    assert deleted.status_code == 303 and deleted.headers["Location"].endswith(f"/imports/{second}/mapping")
     assert "ERP export" not in admin.get(f"/{acme.slug}/imports/{second}/mapping").text
 
 
