@@ -56,6 +56,9 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(environ.get("MAX_REQUEST_KB", "2048")) * 1024
         # The largest customer file an import reads (crm/imports/reading.py); an XLSX may unpack to 20 times it.
         self.IMPORT_MAX_BYTES = int(float(environ.get("IMPORT_MAX_MB", "50")) * 1024 * 1024)
+        # Where uploaded customer files wait for their import, outside the web root; empty: instance/imports.
+        # Each workspace has its own folder below it (its schema's name).
+        self.IMPORT_DIR = environ.get("IMPORT_DIR", "")
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
         # Failed sign-ins slow down the (email, address) pair that made them: this many are free, then each

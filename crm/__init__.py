@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, database_uri, instance_secret_key
 from crm import registry
 from crm.errors import Invalid
-from crm.web import RecordId, answer_invalid, is_htmx, is_poll, refuse_unreadable
+from crm.web import Request, RecordId, answer_invalid, is_htmx, is_poll, refuse_unreadable, too_large_answer
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 from crm.security.events import security_event
 
@@ -52,6 +52,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
+    app.request_class = Request
     app.url_map.converters["id"] = RecordId
     registry.init_app(app)
     register_blueprints(app)
@@ -192,7 +193,8 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(_e):
-        return page(413)
+        answer = too_large_answer()
+        return answer if answer is not None else page(413)
 
     @app.errorhandler(429)
     def too_many(_e):

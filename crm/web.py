@@ -5,6 +5,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit, urlunsplit
 
+import flask
 from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import IntegerConverter
@@ -27,6 +28,40 @@ UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 MAX_PATH = 2000
 # What no form or link of ours sends and PostgreSQL cannot store: a NUL, or half of a UTF-16 pair.
 UNREADABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+FORM_SLACK = 1024 * 1024  # a file's multipart envelope and the form's other fields
+
+
+def takes_file(limit_key: str, too_large: Callable):
+    """Mark a view that receives a file of up to app.config[limit_key] bytes: its requests may be that large (the
+    others keep MAX_CONTENT_LENGTH), and a larger one is answered by `too_large(URL values)` instead of the bare
+    413 page: usually a redirect to its form saying why. It is called before the tenant, the user or anything
+    else of the request is known (the body is refused as it is first read), so it may only build a URL."""
+    def mark(view):
+        view.file_limit, view.too_large = limit_key, too_large
+        return view
+    return mark
+
+
+def _max_content_length(self) -> int | None:
+    view = current_app.view_functions.get(self.endpoint or "") if current_app else None
+    if self._max_content_length is None and getattr(view, "file_limit", None):
+        return current_app.config[view.file_limit] + FORM_SLACK
+    return flask.Request.max_content_length.fget(self)
+
+
+class Request(flask.Request):
+    """The app's request: its size limit is the view's (@takes_file) when the view takes a file. The limit is
+    known before anything reads the body (the URL is matched first), so no hook parses a file under the wrong cap."""
+
+    max_content_length = property(_max_content_length, flask.Request.max_content_length.fset)
+
+
+def too_large_answer():
+    """The answer of a view marked with @takes_file to a request over its limit, or None."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view.too_large(**(request.view_args or {})) if getattr(view, "too_large", None) else None
 
 
 def local_path(target: str | None) -> str | None:

@@ -65,6 +65,7 @@ def make_victims(app, world) -> dict:
     from crm.customers.models import Tag
     from crm.fields.models import CustomField
     from crm.deals import stages
+    from crm.imports.models import ImportMapping
     from crm.notify.models import Notification
     from crm.pool.models import RecycleRule
     from crm.products.models import Product
@@ -82,11 +83,12 @@ def make_victims(app, world) -> dict:
             product = Product(name=f"Product {suffix}", price=1)
             failed = Notification(channel="email", kind="reminder", recipient="x@example.com", status="failed",
                                   idempotency_key=f"perm:{suffix}", payload={}, language="en", attempts=5)
-            db.session.add_all([role, team, tag, victim, field, recycle_rule, product, failed])
+            saved_mapping = ImportMapping(name=f"Mapping {suffix}", mapping={"name": "name"}, options={})
+            db.session.add_all([role, team, tag, victim, field, recycle_rule, product, failed, saved_mapping])
             db.session.flush()
             ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
                    "field_id": field.id, "rule_id": recycle_rule.id, "product_id": product.id,
-                   "notification_id": failed.id}
+                   "notification_id": failed.id, "mapping_id": saved_mapping.id}
             pipeline = stages.create_pipeline({"name_en": f"Pipeline {suffix}"})
             ids.update(pipeline_id=pipeline.id, stage_id=stages.stages(pipeline.id)[1].id)
         invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
@@ -158,7 +160,22 @@ def _campaign(customer_id: int, owner: int) -> object:
 
 # Routes that take one of these ids act on a record with an owner: each role is checked against records owned
 # by itself, a teammate and an outsider, like customers. Each maker builds the record on the owner's customer.
-OWNED = {"deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+def _import(_customer_id: int, owner: int) -> object:
+    """An uploaded file waiting for its mapping (a real CSV, so reading it again works)."""
+    import tempfile
+    from dataclasses import asdict
+
+    from crm.imports.models import Import
+    from crm.imports.reading import FileInfo
+    handle, path = tempfile.mkstemp(suffix=".csv")
+    with open(handle, "w", encoding="utf-8") as out:
+        out.write("name,phone\nPermission,13800000000\n")
+    info = FileInfo("csv", ["name", "phone"], [["Permission", "13800000000"]], encoding="utf-8", delimiter=",")
+    return Import(member_id=owner, kind="customers", file_name="permission.csv", file_path=path,
+                  file_info=asdict(info), mapping={}, options={}, status="uploaded", counts={})
+
+
+OWNED = {"import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
          "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns")}
 # A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
 UNASSIGNED = {"ticket_id"}

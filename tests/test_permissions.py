@@ -112,8 +112,6 @@ def test_every_permission_the_role_page_offers_is_checked_by_a_view(app):
     required = {need for view in app.view_functions.values() for need in getattr(view, "permissions", [])}
     # Entering sensitive values is checked by the customer form (fields dropped without it), not by a route.
     required.add(("sensitive", "edit"))
-    # Importing is checked by crm/imports/service.py until the import pages land (they will @require it).
-    required.add(("customers", "import"))
     offered = {(resource, action) for resource, actions in OFFERED.items() for action in actions}
     assert offered - required == set()  # a cell that changes nothing would mislead the admin
     assert required - offered == set()  # and every check a view makes can be set on the role page

@@ -17,6 +17,7 @@ from crm.followups.reminders import locale_of
 from crm.imports import applying
 from crm.imports.cleaning import RowCleaner
 from crm.imports.models import Import, ImportRow
+from crm.imports.reading import FileInfo, open_rows
 from crm.imports.staging import stage
 from crm.jobs import tenant_job
 from crm.members.models import Member
@@ -30,10 +31,10 @@ COUNTED = {"create": "created", "update": "updated", "unchanged": "unchanged", "
 
 
 def rows_of(imp: Import):
-    """The seam between the engine and the file: (headers, iterator of rows as lists of str)."""
-    from crm.imports.reading import open_rows
-
-    return open_rows(imp.file_path, imp.file_info)
+    """The seam between the engine and the file: (headers, iterator of rows as lists of str). The upload stored
+    what the reader sniffed (FileInfo as a dict); the rows include blank ones, so line numbers stay the file's."""
+    info = FileInfo(**imp.file_info)
+    return info.headers, open_rows(imp.file_path, info)
 
 
 @tenant_job

@@ -15,7 +15,7 @@ from crm.errors import Forbidden, Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import definitions
 from crm.fields.values import display
-from crm.imports import applying, jobs
+from crm.imports import applying, headers, jobs
 from crm.imports import mapping
 from crm.imports.mapping import Field, clean_mapping, clean_options
 from crm.imports.models import Import, ImportMapping, ImportRow
@@ -42,12 +42,29 @@ def _may_import(viewer: Member) -> None:
 
 
 def get_import(viewer: Member, import_id: int) -> Import:
-    """An import the viewer started (or any, for a role that imports for everyone); NotFound otherwise."""
+    """An import started by a member in the viewer's import scope (its own, its team's, everyone's); NotFound
+    otherwise."""
     _may_import(viewer)
     imp = db.session.get(Import, import_id)
-    if imp is None or (imp.member_id != viewer.id and viewer.role.scope("customers", "import") != "all"):
+    if imp is None or imp.member_id not in _importers_in_reach(viewer):
         raise NotFound()
     return imp
+
+
+def _importers_in_reach(viewer: Member):
+    """Ids of the members whose imports the viewer sees."""
+    if viewer.role.scope("customers", "import") == "all":
+        return set(db.session.scalars(select(Member.id)))
+    return {m.id for m in members_in_reach(viewer, "customers", "import")} | {viewer.id}
+
+
+def imports_for(viewer: Member, limit: int = 100) -> list[tuple[Import, str]]:
+    """(import, importer's name), newest first: those of the members in the viewer's import scope."""
+    _may_import(viewer)
+    stmt = select(Import, Member.name).join(Member, Member.id == Import.member_id)
+    if viewer.role.scope("customers", "import") != "all":
+        stmt = stmt.where(Import.member_id.in_(_importers_in_reach(viewer)))
+    return [tuple(row) for row in db.session.execute(stmt.order_by(Import.id.desc()).limit(limit))]
 
 
 def create_import(viewer: Member, file_name: str, file_path: str, file_info: dict) -> Import:
@@ -58,6 +75,33 @@ def create_import(viewer: Member, file_name: str, file_path: str, file_info: dic
     db.session.add(imp)
     db.session.flush()
     return imp
+
+
+@dataclass
+class Column:
+    index: int
+    header: str
+    samples: list[str]  # the first few non-blank values
+
+
+def columns(imp: Import, samples: int = 3) -> list[Column]:
+    """The file's columns as the mapping page lists them: header and a few sample values."""
+    info = imp.file_info
+    rows = info.get("sample") or []
+    return [Column(index, header, [row[index] for row in rows if index < len(row) and row[index].strip()][:samples])
+            for index, header in enumerate(info.get("headers") or [])]
+
+
+def proposed(imp: Import, saved: ImportMapping | None = None) -> tuple[dict[int, str], dict]:
+    """The fields and options the mapping page starts with: a chosen saved mapping's, else the import's own,
+    else guessed from the headers."""
+    header_names = imp.file_info.get("headers") or []
+    if saved is not None:
+        return mapping_for(saved, header_names), {**mapping.DEFAULT_OPTIONS, **saved.options}
+    if imp.mapping:
+        return {int(i): key for i, key in imp.mapping.items()}, {**mapping.DEFAULT_OPTIONS, **imp.options}
+    offered = [(f.key, [f.label, *f.labels.values()]) for f in fields_for_mapping()]
+    return headers.guess(header_names, offered), dict(mapping.DEFAULT_OPTIONS)
 
 
 def set_mapping(viewer: Member, imp: Import, columns_to_fields: dict, options: dict) -> Import:
@@ -99,9 +143,16 @@ def cancel(imp: Import) -> None:
 def progress(imp: Import) -> dict:
     """What the page shows while a run goes on: rows done (of how many when known), rows per second, errors."""
     seconds = ((imp.finished_at or utcnow()) - imp.started_at).total_seconds() if imp.started_at else 0
-    return {"status": imp.status, "rows_done": imp.rows_done, "rows_total": imp.rows_total,
+    return {"status": imp.status, "rows_done": imp.rows_done, "rows_total": imp.rows_total or _expected(imp),
             "rows_per_second": round(imp.rows_done / seconds) if seconds > 0 else 0,
             "errors": imp.errors_so_far, "cancelling": imp.cancel_requested, "counts": imp.counts}
+
+
+def _expected(imp: Import) -> int | None:
+    """The rows a run will go through, while it runs: the check's count for an import, the workbook's size for
+    the check of an XLSX; a CSV's is not known before it is read."""
+    checked = sum(imp.counts.get(key) or 0 for key in jobs.COUNTED.values())
+    return checked or imp.file_info.get("total_rows")
 
 
 @dataclass
@@ -203,6 +254,14 @@ def save_mapping(viewer: Member, imp: Import, name: str) -> ImportMapping:
     saved.mapping, saved.options, saved.created_by = by_header, dict(imp.options), viewer.id
     db.session.add(saved)
     db.session.flush()
+    return saved
+
+
+def get_saved_mapping(viewer: Member, mapping_id: int) -> ImportMapping:
+    _may_import(viewer)
+    saved = db.session.get(ImportMapping, mapping_id)
+    if saved is None:
+        raise NotFound()
     return saved
 
 

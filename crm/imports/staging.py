@@ -30,6 +30,8 @@ def stage(import_id: int, cleaner: RowCleaner, rows: Iterable[list[str]],
     done = errors = 0
     batch = []
     for line, cells in enumerate(rows, start=FIRST_LINE):
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank row: nothing to import (the reader yields it so line numbers stay the file's)
         data, match_key, reason = cleaner.clean(cells)
         errors += reason is not None
         batch.append((import_id, line, _json(cells), None if reason else _json(data), match_key,
