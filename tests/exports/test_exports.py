@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from crm.extensions import db
+from tests.conftest import local_link
 
 HX = {"HX-Request": "true"}
 
@@ -126,7 +127,7 @@ def test_a_long_export_is_written_by_a_job_and_its_link_works_for_its_member_unt
     status, payload = in_tenant(acme, lambda: db.session.execute(select(Notification.status, Notification.payload).where(
         Notification.kind == "export_ready", Notification.channel == "inapp")).one())
     assert status == "sent" and payload["rows"] == 3
-    link = payload["link"].split("127.0.0.1:5000", 1)[-1]
+    link = local_link(payload["link"])
     assert link.startswith(f"/{acme.slug}/exports/file?t=")
     got = admin.get(link)
     assert got.status_code == 200 and "attachment" in got.headers["Content-Disposition"]
