@@ -82,6 +82,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.accounts.views import bp as accounts
     from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
+    from crm.calendar.views import bp as calendar
+    from crm.calendar.views import public as calendar_feed
     from crm.campaigns.views import bp as campaigns
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
@@ -115,7 +117,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
-                      targets, reports, imports, exports):
+                      targets, reports, imports, exports, calendar, calendar_feed):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import phonenumbers
 from babel import numbers
+from babel.dates import format_skeleton
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 
 from crm.settings import workspace_currency
@@ -12,6 +13,8 @@ def register(app) -> None:
     app.jinja_env.filters["date"] = lambda value: format_date(value, "medium") if value else ""
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "short") if value else ""
     app.jinja_env.filters["time"] = lambda value: format_time(value, "short") if value else ""
+    # A date in the reader's own pattern for these fields: "yMMMM" is "December 2026" / "2026年12月".
+    app.jinja_env.filters["skeleton"] = lambda value, fields: format_skeleton(fields, value, locale=get_locale())
     app.jinja_env.filters["number"] = lambda value: format_decimal(value) if value is not None else ""
     app.jinja_env.filters["phone"] = phone
     app.jinja_env.filters["money"] = money

@@ -150,6 +150,7 @@ def test_every_tenant_route_is_under_the_slug(app):
               "accounts.reset_password",
               "accounts.set_language", "accounts.account", "accounts.change_password", "accounts.end_session",
               "accounts.end_other_sessions", "dev.outbox", "csp.csp_report", "invitations.accept", "order_status.show",
+              "calendar_feed.show",
               "ticket_survey.show", "ticket_survey.rate",
               "unsubscribe.show", "unsubscribe.confirm", "two_factor.code",
               "two_factor.setup", "two_factor.enable", "two_factor.disable"}

@@ -130,6 +130,17 @@ def update(viewer: Member, activity: Activity, data: dict) -> Activity:
     return activity
 
 
+def reschedule(viewer: Member, activity: Activity, due: datetime) -> Activity:
+    """Plan an open follow-up for another time (the calendar's drag); its reminder moves with it."""
+    old_due = activity.due_at
+    activity.due_at = due
+    record("update", "activity", activity.id, summary=activity.summary[:250],
+           changes={"due_at": [old_due.isoformat() if old_due else None, due.isoformat()]})
+    db.session.flush()
+    reminders.schedule(activity)
+    return activity
+
+
 def complete(viewer: Member, activity: Activity, data: dict) -> Activity | None:
     """Mark a planned follow-up done with its outcome; plan the next one when a time is given."""
     if activity.done_at is not None:

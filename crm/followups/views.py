@@ -59,7 +59,7 @@ def new():
     """The follow-up form in a modal: a plan, or (mode=log) an interaction that happened."""
     form = FollowUpForm(formdata=None, mode=request.args.get("mode", "plan"),
                         customer_id=request.args.get("customer_id", ""), deal_id=request.args.get("deal_id", ""),
-                        owner_id=str(g.member.id))
+                        owner_id=str(g.member.id), due_at=request.args.get("due_at", "")[:16])
     return _follow_up_form(form)
 
 

@@ -54,6 +54,7 @@ class Member(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164, for reminders by SMS
     # Where the member's reminders and digests go besides in-app: email, sms, and the workspace's chat bots.
     notify_channels: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=lambda: ["email"])
+    calendar_nonce: Mapped[str | None] = mapped_column(String(32))  # signs the calendar feed link; None: no feed
 
     role: Mapped[Role] = relationship(lazy="joined")
 
