@@ -30,15 +30,15 @@ def test_menu_entries_respect_permissions(acme, add_member, client_as):
     agent_account, _agent = add_member(acme, role="support_agent", name="Sue Agent")
     admin = menu(client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/").text)
     agent = menu(client_as(agent_account).get(f"/{acme.slug}/customers/").text)
-    assert admin == ["Home", "My day", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Reports", "Tickets", "Targets",
+    assert admin == ["Home", "My day", "Calendar", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Reports", "Tickets", "Targets",
                      "Products", "Tags", "Settings"]
-    assert agent == ["Home", "My day", "*Customers", "Orders", "Pool", "Tickets", "Tags"]
+    assert agent == ["Home", "My day", "Calendar", "*Customers", "Orders", "Pool", "Tickets", "Tags"]
 
 
 @pytest.mark.parametrize("path, current", [
     ("pool/", "Pool"), ("pool/rules", "Settings"), ("deals/", "Deals"), ("deals/pipelines", "Settings"),
     ("activities/", "My day"), ("activities/rules", "Settings"), ("settings/audit/", "Settings"), ("", "Home"),
-    ("reports/?pack=sales", "Reports"),
+    ("reports/?pack=sales", "Reports"), ("calendar/?view=month", "Calendar"),
 ])
 def test_one_menu_entry_stands_for_the_page(acme, client_as, path, current):
     page = client_as(acme.admin_account_id).get(f"/{acme.slug}/{path}").text
