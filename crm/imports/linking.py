@@ -40,7 +40,7 @@ def decide(import_id: int, viewer: Member, kind: str, options: dict) -> dict[str
     applying._match(import_id, options["match_on"])
     needed = "name" if options["match_on"] == "name_company" else options["match_on"]
     applying._error(import_id, "r.action IS NULL AND r.customer_id IS NULL",
-                    _("No customer has this %(field)s.", field=field_label(needed, kind)))
+                    _("No customer matches this row (%(field)s).", field=field_label(needed, kind)))
     _scope(import_id, viewer, KINDS[kind].resource)
     if kind == "orders":
         _numbers(import_id)
