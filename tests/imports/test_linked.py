@@ -257,3 +257,18 @@ def test_a_kind_the_member_may_not_create_is_refused_at_the_field(acme, people, 
     page = rep.post(f"/{acme.slug}/imports/new", data={"kind": "orders", "file": (io.BytesIO(b"a,b\n1,2\n"), "x.csv")},
                     content_type="multipart/form-data")
     assert page.status_code == 422 and 'id="kind-error"' in page.text
+
+
+def test_a_ticket_finds_an_imported_order_by_its_kept_number(acme, two_customers, run_import, in_tenant):
+    from crm.members.models import Member
+    from crm.orders import chooser
+    rows = [["手机", "订单号", "金额"], [KNOWN, "PO-77", "100"]]
+    run_import(acme, rows, {"手机": "phone", "订单号": "number", "金额": "amount"}, kind="orders", match_on="phone")
+    [order] = _records(in_tenant, acme, "orders")
+
+    def find():
+        viewer = db.session.get(Member, acme.admin_member_id)
+        return ([o.id for o in chooser.matching(viewer, "po-7", two_customers[KNOWN])],
+                chooser.chosen(viewer, "po-77", two_customers[KNOWN]).id, chooser.order_number(order.id))
+
+    assert in_tenant(acme, find) == ([order.id], order.id, "PO-77")
