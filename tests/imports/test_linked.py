@@ -91,8 +91,9 @@ def test_rows_are_linked_by_phone_and_an_unknown_customer_is_an_error_row(acme, 
     assert (done.counts["created"], done.counts["errors"]) == (3, 1)
     errors = in_tenant(acme, lambda: service.errors(db.session.get(Import, done.id)))
     assert errors == [(5, "No customer matches this row (Customer's phone).")]
-    error_file = in_tenant(acme, lambda: b"".join(service.error_file(db.session.get(Import, done.id))))
-    assert UNKNOWN in error_file.decode("utf-8-sig") and "No customer matches this row" in error_file.decode("utf-8-sig")
+    error_file = b"".join(in_tenant(acme, lambda: list(service.error_file(db.session.get(Import, done.id)))))
+    error_file = error_file.decode("utf-8-sig")
+    assert UNKNOWN in error_file and "No customer matches this row" in error_file
     found = _records(in_tenant, acme, kind)
     assert [r.customer_id for r in found] == [two_customers[KNOWN], two_customers[KNOWN], two_customers[OTHER]]
     assert {r.owner_id for r in found} == {acme.admin_member_id}
