@@ -45,7 +45,7 @@ class RowCleaner:
         self.new_options: dict[str, dict[str, str]] = {}  # field key -> {label: new option key}
         self.probes: dict[str, CustomField] = {}  # fields as if this import's new options were there
         self.tags = {name.lower(): tag_id for tag_id, name in db.session.execute(select(Tag.id, Tag.name))}
-        self.members = _members_by_name_and_email()
+        self.members = members_by_name_and_email()
         # Columns whose cleaned value depends on the cell's text alone: each text is cleaned once.
         self.memo_keys = {"tags"} | {key for key, f in self.custom.items()
                                      if f.type in ("select", "multiselect", "checkbox") and not f.sensitive}
@@ -66,13 +66,7 @@ class RowCleaner:
         return data, self.match_key(data), None
 
     def match_key(self, data: dict) -> str | None:
-        match_on = self.options["match_on"]
-        if match_on == "name_company":
-            return f"{data['name'].lower()}{MATCH_SEPARATOR}{(data.get('company') or '').lower()}" \
-                if data.get("name") else None
-        if match_on == "id_number":
-            return data.get("id_number_idx")
-        return data.get(match_on)
+        return match_key(self.options["match_on"], data)
 
     def _remembered(self, key: str, raw: str, data: dict, errors: dict) -> None:
         """A tags or select cell cleaned as the same text was before (refusals are not remembered)."""
@@ -100,7 +94,7 @@ class RowCleaner:
         elif key == "tags":
             self._tags(raw, data)
         elif key == "created_at":
-            data["created_at"] = self._moment(raw, key)
+            data["created_at"] = moment(raw, key, self.zone)
         elif key == "external_id":
             data[key] = validation.text(raw, key, 100)
         elif key in SENSITIVE:
@@ -119,12 +113,7 @@ class RowCleaner:
         return value
 
     def _owner(self, raw: str) -> int:
-        owner_id = self.members.get(raw.lower())
-        if owner_id is None:
-            if self.options["owner_missing"] != "default":
-                raise Invalid({"owner": _("No active member has this email or name.")})
-            owner_id = self.options["default_owner_id"]
-        return owner_id
+        return owner_id_of(raw, self.members, self.options)
 
     def _tags(self, raw: str, data: dict) -> None:
         names = [name for name in SPLIT.split(raw) if name]
@@ -134,18 +123,6 @@ class RowCleaner:
         new = sorted({n for n in names if n.lower() not in self.tags}, key=str.lower)
         if new:
             data["new_tags"] = new
-
-    def _moment(self, raw: str, key: str) -> str:
-        """A date or a date and time, read in the workspace's time zone, as ISO text in UTC."""
-        try:
-            moment = datetime.fromisoformat(raw.replace("/", "-"))
-        except ValueError:
-            raise Invalid({key: _("Enter a valid date.")}) from None
-        if not validation.EARLIEST <= moment.date() <= validation.LATEST:
-            raise Invalid({key: _("Enter a valid date.")})
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.zone)
-        return moment.isoformat()
 
     def _sensitive(self, key: str, raw: str, data: dict) -> None:
         if not self.may_enter_sensitive:
@@ -197,6 +174,50 @@ class RowCleaner:
         return new[label]
 
 
+def match_key(match_on: str, data: dict) -> str | None:
+    """The text a cleaned row is matched to customers by (applying.MATCH_COLUMNS says how customers give it)."""
+    if match_on == "name_company":
+        return f"{data['name'].lower()}{MATCH_SEPARATOR}{(data.get('company') or '').lower()}" \
+            if data.get("name") else None
+    if match_on == "id_number":
+        return data.get("id_number_idx")
+    return data.get(match_on)
+
+
+def moment(raw: str, key: str, zone) -> str:
+    """A date or a date and time, read in the workspace's time zone, as ISO text in UTC."""
+    try:
+        found = datetime.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        raise Invalid({key: _("Enter a valid date.")}) from None
+    if not validation.EARLIEST <= found.date() <= validation.LATEST:
+        raise Invalid({key: _("Enter a valid date.")})
+    if found.tzinfo is None:
+        found = found.replace(tzinfo=zone)
+    return found.isoformat()
+
+
+def owner_id_of(raw: str, members: dict[str, int], options: dict) -> int:
+    """The member a cell names by email or name; the default owner when the options say so, else Invalid."""
+    owner_id = members.get(raw.lower())
+    if owner_id is None:
+        if options["owner_missing"] != "default":
+            raise Invalid({"owner": _("No active member has this email or name.")})
+        owner_id = options["default_owner_id"]
+    return owner_id
+
+
+def members_by_name_and_email() -> dict[str, int]:
+    """Active members by lower-cased email and name (an email wins over someone else's same name)."""
+    rows = db.session.execute(select(Member.id, Member.name, Member.email).where(Member.active)
+                              .order_by(Member.id)).all()
+    found = {}
+    for member_id, name, _email in rows:
+        found.setdefault(name.strip().lower(), member_id)
+    found.update({email.strip().lower(): member_id for member_id, _name, email in rows if email})
+    return found
+
+
 def _with_new_options(field: CustomField, new: dict) -> CustomField:
     """The field as if the options this import creates were already there (for clean_value's check)."""
     options = list(field.options) + [{"key": k, "en": "", "zh": ""} for k in new.values()]
@@ -206,13 +227,3 @@ def _with_new_options(field: CustomField, new: dict) -> CustomField:
 def _field_key(name: str) -> str:
     return "owner" if name == "owner_id" else name
 
-
-def _members_by_name_and_email() -> dict[str, int]:
-    """Active members by lower-cased email and name (an email wins over someone else's same name)."""
-    rows = db.session.execute(select(Member.id, Member.name, Member.email).where(Member.active)
-                              .order_by(Member.id)).all()
-    found = {}
-    for member_id, name, _email in rows:
-        found.setdefault(name.strip().lower(), member_id)
-    found.update({email.strip().lower(): member_id for member_id, _name, email in rows if email})
-    return found

@@ -38,11 +38,13 @@ def normalise(text: str) -> str:
     return PUNCTUATION.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
-def guess(headers: list[str], fields: list[tuple[str, list[str]]]) -> dict[int, str]:
-    """Column index -> field key for the columns whose header names a field; `fields` are (key, labels)."""
-    exact = {key: {normalise(label) for label in [*labels, *SYNONYMS.get(key, [])]} - {""} for key, labels in fields}
-    partial = {key: [normalise(word) for word in SYNONYMS[key] if _specific(normalise(word))]
-               for key, _labels in fields if key in SYNONYMS}
+def guess(headers: list[str], fields: list[tuple[str, list[str]]], synonyms: dict | None = None) -> dict[int, str]:
+    """Column index -> field key for the columns whose header names a field; `fields` are (key, labels);
+    `synonyms` the headers each field goes by (the customers' by default)."""
+    synonyms = SYNONYMS if synonyms is None else synonyms
+    exact = {key: {normalise(label) for label in [*labels, *synonyms.get(key, [])]} - {""} for key, labels in fields}
+    partial = {key: [normalise(word) for word in synonyms[key] if _specific(normalise(word))]
+               for key, _labels in fields if key in synonyms}
     names = [normalise(header) for header in headers]
     chosen: dict[int, str] = {}
     for index, name in enumerate(names):

@@ -14,8 +14,10 @@ from crm.audit.service import record
 from crm.extensions import db, utcnow
 from crm.fields import definitions
 from crm.followups.reminders import locale_of
-from crm.imports import applying
+from crm.imports import applying, linking
 from crm.imports.cleaning import RowCleaner
+from crm.imports.kinds import KINDS
+from crm.imports.linked import LinkedCleaner
 from crm.imports.models import Import, ImportRow
 from crm.imports.reading import FileInfo, open_rows
 from crm.imports.staging import stage
@@ -71,12 +73,15 @@ def _work(imp: Import, viewer: Member, write: bool) -> None:
     db.session.commit()
     headers, rows = rows_of(imp)
     imp.file_info = {**imp.file_info, "headers": list(headers)}
-    cleaner = RowCleaner(viewer, imp.mapping, imp.options)
+    linked = imp.kind in KINDS
+    cleaner = LinkedCleaner(viewer, imp.kind, imp.mapping, imp.options) if linked else \
+        RowCleaner(viewer, imp.mapping, imp.options)
     if not stage(imp.id, cleaner, rows, lambda done, errors: _went_on(imp, done, errors)) or \
             (write and _cancel_asked(imp)):
         return _cancelled(imp)
     imp.rows_total = imp.rows_done
-    found = applying.decide(imp.id, viewer, imp.options)
+    found = linking.decide(imp.id, viewer, imp.kind, imp.options) if linked else \
+        applying.decide(imp.id, viewer, imp.options)
     counts = {COUNTED[action]: n for action, n in found.items()}
     counts["notes"] = sorted(cleaner.notes)
     counts["new_options"] = sum(len(labels) for labels in cleaner.new_options.values())
@@ -84,8 +89,11 @@ def _work(imp: Import, viewer: Member, write: bool) -> None:
     if not write:
         imp.status = "checked"
         return
-    _add_options(cleaner.new_options)
-    applying.apply(imp.id, viewer, imp.options, pool_reason=_("Imported (import #%(id)d)", id=imp.id))
+    if linked:
+        linking.apply(imp.id, viewer, imp.kind)
+    else:
+        _add_options(cleaner.new_options)
+        applying.apply(imp.id, viewer, imp.options, pool_reason=_("Imported (import #%(id)d)", id=imp.id))
     imp.status, imp.finished_at = "done", utcnow()
     record("create", "import", imp.id, summary=imp.file_name, actor=viewer,
            changes={key: [None, counts[key]] for key in COUNTED.values()})
@@ -126,4 +134,5 @@ def _tell(viewer: Member, imp: Import) -> None:
     outbox.schedule(channel="inapp", kind="import_done", recipient=str(viewer.id), member_id=viewer.id,
                     key=f"import:{imp.id}:done", language=locale_of(viewer)[:2],
                     payload={"file": imp.file_name, "created": counts["created"], "updated": counts["updated"],
-                             "errors": counts["errors"], "link": absolute_url("customers.index")})
+                             "errors": counts["errors"], "link": absolute_url(
+                                 KINDS[imp.kind].list_endpoint if imp.kind in KINDS else "customers.index")})

@@ -11,6 +11,8 @@ from crm.customers.models import LEVELS, SENSITIVE, STAGE_LABELS
 from crm.errors import Invalid
 from crm.fields.definitions import fields
 from crm.fields.models import CustomField
+from crm.imports.kinds import KINDS
+from crm.imports.kinds import MATCH_ON as LINKED_MATCH_ON
 from crm.names import in_language
 
 # The built-in fields a column can fill, in the order the mapping page offers them.
@@ -49,8 +51,11 @@ def _both(label) -> dict:
     return labels
 
 
-def fields_for_mapping() -> list[Field]:
-    """Every built-in field and every live custom field of customers, labelled in the reader's language."""
+def fields_for_mapping(kind: str = "customers") -> list[Field]:
+    """Every built-in field and every live custom field of customers, labelled in the reader's language; for a
+    linked kind (crm/imports/kinds.py), the customer's keys and that kind's fields."""
+    if kind in KINDS:
+        return [Field(key, str(label), _both(label), "text") for key, label in KINDS[kind].fields.items()]
     offered = [Field(key, str(_builtin_label(key)), _both(_builtin_label(key)), BUILTIN_KINDS.get(key, "text"))
                for key in BUILTIN]
     offered += [Field(f"custom_{f.key}", f.label(), {"en": in_language(f.label_en, f.label_zh, "en"),
@@ -63,18 +68,20 @@ def _builtin_label(key: str):
     return EXTRA_LABELS.get(key) or FIELD_LABELS[key]
 
 
-def field_label(key: str) -> str:
+def field_label(key: str, kind: str = "customers") -> str:
     """A mapped field's name, for reasons given per row."""
+    if kind in KINDS:
+        return str(KINDS[kind].fields.get(key, key))
     if key.startswith("custom_"):
         field = next((f for f in fields("customer") if f.key == key.removeprefix("custom_")), None)
         return field.label() if field is not None else key
     return str(_builtin_label(key)) if key in BUILTIN else key
 
 
-def clean_mapping(mapping: dict, columns: int | None = None) -> dict[str, str]:
+def clean_mapping(mapping: dict, columns: int | None = None, kind: str = "customers") -> dict[str, str]:
     """{column index: field key} with known keys only, each field at most once; Invalid when none maps a name
     or a field is chosen twice."""
-    known = {f.key for f in fields_for_mapping()}
+    known = {f.key for f in fields_for_mapping(kind)}
     cleaned, seen = {}, set()
     for index, key in mapping.items():
         column = validation.record_id(int(index) + 1 if str(index).isdecimal() else None)
@@ -84,7 +91,7 @@ def clean_mapping(mapping: dict, columns: int | None = None) -> dict[str, str]:
             raise Invalid({"mapping": _("Choose one of the listed values.")})
         if key in seen:
             raise Invalid({"mapping": _("Each field can be filled from one column only: %(field)s.",
-                                        field=field_label(key))})
+                                        field=field_label(key, kind))})
         seen.add(key)
         cleaned[str(column - 1)] = key
     if not cleaned:
@@ -92,11 +99,14 @@ def clean_mapping(mapping: dict, columns: int | None = None) -> dict[str, str]:
     return cleaned
 
 
-def clean_options(options: dict, mapping: dict, owner_ids: set[int]) -> dict:
-    """The import's options, each checked; the match column must be mapped."""
+def clean_options(options: dict, mapping: dict, owner_ids: set[int], kind: str = "customers") -> dict:
+    """The import's options, each checked; the match column must be mapped. A linked kind's rows only add
+    records (mode create), so it takes only the match key and what to do with an unknown owner."""
     errors, cleaned = {}, dict(DEFAULT_OPTIONS)
-    cleaned["match_on"] = validation.collect(errors, validation.choice, options.get("match_on"), "match_on", MATCH_ON,
-                                             default="phone")
+    cleaned["match_on"] = validation.collect(errors, validation.choice, options.get("match_on"), "match_on",
+                                             LINKED_MATCH_ON if kind in KINDS else MATCH_ON, default="phone")
+    if kind in KINDS:
+        options = {**options, "mode": "create", "duplicates": "merge", "unknown_values": "error", "into_pool": ""}
     cleaned["mode"] = validation.collect(errors, validation.choice, options.get("mode"), "mode", MODES,
                                          default="create_update")
     for name, allowed in (("duplicates", ("merge", "skip")), ("unknown_values", ("error", "create")),
@@ -109,7 +119,7 @@ def clean_options(options: dict, mapping: dict, owner_ids: set[int]) -> dict:
         errors["default_owner_id"] = _("Choose an active member.")
     needed = {"name_company": "name"}.get(cleaned["match_on"], cleaned["match_on"])
     if cleaned["match_on"] and needed not in mapping.values():
-        errors["match_on"] = _("Map a column to %(field)s to match on it.", field=field_label(needed))
+        errors["match_on"] = _("Map a column to %(field)s to match on it.", field=field_label(needed, kind))
     if errors:
         raise Invalid(errors)
     return cleaned
@@ -117,8 +127,13 @@ def clean_options(options: dict, mapping: dict, owner_ids: set[int]) -> dict:
 
 def choice_names(key: str) -> dict[str, str]:
     """A built-in select's values by what a file may say: the stored key or either language's label."""
+    return label_names(BUILTIN_CHOICES[key])
+
+
+def label_names(labels: dict) -> dict[str, str]:
+    """Stored values by what a file may say for them: the value itself or its label in either language."""
     names = {}
-    for value, label in BUILTIN_CHOICES[key].items():
+    for value, label in labels.items():
         names[value.lower()] = value
         for text in _both(label).values():
             names[text.strip().lower()] = value

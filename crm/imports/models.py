@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, utcnow
 
+KINDS = ("customers", "activities", "deals", "orders")  # what a file holds; all but customers link to customers
 STATUSES = ("uploaded", "checking", "checked", "importing", "done", "failed", "cancelled", "undone")
 # What the set-based passes decide for each staged row (import_rows.action).
 ACTIONS = ("create", "update", "unchanged", "error", "duplicate")
@@ -54,6 +55,7 @@ class ImportRow(db.Model):
     # The customer matched or created: no foreign key, so a purged customer leaves the import's record intact.
     customer_id: Mapped[int | None]
     before: Mapped[dict | None] = mapped_column(JSONB)  # an updated customer as it was, for undo
+    record_id: Mapped[int | None]  # the follow-up, deal or order a linked row created (no foreign key, as above)
 
 
 class ImportMapping(db.Model):

@@ -10,13 +10,14 @@ from sqlalchemy import delete, func, select
 
 from crm import validation
 from crm.audit.service import record
-from crm.customers.models import Tag
+from crm.customers.models import Customer, Tag
 from crm.errors import Forbidden, Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.fields import definitions
 from crm.fields.values import display
-from crm.imports import applying, headers, jobs
+from crm.imports import applying, headers, jobs, linking
 from crm.imports import mapping
+from crm.imports.kinds import KINDS
 from crm.imports.mapping import Field, clean_mapping, clean_options
 from crm.imports.models import Import, ImportMapping, ImportRow
 from crm.jobs import enqueue_after_commit
@@ -31,9 +32,26 @@ PREVIEW = 20
 MAPPABLE = ("uploaded", "checked", "failed", "cancelled")
 
 
-def fields_for_mapping() -> list[Field]:
+def fields_for_mapping(kind: str = "customers") -> list[Field]:
     """Every field a column can fill: key, label (the reader's language), labels in both (for guessing), kind."""
-    return mapping.fields_for_mapping()
+    return mapping.fields_for_mapping(kind)
+
+
+def kinds_for(viewer: Member) -> list[str]:
+    """What the viewer may import: customers, and follow-ups, deals or orders where it may create them."""
+    return ["customers"] + [name for name, kind in KINDS.items() if viewer.can(kind.resource, "create")]
+
+
+def check_kind(viewer: Member, kind: str) -> None:
+    """Invalid unless the viewer may import this kind of record."""
+    _may_import(viewer)
+    if kind not in kinds_for(viewer):
+        raise Invalid({"kind": _("Choose one of the listed values.")})
+
+
+def resource_of(imp: Import) -> str:
+    """The permission resource of the records the import adds."""
+    return KINDS[imp.kind].resource if imp.kind in KINDS else "customers"
 
 
 def _may_import(viewer: Member) -> None:
@@ -67,10 +85,10 @@ def imports_for(viewer: Member, limit: int = 100) -> list[tuple[Import, str]]:
     return [tuple(row) for row in db.session.execute(stmt.order_by(Import.id.desc()).limit(limit))]
 
 
-def create_import(viewer: Member, file_name: str, file_path: str, file_info: dict) -> Import:
-    """A new import of an uploaded file, waiting for its mapping."""
-    _may_import(viewer)
-    imp = Import(member_id=viewer.id, kind="customers", file_name=validation.clipped(file_name, 250) or "import",
+def create_import(viewer: Member, file_name: str, file_path: str, file_info: dict, kind: str = "customers") -> Import:
+    """A new import of an uploaded file holding `kind` records, waiting for its mapping."""
+    check_kind(viewer, kind)
+    imp = Import(member_id=viewer.id, kind=kind, file_name=validation.clipped(file_name, 250) or "import",
                  file_path=file_path, file_info=dict(file_info), mapping={}, options={}, status="uploaded", counts={})
     db.session.add(imp)
     db.session.flush()
@@ -100,8 +118,9 @@ def proposed(imp: Import, saved: ImportMapping | None = None) -> tuple[dict[int,
         return mapping_for(saved, header_names), {**mapping.DEFAULT_OPTIONS, **saved.options}
     if imp.mapping:
         return {int(i): key for i, key in imp.mapping.items()}, {**mapping.DEFAULT_OPTIONS, **imp.options}
-    offered = [(f.key, [f.label, *f.labels.values()]) for f in fields_for_mapping()]
-    return headers.guess(header_names, offered), dict(mapping.DEFAULT_OPTIONS)
+    offered = [(f.key, [f.label, *f.labels.values()]) for f in fields_for_mapping(imp.kind)]
+    synonyms = KINDS[imp.kind].synonyms if imp.kind in KINDS else None
+    return headers.guess(header_names, offered, synonyms), dict(mapping.DEFAULT_OPTIONS)
 
 
 def set_mapping(viewer: Member, imp: Import, columns_to_fields: dict, options: dict) -> Import:
@@ -109,9 +128,9 @@ def set_mapping(viewer: Member, imp: Import, columns_to_fields: dict, options: d
     if imp.status not in MAPPABLE:
         raise Invalid({"mapping": _("This import is already running or done.")})
     columns = len(imp.file_info.get("headers") or []) or None
-    cleaned = clean_mapping(columns_to_fields, columns)
-    owners = {m.id for m in members_in_reach(viewer, "customers", "create")}
-    imp.mapping, imp.options = cleaned, clean_options(options, cleaned, owners)
+    cleaned = clean_mapping(columns_to_fields, columns, imp.kind)
+    owners = {m.id for m in members_in_reach(viewer, resource_of(imp), "create")}
+    imp.mapping, imp.options = cleaned, clean_options(options, cleaned, owners, imp.kind)
     imp.status, imp.counts, imp.cancel_requested = "uploaded", {}, False
     return imp
 
@@ -164,12 +183,55 @@ class PreviewRow:
 
 
 def preview(imp: Import, limit: int = PREVIEW) -> list[PreviewRow]:
-    """The first rows that will be created or updated, as they will be saved."""
+    """The first rows that will be created or updated, as they will be saved (a linked row with the name of the
+    customer it goes to)."""
     rows = db.session.execute(select(ImportRow.line, ImportRow.action, ImportRow.customer_id, ImportRow.data)
                               .where(ImportRow.import_id == imp.id, ImportRow.action.in_(("create", "update")))
                               .order_by(ImportRow.line).limit(limit)).all()
-    shown = _Shown()
+    if imp.kind in KINDS:
+        shown = _ShownLinked(imp.kind, {customer_id for _line, _action, customer_id, _data in rows})
+    else:
+        shown = _Shown()
+    if imp.kind in KINDS:
+        return [PreviewRow(line, action, customer_id, {"customer": shown.customer(customer_id), **shown.values(data)})
+                for line, action, customer_id, data in rows]
     return [PreviewRow(line, action, customer_id, shown.values(data)) for line, action, customer_id, data in rows]
+
+
+class _ShownLinked:
+    """A follow-up's, deal's or order's staged values as people read them: the customer, members, stages and
+    statuses by name; internal keys left out."""
+
+    HIDDEN = ("owner_id", "pipeline_id", "stage_id", "product_id", "unit", "description", "total", "closed_at",
+              "phone", "email", "name", "company", "external_id")
+
+    def __init__(self, kind: str, customer_ids: set[int]):
+        from crm.deals.models import Stage
+        from crm.followups.models import METHOD_LABELS
+        from crm.orders.forms import STATUS_LABELS
+
+        self.kind = kind
+        self.customers = dict(db.session.execute(select(Customer.id, Customer.name)
+                                                 .where(Customer.id.in_(customer_ids))).all())
+        self.members = dict(db.session.execute(select(Member.id, Member.name)).all())
+        self.stages = {stage.id: stage.name for stage in db.session.scalars(select(Stage))}
+        self.labels = {"method": METHOD_LABELS, "status": STATUS_LABELS}
+
+    def values(self, data: dict) -> dict:
+        shown = {key: value for key, value in data.items() if key not in self.HIDDEN}
+        for key, labels in self.labels.items():
+            if key in shown:
+                shown[key] = str(labels.get(shown[key], shown[key]))
+        if "owner_id" in data:
+            shown["owner"] = self.members.get(data["owner_id"], "")
+        if "stage_id" in data:
+            shown["stage"] = self.stages.get(data["stage_id"], "")
+        if self.kind == "orders":
+            shown.update(product=data["description"], amount=data["total"])
+        return shown
+
+    def customer(self, customer_id: int | None) -> str:
+        return self.customers.get(customer_id, "")
 
 
 class _Shown:
@@ -218,9 +280,12 @@ def undo(viewer: Member, imp: Import) -> dict[str, int]:
     customer changed since the import is left as it is and counted. One audit entry."""
     if imp.status != "done" or imp.finished_at is None or utcnow() - imp.finished_at > timedelta(days=UNDO_DAYS):
         raise Invalid({"status": _("An import can be undone within %(days)d days of finishing.", days=UNDO_DAYS)})
-    if not viewer.can("customers", "delete"):
+    if not viewer.can(resource_of(imp), "delete"):
         raise Forbidden()
-    result = applying.undo(imp.id, imp.finished_at)
+    if imp.kind in KINDS:
+        result = linking.undo(imp.id, imp.kind, imp.finished_at)
+    else:
+        result = applying.undo(imp.id, imp.finished_at)
     imp.status, imp.counts = "undone", {**imp.counts, "undo": result}
     record("delete", "import", imp.id, summary=imp.file_name, actor=viewer,
            changes={k: [None, v] for k, v in result.items()})
@@ -233,15 +298,17 @@ def imported_into(customer_id: int) -> list[tuple[Import, str, str]]:
                               .join(ImportRow, ImportRow.import_id == Import.id)
                               .join(Member, Member.id == Import.member_id)
                               .where(ImportRow.customer_id == customer_id, ImportRow.action.in_(("create", "update")),
-                                     Import.status.in_(("done", "undone")))
+                                     Import.kind == "customers", Import.status.in_(("done", "undone")))
                               .order_by(Import.id.desc()).limit(10)).all()
     return [tuple(row) for row in rows]
 
 
 # Saved mappings: kept by header, so a file with its columns in another order still fits
 
-def saved_mappings() -> list[ImportMapping]:
-    return list(db.session.scalars(select(ImportMapping).order_by(func.lower(ImportMapping.name))))
+def saved_mappings(kind: str = "customers") -> list[ImportMapping]:
+    """The mappings saved from imports of this kind."""
+    found = db.session.scalars(select(ImportMapping).order_by(func.lower(ImportMapping.name)))
+    return [saved for saved in found if saved.options.get("kind", "customers") == kind]
 
 
 def save_mapping(viewer: Member, imp: Import, name: str) -> ImportMapping:
@@ -251,7 +318,7 @@ def save_mapping(viewer: Member, imp: Import, name: str) -> ImportMapping:
     headers = imp.file_info.get("headers") or []
     by_header = {headers[int(i)]: key for i, key in imp.mapping.items() if int(i) < len(headers)}
     saved = db.session.scalar(select(ImportMapping).where(ImportMapping.name == name)) or ImportMapping(name=name)
-    saved.mapping, saved.options, saved.created_by = by_header, dict(imp.options), viewer.id
+    saved.mapping, saved.options, saved.created_by = by_header, {**imp.options, "kind": imp.kind}, viewer.id
     db.session.add(saved)
     db.session.flush()
     return saved

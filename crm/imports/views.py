@@ -12,6 +12,8 @@ from crm import registry, validation
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.imports import mapping, service, uploads
+from crm.imports.kinds import KINDS
+from crm.imports.kinds import MATCH_ON as LINKED_MATCH_ON
 from crm.members.access import members_in_reach, require
 from crm.web import fragment_of, on_invalid, on_invalid_go_to, poll, render, saved, see_other, takes_file
 from tenants.resolver import tenant_blueprint
@@ -19,11 +21,15 @@ from tenants.resolver import tenant_blueprint
 bp = tenant_blueprint("imports", __name__, "/imports")
 AUDIT_FIELDS = {"created": _l("Created"), "updated": _l("Updated"), "unchanged": _l("Unchanged"),
                 "errors": _l("Errors"), "duplicates": _l("Duplicates"), "trashed": _l("Moved to the trash"),
-                "restored": _l("Restored"), "skipped": _l("Skipped (changed since)")}
+                "restored": _l("Restored"), "skipped": _l("Skipped (changed since)"), "removed": _l("Removed")}
 registry.plug(
     bp, registry.CustomerPanel("imports/_customer_panel.html", order=21,
                                load=lambda member, customer: {"imported": service.imported_into(customer.id)}),
-    registry.AuditEntity("import", _l("Import"), fields=AUDIT_FIELDS))
+    registry.AuditEntity("import", _l("Import"), fields=AUDIT_FIELDS),
+    # A follow-up, deal or order an import added says so in its history: "Import: #12".
+    *(registry.AuditEntity(entity, fields={"import": _l("Import")}, values={"import": lambda value: f"#{value}"})
+      for entity in ("activity", "deal", "order")))
+KIND_LABELS = {"customers": _l("Customers"), **{name: kind.label for name, kind in KINDS.items()}}
 STATUS_LABELS = {"uploaded": _l("Waiting for its mapping"), "checking": _l("Checking"), "checked": _l("Checked"),
                  "importing": _l("Importing"), "done": _l("Done"), "failed": _l("Failed"),
                  "cancelled": _l("Cancelled"), "undone": _l("Undone")}
@@ -44,7 +50,7 @@ OPTION_CHOICES = (
 @require("customers", "import")
 def index():
     """The imports the viewer may see, newest first, each linking to its page (a running one to its progress)."""
-    return render("imports/index.html", rows=service.imports_for(g.member), statuses=STATUS_LABELS)
+    return render("imports/index.html", rows=service.imports_for(g.member), statuses=STATUS_LABELS, kinds=KIND_LABELS)
 
 
 @bp.get("/new")
@@ -54,8 +60,9 @@ def new():
     return _upload_page(uploads.too_big(_max_bytes()) if request.args.get("refused") == "size" else None)
 
 
-def _upload_page(error: str | None = None):
-    return render("imports/new.html", error=error, max_mb=_max_bytes() / 1024 / 1024)
+def _upload_page(error: str | None = None, kind_error: str | None = None, kind: str = "customers"):
+    return render("imports/new.html", error=error, kind_error=kind_error, max_mb=_max_bytes() / 1024 / 1024,
+                  kinds=[(name, KIND_LABELS[name]) for name in service.kinds_for(g.member)], kind=kind)
 
 
 @bp.post("/new")
@@ -64,12 +71,14 @@ def _upload_page(error: str | None = None):
 def upload():
     """Save the chosen file in the spool folder, sniff it, and go on to its mapping; a refusal is shown at the field
     and nothing is kept."""
-    on_invalid(lambda error: _upload_page(error.errors.get("file")))
+    kind = request.form.get("kind") or "customers"
+    on_invalid(lambda error: _upload_page(error.errors.get("file"), error.errors.get("kind"), kind))
+    service.check_kind(g.member, kind)
     chosen = request.files.get("file")
     if chosen is None or not chosen.filename:
         raise Invalid({"file": _("Choose a CSV or XLSX file.")})
     path, info = uploads.save(chosen.stream, _max_bytes())
-    imp = service.create_import(g.member, chosen.filename, path, info)
+    imp = service.create_import(g.member, chosen.filename, path, info, kind)
     db.session.commit()
     return see_other(url_for("imports.mapping_page", import_id=imp.id))
 
@@ -92,9 +101,20 @@ def mapping_page(import_id: int):
 
 def _mapping(imp, fields: dict[int, str], options: dict, errors: dict | None = None):
     return render("imports/mapping.html", imp=imp, info=imp.file_info, columns=service.columns(imp),
-                  fields=service.fields_for_mapping(), chosen=fields, options=options, errors=errors or {},
-                  owners=members_in_reach(g.member, "customers", "create"), saved_mappings=service.saved_mappings(),
-                  encodings=uploads.ENCODINGS, option_labels=OPTION_LABELS, option_choices=OPTION_CHOICES)
+                  fields=service.fields_for_mapping(imp.kind), chosen=fields, options=options, errors=errors or {},
+                  owners=members_in_reach(g.member, service.resource_of(imp), "create"),
+                  saved_mappings=service.saved_mappings(imp.kind), encodings=uploads.ENCODINGS,
+                  option_labels=OPTION_LABELS, option_choices=_option_choices(imp.kind), linked=imp.kind in KINDS,
+                  kind_label=KIND_LABELS[imp.kind])
+
+
+def _option_choices(kind: str):
+    """A linked file only adds records, matched to customers by a key its rows carry: fewer options."""
+    if kind not in KINDS:
+        return OPTION_CHOICES
+    choices = dict(OPTION_CHOICES)
+    return (("match_on", tuple(c for c in choices["match_on"] if c[0] in LINKED_MATCH_ON)),
+            ("owner_missing", choices["owner_missing"]))
 
 
 @bp.post("/<id:import_id>/file")
@@ -157,12 +177,14 @@ def progress(import_id: int):
 def _status_page(imp):
     running = imp.status in ("checking", "importing")
     preview = [] if running else service.preview(imp)
-    labels = {f.key: f.label for f in service.fields_for_mapping()}
+    labels = {"customer": _("Customer"), **{f.key: f.label for f in service.fields_for_mapping(imp.kind)}}
     shown = [key for key in labels if any(key in row.values for row in preview)]
     return render("imports/show.html", "status", imp=imp, running=running, progress=service.progress(imp),
                   preview=preview, preview_columns=[(key, labels[key]) for key in shown],
                   errors=[] if running else service.errors(imp, limit=20), statuses=STATUS_LABELS,
-                  can_undo=imp.status == "done" and g.member.can("customers", "delete")
+                  kind_label=KIND_LABELS[imp.kind], linked=imp.kind in KINDS,
+                  list_endpoint=KINDS[imp.kind].list_endpoint if imp.kind in KINDS else "customers.index",
+                  can_undo=imp.status == "done" and g.member.can(service.resource_of(imp), "delete")
                   and utcnow() - imp.finished_at < timedelta(days=service.UNDO_DAYS))
 
 

@@ -64,10 +64,10 @@ DEFAULTS = {
     ("summary", "en"): ("Your numbers for {{ period }}", "Your numbers for {{ period }}:\n{{ numbers }}\n{{ link }}"),
     ("summary", "zh"): ("{{ period }} 的业绩摘要", "{{ period }} 的业绩摘要：\n{{ numbers }}\n{{ link }}"),
     ("import_done", "en"): ("Import of {{ file }} done",
-                            "Your import of {{ file }} is done: {{ created }} customers added, {{ updated }} updated, "
+                            "Your import of {{ file }} is done: {{ created }} added, {{ updated }} updated, "
                             "{{ errors }} rows with errors.\n{{ link }}"),
     ("import_done", "zh"): ("{{ file }} 导入完成",
-                            "{{ file }} 已导入完成：新增 {{ created }} 位客户，更新 {{ updated }} 位，{{ errors }} 行有错误。\n{{ link }}"),
+                            "{{ file }} 已导入完成：新增 {{ created }} 条，更新 {{ updated }} 条，{{ errors }} 行有错误。\n{{ link }}"),
     ("export_ready", "en"): ("Your export of {{ list }} is ready",
                              "{{ list }}: {{ rows }} rows as {{ format }}. Download it within {{ hours }} hours "
                              "(signed in as you):\n{{ link }}"),

@@ -32,7 +32,9 @@ REFUNDS = ("refunded", "partially_refunded")
 DECLINE = ("refund_requested", "received")  # the move that declines a requested refund
 # Each tenant schema has its own id sequence, so the number is per tenant: SO-000001, SO-000002 ...
 # (at least six digits, more once the ids need them). Computed by PostgreSQL: nothing to keep in step.
-NUMBER_EXPRESSION = "'SO-' || lpad(id::text, greatest(6, length(id::text)), '0')"
+# An imported order keeps the number it had (imported_number; crm/imports refuses numbers of this form, which
+# a later order's id would make again).
+NUMBER_EXPRESSION = "coalesce(imported_number, 'SO-' || lpad(id::text, greatest(6, length(id::text)), '0'))"
 
 
 class Order(db.Model):
@@ -45,6 +47,7 @@ class Order(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), Computed(NUMBER_EXPRESSION, persisted=True), unique=True)
+    imported_number: Mapped[str | None] = mapped_column(String(20))  # the number an import brought, kept
     # Deleting a customer for good (from the trash) deletes their orders too, like their timeline.
     customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
     owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # the permission scope

@@ -32,13 +32,13 @@ class Done:
 
 @pytest.fixture
 def run_import(app, in_tenant, run_worker, tmp_path):
-    """Write `rows` (the first is the header) to a CSV file, map the columns (by header: field key), check
-    it, and import it unless `check_only`; returns the import's id, status and counts."""
+    """Write `rows` (the first is the header) to a CSV file of `kind` records, map the columns (by header: field
+    key), check it, and import it unless `check_only`; returns the import's id, status and counts."""
     from crm.imports import service
     from crm.imports.models import Import
     from crm.members.models import Member
 
-    def run(tenant, rows, fields, member_id=None, check_only=False, **options):
+    def run(tenant, rows, fields, member_id=None, check_only=False, kind="customers", **options):
         path = tmp_path / f"import{len(list(tmp_path.iterdir()))}.csv"
         with open(path, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(rows)
@@ -47,7 +47,7 @@ def run_import(app, in_tenant, run_worker, tmp_path):
 
         def create():
             viewer = db.session.get(Member, member_id or tenant.admin_member_id)
-            imp = service.create_import(viewer, "customers.csv", str(path), {"headers": header})
+            imp = service.create_import(viewer, f"{kind}.csv", str(path), {"headers": header}, kind)
             service.set_mapping(viewer, imp, mapping, options)
             service.start_check(imp)
             return imp.id

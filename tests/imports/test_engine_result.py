@@ -40,7 +40,7 @@ def test_progress_the_error_file_one_audit_entry_and_the_inbox(acme, admin, run_
     inbox = in_tenant(acme, lambda: db.session.scalars(select(Notification.kind).where(
         Notification.channel == "inapp", Notification.status == "sent")).all())
     assert inbox == ["import_done"]
-    assert "Your import of customers.csv is done: 2 customers added" in admin.get(f"/{acme.slug}/messages/").text
+    assert "Your import of customers.csv is done: 2 added" in admin.get(f"/{acme.slug}/messages/").text
 
 
 def test_the_customer_page_says_who_imported_it(acme, admin, run_import, in_tenant):

@@ -1,7 +1,7 @@
 """members.calendar_nonce: the secret in a member's calendar feed link (iCalendar); a new one ends the old link.
 
 Revision ID: t0033
-Revises: t0028
+Revises: t0030
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from tenants.migrations import current_schema
 
 revision = "t0033"
-down_revision = "t0028"
+down_revision = "t0030"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,185 @@
+"""The set-based passes of a follow-up, deal or order import: each staged row linked to its customer by the match
+key (applying's matching), checked against the importer's scopes, then the records added in a handful of
+statements whatever the size, each with an audit entry naming the import; undo removes them again.
+
+Hand-written SQL names the tenant's schema itself (staging.table), as in applying."""
+from flask_babel import gettext as _
+from sqlalchemy import select, text, update
+
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.imports import applying
+from crm.imports.kinds import KINDS
+from crm.imports.mapping import field_label
+from crm.imports.models import ImportRow
+from crm.imports.staging import table
+from crm.members.access import members_in_reach, scoped
+from crm.members.models import Member
+from crm.orders.service import refresh_first_orders
+from crm.settings import workspace_currency
+
+# The table each kind's records go to, and what their audit entries are called and summarised by.
+TABLES = {"activities": ("activities", "activity", "left(x.summary, 250)"), "deals": ("deals", "deal", "x.title"),
+          "orders": ("orders", "order", "x.number")}
+
+
+def _run(sql: str, **params):
+    return db.session.execute(text(sql.format(
+        rows=table("import_rows"), customers=table("customers"), stages=table("stages"), orders=table("orders"),
+        deals=table("deals"), activities=table("activities"), order_lines=table("order_lines"),
+        deal_stage_changes=table("deal_stage_changes"), order_status_changes=table("order_status_changes"),
+        audit_log=table("audit_log"))), params)
+
+
+def _value(key: str) -> str:
+    return f"(r.data ->> '{key}')"
+
+
+def decide(import_id: int, viewer: Member, kind: str, options: dict) -> dict[str, int]:
+    """Each row's customer and whether its record may be added; returns the counts. Writes only `import_rows`."""
+    applying._match(import_id, options["match_on"])
+    needed = "name" if options["match_on"] == "name_company" else options["match_on"]
+    applying._error(import_id, "r.action IS NULL AND r.customer_id IS NULL",
+                    _("No customer matches this row (%(field)s).", field=field_label(needed, kind)))
+    _scope(import_id, viewer, KINDS[kind].resource)
+    if kind == "orders":
+        _numbers(import_id)
+    _run("UPDATE {rows} SET action = 'create' WHERE import_id = :id AND action IS NULL", id=import_id)
+    return applying.counts(import_id)
+
+
+def _scope(import_id: int, viewer: Member, resource: str) -> None:
+    """Records only for customers the importer may see, owned by members the importer may give them to, and only
+    with the resource's create permission."""
+    if not viewer.can(resource, "create"):
+        applying._error(import_id, "r.action IS NULL", _("You may not add these records."))
+        return
+    if viewer.role.scope("customers", "view") != "all":
+        visible = scoped(select(Customer.id).where(Customer.deleted_at.is_(None)), viewer, "customers", "view",
+                         Customer)
+        db.session.execute(update(ImportRow).where(ImportRow.import_id == import_id, ImportRow.action.is_(None),
+                                                   ImportRow.customer_id.not_in(visible))
+                           .values(action="error", reason=_("This customer is not one of yours.")))
+    if viewer.role.scope(resource, "create") != "all":
+        reach = [m.id for m in members_in_reach(viewer, resource, "create")]
+        applying._error(import_id, "r.action IS NULL AND r.data ? 'owner_id' "
+                                   "AND NOT (r.data ->> 'owner_id')::int = ANY(:reach)",
+                        f"{_('Owner')}: {_('You can only give records to members of your own team.')}", reach=reach)
+
+
+def _numbers(import_id: int) -> None:
+    """An order number is kept only once: a later row with the same number, or one an order has, is an error."""
+    applying._error(import_id, """r.action IS NULL AND r.data ? 'number' AND EXISTS (
+                        SELECT 1 FROM {rows} o WHERE o.import_id = r.import_id AND o.line < r.line
+                          AND o.action IS NULL AND lower(o.data ->> 'number') = lower(r.data ->> 'number'))""",
+                    _("Order number: the same number as an earlier row."))
+    applying._error(import_id, f"""r.action IS NULL AND r.data ? 'number' AND EXISTS (
+                        SELECT 1 FROM {table('orders')} x WHERE lower(x.number) = lower(r.data ->> 'number'))""",
+                    _("Order number: an order already has this number."))
+
+
+def apply(import_id: int, viewer: Member, kind: str) -> None:
+    """Add the decided rows' records (ids drawn first, so each row knows its record) and an audit entry each."""
+    name, entity, summary = TABLES[kind]
+    _run(f"""UPDATE {{rows}} SET record_id = nextval(pg_get_serial_sequence(:records, 'id'))
+             WHERE import_id = :id AND action = 'create'""", id=import_id, records=table(name))
+    {"activities": _activities, "deals": _deals, "orders": _orders}[kind](import_id, viewer)
+    _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)
+             SELECT now(), :actor, :actor_name, 'create', :entity, x.id, {summary},
+                    jsonb_build_object('import', jsonb_build_array(NULL, :id))
+             FROM {{rows}} r JOIN {{{name}}} x ON x.id = r.record_id
+             WHERE r.import_id = :id AND r.action = 'create'""",
+         id=import_id, actor=viewer.id, actor_name=viewer.name, entity=entity)
+
+
+def _owner() -> str:
+    return f"coalesce({_value('owner_id')}::int, :viewer)"
+
+
+def _created() -> str:
+    return f"coalesce({_value('created_at')}::timestamptz, now())"
+
+
+def _activities(import_id: int, viewer: Member) -> None:
+    """Logged interactions and plans (no reminders: a plan's reminder is set on the follow-up); the customers'
+    last contact moves to the latest done one."""
+    _run(f"""INSERT INTO {{activities}} (id, customer_id, owner_id, method, summary, due_at, done_at, outcome,
+                                        created_by, created_at)
+             SELECT r.record_id, r.customer_id, {_owner()}, {_value('method')}, {_value('summary')},
+                    {_value('due_at')}::timestamptz, {_value('done_at')}::timestamptz, {_value('outcome')}, :viewer,
+                    coalesce({_value('created_at')}::timestamptz, {_value('done_at')}::timestamptz, now())
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id, viewer=viewer.id)
+    _run("""UPDATE {customers} c SET last_contact_at = greatest(c.last_contact_at, d.done)
+            FROM (SELECT customer_id, max((data ->> 'done_at')::timestamptz) AS done FROM {rows}
+                  WHERE import_id = :id AND action = 'create' AND data ? 'done_at' GROUP BY customer_id) d
+            WHERE c.id = d.customer_id""", id=import_id)
+
+
+def _deals(import_id: int, viewer: Member) -> None:
+    """Deals in their stage (status and probability the stage's; a closed one closed on its expected close date,
+    else when created), each with its first stage history row."""
+    closed = f"coalesce({_value('closed_at')}::timestamptz, {_created()})"
+    _run(f"""INSERT INTO {{deals}} (id, title, customer_id, pipeline_id, stage_id, amount, currency, expected_close,
+                                   owner_id, probability, probability_set, notes, custom, status, lost_reason,
+                                   closed_at, created_at, updated_at)
+             SELECT r.record_id, {_value('title')}, r.customer_id, s.pipeline_id, s.id,
+                    coalesce({_value('amount')}::numeric, 0), :currency, {_value('expected_close')}::date,
+                    {_owner()}, s.probability, false, {_value('notes')}, '{{{{}}}}', s.kind,
+                    CASE WHEN s.kind = 'lost' THEN {_value('lost_reason')} END,
+                    CASE WHEN s.kind <> 'open' THEN {closed} END, {_created()}, now()
+             FROM {{rows}} r JOIN {{stages}} s ON s.id = {_value('stage_id')}::int
+             WHERE r.import_id = :id AND r.action = 'create'""",
+         id=import_id, viewer=viewer.id, currency=workspace_currency())
+    _run(f"""INSERT INTO {{deal_stage_changes}} (deal_id, from_stage_id, to_stage_id, at, actor_id)
+             SELECT r.record_id, NULL, {_value('stage_id')}::int, {_created()}, :viewer
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id, viewer=viewer.id)
+
+
+def _orders(import_id: int, viewer: Member) -> None:
+    """Orders of one line each, their first status row (when placed, by the importer), the customers' first
+    order."""
+    total = f"{_value('total')}::numeric"
+    _run(f"""INSERT INTO {{orders}} (id, imported_number, customer_id, owner_id, status, currency, notes, custom,
+                                    subtotal, discount_total, total, created_at, updated_at)
+             SELECT r.record_id, {_value('number')}, r.customer_id, {_owner()}, {_value('status')}, :currency,
+                    {_value('notes')}, '{{{{}}}}', {total}, 0, {total}, {_created()}, now()
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""",
+         id=import_id, viewer=viewer.id, currency=workspace_currency())
+    _run(f"""INSERT INTO {{order_lines}} (order_id, position, product_id, description, unit, quantity, unit_price,
+                                         discount, total)
+             SELECT r.record_id, 1, {_value('product_id')}::int, {_value('description')}, {_value('unit')},
+                    {_value('quantity')}::numeric, {_value('unit_price')}::numeric, 0, {total}
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id)
+    _run(f"""INSERT INTO {{order_status_changes}} (order_id, from_status, to_status, at, actor_id, actor_name)
+             SELECT r.record_id, NULL, {_value('status')}, {_created()}, :viewer, :name
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""",
+         id=import_id, viewer=viewer.id, name=viewer.name)
+    refresh_first_orders(*_customers(import_id))
+
+
+def _customers(import_id: int) -> list[int]:
+    return list(db.session.scalars(select(ImportRow.customer_id.distinct()).where(
+        ImportRow.import_id == import_id, ImportRow.action == "create")))
+
+
+def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
+    """Remove the records the import added, except deals and orders changed since it finished (skipped) and
+    follow-ups done since; returns the counts."""
+    name, _entity, _summary = TABLES[kind]
+    untouched = "x.done_at IS NOT DISTINCT FROM (r.data ->> 'done_at')::timestamptz" if kind == "activities" \
+        else "x.updated_at <= :finished"
+    removed = _run(f"""DELETE FROM {{{name}}} x USING {{rows}} r
+                       WHERE r.import_id = :id AND r.action = 'create' AND x.id = r.record_id AND {untouched}
+                       RETURNING x.customer_id""", id=import_id, finished=finished_at).scalars().all()
+    if kind == "activities":
+        _run("""UPDATE {customers} c SET last_contact_at = (
+                    SELECT max(a.done_at) FROM {activities} a WHERE a.customer_id = c.id)
+                WHERE c.id = ANY(:ids) AND c.last_contact_at IS DISTINCT FROM (
+                    SELECT max(a.done_at) FROM {activities} a WHERE a.customer_id = c.id)
+                  AND c.last_contact_at IN (SELECT (data ->> 'done_at')::timestamptz FROM {rows}
+                                            WHERE import_id = :id AND action = 'create')""",
+             id=import_id, ids=sorted(set(removed)))
+    elif kind == "orders" and removed:
+        refresh_first_orders(*removed)
+    added = applying.counts(import_id)["create"]
+    return {"removed": len(removed), "skipped": added - len(removed)}
