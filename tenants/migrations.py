@@ -23,6 +23,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from tenants import roles
@@ -64,35 +65,69 @@ class SchemaReport:
 
 def _migrate(connection, schema: str, revision: str, script_location: Path) -> tuple[int, str | None, str | None]:
     """Migrate `schema` to `revision` on `connection` in one transaction, as the schema's role; returns (objects
-    given to the role, version before, version after). The schema is first given to its role if it is not yet
-    (a database from before tenant roles): that is committed on its own, so it stays if a revision fails."""
+    given to the role, version before, version after).
+
+    A schema its role owns costs two round trips before its revisions (BEGIN with SET ROLE; owner and version
+    in one query) and none after them but the COMMIT; one at the target already is left there. Any other schema
+    (from before tenant roles, or without a version table yet) is first given to its role
+    (`roles.ensure_owner`, committed on its own so that it stays if a revision fails), and Alembic reads its
+    version."""
     scripts = _scripts(script_location)
-    config = _config(script_location, connection, schema)
-    found: dict = {}
-
-    def steps(heads, context):  # Alembic calls this with the version it read: the only read
-        found["before"] = heads[0] if heads else None
-        found["steps"] = scripts._upgrade_revs(revision, heads)
-        return found["steps"]
-
-    transaction = connection.begin()
+    transaction, given = connection.begin(), 0
     try:
+        owned, before = _owner_and_version(connection, schema)
+    except DBAPIError:  # no role yet, or no version table: the long way
+        owned = before = None
+    if not owned:
+        transaction.rollback()
+        transaction = connection.begin()
         given = roles.ensure_owner(connection, schema)
         if given:
             transaction.commit()
             transaction = connection.begin()
         roles.switch_to(connection, schema)
-        environment = EnvironmentContext(config, scripts, fn=steps, destination_rev=revision)
-        with environment:
-            environment.configure(connection=connection.execution_options(schema_translate_map={"tenant": schema}),
-                                  target_metadata=None, version_table_schema=schema)
-            environment.run_migrations()
+    try:
+        if owned and before == scripts.get_revision(revision).revision:
+            transaction.commit()
+            return given, before, before
+        after = _run_revisions(connection, schema, revision, script_location, (before,) if owned else None)
         transaction.commit()
     except BaseException:
         transaction.rollback()
         raise
+    return given, after[0], after[1]
+
+
+def _owner_and_version(connection, schema: str) -> tuple[bool, str | None]:
+    """As the schema's role, in a new transaction: whether the role owns the schema, and its version."""
+    roles.switch_to(connection, schema)
+    return tuple(connection.execute(text(
+        f"select pg_get_userbyid(nspowner) = current_user, (select version_num from {roles.quoted(schema)}"
+        ".alembic_version) from pg_namespace where nspname = :s"), {"s": schema}).one())
+
+
+def _run_revisions(connection, schema: str, revision: str, script_location: Path,
+                   heads: tuple | None) -> tuple[str | None, str | None]:
+    """Run the revisions from the schema's version to `revision` inside the current transaction, without env.py;
+    `heads` is the version already read (None: Alembic reads it). Returns (version before, version after)."""
+    scripts = _scripts(script_location)
+    found: dict = {}
+
+    def steps(current, context):
+        found["before"] = current[0] if current else None
+        found["steps"] = scripts._upgrade_revs(revision, current)
+        return found["steps"]
+
+    environment = EnvironmentContext(_config(script_location, connection, schema), scripts, fn=steps,
+                                     destination_rev=revision)
+    with environment:
+        environment.configure(connection=connection.execution_options(schema_translate_map={"tenant": schema}),
+                              target_metadata=None, version_table_schema=schema)
+        if heads is not None:  # read above: not twice more (a has_table query, then the select)
+            environment.get_context().get_current_heads = lambda: tuple(h for h in heads if h)
+        environment.run_migrations()
     after = found["steps"][-1].revision.revision if found["steps"] else found["before"]
-    return given, found["before"], after
+    return found["before"], after
 
 
 def upgrade_schema(engine, schema: str, revision: str = "head", script_location: Path = TENANT_TRACK) -> int:
