@@ -31,11 +31,12 @@ def list_():
 @click.option("--quiet", is_flag=True, help="Report only the tenants that failed or changed, not every one.")
 def upgrade(processes, canary, chunk, quiet):
     """Migrate public, then every tenant schema (each in its own transaction), reporting per tenant."""
-    from tenants.migrations import upgrade_all, upgrade_public
+    from tenants.migrations import tenant_schemas, upgrade_all, upgrade_public
     from tenants.spares import refill
 
     upgrade_public(db.engine)
-    progress = Progress(len(tenant_schemas()))
+    schemas = tenant_schemas(db.engine)
+    progress = Progress(len(schemas))
 
     def report(reports):
         for r in reports:
@@ -47,7 +48,7 @@ def upgrade(processes, canary, chunk, quiet):
             click.echo(f"{r.schema:<10} {r.before or '-':>8} -> {r.after or '-':<8} {r.seconds * 1000:7.1f} ms  {outcome}")
         progress.add(reports)
 
-    run = upgrade_all(db.engine, processes, canary=canary, chunk=chunk, on_reports=report)
+    run = upgrade_all(db.engine, processes, canary=canary, chunk=chunk, on_reports=report, schemas=schemas)
     progress.finish()
     if run.canary_failed:
         click.echo(f"a canary failed: stopped before the other {run.not_started} tenants")
@@ -57,12 +58,6 @@ def upgrade(processes, canary, chunk, quiet):
                f"{run.not_started} not started")
     if run.failed:
         raise SystemExit(1)
-
-
-def tenant_schemas() -> list[str]:
-    from tenants.migrations import tenant_schemas
-
-    return tenant_schemas(db.engine)
 
 
 class Progress:

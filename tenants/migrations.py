@@ -8,6 +8,7 @@ command layer, which cost ~190 ms a schema before (docs/benchmarks.md). Each sch
 the schema to its role if it is not yet, act as that role, read the version once, run the revisions, stamp.
 A schema that fails is reported and the others go on; a run resumes where it stopped, since each schema keeps
 its own version."""
+import io
 import math
 import multiprocessing
 import time
@@ -27,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from tenants import roles
-from tenants.provisioning import MIGRATIONS
+from tenants.provisioning import MIGRATIONS, SCHEMA_TOKEN
 
 TENANT_TRACK = MIGRATIONS / "tenant"
 RECYCLE_AFTER = 500  # schemas a worker's connection migrates before it is renewed (backend memory)
@@ -68,7 +69,8 @@ def _migrate(connection, schema: str, revision: str, script_location: Path) -> t
     given to the role, version before, version after).
 
     A schema its role owns costs two round trips before its revisions (BEGIN with SET ROLE; owner and version
-    in one query) and none after them but the COMMIT; one at the target already is left there. Any other schema
+    in one query) and none after them but the COMMIT; one at the target already is left there. Revisions that
+    allow it are sent as one script rendered once (`_rendered`); others run through Alembic in process. Any other schema
     (from before tenant roles, or without a version table yet) is first given to its role
     (`roles.ensure_owner`, committed on its own so that it stays if a revision fails), and Alembic reads its
     version."""
@@ -87,10 +89,16 @@ def _migrate(connection, schema: str, revision: str, script_location: Path) -> t
             transaction = connection.begin()
         roles.switch_to(connection, schema)
     try:
-        if owned and before == scripts.get_revision(revision).revision:
+        target = scripts.get_revision(revision).revision
+        if owned and before == target:
             transaction.commit()
             return given, before, before
-        after = _run_revisions(connection, schema, revision, script_location, (before,) if owned else None)
+        sql = _rendered(script_location, before, revision) if owned else None
+        if sql is not None:
+            connection.exec_driver_sql(sql.replace(SCHEMA_TOKEN, schema))
+            after = (before, target)
+        else:
+            after = _run_revisions(connection, schema, revision, script_location, (before,) if owned else None)
         transaction.commit()
     except BaseException:
         transaction.rollback()
@@ -104,6 +112,25 @@ def _owner_and_version(connection, schema: str) -> tuple[bool, str | None]:
     return tuple(connection.execute(text(
         f"select pg_get_userbyid(nspowner) = current_user, (select version_num from {roles.quoted(schema)}"
         ".alembic_version) from pg_namespace where nspname = :s"), {"s": schema}).one())
+
+
+@cache
+def _rendered(script_location: Path, before: str | None, revision: str) -> str | None:
+    """The SQL of the revisions from `before` to `revision`, rendered once (Alembic's offline mode) with the schema
+    as a token, when every one of them declares `RENDER_ONCE = True`: its upgrade emits the same statements for
+    every schema and reads nothing from the database. Then a schema costs one round trip for all of them."""
+    scripts = _scripts(script_location)
+    steps = scripts._upgrade_revs(revision, before)
+    if not steps or not all(getattr(step.revision.module, "RENDER_ONCE", False) for step in steps):
+        return None
+    output = io.StringIO()
+    environment = EnvironmentContext(_config(script_location, schema=SCHEMA_TOKEN), scripts, as_sql=True,
+                                     fn=lambda heads, context: steps, starting_rev=before, destination_rev=revision)
+    with environment:
+        environment.configure(dialect_name="postgresql", output_buffer=output, version_table_schema=SCHEMA_TOKEN,
+                              transactional_ddl=False)
+        environment.run_migrations()
+    return output.getvalue()
 
 
 def _run_revisions(connection, schema: str, revision: str, script_location: Path,
@@ -231,13 +258,13 @@ def chunked(schemas: list[str], size: int) -> list[list[str]]:
 
 def upgrade_all(engine, processes: int = 2, canary: int = 0, chunk: int | None = None,
                 on_reports: Callable[[list[SchemaReport]], None] | None = None,
-                script_location: Path = TENANT_TRACK) -> FleetRun:
-    """Migrate every tenant schema to head, `processes` at a time, in chunks of `chunk` schemas (by default
-    about `CHUNKS_PER_PROCESS` per process); failures are reported, not raised. With `canary`, the first
-    `canary` tenants (by id) go first, and the run stops there if any of them fails. `on_reports` is called with
-    each finished chunk's reports (progress)."""
+                script_location: Path = TENANT_TRACK, schemas: list[str] | None = None) -> FleetRun:
+    """Migrate every tenant schema (or `schemas`) to head, `processes` at a time, in chunks of `chunk` schemas
+    (by default about `CHUNKS_PER_PROCESS` per process); failures are reported, not raised. With `canary`, the
+    first `canary` tenants (by id) go first, and the run stops there if any of them fails. `on_reports` is
+    called with each finished chunk's reports (progress)."""
     url = engine.url.render_as_string(hide_password=False)
-    schemas = tenant_schemas(engine)
+    schemas = tenant_schemas(engine) if schemas is None else schemas
     run = FleetRun(len(schemas))
     if not schemas:
         return run

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from crm import embedded
 from crm.extensions import db
 from tenants import roles
+from tests.tenancy.test_tenancy import STRUCTURE
 
 # Every dependency recorded for an object of schema :s (found by the schema pg_identify_object gives it, or, for
 # the objects that have none of their own (defaults, constraints, index expressions...), by the object they
@@ -44,13 +45,17 @@ def test_no_tenant_object_depends_on_anything_outside_its_schema(app, acme):
             connection.execute(text("create schema t_before_0032"))
         upgrade_schema(db.engine, "t_before_0032", "t0028")
         before = outside_dependencies("t_before_0032")
-        upgrade_schema(db.engine, "t_before_0032")
+        upgrade_schema(db.engine, "t_before_0032")  # t0032 as one script rendered once (RENDER_ONCE)
         after = outside_dependencies("t_before_0032")
+        with db.engine.connect() as connection:
+            rendered = connection.execute(text(STRUCTURE), {"s": "t_before_0032"}).all()
+            provisioned = connection.execute(text(STRUCTURE), {"s": f"t_{acme.id}"}).all()
         with db.engine.begin() as connection:
             roles.drop_schema(connection, "t_before_0032")
     assert before == [("default value for t_before_0032.customers.search_grams",
                        "function public.crm_grams(pg_catalog.text)")]
     assert after == []
+    assert rendered == provisioned
 
 
 def test_one_tenant_schemas_dump_restores_into_an_empty_database(app, acme, service_urls):

@@ -21,6 +21,7 @@ revision = "t0032"
 down_revision = "t0028"
 branch_labels = None
 depends_on = None
+RENDER_ONCE = True  # the same statements for every schema, nothing read: sent as one script (tenants/migrations.py)
 
 SEARCH = ("lower(coalesce(name, '') || ' ' || regexp_replace(coalesce(phone, ''), '^[+](86)?', '') || ' ' "
           "|| coalesce(email, '') || ' ' || coalesce(company, ''))")
