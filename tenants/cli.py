@@ -22,8 +22,9 @@ def list_():
 
 
 @tenants_cli.command("upgrade")
-@click.option("--processes", default=2, show_default=True,
-              help="Worker processes, each with one connection (about one per core: more were slower).")
+@click.option("--processes", default=1, show_default=True,
+              help="Worker processes, each with one connection; 1: this one. More pay only with a database "
+                   "server of its own with cores to spare (docs/operations.md).")
 @click.option("--canary", default=0, show_default=True,
               help="Migrate the first N tenants (by id) first, and stop there if any of them fails.")
 @click.option("--chunk", type=int, default=None, help="Schemas handed to a worker at a time (default: about "

@@ -1,13 +1,13 @@
 """Running the two Alembic tracks: public once, tenant once per schema.
 
-A fleet run (`upgrade_all`) hands the tenant schemas out in chunks to worker processes (Alembic's `op` and
-`context` are process-wide, so not threads). Each worker keeps one connection (renewed every
-`RECYCLE_AFTER` schemas: a PostgreSQL backend keeps the catalog entries of every schema it touched) and loads
-the tenant track's scripts once; it runs the revisions itself, without env.py, a new engine or Alembic's
-command layer, which cost ~190 ms a schema before (docs/benchmarks.md). Each schema is one transaction: give
-the schema to its role if it is not yet, act as that role, read the version once, run the revisions, stamp.
-A schema that fails is reported and the others go on; a run resumes where it stopped, since each schema keeps
-its own version."""
+A fleet run (`upgrade_all`) migrates the tenant schemas in this process, or hands them out in chunks to worker
+processes (Alembic's `op` and `context` are process-wide, so not threads). A migrator keeps one connection
+(renewed every `RECYCLE_AFTER` schemas: a PostgreSQL backend keeps the catalog entries of every schema it
+touched) and loads the tenant track's scripts once; it runs the revisions itself, without env.py, a new engine
+or Alembic's command layer, which cost ~190 ms a schema before (issue 19), and sends revisions that declare
+`RENDER_ONCE` as one script rendered once. Each schema is one transaction: act as its role, read its owner and
+version once, run the revisions, stamp. A schema that fails is reported and the others go on; a run resumes
+where it stopped, since each schema keeps its own version."""
 import io
 import math
 import multiprocessing
@@ -256,7 +256,7 @@ def chunked(schemas: list[str], size: int) -> list[list[str]]:
     return [schemas[i:i + size] for i in range(0, len(schemas), size)]
 
 
-def upgrade_all(engine, processes: int = 2, canary: int = 0, chunk: int | None = None,
+def upgrade_all(engine, processes: int = 1, canary: int = 0, chunk: int | None = None,
                 on_reports: Callable[[list[SchemaReport]], None] | None = None,
                 script_location: Path = TENANT_TRACK, schemas: list[str] | None = None) -> FleetRun:
     """Migrate every tenant schema (or `schemas`) to head, `processes` at a time, in chunks of `chunk` schemas
