@@ -70,7 +70,7 @@ def _migrate(connection, schema: str, revision: str, script_location: Path) -> t
 
     A schema its role owns costs two round trips before its revisions (BEGIN with SET ROLE; owner and version
     in one query) and none after them but the COMMIT; one at the target already is left there. Revisions that
-    allow it are sent as one script rendered once (`_rendered`); others run through Alembic in process. Any other schema
+    allow it go as one script rendered once (`_rendered`), others through Alembic in process. Any other schema
     (from before tenant roles, or without a version table yet) is first given to its role
     (`roles.ensure_owner`, committed on its own so that it stays if a revision fails), and Alembic reads its
     version."""
@@ -93,7 +93,7 @@ def _migrate(connection, schema: str, revision: str, script_location: Path) -> t
         if owned and before == target:
             transaction.commit()
             return given, before, before
-        sql = _rendered(script_location, before, revision) if owned else None
+        sql = _rendered(script_location, before, revision) if owned and before else None
         if sql is not None:
             connection.exec_driver_sql(sql.replace(SCHEMA_TOKEN, schema))
             after = (before, target)
