@@ -120,7 +120,8 @@ def fleet(engine, processes: int, track: Path, mode: str) -> dict:
     run = upgrade_all(engine, processes, script_location=track)
     seconds = time.perf_counter() - started
     ms = sorted(r.seconds * 1000 for r in run.reports)
-    return {"mode": mode, "processes": processes, "seconds": seconds, "schemas": len(run.reports), "failed": len(run.failed),
+    return {"mode": mode, "processes": processes, "seconds": seconds, "schemas": len(run.reports),
+            "failed": len(run.failed),
             "errors": sorted({r.error for r in run.failed})[:3], "rate": len(run.reports) / seconds,
             "schema_ms_p50": percentile(ms, 50), "schema_ms_p95": percentile(ms, 95),
             "versions": sorted({r.after for r in run.reports if r.after})}

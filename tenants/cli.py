@@ -46,7 +46,8 @@ def upgrade(processes, canary, chunk, quiet):
             outcome = "FAILED " + r.error if r.error else "ok"
             if r.given:
                 outcome += f" ({r.given} objects given to the tenant's role)"
-            click.echo(f"{r.schema:<10} {r.before or '-':>8} -> {r.after or '-':<8} {r.seconds * 1000:7.1f} ms  {outcome}")
+            click.echo(f"{r.schema:<10} {r.before or '-':>8} -> {r.after or '-':<8} {r.seconds * 1000:7.1f} ms  "
+                       f"{outcome}")
         progress.add(reports)
 
     run = upgrade_all(db.engine, processes, canary=canary, chunk=chunk, on_reports=report, schemas=schemas)

@@ -188,7 +188,8 @@ def ensure_owner(connection, schema: str) -> int:
     runs it for each tenant before its migrations."""
     role = tenant_role(connection, schema)
     owned = connection.execute(text(
-        "select pg_get_userbyid(nspowner) = :r from pg_namespace where nspname = :s"), {"r": role, "s": schema}).scalar()
+        "select pg_get_userbyid(nspowner) = :r from pg_namespace where nspname = :s"),
+        {"r": role, "s": schema}).scalar()
     if owned:
         # Its objects are the role's too: a schema is given with all it holds in one statement, and everything
         # made in it since was made as the role. This is the one query a fleet migration pays per schema: the
