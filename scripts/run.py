@@ -45,7 +45,7 @@ def prepare(app, port: int) -> None:
 
     with app.app_context():
         upgrade_public(db.engine)
-        failed = [r for r in upgrade_all(db.engine) if r.error]
+        failed = upgrade_all(db.engine).failed
         for report in failed:
             print(f"migration of {report.schema} failed: {report.error}", file=sys.stderr)
         if seed_demo() is not None:

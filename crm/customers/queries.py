@@ -182,7 +182,7 @@ def _text_match(term: str):
 
 
 def query_grams(term: str) -> list[str]:
-    """The grams every match must contain, as public.crm_grams() cuts them; [] when none can be used."""
+    """The grams every match must contain, as the search_grams column cuts them; [] when none can be used."""
     if len(term) == 1:
         return [term] if ord(term) > 127 else []
     return sorted({term[i:i + 2] for i in range(len(term) - 1) if not any(c.isspace() for c in term[i:i + 2])})

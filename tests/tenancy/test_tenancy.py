@@ -168,6 +168,30 @@ def test_cli_create_list_and_upgrade_report_per_tenant(app, acme):
         connection.execute(text(f"update t_{acme.id}.alembic_version set version_num = :v"), {"v": tenant_head()})
 
 
+def test_upgrade_canary_stops_the_fleet_when_one_of_the_first_tenants_fails(app, acme, globex):
+    from tenants.migrations import tenant_schemas
+
+    runner = app.test_cli_runner()
+    with app.app_context():
+        first, *others = tenant_schemas(db.engine)
+        with db.engine.begin() as connection:
+            connection.execute(text(f"update {first}.alembic_version set version_num = 'bogus'"))
+    stopped = runner.invoke(args=["tenants", "upgrade", "--canary", "1"])
+    reported = [line.split()[0] for line in stopped.output.splitlines() if line.startswith("t_")]
+    assert stopped.exit_code == 1
+    assert reported == [first] and "FAILED" in stopped.output
+    assert f"a canary failed: stopped before the other {len(others)} tenants" in stopped.output
+    assert stopped.output.splitlines()[-1] == f"0 tenants at head, 1 failed, {len(others)} not started"
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text(f"update {first}.alembic_version set version_num = :v"), {"v": tenant_head()})
+    passed = runner.invoke(args=["tenants", "upgrade", "--canary", "1", "--processes", "1", "--chunk", "1"])
+    assert passed.exit_code == 0, passed.output
+    assert sorted(line.split()[0] for line in passed.output.splitlines() if line.startswith("t_")) == \
+        sorted([first, *others])
+    assert f"tenants, 0 failed," in passed.output  # the progress line: done, failed, rate, time left
+    assert passed.output.splitlines()[-1] == f"{1 + len(others)} tenants at head, 0 failed, 0 not started"
+
+
 def test_sign_up_takes_a_spare_schema_that_equals_a_migrated_one(app, make_tenant, acme, in_tenant):
     from tenants import roles
     from tenants.models import SpareSchema, schema_name
