@@ -43,7 +43,7 @@ def test_no_tenant_object_depends_on_anything_outside_its_schema(app, acme):
         with db.engine.begin() as connection:
             connection.execute(text("drop schema if exists t_before_0032 cascade"))
             connection.execute(text("create schema t_before_0032"))
-        upgrade_schema(db.engine, "t_before_0032", "t0028")
+        upgrade_schema(db.engine, "t_before_0032", "t0033")  # the revision before t0032
         before = outside_dependencies("t_before_0032")
         upgrade_schema(db.engine, "t_before_0032")  # t0032 as one script rendered once (RENDER_ONCE)
         after = outside_dependencies("t_before_0032")

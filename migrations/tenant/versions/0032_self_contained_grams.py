@@ -8,7 +8,7 @@ of a minute for that tenant). Searches give the same results before and after (c
 public.crm_grams() stays, for t0004 on a schema built by migrations and for tenants not yet past this revision.
 
 Revision ID: t0032
-Revises: t0028
+Revises: t0033
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from tenants.migrations import current_schema
 
 revision = "t0032"
-down_revision = "t0028"
+down_revision = "t0033"
 branch_labels = None
 depends_on = None
 RENDER_ONCE = True  # the same statements for every schema, nothing read: sent as one script (tenants/migrations.py)
