@@ -25,20 +25,30 @@ ACTIVE = {"text/html", "application/xhtml+xml", "image/svg+xml", "application/xm
 PROGRAMS = {"application/vnd.microsoft.portable-executable", "application/x-msdownload", "application/x-dosexec",
             "application/x-executable", "application/x-elf", "application/x-mach-binary",
             "application/x-sharedlib", "application/java-archive", "application/x-msi"}
+PROGRAM_EXTENSIONS = {".exe", ".dll", ".com", ".scr", ".sys", ".msi", ".cpl", ".ocx", ".pif", ".appimage"}
 PROGRAM_NAMES = re.compile(r"\b(ELF|Mach-O|executable|PE32)\b", re.IGNORECASE)
 UNSAFE_IN_NAME = re.compile(r'[<>:"|?*]')
 THUMBNAIL = (320, 320)
 
 
 def detect(head: bytes) -> str:
-    """The content type of a file starting with `head`: the detector's best match, else text or bytes."""
+    """The content type of a file starting with `head`: "application/x-executable" when any match is a program,
+    else the detector's best match with a type, else text or bytes."""
     try:
-        match = puremagic.magic_string(head)[0]
-    except (puremagic.PureError, IndexError, ValueError):
-        return "text/plain" if _is_text(head) else "application/octet-stream"
-    if match.mime_type in PROGRAMS or PROGRAM_NAMES.search(match.name or ""):
+        matches = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        matches = []
+    if any(_is_program(match) for match in matches):
         return "application/x-executable"
-    return match.mime_type or "application/octet-stream"
+    typed = [match.mime_type for match in matches if match.mime_type]
+    if typed:
+        return typed[0]
+    return "text/plain" if _is_text(head) else "application/octet-stream"
+
+
+def _is_program(match) -> bool:
+    return (match.mime_type in PROGRAMS or (match.extension or "").lower() in PROGRAM_EXTENSIONS
+            or bool(PROGRAM_NAMES.search(match.name or "")))
 
 
 def _is_text(head: bytes) -> bool:

@@ -167,7 +167,7 @@ def remove_after_commit(keys: list[str]) -> None:
 
 def storage_used() -> int:
     """Bytes the bound workspace's files take (plan limits will read it)."""
-    return db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0)))
+    return int(db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0))))
 
 
 def open_file(attachment: Attachment):
