@@ -38,12 +38,6 @@ def workspace_storage() -> storage.Storage:
     return storage.storage_for(current_tenant().schema)
 
 
-def kind_of(key: str) -> Kind:
-    if key not in KINDS:
-        raise NotFound()
-    return KINDS[key]
-
-
 def _live():
     """Files whose customer is not in the trash (a trashed customer's files are hidden until restored)."""
     return or_(Attachment.customer_id.is_(None),
@@ -114,7 +108,7 @@ def _stored(store, viewer: Member, kind: Kind, record, stream, name: str, size: 
     return attachment
 
 
-def rename(viewer: Member, kind: Kind, attachment: Attachment, record, new_name: str) -> None:
+def rename(attachment: Attachment, new_name: str) -> None:
     """Give the file another name (cleaned as an upload's is); audited."""
     name = files.clean_name(new_name)
     if not name:
@@ -125,7 +119,7 @@ def rename(viewer: Member, kind: Kind, attachment: Attachment, record, new_name:
         attachment.name = name
 
 
-def delete(viewer: Member, kind: Kind, attachment: Attachment, record) -> None:
+def delete(kind: Kind, attachment: Attachment, record) -> None:
     """Delete the file: its row now, its stored bytes once the transaction commits."""
     _tell("file_removed", "delete", kind, record, attachment)
     remove_after_commit([attachment.storage_key])

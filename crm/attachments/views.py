@@ -123,14 +123,14 @@ def add_routes(kind: Kind) -> None:
         """Give the file another name."""
         attachment, record = service.get_file(g.member, kind, values[file_param], "edit")
         _refuse_at(kind, record, file_id=attachment.id)
-        service.rename(g.member, kind, attachment, record, request.form.get("name", ""))
+        service.rename(attachment, request.form.get("name", ""))
         return _changed(kind, record, _("File renamed."))
 
     @require(kind.resource, "edit")
     def delete(**values):
         """Delete the file."""
         attachment, record = service.get_file(g.member, kind, values[file_param], "edit")
-        service.delete(g.member, kind, attachment, record)
+        service.delete(kind, attachment, record)
         return _changed(kind, record, _("File deleted."))
 
     prefix = f"/{kind.key}"

@@ -3,8 +3,8 @@ from flask import flash, g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm.attachments.service import card as files_card
 from crm import registry
+from crm.attachments.service import card as files_card
 from crm.settings import workspace_currency
 from crm.followups import service as activities
 from crm.followups.models import METHOD_LABELS

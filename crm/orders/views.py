@@ -5,8 +5,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
 
-from crm.attachments.service import card as files_card
 from crm import registry
+from crm.attachments.service import card as files_card
 from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.queries import customer_name
