@@ -76,6 +76,11 @@ def test_upload_preview_download_and_another_teams_rep_gets_404(app, new_page, m
     with open(download.value.path(), "rb") as saved:
         assert saved.read() == PDF
     pdf_url = pdf_row.get_by_role("link", name="Download").get_attribute("href")
+    with page.expect_popup() as popup:  # Chromium's viewer shows a PDF under the files' sandboxing CSP
+        pdf_row.get_by_role("link", name="Preview").click()
+    popup.value.wait_for_load_state()
+    assert popup.value.evaluate("document.contentType") == "application/pdf"
+    popup.value.close()
 
     rep_page = new_page()
     rep_page.goto("/login")
