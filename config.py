@@ -59,6 +59,19 @@ class Config:
         # Where uploaded customer files wait for their import, outside the web root; empty: instance/imports.
         # Each workspace has its own folder below it (its schema's name).
         self.IMPORT_DIR = environ.get("IMPORT_DIR", "")
+        # Attachments (crm/attachments): the largest file, how many one upload may carry, the image size (pixels)
+        # past which no thumbnail is made (a decompression bomb is a small file of a huge image).
+        self.ATTACHMENT_MAX_BYTES = int(float(environ.get("ATTACHMENT_MAX_MB", "25")) * 1024 * 1024)
+        self.ATTACHMENT_MAX_FILES = int(environ.get("ATTACHMENT_MAX_FILES", "10"))
+        self.ATTACHMENT_UPLOAD_MAX_BYTES = self.ATTACHMENT_MAX_BYTES * self.ATTACHMENT_MAX_FILES
+        self.ATTACHMENT_MAX_PIXELS = int(environ.get("ATTACHMENT_MAX_PIXELS", "40000000"))
+        # Stored files (crm/storage.py): "local" (FILE_DIR, default instance/files, a folder per workspace) or
+        # "s3" (any S3-compatible store; credentials from the environment as boto3 reads them).
+        self.FILE_STORAGE = environ.get("FILE_STORAGE", "local")
+        self.FILE_DIR = environ.get("FILE_DIR", "")
+        self.FILE_S3_BUCKET = environ.get("FILE_S3_BUCKET", "")
+        self.FILE_S3_ENDPOINT_URL = environ.get("FILE_S3_ENDPOINT_URL", "")
+        self.FILE_S3_REGION = environ.get("FILE_S3_REGION", "")
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a page left open still works
         self.LOGIN_IP_LIMITS = environ.get("LOGIN_IP_LIMITS", "30 per 5 minutes")
         # Failed sign-ins slow down the (email, address) pair that made them: this many are free, then each

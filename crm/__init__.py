@@ -80,6 +80,7 @@ def use_running_services(config: Config, instance: Path) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.accounts.views import bp as accounts
+    from crm.attachments.views import bp as attachments
     from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
     from crm.calendar.views import bp as calendar
@@ -117,7 +118,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
-                      targets, reports, imports, exports, calendar, calendar_feed):
+                      targets, reports, imports, exports, calendar, calendar_feed, attachments):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

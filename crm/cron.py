@@ -5,6 +5,7 @@ the daily jobs count days in each workspace's time zone with per-day idempotency
 finds a workspace's morning does the day's work and later runs change nothing."""
 from rq import cron
 
+from crm.attachments.jobs import sweep_files_all
 from crm.exports.service import remove_expired
 from crm.followups.jobs import daily_reminders_all
 from crm.campaigns.jobs import resume_stalled_all
@@ -18,3 +19,4 @@ cron.register(daily_reminders_all, queue_name="default", interval=3600, name="fo
 cron.register(recycle_all_tenants, queue_name="default", interval=3600, name="pool.recycle_all_tenants")
 cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campaigns.resume_stalled_all")
 cron.register(remove_expired, queue_name="exports", interval=3600, name="exports.remove_expired")
+cron.register(sweep_files_all, queue_name="default", interval=3600, name="attachments.sweep_files_all")

@@ -175,10 +175,43 @@ def _import(_customer_id: int, owner: int) -> object:
                   file_info=asdict(info), mapping={}, options={}, status="uploaded", counts={})
 
 
+def _file_on(kind: str, make_record=None):
+    """A maker of a stored file (a small PNG) on a record of `kind`: the owner's customer itself, or a new record
+    made by `make_record` on it."""
+    def make(customer_id: int, owner: int) -> object:
+        import hashlib
+        import io
+
+        from PIL import Image
+
+        from crm import storage
+        from crm.attachments.models import Attachment
+        from crm.attachments.service import workspace_storage
+
+        record_id = customer_id
+        if make_record is not None:
+            record = make_record(customer_id, owner)
+            db.session.add(record)
+            db.session.flush()
+            record_id = record.id
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4)).save(out, "PNG")
+        key, body = storage.new_key(), out.getvalue()
+        workspace_storage().put(key, io.BytesIO(body))
+        return Attachment(kind=kind, **{"customer_id": customer_id, f"{kind}_id": record_id}, name="permission.png",
+                          size=len(body), content_type="image/png", sha256=hashlib.sha256(body).hexdigest(),
+                          storage_key=key, thumbnail=body, has_thumbnail=True, uploaded_by_name="Permission")
+    return make
+
+
 OWNED = {"import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
-         "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns")}
+         "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns"),
+         "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),
+         "order_file_id": (_file_on("order", _order), "attachments"),
+         "ticket_file_id": (_file_on("ticket", _ticket), "attachments"),
+         "activity_file_id": (_file_on("activity", _activity), "attachments")}
 # A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
-UNASSIGNED = {"ticket_id"}
+UNASSIGNED = {"ticket_id", "ticket_file_id"}
 
 
 def make_owned(app, world, param: str, records: dict) -> dict:

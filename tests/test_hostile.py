@@ -280,7 +280,8 @@ class Walk:
         elif any(leaves_site(answer.headers.get(header, "")) for header in ("Location", "HX-Location")):
             self.failures.append(f"{where}: sends the browser to another site")
         elif (self.method == "GET" and not self.headers and answer.status_code == 200
-              and self.rule.endpoint not in NOT_PAGES and "<html" not in answer.text
+              and self.rule.endpoint not in NOT_PAGES and answer.mimetype == "text/html"  # not a served file
+              and "<html" not in answer.text
               and not answer.headers.get("Content-Disposition", "").startswith("attachment")):  # a download
             self.failures.append(f"{where}: a fragment answered as a page")
 

@@ -80,7 +80,8 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
                         "to_member_id": member_id, "email": "perm@example.com"}
                 response = client.open(url, method=method, data=form if method == "POST" else None,
                                        headers={"HX-Request": "true"})
-                body = response.get_data(as_text=True)  # read to the end: a streamed body (an export) runs here
+                # Read to the end: a streamed body (an export) runs here. A served file may be any bytes.
+                body = response.get_data().decode("utf-8", "replace")
                 where = f"{role_key}: {method} {rule.rule} [{label}] -> {response.status_code}"
                 denied = any(permissions.get(res, {}).get(act, "none") == "none" for res, act in needs)
                 if denied:

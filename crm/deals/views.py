@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
+from crm.attachments.service import card as files_card
 from crm.settings import workspace_currency
 from crm.followups import service as activities
 from crm.followups.models import METHOD_LABELS
@@ -189,7 +190,7 @@ def show(deal_id: int):
                   can_delete=deal_queries.allowed(g.member, deal.id, "delete"),
                   follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),
                   method_labels=METHOD_LABELS, custom_fields=fields.fields("deal"),
-                  changes=audit.history("deal", deal.id))
+                  changes=audit.history("deal", deal.id), **files_card(g.member, "deal", deal))
 
 
 @bp.get("/new")

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
+from crm.attachments.service import card as files_card
 from crm.followups import service
 from crm.followups.forms import DoneForm, FollowUpForm
 from crm.followups.models import METHOD_LABELS
@@ -49,8 +50,9 @@ def index():
 
 def _follow_up_form(form: FollowUpForm, activity=None):
     form.owner_id.choices = [(str(m.id), m.name) for m in members_in_reach(g.member, "activities", "create")]
+    files = files_card(g.member, "activity", activity) if activity else {}
     return render("followups/form.html", "form", form=form, activity=activity,
-                  next_url=request.values.get("next", ""))
+                  next_url=request.values.get("next", ""), **files)
 
 
 @bp.get("/new")

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
 
 from crm import registry
+from crm.attachments.service import card as files_card
 from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.queries import customer_name
@@ -205,7 +206,7 @@ def _show_page(order, moving: str = "", move_errors: dict | None = None, typed=N
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
                   custom_fields=fields.fields("order"), history=audit.history("order", order.id),
                   held_until=messages.held_until(order), moving=moving, move_errors=move_errors or {},
-                  typed=typed or {})
+                  typed=typed or {}, **files_card(g.member, "order", order))
 
 
 def _form(order=None, **kwargs) -> forms.OrderForm:

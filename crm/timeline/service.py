@@ -33,6 +33,8 @@ KINDS = {
     "pool_claimed": (_l("Claimed from the pool by %(member)s"), "pool"),
     "pool_assigned": (_l("Assigned from the pool to %(member)s"), "pool"),
     "pool_recycled": (_l("Returned to the pool automatically: %(rule)s"), "pool"),
+    "file_added": (_l("File %(name)s added to %(record)s"), "note"),
+    "file_removed": (_l("File %(name)s removed from %(record)s"), "note"),
 }
 
 
