@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import re
 
-from flask import current_app
+from flask import current_app, make_response
 
 from crm.validation import record_id
+from tenants.resolver import TenantRef, tenant_by_id
 
 PURPOSE = re.compile(r"[a-z][a-z-]*")
 SIGNATURE = r"[A-Za-z0-9_-]{43}"
@@ -56,3 +57,22 @@ def read_token(purpose: str, token: str, count: int) -> tuple[int, ...] | None:
     if parsed is None or not is_signed(purpose, *parsed):
         return None
     return parsed[0]
+
+
+def tenant_link(token: str) -> tuple[TenantRef, int, str] | None:
+    """(active tenant, record id, signature) of a well-formed `<tenant id>.<record id>.<signature>` token, else
+    None; the caller checks the signature against the record's nonce once the tenant is bound."""
+    parsed = parse_token(token, 2)
+    if parsed is None:
+        return None
+    (tenant_id, record), signature = parsed
+    tenant = tenant_by_id(tenant_id)
+    return (tenant, record, signature) if tenant is not None and tenant.active else None
+
+
+def private_answer(body, status: int = 200):
+    """A public link's page: kept by no cache and indexed by no search engine (the link is the only key)."""
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

@@ -21,7 +21,7 @@ from crm.followups.reminders import locale_of
 from crm.members.models import Member
 from crm.web import absolute_url
 from tenants.binding import current_tenant
-from tenants.resolver import TenantRef, tenant_by_id
+from tenants.resolver import TenantRef
 
 PURPOSE = "calendar-feed"
 PAST = timedelta(days=60)  # how far back a subscribed calendar still shows follow-ups
@@ -54,12 +54,7 @@ def turn_off(member: Member) -> None:
 
 def read_link(token: str) -> tuple[TenantRef, int, str] | None:
     """(active tenant, member id, signature) of a well-formed token; the signature is checked by document()."""
-    parsed = public_links.parse_token(token, 2)
-    if parsed is None:
-        return None
-    (tenant_id, member_id), signature = parsed
-    tenant = tenant_by_id(tenant_id)
-    return (tenant, member_id, signature) if tenant is not None and tenant.active else None
+    return public_links.tenant_link(token)
 
 
 def document(tenant: TenantRef, member_id: int, signature: str) -> bytes | None:

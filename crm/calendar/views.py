@@ -1,10 +1,10 @@
 """Calendar: a week or month of planned follow-ups (mine, or my team's by scope), drag to another day, click a
 day to plan one; and each member's iCalendar feed link."""
-from flask import Blueprint, abort, g, make_response, request, url_for
+from flask import Blueprint, abort, g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm import registry, validation
+from crm import public_links, registry, validation
 from crm.calendar import feed, service
 from crm.errors import Invalid
 from crm.extensions import db
@@ -86,9 +86,7 @@ def feed_show(token: str):
         body = feed.document(tenant, member_id, signature)
     if body is None:
         abort(404)
-    response = make_response(body)
+    response = public_links.private_answer(body)
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = 'inline; filename="follow-ups.ics"'
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
     return response

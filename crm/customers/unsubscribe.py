@@ -8,7 +8,7 @@ leave them out when queueing, and the send job refuses a campaign message to the
 crm/notify/rules.py)."""
 from contextlib import nullcontext
 
-from flask import Blueprint, abort, make_response, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -75,10 +75,7 @@ def _page(tenant: TenantRef, token: str, done: bool, language: str):
     with force_locale(language) if language else nullcontext():
         html = render_template("customers/unsubscribe.html", tenant_name=tenant.name, done=done,
                                action=url_for("unsubscribe.confirm", token=token, lang=language or None))
-    response = make_response(html)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return public_links.private_answer(html)
 
 
 def _resolve(token: str):

@@ -9,7 +9,7 @@ from crm.audit.service import record
 from crm.extensions import db
 from crm.orders.models import Order
 from tenants.binding import current_tenant
-from tenants.resolver import TenantRef, tenant_by_id
+from tenants.resolver import TenantRef
 
 LINK_PURPOSE = "order-status-link"  # crm/public_links.py; the signature covers the order's link_nonce too
 
@@ -41,12 +41,7 @@ def revoke_link(order: Order) -> Order:
 def read_link(token: str) -> tuple[TenantRef, int, str] | None:
     """(active tenant, order id, signature) of a well-formed token, else None; the signature is checked by
     public_status() against the order's nonce."""
-    parsed = public_links.parse_token(token, 2)
-    if parsed is None:
-        return None
-    (tenant_id, order_id), signature = parsed
-    tenant = tenant_by_id(tenant_id)
-    return (tenant, order_id, signature) if tenant is not None and tenant.active else None
+    return public_links.tenant_link(token)
 
 
 def public_status(tenant: TenantRef, order_id: int, signature: str) -> dict | None:

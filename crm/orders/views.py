@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
 
-from crm import registry
+from crm import public_links, registry
 from crm.attachments.service import card as files_card
 from crm.audit import service as audit
 from crm.customers import chooser
@@ -256,7 +256,4 @@ def public_show(token: str):
         shown = status_link.public_status(tenant, order_id, signature)
     if shown is None:
         abort(404)
-    response = make_response(render_template("orders/public.html", order=shown))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return public_links.private_answer(render_template("orders/public.html", order=shown))

@@ -2,12 +2,12 @@
 satisfaction page behind the link a closed ticket sends (`/s/<token>`, no account and no tenant slug)."""
 from contextlib import nullcontext
 
-from flask import Blueprint, abort, flash, g, make_response, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm import registry
+from crm import public_links, registry
 from crm.attachments.service import card as files_card
 from crm.audit import service as audit
 from crm.customers import chooser
@@ -285,7 +285,4 @@ def _survey_answer(token: str, shown: dict, errors: dict | None = None, typed=No
                                thanks=thanks, ratings=RATING_LABELS, survey_days=survey.DAYS,
                                comment_limit=survey.COMMENT_LIMIT,
                                action=url_for("ticket_survey.rate", token=token, lang=language or None))
-    response = make_response(html, 404 if shown["expired"] and shown["rating"] is None else 200)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return public_links.private_answer(html, 404 if shown["expired"] and shown["rating"] is None else 200)
