@@ -7,6 +7,7 @@ from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range
 from sqlalchemy import select
 
+from crm import validation
 from crm.api import schemas
 from crm.api.core import IDEMPOTENCY, IF_MATCH, answer, check_if_match, documented, etag_of, resource_blueprint, write
 from crm.customers import queries, sensitive, writes
@@ -136,11 +137,12 @@ def index(limit: int = queries.PAGE_SIZE, updated_since=None, **_filters):
 def create(data: dict):
     """Add a customer, owned by the token's member unless `owner_id` names another within reach."""
     custom, tag_ids = data.pop("custom", {}), data.pop("tags", None)
-    _check_sensitive(data)
-    _check_custom(custom)
-    customer = writes.create_customer(g.member, data, custom=custom)
-    if tag_ids is not None:
-        _set_tags(customer, tag_ids)
+    errors, wanted = _refused(data, custom, tag_ids)
+    customer = validation.collect(errors, writes.create_customer, g.member, data, custom=custom)
+    if errors:
+        raise Invalid(errors)
+    if wanted is not None:
+        _set_tags(customer, wanted)
     customer = _one(customer.id)
     return answer(CustomerOut, shown(customer), 201, etag=True,
                   headers={"Location": url_for("api_customers.show", customer_id=customer.id)})
@@ -166,11 +168,12 @@ def update(data: dict, customer_id: int):
     """Change the fields sent (the others stay); with `If-Match: <ETag>` a stale write is refused (412)."""
     customer = _locked(customer_id, "edit")
     custom, tag_ids = data.pop("custom", {}), data.pop("tags", None)
-    _check_sensitive(data)
-    _check_custom(custom)
-    writes.update_customer(g.member, customer, data, partial=True, custom=custom)
-    if tag_ids is not None:
-        _set_tags(customer, tag_ids)
+    errors, wanted = _refused(data, custom, tag_ids)
+    validation.collect(errors, writes.update_customer, g.member, customer, data, partial=True, custom=custom)
+    if errors:
+        raise Invalid(errors)
+    if wanted is not None:
+        _set_tags(customer, wanted)
     return answer(CustomerOut, shown(_one(customer_id)), etag=True)
 
 
@@ -211,25 +214,26 @@ def _locked(customer_id: int, action: str) -> Customer:
     return customer
 
 
-def _check_sensitive(data: dict) -> None:
-    """The form leaves these out for a role that may not enter them; here they are refused, not ignored."""
-    refused = [name for name in SENSITIVE if data.get(name) and not g.member.can("sensitive", "edit")]
-    if refused:
-        raise Invalid({name: _("Your role may not enter this field.") for name in refused})
-
-
-def _check_custom(custom: dict) -> None:
+def _refused(data: dict, custom: dict, tag_ids: list[int] | None) -> tuple[dict, list[Tag] | None]:
+    """What the API refuses beside the service's own rules, so one answer names every problem: sensitive fields
+    the role may not enter (the form leaves them out; here they are refused, not ignored), custom fields nobody
+    defined (dropped from `custom`), tags that do not exist. Returns the messages and the wanted tags."""
+    errors = {name: _("Your role may not enter this field.") for name in SENSITIVE
+              if data.get(name) and not g.member.can("sensitive", "edit")}
     known = {f.key for f in field_definitions.fields()}
-    unknown = [key for key in custom if key not in known]
-    if unknown:
-        raise Invalid({f"custom_{key}": _("Unknown field.") for key in unknown})
+    for key in [key for key in custom if key not in known]:
+        errors[f"custom_{key}"] = _("Unknown field.")
+        del custom[key]
+    wanted = None
+    if tag_ids is not None:
+        wanted = list(db.session.scalars(select(Tag).where(Tag.id.in_(set(tag_ids)))))
+        if len(wanted) != len(set(tag_ids)):
+            errors["tags"] = _("Choose one of the listed values.")
+    return errors, wanted
 
 
-def _set_tags(customer: Customer, tag_ids: list[int]) -> None:
-    """The customer's tags become exactly `tag_ids`, through the services the customer page uses."""
-    wanted = list(db.session.scalars(select(Tag).where(Tag.id.in_(set(tag_ids)))))
-    if len(wanted) != len(set(tag_ids)):
-        raise Invalid({"tags": _("Choose one of the listed values.")})
+def _set_tags(customer: Customer, wanted: list[Tag]) -> None:
+    """The customer's tags become exactly `wanted`, through the services the customer page uses."""
     for tag in wanted:
         writes.add_tag([customer], tag)
     for tag in [t for t in customer.tags if t not in wanted]:
