@@ -3,6 +3,7 @@ authentication, the per-token rate limit, no CSRF), `@write` (one commit per cal
 ETags. A resource is one module with a blueprint made here, listed in RESOURCES."""
 import functools
 import hashlib
+import http
 import importlib
 import json
 import math
@@ -40,6 +41,13 @@ class OpenApi(Api):
     def _register_error_handlers(self):
         pass
 
+    def _register_responses(self):
+        """The error responses its decorators name (the schema layer's 422) are problem details."""
+        for status in http.HTTPStatus:
+            if status >= 400:
+                self.spec.components.response(status.name, {"description": status.phrase,
+                                                            "content": {PROBLEM: {"schema": Problem}}}, lazy=True)
+
 
 class Problem(Schema):
     type = fields.String(required=True)
@@ -50,7 +58,6 @@ class Problem(Schema):
                          metadata={"description": "A message per field (for 422), in the reader's language."})
 
 
-OpenApi.ERROR_SCHEMA, OpenApi.DEFAULT_RESPONSE_CONTENT_TYPE = Problem, PROBLEM  # what the schema layer's 422 is
 api = OpenApi()
 IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
             "description": "The ETag of the version read: a write on a changed record is refused (412)."}

@@ -3,6 +3,7 @@ If-Match), delete to the trash, reveal a sensitive value; all through crm/custom
 rules and the messages are the pages' own."""
 from flask import g, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range
 from sqlalchemy import select
@@ -58,11 +59,12 @@ class CustomerPage(schemas.Page):
 class CustomerWrite(schemas.Request):
     """The fields of the customer form; validated by the same service, with the same messages."""
 
-    name = schemas.text()
+    name = schemas.text(metadata={"description": "Required when creating.", "example": "张伟"})
     kind = schemas.text(metadata={"enum": [*KINDS, None]})
-    phone = schemas.text()
-    email = schemas.text()
-    company = schemas.text()
+    phone = schemas.text(metadata={"description": "Read in the workspace's country unless it starts with +.",
+                                   "example": "13800138000"})
+    email = schemas.text(metadata={"example": "zhang.wei@example.com"})
+    company = schemas.text(metadata={"example": "上海华东贸易有限公司"})
     title = schemas.text()
     address = schemas.text()
     source = schemas.text()
@@ -73,7 +75,7 @@ class CustomerWrite(schemas.Request):
     preferred_channel = schemas.text(metadata={"enum": [*CHANNELS, None]})
     id_number = schemas.text(metadata={"description": "Needs the role's sensitive / edit."})
     bank_account = schemas.text(metadata={"description": "Needs the role's sensitive / edit."})
-    tags = fields.List(schemas.record_id(), validate=Length(max=50),
+    tags = fields.List(schemas.record_id(), validate=Length(max=50), error_messages={"invalid": _l("Send a list of ids.")},
                        metadata={"description": "Tag ids: the customer's tags become exactly these."})
     custom = schemas.custom_values()
 
