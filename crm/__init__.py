@@ -192,7 +192,8 @@ def register_errors(app: Flask) -> None:
         db.session.rollback()
         errors = schema_errors(error) if error.code == 422 else None
         detail = _("Check the fields named in errors.") if errors else error.description
-        return problem(error.code or 500, detail, errors)
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return problem(error.code or 500, detail, errors, headers)
 
     @app.errorhandler(404)
     def not_found(_e):

@@ -175,7 +175,17 @@ def _import(_customer_id: int, owner: int) -> object:
                   file_info=asdict(info), mapping={}, options={}, status="uploaded", counts={})
 
 
-OWNED = {"import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+def _api_token(_customer_id: int, owner: int) -> object:
+    """A personal API token (its secret unknown: only the routes that show or revoke it are walked)."""
+    from datetime import timedelta
+
+    from crm.api.models import ApiToken
+
+    return ApiToken(member_id=owner, name="Permission token", token_hash=uuid.uuid4().hex * 2, hint="abcd",
+                    expires_at=utcnow() + timedelta(days=1))
+
+
+OWNED = {"token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
          "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns")}
 # A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
 UNASSIGNED = {"ticket_id"}

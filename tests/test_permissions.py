@@ -85,6 +85,9 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
                 denied = any(permissions.get(res, {}).get(act, "none") == "none" for res, act in needs)
                 if denied:
                     assert response.status_code == 403, where
+                elif record_id is not None and not needs:  # no permission asked: only the member's own records
+                    assert (response.status_code in ALLOWED) if owner == member_id else response.status_code == 404, \
+                        where
                 elif record_id is not None:
                     resource, action = needs[0]
                     inside = reaches(permissions[resource][action], owner, member_id, world)

@@ -91,7 +91,7 @@ def resource_blueprint(name: str, import_name: str, path: str, description: str)
     token; CSRF is off (no cookie is read), and any problem is documented as the default response."""
     bp = Blueprint(f"api_{name}", import_name, url_prefix=PREFIX + path, description=description)
     bp.before_request(authenticate)
-    bp.after_request(rate_limit_headers)
+    bp.after_request(api_headers)
     csrf.exempt(bp)
     limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=token_key)(bp)
     return bp
@@ -139,8 +139,10 @@ def _unauthorized() -> Unauthorized:
     return error
 
 
-def rate_limit_headers(response):
-    """RateLimit-Limit/-Remaining/-Reset on every answer (IETF draft names); a 429 also says Retry-After."""
+def api_headers(response):
+    """RateLimit-Limit/-Remaining/-Reset on every answer (IETF draft names; a 429 also says Retry-After), and no
+    cache keeps what a token read."""
+    response.headers.setdefault("Cache-Control", "no-store")
     limit = limiter.current_limit
     if limit is not None:
         reset = max(0, math.ceil(limit.reset_at - time.time()))
@@ -195,7 +197,7 @@ def _kept_answer(key: str) -> IdempotentRequest | None:
 def _replay(kept: IdempotentRequest, fingerprint: str):
     if kept.fingerprint != fingerprint:
         raise Invalid({"Idempotency-Key": _("This key was already used for another request.")})
-    response = make_response(json.dumps(kept.body), kept.status)
+    response = make_response(json.dumps(kept.body) if kept.status != 204 else "", kept.status)
     response.content_type = "application/json"
     response.headers["Idempotent-Replayed"] = "true"
     if kept.location:

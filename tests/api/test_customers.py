@@ -206,3 +206,27 @@ def test_the_openapi_document_and_the_reference_page(app, api):
     assert page.status_code == 200 and "swagger-ui-bundle-5.35.0.js" in page.text
     assert "<script>" not in page.text and "unsafe-inline" not in page.headers["Content-Security-Policy"]
     assert api.get("/static/vendor/swagger-ui-bundle-5.35.0.js").status_code == 200
+
+
+def test_routing_errors_and_unknown_paths_are_problems_too(api, token):
+    wrong_method = api.put("/api/v1/tags/", headers=bearer(token))
+    assert wrong_method.status_code == 405 and wrong_method.content_type == "application/problem+json"
+    assert "GET" in wrong_method.headers["Allow"]
+    missing = api.get("/api/v1/nothing-here", headers=bearer(token))
+    assert missing.status_code == 404 and missing.json["status"] == 404
+    too_big = api.get("/api/v1/customers/99999999999", headers=bearer(token))
+    assert too_big.status_code == 404
+    broken = api.post("/api/v1/customers/", data="{not json", content_type="application/json", headers=bearer(token))
+    assert broken.status_code == 400 and broken.content_type == "application/problem+json"
+
+
+def test_what_a_token_reads_is_never_cached(api, token):
+    assert api.get("/api/v1/customers/", headers=bearer(token)).headers["Cache-Control"] == "no-store"
+
+
+def test_a_retried_delete_gets_the_first_answer(acme, api, token, make_customer):
+    customer_id = make_customer(acme, name="Once deleted")
+    headers = bearer(token, **{"Idempotency-Key": "delete-1"})
+    first = api.delete(f"/api/v1/customers/{customer_id}", headers=headers)
+    again = api.delete(f"/api/v1/customers/{customer_id}", headers=headers)
+    assert first.status_code == again.status_code == 204 and again.data == b""

@@ -34,7 +34,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["member_id"], [f"{schema}.members.id"], name="fk_api_tokens_member_id_members"),
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
         schema=schema)
-    op.create_index("ix_api_tokens_member_id", "api_tokens", ["member_id"], schema=schema)
+    op.create_index("ix_tenant_api_tokens_member_id", "api_tokens", ["member_id"], schema=schema)
     op.create_table(
         "api_idempotent_requests",
         sa.Column("id", sa.Integer, nullable=False),
