@@ -81,6 +81,8 @@ class Config:
         self.LOGIN_MAX_DELAY_SECONDS = int(environ.get("LOGIN_MAX_DELAY_SECONDS", "300"))
         self.LOGIN_FAILURES_KEPT_HOURS = int(environ.get("LOGIN_FAILURES_KEPT_HOURS", "24"))
         self.CSP_REPORT_LIMITS = environ.get("CSP_REPORT_LIMITS", "60 per minute")
+        # Calls one API token may make (crm/api/core.py), shared by every API route; a 429 with Retry-After beyond.
+        self.API_RATE_LIMIT = environ.get("API_RATE_LIMIT", "600 per minute")
         # argon2id cost: a name from argon2.profiles (RFC_9106_LOW_MEMORY: m=64 MiB, t=3, p=4, ~110 ms here).
         self.ARGON2_PROFILE = environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
         self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready

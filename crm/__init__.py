@@ -6,13 +6,16 @@ from pathlib import Path
 
 from flask import Flask, g, has_request_context, render_template, request, session
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, database_uri, instance_secret_key
 from crm import registry
+from crm.api.problems import is_api_request, problem, schema_errors
 from crm.errors import Invalid
 from crm.web import Request, RecordId, answer_invalid, is_htmx, is_poll, refuse_unreadable, too_large_answer
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
@@ -56,6 +59,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.url_map.converters["id"] = RecordId
     registry.init_app(app)
     register_blueprints(app)
+    from crm.api import core as api
+
+    api.init_app(app)
     register_hooks(app)
     register_errors(app)
     register_cli(app)
@@ -103,6 +109,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
     from crm.profile.views import bp as profile
+    from crm.api.views import bp as api_tokens
+    from crm.api.views import docs as api_docs
     from crm.reports.views import bp as reports
     from crm.security.views import bp as csp
     from crm.tags.views import bp as tags
@@ -118,7 +126,8 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
-                      targets, reports, imports, exports, calendar, calendar_feed, attachments):
+                      targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
+                      api_docs):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)
@@ -131,6 +140,8 @@ def select_locale() -> str:
     """The signed-in user's language, else the one picked on this browser, else the browser's own."""
     if not has_request_context():
         return "en"  # jobs and commands choose their language explicitly
+    if is_api_request():  # the API reads no session: its messages follow the caller's Accept-Language
+        return LANGUAGES[request.accept_languages.best_match(["en", "zh"], "en")]
     if current_user and current_user.is_authenticated:
         return current_user.language
     if session.get("language") in LANGUAGES:
@@ -165,13 +176,28 @@ def register_errors(app: Flask) -> None:
     """Services raise Invalid, NotFound and Forbidden (crm/errors.py); each answer starts by undoing the request's
     writes, so nothing is half-saved and the page is rendered from what is stored."""
     def page(status: int, message: str | None = None):
+        if is_api_request():
+            return problem(status, message if message not in ("csrf", "suspended") else None)
         template = "errors/_message.html" if is_htmx() else "errors/page.html"
         return render_template(template, status=status, message=message), status
 
     @app.errorhandler(Invalid)
     def invalid(error):
         db.session.rollback()
+        if is_api_request():
+            return problem(422, _("Check the fields named in errors."), error.errors)
         return answer_invalid(error)
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(error):
+        """Under /api/ any other refusal (401, 405, 412, 415, the schema layer's 422 ...) is a problem too."""
+        if not is_api_request():
+            return error
+        db.session.rollback()
+        errors = schema_errors(error) if error.code == 422 else None
+        detail = _("Check the fields named in errors.") if errors else error.description
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return problem(error.code or 500, detail, errors, headers)
 
     @app.errorhandler(404)
     def not_found(_e):
@@ -204,6 +230,9 @@ def register_errors(app: Flask) -> None:
         limit = limiter.current_limit
         wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
         security_event("rate_limited", method=request.method, path=request.path)
+        if is_api_request():
+            return problem(429, _("Too many requests: wait %(seconds)d seconds.", seconds=wait),
+                           headers={"Retry-After": str(wait)})
         return *page(429), {"Retry-After": str(wait)}
 
     @app.errorhandler(500)

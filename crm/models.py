@@ -1,5 +1,6 @@
 """Every model module, imported once so the metadata (provisioning, migrations, drift test) sees all tables."""
 from crm.accounts import models as accounts  # noqa: F401
+from crm.api import models as api  # noqa: F401
 from crm.attachments import models as attachments  # noqa: F401
 from crm.followups import models as activities  # noqa: F401
 from crm.audit import models as audit  # noqa: F401

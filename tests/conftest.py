@@ -493,3 +493,25 @@ def outbox_rows(in_tenant):
         return in_tenant(tenant, read)
 
     return rows
+
+
+@pytest.fixture
+def make_api_token(app):
+    """A personal API token of a member (the tenant's admin unless named), made as the profile page makes it;
+    returns the secret to send as `Authorization: Bearer`."""
+    from crm.api import tokens
+    from crm.extensions import db
+    from crm.members.models import Member
+    from tenants.binding import tenant_bound
+
+    def make(tenant, member_id: int | None = None, name: str = "ERP sync", lifetime: str = "90") -> str:
+        with app.app_context(), tenant_bound(tenant.ref):
+            member = db.session.get(Member, member_id or tenant.admin_member_id)
+            return tokens.create_token(member, tenant.id, name, lifetime).secret
+
+    return make
+
+
+def bearer(secret: str, **headers) -> dict:
+    """Headers of an API call with this token (no cookie: the API client is a plain test client)."""
+    return {"Authorization": f"Bearer {secret}", **headers}

@@ -204,7 +204,17 @@ def _file_on(kind: str, make_record=None):
     return make
 
 
-OWNED = {"import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+def _api_token(_customer_id: int, owner: int) -> object:
+    """A personal API token (its secret unknown: only the routes that show or revoke it are walked)."""
+    from datetime import timedelta
+
+    from crm.api.models import ApiToken
+
+    return ApiToken(member_id=owner, name="Permission token", token_hash=uuid.uuid4().hex * 2, hint="abcd",
+                    expires_at=utcnow() + timedelta(days=1))
+
+
+OWNED = {"token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
          "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns"),
          "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),
          "order_file_id": (_file_on("order", _order), "attachments"),

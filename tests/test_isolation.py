@@ -6,7 +6,7 @@ import re
 from sqlalchemy import text
 
 from crm.extensions import db
-from tests.conftest import HX
+from tests.conftest import HX, bearer
 
 SECRET = "GLOBEX-SECRET"
 
@@ -143,8 +143,47 @@ def test_duplicate_check_never_names_another_tenants_customer(acme, globex, make
     assert "Possible duplicate" not in page.text and SECRET not in page.text
 
 
+API_METHODS = ("GET", "POST", "PATCH", "DELETE")
+
+
+def api_rules(app) -> list:
+    """Every API route that reads a token (the OpenAPI document and the reference page need none)."""
+    with app.test_request_context():
+        return [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.endpoint.startswith("api_")
+                and r.endpoint.split(".")[0] != "api_docs"]
+
+
+def test_no_api_route_returns_or_changes_another_tenants_data(app, acme, globex, make_customer, in_tenant,
+                                                              make_api_token):
+    """The API's tenant is the token's: Acme's admin token, sent with Globex's record ids to every API route and
+    method, finds none of them and changes nothing there."""
+    make_customer(acme, name="Acme's own")
+    ids = victim_data(globex, make_customer, in_tenant)
+    token = make_api_token(acme)
+    before = snapshot(app, f"t_{globex.id}")
+    checked = 0
+    for rule in api_rules(app):
+        values = {**fill(rule, "", ids), **({"name": "id_number"} if "name" in rule.arguments else {})}
+        with app.test_request_context():
+            url = app.url_for(rule.endpoint, **values)
+        for method in sorted(rule.methods & set(API_METHODS)):
+            for query in ("", f"?q=GLOBEX&tag={ids['tag_id']}&owner=1&updated_since=2000-01-01T00:00:00Z"):
+                body = {"name": "Overwritten", "tags": [ids["tag_id"]], "owner_id": 1}
+                response = app.test_client().open(url + query, method=method, headers=bearer(token),
+                                                  json=body if method in ("POST", "PATCH") else None)
+                where = f"{method} {url}{query} -> {response.status_code}"
+                assert response.status_code < 500, where
+                assert SECRET not in response.get_data(as_text=True), where
+                if rule.arguments & set(ids):
+                    assert response.status_code == 404, where
+                checked += 1
+    assert snapshot(app, f"t_{globex.id}") == before
+    assert checked >= 20
+
+
 def test_every_tenant_route_is_under_the_slug(app):
-    """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership."""
+    """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership; the API's
+    routes under /api/v1/, where the bearer token binds it (crm/api/core.py `authenticate`)."""
     public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.signup_places", "accounts.logout", "accounts.workspaces", "accounts.forgot_password",
               "accounts.reset_password",
@@ -154,6 +193,13 @@ def test_every_tenant_route_is_under_the_slug(app):
               "ticket_survey.show", "ticket_survey.rate",
               "unsubscribe.show", "unsubscribe.confirm", "two_factor.code",
               "two_factor.setup", "two_factor.enable", "two_factor.disable"}
+    from crm.api.core import authenticate
+
+    public |= {"api-docs.openapi_json", "api_docs.reference"}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint not in public:
+        if rule.endpoint in public:
+            continue
+        if rule.rule.startswith("/api/v1/"):
+            assert authenticate in app.before_request_funcs.get(rule.endpoint.split(".")[0], []), rule.rule
+        else:
             assert re.match(r"^/<slug>/", rule.rule), rule.rule

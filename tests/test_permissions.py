@@ -86,6 +86,9 @@ def test_every_route_allows_and_denies_by_role_and_scope(app, world, client_as, 
                 denied = any(permissions.get(res, {}).get(act, "none") == "none" for res, act in needs)
                 if denied:
                     assert response.status_code == 403, where
+                elif record_id is not None and not needs:  # no permission asked: only the member's own records
+                    assert (response.status_code in ALLOWED) if owner == member_id else response.status_code == 404, \
+                        where
                 elif record_id is not None:
                     resource, action = needs[0]
                     inside = reaches(permissions[resource][action], owner, member_id, world)
@@ -116,3 +119,59 @@ def test_every_permission_the_role_page_offers_is_checked_by_a_view(app):
     offered = {(resource, action) for resource, actions in OFFERED.items() for action in actions}
     assert offered - required == set()  # a cell that changes nothing would mislead the admin
     assert required - offered == set()  # and every check a view makes can be set on the role page
+
+
+API_ALLOWED = ALLOWED | {201}
+
+
+def api_token(app, world, member_id: int) -> str:
+    from crm.api import tokens
+    from crm.members.models import Member
+    from tenants.binding import tenant_bound
+
+    with app.app_context(), tenant_bound(world["tenant"].ref):
+        return tokens.create_token(db.session.get(Member, member_id), world["tenant"].id, "walk", "30").secret
+
+
+@pytest.mark.parametrize("role_key", ROLES)
+def test_every_api_route_allows_and_denies_by_role_and_scope(app, world, role_key):
+    """The API walked like the pages: every route and method under /api/v1 with the role's own token, against
+    customers owned by the actor, a teammate and an outsider; what the views `@require` decides 403, the scope
+    404, and nothing outside the role's reach is shown or changed."""
+    from tests.test_isolation import API_METHODS, api_rules
+
+    _account_id, member_id = world["actors"][role_key]
+    permissions = role_scope(app, world, role_key)
+    headers = {"Authorization": f"Bearer {api_token(app, world, member_id)}"}
+    checked = 0
+    for rule in api_rules(app):
+        needs = getattr(app.view_functions[rule.endpoint], "permissions", [])
+        for method in sorted(rule.methods & set(API_METHODS)):
+            records, victims = make_records(app, world, member_id), make_victims(app, world)
+            param = "customer_id" if "customer_id" in rule.arguments else None
+            targets = records.items() if param else [("none", (None, "", None))]
+            for label, (record_id, _name, owner) in targets:
+                before = {lbl: row_of(app, world, rec[0]) for lbl, rec in records.items()}
+                with app.test_request_context():
+                    values = fill(rule, world, {param: record_id} if param else {}, victims)
+                    url = app.url_for(rule.endpoint, **{**values, **({"name": "id_number"} if "name" in values else {})})
+                body = {"name": "Changed", "owner_id": member_id} if method in ("POST", "PATCH") else None
+                response = app.test_client().open(url, method=method, headers=headers, json=body)
+                text = response.get_data(as_text=True)
+                where = f"{role_key}: {method} {rule.rule} [{label}] -> {response.status_code} {text[:200]}"
+                denied = any(permissions.get(res, {}).get(act, "none") == "none" for res, act in needs)
+                if denied:
+                    assert response.status_code == 403, where
+                elif record_id is not None:
+                    resource, action = needs[0]
+                    inside = reaches(permissions[resource][action], owner, member_id, world)
+                    assert (response.status_code in API_ALLOWED) if inside else response.status_code == 404, where
+                else:
+                    assert response.status_code in API_ALLOWED, where
+                view_scope = permissions["customers"]["view"]
+                for lbl, (rid, name, rowner) in records.items():
+                    if not reaches(view_scope, rowner, member_id, world):
+                        assert name not in text, where
+                        assert row_of(app, world, rid) == before[lbl], where
+                checked += 1
+    assert checked > 15

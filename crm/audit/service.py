@@ -40,7 +40,10 @@ def record_in(schema: str, action: str, entity: str, entity_id: int | None = Non
 
 
 def _entry(action: str, entity: str, entity_id: int | None, summary: str, changes: dict | None, actor) -> dict:
-    return {"actor_id": actor.id if actor else None, "actor_name": actor.name if actor else "system",
+    name = actor.name if actor else "system"
+    if actor is not None and g.get("audit_via"):  # a call of the API: the token it came with (crm/api/core.py)
+        name = f"{name} · API: {g.audit_via}"
+    return {"actor_id": actor.id if actor else None, "actor_name": name[:120],
             "ip": request.remote_addr if has_request_context() else None, "action": action, "entity": entity,
             "entity_id": entity_id, "summary": summary[:250], "changes": changes or {}}
 

@@ -59,6 +59,7 @@ class CustomerQuery:
     created_from: date | None = None  # local days of the workspace
     created_to: date | None = None
     quiet: int | None = None  # no follow-up done in this many days (or never)
+    updated_since: datetime | None = None  # changed at or after this time: what the API's sync clients ask
 
     def __post_init__(self):
         self.q = validation.clipped(self.q, 100)  # the choosers of other features make queries too
@@ -156,6 +157,8 @@ def _narrowed(stmt, query: CustomerQuery):
     stmt = stmt.where(*on_local_days(Customer.created_at, query.created_from, query.created_to))
     if query.quiet:
         stmt = stmt.where(quiet_for(query.quiet))
+    if query.updated_since:
+        stmt = stmt.where(Customer.updated_at >= query.updated_since)
     return stmt
 
 
@@ -189,14 +192,15 @@ def query_grams(term: str) -> list[str]:
 
 
 def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
-                   with_total: bool = False) -> tuple[list[Customer], str, int | None]:
+                   with_total: bool = False, whole_rows: bool = False) -> tuple[list[Customer], str, int | None]:
     """One page of matching customers, the cursor of the next page ('' on the last one) and, when asked,
-    the number of all matches."""
+    the number of all matches. `whole_rows`: every column (the API shows them all), else the list's."""
     stmt = filtered(visible(viewer), viewer, query)
     # The list shows the owner's name only: no role behind it, no long or secret columns.
-    stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role), defer(Customer.notes),
-                        defer(Customer.address), defer(Customer.custom_sensitive), defer(Customer.id_number_enc),
-                        defer(Customer.bank_account_enc))
+    stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role))
+    if not whole_rows:
+        stmt = stmt.options(defer(Customer.notes), defer(Customer.address), defer(Customer.custom_sensitive),
+                            defer(Customer.id_number_enc), defer(Customer.bank_account_enc))
     narrowed = bool(query.q)  # see SORTS_AFTER_FILTER
     keys = SORTS[query.sort]
     stmt = listing.keyset(stmt, keys, query.after, limit, order_by=SORTS_AFTER_FILTER[query.sort] if narrowed else ())
