@@ -21,7 +21,7 @@ from werkzeug.exceptions import Forbidden, PreconditionFailed, Unauthorized
 
 from crm.api import tokens
 from crm.api.models import IdempotentRequest
-from crm.api.problems import PROBLEM, problem
+from crm.api.problems import PROBLEM
 from crm.errors import Invalid
 from crm.extensions import csrf, db, limiter, utcnow
 from crm.validation import MAX_ID

@@ -81,7 +81,7 @@ def _numbers(import_id: int) -> None:
 def apply(import_id: int, viewer: Member, kind: str) -> None:
     """Add the decided rows' records (ids drawn first, so each row knows its record) and an audit entry each."""
     name, entity, summary = TABLES[kind]
-    _run(f"""UPDATE {{rows}} SET record_id = nextval(pg_get_serial_sequence(:records, 'id'))
+    _run("""UPDATE {rows} SET record_id = nextval(pg_get_serial_sequence(:records, 'id'))
              WHERE import_id = :id AND action = 'create'""", id=import_id, records=table(name))
     {"activities": _activities, "deals": _deals, "orders": _orders}[kind](import_id, viewer)
     _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)
