@@ -52,11 +52,15 @@ def app(service_urls):
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url  # jobs make their own app
     os.environ["ARGON2_PROFILE"] = "CHEAPEST"
     os.environ["SECRET_KEY"] = TEST_SECRET_KEY  # worker processes sign and encrypt as the test app does
+    # Stored files in a folder of this test process: xdist workers have databases of their own, so their tenant ids
+    # repeat, and one worker's sweep of orphaned files must not see another's.
+    os.environ["FILE_DIR"] = tempfile.mkdtemp(prefix="crm-test-files-")
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://", 1),
         "REDIS_URL": redis_url,
         "SECRET_KEY": TEST_SECRET_KEY,
+        "FILE_DIR": os.environ["FILE_DIR"],
         "TENANT_CACHE_SECONDS": 0.0,
         "TENANT_POOL_SIZE": 0,  # tests of the spare pool turn it on themselves
         "LOGIN_IP_LIMITS": "10000 per minute",
