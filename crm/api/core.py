@@ -24,12 +24,13 @@ from crm.api.models import IdempotentRequest
 from crm.api.problems import PROBLEM
 from crm.errors import Invalid
 from crm.extensions import csrf, db, limiter, utcnow
+from crm.fields import definitions as field_definitions
 from crm.validation import MAX_ID
 from crm.web import RecordId
 from tenants.resolver import tenant_by_id
 
 PREFIX = "/api/v1"
-RESOURCES = ("customers", "tags", "pipelines", "members", "orders")  # modules of crm.api, each with its `bp`
+RESOURCES = ("customers", "tags", "pipelines", "members", "orders", "deals")  # modules of crm.api, each with its `bp`
 KEEP_IDEMPOTENT = timedelta(hours=24)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
@@ -201,6 +202,14 @@ def found_first(find):
         return found
 
     return decorate
+
+
+def refuse_unknown_custom(custom: dict, entity: str) -> None:
+    """A custom value for a field nobody defined is refused at `custom_<key>`, not silently dropped."""
+    known = {field.key for field in field_definitions.fields(entity)}
+    unknown = {f"custom_{key}": _("Unknown field.") for key in custom if key not in known}
+    if unknown:
+        raise Invalid(unknown)
 
 
 def _kept_answer(key: str) -> IdempotentRequest | None:

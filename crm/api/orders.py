@@ -15,6 +15,7 @@ from crm.api.core import (
     documented,
     etag_of,
     found_first,
+    refuse_unknown_custom,
     resource_blueprint,
     write,
 )
@@ -153,6 +154,7 @@ def create(data: dict):
     """Place an order (status `placed`); its totals are worked out from the lines, as on the order form."""
     rows = [_row(line) for line in data.pop("lines")]
     custom = data.pop("custom", {})
+    refuse_unknown_custom(custom, "order")
     order = service.create_order(g.member, {k: v for k, v in data.items() if v is not None}, rows, custom=custom)
     order = queries.get_order(g.member, order.id)
     return answer(OrderOut, shown(order), 201, etag=True,
