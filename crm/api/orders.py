@@ -1,8 +1,9 @@
 """/api/v1/orders: the order list with the list page's filters (and created/updated since, for an ERP's sync), one
-order with its lines, totals and status history, placing an order, and moving it along the status workflow; all
+order with its lines, totals and status history, placing an order, changing it (PATCH), and moving it along the status workflow; all
 through crm/orders' services, so the scope, the workflow (MOVES), the totals and the messages are the pages' own.
 Orders are never deleted (the pages have no delete either): a placed order is cancelled by a status move."""
 from flask import g, request, url_for
+from flask_babel import gettext as _
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range
 
@@ -19,6 +20,7 @@ from crm.api.core import (
     resource_blueprint,
     write,
 )
+from crm.errors import Invalid
 from crm.members.access import require
 from crm.orders import queries, service
 from crm.orders.forms import LineInput, new_key
@@ -114,6 +116,19 @@ class OrderWrite(schemas.Request):
     lines = fields.List(fields.Nested(LineWrite), required=True, validate=Length(max=MAX_LINES))
 
 
+class OrderPatch(schemas.Request):
+    """The order form's fields, each optional; customer, currency and lines change only while the order is placed."""
+
+    customer_id = schemas.record_id()
+    owner_id = schemas.record_id()
+    currency = schemas.text()
+    delivery_date = schemas.text(metadata={"format": "date"})
+    notes = schemas.text()
+    custom = schemas.custom_values()
+    lines = fields.List(fields.Nested(LineWrite), validate=Length(max=MAX_LINES), metadata={
+        "description": "The order's whole set of lines (only while it is placed)."})
+
+
 class StatusMove(schemas.Request):
     status = fields.String(required=True, metadata={**STATUS_ENUM, "description": "The status to move to; a "
                            "refund is `refunded` (the amount decides whether it becomes partially_refunded)."})
@@ -168,6 +183,28 @@ def create(data: dict):
 def show(order_id: int):
     """One order; an order outside the member's scope or unknown is 404."""
     return answer(OrderOut, shown(queries.get_order(g.member, order_id)), etag=True)
+
+
+@bp.route("/<id:order_id>", methods=["PATCH"])
+@documented(bp)
+@bp.doc(parameters=[IF_MATCH])
+@write
+@require("orders", "edit")
+@found_first(lambda order_id: _locked(order_id))
+@bp.arguments(OrderPatch)
+@bp.alt_response(200, schema=OrderOut, success=True, description="Changed; the new `ETag`.")
+def update(data: dict, order_id: int):
+    """Change the fields sent (the others stay), as the order form does; with `If-Match: <ETag>` a stale write is
+    refused (412). Once the order has shipped its customer and currency stay, and lines are refused."""
+    order = _locked(order_id)
+    check_if_match(etag_of(OrderOut().dump(shown(order))))
+    lines, custom = data.pop("lines", None), data.pop("custom", {})
+    if lines is not None and order.status != "placed":
+        raise Invalid({"lines": _("Only a placed order can change its lines.")})
+    refuse_unknown_custom(custom, "order")
+    rows = [_row(line) for line in lines] if lines is not None else None
+    service.update_order(g.member, order, data, rows, custom=custom)
+    return answer(OrderOut, shown(order), etag=True)
 
 
 @bp.route("/<id:order_id>/status", methods=["POST"])

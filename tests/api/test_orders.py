@@ -109,6 +109,31 @@ def test_a_reps_token_never_sees_or_moves_another_reps_order(acme, api, people, 
     assert api.get(f"/api/v1/orders/{theirs}", headers=bearer(token)).status_code == 404
     moved = api.post(f"/api/v1/orders/{theirs}/status", json={"status": "cancelled"}, headers=bearer(token))
     assert moved.status_code == 404 and in_tenant(acme, lambda: db.session.get(Order, theirs).status) == "placed"
+    changed = api.patch(f"/api/v1/orders/{theirs}", json={"notes": "Taken"}, headers=bearer(token))
+    assert changed.status_code == 404 and in_tenant(acme, lambda: db.session.get(Order, theirs).notes) is None
     placed = api.post("/api/v1/orders/", json={"customer_id": theirs_customer, "lines": [
         {"description": "X", "quantity": 1, "unit_price": 1}]}, headers=bearer(token))
     assert placed.status_code == 422 and placed.json["errors"] == {"customer_id": "Choose a customer."}
+
+
+def test_patch_changes_an_order_as_the_form_does_with_if_match(acme, api, token, make_customer, make_order,
+                                                               in_tenant):
+    order_id = make_order(acme, make_customer(acme, name="Buyer"))
+    url = f"/api/v1/orders/{order_id}"
+    etag = api.get(url, headers=bearer(token)).headers["ETag"]
+    changed = api.patch(url, json={"delivery_date": "2026-12-31", "lines": [
+        {"description": "Black tea", "quantity": "2", "unit_price": "10.00"}]},
+        headers=bearer(token, **{"If-Match": etag}))
+    assert changed.status_code == 200 and changed.json["delivery_date"] == "2026-12-31"
+    assert [line["description"] for line in changed.json["lines"]] == ["Black tea"] and changed.json["total"] == "20.00"
+    stale = api.patch(url, json={"notes": "Lost update"}, headers=bearer(token, **{"If-Match": etag}))
+    assert stale.status_code == 412 and in_tenant(acme, lambda: db.session.get(Order, order_id).notes) is None
+    bad = api.patch(url, json={"delivery_date": "31/12/2026", "currency": "XYZ"}, headers=bearer(token))
+    assert bad.status_code == 422 and bad.json["errors"] == {
+        "delivery_date": "Enter a valid date.", "currency": "Enter a currency code such as CNY, USD or EUR."}
+    api.post(f"{url}/status", json={"status": "shipped"}, headers=bearer(token))
+    locked = api.patch(url, json={"lines": [{"description": "More", "quantity": 1, "unit_price": 1}]},
+                       headers=bearer(token))
+    assert locked.status_code == 422 and locked.json["errors"] == {"lines": "Only a placed order can change its lines."}
+    assert api.patch(url, json={"notes": "Left the warehouse"}, headers=bearer(token)).json["notes"] == (
+        "Left the warehouse")
