@@ -148,10 +148,13 @@ def test_every_api_route_allows_and_denies_by_role_and_scope(app, world, role_ke
         needs = getattr(app.view_functions[rule.endpoint], "permissions", [])
         for method in sorted(rule.methods & set(API_METHODS)):
             records, victims = make_records(app, world, member_id), make_victims(app, world)
-            param = "customer_id" if "customer_id" in rule.arguments else None
-            targets = records.items() if param else [("none", (None, "", None))]
+            param = next((p for p in ("customer_id", *OWNED) if p in rule.arguments), None)
+            owned = make_owned(app, world, param, records) if param in OWNED else {}
+            targets = (records.items() if param == "customer_id" else owned.items() if param
+                       else [("none", (None, "", None))])
             for label, (record_id, _name, owner) in targets:
                 before = {lbl: row_of(app, world, rec[0]) for lbl, rec in records.items()}
+                owned_before = {lbl: row_of(app, world, rec[0], OWNED[param][1]) for lbl, rec in owned.items()}
                 with app.test_request_context():
                     values = fill(rule, world, {param: record_id} if param else {}, victims)
                     url = app.url_for(rule.endpoint, **{**values, **({"name": "id_number"} if "name" in values else {})})
@@ -173,5 +176,10 @@ def test_every_api_route_allows_and_denies_by_role_and_scope(app, world, role_ke
                     if not reaches(view_scope, rowner, member_id, world):
                         assert name not in text, where
                         assert row_of(app, world, rid) == before[lbl], where
+                if needs and owned:  # nor is another's order, deal or follow-up
+                    scope = permissions.get(needs[0][0], {}).get(needs[0][1], "none")
+                    for lbl, (rid, _secret, rowner) in owned.items():
+                        if lbl != label and not reaches(scope, rowner, member_id, world):
+                            assert row_of(app, world, rid, OWNED[param][1]) == owned_before[lbl], where
                 checked += 1
     assert checked > 15

@@ -24,12 +24,13 @@ from crm.api.models import IdempotentRequest
 from crm.api.problems import PROBLEM
 from crm.errors import Invalid
 from crm.extensions import csrf, db, limiter, utcnow
+from crm.fields import definitions as field_definitions
 from crm.validation import MAX_ID
 from crm.web import RecordId
 from tenants.resolver import tenant_by_id
 
 PREFIX = "/api/v1"
-RESOURCES = ("customers", "tags", "pipelines", "members")  # modules of crm.api, each with its `bp`
+RESOURCES = ("customers", "tags", "pipelines", "members", "orders", "deals", "activities")  # modules of crm.api, each with its `bp`
 KEEP_IDEMPOTENT = timedelta(hours=24)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
@@ -186,6 +187,29 @@ def write(view):
         return response
 
     return committed
+
+
+def found_first(find):
+    """Look the record the URL names up (`find(**url values)` raises NotFound) before the body is read: a record
+    outside the member's scope is 404 whatever was sent, as on the pages. Goes under @require, over @arguments."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def found(*args, **kwargs):
+            find(**kwargs)
+            return view(*args, **kwargs)
+
+        return found
+
+    return decorate
+
+
+def refuse_unknown_custom(custom: dict, entity: str) -> None:
+    """A custom value for a field nobody defined is refused at `custom_<key>`, not silently dropped."""
+    known = {field.key for field in field_definitions.fields(entity)}
+    unknown = {f"custom_{key}": _("Unknown field.") for key in custom if key not in known}
+    if unknown:
+        raise Invalid(unknown)
 
 
 def _kept_answer(key: str) -> IdempotentRequest | None:

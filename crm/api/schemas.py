@@ -43,3 +43,26 @@ def custom_values() -> fields.Dict:
 class Page(Schema):
     next_cursor = fields.String(allow_none=True, required=True,
                                 metadata={"description": "Pass as `after` for the next page; null on the last."})
+
+
+class DecimalText(fields.Field):
+    """A number as a decimal string ("19.99") or a JSON number, handed on as text: the service reads it as the
+    form's field is read (its places, its range, its message)."""
+
+    default_error_messages = {"invalid": _l("Enter a number, e.g. 12 or 3.5.")}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.make_error("invalid")
+        return str(value)
+
+
+def decimal(**kwargs) -> DecimalText:
+    return DecimalText(allow_none=True, metadata={"type": ["string", "number"], **kwargs.pop("metadata", {})},
+                   **kwargs)
+
+
+def money(**kwargs) -> fields.String:
+    """An amount as the API shows it: a decimal string in the record's currency."""
+    return fields.String(metadata={"description": "A decimal string, e.g. \"1234.50\".", "example": "1234.50"},
+                         **kwargs)

@@ -1,6 +1,6 @@
 """Deal queries: the board's columns with their totals, the list, a deal and its stage history."""
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, exists, func, select, true
@@ -46,6 +46,7 @@ class DealQuery:
     reached: int | None = None  # reached this stage, or a later one of its funnel (see reached_stage)
     stalled: int | None = None  # no stage change in this many days
     reason: str = ""  # lost for this reason
+    updated_since: datetime | None = None  # changed at or after this time: what the API's sync clients ask
 
     @classmethod
     def from_args(cls, args) -> "DealQuery":
@@ -136,6 +137,8 @@ def _narrowed(stmt, query: DealQuery):
                                           DealStageChange.at >= utcnow() - timedelta(days=query.stalled)))
     if query.reason:
         stmt = stmt.where(func.trim(Deal.lost_reason) == query.reason)
+    if query.updated_since:
+        stmt = stmt.where(Deal.updated_at >= query.updated_since)
     return stmt
 
 
@@ -225,12 +228,15 @@ SORTS = {
 }
 
 
-def list_deals(viewer: Member, query: DealQuery, limit: int = LIST_SIZE) -> tuple[list[Deal], str]:
-    """One page of the deal list and the cursor of the next page ('' on the last one)."""
+def list_deals(viewer: Member, query: DealQuery, limit: int = LIST_SIZE,
+               whole_rows: bool = False) -> tuple[list[Deal], str]:
+    """One page of the deal list and the cursor of the next page ('' on the last one). `whole_rows`: every
+    column (the API shows them all), else what a card shows."""
     stmt = filtered(visible(viewer), viewer, query)
     if query.pipeline_id:
         stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
-    stmt = stmt.options(*_card_options(), joinedload(Deal.stage), joinedload(Deal.pipeline))
+    if not whole_rows:
+        stmt = stmt.options(*_card_options(), joinedload(Deal.stage), joinedload(Deal.pipeline))
     return listing.page(stmt, SORTS[query.sort], query.after, limit)
 
 

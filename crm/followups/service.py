@@ -5,7 +5,7 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from crm import validation
+from crm import listing, validation
 from crm.followups import reminders
 from crm.followups.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
@@ -223,6 +223,27 @@ def open_for(viewer: Member, customer_id: int | None = None, deal_id: int | None
     stmt = stmt.where(Activity.deal_id == deal_id) if deal_id else stmt.where(Activity.customer_id == customer_id)
     stmt = scoped(stmt, viewer, "activities", "view", Activity)
     return list(db.session.scalars(stmt.order_by(Activity.due_at).limit(50)))
+
+
+NEWEST = (listing.Key(Activity.id, descending=True),)
+
+
+def list_activities(viewer: Member, *, customer_id: int | None = None, deal_id: int | None = None,
+                    owner: int | None = None, done: bool | None = None, created_since: datetime | None = None,
+                    done_since: datetime | None = None, after: str = "", limit: int = 25) -> tuple[list[Activity], str]:
+    """One keyset page of the follow-ups the viewer's role reaches, newest first, and the next page's cursor."""
+    stmt = scoped(select(Activity), viewer, "activities", "view", Activity)
+    for column, value in ((Activity.customer_id, customer_id), (Activity.deal_id, deal_id),
+                          (Activity.owner_id, owner)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if done is not None:
+        stmt = stmt.where(Activity.done_at.is_not(None) if done else Activity.done_at.is_(None))
+    if created_since is not None:
+        stmt = stmt.where(Activity.created_at >= created_since)
+    if done_since is not None:
+        stmt = stmt.where(Activity.done_at >= done_since)
+    return listing.page(stmt, NEWEST, after, limit)
 
 
 def customer_names(activities: list[Activity]) -> dict[int, str]:
