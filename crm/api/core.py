@@ -30,7 +30,8 @@ from crm.web import RecordId
 from tenants.resolver import tenant_by_id
 
 PREFIX = "/api/v1"
-RESOURCES = ("customers", "tags", "pipelines", "members", "orders", "deals", "activities")  # modules of crm.api, each with its `bp`
+# The modules of crm.api, each with its `bp`.
+RESOURCES = ("customers", "tags", "pipelines", "members", "orders", "deals", "activities")
 KEEP_IDEMPOTENT = timedelta(hours=24)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 

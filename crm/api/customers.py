@@ -75,7 +75,8 @@ class CustomerWrite(schemas.Request):
     preferred_channel = schemas.text(metadata={"enum": [*CHANNELS, None]})
     id_number = schemas.text(metadata={"description": "Needs the role's sensitive / edit."})
     bank_account = schemas.text(metadata={"description": "Needs the role's sensitive / edit."})
-    tags = fields.List(schemas.record_id(), validate=Length(max=50), error_messages={"invalid": _l("Send a list of ids.")},
+    tags = fields.List(schemas.record_id(), validate=Length(max=50),
+                       error_messages={"invalid": _l("Send a list of ids.")},
                        metadata={"description": "Tag ids: the customer's tags become exactly these."})
     custom = schemas.custom_values()
 
@@ -135,7 +136,8 @@ def index(limit: int = queries.PAGE_SIZE, updated_since=None, **_filters):
 @write
 @require("customers", "create")
 @bp.arguments(CustomerWrite)
-@bp.alt_response(201, schema=CustomerOut, success=True, description="Created; `Location` and `ETag` say where and which.")
+@bp.alt_response(201, schema=CustomerOut, success=True,
+                 description="Created; `Location` and `ETag` say where and which.")
 def create(data: dict):
     """Add a customer, owned by the token's member unless `owner_id` names another within reach."""
     custom, tag_ids = data.pop("custom", {}), data.pop("tags", None)

@@ -128,7 +128,8 @@ def create(data: dict):
     custom = data.pop("custom", {})
     refuse_unknown_custom(custom, "deal")
     deal = deals.create_deal(g.member, data, custom=custom)
-    return answer(DealOut, shown(deal), 201, etag=True, headers={"Location": url_for("api_deals.show", deal_id=deal.id)})
+    return answer(DealOut, shown(deal), 201, etag=True,
+                  headers={"Location": url_for("api_deals.show", deal_id=deal.id)})
 
 
 @bp.route("/<id:deal_id>", methods=["GET"])

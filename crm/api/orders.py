@@ -1,6 +1,7 @@
 """/api/v1/orders: the order list with the list page's filters (and created/updated since, for an ERP's sync), one
-order with its lines, totals and status history, placing an order, changing it (PATCH), and moving it along the status workflow; all
-through crm/orders' services, so the scope, the workflow (MOVES), the totals and the messages are the pages' own.
+order with its lines, totals and status history, placing an order, changing it (PATCH), and moving it along the
+status workflow; all through crm/orders' services, so the scope, the workflow (MOVES), the totals and the
+messages are the pages' own.
 Orders are never deleted (the pages have no delete either): a placed order is cancelled by a status move."""
 from flask import g, request, url_for
 from flask_babel import gettext as _

@@ -41,7 +41,9 @@ class Period:
         if self.view == "week":
             return self.anchor + timedelta(days=7 * direction)
         month = self.anchor.replace(day=1)
-        return (month - timedelta(days=1)).replace(day=1) if direction < 0 else (month + timedelta(days=32)).replace(day=1)
+        if direction < 0:
+            return (month - timedelta(days=1)).replace(day=1)
+        return (month + timedelta(days=32)).replace(day=1)
 
 
 def period(view: str, anchor: date) -> Period:
