@@ -248,7 +248,8 @@ def etag_of(representation: dict) -> str:
     return hashlib.sha256(json.dumps(representation, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def check_if_match(current: str) -> None:
-    """412 when the client's If-Match names another version than the stored one (a write based on a stale read)."""
-    if request.if_match and not request.if_match.contains(current):
+def check_if_match(schema, data) -> None:
+    """412 when the client's If-Match names another version than the record as `schema` shows `data` now (the
+    ETag `answer` sends): a write based on a stale read."""
+    if request.if_match and not request.if_match.contains(etag_of(schema().dump(data))):
         raise PreconditionFailed(description=_("The record changed since you read it: read it again, then retry."))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from crm import validation
 from crm.api import schemas
-from crm.api.core import IDEMPOTENCY, IF_MATCH, answer, check_if_match, documented, etag_of, resource_blueprint, write
+from crm.api.core import IDEMPOTENCY, IF_MATCH, answer, check_if_match, documented, resource_blueprint, write
 from crm.customers import queries, sensitive, writes
 from crm.customers.models import CHANNELS, KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag
 from crm.errors import Invalid
@@ -214,7 +214,7 @@ def _locked(customer_id: int, action: str) -> Customer:
     """The customer, its row locked for this transaction, after its If-Match (if any) is checked."""
     db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
     customer = _one(customer_id, action)
-    check_if_match(etag_of(CustomerOut().dump(shown(customer))))
+    check_if_match(CustomerOut, shown(customer))
     return customer
 
 

@@ -13,7 +13,6 @@ from crm.api.core import (
     answer,
     check_if_match,
     documented,
-    etag_of,
     found_first,
     refuse_unknown_custom,
     resource_blueprint,
@@ -152,7 +151,7 @@ def show(deal_id: int):
 def update(data: dict, deal_id: int):
     """Change the fields sent (the others stay); with `If-Match: <ETag>` a stale write is refused (412)."""
     deal = _locked(deal_id)
-    check_if_match(etag_of(DealOut().dump(shown(deal))))
+    check_if_match(DealOut, shown(deal))
     custom = data.pop("custom", {})
     refuse_unknown_custom(custom, "deal")
     deals.update_deal(g.member, deal, data, custom=custom)
@@ -171,7 +170,7 @@ def move(data: dict, deal_id: int):
     """Move the deal to another active stage of its pipeline, as a drag on the board does; a lost stage needs
     `lost_reason` (422 at that field otherwise), a won or lost stage closes the deal."""
     deal = _locked(deal_id)
-    check_if_match(etag_of(DealOut().dump(shown(deal))))
+    check_if_match(DealOut, shown(deal))
     deals.move_deal_to_stage(g.member, deal, data["stage_id"], data.get("lost_reason"))
     return answer(DealOut, shown(deal), etag=True)
 
@@ -185,6 +184,6 @@ def move(data: dict, deal_id: int):
 def delete(deal_id: int):
     """Delete a deal (there is no trash for deals, as on the deal page); `If-Match` is honoured as on PATCH."""
     deal = _locked(deal_id, "delete")
-    check_if_match(etag_of(DealOut().dump(shown(deal))))
+    check_if_match(DealOut, shown(deal))
     deals.delete_deal(deal)
     return "", 204

@@ -15,7 +15,6 @@ from crm.api.core import (
     answer,
     check_if_match,
     documented,
-    etag_of,
     found_first,
     refuse_unknown_custom,
     resource_blueprint,
@@ -198,7 +197,7 @@ def update(data: dict, order_id: int):
     """Change the fields sent (the others stay), as the order form does; with `If-Match: <ETag>` a stale write is
     refused (412). Once the order has shipped its customer and currency stay, and lines are refused."""
     order = _locked(order_id)
-    check_if_match(etag_of(OrderOut().dump(shown(order))))
+    check_if_match(OrderOut, shown(order))
     lines, custom = data.pop("lines", None), data.pop("custom", {})
     if lines is not None and order.status != "placed":
         raise Invalid({"lines": _("Only a placed order can change its lines.")})
@@ -221,7 +220,7 @@ def move(data: dict, order_id: int):
     order page's buttons do; a move the workflow does not allow from its status is refused (422) with the page's
     message, and the customer hears of it as from the page."""
     order = _locked(order_id)
-    check_if_match(etag_of(OrderOut().dump(shown(order))))
+    check_if_match(OrderOut, shown(order))
     service.move_order(g.member, order, data["status"], data.get("note") or "", data.get("amount"))
     return answer(OrderOut, shown(order), etag=True)
 
