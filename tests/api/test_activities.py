@@ -1,22 +1,11 @@
 """/api/v1/activities: plan a follow-up or log an interaction, list and read them (created/done since, cursor
 pages), mark one done with the next one; the rep's scope; the page's messages on refusals."""
-import pytest
 from sqlalchemy import select
 
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.followups.models import Activity
 from tests.conftest import bearer
-
-
-@pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token(acme, make_api_token):
-    return make_api_token(acme)
 
 
 def test_plan_log_list_read_and_mark_done(acme, api, token, make_customer, in_tenant):

@@ -3,7 +3,6 @@ create, change with If-Match, delete to the trash; the services' rules and messa
 naming the token; Idempotency-Key retries; the per-token rate limit."""
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import select, update
 
 from crm.audit.models import AuditEntry
@@ -12,16 +11,6 @@ from crm.extensions import db
 from crm.fields.models import CustomField
 from crm.tags import service as tags
 from tests.conftest import bearer
-
-
-@pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token(acme, make_api_token):
-    return make_api_token(acme)
 
 
 def test_list_pages_with_a_cursor_and_filters_like_the_list_page(acme, api, token, tagged, make_customer):

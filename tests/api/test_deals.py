@@ -2,22 +2,11 @@
 rules (a lost stage needs a reason), delete; the rep's scope; the page's messages on refusals."""
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select, update
 
 from crm.deals.models import Deal
 from crm.extensions import db
 from tests.conftest import bearer
-
-
-@pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token(acme, make_api_token):
-    return make_api_token(acme)
 
 
 def test_create_read_and_list_deals_with_cursor_pages_and_updated_since(acme, api, token, make_customer, stage_ids,

@@ -2,22 +2,11 @@
 shipment status back along the page's workflow; the rep's scope; the page's messages on refusals."""
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select, update
 
 from crm.extensions import db
 from crm.orders.models import Order
 from tests.conftest import bearer
-
-
-@pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token(acme, make_api_token):
-    return make_api_token(acme)
 
 
 def test_new_orders_since_a_time_come_with_lines_totals_and_history(acme, api, token, make_customer, make_order,
