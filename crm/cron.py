@@ -8,6 +8,7 @@ from rq import cron
 from crm.attachments.jobs import sweep_files_all
 from crm.exports.service import remove_expired
 from crm.followups.jobs import daily_reminders_all
+from crm.imports.uploads import sweep_spool_all
 from crm.campaigns.jobs import resume_stalled_all
 from crm.notify.email import sweep_platform_emails
 from crm.notify.jobs import sweep
@@ -20,3 +21,4 @@ cron.register(recycle_all_tenants, queue_name="default", interval=3600, name="po
 cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campaigns.resume_stalled_all")
 cron.register(remove_expired, queue_name="exports", interval=3600, name="exports.remove_expired")
 cron.register(sweep_files_all, queue_name="default", interval=3600, name="attachments.sweep_files_all")
+cron.register(sweep_spool_all, queue_name="default", interval=3600, name="imports.sweep_spool_all")

@@ -1,6 +1,7 @@
 """Customer imports for the pages: create one for an uploaded file, map its columns, check it (the dry run),
 import it, follow its progress, cancel, read its result and error file, undo it; saved mappings."""
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -139,6 +140,7 @@ def start_check(imp: Import) -> None:
     """Queue the dry run, once this transaction commits."""
     if not imp.mapping or imp.status not in MAPPABLE:
         raise Invalid({"mapping": _("Choose a field for at least one column.")})
+    file_kept(imp)
     imp.status, imp.cancel_requested = "checking", False
     enqueue_after_commit(jobs.check_import, current_tenant().id, imp.id, queue_name=QUEUE, job_timeout=3600)
 
@@ -147,8 +149,15 @@ def start_import(imp: Import) -> None:
     """Queue the import itself; only after a dry run of this mapping."""
     if imp.status != "checked":
         raise Invalid({"status": _("Check the file before importing it.")})
+    file_kept(imp)
     imp.status = "importing"
     enqueue_after_commit(jobs.run_import, current_tenant().id, imp.id, queue_name=QUEUE, job_timeout=3600)
+
+
+def file_kept(imp: Import) -> None:
+    """An import left waiting past the undo window has lost its file to the spool sweep."""
+    if not os.path.isfile(imp.file_path):
+        raise Invalid({"file": _("The file is no longer kept: upload it again.")})
 
 
 def cancel(imp: Import) -> None:

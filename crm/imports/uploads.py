@@ -1,18 +1,24 @@
 """Uploaded customer files: saved under a random name in the workspace's spool folder (IMPORT_DIR, outside the
-web root), sniffed by crm/imports/reading.py, and removed again when refused. The user's file name is kept only to
-show it."""
+web root), sniffed by crm/imports/reading.py, removed again when refused, and swept once the import is past its
+undo window (the staged rows keep what undo, the error file and the customer's import card need). The user's file
+name is kept only to show it."""
 import os
 import secrets
+import time
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 
 from crm.errors import Invalid
+from crm.extensions import db, utcnow
 from crm.imports import reading
 from crm.imports.models import Import
-from crm.imports.service import MAPPABLE
+from crm.imports.service import MAPPABLE, UNDO_DAYS, file_kept
+from crm.jobs import enqueue_for_active_tenants, platform_job, tenant_job
 from tenants.binding import current_tenant
 
 CHUNK = 1024 * 1024
@@ -64,8 +70,34 @@ def resniff(imp: Import, encoding: str | None, sheet: str | None, max_bytes: int
         raise Invalid({"file": _("This import is already running or done.")})
     if encoding and encoding not in dict(ENCODINGS) and encoding != imp.file_info.get("encoding"):
         raise Invalid({"file": _("Choose one of the listed values.")})  # not any codec: rot13 or zlib read no text
-    if not os.path.isfile(imp.file_path):
-        raise Invalid({"file": _("The file is no longer kept: upload it again.")})
+    file_kept(imp)
     info = reading.sniff(imp.file_path, encoding=encoding or None, sheet=sheet, max_bytes=max_bytes)
     imp.file_info, imp.mapping, imp.status, imp.counts = asdict(info), {}, "uploaded", {}
 
+
+
+@tenant_job
+def sweep_spool(grace_seconds: float = 3600) -> int:
+    """Delete the workspace's spooled files no longer needed: those of imports idle for the undo window (a
+    waiting one then asks for the file again), and those no import names (an upload whose transaction failed)
+    older than the grace time. Returns how many."""
+    folder = spool_dir()
+    idle_since = func.coalesce(Import.finished_at, Import.created_at)
+    stale = select(Import.file_path).where(Import.status.not_in(("checking", "importing")),
+                                           idle_since < utcnow() - timedelta(days=UNDO_DAYS))
+    kept = select(Import.file_path).where(Import.file_path.not_in(stale))
+    doomed = {Path(p).name for p in db.session.scalars(stale) if Path(p).parent == folder}
+    named = {Path(p).name for p in db.session.scalars(kept) if Path(p).parent == folder}
+    cutoff = time.time() - grace_seconds
+    removed = 0
+    for path in folder.iterdir():
+        if path.name in doomed or (path.name not in named and path.stat().st_mtime < cutoff):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+@platform_job
+def sweep_spool_all() -> int:
+    """Queue one spool sweep per active workspace."""
+    return enqueue_for_active_tenants(sweep_spool)
