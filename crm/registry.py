@@ -44,13 +44,15 @@ class HomeCard:
 
 @dataclass(frozen=True)
 class MenuEntry:
-    """A link in the main menu. `current`: endpoints ("pool.index") or blueprints ("orders.*") it stands for."""
+    """A link in the main menu. `current`: endpoints ("pool.index") or blueprints ("orders.*") it stands for;
+    `more`: listed under the menu's "More" (pages visited less often), so the bar fits a 1280 px screen."""
 
     endpoint: str
     label: str
     order: int
     permission: Permission = None
     current: tuple[str, ...] = ()
+    more: bool = False
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,11 @@ def test_menu_entries_respect_permissions(acme, add_member, client_as):
     agent_account, _agent = add_member(acme, role="support_agent", name="Sue Agent")
     admin = menu(client_as(acme.admin_account_id).get(f"/{acme.slug}/customers/").text)
     agent = menu(client_as(agent_account).get(f"/{acme.slug}/customers/").text)
-    assert admin == ["Home", "My day", "Calendar", "*Customers", "Deals", "Orders", "Campaigns", "Pool", "Reports", "Tickets", "Targets",
-                     "Products", "Tags", "Settings"]
-    assert agent == ["Home", "My day", "Calendar", "*Customers", "Orders", "Pool", "Tickets", "Tags"]
+    # The bar, then the entries under "More".
+    assert admin == ["Home", "My day", "Calendar", "*Customers", "Deals", "Orders", "Reports", "Tickets", "Settings",
+                     "Campaigns", "Pool", "Targets", "Products", "Tags"]
+    assert agent == ["Home", "My day", "Calendar", "*Customers", "Orders", "Tickets", "Pool", "Tags"]
+    assert '<summary class="current">More</summary>' in client_as(acme.admin_account_id).get(f"/{acme.slug}/tags/").text
 
 
 @pytest.mark.parametrize("path, current", [

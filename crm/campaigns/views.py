@@ -21,7 +21,7 @@ from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
 registry.plug(bp, registry.MenuEntry("campaigns.index", _l("Campaigns"), order=60, permission=("campaigns", "view"),
-                                     current=("campaigns.*",)))
+                                     current=("campaigns.*",), more=True))
 
 
 @bp.app_context_processor

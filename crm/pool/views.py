@@ -19,7 +19,7 @@ from tenants.resolver import tenant_blueprint
 bp = tenant_blueprint("pool", __name__, "/pool")
 registry.plug(
     bp, registry.MenuEntry("pool.index", _l("Pool"), order=70, permission=("customers", "view"),
-                           current=("pool.index",)),
+                           current=("pool.index",), more=True),
     registry.SettingsTab("pool.rules", _l("Recycle rules"), order=110, permission=("settings", "edit"),
                          current=("pool.*",)),
     registry.CustomerPanel("pool/_release.html", order=10, permission=("customers", "edit"), place="actions"),

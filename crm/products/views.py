@@ -14,7 +14,7 @@ from tenants.resolver import tenant_blueprint
 bp = tenant_blueprint("products", __name__, "/products")
 registry.plug(
     bp, registry.MenuEntry("products.index", _l("Products"), order=90, permission=("products", "view"),
-                           current=("products.*",)),
+                           current=("products.*",), more=True),
     registry.AuditEntity("product", _l("Product"), fields={**FIELD_LABELS, "active": _l("Active")}))
 
 

@@ -10,7 +10,7 @@ from crm.web import on_invalid, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("tags", __name__, "/tags")
-registry.plug(bp, registry.MenuEntry("tags.index", _l("Tags"), order=100, current=("tags.*",)),
+registry.plug(bp, registry.MenuEntry("tags.index", _l("Tags"), order=100, current=("tags.*",), more=True),
               registry.AuditEntity("tag", _l("Tag"), fields={"name": _l("Name"), "color": _l("Colour")}))
 
 

@@ -19,7 +19,7 @@ from tenants.resolver import tenant_blueprint
 bp = tenant_blueprint("targets", __name__, "/targets")
 registry.plug(
     bp, registry.MenuEntry("targets.index", _l("Targets"), order=85, permission=("reports", "view"),
-                           current=("targets.*",)),
+                           current=("targets.*",), more=True),
     registry.HomeCard("targets/_home_card.html", order=20, permission=("reports", "view"),
                       load=lambda member: {"month_lines": service.home_lines(member), "target_labels": FIELD_LABELS}),
     registry.AuditEntity("sales_target", _l("Sales target"), fields=FIELD_LABELS,

@@ -298,3 +298,33 @@ def test_the_customer_list_with_many_columns_scrolls_in_its_box_on_a_desktop(bro
     assert abs(name.bounding_box()["x"] - left) <= 2, "the name column scrolled away"
     context.close()
     assert not problems, "the browser reported: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_main_menu_fits_a_desktop_and_more_opens_over_the_page(language, browser, live_server, world, login,
+                                                                   artifacts):
+    tenant, _ids = world
+    more = {"en": "More", "zh": "更多"}[language]
+    tags = {"en": "Tags", "zh": "标签"}[language]
+    for viewport, touch in (({"width": 1280, "height": 800}, False), (PHONE, True)):
+        context = open_context(browser, live_server, viewport, touch=touch)
+        # The account keeps the language chosen in the first browser.
+        page, problems = signed_in(context, tenant, login, language if not touch else "en")
+        visit(page, f"/{tenant.slug}/customers/")
+        links = page.locator(".mainnav-links")
+        if not touch:  # on a desktop every entry of the bar shows without scrolling
+            assert links.evaluate("el => el.scrollWidth <= el.clientWidth"), "the main menu scrolls at 1280 px"
+        page.locator(".mainnav summary", has_text=more).click()
+        entry = page.locator(".nav-more").get_by_role("link", name=tags)
+        expect(entry).to_be_visible()
+        box = entry.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], "the More list leaves the screen"
+        # Not clipped by the bar: the link is what the browser finds at its own centre.
+        assert entry.evaluate("el => { const r = el.getBoundingClientRect();"
+                              " return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === el; }")
+        page.screenshot(path=str(artifacts / f"e2e-menu-more-{language}-{viewport['width']}.png"), caret="initial")
+        entry.click()
+        expect(page).to_have_url(re.compile(r"/tags/"))
+        expect(page.locator(".nav-more summary")).to_have_class("current")
+        context.close()
+        assert not problems, "the browser reported: " + "; ".join(problems)
