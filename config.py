@@ -52,6 +52,11 @@ class Config:
         # Proxies in front that set X-Forwarded-For/-Proto (0: none), so throttling sees the client's address
         # and HTTPS is recognised behind a TLS proxy.
         self.PROXY_HOPS = int(environ.get("PROXY_HOPS", "0"))
+        # Logs (crm/monitoring): "text" as Python prints them, or "json" (one object a line with the request id
+        # and tenant id: the shipped scripts/deploy units set it); /metrics answers only Bearer METRICS_TOKEN.
+        self.LOG_FORMAT = environ.get("LOG_FORMAT", "text")
+        self.LOG_LEVEL = environ.get("LOG_LEVEL", "INFO")
+        self.METRICS_TOKEN = environ.get("METRICS_TOKEN", "")
         # The largest request body accepted (a 413 page beyond); the routes that take files raise their own.
         self.MAX_CONTENT_LENGTH = int(environ.get("MAX_REQUEST_KB", "2048")) * 1024
         # The largest customer file an import reads (crm/imports/reading.py); an XLSX may unpack to 20 times it.

@@ -62,6 +62,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from crm.api import core as api
 
     api.init_app(app)
+    from crm import monitoring
+
+    monitoring.init_app(app)  # first: its request id and clock start before any other hook runs or logs
     register_hooks(app)
     register_errors(app)
     register_cli(app)

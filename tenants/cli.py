@@ -32,7 +32,8 @@ def list_():
 @click.option("--quiet", is_flag=True, help="Report only the tenants that failed or changed, not every one.")
 def upgrade(processes, canary, chunk, quiet):
     """Migrate public, then every tenant schema (each in its own transaction), reporting per tenant."""
-    from tenants.migrations import tenant_schemas, upgrade_all, upgrade_public
+    from crm.extensions import redis_connection
+    from tenants.migrations import remember_run, tenant_schemas, upgrade_all, upgrade_public
     from tenants.spares import refill
 
     upgrade_public(db.engine)
@@ -52,6 +53,7 @@ def upgrade(processes, canary, chunk, quiet):
 
     run = upgrade_all(db.engine, processes, canary=canary, chunk=chunk, on_reports=report, schemas=schemas)
     progress.finish()
+    remember_run(redis_connection(), run)
     if run.canary_failed:
         click.echo(f"a canary failed: stopped before the other {run.not_started} tenants")
     else:

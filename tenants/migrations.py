@@ -9,6 +9,8 @@ or Alembic's command layer, which cost ~190 ms a schema before (issue 19), and s
 version once, run the revisions, stamp. A schema that fails is reported and the others go on; a run resumes
 where it stopped, since each schema keeps its own version."""
 import io
+import json
+import logging
 import math
 import multiprocessing
 import time
@@ -32,6 +34,7 @@ from tenants.provisioning import MIGRATIONS, SCHEMA_TOKEN
 
 TENANT_TRACK = MIGRATIONS / "tenant"
 RECYCLE_AFTER = 500  # schemas a worker's connection migrates before it is renewed (backend memory)
+LAST_RUN_KEY = "crm:migrations:last_run"  # Redis: the last fleet run's counts, for /metrics (crm/monitoring)
 CHUNKS_PER_PROCESS = 8  # enough chunks that the processes finish together, few enough to cost nothing
 
 
@@ -327,3 +330,13 @@ def current_schema() -> str:
     from alembic import op
 
     return op.get_context().config.attributes["schema"]
+
+
+def remember_run(redis, run: FleetRun) -> None:
+    """Keep the run's outcome in Redis for the metrics scrape; a failed Redis loses only that figure."""
+    outcome = {"migrated": len(run.reports) - len(run.failed), "failed": len(run.failed),
+               "not_started": run.not_started, "finished_at": time.time()}
+    try:
+        redis.set(LAST_RUN_KEY, json.dumps(outcome))
+    except Exception:  # noqa: BLE001 - the migration itself is done
+        logging.getLogger(__name__).warning("could not keep the migration's outcome for /metrics", exc_info=True)

@@ -184,7 +184,7 @@ def test_no_api_route_returns_or_changes_another_tenants_data(app, acme, globex,
 def test_every_tenant_route_is_under_the_slug(app):
     """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership; the API's
     routes under /api/v1/, where the bearer token binds it (crm/api/core.py `authenticate`)."""
-    public = {"static", "health.healthz", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
+    public = {"static", "health.healthz", "metrics.scrape", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
               "accounts.signup_places", "accounts.logout", "accounts.workspaces", "accounts.forgot_password",
               "accounts.reset_password",
               "accounts.set_language", "accounts.account", "accounts.change_password", "accounts.end_session",

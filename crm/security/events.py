@@ -30,4 +30,4 @@ def security_event(name: str, account_id: int | None = None, **fields) -> None:
         line["ip"] = request.remote_addr
         line["user_agent"] = request.user_agent.string[:USER_AGENT_KEPT]
     line.update({key: value[:FIELD_KEPT] if isinstance(value, str) else value for key, value in fields.items()})
-    log.warning("%s", json.dumps(line))
+    log.warning("%s", json.dumps(line), extra={"fields": line})  # JSON logs lift the fields (crm/monitoring)
