@@ -99,8 +99,9 @@ class FakeStripe:
         ("POST", r"/checkout/(?P<id>[\w]+)", "checkout_pay"),
     ]
 
-    def __init__(self, api_keys=(API_KEY,)):
+    def __init__(self, api_keys=(API_KEY,), enabled_methods=("card", "alipay", "wechat_pay")):
         self.api_keys = set(api_keys)
+        self.enabled_methods = set(enabled_methods)  # the payment methods the account has turned on
         self.objects: dict[str, dict[str, dict]] = {}  # collection -> id -> object
         self.endpoints: list[WebhookEndpoint] = []
         self.deliveries: list[tuple[str, int]] = []  # (event id, the endpoint's status)
@@ -235,6 +236,14 @@ class FakeStripe:
         for name in ("success_url", "cancel_url"):
             if not str(params.get(name, "")).startswith(("http://", "https://")):
                 raise StripeError(400, f"Not a valid URL: {name}", code="url_invalid", param=name)
+        for method in params.get("payment_method_types") or ["card"]:
+            if method not in self.enabled_methods:
+                raise StripeError(400, f"The payment method type provided: {method} is invalid. Please ensure the "
+                                  "provided type is activated in your dashboard.", param="payment_method_types")
+        if "wechat_pay" in (params.get("payment_method_types") or []) and \
+                (params.get("payment_method_options") or {}).get("wechat_pay", {}).get("client") != "web":
+            raise StripeError(400, "payment_method_options[wechat_pay][client] must be web for Checkout.",
+                              param="payment_method_options[wechat_pay][client]")
         session_id = self.new_id("cs_test")
         return self.store("checkout.sessions", {
             "id": session_id, "object": "checkout.session", "mode": mode, "status": "open",
@@ -255,7 +264,10 @@ class FakeStripe:
         return self._public(self.get("checkout.sessions", id, "checkout.session"))
 
     def get_payment_intent(self, params: dict, id: str) -> dict:
-        return self.get("payment_intents", id, "payment_intent")
+        intent = dict(self.get("payment_intents", id, "payment_intent"))
+        if "latest_charge" in (params.get("expand") or []) and intent["latest_charge"]:
+            intent["latest_charge"] = self.get("charges", intent["latest_charge"], "charge")
+        return intent
 
     def create_refund(self, params: dict) -> dict:
         intent = self.get("payment_intents", params.get("payment_intent", ""), "payment_intent")
@@ -270,6 +282,7 @@ class FakeStripe:
             "id": self.new_id("re"), "object": "refund", "amount": amount, "currency": intent["currency"],
             "payment_intent": intent["id"], "charge": intent["latest_charge"], "status": "succeeded",
             "reason": params.get("reason"), "metadata": params.get("metadata") or {}, "created": int(time.time())})
+        self.objects["charges"][intent["latest_charge"]]["amount_refunded"] += amount
         return refund
 
     def list_refunds(self, params: dict) -> dict:
@@ -295,11 +308,17 @@ class FakeStripe:
             session = self.get("checkout.sessions", session_id, "checkout.session")
             if session["status"] != "open":
                 raise StripeError(400, "This Checkout Session is no longer open.", code="checkout_session_expired")
-            intent_id = self.new_id("pi")
+            if method not in session["payment_method_types"]:
+                raise StripeError(400, f"This session does not offer {method}.", param="method")
+            intent_id, amount = self.new_id("pi"), session["amount_total"]
+            charge = self.store("charges", {
+                "id": self.new_id("ch"), "object": "charge", "amount": amount, "amount_refunded": 0,
+                "currency": session["currency"], "payment_intent": intent_id, "paid": True, "status": "succeeded",
+                "payment_method_details": {"type": method}, "created": int(time.time())})
             self.store("payment_intents", {
-                "id": intent_id, "object": "payment_intent", "amount": session["amount_total"],
-                "amount_received": session["amount_total"], "currency": session["currency"], "status": "succeeded",
-                "payment_method_types": [method], "latest_charge": self.new_id("ch"),
+                "id": intent_id, "object": "payment_intent", "amount": amount, "amount_received": amount,
+                "currency": session["currency"], "status": "succeeded",
+                "payment_method_types": session["payment_method_types"], "latest_charge": charge["id"],
                 "metadata": session["_payment_intent_data"].get("metadata") or {}, "livemode": False,
                 "created": int(time.time())})
             session.update(status="complete", payment_status="paid", payment_intent=intent_id)
