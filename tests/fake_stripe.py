@@ -7,7 +7,7 @@ objects, errors as `{"error": {type, code, message, param}}` with Stripe's statu
 hosted Checkout page at each session's `url`: its Pay button completes the session and POSTs a signed
 `checkout.session.completed` event to every registered webhook endpoint, then redirects to the success_url.
 
-Today: checkout sessions (payment mode), payment intents, refunds, and GET /v1/balance. Adding a resource is a
+Today: checkout sessions (payment mode), payment intents, charges, refunds, and GET /v1/balance. Adding a resource is a
 handler method and one line in ROUTES (customers, prices, subscriptions, subscription-mode checkout and billing
 portal sessions come next); `event()` and `deliver()` serve every event type.
 """
@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-API_KEY = "rk_test_fake_key_0001"
+API_KEY = "rk_test_51FakeStripeKey0001"
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
                 "xof", "xpf"}
 
@@ -92,6 +92,7 @@ class FakeStripe:
         ("GET", r"/v1/checkout/sessions", "list_checkout_sessions"),
         ("GET", r"/v1/checkout/sessions/(?P<id>[\w]+)", "get_checkout_session"),
         ("GET", r"/v1/payment_intents/(?P<id>[\w]+)", "get_payment_intent"),
+        ("GET", r"/v1/charges/(?P<id>[\w]+)", "get_charge"),
         ("POST", r"/v1/refunds", "create_refund"),
         ("GET", r"/v1/refunds", "list_refunds"),
         ("GET", r"/v1/refunds/(?P<id>[\w]+)", "get_refund"),
@@ -268,6 +269,9 @@ class FakeStripe:
         if "latest_charge" in (params.get("expand") or []) and intent["latest_charge"]:
             intent["latest_charge"] = self.get("charges", intent["latest_charge"], "charge")
         return intent
+
+    def get_charge(self, params: dict, id: str) -> dict:
+        return self.get("charges", id, "charge")
 
     def create_refund(self, params: dict) -> dict:
         intent = self.get("payment_intents", params.get("payment_intent", ""), "payment_intent")

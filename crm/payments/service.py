@@ -99,7 +99,7 @@ def record_checkout(session_id: str) -> Payment | None:
 def record_payment_intent(intent_id: str, session_id: str | None = None) -> Payment | None:
     """Record a succeeded payment intent of one of this workspace's orders, once; None when there is nothing new."""
     intent = settings.api_client().v1.payment_intents.retrieve(intent_id, params={"expand": ["latest_charge"]})
-    metadata = intent.metadata or {}
+    metadata = intent.metadata.to_dict() if intent.metadata else {}
     if intent.status != "succeeded" or metadata.get("tenant_id") != str(current_tenant().id):
         return None  # not paid yet, or another workspace's payment made with the same Stripe account
     order = _locked_order(record_id(metadata.get("order_id")))
@@ -130,7 +130,7 @@ def record_refunds(intent_id: str) -> list[Payment]:
             continue
         row = _insert(order, kind="refund", stripe_id=refund.id, payment_intent=intent_id,
                       amount=from_minor(refund.amount, refund.currency), currency=refund.currency.upper(),
-                      method=paid.method, reason=(refund.metadata or {}).get("reason"))
+                      method=paid.method, reason=refund.metadata.to_dict().get("reason") if refund.metadata else None)
         if row is not None:
             recorded.append(row)
             _tell(order, row)

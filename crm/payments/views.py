@@ -16,7 +16,7 @@ from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("payments", __name__)
-registry.plug(bp, registry.SettingsTab("payments.settings", _l("Payments"), order=75,
+registry.plug(bp, registry.SettingsTab("payments.settings_page", _l("Payments"), order=75,
                                        permission=("settings", "view"), current=("payments.*",)))
 # The end customer pays an order through its signed status link: no account, no tenant slug in the address.
 public = Blueprint("order_payment", __name__, url_prefix="/o")
