@@ -21,4 +21,5 @@ cron.register(recycle_all_tenants, queue_name="default", interval=3600, name="po
 cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campaigns.resume_stalled_all")
 cron.register(remove_expired, queue_name="exports", interval=3600, name="exports.remove_expired")
 cron.register(sweep_files_all, queue_name="default", interval=3600, name="attachments.sweep_files_all")
-cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600, name="payments.requeue_stripe_events_all")
+cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600,
+              name="payments.requeue_stripe_events_all")

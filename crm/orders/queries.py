@@ -77,7 +77,8 @@ class OrderQuery:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.status or self.paid or self.since or self.until or self.customer_id or self.customer or self.owner)
+        return bool(self.status or self.paid or self.since or self.until or self.customer_id or self.customer
+                    or self.owner)
 
 
 def _filter_day(value) -> date | None:

@@ -1,5 +1,6 @@
 """Order payments: Settings > Payments (the workspace's Stripe account), refunds from the order page, the end
-customer's Pay (`/o/<token>/pay`, no account) and the workspace's Stripe webhook endpoint (`/stripe/<token>/webhook`)."""
+customer's Pay (`/o/<token>/pay`, no account) and the workspace's Stripe webhook endpoint
+(`/stripe/<token>/webhook`)."""
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
