@@ -100,6 +100,9 @@ class Config:
         self.FIELD_INDEX_KEY = environ.get("FIELD_INDEX_KEY", "")
         # Wrong second-factor codes (sign-in step, turning it off) per account, before a wait.
         self.TWO_FACTOR_LIMITS = environ.get("TWO_FACTOR_LIMITS", "5 per 5 minutes")
+        # Where every call to Stripe goes (a tenant's order payments, crm/payments/stripe_api.py): tests point it at
+        # a local fake (tests/fake_stripe.py).
+        self.STRIPE_API_BASE = environ.get("STRIPE_API_BASE", "https://api.stripe.com")
         self.TESTING = False
 
     def check(self) -> None:

@@ -109,6 +109,9 @@ def register_blueprints(app: Flask) -> None:
     from crm.orders.views import bp as orders
     from crm.orders.views import public as order_status
     from crm.deals.views import bp as deals
+    from crm.payments.views import bp as payments
+    from crm.payments.views import public as order_payment
+    from crm.payments.views import stripe_webhooks
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
     from crm.profile.views import bp as profile
@@ -130,7 +133,7 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs):
+                      api_docs, payments, order_payment, stripe_webhooks):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -12,6 +12,7 @@ from crm.imports.uploads import sweep_spool_all
 from crm.campaigns.jobs import resume_stalled_all
 from crm.notify.email import sweep_platform_emails
 from crm.notify.jobs import sweep
+from crm.payments.jobs import requeue_stripe_events_all
 from crm.pool.jobs import recycle_all_tenants
 
 cron.register(sweep, queue_name="notify", interval=30, name="notify.sweep")
@@ -22,3 +23,5 @@ cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campa
 cron.register(remove_expired, queue_name="exports", interval=3600, name="exports.remove_expired")
 cron.register(sweep_files_all, queue_name="default", interval=3600, name="attachments.sweep_files_all")
 cron.register(sweep_spool_all, queue_name="default", interval=3600, name="imports.sweep_spool_all")
+cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600,
+              name="payments.requeue_stripe_events_all")

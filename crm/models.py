@@ -12,6 +12,7 @@ from crm.members import models as members  # noqa: F401
 from crm.notify import models as notify  # noqa: F401
 from crm.orders import models as orders  # noqa: F401
 from crm.deals import models as pipelines  # noqa: F401
+from crm.payments import models as payments  # noqa: F401
 from crm.pool import models as pool  # noqa: F401
 from crm.products import models as products  # noqa: F401
 from crm.targets import models as targets  # noqa: F401

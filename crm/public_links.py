@@ -1,6 +1,7 @@
 """Signed public links: pages anyone holding the link may open without signing in (the order status page
 `/o/<token>`, the unsubscribe page `/u/<token>`, a closed ticket's satisfaction page `/s/<token>`, a member's
-calendar feed `/cal/<token>.ics`; next: payment).
+calendar feed `/cal/<token>.ics`, an order's payment `/o/<token>/pay`, a workspace's Stripe webhook
+`/stripe/<token>/webhook`).
 
 A token is `<id>.<id>....<signature>`: record ids in clear, the tenant's first so the page can find the
 tenant before binding it, then an HMAC-SHA256 under the app's SECRET_KEY (43 URL-safe characters) of

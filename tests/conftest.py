@@ -336,15 +336,15 @@ def people(acme, add_member, in_tenant):
 
 @pytest.fixture
 def run_worker(app):
-    """Run every job waiting on the imports, exports and notify queues (scheduled ones included when due), in
-    this process."""
+    """Run every job waiting on the imports, exports, webhooks and notify queues (scheduled ones included when
+    due), in this process."""
     from rq import SimpleWorker
 
     from crm.jobs import queue
 
     def run():
         with app.app_context():
-            SimpleWorker([queue("imports"), queue("exports"), queue("notify")], connection=queue().connection).work(
+            SimpleWorker([queue("imports"), queue("exports"), queue("webhooks"), queue("notify")], connection=queue().connection).work(
                 burst=True, with_scheduler=True)
 
     return run
@@ -519,3 +519,16 @@ def make_api_token(app):
 def bearer(secret: str, **headers) -> dict:
     """Headers of an API call with this token (no cookie: the API client is a plain test client)."""
     return {"Authorization": f"Bearer {secret}", **headers}
+
+
+@pytest.fixture
+def fake_stripe(app):
+    """A local fake Stripe (tests/fake_stripe.py) that every Stripe call of the app goes to during the test."""
+    from tests.fake_stripe import FakeStripe
+
+    fake = FakeStripe().start()
+    before = app.config["STRIPE_API_BASE"]
+    app.config["STRIPE_API_BASE"] = fake.url
+    yield fake
+    app.config["STRIPE_API_BASE"] = before
+    fake.stop()

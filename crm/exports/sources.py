@@ -209,15 +209,16 @@ def _orders(viewer: Member, args, all_fields: bool) -> Source:
     owners = _member_names()
     columns = [Column(_l("Order number"), lambda r: r.number), Column(_l("Customer"), lambda r: r.customer_name),
                Column(_l("Status"), _labelled(ORDER_STATUS_LABELS, "status")),
-               Column(_l("Total"), lambda r: r.total), Column(_l("Currency"), lambda r: r.currency),
-               Column(_l("Owner"), lambda r: owners.get(r.owner_id)),
+               Column(_l("Total"), lambda r: r.total), Column(_l("Paid"), lambda r: r.paid_amount),
+               Column(_l("Currency"), lambda r: r.currency), Column(_l("Owner"), lambda r: owners.get(r.owner_id)),
                Column(_l("Delivery"), lambda r: r.delivery_date), Column(_l("Placed"), _timed(local, "created_at"))]
     if all_fields:
         columns += [Column(_l("Subtotal"), lambda r: r.subtotal), Column(_l("Discount"), lambda r: r.discount_total),
                     Column(_l("Refunded"), lambda r: r.refunded_amount), Column(_l("Notes"), lambda r: r.notes),
                     Column(_l("Updated"), _timed(local, "updated_at"))]
     stmt = orders.filtered(orders.visible(viewer, "export"), viewer, query).with_only_columns(
-        Order.id, Order.number, Customer.name.label("customer_name"), Order.status, Order.total, Order.currency,
+        Order.id, Order.number, Customer.name.label("customer_name"), Order.status, Order.total, Order.paid_amount,
+        Order.currency,
         Order.owner_id, Order.delivery_date, Order.created_at, Order.subtotal, Order.discount_total,
         Order.refunded_amount, Order.notes, Order.updated_at,
     ).join_from(Order, Customer, Order.customer_id == Customer.id).order_by(Order.id.desc())

@@ -29,10 +29,12 @@ DEFAULTS = {
                          "{{ due }} {{ method }} {{ customer }}。\n{{ summary }}\n{{ link }}"),
     ("order_status", "en"): ("Your order {{ number }} is {{ status }}",
                              "Hello {{ customer }}, your order {{ number }} from {{ company }} is {{ status }}. "
-                             "Follow it here: {{ link }}"),
+                             "Follow it here: {{ link }}"
+                             "{% if pay_link is defined and pay_link %}\nPay online: {{ pay_link }}{% endif %}"),
     ("order_status", "zh"): ("您的订单 {{ number }} {{ status }}",
                              "{{ customer }}您好，您在{{ company }}的订单 {{ number }} {{ status }}。"
-                             "查看进度：{{ link }}"),
+                             "查看进度：{{ link }}"
+                             "{% if pay_link is defined and pay_link %}\n在线支付：{{ pay_link }}{% endif %}"),
     ("ticket_reply", "en"): ("Re: {{ subject }} [{{ number }}]",
                              "Hello {{ customer }},\n\n{{ body }}\n\n{{ agent }}, {{ company }}\n"
                              "(your request {{ number }})"),
@@ -76,7 +78,7 @@ DEFAULTS = {
 }
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
-    "order_status": ("customer", "company", "number", "status", "link"),
+    "order_status": ("customer", "company", "number", "status", "link", "pay_link"),
     "ticket_reply": ("customer", "company", "number", "subject", "body", "agent"),
     "ticket_survey": ("customer", "company", "number", "subject", "link", "days"),
     "campaign": ("subject", "body", "customer", "unsubscribe"),

@@ -58,7 +58,7 @@ SAMPLES = {
     "reminder": {"method": "Call", "customer": "Wang Fang", "due": "2026-12-01 10:00", "summary": "Send the quote",
                  "link": "https://crm.example/acme/activities/"},
     "order_status": {"customer": "Wang Fang", "company": "Acme", "number": "SO-000042", "status": "shipped",
-                     "link": "https://crm.example/o/…"},
+                     "link": "https://crm.example/o/…", "pay_link": "https://crm.example/o/…/pay"},
     "ticket_reply": {"customer": "Wang Fang", "company": "Acme", "number": "TK-000042", "subject": "Printer jams",
                      "body": "A technician comes tomorrow at 10.", "agent": "Li Lei"},
     "ticket_survey": {"customer": "Wang Fang", "company": "Acme", "number": "TK-000042", "subject": "Printer jams",

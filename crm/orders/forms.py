@@ -13,7 +13,8 @@ FIELD_LABELS = {"customer_id": _l("Customer"), "owner_id": _l("Owner"), "currenc
 
 # The audit log's names: the form's fields and what changes beside the form.
 AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "total": _l("Total"), "lines": _l("Lines"),
-                "public_link": _l("Status link for the customer"), "refunded_amount": _l("Amount refunded")}
+                "public_link": _l("Status link for the customer"), "refunded_amount": _l("Amount refunded"),
+                "paid_amount": _l("Amount paid")}
 LINK_LABELS = {"active": _l("Active"), "new": _l("New link")}
 
 STATUS_LABELS = {"placed": _l("Placed"), "shipped": _l("Shipped"), "received": _l("Received"),

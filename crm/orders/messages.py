@@ -11,6 +11,7 @@ from crm.notify import outbox
 from crm.orders.forms import NEWS_LABELS
 from crm.orders.models import Order, OrderStatusChange
 from crm.orders.status_link import link_token, new_link
+from crm.payments.state import pay_url
 from crm.settings import workspace_language
 from crm.web import absolute_url
 from tenants.binding import current_tenant
@@ -57,7 +58,7 @@ def tell_customer(order: Order, change: OrderStatusChange) -> None:
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{what}:{change.id}", source=f"order:{order.id}", language=language,
                     payload={"customer": order.customer.name, "company": current_tenant().name, "number": order.number,
-                             "status": label, "link": link})
+                             "status": label, "link": link, "pay_link": pay_url(order)})
 
 
 def held_until(order: Order) -> datetime | None:

@@ -62,6 +62,8 @@ class Order(db.Model):
     discount_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     refunded_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # set by the refund, at most the total
+    # Paid online (crm/payments): the sum of its payments minus its refunds, kept by crm/payments/service.py.
+    paid_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"), server_default=text("0"))
     # The public status link is HMAC(app secret, tenant.order.nonce): a new nonce makes a new link and
     # None revokes it. The nonce alone (a database leak) does not give the link.
     link_nonce: Mapped[str | None] = mapped_column(String(32))

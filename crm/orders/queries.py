@@ -15,6 +15,8 @@ from crm.members.access import members_in_reach, scoped
 from crm.members.models import Member
 from crm.orders.header import EARLIEST, LATEST
 from crm.orders.models import STATUSES, Order
+from crm.payments.state import STATES as PAYMENT_STATES
+from crm.payments.state import state_condition
 from crm.validation import record_id
 
 PAGE_SIZE = 25
@@ -42,6 +44,7 @@ class OrderQuery:
     """What the order list was asked for: filters and the keyset cursor."""
 
     status: str = ""
+    paid: str = ""  # a payment state: unpaid, partly_paid, paid
     since: date | None = None
     until: date | None = None
     customer_id: int | None = None
@@ -57,6 +60,7 @@ class OrderQuery:
         """Read the query string; anything malformed is ignored rather than failing the page."""
         owner = args.get("owner", "")
         return cls(status=args.get("status", "") if args.get("status") in STATUSES else "",
+                   paid=args.get("paid", "") if args.get("paid") in PAYMENT_STATES else "",
                    since=_filter_day(args.get("since")), until=_filter_day(args.get("until")),
                    customer_id=record_id(args.get("customer_id")),
                    customer=validation.clipped(args.get("customer"), 100),
@@ -65,7 +69,7 @@ class OrderQuery:
 
     def args(self, **changes) -> dict:
         """Query-string arguments for a link to this list with `changes`."""
-        values = {"status": self.status, "since": self.since.isoformat() if self.since else "",
+        values = {"status": self.status, "paid": self.paid, "since": self.since.isoformat() if self.since else "",
                   "until": self.until.isoformat() if self.until else "", "customer_id": self.customer_id,
                   "customer": self.customer, "owner": self.owner, "after": ""}
         values.update(changes)
@@ -73,7 +77,8 @@ class OrderQuery:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.status or self.since or self.until or self.customer_id or self.customer or self.owner)
+        return bool(self.status or self.paid or self.since or self.until or self.customer_id or self.customer
+                    or self.owner)
 
 
 def _filter_day(value) -> date | None:
@@ -91,6 +96,8 @@ def list_orders(viewer: Member, query: OrderQuery, limit: int = PAGE_SIZE,
 def filtered(stmt, viewer: Member, query: OrderQuery):
     if query.status:
         stmt = stmt.where(Order.status == query.status)
+    if query.paid:
+        stmt = stmt.where(state_condition(query.paid))
     stmt = stmt.where(*on_local_days(Order.created_at, query.since, query.until))
     if query.customer_id:
         stmt = stmt.where(Order.customer_id == query.customer_id)

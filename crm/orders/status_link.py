@@ -40,19 +40,24 @@ def revoke_link(order: Order) -> Order:
 
 def read_link(token: str) -> tuple[TenantRef, int, str] | None:
     """(active tenant, order id, signature) of a well-formed token, else None; the signature is checked by
-    public_status() against the order's nonce."""
+    linked_order() against the order's nonce."""
     return public_links.tenant_link(token)
 
 
-def public_status(tenant: TenantRef, order_id: int, signature: str) -> dict | None:
-    """What the end customer may see of one order (with `tenant` bound); None unless the link is current."""
-    # Only the number, status, the dates of its moves and the delivery date: no customer, prices or notes.
+def linked_order(tenant: TenantRef, order_id: int, signature: str) -> Order | None:
+    """The order a public link names (with `tenant` bound); None unless the link is current."""
     order = db.session.scalar(select(Order).where(Order.id == order_id).options(
         lazyload(Order.customer), lazyload(Order.owner), lazyload(Order.lines)))
     if order is None or not order.link_nonce:
         return None
     if not public_links.is_signed(LINK_PURPOSE, (tenant.id, order.id), signature, order.link_nonce):
         return None
+    return order
+
+
+def public_status(tenant: TenantRef, order: Order) -> dict:
+    """What the end customer may see of one order."""
+    # Only the number, status, the dates of its moves and the delivery date: no customer, prices or notes.
     return {"tenant_name": tenant.name, "number": order.number, "status": order.status,
             "delivery_date": order.delivery_date,
             "history": [{"status": "refund_declined" if change.declined else change.to_status, "at": change.at}

@@ -18,6 +18,8 @@ from crm.members.service import member_name
 from crm.orders import chooser as order_chooser
 from crm.orders import forms, messages, queries, service, status_link
 from crm.orders.totals import known_currency, plain_money
+from crm.payments import state as payment_state
+from crm.payments.service import order_card as payments_card
 from crm.settings import workspace_currency
 from crm.products import service as catalogue
 from crm.validation import record_id
@@ -33,6 +35,7 @@ registry.plug(
                                "customer_orders": queries.orders_for_customer(member, customer.id)}),
     registry.AuditEntity("order", pgettext_l("record", "Order"), fields=forms.AUDIT_LABELS,
                          values={"status": forms.STATUS_LABELS, "total": plain_money, "refunded_amount": plain_money,
+                                 "paid_amount": plain_money,
                                  "public_link": forms.LINK_LABELS, "owner_id": member_name,
                                  "customer_id": customer_name}))
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
@@ -206,7 +209,7 @@ def _show_page(order, moving: str = "", move_errors: dict | None = None, typed=N
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
                   custom_fields=fields.fields("order"), history=audit.history("order", order.id),
                   held_until=messages.held_until(order), moving=moving, move_errors=move_errors or {},
-                  typed=typed or {}, **files_card(g.member, "order", order))
+                  typed=typed or {}, **files_card(g.member, "order", order), **payments_card(order))
 
 
 def _form(order=None, **kwargs) -> forms.OrderForm:
@@ -246,14 +249,19 @@ def _form_page(form, order, rows, customer, error: Invalid | None = None, custom
 
 @public.get("/<token>", endpoint="show")
 def public_show(token: str):
-    """The end customer's view of one order: number, status, its dates and the delivery date."""
+    """The end customer's view of one order: number, status, its dates and the delivery date; with payments set
+    up, what is paid and a Pay button for the rest."""
     # Anything wrong with the token (tampered, unknown, revoked, another tenant's) is the same 404.
     link = status_link.read_link(token)
     if link is None:
         abort(404)
     tenant, order_id, signature = link
     with tenant_bound(tenant):
-        shown = status_link.public_status(tenant, order_id, signature)
-    if shown is None:
-        abort(404)
-    return public_links.private_answer(render_template("orders/public.html", order=shown))
+        order = status_link.linked_order(tenant, order_id, signature)
+        if order is None:
+            abort(404)
+        shown, payment = status_link.public_status(tenant, order), payment_state.public_view(order)
+        page = render_template("orders/public.html", order=shown, payment=payment, token=token,
+                               just_paid=request.args.get("paid") == "1")
+    response = public_links.private_answer(page)
+    return payment_state.allow_checkout(response) if payment and payment["can_pay"] else response

@@ -18,6 +18,9 @@ from crm.members.models import Member
 from crm.orders.forms import STATUS_LABELS
 from crm.orders.models import STATUSES, Order, OrderLine
 from crm.orders.queries import OrderQuery
+from crm.payments.forms import STATE_LABELS as PAYMENT_STATE_LABELS
+from crm.payments.state import STATES as PAYMENT_STATES
+from crm.payments.state import state_condition
 from crm.products.models import Product
 from crm.reports import charts, service
 from crm.reports.catalogue import add_pack, report
@@ -139,6 +142,28 @@ def by_status(viewer: Member, query: ReportQuery) -> Result:
                   [Figure(_("Orders"), total, url=_order_list(viewer, query))],
                   notes=[_("Revenue in %(currency)s: fully refunded orders are worth nothing, partial refunds are "
                            "taken off.", currency=workspace_currency())])
+
+
+@report("revenue", "revenue_by_payment", _l("Orders by payment"), order=25, filters=REVENUE_FILTERS)
+def by_payment(viewer: Member, query: ReportQuery) -> Result:
+    """Orders placed in the period (not cancelled) by what their online payments cover: unpaid, partly paid, paid."""
+    start, end = query.period.bounds()
+    in_currency = Order.currency == workspace_currency()
+    placed = orders(viewer, query).where(Order.created_at >= start, Order.created_at < end,
+                                         Order.status != "cancelled")
+    table = Table([Column(_("Payment"), "text"), Column(_("Orders")), Column(_("Total"), "money"),
+                   Column(_("Paid"), "money")])
+    points = []
+    for state in PAYMENT_STATES:
+        n, total, paid = db.session.execute(placed.where(state_condition(state)).with_only_columns(
+            func.count(), func.sum(Order.total).filter(in_currency),
+            func.sum(Order.paid_amount).filter(in_currency)).order_by(None)).one()
+        link = _order_list(viewer, query, paid=state)
+        points.append(charts.point(n, link, str(PAYMENT_STATE_LABELS[state])))
+        table.rows.append([Cell(str(PAYMENT_STATE_LABELS[state])), Cell(n, link), Cell(total or 0), Cell(paid or 0)])
+    return Result(table, charts.pie(points) if any(p["value"] for p in points) else None,
+                  notes=[_("Paid online through Stripe (payments less refunds), in %(currency)s; cancelled orders "
+                           "are left out.", currency=workspace_currency())])
 
 
 @report("revenue", "revenue_by_product", _l("Revenue by product"), order=30, filters=REVENUE_FILTERS)

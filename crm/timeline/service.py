@@ -27,6 +27,8 @@ KINDS = {
     "deal_lost": (_l("Deal %(deal)s lost: %(reason)s"), "lost"),
     "order_created": (_l("Order %(number)s placed, total %(total)s"), "order"),
     "order_status": (_l("Order %(number)s moved from %(from)s to %(to)s"), "order"),
+    "order_paid": (_l("Order %(number)s paid online: %(amount)s"), "order"),
+    "order_refunded_online": (_l("Order %(number)s refunded through Stripe: %(amount)s"), "order"),
     "ticket_opened": (_l("Ticket %(number)s opened: %(subject)s"), "ticket"),
     "ticket_status": (_l("Ticket %(number)s is now %(status)s"), "ticket"),
     "pool_released": (_l("Released to the pool: %(reason)s"), "pool"),
