@@ -95,6 +95,13 @@ class Config:
         self.FIELD_INDEX_KEY = environ.get("FIELD_INDEX_KEY", "")
         # Wrong second-factor codes (sign-in step, turning it off) per account, before a wait.
         self.TWO_FACTOR_LIMITS = environ.get("TWO_FACTOR_LIMITS", "5 per 5 minutes")
+        # Billing (crm/billing): on when STRIPE_SECRET_KEY is set. Off (self-hosted), every workspace is on
+        # SELF_HOSTED_PLAN (a key of public.plans; "unlimited" has no limit). A trial that ends unpaid moves the
+        # workspace to FREE_PLAN; a failed payment leaves BILLING_GRACE_DAYS before the workspace turns read-only.
+        self.STRIPE_SECRET_KEY = environ.get("STRIPE_SECRET_KEY", "")
+        self.SELF_HOSTED_PLAN = environ.get("SELF_HOSTED_PLAN", "unlimited")
+        self.FREE_PLAN = environ.get("FREE_PLAN", "free")
+        self.BILLING_GRACE_DAYS = int(environ.get("BILLING_GRACE_DAYS", "7"))
         self.TESTING = False
 
     def check(self) -> None:
