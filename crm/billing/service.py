@@ -72,7 +72,7 @@ def standing(tenant_id: int | None = None) -> Standing:
     tenant_id = tenant_id or current_tenant().id
     known = g.setdefault("billing_standing", {})
     if tenant_id not in known:
-        known[tenant_id] = _standing(db.session.get(Subscription, tenant_id), utcnow())
+        known[tenant_id] = _standing(tenant_id, utcnow())
     return known[tenant_id]
 
 
@@ -80,9 +80,10 @@ def forget_standing() -> None:
     g.pop("billing_standing", None)
 
 
-def _standing(subscription: Subscription, now: datetime) -> Standing:
+def _standing(tenant_id: int, now: datetime) -> Standing:
     if not billing_on():
         return Standing(plan=plan_by_key(current_app.config["SELF_HOSTED_PLAN"]), status="active")
+    subscription = db.session.get(Subscription, tenant_id)
     dates = {"trial_ends_at": subscription.trial_ends_at, "period_ends_at": subscription.period_ends_at,
              "grace_ends_at": subscription.grace_ends_at, "billing_on": True}
     status = subscription.status
@@ -99,6 +100,8 @@ def _standing(subscription: Subscription, now: datetime) -> Standing:
 
 def banner(standing_: Standing) -> str | None:
     """The sentence above every page when the workspace's billing needs attention; None when it does not."""
+    if not standing_.billing_on:
+        return None
     if standing_.read_only and standing_.status == "past_due":
         return _("This workspace is read-only: its payment failed and the grace period ended. Pay on the billing "
                  "page to make changes again; nothing was deleted.")
@@ -118,7 +121,7 @@ def refuse_write_if_read_only() -> None:
     """A request that may write (any method but GET, HEAD, OPTIONS) to a read-only workspace is refused with the
     banner's words, unless its view is `@open_when_read_only`. Called for pages (billing's `member_bound`
     receiver) and the API (its authentication), before any view: a new route is covered without a line of its own."""
-    if request.method in SAFE_METHODS:
+    if not billing_on() or request.method in SAFE_METHODS:
         return
     if getattr(current_app.view_functions.get(request.endpoint), "open_when_read_only", False):
         return

@@ -12,6 +12,9 @@ bp = tenant_blueprint("billing", __name__, "/settings/billing")
 
 
 def _banner(_member) -> dict | None:
+    """Without billing (self-hosted) there is nothing to say, and nothing is read."""
+    if not service.billing_on():
+        return None
     message = service.banner(service.standing())
     return {"message": message} if message else None
 
