@@ -103,6 +103,13 @@ class Config:
         # Where every call to Stripe goes (a tenant's order payments, crm/payments/stripe_api.py): tests point it at
         # a local fake (tests/fake_stripe.py).
         self.STRIPE_API_BASE = environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+        # Billing (crm/billing): on when STRIPE_SECRET_KEY is set. Off (self-hosted), every workspace is on
+        # SELF_HOSTED_PLAN (a key of public.plans; "unlimited" has no limit). A trial that ends unpaid moves the
+        # workspace to FREE_PLAN; a failed payment leaves BILLING_GRACE_DAYS before the workspace turns read-only.
+        self.STRIPE_SECRET_KEY = environ.get("STRIPE_SECRET_KEY", "")
+        self.SELF_HOSTED_PLAN = environ.get("SELF_HOSTED_PLAN", "unlimited")
+        self.FREE_PLAN = environ.get("FREE_PLAN", "free")
+        self.BILLING_GRACE_DAYS = int(environ.get("BILLING_GRACE_DAYS", "7"))
         self.TESTING = False
 
     def check(self) -> None:

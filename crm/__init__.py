@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, database_uri, instance_secret_key
 from crm import registry
 from crm.api.problems import is_api_request, problem, schema_errors
-from crm.errors import Invalid
+from crm.errors import Invalid, PlanLimit
 from crm.web import Request, RecordId, answer_invalid, is_htmx, is_poll, refuse_unreadable, too_large_answer
 from crm.extensions import babel, csrf, db, init_redis, limiter, limiter_storage_uri, login_manager
 from crm.security.events import security_event
@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.attachments.views import bp as attachments
     from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
+    from crm.billing.views import bp as billing
     from crm.calendar.views import bp as calendar
     from crm.calendar.views import public as calendar_feed
     from crm.campaigns.views import bp as campaigns
@@ -112,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.payments.views import bp as payments
     from crm.payments.views import public as order_payment
     from crm.payments.views import stripe_webhooks
+    from crm.platform.views import bp as platform
     from crm.pool.views import bp as pool
     from crm.products.views import bp as products
     from crm.profile.views import bp as profile
@@ -133,7 +135,7 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs, payments, order_payment, stripe_webhooks):
+                      api_docs, payments, order_payment, stripe_webhooks, billing, platform):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)
@@ -216,6 +218,15 @@ def register_errors(app: Flask) -> None:
         security_event("forbidden", method=request.method, path=request.path)
         return page(403, getattr(e, "description", None))
 
+    @app.errorhandler(PlanLimit)
+    def plan_limit(e):
+        """A plan's limit, a feature outside the plan, or a read-only workspace: the message names it."""
+        db.session.rollback()
+        if is_api_request():
+            return problem(402, e.description)
+        template = "errors/_message.html" if is_htmx() else "errors/page.html"
+        return render_template(template, status=402, message=e.description), 402
+
     @app.errorhandler(CSRFError)
     def csrf_error(e):
         security_event("csrf_failed", method=request.method, path=request.path, reason=e.description)
@@ -250,6 +261,8 @@ def register_errors(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from crm.cli import tenants_cli  # tenants/cli.py's group, with the commands that need the CRM's features
     from crm.demo import demo_cli
+    from crm.platform.cli import platform_cli
 
     app.cli.add_command(tenants_cli)
+    app.cli.add_command(platform_cli)
     app.cli.add_command(demo_cli)

@@ -6,6 +6,7 @@ finds a workspace's morning does the day's work and later runs change nothing.""
 from rq import cron
 
 from crm.attachments.jobs import sweep_files_all
+from crm.billing.usage import count_usage_all
 from crm.exports.service import remove_expired
 from crm.followups.jobs import daily_reminders_all
 from crm.imports.uploads import sweep_spool_all
@@ -25,3 +26,4 @@ cron.register(sweep_files_all, queue_name="default", interval=3600, name="attach
 cron.register(sweep_spool_all, queue_name="default", interval=3600, name="imports.sweep_spool_all")
 cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600,
               name="payments.requeue_stripe_events_all")
+cron.register(count_usage_all, queue_name="default", interval=3600, name="billing.count_usage_all")

@@ -1,11 +1,22 @@
 """The errors services raise, imported from here: `Invalid` (input refused, a message per field), `NotFound`
-(404) and `Forbidden` (403), the last two werkzeug's own. Views do not catch them: the handlers in
-`crm/__init__.py` `register_errors` roll the transaction back and answer, `Invalid` the way the view chose
-with `crm.web.on_invalid` (its form again with the messages at the fields, 422) or else with a flash and a 303.
+(404) and `Forbidden` (403), the last two werkzeug's own, and `PlanLimit` (402). Views do not catch them: the
+handlers in `crm/__init__.py` `register_errors` roll the transaction back and answer, `Invalid` the way the view
+chose with `crm.web.on_invalid` (its form again with the messages at the fields, 422) or else with a flash and a 303.
 """
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
-__all__ = ["Forbidden", "Invalid", "NotFound"]
+__all__ = ["Forbidden", "Invalid", "NotFound", "PlanLimit"]
+
+
+class PlanLimit(HTTPException):
+    """What the workspace's plan or billing state does not allow (crm/billing): a limit reached, a feature not in
+    the plan, a write while read-only. Answered 402 with the message and a link to the billing page (pages), or a
+    402 problem (API)."""
+
+    code = 402
+
+    def __init__(self, message: str):
+        super().__init__(description=message)
 
 
 class Invalid(Exception):

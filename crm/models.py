@@ -4,6 +4,7 @@ from crm.api import models as api  # noqa: F401
 from crm.attachments import models as attachments  # noqa: F401
 from crm.followups import models as activities  # noqa: F401
 from crm.audit import models as audit  # noqa: F401
+from crm.billing import models as billing  # noqa: F401
 from crm.campaigns import models as campaigns  # noqa: F401
 from crm.customers import models as customers  # noqa: F401
 from crm.fields import models as fields  # noqa: F401
@@ -13,6 +14,7 @@ from crm.notify import models as notify  # noqa: F401
 from crm.orders import models as orders  # noqa: F401
 from crm.deals import models as pipelines  # noqa: F401
 from crm.payments import models as payments  # noqa: F401
+from crm.platform import models as platform  # noqa: F401
 from crm.pool import models as pool  # noqa: F401
 from crm.products import models as products  # noqa: F401
 from crm.targets import models as targets  # noqa: F401

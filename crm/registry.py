@@ -60,6 +60,14 @@ class SettingsTab(MenuEntry):
     """A tab of the settings pages; every page it stands for also lights the menu's Settings."""
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A notice above every workspace page (billing's banner); `load(member)` returns its data, None: not shown."""
+
+    template: str
+    load: Callable[..., dict | None]
+
+
 @dataclass
 class AuditEntity:
     """A kind of record in the audit log. `values`: per field, {stored key: label} or a function of the value.
@@ -98,6 +106,7 @@ class Registry:
     cards: list[HomeCard] = field(default_factory=list)
     menu: list[MenuEntry] = field(default_factory=list)
     tabs: list[SettingsTab] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
     audit: dict[str, AuditEntity] = field(default_factory=dict)
 
     def add(self, part) -> None:
@@ -113,6 +122,8 @@ class Registry:
         elif isinstance(part, MenuEntry):
             self.menu.append(part)
             self.menu.sort(key=lambda e: e.order)
+        elif isinstance(part, Notice):
+            self.notices.append(part)
         elif isinstance(part, AuditEntity):
             self._add_audit(part)
         else:
@@ -133,7 +144,7 @@ class Registry:
 def init_app(app: Flask) -> None:
     """Give the app its registry (before blueprints register) and the templates their menus."""
     app.extensions["registry"] = Registry()
-    app.jinja_env.globals.update(main_menu=main_menu, settings_tabs=settings_tabs)
+    app.jinja_env.globals.update(main_menu=main_menu, settings_tabs=settings_tabs, notices=notices)
 
 
 def plug(bp: Blueprint, *parts) -> None:
@@ -204,6 +215,12 @@ def main_menu() -> list[tuple[MenuEntry, bool]]:
     scores = [_match(entry.current, request.endpoint) for entry in entries]
     best = max(scores, default=0)
     return [(entry, best > 0 and score == best) for entry, score in zip(entries, scores)]
+
+
+def notices() -> list[tuple[str, dict]]:
+    """The notices to show the signed-in member above the page: (template, its data)."""
+    shown = ((notice.template, notice.load(g.member)) for notice in _registry().notices)
+    return [(template, data) for template, data in shown if data is not None]
 
 
 def audit_entities() -> list[AuditEntity]:

@@ -65,6 +65,13 @@
     var doc = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
     var heading = doc.querySelector("h1");
     p.textContent = heading ? heading.textContent : String(event.detail.xhr.status);
+    var link = doc.querySelector("a[data-flash-link]");  // a plan's limit links to the billing page
+    if (link) {
+      var a = document.createElement("a");
+      a.href = link.getAttribute("href");
+      a.textContent = link.textContent;
+      p.append(" ", a);
+    }
     flashes.replaceChildren(p);
   });
 })();

@@ -17,6 +17,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
     from crm.pool.jobs import recycle_all_tenants
     from crm.attachments.jobs import sweep_files_all
     from crm.imports.uploads import sweep_spool_all
+    from crm.billing.usage import count_usage_all
     from crm.extensions import utcnow
 
     with app.app_context():
@@ -26,7 +27,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
         assert names == {"notify.sweep", "notify.sweep_platform_emails", "followups.daily_reminders_all",
                          "pool.recycle_all_tenants", "campaigns.resume_stalled_all", "exports.remove_expired",
                          "attachments.sweep_files_all", "imports.sweep_spool_all",
-                         "payments.requeue_stripe_events_all"}
+                         "payments.requeue_stripe_events_all", "billing.count_usage_all"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
         long_ago = utcnow() - timedelta(hours=1)
@@ -41,4 +42,4 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
         assert any(job.func_name.endswith("deliver_email") and job.args == (stuck.id,) for job in waiting)
 
         assert daily_reminders_all() >= 1 and recycle_all_tenants() >= 1 and resume_stalled_all() >= 1
-        assert sweep_files_all() >= 1 and sweep_spool_all() >= 1
+        assert sweep_files_all() >= 1 and sweep_spool_all() >= 1 and count_usage_all() >= 1

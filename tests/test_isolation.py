@@ -183,8 +183,10 @@ def test_no_api_route_returns_or_changes_another_tenants_data(app, acme, globex,
 
 def test_every_tenant_route_is_under_the_slug(app):
     """Tenant pages only exist under /<slug>/, where the resolver binds the tenant and checks membership; the API's
-    routes under /api/v1/, where the bearer token binds it (crm/api/core.py `authenticate`)."""
-    public = {"static", "health.healthz", "metrics.scrape", "accounts.home", "accounts.signup", "accounts.check_slug", "accounts.login",
+    routes under /api/v1/, where the bearer token binds it (crm/api/core.py `authenticate`); the operator console's
+    under /platform/, for operators only."""
+    public = {"static", "health.healthz", "metrics.scrape", "accounts.home", "accounts.signup", "accounts.check_slug",
+              "accounts.login",
               "accounts.signup_places", "accounts.logout", "accounts.workspaces", "accounts.forgot_password",
               "accounts.reset_password",
               "accounts.set_language", "accounts.account", "accounts.change_password", "accounts.end_session",
@@ -195,12 +197,15 @@ def test_every_tenant_route_is_under_the_slug(app):
               "unsubscribe.show", "unsubscribe.confirm", "two_factor.code",
               "two_factor.setup", "two_factor.enable", "two_factor.disable"}
     from crm.api.core import authenticate
+    from crm.platform.views import operators_only
 
     public |= {"api-docs.openapi_json", "api_docs.reference"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint in public:
             continue
-        if rule.rule.startswith("/api/v1/"):
+        if rule.rule.startswith("/platform/"):  # the operator console: operators only, every tenant's counts
+            assert operators_only in app.before_request_funcs.get("platform", []), rule.rule
+        elif rule.rule.startswith("/api/v1/"):
             assert authenticate in app.before_request_funcs.get(rule.endpoint.split(".")[0], []), rule.rule
         else:
             assert re.match(r"^/<slug>/", rule.rule), rule.rule

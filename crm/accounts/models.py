@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, func
+from sqlalchemy import ForeignKey, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.accounts.devices import device_label
@@ -21,6 +21,8 @@ class Account(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(20), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # May open the operator console (/platform), given by `flask platform grant-operator EMAIL`.
+    is_operator: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # The secret token of the sign-in this request came with (never stored: the table keeps its hash). Set by
     # crm/accounts/sessions.py; Flask-Login keeps what get_id() answers in the cookie.

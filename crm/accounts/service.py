@@ -11,6 +11,7 @@ from sqlalchemy import select
 from crm import validation
 from crm.accounts import sessions
 from crm.accounts.models import Account
+from crm.billing.service import start_subscription
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.jobs import refill_spares_after_commit
@@ -102,7 +103,7 @@ def create_workspace(company: str, slug: str, admin: Account, settings: dict | N
     if settings:
         put_settings_in(tenant.schema, settings)
     db.session.add(Membership(account_id=admin.id, tenant_id=tenant.id))
-    db.session.flush()
+    start_subscription(tenant.id)
     refill_spares_after_commit()
     return tenant
 

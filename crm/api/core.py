@@ -22,6 +22,7 @@ from werkzeug.exceptions import Forbidden, PreconditionFailed, Unauthorized
 from crm.api import tokens
 from crm.api.models import IdempotentRequest
 from crm.api.problems import PROBLEM
+from crm.billing import service as billing
 from crm.errors import Invalid
 from crm.extensions import csrf, db, limiter, utcnow
 from crm.fields import definitions as field_definitions
@@ -116,7 +117,8 @@ def token_key() -> str:
 
 
 def authenticate() -> None:
-    """Bind the token's tenant and act as its member; 401 for a missing, unknown, expired or revoked token."""
+    """Bind the token's tenant and act as its member; 401 for a missing, unknown, expired or revoked token; 402
+    when the plan has no API, or for a write while the workspace is read-only (crm/billing)."""
     secret = bearer()
     tenant_id = tokens.tenant_of(secret)
     tenant = tenant_by_id(tenant_id) if tenant_id else None
@@ -132,6 +134,8 @@ def authenticate() -> None:
         raise Forbidden(description=_("This workspace is suspended."))
     if db.session.dirty:
         db.session.commit()  # the last-used time and address, at most once a minute
+    billing.require_feature("api")
+    billing.refuse_write_if_read_only()
     g.member, g.api_token, g.audit_via = token.member, token, token.name
 
 

@@ -18,6 +18,7 @@ from crm.extensions import db
 from crm.fields import definitions as field_definitions
 from crm.fields import filters, record_values
 from crm.members.access import require
+from crm.web import open_when_read_only
 
 bp = resource_blueprint("customers", __name__, "/customers", "Customers, with their tags and custom fields.")
 
@@ -204,6 +205,7 @@ class Revealed(schemas.Schema):
 @write
 @require("sensitive", "view")
 @bp.alt_response(200, schema=Revealed, success=True, description="The value in full; the reveal is audited.")
+@open_when_read_only
 def reveal(customer_id: int, name: str):
     """Show one sensitive value (`id_number`, `bank_account` or `custom_<key>`) in full, as the page's Reveal button
     does: for a role that may, on a customer in its scope, written to the audit log."""

@@ -17,6 +17,7 @@ from crm.attachments import files
 from crm.attachments.kinds import KINDS, Kind
 from crm.attachments.models import Attachment
 from crm.audit.service import record as audit_record
+from crm.billing.service import check_room
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
@@ -69,6 +70,7 @@ def add_files(viewer: Member, kind: Kind, record, uploads: list[Upload]) -> list
     if len(uploads) > config["ATTACHMENT_MAX_FILES"]:
         raise Invalid({"files": _("Upload at most %(n)d files at once.", n=config["ATTACHMENT_MAX_FILES"])})
     checked = [_checked(upload, config) for upload in uploads]
+    check_room("storage_bytes", storage_used, adding=sum(size for _upload, _name, size, _type in checked))
     store = workspace_storage()
     added = []
     for upload, name, size, content_type in checked:

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
+from crm.billing.service import require_feature
 from crm.campaigns import progress as campaign_progress
 from crm.campaigns import service
 from crm.campaigns.audience import audience_args, audience_member, audience_query, count_audience, describe_audience
@@ -20,6 +21,8 @@ from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("campaigns", __name__, "/campaigns")
+# Campaigns are a feature of some plans: every campaign page says so when the workspace's plan lacks it.
+bp.before_request(lambda: require_feature("campaigns"))
 registry.plug(bp, registry.MenuEntry("campaigns.index", _l("Campaigns"), order=60, permission=("campaigns", "view"),
                                      current=("campaigns.*",), more=True))
 

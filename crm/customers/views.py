@@ -16,6 +16,7 @@ from crm.members.service import member_name
 from crm.tags import service as tags
 from crm.validation import record_id
 from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, see_other
+from crm.web import open_when_read_only
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("customers", __name__, "/customers")
@@ -284,6 +285,7 @@ def _form(action: str, **kwargs) -> CustomerForm:
 
 @bp.post("/<id:customer_id>/reveal/<name>")
 @require("sensitive", "view")
+@open_when_read_only
 def reveal(customer_id: int, name: str):
     """Show one sensitive value in full; the reveal is written to the audit log."""
     value = sensitive.reveal(g.member, customer_id, name)

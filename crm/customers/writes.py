@@ -5,6 +5,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from crm import validation
 from crm.audit.service import audited, record
+from crm.billing.service import check_room
 from crm.customers import sensitive
 from crm.customers.models import CHANNELS, KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag, customer_tags
 from crm.customers.queries import visible
@@ -72,10 +73,16 @@ def _audit_state(customer: Customer) -> dict:
     return state
 
 
+def live_customers() -> int:
+    """Customers not in the trash: what a plan's customer limit counts (emptying the trash frees room)."""
+    return db.session.scalar(select(func.count(Customer.id)).where(Customer.deleted_at.is_(None)))
+
+
 def create_customer(viewer: Member, data: dict, custom: dict | None = None) -> Customer:
     """A new customer; owned by the viewer unless another owner (within the viewer's reach) is chosen.
 
     `custom` holds raw custom field values by key; every problem, built-in or custom, is reported at once."""
+    check_room("customers", live_customers)
     customer = Customer()
     cleaned = _clean_with_custom(customer, data, custom or {}, partial=False, creating=True)
     cleaned.setdefault("owner_id", viewer.id)

@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from flask_babel import gettext as _
 from sqlalchemy import select, text, update
 
+from crm.billing.service import limit_message, room_for
 from crm.customers.models import Customer
+from crm.customers.writes import live_customers
 from crm.extensions import db
 from crm.fields import definitions
 from crm.imports.cleaning import MATCH_SEPARATOR
@@ -54,6 +56,7 @@ def decide(import_id: int, viewer: Member, options: dict) -> dict[str, int]:
     _required(import_id)
     _scope(import_id, viewer)
     _unchanged(import_id)
+    _past_the_plan(import_id)
     return counts(import_id)
 
 
@@ -155,6 +158,18 @@ def _unchanged(import_id: int) -> None:
                AND NOT r.data ? 'custom_sensitive' AND NOT r.data ? 'new_tags'
                AND c.tag_ids @> ARRAY(SELECT jsonb_array_elements_text(coalesce(r.data -> 'tag_ids', '[]'))::int)""",
          id=import_id)
+
+
+def _past_the_plan(import_id: int) -> None:
+    """New customers past the plan's customer limit become errors, by line: the check and the result say how many
+    fit, and no more are imported."""
+    room = room_for("customers", live_customers)
+    if room is None:
+        return
+    _run("""UPDATE {rows} r SET action = 'error', reason = :reason
+            WHERE r.import_id = :id AND r.action = 'create' AND r.line IN (
+                SELECT line FROM {rows} WHERE import_id = :id AND action = 'create' ORDER BY line OFFSET :room)""",
+         id=import_id, room=room, reason=limit_message("customers"))
 
 
 def counts(import_id: int) -> dict[str, int]:

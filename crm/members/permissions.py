@@ -4,15 +4,15 @@ RESOURCES = ("customers", "deals", "orders", "products", "tickets", "activities"
              "campaigns", "reports", "sensitive", "settings", "members", "billing")
 ACTIONS = ("view", "create", "edit", "delete", "export", "import")
 # The cells the role page offers: only what some view or form checks (a test holds this against the views).
-# Roles store every cell, so the products export, the imports of other records and billing keep their defaults until their features
-# land and add themselves here.
+# Roles store every cell, so the products export and the imports of other records keep their defaults until their
+# features land and add themselves here.
 OFFERED = {"customers": ("view", "create", "edit", "delete", "export", "import"),
            "deals": ("view", "create", "edit", "delete", "export"),
            "orders": ("view", "create", "edit", "export"), "products": ("view", "create", "edit"),
            "tickets": ("view", "create", "edit", "export"), "activities": ("view", "create", "edit", "delete", "export"),
            "campaigns": ("view", "create", "edit", "delete"), "reports": ("view", "edit", "export"),
            "sensitive": ("view", "edit"),
-           "settings": ("view", "edit"), "members": ("view", "create", "edit")}
+           "settings": ("view", "edit"), "members": ("view", "create", "edit"), "billing": ("view",)}
 OFFERED_ACTIONS = tuple(a for a in ACTIONS if any(a in actions for actions in OFFERED.values()))
 SCOPES = ("none", "own", "team", "subteams", "all")
 ADMIN_ONLY = ("settings", "members", "billing")

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, update
 from crm import validation
 from crm.accounts.models import Account
 from crm.audit.service import diff, record
+from crm.billing.service import check_room
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
@@ -93,6 +94,8 @@ def set_active(member: Member, active: bool) -> None:
     """Deactivate (access ends at the next request; records stay) or reactivate a member."""
     if not active:
         _keep_an_admin(member, deactivating=True)
+    elif not member.active:
+        check_room("seats", seats_taken)
     member.active = active
     record("reactivate" if active else "deactivate", "member", member.id, summary=member.name)
 
@@ -115,6 +118,12 @@ def reassign_customers(from_member: Member, to_member_id) -> int:
                                                             "to": target.name if target else _("no owner")}),
            changes={"customers": [result.rowcount, 0]})
     return result.rowcount
+
+
+def seats_taken() -> int:
+    """What a plan's seats count: active members and open invitations (each holds its seat)."""
+    seats = seat_count()
+    return seats["active"] + seats["pending"]
 
 
 def seat_count() -> dict:
@@ -157,6 +166,7 @@ def invite(inviter: Member, email: str, name: str, role_id, team_id, accept_url)
     for pending in invitations():
         if pending.email == email:
             raise Invalid({"email": _("This person is already invited. Resend the invitation instead.")})
+    check_room("seats", seats_taken)
     invitation = Invitation(tenant_id=current_tenant().id, email=email, name=validation.clipped(name, 120),
                             role_id=role.id, team_id=team.id if team else None, token_hash="",
                             invited_by=inviter.name, expires_at=utcnow() + timedelta(days=INVITATION_DAYS))

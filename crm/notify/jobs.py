@@ -20,6 +20,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from crm.billing import sms
 from crm.extensions import db, utcnow
 from crm.jobs import platform_job, queue, tenant_job
 from crm.notify import channels, messages, outbox, rules, smtp
@@ -63,7 +64,13 @@ def _claim(notification_id: int) -> str:
         notification.status, notification.due_at, notification.held_by_quiet_hours = "scheduled", held_until, True
         outbox.reindex(notification)
         return "postponed"
+    past_credits = sms.held_until(notification)
+    if past_credits is not None:
+        notification.status, notification.due_at, notification.held_by_credits = "scheduled", past_credits, True
+        outbox.reindex(notification)
+        return "held"
     notification.status, notification.claimed_at, notification.held_by_quiet_hours = "sending", now, False
+    notification.held_by_credits = False
     notification.attempts += 1
     return "claimed"
 

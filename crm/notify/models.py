@@ -39,6 +39,8 @@ class Notification(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="scheduled")
     # Put off by the workspace's quiet hours (due_at is their end): saving the quiet hours moves it again.
     held_by_quiet_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An SMS past the plan's monthly credits (crm/billing), due again at the next month or when the limit rises.
+    held_by_credits: Mapped[bool] = mapped_column(default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime | None]  # when a worker took it for sending (a stale claim is a dead worker)
     last_error: Mapped[str | None] = mapped_column(Text)

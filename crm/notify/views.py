@@ -9,7 +9,7 @@ from crm.extensions import db
 from crm.members.access import require
 from crm.notify import messages, service
 from crm.notify.models import STATUSES
-from crm.web import fragment_of, on_invalid, poll, render, saved, see_other
+from crm.web import fragment_of, on_invalid, poll, render, saved, see_other, open_when_read_only
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("notify", __name__, "/messages")
@@ -82,6 +82,7 @@ def templates():
 
 @bp.post("/templates/preview")
 @require("settings", "view")
+@open_when_read_only
 def preview():
     """The template as a recipient would read it, with sample values (or why it cannot be used)."""
     try:

@@ -24,6 +24,7 @@ from crm.settings import workspace_currency
 from crm.products import service as catalogue
 from crm.validation import record_id
 from crm.web import absolute_url, check_form, fragment_of, is_htmx, on_invalid, refused, render, saved
+from crm.web import open_when_read_only
 from tenants.binding import tenant_bound
 from tenants.resolver import tenant_blueprint
 
@@ -191,6 +192,7 @@ def choices():
 
 @bp.post("/preview")
 @require("orders", "view")
+@open_when_read_only
 def preview():
     """The totals of the lines as typed so far (the save works them out again)."""
     order_id = record_id(request.form.get("order_id"))
