@@ -138,3 +138,39 @@ def test_a_backup_of_another_workspace_cannot_replace_this_one(app, acme, globex
     with app.app_context(), pytest.raises(BackupRefused) as refused:
         service.replace(tmp_path / "globex.tar", acme.id)
     assert refused.value.reason == "other_workspace"
+
+
+def test_a_backup_from_an_older_migration_head_is_restored_then_migrated(app, tmp_path):
+    """A workspace one revision behind (built by the tenant track's migrations up to there), backed up, comes back
+    at the current head with its rows."""
+    from crm.backups import service
+    from crm.extensions import db
+    from tenants import roles
+    from tenants.backup import write_backup
+    from tenants.migrations import TENANT_TRACK, _scripts, schema_version, upgrade_schema
+    from tenants.models import Tenant
+    from tenants.provisioning import tenant_head
+
+    older = _scripts(TENANT_TRACK).get_revision(tenant_head()).down_revision
+    with app.app_context():
+        tenant_id = db.session.scalar(text("select nextval(pg_get_serial_sequence('public.tenants', 'id'))"))
+        schema = f"t_{tenant_id}"
+        with db.engine.begin() as connection:
+            roles.create_schema(connection, schema)
+        upgrade_schema(db.engine, schema, older)
+        with db.engine.begin() as connection:
+            roles.switch_to(connection, schema)
+            connection.exec_driver_sql(f"insert into {schema}.tags (name, color) values ('老客户', 'red')")
+        tenant = Tenant(id=tenant_id, slug=f"old-{tenant_id}", name="Old 旧", status="active")
+        db.session.add(tenant)
+        db.session.commit()
+        with open(tmp_path / "old.tar", "wb") as out:
+            manifest = write_backup(tenant, service.workspace_files(schema), out, app.secret_key)
+        assert manifest["head"] == older != tenant_head()
+
+        restored = service.restore_as_new(tmp_path / "old.tar", f"old-{tenant_id}-copy")
+        db.session.commit()
+        with db.engine.begin() as connection:
+            roles.switch_to(connection, restored.schema)
+            assert schema_version(connection, restored.schema) == tenant_head()
+            assert connection.exec_driver_sql(f"select name from {restored.schema}.tags").scalars().all() == ["老客户"]
