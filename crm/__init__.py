@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.attachments.views import bp as attachments
     from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
+    from crm.backups.views import bp as backups
     from crm.calendar.views import bp as calendar
     from crm.calendar.views import public as calendar_feed
     from crm.campaigns.views import bp as campaigns
@@ -127,7 +128,7 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs):
+                      api_docs, backups):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

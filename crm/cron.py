@@ -6,6 +6,7 @@ finds a workspace's morning does the day's work and later runs change nothing.""
 from rq import cron
 
 from crm.attachments.jobs import sweep_files_all
+from crm.backups.jobs import nightly_backups_all
 from crm.exports.service import remove_expired
 from crm.followups.jobs import daily_reminders_all
 from crm.campaigns.jobs import resume_stalled_all
@@ -20,3 +21,4 @@ cron.register(recycle_all_tenants, queue_name="default", interval=3600, name="po
 cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campaigns.resume_stalled_all")
 cron.register(remove_expired, queue_name="exports", interval=3600, name="exports.remove_expired")
 cron.register(sweep_files_all, queue_name="default", interval=3600, name="attachments.sweep_files_all")
+cron.register(nightly_backups_all, queue_name="exports", interval=3600, name="backups.nightly_backups_all")

@@ -15,16 +15,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.accounts.models import Account
+from crm.accounts.service import slug_message
 from crm.audit.service import record
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.members.models import Member
-from crm.storage import new_key, storage_for
+from crm.storage import KEY, new_key, storage_for
 from tenants import backup
 from tenants.backup import BackupRefused
 from tenants import roles
 from tenants.models import Membership, Tenant, schema_name
-from tenants.resolver import forget_tenant
 
 
 def refusal(error: BackupRefused) -> str:
@@ -104,11 +104,42 @@ def list_backups(schema: str) -> list[BackupInfo]:
     return sorted(found, key=lambda b: b.created_at, reverse=True)
 
 
+def open_backup(schema: str, key: str):
+    """A stored backup's stream; NotFound unless it is one of the workspace's."""
+    if not KEY.fullmatch(key) or key not in {k for k, _stored_at in backup_storage(schema).keys()}:
+        raise NotFound()
+    return backup_storage(schema).open(key)
+
+
+def chunks(stream):
+    with stream:
+        while chunk := stream.read(backup.CHUNK):
+            yield chunk
+
+
+def check_new_address(key: str, slug: str, schema: str) -> str:
+    """The address typed for a restored copy, checked before the job starts (the job checks it again)."""
+    open_backup(schema, key).close()
+    slug = slug.strip().lower()
+    with roles.as_login_role():  # the workspace's role may not read public.tenants
+        problem = slug_message(slug)
+    if problem:
+        raise Invalid({"slug": problem})
+    return slug
+
+
+def check_replace(key: str, typed: str, tenant) -> None:
+    """Replacing needs the workspace's name typed exactly."""
+    open_backup(tenant.schema, key).close()
+    if typed.strip() != tenant.name:
+        raise Invalid({"confirm": _("Type the workspace's name, %(name)s, to confirm.", name=tenant.name)})
+
+
 @contextmanager
 def fetched(schema: str, key: str):
     """A stored backup of the workspace as a local file (restores read it twice: check, then load)."""
     store = backup_storage(schema)
-    if key not in {k for k, _stored_at in store.keys()}:
+    if not KEY.fullmatch(key) or key not in {k for k, _stored_at in store.keys()}:
         raise Invalid({"backup": _("This backup is no longer there.")})
     with tempfile.NamedTemporaryFile(prefix="crm-restore-") as local:
         with store.open(key) as stream:
@@ -123,13 +154,8 @@ def fetched(schema: str, key: str):
 def restore_as_new(path: Path, slug: str, name: str | None = None) -> Tenant:
     """The archive as a new workspace at `slug`, with the same members (those whose accounts still exist), in the
     current transaction once the schema is built; the caller commits. The original is not touched."""
-    from tenants.service import slug_taken
-    from tenants.slugs import slug_problem
-
-    if problem := slug_problem(slug):
+    if problem := slug_message(slug):
         raise Invalid({"slug": problem})
-    if slug_taken(slug):
-        raise Invalid({"slug": _("This address is taken.")})
     restored = backup.restore_aside(path, secret())
     try:
         _put_files(path, restored.manifest, restored.schema)
@@ -182,10 +208,11 @@ def _add_memberships(tenant: Tenant, account_ids: set[int]) -> None:
     db.session.add_all(Membership(account_id=account_id, tenant_id=tenant.id) for account_id in existing)
 
 
-def audit(action: str, summary: str) -> None:
+def audit(action: str, summary: str, actor=None) -> None:
     """An entry in the bound workspace's audit log (entity `backup`)."""
-    record(action, "backup", summary=summary)
+    record(action, "backup", summary=summary, actor=actor)
 
 
-def forget(tenant: Tenant) -> None:
-    forget_tenant(tenant.slug)
+def summary(manifest: dict) -> str:
+    rows = sum(table["rows"] for table in manifest["tables"])
+    return f"{manifest['created_at']}: {rows} rows, {len(manifest['files'])} files, {manifest['head']}"
