@@ -30,6 +30,7 @@ import json
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +55,13 @@ select c.relname, array_agg(a.attname::text order by a.attnum)
  group by c.relname order by c.relname
 """
 _SEQUENCES = "select sequencename::text, last_value from pg_sequences where schemaname = :s order by 1"
+_LOOSE_INDEXES = """
+select quote_ident(i.relname), pg_get_indexdef(i.oid)
+  from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
+ where t.relnamespace = to_regnamespace(:s) and t.relname <> 'alembic_version'
+   and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)
+ order by 1
+"""
 _FOREIGN_KEYS = """
 select conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
   from pg_constraint where connamespace = to_regnamespace(:s) and contype = 'f' order by conname
@@ -233,7 +241,7 @@ def _sha256(stream) -> str:
 def archive_files(path: Path, manifest: dict) -> Iterator[tuple[str, BinaryIO]]:
     """Each stored file of a verified archive: (key, stream)."""
     keys = {f"files/{f['key']}": f["key"] for f in manifest["files"]}
-    with tarfile.open(path, mode="r|") as archive:
+    with tarfile.open(path, mode="r:") as archive:  # not a stream: its members seek (boto3 asks them to)
         for member in archive:
             if member.name in keys:
                 yield keys[member.name], archive.extractfile(member)
@@ -308,24 +316,35 @@ def _build_at(schema: str, head: str, current: str) -> None:
         upgrade_schema(db.engine, schema, head)
 
 
+@contextmanager
+def _emptied_for_loading(connection, schema: str, tables) -> Iterator[None]:
+    """Empty `tables` of `schema` for a bulk load, inside the current transaction: its foreign keys and the indexes
+    no constraint needs are dropped first and made again after the load, as pg_restore does (a GIN index on the
+    search grams maintained row by row made a 100,000-customer COPY take minutes), so the keys are checked once."""
+    keys = connection.execute(text(_FOREIGN_KEYS), {"s": schema}).all()
+    indexes = connection.execute(text(_LOOSE_INDEXES), {"s": schema}).all()
+    connection.exec_driver_sql(";\n".join(
+        [f"ALTER TABLE {table} DROP CONSTRAINT {name}" for table, name, _definition in keys]
+        + [f"DROP INDEX {q(schema)}.{name}" for name, _definition in indexes]
+        + ["TRUNCATE " + ", ".join(f"{q(schema)}.{q(t)}" for t in tables)]))
+    yield
+    connection.exec_driver_sql(";\n".join(
+        [definition for _name, definition in indexes]
+        + [f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}" for table, name, definition in keys]))
+
+
 def _load(path: Path, manifest: dict, schema: str) -> None:
-    """Every table's rows in one transaction as the schema's role, the keys checked once at the end."""
+    """Every table's rows in one transaction as the schema's role."""
     with db.engine.begin() as connection:
         roles.switch_to(connection, schema)
         built = {name: columns for name, columns in connection.execute(text(_TABLES), {"s": schema}).all()}
-        keys = connection.execute(text(_FOREIGN_KEYS), {"s": schema}).all()
-        for table, name, _definition in keys:
-            connection.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-        if built:
-            connection.exec_driver_sql("TRUNCATE " + ", ".join(f"{q(schema)}.{q(t)}" for t in built))
         tables = {t["member"]: t for t in manifest["tables"]}
-        cursor = connection.connection.driver_connection.cursor()
-        with tarfile.open(path, mode="r|") as archive:
-            for member in archive:
-                if member.name in tables:
-                    _copy_in(cursor, schema, tables[member.name], built, archive.extractfile(member))
-        for table, name, definition in keys:
-            connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        with _emptied_for_loading(connection, schema, built):
+            cursor = connection.connection.driver_connection.cursor()
+            with tarfile.open(path, mode="r|") as archive:
+                for member in archive:
+                    if member.name in tables:
+                        _copy_in(cursor, schema, tables[member.name], built, archive.extractfile(member))
         _set_sequences(connection, schema, manifest["sequences"])
 
 
@@ -376,16 +395,11 @@ def swap_into(restored: Restored, live: str) -> None:
         restored_tables = dict(connection.execute(text(_TABLES), {"s": source}).all())
         if set(tables) != set(restored_tables):
             raise BackupRefused("altered", "the restored tables differ from the workspace's")
-        keys = connection.execute(text(_FOREIGN_KEYS), {"s": live}).all()
-        for table, name, _definition in keys:
-            connection.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-        connection.exec_driver_sql("TRUNCATE " + ", ".join(f"{q(live)}.{q(t)}" for t in tables))
-        for table, columns in tables.items():
-            listed = ", ".join(map(q, columns))
-            connection.exec_driver_sql(f"INSERT INTO {q(live)}.{q(table)} ({listed}) OVERRIDING SYSTEM VALUE "
-                                       f"SELECT {listed} FROM {q(source)}.{q(table)}")
-        for table, name, definition in keys:
-            connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        with _emptied_for_loading(connection, live, tables):
+            for table, columns in tables.items():
+                listed = ", ".join(map(q, columns))
+                connection.exec_driver_sql(f"INSERT INTO {q(live)}.{q(table)} ({listed}) OVERRIDING SYSTEM VALUE "
+                                           f"SELECT {listed} FROM {q(source)}.{q(table)}")
         given = dict(connection.execute(text(_SEQUENCES), {"s": source}).all())
         _set_sequences(connection, live, given)
     discard(source)
