@@ -47,25 +47,49 @@ KIND = "crm-workspace-backup"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 CHUNK = 1024 * 1024
 
-_TABLES = """
-select c.relname, array_agg(a.attname::text order by a.attnum)
-  from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
- where c.relnamespace = to_regnamespace(:s) and c.relkind = 'r' and c.relname <> 'alembic_version'
-   and a.attgenerated = ''
- group by c.relname order by c.relname
+# The schema's own relations, found through pg_depend's index on what they depend on (their schema): a filter on
+# pg_class.relnamespace would read all of pg_class, which holds every tenant's tables (about 200 rows a tenant).
+_RELATIONS = """
+with rel as (select c.oid, c.relname, c.relkind from pg_depend d join pg_class c on c.oid = d.objid
+              where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_namespace'::regclass
+                and d.refobjid = to_regnamespace(:s) and d.deptype = 'n')
 """
-_SEQUENCES = "select sequencename::text, last_value from pg_sequences where schemaname = :s order by 1"
-_LOOSE_INDEXES = """
+_TABLES = _RELATIONS + """
+select rel.relname::text, array_agg(a.attname::text order by a.attnum)
+  from rel join pg_attribute a on a.attrelid = rel.oid and a.attnum > 0 and not a.attisdropped
+ where rel.relkind = 'r' and rel.relname <> 'alembic_version' and a.attgenerated = ''
+ group by rel.relname order by rel.relname
+"""
+_SEQUENCES = _RELATIONS + "select relname::text from rel where relkind = 'S' order by 1"
+# Each sequence owned by a column, with that column.
+_OWNED_SEQUENCES = _RELATIONS + """
+select rel.relname::text, t.relname::text, a.attname::text from rel
+  join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = rel.oid and d.deptype in ('a', 'i')
+                  and d.refclassid = 'pg_class'::regclass
+  join pg_class t on t.oid = d.refobjid join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
+ where rel.relkind = 'S'
+"""
+_LOOSE_INDEXES = _RELATIONS + """
 select quote_ident(i.relname), pg_get_indexdef(i.oid)
-  from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
- where t.relnamespace = to_regnamespace(:s) and t.relname <> 'alembic_version'
-   and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)
+  from rel join pg_index x on x.indrelid = rel.oid join pg_class i on i.oid = x.indexrelid
+ where rel.relkind = 'r' and rel.relname <> 'alembic_version'
+   and not exists (select 1 from pg_constraint c where c.conrelid = rel.oid and c.conindid = x.indexrelid)
  order by 1
 """
-_FOREIGN_KEYS = """
-select conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
-  from pg_constraint where connamespace = to_regnamespace(:s) and contype = 'f' order by conname
+_FOREIGN_KEYS = _RELATIONS + """
+select c.conrelid::regclass::text, quote_ident(c.conname), pg_get_constraintdef(c.oid)
+  from rel join pg_constraint c on c.conrelid = rel.oid and c.contype = 'f' order by c.conname
 """
+
+
+def sequence_values(connection, schema: str) -> dict[str, int]:
+    """What each sequence of `schema` has given out (0: nothing yet), in one query."""
+    names = connection.execute(text(_SEQUENCES), {"s": schema}).scalars().all()
+    if not names:
+        return {}
+    return dict(connection.execute(text(" union all ".join(
+        f"select :n{i}, case when is_called then last_value else 0 end from {q(schema)}.{q(name)}"
+        for i, name in enumerate(names))), {f"n{i}": name for i, name in enumerate(names)}).all())
 
 
 class BackupRefused(Exception):
@@ -138,7 +162,7 @@ def _snapshot(schema: str, spool: Path) -> dict:
             roles.switch_to(connection, schema)
             head = connection.exec_driver_sql(f"select version_num from {q(schema)}.alembic_version").scalar()
             tables = connection.execute(text(_TABLES), {"s": schema}).all()
-            sequences = dict(connection.execute(text(_SEQUENCES), {"s": schema}).all())
+            sequences = sequence_values(connection, schema)
             cursor = connection.connection.driver_connection.cursor()
             entries = [_copy_out(cursor, schema, name, columns, spool) for name, columns in tables]
     return {"head": head, "tables": entries, "sequences": sequences}
@@ -363,12 +387,8 @@ def _copy_in(cursor, schema: str, table: dict, built: dict, stream: BinaryIO) ->
 
 def _set_sequences(connection, schema: str, recorded: dict) -> None:
     """Each sequence past the largest value its column holds, and never below what it had given out."""
-    owned = connection.execute(text("""
-        select s.relname::text, t.relname::text, a.attname::text from pg_class s
-          join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = s.oid and d.deptype in ('a', 'i')
-          join pg_class t on t.oid = d.refobjid join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
-         where s.relkind = 'S' and s.relnamespace = to_regnamespace(:s)"""), {"s": schema}).all()
-    columns = {sequence: (table, column) for sequence, table, column in owned}
+    columns = {sequence: (table, column) for sequence, table, column in
+               connection.execute(text(_OWNED_SEQUENCES), {"s": schema}).all()}
     for sequence in connection.execute(text(_SEQUENCES), {"s": schema}).scalars():
         largest = recorded.get(sequence) or 0
         if sequence in columns:
@@ -400,8 +420,7 @@ def swap_into(restored: Restored, live: str) -> None:
                 listed = ", ".join(map(q, columns))
                 connection.exec_driver_sql(f"INSERT INTO {q(live)}.{q(table)} ({listed}) OVERRIDING SYSTEM VALUE "
                                            f"SELECT {listed} FROM {q(source)}.{q(table)}")
-        given = dict(connection.execute(text(_SEQUENCES), {"s": source}).all())
-        _set_sequences(connection, live, given)
+        _set_sequences(connection, live, sequence_values(connection, source))
     discard(source)
 
 
