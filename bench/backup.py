@@ -20,6 +20,7 @@ bench/results/backup-<tenants>.json.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,9 +138,10 @@ def main() -> None:
         print(f"[{time.perf_counter() - begun:6.1f}s] {message}", flush=True)
 
     results = {"tenants": args.tenants, "target_ms": TARGET_MS, "big": BIG, "rounds": []}
+    files = tempfile.mkdtemp(prefix="crm-bench-files-")
     with services() as (database_url, redis_url, services_mode):
         os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, TENANT_POOL_SIZE="0",
-                          ARGON2_PROFILE="CHEAPEST", FILE_DIR=tempfile.mkdtemp(prefix="crm-bench-files-"))
+                          ARGON2_PROFILE="CHEAPEST", FILE_DIR=files)
         from bench.bigtenant import seed_big_tenant
         from crm import create_app
         from crm.accounts import service as accounts
@@ -163,6 +165,7 @@ def main() -> None:
             db.engine.dispose()
         info = machine(raw_url, services_mode)
         info["loadavg_at_start"] = load_at_start
+    shutil.rmtree(files, ignore_errors=True)
     results.update(when=datetime.now(UTC).isoformat(timespec="seconds"), machine=info,
                    seconds=time.perf_counter() - begun)
     print_table(results)
