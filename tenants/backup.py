@@ -93,7 +93,7 @@ def sequence_values(connection, schema: str) -> dict[str, int]:
 
 
 class BackupRefused(Exception):
-    """An archive that may not be restored; `reason` is one of the keys of crm/backups/service.py REFUSALS."""
+    """An archive that may not be restored; crm/backups/service.py `refusal()` says each `reason` to people."""
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
