@@ -70,6 +70,10 @@ class Config:
         self.ATTACHMENT_MAX_FILES = int(environ.get("ATTACHMENT_MAX_FILES", "10"))
         self.ATTACHMENT_UPLOAD_MAX_BYTES = self.ATTACHMENT_MAX_BYTES * self.ATTACHMENT_MAX_FILES
         self.ATTACHMENT_MAX_PIXELS = int(environ.get("ATTACHMENT_MAX_PIXELS", "40000000"))
+        # Workspace backups (crm/backups/): the newest BACKUP_KEEP archives of each workspace stay in the storage
+        # backend; the nightly run takes one a day, once the workspace's BACKUP_HOUR (its own time zone) has passed.
+        self.BACKUP_KEEP = int(environ.get("BACKUP_KEEP", "7"))
+        self.BACKUP_HOUR = int(environ.get("BACKUP_HOUR", "2"))
         # Stored files (crm/storage.py): "local" (FILE_DIR, default instance/files, a folder per workspace) or
         # "s3" (any S3-compatible store; credentials from the environment as boto3 reads them).
         self.FILE_STORAGE = environ.get("FILE_STORAGE", "local")

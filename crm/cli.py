@@ -65,3 +65,58 @@ def _rotate_totp_secrets() -> int:
     db.session.commit()
     click.echo(f"{'public':<10} {done:>7} TOTP secrets re-encrypted")
     return done
+
+
+@tenants_cli.command("backup")
+@click.argument("slug")
+@click.option("--to", "path", type=click.Path(dir_okay=False, writable=True),
+              help="Write the archive to this file instead of the workspace's backup storage.")
+def backup(slug, path):
+    """Back up one workspace (its schema's rows, its files, its migration head) as one signed archive."""
+    from crm.backups import service as backups
+    from tenants.models import Tenant
+
+    tenant = db.session.scalar(db.select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise click.ClickException(f"no tenant {slug}")
+    if path:
+        with open(path, "wb") as out:
+            manifest = backups.write_to(tenant, out)
+        where = path
+    else:
+        key, manifest = backups.take_backup(tenant)
+        where = f"backup storage, key {key}"
+    rows = sum(t["rows"] for t in manifest["tables"])
+    click.echo(f"{slug}: {len(manifest['tables'])} tables, {rows} rows, {len(manifest['files'])} files at "
+               f"{manifest['head']} -> {where}")
+
+
+@tenants_cli.command("restore-backup")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as", "new_slug", help="Restore as a new workspace at this address, with the same members.")
+@click.option("--replace", is_flag=True, help="Replace the workspace the backup was taken of with it.")
+@click.option("--name", help="The new workspace's name (with --as; default: the backup's).")
+def restore_backup(archive, new_slug, replace, name):
+    """Restore a workspace backup: as a new workspace, or over the workspace it was taken of."""
+    from pathlib import Path
+
+    from crm.backups import service as backups
+    from tenants.backup import BackupRefused
+
+    if bool(new_slug) == replace:
+        raise click.ClickException("give either --as NEW-SLUG or --replace")
+    try:
+        if replace:
+            restored = backups.replace(Path(archive))
+            done = f"replaced workspace {restored.manifest['tenant']['slug']}"
+        else:
+            tenant = backups.restore_as_new(Path(archive), new_slug, name)
+            db.session.commit()
+            restored, done = None, f"restored as workspace {tenant.slug} (tenant {tenant.id}, {tenant.schema})"
+    except BackupRefused as error:
+        db.session.rollback()
+        raise click.ClickException(f"{backups.refusal(error)} ({error})")
+    except Invalid as error:
+        db.session.rollback()
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in error.errors.items()))
+    click.echo(done)

@@ -7,6 +7,7 @@ from rq import cron
 
 from crm.attachments.jobs import sweep_files_all
 from crm.billing.usage import count_usage_all
+from crm.backups.jobs import nightly_backups_all
 from crm.exports.service import remove_expired
 from crm.followups.jobs import daily_reminders_all
 from crm.imports.uploads import sweep_spool_all
@@ -27,3 +28,4 @@ cron.register(sweep_spool_all, queue_name="default", interval=3600, name="import
 cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600,
               name="payments.requeue_stripe_events_all")
 cron.register(count_usage_all, queue_name="default", interval=3600, name="billing.count_usage_all")
+cron.register(nightly_backups_all, queue_name="exports", interval=3600, name="backups.nightly_backups_all")

@@ -3,7 +3,7 @@
 Every workspace has its own namespace (its schema's name: a sub-folder, or a key prefix), so a file of one
 workspace is never named in another's. Keys are made by the app (`new_key()`), never from a user's file name; a
 key that is not one of ours is refused before it reaches a path or a bucket. Attachments store their files here,
-and the workspace backup will read and write the same keys.
+and the workspace backups (crm/backups/) read them and keep their archives under `backups/<schema>`.
 """
 import os
 import re

@@ -71,10 +71,21 @@ def build_schema(schema: str) -> None:
     owns every table), inside the current transaction."""
     roles.create_schema(db.session.connection(), schema)
     with roles.acting_as(schema) as in_schema:
-        # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
-        db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
+        _create_tables(schema)
         for name in sorted(_seeders):
             _seeders[name](in_schema)
+
+
+def build_tables(schema: str) -> None:
+    """Create the tables of `schema` (made with its role: `roles.create_schema`) at head, stamped, without seeds,
+    inside the current transaction: a restore fills them (tenants/backup.py)."""
+    with roles.acting_as(schema):
+        _create_tables(schema)
+
+
+def _create_tables(schema: str) -> None:
+    # One round trip: psycopg sends a parameterless multi-statement script as one simple query.
+    db.session.connection().exec_driver_sql(ddl_script().replace(SCHEMA_TOKEN, schema))
 
 
 def provision_tenant(name: str, slug: str) -> Tenant:

@@ -96,7 +96,27 @@ def make_victims(app, world) -> dict:
         db.session.add(invitation)
         db.session.commit()
         ids["invitation_id"] = invitation.id
+        ids.update(_backup_and_job(world["tenant"].id))
     return ids
+
+
+def _backup_and_job(tenant_id: int) -> dict:
+    """A stored "backup" of the tenant (any bytes: routes that read it as an archive check a form first) and a job of
+    its Data page, never run."""
+    import io
+
+    from rq.job import Job
+
+    from crm.backups.jobs import backup_now
+    from crm.backups.service import backup_storage
+    from crm.extensions import redis_connection
+    from crm.storage import new_key
+
+    key = new_key()
+    backup_storage(f"t_{tenant_id}").put(key, io.BytesIO(b"not an archive"))
+    job = Job.create(backup_now, args=(tenant_id, 0), meta={"tenant_id": tenant_id}, connection=redis_connection())
+    job.save()
+    return {"backup_key": key, "job_id": job.id}
 
 
 def make_records(app, world, actor_member):

@@ -3,7 +3,7 @@ masked, revealed with an audit entry, and re-encrypted under a newer key."""
 import re
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from crm import crypto
 from crm.audit.service import MASK, record
@@ -13,6 +13,7 @@ from crm.extensions import db
 from crm.fields import record_values
 from crm.members.access import scoped
 from crm.members.models import Member
+from tenants.backup import rebinds_restored
 from tenants.binding import current_tenant
 
 SENSITIVE_FORMATS = {"id_number": r"[0-9A-Z]{6,30}", "bank_account": r"[0-9A-Z]{8,34}"}
@@ -89,3 +90,26 @@ def sensitive_matches(q: str) -> list:
     value = crypto.normalise_for_index(q)
     return [getattr(Customer, f"{name}_idx") == crypto.blind_index(value, _context(name))
             for name in SENSITIVE if re.fullmatch(SENSITIVE_FORMATS[name], value)]
+
+
+@rebinds_restored
+def rebind_sensitive(old_schema: str, new_schema: str, in_schema: dict) -> None:
+    """A restored copy's sensitive values (built-in and custom) encrypted and indexed again for its own schema."""
+    rows = db.session.execute(select(Customer.id, Customer.id_number_enc, Customer.bank_account_enc,
+                                     Customer.custom_sensitive).where(or_(
+        Customer.id_number_enc.is_not(None), Customer.bank_account_enc.is_not(None),
+        Customer.custom_sensitive != {})), execution_options=in_schema).all()
+    for customer_id, *tokens, custom in rows:
+        values = {}
+        for name, token in zip(SENSITIVE, tokens):
+            if token:
+                value = crypto.decrypt(token, f"{old_schema}:customers.{name}")
+                values[f"{name}_enc"] = crypto.encrypt(value, f"{new_schema}:customers.{name}")
+                values[f"{name}_idx"] = crypto.blind_index(value, f"{new_schema}:customers.{name}")
+        if custom:
+            values["custom_sensitive"] = {
+                key: crypto.encrypt(crypto.decrypt(token, f"{old_schema}:customers.custom.{key}"),
+                                    f"{new_schema}:customers.custom.{key}") for key, token in custom.items()}
+        # The same values, readable under the new name: not an edit (updated_at stays).
+        db.session.execute(update(Customer).where(Customer.id == customer_id)
+                           .values(**values, updated_at=Customer.updated_at), execution_options=in_schema)

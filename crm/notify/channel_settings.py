@@ -10,17 +10,20 @@ from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
 from flask_babel import gettext as _
+from sqlalchemy import select, update
 
 from crm import validation
 from crm.audit.service import MASK, record
 from crm.crypto import UnknownKey, decrypt, encrypt, mask
 from crm.errors import Invalid
-from crm.extensions import utcnow
+from crm.extensions import db, utcnow
+from crm.members.models import Setting
 from crm.notify import rules
 from crm.notify.models import BOT_CHANNELS
 from crm.notify.rules import DEFAULT_QUIET_HOURS
 from crm.notify.transport import ChannelError
 from crm.settings import get_setting, put_setting
+from tenants.backup import rebinds_restored
 from tenants.binding import current_tenant
 
 SMS_PROVIDERS = ("http", "twilio", "aliyun")
@@ -296,3 +299,15 @@ def save_bot(channel: str, data: dict) -> dict | None:
     value = {"secrets": secrets}
     _put(key, value, channel)
     return value
+
+
+@rebinds_restored
+def rebind_secrets(old_schema: str, new_schema: str, in_schema: dict) -> None:
+    """A restored copy's channel secrets encrypted again for its own schema (their context names it)."""
+    for key, value in db.session.execute(select(Setting.key, Setting.value), execution_options=in_schema).all():
+        if not isinstance(value, dict) or not value.get("secrets"):
+            continue
+        secrets = {name: encrypt(decrypt(token, f"{old_schema}:settings.{key}.{name}"),
+                                 f"{new_schema}:settings.{key}.{name}") for name, token in value["secrets"].items()}
+        db.session.execute(update(Setting).where(Setting.key == key).values(value={**value, "secrets": secrets}),
+                           execution_options=in_schema)
