@@ -3,7 +3,6 @@ download; restore as a new workspace; replace the workspace after typing its nam
 progress the page polls."""
 from flask import Response, g, request, stream_with_context, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
@@ -11,7 +10,7 @@ from crm.backups import jobs, service
 from crm.errors import NotFound
 from crm.extensions import db
 from crm.members.access import require
-from crm.web import fragment_of, on_invalid, poll, render, see_other
+from crm.web import fragment_of, on_invalid, open_when_read_only, poll, render, see_other
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("backups", __name__, "/settings/data")
@@ -36,6 +35,7 @@ def index():
 
 @bp.post("/backup")
 @require("settings", "edit")
+@open_when_read_only  # a backup takes data out, as an export does: a read-only workspace may still
 def backup():
     """Take a backup now, as a job; the page shows its progress."""
     job_id = jobs.start(jobs.backup_now, g.tenant.id, g.member.id)
