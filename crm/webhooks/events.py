@@ -9,6 +9,7 @@ record. A rolled-back transaction writes nothing; a commit that fails takes its 
 
 This module is what services import: it names no feature. The API's schemas that show each kind of record are
 found by name (OBJECTS) when an event is written, since those modules import the services that emit."""
+import functools
 import importlib
 import secrets
 from collections.abc import Iterable
@@ -70,12 +71,19 @@ def _pending() -> dict:
 
 
 
+@functools.cache
+def _shower(kind: str):
+    """(the API's schema instance, its `shown` or None) for a kind of record; made once, a schema being costly to
+    build (~2 ms) and stateless to dump with."""
+    module, schema_name = OBJECTS[kind]
+    api = importlib.import_module(module)
+    return getattr(api, schema_name)(), getattr(api, "shown", None)
+
+
 def envelope(event_id: str, type_: str, record) -> dict:
     """The versioned payload: the record as the API shows it, under data.object."""
-    module, schema_name = OBJECTS[EVENTS[type_]]
-    api = importlib.import_module(module)
-    shown = getattr(api, "shown", None)
-    body = getattr(api, schema_name)().dump(shown(record) if shown else record)
+    schema, shown = _shower(EVENTS[type_])
+    body = schema.dump(shown(record) if shown else record)
     return {"id": event_id, "type": type_, "api_version": API_VERSION,
             "created": utcnow().isoformat().replace("+00:00", "Z"), "data": {"object": body}}
 
@@ -113,9 +121,11 @@ def _write_deliveries(session) -> None:
         return
     subscriptions = outbox.enabled_subscriptions()
     types = {name for subscription in subscriptions for name in subscription.events}
+    deliveries = []
     for type_, record in _records(pending, types):
         payload = envelope(new_event_id(), type_, record)
-        outbox.add([s for s in subscriptions if type_ in s.events], payload)
+        deliveries.extend((s.id, payload) for s in subscriptions if type_ in s.events)
+    outbox.add(deliveries)
 
 
 @event.listens_for(db.session, "after_rollback")

@@ -6,32 +6,37 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select
 
 from crm.extensions import db, utcnow
-from crm.jobs import enqueue_after_commit
+from crm.jobs import enqueue_after_commit, enqueue_many_after_commit
 from crm.webhooks.models import WebhookDelivery, WebhookDue, WebhookSubscription
 from tenants.binding import current_tenant
 
 # Named, not imported: the send job (jobs.py) uses this module, and RQ finds a job by its dotted name.
 SEND_JOB = "crm.webhooks.jobs.deliver"
 QUEUE = "webhooks"
+BATCH = 1000  # delivery rows per INSERT
 
 
 def enabled_subscriptions() -> list[WebhookSubscription]:
     return list(db.session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled)))
 
 
-def add(subscriptions: list[WebhookSubscription], payload: dict) -> None:
-    """One delivery of `payload` per subscription, due now."""
-    if not subscriptions:
+def add(deliveries: list[tuple[int, dict]]) -> None:
+    """A delivery, due now, for each (subscription id, payload): a few statements for any number."""
+    if not deliveries:
         return
-    now = utcnow()
-    ids = db.session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), [
-        {"subscription_id": s.id, "event_id": payload["id"], "type": payload["type"], "payload": payload,
-         "status": "scheduled", "attempts": 0, "due_at": now, "created_at": now} for s in subscriptions]).all()
-    tenant_id = current_tenant().id
-    db.session.execute(insert(WebhookDue), [{"tenant_id": tenant_id, "delivery_id": delivery_id, "due_at": now,
-                                             "enqueued_at": now} for delivery_id in ids])
-    for delivery_id in ids:
-        hand_over(tenant_id, delivery_id, now)
+    now, tenant_id = utcnow(), current_tenant().id
+    for start in range(0, len(deliveries), BATCH):
+        batch = deliveries[start:start + BATCH]
+        ids = db.session.scalars(
+            insert(WebhookDelivery.__table__).returning(WebhookDelivery.id, sort_by_parameter_order=True),
+            [{"subscription_id": subscription_id, "event_id": payload["id"], "type": payload["type"],
+              "payload": payload, "status": "scheduled", "attempts": 0, "due_at": now, "created_at": now}
+             for subscription_id, payload in batch]).all()
+        db.session.execute(insert(WebhookDue.__table__), [
+            {"tenant_id": tenant_id, "delivery_id": delivery_id, "due_at": now, "enqueued_at": now}
+            for delivery_id in ids])
+        enqueue_many_after_commit(SEND_JOB, [((tenant_id, delivery_id), job_id(tenant_id, delivery_id))
+                                             for delivery_id in ids], queue_name=QUEUE)
 
 
 def reindex(delivery: WebhookDelivery) -> None:
