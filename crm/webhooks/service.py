@@ -52,9 +52,13 @@ def clean_url(value) -> str:
     """An https address (http only where the SSRF guard lets private hosts through: development and tests) that
     the guard accepts now; it checks again, after resolving the name, at every delivery."""
     url = validation.text(value, "url", 500, required=_("Enter the address that receives the events."))
-    parts = urllib.parse.urlsplit(url)
     allowed = ("https", "http") if private_hosts_allowed() else ("https",)
-    if parts.scheme not in allowed or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        well_formed = parts.scheme in allowed and parts.hostname and (parts.port or 1)
+    except ValueError:  # a broken [IPv6] host or a port out of range
+        well_formed = False
+    if not well_formed:
         raise Invalid({"url": _("Enter an address starting with https://.")})
     try:
         check_destination(url)

@@ -134,6 +134,9 @@ def test_production_refuses_http_and_private_addresses(admin, acme, webhook_conf
     assert page.status_code == 422 and "Enter an address starting with https://." in page.text
     page = admin.post(url, data={"url": "https://localhost/hook", "events": ["customer.created"]})
     assert page.status_code == 422 and "inside a private network" in page.text
+    for broken in ("https://[::1/hook", "https://erp.example.com:99999/hook", "ftp://erp.example.com/"):
+        page = admin.post(url, data={"url": broken, "events": ["customer.created"]})
+        assert page.status_code == 422 and "Enter an address starting with https://." in page.text
 
 
 def test_ssrf_guard_checks_the_resolved_address_at_delivery(acme, receiver, subscribe, make_customer, run_webhooks,
@@ -215,3 +218,22 @@ def test_every_event_type_is_emitted(app, acme, admin, receiver, subscribe, run_
     assert seen["order.status_changed"]["status"] == "shipped"
     assert seen["deal.won"]["status"] == "won" and seen["deal.lost"]["lost_reason"] == "Price"
     assert seen["customer.updated"]["company"] == "Acme"
+
+
+def test_rolled_secret_signs_from_then_on_and_a_disabled_subscription_gets_nothing(
+        admin, acme, receiver, subscribe, make_customer, run_webhooks, deliveries):
+    subscription_id, old = subscribe(receiver.url, ["customer.created"])
+    page = admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/secret")
+    new = re.search(r'id="new-secret">(whsec_[^<]+)<', page.text).group(1)
+    assert new != old
+    make_customer(acme, name="Signed anew")
+    run_webhooks()
+    [request] = receiver.requests
+    verify = documented_verify()
+    assert verify(new, request["body"], request["headers"]["Webhook-Signature"])
+    assert not verify(old, request["body"], request["headers"]["Webhook-Signature"])
+    assert admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/disable").status_code == 303
+    make_customer(acme, name="Not sent")
+    assert len(deliveries(acme)) == 1
+    assert admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/delete").status_code == 303
+    assert admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}").status_code == 404
