@@ -153,8 +153,9 @@ def post_floor(raw_url: str, schema: str, n: int) -> dict:
 # ---------------------------------------------------------------- 3: webhook fan-out
 
 def start_workers(n: int, redis_url: str, logs: Path) -> list:
-    return [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--quiet", "--with-scheduler", "--url",
-                              redis_url, "webhooks"], cwd=ROOT, env=dict(os.environ),
+    # SimpleWorker, as scripts/run.py starts it: rq's forking Worker would make the app again for every job.
+    return [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--worker-class", "rq.worker.SimpleWorker",
+                              "--quiet", "--with-scheduler", "--url", redis_url, "webhooks"], cwd=ROOT, env=dict(os.environ),
                              stdout=open(logs / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT)
             for i in range(n)]
 
@@ -298,15 +299,17 @@ def main() -> None:
                                              "90").secret
         headers = {"Authorization": f"Bearer {secret}"}
         client = app.test_client()
-        step("GET /api/v1/customers?limit=100 ...")
+        step(f"GET /api/v1/customers?limit=100 (load average {os.getloadavg()[0]:.1f}) ...")
         results = {"list": bench_list(client, headers, args.requests),
                    "list_floor": list_floor(raw_url, big.schema, args.requests)}
-        step("POST /api/v1/customers ...")
+        step(f"GET: median {results['list']['median']:.1f} ms, p95 {results['list']['p95']:.1f} ms; floor "
+             f"{results['list_floor']['median']:.1f} / {results['list_floor']['p95']:.1f} ms. POST ...")
         results["post"] = bench_post(client, headers, args.requests)
         results["post_floor"] = post_floor(raw_url, big.schema, args.requests)
-        step("webhook fan-out ...")
+        step(f"POST: median {results['post']['median']:.1f} ms, p95 {results['post']['p95']:.1f} ms; floor "
+             f"{results['post_floor']['median']:.1f} / {results['post_floor']['p95']:.1f} ms. Webhook fan-out ...")
         results["fanout"] = bench_fanout(app, big, ref, url, args.events, redis_url, logs, step)
-        step("the fan-out's floor ...")
+        step(f"fan-out: {results['fanout']['events_per_second']:.0f} events/s; the floor ...")
         results["fanout_floor"] = fanout_floor(app, ref, url, args.events)
         info = machine(raw_url, services_mode)
         with app.app_context():

@@ -108,7 +108,8 @@ def test_replay_sends_the_same_event_again(admin, acme, receiver, subscribe, mak
 
 
 def test_failures_in_a_row_disable_and_email_the_admins(admin, acme, receiver, subscribe, make_customer, in_tenant,
-                                                        run_webhooks, deliveries, outbox_rows, webhook_config):
+                                                        run_webhooks, deliveries, outbox_rows, webhook_config,
+                                                        smtp_on, run_worker):
     webhook_config(WEBHOOK_DISABLE_AFTER=2, WEBHOOK_BACKOFF=[3600])  # nothing retried during the test
     subscription_id, _secret = subscribe(receiver.url, ["customer.created"])
     receiver.status = 500
@@ -118,6 +119,10 @@ def test_failures_in_a_row_disable_and_email_the_admins(admin, acme, receiver, s
     page = admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}")
     assert "Disabled after 2 failures in a row" in page.text
     assert [(c, k) for c, k, *_rest in outbox_rows(acme)] == [("email", "webhook_disabled")]
+    run_worker()
+    [mail] = [m for m in smtp_on.messages if m["To"] == f"admin@{acme.slug}.example"]
+    assert mail["Subject"] == f"Webhook to {receiver.url} disabled"
+    assert f"/settings/integrations/{subscription_id}" in mail.get_payload()[0].get_payload(decode=True).decode()
     assert len(receiver.requests) == 2  # the third was held, not sent
     assert sorted(s for _t, s, _a in deliveries(acme)) == ["paused", "scheduled", "scheduled"]
     receiver.status = 200
