@@ -24,7 +24,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
         names = {job.name for job in scheduler.get_jobs()}
         assert names == {"notify.sweep", "notify.sweep_platform_emails", "followups.daily_reminders_all",
                          "pool.recycle_all_tenants", "campaigns.resume_stalled_all", "exports.remove_expired",
-                         "attachments.sweep_files_all"}
+                         "attachments.sweep_files_all", "webhooks.sweep"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
         long_ago = utcnow() - timedelta(hours=1)
