@@ -32,6 +32,12 @@ class Config:
         self.NOTIFY_MAX_ATTEMPTS = int(environ.get("NOTIFY_MAX_ATTEMPTS", "5"))
         self.NOTIFY_BACKOFF = [int(s) for s in environ.get("NOTIFY_BACKOFF", "30,120,600,1800").split(",")]
         self.NOTIFY_STALE_SECONDS = int(environ.get("NOTIFY_STALE_SECONDS", "120"))
+        # Outgoing webhooks (crm/webhooks): attempts per event, the waits (seconds) between them, how long a claim
+        # lives, and how many failed attempts in a row switch a subscription off (its admins are emailed).
+        self.WEBHOOK_MAX_ATTEMPTS = int(environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+        self.WEBHOOK_BACKOFF = [int(s) for s in environ.get("WEBHOOK_BACKOFF", "30,120,600,1800,7200,21600").split(",")]
+        self.WEBHOOK_STALE_SECONDS = int(environ.get("WEBHOOK_STALE_SECONDS", "60"))
+        self.WEBHOOK_DISABLE_AFTER = int(environ.get("WEBHOOK_DISABLE_AFTER", "50"))
         # List exports (crm/exports): up to this many rows stream straight to the browser; more are written by a
         # job into EXPORT_DIR (default: instance/exports, a folder per workspace) and fetched through a link that
         # works this many hours, for the member who asked only.

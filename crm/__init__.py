@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.timeline.views import bp as timeline
     from crm.two_factor.views import bp as two_factor
     from crm.two_factor.views import workspace as security
+    from crm.webhooks.views import bp as webhooks
     from crm.workspace.views import bp as workspace
     from crm.workspace_settings.views import bp as workspace_settings
 
@@ -136,7 +137,7 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs, payments, order_payment, stripe_webhooks, billing, platform, backups):
+                      api_docs, payments, order_payment, stripe_webhooks, billing, platform, backups, webhooks):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

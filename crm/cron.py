@@ -16,6 +16,7 @@ from crm.notify.email import sweep_platform_emails
 from crm.notify.jobs import sweep
 from crm.payments.jobs import requeue_stripe_events_all
 from crm.pool.jobs import recycle_all_tenants
+from crm.webhooks.jobs import sweep as sweep_webhooks
 
 cron.register(sweep, queue_name="notify", interval=30, name="notify.sweep")
 cron.register(sweep_platform_emails, queue_name="notify", interval=600, name="notify.sweep_platform_emails")
@@ -23,6 +24,7 @@ cron.register(daily_reminders_all, queue_name="default", interval=3600, name="fo
 cron.register(recycle_all_tenants, queue_name="default", interval=3600, name="pool.recycle_all_tenants")
 cron.register(resume_stalled_all, queue_name="notify", interval=600, name="campaigns.resume_stalled_all")
 cron.register(remove_expired, queue_name="exports", interval=3600, name="exports.remove_expired")
+cron.register(sweep_webhooks, queue_name="webhooks", interval=30, name="webhooks.sweep")
 cron.register(sweep_files_all, queue_name="default", interval=3600, name="attachments.sweep_files_all")
 cron.register(sweep_spool_all, queue_name="default", interval=3600, name="imports.sweep_spool_all")
 cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600,

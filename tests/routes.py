@@ -89,6 +89,7 @@ def make_victims(app, world) -> dict:
             ids = {"role_id": role.id, "team_id": team.id, "tag_id": tag.id, "member_id": victim.id,
                    "field_id": field.id, "rule_id": recycle_rule.id, "product_id": product.id,
                    "notification_id": failed.id, "mapping_id": saved_mapping.id}
+            ids.update(_webhook(suffix))
             pipeline = stages.create_pipeline({"name_en": f"Pipeline {suffix}"})
             ids.update(pipeline_id=pipeline.id, stage_id=stages.stages(pipeline.id)[1].id)
         invitation = Invitation(tenant_id=world["tenant"].id, email=f"{suffix}@invite.example", role_id=ids["role_id"],
@@ -117,6 +118,23 @@ def _backup_and_job(tenant_id: int) -> dict:
     job = Job.create(backup_now, args=(tenant_id, 0), meta={"tenant_id": tenant_id}, connection=redis_connection())
     job.save()
     return {"backup_key": key, "job_id": job.id}
+
+
+def _webhook(suffix: str) -> dict:
+    """A webhook subscription with one failed delivery (for its page, its buttons and replay)."""
+    from crm.webhooks import service
+    from crm.webhooks.models import WebhookDelivery, WebhookSubscription
+
+    subscription = WebhookSubscription(url=f"https://{suffix}.example.com/hook", events=["customer.created"],
+                                       secret_enc=service.encrypt("whsec_x", service.secret_context()), enabled=True,
+                                       failures=0)
+    db.session.add(subscription)
+    db.session.flush()
+    delivery = WebhookDelivery(subscription_id=subscription.id, event_id=f"evt_{suffix}", type="customer.created",
+                               payload={"id": f"evt_{suffix}"}, status="failed", attempts=8)
+    db.session.add(delivery)
+    db.session.flush()
+    return {"subscription_id": subscription.id, "delivery_id": delivery.id}
 
 
 def make_records(app, world, actor_member):

@@ -55,6 +55,8 @@ def secret_records(customer_id: int) -> dict:
     from crm.products.models import Product
     from crm.tickets.models import Ticket
     from crm.extensions import utcnow
+    from crm.webhooks import service as webhooks
+    from crm.webhooks.models import WebhookDelivery, WebhookSubscription
 
     pipeline = stages.create_pipeline({"name_en": f"{SECRET} pipeline"})
     stage = stages.stages(pipeline.id)[0]
@@ -79,7 +81,15 @@ def secret_records(customer_id: int) -> dict:
             "rule_id": RecycleRule(name=f"{SECRET} rule {_filler}", kind="no_follow_up", days=9, levels=[],
                                    tag_ids=[]),
         }
+        rows["subscription_id"] = WebhookSubscription(
+            url=f"https://example.com/{SECRET}", events=["customer.created"], enabled=True, failures=0,
+            secret_enc=webhooks.encrypt(SECRET, webhooks.secret_context()))
         db.session.add_all(rows.values())
+        db.session.flush()
+        rows["delivery_id"] = WebhookDelivery(subscription_id=rows["subscription_id"].id, event_id=f"evt_{_filler}",
+                                              type="customer.created", payload={"secret": SECRET}, status="failed",
+                                              attempts=8, last_error=SECRET)
+        db.session.add(rows["delivery_id"])
         db.session.flush()
         made = {name: row.id for name, row in rows.items()}
     return {**made, "pipeline_id": pipeline.id, "stage_id": stage.id}

@@ -17,6 +17,7 @@ from crm.members.access import in_reach, scoped
 from crm.members.models import Member
 from crm.settings import phone_region
 from crm.validation import record_id
+from crm.webhooks import events as webhooks
 
 EDITABLE = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage",
             "owner_id", "notes", "preferred_channel")
@@ -93,6 +94,7 @@ def create_customer(viewer: Member, data: dict, custom: dict | None = None) -> C
     db.session.add(customer)
     db.session.flush()
     record("create", "customer", customer.id, summary=customer.name)
+    webhooks.emit("customer.created", customer)
     return customer
 
 
@@ -109,6 +111,7 @@ def update_customer(viewer: Member, customer: Customer, data: dict, partial: boo
             setattr(customer, name, value)
     if change:
         customer.updated_at = utcnow()
+        webhooks.emit("customer.updated", customer)
     db.session.flush()
     return customer
 
@@ -150,6 +153,7 @@ def add_tag(customers: list[Customer], tag: Tag) -> int:
                            .values(tag_ids=func.array_append(Customer.tag_ids, tag.id)))
         for customer in chosen:
             record("update", "customer", customer.id, summary=customer.name, changes={"tags": [None, tag.name]})
+            webhooks.emit("customer.updated", customer)
         db.session.expire_all()
     return len(chosen)
 
@@ -163,6 +167,7 @@ def remove_tag(customers: list[Customer], tag: Tag) -> int:
                            .values(tag_ids=func.array_remove(Customer.tag_ids, tag.id)))
         for customer in chosen:
             record("update", "customer", customer.id, summary=customer.name, changes={"tags": [tag.name, None]})
+            webhooks.emit("customer.updated", customer)
         db.session.expire_all()
     return len(chosen)
 
@@ -175,6 +180,7 @@ def set_owner(viewer: Member, customers: list[Customer], owner_id) -> int:
             record("update", "customer", customer.id, summary=customer.name,
                    changes={"owner_id": [customer.owner_id, owner_id]})
             customer.owner_id, customer.updated_at = owner_id, utcnow()
+            webhooks.emit("customer.updated", customer)
     return len(customers)
 
 
@@ -183,6 +189,7 @@ def move_to_trash(customers: list[Customer]) -> int:
     for customer in customers:
         customer.deleted_at = now
         record("delete", "customer", customer.id, summary=customer.name)
+        webhooks.emit("customer.deleted", customer)
     return len(customers)
 
 

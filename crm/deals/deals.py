@@ -17,6 +17,7 @@ from crm.deals.deal_queries import EARLIEST, LATEST
 from crm.deals.models import Deal, DealStageChange, Stage
 from crm.deals.stages import find_stage, get_pipeline, stages
 from crm.timeline import service as timeline
+from crm.webhooks import events as webhooks
 
 AUDITED = ("title", "customer_id", "stage_id", "amount", "currency", "expected_close", "owner_id", "probability",
            "source", "notes", "status", "lost_reason")
@@ -134,6 +135,7 @@ def create_deal(viewer: Member, data: dict, custom: dict | None = None) -> Deal:
                  deal=deal.title, stage=stage.names)
     record("create", "deal", deal.id, summary=deal.title,
            changes={f"custom.{key}": change for key, change in custom_changes.items()})
+    webhooks.emit("deal.created", deal)
     return deal
 
 
@@ -180,6 +182,9 @@ def _move(viewer: Member, deal: Deal, stage: Stage, reason: str | None) -> None:
     deal.updated_at = utcnow()
     db.session.add(DealStageChange(deal_id=deal.id, from_stage_id=old.id, to_stage_id=stage.id, actor_id=viewer.id))
     where = {"customer_id": deal.customer_id, "deal_id": deal.id, "link": _link(deal), "actor": viewer}
+    webhooks.emit("deal.stage_changed", deal)
+    if stage.kind in ("won", "lost"):
+        webhooks.emit(f"deal.{stage.kind}", deal)
     if stage.kind == "won":
         timeline.log("deal_won", **where, deal=deal.title)
     elif stage.kind == "lost":

@@ -18,6 +18,7 @@ from crm.members.models import Member
 from crm.settings import get_setting, put_setting
 from crm.timeline import service as timeline
 from crm.validation import record_id
+from crm.webhooks import events as webhooks
 
 MAX_TEXT = 2000
 REMINDERS = (0, 15, 60, 1440)
@@ -163,6 +164,7 @@ def complete(viewer: Member, activity: Activity, data: dict) -> Activity | None:
         reminders.schedule(next_activity)
     _contacted(activity, "follow_up_done", outcome=activity.outcome)
     record("update", "activity", activity.id, summary=_("Done: %(outcome)s", outcome=activity.outcome)[:250])
+    webhooks.emit("followup.done", activity)
     return next_activity
 
 

@@ -19,6 +19,7 @@ from crm.imports.models import ImportRow
 from crm.imports.staging import table
 from crm.members.access import members_in_reach, scoped
 from crm.members.models import Member
+from crm.webhooks import events as webhooks
 
 MATCH_COLUMNS = {"phone": "phone", "email": "email", "id_number": "id_number_idx", "external_id": "external_id",
                  "name_company": f"lower(name) || chr({ord(MATCH_SEPARATOR)}) || lower(coalesce(company, ''))"}
@@ -193,6 +194,19 @@ def apply(import_id: int, viewer: Member, options: dict, pool_reason: str) -> No
             SELECT r.customer_id, t::int FROM {rows} r,
                    jsonb_array_elements_text(coalesce(r.data -> 'tag_ids', '[]')) t
             WHERE r.import_id = :id AND r.action IN ('create', 'update') ON CONFLICT DO NOTHING""", id=import_id)
+    _emit_webhooks(import_id)
+
+
+def _emit_webhooks(import_id: int) -> None:
+    """customer.created / customer.updated per row, as the form would send them, when a webhook subscription wants
+    them: an ERP mirroring customers must hear of imported ones too. Nobody subscribed (the usual case) costs one
+    small query, so the import's speed stays as measured."""
+    for action in ("create", "update"):
+        type_ = f"customer.{action}d"
+        if webhooks.wanted(type_):
+            ids = _run("SELECT customer_id FROM {rows} WHERE import_id = :id AND action = :action",
+                       id=import_id, action=action).scalars()
+            webhooks.emit_many(type_, Customer, ids)
 
 
 @contextmanager

@@ -75,6 +75,11 @@ DEFAULTS = {
                              "(signed in as you):\n{{ link }}"),
     ("export_ready", "zh"): ("{{ list }}导出已完成",
                              "{{ list }}：{{ rows }} 行，{{ format }} 格式。请在 {{ hours }} 小时内下载（需以您本人登录）：\n{{ link }}"),
+    ("webhook_disabled", "en"): ("Webhook to {{ url }} disabled",
+                                 "The webhook subscription for {{ url }} failed {{ failures }} times in a row and was "
+                                 "disabled. Its events are held until you enable it again:\n{{ link }}"),
+    ("webhook_disabled", "zh"): ("发往 {{ url }} 的 Webhook 已停用",
+                                 "发往 {{ url }} 的 Webhook 订阅连续失败 {{ failures }} 次，已停用。重新启用前，其事件会保留：\n{{ link }}"),
 }
 VARIABLES = {
     "reminder": ("method", "customer", "due", "summary", "link"),
@@ -88,6 +93,7 @@ VARIABLES = {
     "summary": ("period", "numbers", "link"),
     "import_done": ("file", "created", "updated", "errors", "link"),
     "export_ready": ("list", "rows", "format", "hours", "link"),
+    "webhook_disabled": ("url", "failures", "link"),
 }
 
 

@@ -75,6 +75,8 @@ SAMPLES = {
                 "link": "https://crm.example/acme/reports/"},
     "export_ready": {"list": "Customers", "rows": 120000, "format": "CSV", "hours": 24,
                      "link": "https://crm.example/acme/exports/file?t=…"},
+    "webhook_disabled": {"url": "https://erp.example.com/crm-events", "failures": 50,
+                         "link": "https://crm.example/acme/settings/integrations/1"},
 }
 LANGUAGES = ("en", "zh")
 

@@ -65,7 +65,8 @@ def _kind_labels() -> dict:
             "campaign": _("Campaign (to customers)"), "quiet_customers": _("Customers without follow-up (to staff)"),
             "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)"),
             "summary": _("Summary of key numbers (to staff)"), "import_done": _("Import done (to the importer)"),
-            "export_ready": _("Export ready (to staff)")}
+            "export_ready": _("Export ready (to staff)"),
+            "webhook_disabled": _("Webhook disabled after failures (to admins)")}
 
 
 def _templates_page(errors: dict | None = None, typed: dict | None = None):

@@ -22,6 +22,7 @@ from crm.formatting import money
 from crm.orders.totals import Totals, totals
 from crm.settings import workspace_currency
 from crm.timeline.service import in_both_languages, log
+from crm.webhooks import events as webhooks
 
 
 def preview(viewer: Member, rows: list[LineInput], order: Order | None = None) -> tuple[list[dict], Totals, bool]:
@@ -52,6 +53,7 @@ def create_order(viewer: Member, data: dict, rows: list[LineInput], custom: dict
         "total": [None, str(order.total)], **{f"custom.{key}": change for key, change in custom_changes.items()}})
     log("order_created", customer_id=order.customer_id, link=("orders.show", {"order_id": order.id}),
         number=order.number, total=in_both_languages(lambda: money(order.total, order.currency)))
+    webhooks.emit("order.created", order)
     return order
 
 
@@ -149,6 +151,7 @@ def move_order(viewer: Member, order: Order, to_status: str, note: str = "", amo
         number=order.number, **{"from": in_both_languages(lambda: STATUS_LABELS[from_status]),
                                 "to": in_both_languages(lambda: STATUS_LABELS[to_status])})
     db.session.flush()
+    webhooks.emit("order.status_changed", order)
     if to_status == "cancelled":
         refresh_first_orders(order.customer_id)
     messages.tell_customer(order, change)

@@ -33,6 +33,7 @@ from crm.tickets.models import (
 )
 from crm.timeline.service import in_both_languages, log
 from crm.validation import record_id
+from crm.webhooks import events as webhooks
 
 PAGE_SIZE = 25
 VIEWS = ("all", "mine", "unassigned")
@@ -353,6 +354,7 @@ def create_ticket(viewer: Member, data: dict) -> Ticket:
     record("create", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}")
     log("ticket_opened", customer_id=ticket.customer_id, link=("tickets.show", {"ticket_id": ticket.id}),
         number=ticket.number, subject=ticket.subject)
+    webhooks.emit("ticket.created", ticket)
     return ticket
 
 
@@ -401,6 +403,7 @@ def move_ticket(viewer: Member, ticket: Ticket, status: str) -> Ticket:
     elif status == "closed":
         ticket.closed_at = now
         messages.ask_for_rating(ticket)
+        webhooks.emit("ticket.closed", ticket)
     record("update", "ticket", ticket.id, summary=f"{ticket.number} {ticket.subject}",
            changes={"status": [before, status]})
     log("ticket_status", customer_id=ticket.customer_id, link=("tickets.show", {"ticket_id": ticket.id}),

@@ -1,0 +1,244 @@
+"""Outgoing webhooks against a real local receiver: signatures checked by the documented snippet, retries after an
+outage, replay, automatic disabling with an email, the SSRF guard, and which changes emit what."""
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crm.extensions import db
+
+
+def documented_verify():
+    """The receiver's check exactly as docs/api.md shows it."""
+    text = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    code = re.search(r"```python\n(import hashlib.*?def verify_webhook.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(code, scope)  # noqa: S102 - the documentation's own snippet is what is tested
+    return scope["verify_webhook"]
+
+
+def retries_come_due(in_tenant, tenant, run_webhooks):
+    """The retries' wait passes: each is due now and handed to the worker, as when its scheduled time comes."""
+    from crm.extensions import utcnow
+    from crm.webhooks import outbox
+    from crm.webhooks.models import WebhookDelivery
+
+    def due_now():
+        for delivery in db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "scheduled")):
+            delivery.due_at = utcnow()
+            outbox.reindex(delivery)
+
+    in_tenant(tenant, due_now)
+    run_webhooks()
+
+
+def sweep_and_run(app, run_webhooks):
+    from crm.webhooks.jobs import sweep
+
+    with app.app_context():
+        sweep(stale_seconds=0)
+    run_webhooks()
+
+
+def test_signed_event_passes_the_documented_check(admin, acme, receiver, subscribe, run_webhooks):
+    _id, secret = subscribe(receiver.url, ["customer.created"])
+    page = admin.post(f"/{acme.slug}/customers/", data={"name": "王芳", "kind": "person", "stage": "lead",
+                                                       "preferred_channel": "sms"})
+    assert page.status_code in (200, 303), page.text
+    run_webhooks()
+    [request] = receiver.requests
+    event = receiver.events()[0]
+    assert event["type"] == "customer.created" and event["api_version"] == "v1"
+    assert event["data"]["object"]["name"] == "王芳" and event["id"] == request["headers"]["Webhook-Id"]
+    verify = documented_verify()
+    assert verify(secret, request["body"], request["headers"]["Webhook-Signature"])
+    assert not verify("whsec_wrong", request["body"], request["headers"]["Webhook-Signature"])
+    assert not verify(secret, request["body"] + b" ", request["headers"]["Webhook-Signature"])
+
+
+def test_outage_then_recovery_loses_nothing(app, acme, receiver, subscribe, run_webhooks, make_customer, in_tenant,
+                                            deliveries, webhook_config):
+    webhook_config(WEBHOOK_BACKOFF=[3600])
+    subscribe(receiver.url, ["customer.created"])
+    receiver.status = 503
+    made = [make_customer(acme, name=f"Outage {n}") for n in range(3)]
+    run_webhooks()
+    assert [status for _t, status, _a in deliveries(acme)] == ["scheduled"] * 3
+    assert len(receiver.requests) == 3
+    receiver.status = 200
+    retries_come_due(in_tenant, acme, run_webhooks)
+    assert [(status, attempts) for _t, status, attempts in deliveries(acme)] == [("delivered", 2)] * 3
+    taken = receiver.events()[3:]
+    assert sorted(e["data"]["object"]["id"] for e in taken) == sorted(made)
+    assert len({e["id"] for e in taken}) == 3
+    assert {e["id"] for e in taken} == {e["id"] for e in receiver.events()[:3]}  # same ids: receivers dedup
+
+
+def test_worker_killed_after_its_claim_is_handed_over(app, acme, receiver, subscribe, make_customer, in_tenant,
+                                                      run_webhooks, deliveries, webhook_config):
+    from crm.jobs import queue
+    from crm.webhooks import jobs
+    from crm.webhooks.models import WebhookDelivery
+
+    subscribe(receiver.url, ["customer.created"])
+    make_customer(acme, name="Claimed")
+    with app.app_context():
+        queue("webhooks").empty()  # Redis lost the job...
+    delivery_id = in_tenant(acme, lambda: db.session.scalar(select(WebhookDelivery.id)))
+    in_tenant(acme, lambda: jobs._claim(delivery_id))  # ...and the worker that claimed it died before posting
+    assert deliveries(acme) == [("customer.created", "sending", 1)]
+    webhook_config(WEBHOOK_STALE_SECONDS=0)
+    sweep_and_run(app, run_webhooks)
+    assert deliveries(acme) == [("customer.created", "delivered", 2)]
+    assert len(receiver.events()) == 1
+
+
+def test_replay_sends_the_same_event_again(admin, acme, receiver, subscribe, make_customer, run_webhooks):
+    subscription_id, _secret = subscribe(receiver.url, ["customer.created"])
+    make_customer(acme, name="Replayed")
+    run_webhooks()
+    page = admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}")
+    assert "customer.created" in page.text and "200" in page.text and "received" in page.text
+    replay = re.search(r'action="([^"]+/replay)"', page.text).group(1)
+    assert admin.post(replay).status_code == 303
+    run_webhooks()
+    first, again = receiver.events()
+    assert first == again
+
+
+def test_failures_in_a_row_disable_and_email_the_admins(admin, acme, receiver, subscribe, make_customer, in_tenant,
+                                                        run_webhooks, deliveries, outbox_rows, webhook_config,
+                                                        smtp_on, run_worker):
+    webhook_config(WEBHOOK_DISABLE_AFTER=2, WEBHOOK_BACKOFF=[3600])  # nothing retried during the test
+    subscription_id, _secret = subscribe(receiver.url, ["customer.created"])
+    receiver.status = 500
+    for n in range(3):
+        make_customer(acme, name=f"Failing {n}")
+    run_webhooks()
+    page = admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}")
+    assert "Disabled after 2 failures in a row" in page.text
+    assert [(c, k) for c, k, *_rest in outbox_rows(acme)] == [("email", "webhook_disabled")]
+    run_worker()
+    [mail] = [m for m in smtp_on.messages if m["To"] == f"admin@{acme.slug}.example"]
+    assert mail["Subject"] == f"Webhook to {receiver.url} disabled"
+    assert f"/settings/integrations/{subscription_id}" in mail.get_payload()[0].get_payload(decode=True).decode()
+    assert len(receiver.requests) == 2  # the third was held, not sent
+    assert sorted(s for _t, s, _a in deliveries(acme)) == ["paused", "scheduled", "scheduled"]
+    receiver.status = 200
+    assert admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/enable").status_code == 303
+    run_webhooks()
+    assert [s for _t, s, _a in deliveries(acme)] == ["delivered"] * 3
+    assert "Enabled: events are sent." in admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}").text
+
+
+def test_production_refuses_http_and_private_addresses(admin, acme, webhook_config):
+    webhook_config(MESSAGING_PRIVATE_HOSTS=False)
+    url = f"/{acme.slug}/settings/integrations/"
+    page = admin.post(url, data={"url": "http://erp.example.com/hook", "events": ["customer.created"]})
+    assert page.status_code == 422 and "Enter an address starting with https://." in page.text
+    page = admin.post(url, data={"url": "https://localhost/hook", "events": ["customer.created"]})
+    assert page.status_code == 422 and "inside a private network" in page.text
+    for broken in ("https://[::1/hook", "https://erp.example.com:99999/hook", "ftp://erp.example.com/"):
+        page = admin.post(url, data={"url": broken, "events": ["customer.created"]})
+        assert page.status_code == 422 and "Enter an address starting with https://." in page.text
+
+
+def test_ssrf_guard_checks_the_resolved_address_at_delivery(acme, receiver, subscribe, make_customer, run_webhooks,
+                                                            in_tenant, webhook_config):
+    from crm.webhooks.models import WebhookAttempt
+
+    # Saved while private hosts were allowed, then the app runs as in production: "localhost" is a name that
+    # resolves to a loopback address, so it is refused after resolving it, and nothing reaches the receiver.
+    subscribe(receiver.url.replace("127.0.0.1", "localhost"), ["customer.created"])
+    webhook_config(MESSAGING_PRIVATE_HOSTS=False)
+    make_customer(acme, name="Not to localhost")
+    run_webhooks()
+    assert receiver.requests == []
+    [attempt] = in_tenant(acme, lambda: [(a.status_code, a.error) for a in db.session.scalars(select(WebhookAttempt))])
+    assert attempt[0] is None and "private address" in attempt[1]
+
+
+def test_redirects_are_not_followed(acme, receiver, subscribe, make_customer, run_webhooks, in_tenant):
+    from crm.webhooks.models import WebhookAttempt
+
+    receiver.redirect_to = "/elsewhere"
+    subscribe(receiver.url, ["customer.created"])
+    make_customer(acme, name="Redirected")
+    run_webhooks()
+    assert [r["path"] for r in receiver.requests] == ["/hook"]
+    codes = in_tenant(acme, lambda: [a.status_code for a in db.session.scalars(select(WebhookAttempt))])
+    assert codes == [302]
+
+
+def test_a_rolled_back_change_emits_nothing(app, acme, receiver, subscribe, deliveries):
+    from crm.customers import writes
+    from crm.members.models import Member
+    from tenants.binding import tenant_bound
+
+    subscribe(receiver.url, ["customer.created"])
+    with pytest.raises(RuntimeError), app.app_context(), tenant_bound(acme.ref):
+        writes.create_customer(db.session.get(Member, acme.admin_member_id), {"name": "Never"})
+        raise RuntimeError("the request failed after the service")
+    assert deliveries(acme) == []
+
+
+def test_every_event_type_is_emitted(app, acme, admin, receiver, subscribe, run_webhooks, make_api_token, make_ticket,
+                                     stage_ids):
+    from crm.orders.models import Order
+    from crm.webhooks import events
+    from crm.webhooks.events import EVENTS
+    from tenants.binding import tenant_bound
+
+    subscribe(receiver.url)
+    api = app.test_client()
+    bearer = {"Authorization": f"Bearer {make_api_token(acme)}"}
+    customer = api.post("/api/v1/customers/", json={"name": "李雷"}, headers=bearer).get_json()
+    assert api.patch(f"/api/v1/customers/{customer['id']}", json={"company": "Acme"}, headers=bearer).status_code == 200
+    stages = stage_ids(acme)
+    deal = api.post("/api/v1/deals/", json={"title": "Tea deal", "customer_id": customer["id"], "amount": "100",
+                                            "stage_id": stages["Lead"]}, headers=bearer).get_json()
+    assert api.post(f"/api/v1/deals/{deal['id']}/move", json={"stage_id": stages["Won"]},
+                    headers=bearer).status_code == 200
+    lost = api.post("/api/v1/deals/", json={"title": "Lost deal", "customer_id": customer["id"],
+                                            "stage_id": stages["Lead"]}, headers=bearer)
+    assert api.post(f"/api/v1/deals/{lost.get_json()['id']}/move",
+                    json={"stage_id": stages["Lost"], "lost_reason": "Price"}, headers=bearer).status_code == 200
+    order = api.post("/api/v1/orders/", json={"customer_id": customer["id"], "lines": [
+        {"description": "Tea", "quantity": "1", "unit_price": "9.50"}]}, headers=bearer).get_json()
+    assert api.post(f"/api/v1/orders/{order['id']}/status", json={"status": "shipped"},
+                    headers=bearer).status_code == 200
+    followup = api.post("/api/v1/activities/", json={"customer_id": customer["id"], "method": "call",
+                                                     "summary": "Call back", "due_at": "2030-01-01T09:00:00Z"},
+                        headers=bearer).get_json()
+    assert api.post(f"/api/v1/activities/{followup['id']}/done", json={"outcome": "Reached"},
+                    headers=bearer).status_code == 200
+    make_ticket(acme, customer_id=customer["id"], status="closed")
+    assert api.delete(f"/api/v1/customers/{customer['id']}", headers=bearer).status_code == 204
+    with app.app_context(), tenant_bound(acme.ref):
+        events.emit("order.paid", db.session.get(Order, order["id"]))
+    run_webhooks()
+    seen = {e["type"]: e["data"]["object"] for e in receiver.events()}
+    assert set(seen) == set(EVENTS)
+    assert seen["order.status_changed"]["status"] == "shipped"
+    assert seen["deal.won"]["status"] == "won" and seen["deal.lost"]["lost_reason"] == "Price"
+    assert seen["customer.updated"]["company"] == "Acme"
+
+
+def test_rolled_secret_signs_from_then_on_and_a_disabled_subscription_gets_nothing(
+        admin, acme, receiver, subscribe, make_customer, run_webhooks, deliveries):
+    subscription_id, old = subscribe(receiver.url, ["customer.created"])
+    page = admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/secret")
+    new = re.search(r'id="new-secret">(whsec_[^<]+)<', page.text).group(1)
+    assert new != old
+    make_customer(acme, name="Signed anew")
+    run_webhooks()
+    [request] = receiver.requests
+    verify = documented_verify()
+    assert verify(new, request["body"], request["headers"]["Webhook-Signature"])
+    assert not verify(old, request["body"], request["headers"]["Webhook-Signature"])
+    assert admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/disable").status_code == 303
+    make_customer(acme, name="Not sent")
+    assert len(deliveries(acme)) == 1
+    assert admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/delete").status_code == 303
+    assert admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}").status_code == 404
