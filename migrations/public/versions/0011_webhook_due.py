@@ -1,7 +1,7 @@
 """The webhooks' due index (which tenant has which delivery due when), for the sweeper.
 
 Revision ID: p0011
-Revises: p0008
+Revises: p0009
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa

@@ -1,7 +1,7 @@
 """notifications.held_by_credits: an SMS held past the plan's monthly SMS credits (crm/billing).
 
 Revision ID: t0034
-Revises: t0031
+Revises: t0035
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa

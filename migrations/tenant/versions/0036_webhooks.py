@@ -1,7 +1,7 @@
 """Outgoing webhooks: subscriptions, deliveries (their outbox) and the delivery log.
 
 Revision ID: t0036
-Revises: t0031
+Revises: t0034
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa
