@@ -26,6 +26,7 @@ from crm.orders import queries, service
 from crm.orders.forms import LineInput, new_key
 from crm.orders.lines import MAX_LINES
 from crm.orders.models import STATUSES, Order
+from crm.payments.state import STATES, payment_state
 
 bp = resource_blueprint("orders", __name__, "/orders",
                         "Orders with their lines, totals and status history; status moves along the workflow.")
@@ -67,6 +68,8 @@ class OrderOut(schemas.Schema):
     discount_total = schemas.money(required=True)
     total = schemas.money(required=True)
     refunded_amount = schemas.money(allow_none=True, required=True)
+    paid_amount = schemas.money(required=True)  # paid online (Stripe) so far, refunds taken off
+    payment_state = fields.String(required=True, metadata={"enum": list(STATES)})
     delivery_date = fields.Date(allow_none=True, required=True)
     notes = fields.String(allow_none=True, required=True)
     custom = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
@@ -140,7 +143,8 @@ def shown(order: Order) -> dict:
     """What the API shows of an order: every field, its lines and its status history."""
     return {**{name: getattr(order, name) for name in (
         "id", "number", "status", "customer_id", "owner_id", "currency", "subtotal", "discount_total", "total",
-        "refunded_amount", "delivery_date", "notes", "custom", "lines", "created_at", "updated_at")},
+        "refunded_amount", "paid_amount", "delivery_date", "notes", "custom", "lines", "created_at", "updated_at")},
+        "payment_state": payment_state(order),
         "custom": order.custom or {}, "customer_name": order.customer.name, "next_statuses": list(order.next_moves),
         "status_history": order.changes}
 

@@ -29,6 +29,7 @@ from crm.payments.stripe_api import from_minor, payment_methods, to_minor
 from crm.timeline.service import in_both_languages, log
 from crm.validation import record_id
 from crm.web import absolute_url
+from crm.webhooks import events as webhooks
 from tenants.binding import current_tenant
 
 
@@ -152,6 +153,8 @@ def _insert(order: Order, actor: Member | None = None, **values) -> Payment | No
         link=("orders.show", {"order_id": order.id}), actor=actor, number=order.number, amount=shown)
     record("update", "order", order.id, summary=order.number, actor=actor,
            changes={"paid_amount": [str(before), str(order.paid_amount)]})
+    if payment.kind == "payment":  # each payment recorded, a part one too: the order carries what is paid so far
+        webhooks.emit("order.paid", order)
     return payment
 
 

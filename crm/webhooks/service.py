@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from crm import validation
 from crm.audit.service import record
-from crm.crypto import encrypt
+from crm.crypto import decrypt, encrypt
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.followups.reminders import locale_of
@@ -20,6 +20,7 @@ from crm.web import absolute_url
 from crm.webhooks import outbox, signing
 from crm.webhooks.events import EVENTS
 from crm.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from tenants.backup import rebinds_restored
 from tenants.binding import current_tenant
 
 LOG_SIZE = 50
@@ -31,9 +32,21 @@ class Created:
     secret: str  # shown this once
 
 
-def secret_context() -> str:
+def secret_context(schema: str | None = None) -> str:
     """What binds a stored secret to its workspace (AES-GCM associated data)."""
-    return f"{current_tenant().schema}:webhook_subscriptions.secret"
+    return f"{schema or current_tenant().schema}:webhook_subscriptions.secret"
+
+
+@rebinds_restored
+def rebind_secrets(old_schema: str, new_schema: str, in_schema: dict) -> None:
+    """A restored copy's signing secrets encrypted again for its own schema (their context names it)."""
+    rows = db.session.execute(select(WebhookSubscription.id, WebhookSubscription.secret_enc),
+                              execution_options=in_schema).all()
+    for subscription_id, token in rows:
+        secret = decrypt(token, secret_context(old_schema))
+        db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id == subscription_id)
+                           .values(secret_enc=encrypt(secret, secret_context(new_schema))),
+                           execution_options=in_schema)
 
 
 def subscriptions() -> list[WebhookSubscription]:

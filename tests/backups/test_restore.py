@@ -2,6 +2,7 @@
 and every file as they were; a tampered or foreign archive is refused and changes nothing."""
 import io
 import json
+import re
 import tarfile
 
 import pytest
@@ -10,7 +11,8 @@ from sqlalchemy import text
 from tenants.backup import BackupRefused
 
 # Encrypted for the schema they are in: a copy under another name holds them encrypted again for its own.
-ENCRYPTED = ("id_number_enc", "id_number_idx", "bank_account_enc", "bank_account_idx", "custom_sensitive")
+ENCRYPTED = ("id_number_enc", "id_number_idx", "bank_account_enc", "bank_account_idx", "custom_sensitive",
+             "secret_enc")
 
 
 def backup_to(app, tenant, path):
@@ -31,6 +33,9 @@ def test_a_backup_restored_as_a_new_workspace_has_every_row_and_file(
     from crm.backups import service
     from crm.extensions import db
 
+    hook = admin.post(f"/{acme.slug}/settings/integrations/",
+                      data={"url": "https://erp.example.com/hook", "events": ["order.paid"]})
+    secret = re.search(r'id="new-secret">(whsec_[^<]+)<', hook.text).group(1)
     before_rows, before_files = rows_of(f"t_{acme.id}", ENCRYPTED), files_of(f"t_{acme.id}")
     manifest = backup_to(app, acme, tmp_path / "acme.tar")
     assert manifest["tenant"]["id"] == acme.id and len(before_files) == 2
@@ -48,6 +53,12 @@ def test_a_backup_restored_as_a_new_workspace_has_every_row_and_file(
     copy = admin.get(f"/{acme.slug}-copy/customers/{filled}")  # same members: the admin is one
     assert copy.status_code == 200 and "张伟" in copy.text and "合同.pdf" in copy.text
     assert "7777" in copy.text  # the sensitive ID number reads, encrypted again for the copy's schema
+    with app.app_context():  # and the webhook's signing secret, which the copy's deliveries sign with
+        from crm.crypto import decrypt
+        from crm.webhooks.service import secret_context
+
+        token = db.session.execute(text(f"select secret_enc from t_{new_id}.webhook_subscriptions")).scalar_one()
+        assert decrypt(token, secret_context(f"t_{new_id}")) == secret
 
 
 def test_replace_brings_the_workspace_back_to_the_backup(

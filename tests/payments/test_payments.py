@@ -295,3 +295,22 @@ def test_the_revenue_pack_counts_orders_by_payment(app, acme, admin, make_custom
         "Paid": ["1", "CN¥50.97", "CN¥50.97"]}
     listed = admin.get(rows["Partly paid"][0][1]).text
     assert listed.count('<tr id="order-') == 1 and f'id="order-{partly}"' in listed
+
+
+def test_a_recorded_payment_sends_order_paid_to_webhook_subscribers(app, acme, admin, stripe_on, linked_order,
+                                                                    in_tenant, run_worker):
+    from crm.webhooks.models import WebhookDelivery
+
+    order_id, link = linked_order
+    made = admin.post(f"/{acme.slug}/settings/integrations/",
+                      data={"url": "https://erp.example.com/hook", "events": ["order.paid"]})
+    assert made.status_code == 200, made.text
+    session = pay_through_checkout(app, link, stripe_on)
+    post_event(app.test_client(), endpoint_path(admin, acme), stripe_on.event("checkout.session.completed", session))
+    run_worker()
+    (kind, payload), = in_tenant(acme, lambda: db.session.execute(
+        select(WebhookDelivery.type, WebhookDelivery.payload)).all())
+    assert kind == "order.paid"
+    order = payload["data"]["object"]
+    assert (order["id"], order["paid_amount"], order["payment_state"], order["total"]) == \
+        (order_id, "50.97", "paid", "50.97")
