@@ -2,10 +2,12 @@
 
 Products are one catalogue for the whole tenant, with no owner: any scope a role has on "products" other
 than none reaches every product."""
-from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from datetime import datetime
 
-from crm import validation
+from flask_babel import gettext as _
+from sqlalchemy import case, or_, select
+
+from crm import listing, validation
 from crm.audit.service import audited, record
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
@@ -13,17 +15,37 @@ from crm.members.models import Member
 from crm.products.models import Product
 
 LIST_LIMIT = 200
+PAGE_SIZE = 25
 FIELDS = ("name", "sku", "unit", "price")
+# The catalogue's order: active first, then by name.
+ORDER = (listing.Key(case((Product.active, 0), else_=1), value=lambda product: 0 if product.active else 1),
+         listing.Key(Product.name, str), listing.Key(Product.id))
 
 
-def list_products(q: str = "", include_inactive: bool = False, limit: int = LIST_LIMIT) -> list[Product]:
-    """Products matching `q` (name or SKU), active first, by name."""
+def _matching(q: str, include_inactive: bool):
+    """Products whose name or SKU contains `q`; the deactivated ones only with `include_inactive`."""
     stmt = select(Product)
     if q:
         stmt = stmt.where(or_(Product.name.icontains(q, autoescape=True), Product.sku.icontains(q, autoescape=True)))
     if not include_inactive:
         stmt = stmt.where(Product.active)
-    return list(db.session.scalars(stmt.order_by(Product.active.desc(), Product.name, Product.id).limit(limit)))
+    return stmt
+
+
+def list_products(q: str = "", include_inactive: bool = False, limit: int = LIST_LIMIT) -> list[Product]:
+    """Products matching `q` (name or SKU), active first, by name."""
+    stmt = _matching(q, include_inactive).order_by(*(key.order() for key in ORDER))
+    return list(db.session.scalars(stmt.limit(limit)))
+
+
+def page_products(q: str = "", include_inactive: bool = False, after: str = "", limit: int = PAGE_SIZE,
+                  updated_since: datetime | None = None) -> tuple[list[Product], str]:
+    """One keyset page of the catalogue as `list_products` orders it (for the API), and the next page's cursor;
+    `updated_since`: only products changed at or after that time."""
+    stmt = _matching(q, include_inactive)
+    if updated_since:
+        stmt = stmt.where(Product.updated_at >= updated_since)
+    return listing.page(stmt, ORDER, after, limit)
 
 
 def products_for_lines(viewer: Member, keep_ids=()) -> list[Product]:

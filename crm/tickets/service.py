@@ -115,6 +115,7 @@ class TicketQuery:
     resolved_to: date | None = None
     sla: str = ""  # "met" or "breached" (see sla_met, sla_breached)
     rating: int | None = None  # the customer's satisfaction rating, 1-5
+    updated_since: datetime | None = None  # changed at or after this time: what the API's sync clients ask
 
     @classmethod
     def from_args(cls, args) -> "TicketQuery":
@@ -195,6 +196,8 @@ def _narrowed(stmt, query: TicketQuery, now: datetime):
         stmt = stmt.where(sla_met() if query.sla == "met" else sla_breached(now))
     if query.rating:
         stmt = stmt.where(Ticket.satisfaction == query.rating)
+    if query.updated_since:
+        stmt = stmt.where(Ticket.updated_at >= query.updated_since)
     return stmt
 
 
