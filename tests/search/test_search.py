@@ -102,3 +102,18 @@ def test_the_full_page_works_without_javascript_and_every_page_has_the_box(acme,
 def test_hostile_input_is_simply_searched(acme, search, nana, typed):
     found = search(acme.admin_account_id, typed)
     assert "<script>alert" not in found
+
+
+def test_an_imported_order_is_found_by_its_own_number(acme, search, nana, make_order, in_tenant):
+    from crm.extensions import db
+    from crm.orders.models import Order
+
+    order_id = make_order(acme, nana)
+
+    def keep_number():
+        db.session.get(Order, order_id).imported_number = "INV-2024-7"
+        db.session.commit()
+
+    in_tenant(acme, keep_number)
+    for typed in ("INV-2024-7", "inv-2024-7"):
+        assert f"/orders/{order_id}" in search(acme.admin_account_id, typed), typed
