@@ -27,7 +27,8 @@ PAGES = ["/", "/customers/", "/customers/{customer}", "/customers/new", "/deals/
          "/orders/new", "/tickets/", "/tickets/{ticket}", "/tickets/new", "/campaigns/", "/campaigns/new", "/tags/",
          "/settings/members", "/settings/roles", "/settings/roles/{role}", "/settings/teams", "/settings/fields/",
          "/deals/pipelines", "/settings/messaging/", "/settings/audit/", "/messages/", "/messages/preferences",
-         "/profile", "/settings/workspace/", "/settings/security/", "/calendar/", "/calendar/?view=month"]
+         "/profile", "/settings/workspace/", "/settings/security/", "/calendar/", "/calendar/?view=month",
+         "/search/?q=Worthington", "/search/?q=欧阳"]
 # How wide the page is laid out. A phone's browser zooms out to show all of a page that is too wide, and
 # window.innerWidth grows with it: the page is compared with the phone's own width instead.
 WIDTH = "Math.max(document.documentElement.scrollWidth, window.innerWidth)"
