@@ -28,6 +28,7 @@ def service_urls():
         name = f"crm_test_{WORKER}"
         embedded.drop_database(database_url, name)
         url = embedded.ensure_database(database_url, name)
+        _commit_without_waiting(database_url, name)
         redis_db = redis_url.rsplit("/", 1)[0] + f"/{1 + WORKER_NUMBER}"
         yield url, redis_db
         embedded.drop_database(database_url, name)
@@ -37,6 +38,16 @@ def service_urls():
         yield embedded.ensure_database(services.database_url, "crm_test"), services.redis_url
     finally:
         services.stop()
+
+
+def _commit_without_waiting(admin_url: str, name: str) -> None:
+    """A test database need not survive a power cut: commits stop waiting for the WAL's flush, as the embedded
+    server's do (crm/embedded.py), which the suite's thousands of small transactions and tenant schemas feel."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("alter database {} set synchronous_commit = off").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
