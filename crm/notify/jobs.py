@@ -18,11 +18,12 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
+from crm import outbox as protocol
 from crm.billing import sms
 from crm.extensions import db, utcnow
-from crm.jobs import platform_job, queue, tenant_job
+from crm.jobs import platform_job, tenant_job
 from crm.notify import channels, messages, outbox, rules, smtp
 from crm.notify.models import OPEN_STATUSES, Notification, NotificationDue
 
@@ -48,14 +49,12 @@ def _claim(notification_id: int) -> str:
                                      .with_for_update(skip_locked=True))
     if notification is None:
         return "busy"  # another worker is claiming it right now (or it is gone)
-    now = utcnow()
-    if notification.status not in OPEN_STATUSES:
+    cannot = protocol.not_claimable(notification, OPEN_STATUSES, _stale())
+    if cannot == "skipped":
         outbox.forget([notification.id])
-        return "skipped"
-    if notification.status == "sending" and notification.claimed_at > now - _stale():
-        return "busy"  # a live worker is sending it
-    if notification.due_at > now + timedelta(seconds=1):
-        return "early"  # moved later since this job was queued; its own job comes at the new time
+    if cannot is not None:
+        return cannot
+    now = utcnow()
     refusal = rules.refusal(notification)
     if refusal is not None:
         return _finish(notification, "cancelled", refusal)
@@ -112,38 +111,16 @@ def _failed(notification: Notification, error: Exception) -> str:
     config = current_app.config
     if notification.attempts >= config["NOTIFY_MAX_ATTEMPTS"]:
         return _finish(notification, "failed", message)
-    backoff = config["NOTIFY_BACKOFF"]
-    wait = backoff[min(notification.attempts - 1, len(backoff) - 1)]
     notification.status, notification.last_error = "scheduled", message
-    notification.due_at = utcnow() + timedelta(seconds=wait)
+    notification.due_at = protocol.retry_at(notification.attempts, config["NOTIFY_BACKOFF"])
     outbox.reindex(notification)
     return "retrying"
 
 
 @platform_job
 def sweep(limit: int = 5000, stale_seconds: int | None = None) -> int:
-    """Hand over again every message due for a while and still not finished (Redis lost it, a worker died).
-
-    Safe on several machines at once: rows locked by another sweeper are skipped, and a message handed over
-    twice is still sent once."""
+    """Hand over again every message due for a while and still not finished (Redis lost it, a worker died);
+    a message handed over twice is still sent once."""
     stale = _stale() if stale_seconds is None else timedelta(seconds=stale_seconds)
-    now = utcnow()
-    rows = list(db.session.scalars(
-        select(NotificationDue)
-        .where(NotificationDue.due_at <= now - stale,
-               or_(NotificationDue.enqueued_at.is_(None), NotificationDue.enqueued_at <= now - stale))
-        .order_by(NotificationDue.due_at).limit(limit).with_for_update(skip_locked=True)))
-    notify = queue("notify")
-    # The jobs RQ will still run by itself: in the queue, or scheduled for later. (A job's status is no guide:
-    # a worker killed between taking a job and starting it leaves it "queued" with nobody to run it.)
-    waiting = set(notify.get_job_ids()) | set(notify.scheduled_job_registry.get_job_ids(cleanup=False)) \
-        if rows else set()
-    handed = 0
-    for row in rows:
-        job = outbox.job_id(row.tenant_id, row.notification_id)
-        if job in waiting:
-            continue  # its job is still in the queue (a backlog), not lost: no second copy
-        notify.enqueue(send_notification, row.tenant_id, row.notification_id, job_id=job)
-        row.enqueued_at = now
-        handed += 1
-    return handed
+    return protocol.hand_over_lost(NotificationDue.notification_id, "notify", send_notification, outbox.job_id,
+                                   stale, limit)

@@ -1,4 +1,4 @@
-"""The send job and the sweeper of outgoing webhooks; the protocol of crm/notify/jobs.py.
+"""The send job and the sweeper of outgoing webhooks (the outbox protocol of crm/outbox.py).
 
 A delivery goes in three steps, each its own transaction:
 1. claim: lock the row, skip it if it is finished or claimed by a live worker, mark it `sending`, commit;
@@ -17,11 +17,12 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
+from crm import outbox as protocol
 from crm.crypto import decrypt
 from crm.extensions import db, utcnow
-from crm.jobs import platform_job, queue, tenant_job
+from crm.jobs import platform_job, tenant_job
 from crm.notify.transport import ChannelError, http_call
 from crm.webhooks import outbox, service, signing
 from crm.webhooks.models import OPEN_STATUSES, WebhookAttempt, WebhookDelivery, WebhookDue, WebhookSubscription
@@ -48,19 +49,16 @@ def _claim(delivery_id: int) -> str:
                                  .with_for_update(skip_locked=True))
     if delivery is None:
         return "busy"  # another worker is claiming it right now (or it is gone)
-    now = utcnow()
-    if delivery.status not in OPEN_STATUSES:
+    cannot = protocol.not_claimable(delivery, OPEN_STATUSES, _stale())
+    if cannot == "skipped":
         outbox.forget([delivery.id])
-        return "skipped"
-    if delivery.status == "sending" and delivery.claimed_at > now - _stale():
-        return "busy"  # a live worker is posting it
-    if delivery.due_at > now + timedelta(seconds=1):
-        return "early"  # moved later since this job was queued; its own job comes at the new time
+    if cannot is not None:
+        return cannot
     if not delivery.subscription.enabled:
         delivery.status = "paused"
         outbox.forget([delivery.id])
         return "paused"
-    delivery.status, delivery.claimed_at = "sending", now
+    delivery.status, delivery.claimed_at = "sending", utcnow()
     delivery.attempts += 1
     return "claimed"
 
@@ -112,36 +110,15 @@ def _failed(delivery: WebhookDelivery, error: str) -> str:
         delivery.status = "failed"
         outbox.forget([delivery.id])
         return "failed"
-    backoff = config["WEBHOOK_BACKOFF"]
     delivery.status = "scheduled"
-    delivery.due_at = utcnow() + timedelta(seconds=backoff[min(delivery.attempts - 1, len(backoff) - 1)])
+    delivery.due_at = protocol.retry_at(delivery.attempts, config["WEBHOOK_BACKOFF"])
     outbox.reindex(delivery)
     return "retrying"
 
 
 @platform_job
 def sweep(limit: int = 5000, stale_seconds: int | None = None) -> int:
-    """Hand over again every delivery due for a while and still not finished (Redis lost it, a worker died).
-
-    Safe on several machines at once: rows locked by another sweeper are skipped, and a delivery handed over
-    twice is still claimed once."""
+    """Hand over again every delivery due for a while and still not finished (Redis lost it, a worker died);
+    a delivery handed over twice is still claimed once."""
     stale = _stale() if stale_seconds is None else timedelta(seconds=stale_seconds)
-    now = utcnow()
-    rows = list(db.session.scalars(
-        select(WebhookDue)
-        .where(WebhookDue.due_at <= now - stale,
-               or_(WebhookDue.enqueued_at.is_(None), WebhookDue.enqueued_at <= now - stale))
-        .order_by(WebhookDue.due_at).limit(limit).with_for_update(skip_locked=True)))
-    webhooks = queue(outbox.QUEUE)
-    # The jobs RQ will still run by itself: in the queue, or scheduled for later.
-    waiting = set(webhooks.get_job_ids()) | set(webhooks.scheduled_job_registry.get_job_ids(cleanup=False)) \
-        if rows else set()
-    handed = 0
-    for row in rows:
-        job = outbox.job_id(row.tenant_id, row.delivery_id)
-        if job in waiting:
-            continue  # its job is still in the queue (a backlog), not lost: no second copy
-        webhooks.enqueue(deliver, row.tenant_id, row.delivery_id, job_id=job)
-        row.enqueued_at = now
-        handed += 1
-    return handed
+    return protocol.hand_over_lost(WebhookDue.delivery_id, outbox.QUEUE, deliver, outbox.job_id, stale, limit)
