@@ -8,7 +8,8 @@ from sqlalchemy import select, text, update
 
 from crm.customers.models import Customer
 from crm.extensions import db
-from crm.imports import applying
+from crm.followups.models import DEFAULT_REMINDER
+from crm.imports import applying, linked_events
 from crm.imports.kinds import KINDS
 from crm.imports.mapping import field_label
 from crm.imports.models import ImportRow
@@ -84,6 +85,7 @@ def apply(import_id: int, viewer: Member, kind: str) -> None:
     _run("""UPDATE {rows} SET record_id = nextval(pg_get_serial_sequence(:records, 'id'))
              WHERE import_id = :id AND action = 'create'""", id=import_id, records=table(name))
     {"activities": _activities, "deals": _deals, "orders": _orders}[kind](import_id, viewer)
+    linked_events.tell(import_id, viewer, kind)
     _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)
              SELECT now(), :actor, :actor_name, 'create', :entity, x.id, {summary},
                     jsonb_build_object('import', jsonb_build_array(NULL, :id))
@@ -101,14 +103,16 @@ def _created() -> str:
 
 
 def _activities(import_id: int, viewer: Member) -> None:
-    """Logged interactions and plans (no reminders: a plan's reminder is set on the follow-up); the customers'
-    last contact moves to the latest done one."""
-    _run(f"""INSERT INTO {{activities}} (id, customer_id, owner_id, method, summary, due_at, done_at, outcome,
-                                        created_by, created_at)
+    """Logged interactions and plans (a plan with the form's default reminder, planned by linked_events); the
+    customers' last contact moves to the latest done one."""
+    _run(f"""INSERT INTO {{activities}} (id, customer_id, owner_id, method, summary, due_at, remind_minutes, done_at,
+                                        outcome, created_by, created_at)
              SELECT r.record_id, r.customer_id, {_owner()}, {_value('method')}, {_value('summary')},
-                    {_value('due_at')}::timestamptz, {_value('done_at')}::timestamptz, {_value('outcome')}, :viewer,
+                    {_value('due_at')}::timestamptz, CASE WHEN NOT r.data ? 'done_at' THEN :remind END,
+                    {_value('done_at')}::timestamptz, {_value('outcome')}, :viewer,
                     coalesce({_value('created_at')}::timestamptz, {_value('done_at')}::timestamptz, now())
-             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id, viewer=viewer.id)
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""",
+         id=import_id, viewer=viewer.id, remind=DEFAULT_REMINDER)
     _run("""UPDATE {customers} c SET last_contact_at = greatest(c.last_contact_at, d.done)
             FROM (SELECT customer_id, max((data ->> 'done_at')::timestamptz) AS done FROM {rows}
                   WHERE import_id = :id AND action = 'create' AND data ? 'done_at' GROUP BY customer_id) d
@@ -168,9 +172,11 @@ def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
     name, _entity, _summary = TABLES[kind]
     untouched = "x.done_at IS NOT DISTINCT FROM (r.data ->> 'done_at')::timestamptz" if kind == "activities" \
         else "x.updated_at <= :finished"
-    removed = _run(f"""DELETE FROM {{{name}}} x USING {{rows}} r
-                       WHERE r.import_id = :id AND r.action = 'create' AND x.id = r.record_id AND {untouched}
-                       RETURNING x.customer_id""", id=import_id, finished=finished_at).scalars().all()
+    gone = _run(f"""DELETE FROM {{{name}}} x USING {{rows}} r
+                    WHERE r.import_id = :id AND r.action = 'create' AND x.id = r.record_id AND {untouched}
+                    RETURNING x.id, x.customer_id""", id=import_id, finished=finished_at).all()
+    linked_events.forget(import_id, kind, [record for record, _customer in gone])
+    removed = [customer for _record, customer in gone]
     if kind == "activities":
         _run("""UPDATE {customers} c SET last_contact_at = (
                     SELECT max(a.done_at) FROM {activities} a WHERE a.customer_id = c.id)

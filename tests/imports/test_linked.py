@@ -273,3 +273,78 @@ def test_a_ticket_finds_an_imported_order_by_its_kept_number(acme, two_customers
                 chooser.chosen(viewer, "po-77", two_customers[KNOWN]).id, chooser.order_number(order.id))
 
     assert in_tenant(acme, find) == ([order.id], order.id, "PO-77")
+
+
+# What the pages' services tell the rest of the CRM: the customer's timeline and a plan's reminders
+
+def _timeline(admin, acme, customer_id):
+    """The customer page's Timeline card as the admin sees it, one line per event (sentence · time · who)."""
+    import re
+    page = admin.get(f"/{acme.slug}/customers/{customer_id}")
+    card = page.text[page.text.index('id="timeline"'):]
+    card = card[:card.index("</section>")]
+    return [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in re.findall(r"<li class=\"timeline-event.*?</li>",
+                                                                                    card, re.S)]
+
+
+@pytest.mark.parametrize("kind", FILES)
+def test_imported_records_are_on_their_customers_timeline_until_undone(acme, admin, two_customers, run_import,
+                                                                       in_tenant, kind):
+    from crm.imports import service
+    from crm.imports.models import Import
+    from crm.members.models import Member
+    rows, fields = _file(kind)
+    done = run_import(acme, rows, fields, kind=kind, match_on="phone")
+    expected = {
+        "activities": ["Visit logged: 上门拜访 3/5/24, 3:30 PM · Ada Admin",
+                       "Call logged: 介绍了新产品 3/1/24, 10:00 AM · Ada Admin"],
+        "deals": ["Deal 年度采购 created in stage Proposal 1/15/24, 12:00 AM · Ada Admin",
+                  "Deal 续约 created in stage Won 12/1/23, 12:00 AM · Ada Admin"],
+        "orders": [f"Order SO-{_records(in_tenant, acme, kind)[1].id:06d} placed, total CN¥99.00 3/8/24, 12:00 AM · "
+                   "Ada Admin", "Order PO-2024-001 placed, total CN¥255.00 3/1/24, 12:00 AM · Ada Admin"],
+    }[kind]
+    assert _timeline(admin, acme, two_customers[KNOWN]) == expected
+    if kind != "activities":  # a deal's and an order's event links to it, as the page's does
+        page = admin.get(f"/{acme.slug}/customers/{two_customers[KNOWN]}").text
+        record = _records(in_tenant, acme, kind)[0]
+        assert f'href="/{acme.slug}/{kind}/{record.id}"' in page
+    in_tenant(acme, lambda: service.undo(db.session.get(Member, acme.admin_member_id),
+                                         db.session.get(Import, done.id)))
+    assert _timeline(admin, acme, two_customers[KNOWN]) == []
+
+
+def test_an_imported_plan_gets_its_reminder_as_one_planned_on_the_page(acme, admin, two_customers, run_import,
+                                                                       in_tenant, smtp_on, outbox_rows):
+    from datetime import UTC, datetime, timedelta, timezone
+    from email.header import decode_header, make_header
+
+    from crm.imports import service
+    from crm.imports.models import Import
+    from crm.members.models import Member
+    from crm.notify.models import Notification
+
+    def local(moment):
+        return moment.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+
+    soon, later = datetime.now(UTC) + timedelta(minutes=10), datetime.now(UTC) + timedelta(days=2)
+    rows = [["手机", "跟进方式", "跟进内容", "计划时间", "跟进时间"],
+            [KNOWN, "电话", "Call about the quote", local(soon), ""],  # reminded now (15 minutes before)
+            [OTHER, "拜访", "Visit the plant", local(later), ""],  # reminded in two days
+            [KNOWN, "电话", "Missed call", "2024-01-01 10:00", ""],  # planned in the past: no reminder
+            [KNOWN, "电话", "Called", local(later), "2024-02-01 10:00"]]  # done: no reminder
+    fields = {"手机": "phone", "跟进方式": "method", "跟进内容": "summary", "计划时间": "due_at", "跟进时间": "done_at"}
+    done = run_import(acme, rows, fields, kind="activities", match_on="phone")  # runs the due reminder's job too
+    assert done.counts["created"] == 4
+    mails = [m for m in smtp_on.messages if m["To"] == f"admin@{acme.slug}.example"]
+    assert [str(make_header(decode_header(m["Subject"]))) for m in mails] == ["Reminder: Call 王芳"]
+    assert "Call about the quote" in mails[0].get_payload()[0].get_payload(decode=True).decode()
+    assert "Reminder: Call 王芳" in admin.get(f"/{acme.slug}/messages/").text
+    assert [row[:3] for row in outbox_rows(acme, kind="reminder")] == [("inapp", "reminder", "sent"), ("email", "reminder", "sent"),
+                                                      ("inapp", "reminder", "scheduled"),
+                                                      ("email", "reminder", "scheduled")]
+    waiting = in_tenant(acme, lambda: sorted({(n.due_at, n.payload["customer"]) for n in db.session.scalars(
+        select(Notification).where(Notification.status == "scheduled"))}))
+    assert waiting == [(later.replace(second=0, microsecond=0) - timedelta(minutes=15), "李雷")]
+    in_tenant(acme, lambda: service.undo(db.session.get(Member, acme.admin_member_id),
+                                         db.session.get(Import, done.id)))
+    assert [row[2] for row in outbox_rows(acme, kind="reminder")] == ["sent", "sent", "cancelled", "cancelled"]
