@@ -116,17 +116,19 @@ class LinkedCleaner:
         raise Invalid({"stage": _("Choose one of the listed values.")})
 
     def _orders(self, raw: dict, data: dict) -> None:
-        """One row is one order of one line: the product (a catalogue product by its name, else free text), a
-        quantity (1 when none) and a unit price; or an amount, the line's total."""
+        """One row is one line of an order (rows with the same number are one order's lines; linking checks that
+        they agree): the product (a catalogue product by its name, else free text), a quantity (1 when none) and a
+        unit price; or an amount, the line's total."""
         number = validation.text(raw.get("number"), "number", NUMBER_LIMIT)
         if number and MADE_NUMBER.fullmatch(number):
             raise Invalid({"number": _("Numbers like SO-000123 are given by the CRM: leave the number out or use "
                                        "another one.")})
         if number:
             data["number"] = number
-        data["status"] = self.statuses.get(raw["status"].lower()) if raw.get("status") else "placed"
-        if data["status"] is None:
-            raise Invalid({"status": _("Choose one of the listed values.")})
+        if raw.get("status"):  # none: placed, unless another line of the order gives it
+            data["status"] = self.statuses.get(raw["status"].lower())
+            if data["status"] is None:
+                raise Invalid({"status": _("Choose one of the listed values.")})
         if raw.get("notes"):
             data["notes"] = validation.text(raw["notes"], "notes", 5000)
         self._line(raw, data)

@@ -48,9 +48,9 @@ def tell(import_id: int, viewer: Member, kind: str) -> None:
     name, event, deal, payload, joins, which = EVENTS[kind]
     _run(f"""INSERT INTO {{events}} (at, customer_id, deal_id, kind, actor_id, actor_name, payload)
              SELECT {AT[kind]}, x.customer_id, {deal}, :event, :actor, :actor_name,
-                    jsonb_build_object({payload}, 'import', r.import_id, 'record', x.id)
-             FROM {{rows}} r JOIN {{{name}}} x ON x.id = r.record_id {joins}
-             WHERE r.import_id = :id AND r.action = 'create' AND {which}
+                    jsonb_build_object({payload}, 'import', CAST(:id AS int), 'record', x.id)
+             FROM {{{name}}} x {joins}
+             WHERE x.id IN (SELECT record_id FROM {{rows}} WHERE import_id = :id AND action = 'create') AND {which}
              ORDER BY {AT[kind]}, x.id""",
          id=import_id, event=event, actor=viewer.id, actor_name=viewer.name, labels=_labels(import_id, kind))
     if kind == "activities":

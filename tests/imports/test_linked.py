@@ -192,21 +192,60 @@ def test_each_imported_record_says_imported_in_its_history(acme, two_customers, 
     assert sorted(entries) == ["deal", "deal", "deal", "import"]  # one import entry, one per deal
 
 
-def test_order_numbers_are_kept_once_and_the_crms_own_form_is_refused(acme, two_customers, run_import, in_tenant):
+def test_order_numbers_are_kept_and_the_crms_own_form_is_refused(acme, two_customers, run_import, in_tenant):
     from crm.imports import service
     from crm.imports.models import Import
     rows = [["手机", "订单号", "金额"], [KNOWN, "A-1", "100"], [KNOWN, "a-1", "200"], [KNOWN, "SO-000777", "5"],
             [KNOWN, "B-2", "10"]]
     fields = {"手机": "phone", "订单号": "number", "金额": "amount"}
     first = run_import(acme, rows, fields, kind="orders", match_on="phone")
-    assert (first.counts["created"], first.counts["errors"]) == (2, 2)
+    assert (first.counts["created"], first.counts["errors"]) == (3, 1)  # rows: A-1's two lines and B-2
     errors = dict(in_tenant(acme, lambda: service.errors(db.session.get(Import, first.id))))
-    assert errors[3] == "Order number: the same number as an earlier row."
     assert errors[4].startswith("Order number: Numbers like SO-000123 are given by the CRM")
     again = run_import(acme, [rows[0], [KNOWN, "B-2", "10"]], fields, kind="orders", match_on="phone")
     assert again.counts["errors"] == 1
-    assert [(o.number, str(o.total)) for o in _records(in_tenant, acme, "orders")] == [("A-1", "100.00"),
-                                                                                        ("B-2", "10.00")]
+    assert [(o.number, str(o.total), len(o.lines)) for o in _records(in_tenant, acme, "orders")] == [
+        ("A-1", "300.00", 2), ("B-2", "10.00", 1)]
+
+
+def test_rows_with_one_order_number_are_the_lines_of_one_order(acme, admin, two_customers, run_import, in_tenant):
+    from crm.audit.models import AuditEntry
+    from crm.imports import service
+    from crm.imports.models import Import
+    from crm.members.models import Member
+    header, fields, _rows = FILES["orders"]
+    rows = [header,
+            [KNOWN, "PO-1", "已完成", "2024-03-01", "打印纸", "10", "25.50"],
+            ["", "PO-1", "", "", "墨盒", "2", "99"],  # a later line may leave the order's values out
+            [KNOWN, "po-1", "Completed", "2024-03-01", "订书机", "1", "12"],
+            [OTHER, "PO-2", "", "", "纸", "1", "5"], [KNOWN, "PO-2", "", "", "笔", "1", "3"],
+            [KNOWN, "PO-3", "Shipped", "", "纸", "1", "5"], [KNOWN, "PO-3", "已完成", "", "笔", "1", "3"],
+            [KNOWN, "PO-4", "", "", "纸", "many", "5"], [KNOWN, "PO-4", "", "", "笔", "1", "3"]]
+    done = run_import(acme, rows, fields, kind="orders", match_on="phone")
+    assert (done.counts["created"], done.counts["errors"]) == (3, 6)
+    assert in_tenant(acme, lambda: service.errors(db.session.get(Import, done.id)))[:6] == [
+        (5, "The lines of order PO-2 give different values of Customer."),
+        (6, "The lines of order PO-2 give different values of Customer."),
+        (7, "The lines of order PO-3 give different values of Status."),
+        (8, "The lines of order PO-3 give different values of Status."),
+        (9, "Quantity: Enter a quantity above zero (at most three decimals)."),
+        (10, "Another line of this order has an error.")]
+    [order] = _records(in_tenant, acme, "orders")
+    assert (order.number, order.status, str(order.total), order.customer_id) == ("PO-1", "completed", "465.00",
+                                                                                 two_customers[KNOWN])
+    assert [(line.position, line.description, str(line.total)) for line in order.lines] == [
+        (1, "打印纸", "255.00"), (2, "墨盒", "198.00"), (3, "订书机", "12.00")]
+    assert order.created_at.isoformat() == "2024-02-29T16:00:00+00:00" and len(order.changes) == 1
+    assert _timeline(admin, acme, two_customers[KNOWN]) == [
+        "Order PO-1 placed, total CN¥465.00 3/1/24, 12:00 AM · Ada Admin"]
+    assert in_tenant(acme, lambda: db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.entity == "order"))) == 1
+
+    def undo():
+        return service.undo(db.session.get(Member, acme.admin_member_id), db.session.get(Import, done.id))
+
+    assert in_tenant(acme, undo) == {"removed": 1, "skipped": 0}
+    assert _records(in_tenant, acme, "orders") == []
 
 
 def test_linked_rows_by_name_and_company(acme, make_customer, run_import, in_tenant):
