@@ -3,11 +3,15 @@ key (applying's matching), checked against the importer's scopes, then the recor
 statements whatever the size, each with an audit entry naming the import; undo removes them again.
 
 Hand-written SQL names the tenant's schema itself (staging.table), as in applying."""
+import json
+
 from flask_babel import gettext as _
 from sqlalchemy import select, text, update
 
 from crm.customers.models import Customer
 from crm.extensions import db
+from crm.fields.definitions import fields
+from crm.fields.values import clean_value
 from crm.followups.models import DEFAULT_REMINDER
 from crm.imports import applying, linked_events
 from crm.imports.kinds import KINDS
@@ -45,6 +49,8 @@ def decide(import_id: int, viewer: Member, kind: str, options: dict, mapping: di
     applying._error(import_id, "r.action IS NULL AND r.customer_id IS NULL",
                     _("No customer matches this row (%(field)s).", field=field_label(needed, kind)))
     _scope(import_id, viewer, KINDS[kind].resource)
+    if KINDS[kind].entity:
+        _required_custom(import_id, KINDS[kind].entity)
     if kind == "orders":
         _numbers(import_id, next((int(i) for i, key in mapping.items() if key == "number"), None))
     _run("UPDATE {rows} SET action = 'create' WHERE import_id = :id AND action IS NULL", id=import_id)
@@ -75,7 +81,30 @@ def _scope(import_id: int, viewer: Member, resource: str) -> None:
 AGREED = {"customer": "r.customer_id", "status": _value("status"), "created_at": _value("created_at"),
           "owner": _value("owner_id"), "notes": _value("notes")}
 NUMBER = "lower(r.data ->> 'number')"
-RECORD = f"coalesce({NUMBER}, '#' || r.line)"  # the record a row adds: an order's lines share one
+
+
+def _record(row: str = "r") -> str:
+    """The record a staged row adds, as SQL: an order's lines share one (by number), any other row is its own."""
+    return f"coalesce(lower({row}.data ->> 'number'), '#' || {row}.line)"
+
+
+RECORD = _record()
+
+
+def _required_custom(import_id: int, entity: str) -> None:
+    """A record needs the custom values its form requires (an order: on any of its lines), unless the field has
+    a default."""
+    for field in fields(entity):
+        if field.required and not field.default and not field.sensitive:
+            applying._error(import_id, f"""r.action IS NULL AND {RECORD} NOT IN (
+                                SELECT {_record('o')} FROM {{rows}} o
+                                WHERE o.import_id = :id AND o.action IS NULL AND o.data -> 'custom' ? :key)""",
+                            f"{field.label()}: {_('This field is required.')}", key=field.key)
+
+
+def _defaults(entity: str) -> str:
+    """The custom values a new record of `entity` gets when not given (the form's defaults), as JSON."""
+    return json.dumps({f.key: clean_value(f, f.default) for f in fields(entity) if f.default and not f.sensitive})
 
 
 def _lines_take_their_orders_customer(import_id: int) -> None:
@@ -88,6 +117,14 @@ def _lines_take_their_orders_customer(import_id: int) -> None:
                AND {NUMBER} = o.number""", id=import_id)
 
 
+def _agreed() -> dict[str, str]:
+    """What an order's lines must agree on: label -> the SQL of its value in a row."""
+    custom = {field.label(): f"r.data -> 'custom' -> '{field.key}'" for field in fields("order")
+              if not field.sensitive}  # keys are [a-z0-9_] (definitions.KEY_PATTERN)
+    return {**{_("Customer") if key == "customer" else field_label(key, "orders"): value
+               for key, value in AGREED.items()}, **custom}
+
+
 def _numbers(import_id: int, number_column: int | None) -> None:
     """Rows with the same order number (in any case) are the lines of one order: they must agree on the order's
     customer, status, date, owner and notes, and one line's error is its whole order's (nothing half-saved).
@@ -95,14 +132,13 @@ def _numbers(import_id: int, number_column: int | None) -> None:
     applying._error(import_id, f"""r.action IS NULL AND r.data ? 'number' AND EXISTS (
                         SELECT 1 FROM {table('orders')} x WHERE lower(x.number) = {NUMBER})""",
                     _("Order number: an order already has this number."))
-    for field, value in AGREED.items():
+    for label, value in _agreed().items():
         _run(f"""UPDATE {{rows}} r SET action = 'error', reason = replace(:reason, '{{{{number}}}}', r.data ->> 'number')
                  WHERE r.import_id = :id AND r.action IS NULL AND {NUMBER} IN (
                      SELECT {NUMBER} FROM {{rows}} r WHERE r.import_id = :id AND r.data ? 'number'
                      GROUP BY 1 HAVING count(DISTINCT {value}) > 1)""",
              id=import_id, reason=_("The lines of order %(number)s give different values of %(field)s.",
-                                    number="{number}",
-                                    field=_("Customer") if field == "customer" else field_label(field, "orders")))
+                                    number="{number}", field=label))
     if number_column is not None:  # a row that failed cleaning has only its cells
         applying._error(import_id, f"""r.action IS NULL AND EXISTS (
                             SELECT 1 FROM {{rows}} o WHERE o.import_id = r.import_id AND o.action = 'error'
@@ -164,12 +200,13 @@ def _deals(import_id: int, viewer: Member) -> None:
                                    closed_at, created_at, updated_at)
              SELECT r.record_id, {_value('title')}, r.customer_id, s.pipeline_id, s.id,
                     coalesce({_value('amount')}::numeric, 0), :currency, {_value('expected_close')}::date,
-                    {_owner()}, s.probability, false, {_value('notes')}, '{{{{}}}}', s.kind,
+                    {_owner()}, s.probability, false, {_value('notes')},
+                    CAST(:defaults AS jsonb) || coalesce(r.data -> 'custom', '{{{{}}}}'), s.kind,
                     CASE WHEN s.kind = 'lost' THEN {_value('lost_reason')} END,
                     CASE WHEN s.kind <> 'open' THEN {closed} END, {_created()}, now()
              FROM {{rows}} r JOIN {{stages}} s ON s.id = {_value('stage_id')}::int
              WHERE r.import_id = :id AND r.action = 'create'""",
-         id=import_id, viewer=viewer.id, currency=workspace_currency())
+         id=import_id, viewer=viewer.id, currency=workspace_currency(), defaults=_defaults("deal"))
     _run(f"""INSERT INTO {{deal_stage_changes}} (deal_id, from_stage_id, to_stage_id, at, actor_id)
              SELECT r.record_id, NULL, {_value('stage_id')}::int, {_created()}, :viewer
              FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id, viewer=viewer.id)
@@ -180,13 +217,18 @@ def _orders(import_id: int, viewer: Member) -> None:
     line writes it), their first status row (when placed, by the importer), the customers' first order."""
     total, status = f"{_value('total')}::numeric", f"coalesce(min({_value('status')}), 'placed')"
     created = f"coalesce(min({_value('created_at')})::timestamptz, now())"
-    _run(f"""INSERT INTO {{orders}} (id, imported_number, customer_id, owner_id, status, currency, notes, custom,
+    _run(f"""WITH custom AS (SELECT r.record_id, jsonb_object_agg(e.key, e.value) AS custom
+                             FROM {{rows}} r CROSS JOIN LATERAL jsonb_each(r.data -> 'custom') e
+                             WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id)
+             INSERT INTO {{orders}} (id, imported_number, customer_id, owner_id, status, currency, notes, custom,
                                     subtotal, discount_total, total, created_at, updated_at)
              SELECT r.record_id, (array_agg({_value('number')} ORDER BY r.line))[1], min(r.customer_id),
                     coalesce(min({_value('owner_id')}::int), :viewer), {status}, :currency, min({_value('notes')}),
-                    '{{{{}}}}', sum({total}), 0, sum({total}), {created}, now()
-             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id""",
-         id=import_id, viewer=viewer.id, currency=workspace_currency())
+                    CAST(:defaults AS jsonb) || coalesce(c.custom, '{{{{}}}}'), sum({total}), 0, sum({total}), {created},
+                    now()
+             FROM {{rows}} r LEFT JOIN custom c ON c.record_id = r.record_id
+             WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id, c.custom""",
+         id=import_id, viewer=viewer.id, currency=workspace_currency(), defaults=_defaults("order"))
     _run(f"""INSERT INTO {{order_lines}} (order_id, position, product_id, description, unit, quantity, unit_price,
                                          discount, total)
              SELECT r.record_id, row_number() OVER (PARTITION BY r.record_id ORDER BY r.line),

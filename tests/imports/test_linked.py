@@ -387,3 +387,59 @@ def test_an_imported_plan_gets_its_reminder_as_one_planned_on_the_page(acme, adm
     in_tenant(acme, lambda: service.undo(db.session.get(Member, acme.admin_member_id),
                                          db.session.get(Import, done.id)))
     assert [row[2] for row in outbox_rows(acme, kind="reminder")] == ["sent", "sent", "cancelled", "cancelled"]
+
+
+def test_custom_fields_of_deals_are_mapped_and_cleaned_as_on_the_form(acme, admin, two_customers, run_import,
+                                                                       in_tenant):
+    from crm.imports import service
+    from crm.imports.models import Import
+    from crm.members.models import Member
+    from tests.fields.test_entity_fields import add_field
+    add_field(admin, acme, "deal", label_en="Deal tier", key="tier", type="select", required="on",
+              new_options="Gold | 金牌\nSilver | 银牌")
+    add_field(admin, acme, "deal", label_en="Seats", key="seats", type="number")
+    header = ["手机", "商机名称", "Deal tier", "Seats"]
+
+    def guess():
+        viewer = db.session.get(Member, acme.admin_member_id)
+        return service.proposed(service.create_import(viewer, "deals.csv", "/nowhere", {"headers": header},
+                                                      "deals"))[0]
+
+    assert in_tenant(acme, guess) == {0: "phone", 1: "title", 2: "custom_tier", 3: "custom_seats"}
+    rows = [header, [KNOWN, "A", "金牌", "12"], [KNOWN, "B", "silver", ""], [KNOWN, "C", "Platinum", ""],
+            [KNOWN, "D", "", "3"], [KNOWN, "E", "Gold", "lots"]]
+    fields = {"手机": "phone", "商机名称": "title", "Deal tier": "custom_tier", "Seats": "custom_seats"}
+    done = run_import(acme, rows, fields, kind="deals", match_on="phone")
+    assert (done.counts["created"], done.counts["errors"]) == (2, 3)
+    assert in_tenant(acme, lambda: service.errors(db.session.get(Import, done.id))) == [
+        (4, "Deal tier: Choose one of the listed values."), (5, "Deal tier: This field is required."),
+        (6, "Seats: Enter a number, e.g. 12 or 3.5.")]
+    assert [(d.title, d.custom) for d in _records(in_tenant, acme, "deals")] == [
+        ("A", {"tier": "gold", "seats": 12}), ("B", {"tier": "silver"})]
+    deal = _records(in_tenant, acme, "deals")[0]
+    assert "金牌" not in admin.get(f"/{acme.slug}/deals/{deal.id}").text  # shown in the reader's language
+    assert "Gold" in admin.get(f"/{acme.slug}/deals/{deal.id}").text
+
+
+def test_custom_fields_of_orders_are_the_orders_and_its_lines_must_agree(acme, admin, two_customers, run_import,
+                                                                         in_tenant):
+    from crm.imports import service
+    from crm.imports.models import Import
+    from tests.fields.test_entity_fields import add_field
+    add_field(admin, acme, "order", label_en="Sales channel", key="channel", type="select", required="on",
+              new_options="Online | 网店\nShop | 门店")
+    add_field(admin, acme, "order", label_en="Boxes", key="boxes", type="number", default="1")
+    rows = [["手机", "订单号", "金额", "渠道", "箱数"],
+            [KNOWN, "P-1", "10", "网店", ""], ["", "P-1", "5", "", "3"],  # one order: its values from either line
+            [KNOWN, "P-2", "7", "Shop", ""],  # the default number of boxes
+            [KNOWN, "P-3", "1", "Online", ""], [KNOWN, "P-3", "2", "门店", ""],
+            [KNOWN, "", "4", "", ""]]
+    fields = {"手机": "phone", "订单号": "number", "金额": "amount", "渠道": "custom_channel", "箱数": "custom_boxes"}
+    done = run_import(acme, rows, fields, kind="orders", match_on="phone")
+    assert (done.counts["created"], done.counts["errors"]) == (3, 3)
+    assert in_tenant(acme, lambda: service.errors(db.session.get(Import, done.id))) == [
+        (5, "The lines of order P-3 give different values of Sales channel."),
+        (6, "The lines of order P-3 give different values of Sales channel."),
+        (7, "Sales channel: This field is required.")]
+    assert [(o.number, str(o.total), o.custom) for o in _records(in_tenant, acme, "orders")] == [
+        ("P-1", "15.00", {"channel": "online", "boxes": 3}), ("P-2", "7.00", {"channel": "shop", "boxes": 1})]
