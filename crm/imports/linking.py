@@ -133,7 +133,8 @@ def _numbers(import_id: int, number_column: int | None) -> None:
                         SELECT 1 FROM {table('orders')} x WHERE lower(x.number) = {NUMBER})""",
                     _("Order number: an order already has this number."))
     for label, value in _agreed().items():
-        _run(f"""UPDATE {{rows}} r SET action = 'error', reason = replace(:reason, '{{{{number}}}}', r.data ->> 'number')
+        _run(f"""UPDATE {{rows}} r
+                 SET action = 'error', reason = replace(:reason, '{{{{number}}}}', r.data ->> 'number')
                  WHERE r.import_id = :id AND r.action IS NULL AND {NUMBER} IN (
                      SELECT {NUMBER} FROM {{rows}} r WHERE r.import_id = :id AND r.data ? 'number'
                      GROUP BY 1 HAVING count(DISTINCT {value}) > 1)""",
@@ -161,7 +162,8 @@ def apply(import_id: int, viewer: Member, kind: str) -> None:
     _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)
              SELECT now(), :actor, :actor_name, 'create', :entity, x.id, {summary},
                     jsonb_build_object('import', jsonb_build_array(NULL, :id))
-             FROM {{{name}}} x WHERE x.id IN (SELECT record_id FROM {{rows}} WHERE import_id = :id AND action = 'create')
+             FROM {{{name}}} x
+             WHERE x.id IN (SELECT record_id FROM {{rows}} WHERE import_id = :id AND action = 'create')
              ORDER BY x.id""",
          id=import_id, actor=viewer.id, actor_name=viewer.name, entity=entity)
 
@@ -224,8 +226,8 @@ def _orders(import_id: int, viewer: Member) -> None:
                                     subtotal, discount_total, total, created_at, updated_at)
              SELECT r.record_id, (array_agg({_value('number')} ORDER BY r.line))[1], min(r.customer_id),
                     coalesce(min({_value('owner_id')}::int), :viewer), {status}, :currency, min({_value('notes')}),
-                    CAST(:defaults AS jsonb) || coalesce(c.custom, '{{{{}}}}'), sum({total}), 0, sum({total}), {created},
-                    now()
+                    CAST(:defaults AS jsonb) || coalesce(c.custom, '{{{{}}}}'), sum({total}), 0, sum({total}),
+                    {created}, now()
              FROM {{rows}} r LEFT JOIN custom c ON c.record_id = r.record_id
              WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id, c.custom""",
          id=import_id, viewer=viewer.id, currency=workspace_currency(), defaults=_defaults("order"))

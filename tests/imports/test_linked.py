@@ -322,8 +322,8 @@ def _timeline(admin, acme, customer_id):
     page = admin.get(f"/{acme.slug}/customers/{customer_id}")
     card = page.text[page.text.index('id="timeline"'):]
     card = card[:card.index("</section>")]
-    return [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in re.findall(r"<li class=\"timeline-event.*?</li>",
-                                                                                    card, re.S)]
+    items = re.findall(r"<li class=\"timeline-event.*?</li>", card, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in items]
 
 
 @pytest.mark.parametrize("kind", FILES)
@@ -378,9 +378,9 @@ def test_an_imported_plan_gets_its_reminder_as_one_planned_on_the_page(acme, adm
     assert [str(make_header(decode_header(m["Subject"]))) for m in mails] == ["Reminder: Call 王芳"]
     assert "Call about the quote" in mails[0].get_payload()[0].get_payload(decode=True).decode()
     assert "Reminder: Call 王芳" in admin.get(f"/{acme.slug}/messages/").text
-    assert [row[:3] for row in outbox_rows(acme, kind="reminder")] == [("inapp", "reminder", "sent"), ("email", "reminder", "sent"),
-                                                      ("inapp", "reminder", "scheduled"),
-                                                      ("email", "reminder", "scheduled")]
+    assert [row[:3] for row in outbox_rows(acme, kind="reminder")] == [
+        ("inapp", "reminder", "sent"), ("email", "reminder", "sent"), ("inapp", "reminder", "scheduled"),
+        ("email", "reminder", "scheduled")]
     waiting = in_tenant(acme, lambda: sorted({(n.due_at, n.payload["customer"]) for n in db.session.scalars(
         select(Notification).where(Notification.status == "scheduled"))}))
     assert waiting == [(later.replace(second=0, microsecond=0) - timedelta(minutes=15), "李雷")]
