@@ -381,9 +381,18 @@ def test_an_imported_plan_gets_its_reminder_as_one_planned_on_the_page(acme, adm
     assert [row[:3] for row in outbox_rows(acme, kind="reminder")] == [
         ("inapp", "reminder", "sent"), ("email", "reminder", "sent"), ("inapp", "reminder", "scheduled"),
         ("email", "reminder", "scheduled")]
-    waiting = in_tenant(acme, lambda: sorted({(n.due_at, n.payload["customer"]) for n in db.session.scalars(
-        select(Notification).where(Notification.status == "scheduled"))}))
-    assert waiting == [(later.replace(second=0, microsecond=0) - timedelta(minutes=15), "李雷")]
+    waiting = in_tenant(acme, lambda: sorted((n.id, n.due_at, n.payload["customer"]) for n in db.session.scalars(
+        select(Notification).where(Notification.status == "scheduled"))))
+    remind_at = later.replace(second=0, microsecond=0) - timedelta(minutes=15)
+    assert [(due, customer) for _id, due, customer in waiting] == [(remind_at, "李雷")] * 2
+    from crm.jobs import queue
+    from crm.notify.outbox import job_id
+
+    def scheduled():  # each send job waits for its time in RQ's registry, as enqueue_at's do
+        registry = queue("notify").scheduled_job_registry
+        return [registry.get_scheduled_time(job_id(acme.id, n)) for n, _due, _customer in waiting]
+
+    assert in_tenant(acme, scheduled) == [remind_at] * 2
     in_tenant(acme, lambda: service.undo(db.session.get(Member, acme.admin_member_id),
                                          db.session.get(Import, done.id)))
     assert [row[2] for row in outbox_rows(acme, kind="reminder")] == ["sent", "sent", "cancelled", "cancelled"]
