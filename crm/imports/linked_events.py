@@ -1,6 +1,6 @@
 """What an imported follow-up, deal or order tells the rest of the CRM, as the pages' services do for one made
 there (crm/followups/service.py, crm/deals/deals.py, crm/orders/service.py), set-based: the customer's timeline
-event and a plan's reminders; and their removal when the import is undone.
+event, a plan's reminders, a new deal's or order's webhook; and the first two removed when the import is undone.
 
 Each event is the one the page writes, at the time the record happened (a follow-up's done time, a deal's or
 order's created time), by the importer, and also names the import and the record (`import`, `record` in its
@@ -9,6 +9,7 @@ import json
 
 from sqlalchemy import select, text
 
+from crm.deals.models import Deal
 from crm.extensions import db
 from crm.followups import reminders
 from crm.followups.models import METHOD_LABELS
@@ -16,7 +17,9 @@ from crm.formatting import money
 from crm.imports.models import ImportRow
 from crm.imports.staging import table
 from crm.members.models import Member
+from crm.orders.models import Order
 from crm.timeline.service import in_both_languages
+from crm.webhooks import events as webhooks
 
 # kind -> (the records' table, the page's event, the event's deal id, its payload besides the import's keys, the
 # joins its payload needs, which records get one). `x` is the record, `s` a deal's stage, :labels what
@@ -35,6 +38,7 @@ EVENTS = {
                "'link', jsonb_build_array('orders.show', jsonb_build_object('order_id', x.id))", "", "true"),
 }
 AT = {"activities": "x.done_at", "deals": "x.created_at", "orders": "x.created_at"}
+WEBHOOKS = {"deals": ("deal.created", Deal), "orders": ("order.created", Order)}  # as the pages' services send
 
 
 def _run(sql: str, **params):
@@ -53,9 +57,11 @@ def tell(import_id: int, viewer: Member, kind: str) -> None:
              WHERE x.id IN (SELECT record_id FROM {{rows}} WHERE import_id = :id AND action = 'create') AND {which}
              ORDER BY {AT[kind]}, x.id""",
          id=import_id, event=event, actor=viewer.id, actor_name=viewer.name, labels=_labels(import_id, kind))
+    added = select(ImportRow.record_id).where(ImportRow.import_id == import_id, ImportRow.action == "create")
     if kind == "activities":
-        reminders.schedule_many(select(ImportRow.record_id).where(ImportRow.import_id == import_id,
-                                                                  ImportRow.action == "create"))
+        reminders.schedule_many(added)
+    elif webhooks.wanted(WEBHOOKS[kind][0]):  # nobody subscribed (the usual case): one small query
+        webhooks.emit_many(*WEBHOOKS[kind], set(db.session.scalars(added)))
 
 
 def _labels(import_id: int, kind: str) -> str:

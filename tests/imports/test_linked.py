@@ -452,3 +452,18 @@ def test_custom_fields_of_orders_are_the_orders_and_its_lines_must_agree(acme, a
         (7, "Sales channel: This field is required.")]
     assert [(o.number, str(o.total), o.custom) for o in _records(in_tenant, acme, "orders")] == [
         ("P-1", "15.00", {"channel": "online", "boxes": 3}), ("P-2", "7.00", {"channel": "shop", "boxes": 1})]
+
+
+@pytest.mark.parametrize("kind, event", [("deals", "deal.created"), ("orders", "order.created")])
+def test_imported_deals_and_orders_are_sent_to_webhook_subscribers(acme, two_customers, run_import, in_tenant,
+                                                                   kind, event):
+    from crm.members.models import Member
+    from crm.webhooks import service
+    from crm.webhooks.models import WebhookDelivery
+    in_tenant(acme, lambda: service.create_subscription(db.session.get(Member, acme.admin_member_id),
+                                                        "https://erp.example.com/hook", [event]))
+    rows, fields = _file(kind)
+    run_import(acme, rows, fields, kind=kind, match_on="phone")
+    sent = in_tenant(acme, lambda: sorted((d.type, d.payload["data"]["object"]["id"])
+                                          for d in db.session.scalars(select(WebhookDelivery))))
+    assert sent == [(event, record.id) for record in _records(in_tenant, acme, kind)]
