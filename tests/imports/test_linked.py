@@ -467,3 +467,13 @@ def test_imported_deals_and_orders_are_sent_to_webhook_subscribers(acme, two_cus
     sent = in_tenant(acme, lambda: sorted((d.type, d.payload["data"]["object"]["id"])
                                           for d in db.session.scalars(select(WebhookDelivery))))
     assert sent == [(event, record.id) for record in _records(in_tenant, acme, kind)]
+
+
+def test_imported_history_takes_its_place_among_the_timelines_events_by_time(acme, admin, two_customers, run_import):
+    note = admin.post(f"/{acme.slug}/activities/notes", data={"customer_id": two_customers[KNOWN],
+                                                              "text": "Met at the fair"})
+    assert note.status_code in (200, 204, 303)
+    rows, fields = _file("activities")
+    run_import(acme, rows, fields, kind="activities", match_on="phone")  # done in 2024: older than the note
+    assert [line.split(":")[0] for line in _timeline(admin, acme, two_customers[KNOWN])] == [
+        "Note", "Visit logged", "Call logged"]
