@@ -30,9 +30,10 @@ def enqueue_after_commit(func, *args, queue_name: str = "default", **options) ->
     pending.append((queue_name, func, args, options))
 
 
-def enqueue_many_after_commit(func, calls: list[tuple[tuple, str]], queue_name: str = "default") -> None:
-    """Enqueue `func(*args)` with its job id for each (args, job id) once the current transaction commits, in one
-    round trip to Redis (a fan-out of thousands of jobs)."""
+def enqueue_many_after_commit(func, calls: list[tuple], queue_name: str = "default") -> None:
+    """Enqueue `func(*args)` with its job id for each (args, job id) or (args, job id, when) once the current
+    transaction commits, in one round trip to Redis (a fan-out of thousands of jobs); a `when` in the future puts
+    the job in the queue's scheduled registry for that time, as `enqueue_at` does."""
     if calls:
         pending = db.session.info.setdefault("jobs_after_commit", [])
         pending.append((queue_name, func, calls, {"many": True}))
@@ -44,8 +45,7 @@ def _enqueue_pending(session) -> None:
         at = options.pop("at", None)
         try:
             if options.pop("many", False):
-                queue(queue_name).enqueue_many([rq.Queue.prepare_data(func, call_args, job_id=job_id)
-                                                for call_args, job_id in args])
+                _enqueue_many(queue(queue_name), func, args)
             elif at is None:
                 queue(queue_name).enqueue(func, *args, **options)
             else:
@@ -54,6 +54,15 @@ def _enqueue_pending(session) -> None:
             # The work is committed; what needs retrying (the outbox) is found again by its sweeper.
             name = getattr(func, "__name__", func)  # a job may be named by its dotted path
             log.warning("could not enqueue %s%r on %s", name, args, queue_name, exc_info=True)
+
+
+def _enqueue_many(target: rq.Queue, func, calls: list[tuple]) -> None:
+    now = [rq.Queue.prepare_data(func, call[0], job_id=call[1]) for call in calls if len(call) < 3 or call[2] is None]
+    with target.connection.pipeline() as pipe:
+        target.enqueue_many(now, pipeline=pipe)
+        for call_args, job_id, at in (call for call in calls if len(call) == 3 and call[2] is not None):
+            target.enqueue_at(at, func, *call_args, job_id=job_id, pipeline=pipe)
+        pipe.execute()
 
 
 @event.listens_for(db.session, "after_rollback")

@@ -12,10 +12,11 @@ from crm.fields.values import clean_value, display
 from tenants.binding import current_tenant
 
 
-def apply_values(item, raw: dict, creating: bool, entity: str = "customer") -> dict:
+def apply_values(item, raw: dict, creating: bool, entity: str = "customer", definitions: dict | None = None) -> dict:
     """Validate and store custom values on a record of `entity` (a customer, deal or order: anything with a
-    `custom` JSONB); returns {key: [before, after]} for the audit log. Nothing is stored unless all are valid."""
-    definitions = {f.key: f for f in fields(entity)}
+    `custom` JSONB); returns {key: [before, after]} for the audit log. Nothing is stored unless all are valid.
+    `definitions` ({key: field}) spares reading the entity's fields again (an import cleans many records)."""
+    definitions = {f.key: f for f in fields(entity)} if definitions is None else definitions
     errors, changes = {}, {}
     encrypted = entity in SENSITIVE_ENTITIES
     custom = dict(item.custom or {})
@@ -55,13 +56,14 @@ def apply_values(item, raw: dict, creating: bool, entity: str = "customer") -> d
     return changes
 
 
-def checked_values(item, raw: dict, creating: bool, entity: str) -> tuple[dict, dict]:
+def checked_values(item, raw: dict, creating: bool, entity: str,
+                   definitions: dict | None = None) -> tuple[dict, dict]:
     """Validate custom values for a deal or order (`item`, None when new) without touching it: the `custom`
     dict to store and {key: [before, after]} for the audit log; Invalid with messages at the fields."""
     if entity in SENSITIVE_ENTITIES:
         raise ValueError(f"{entity} values may be encrypted: use apply_values")
     probe = SimpleNamespace(custom=dict(item.custom or {}) if item is not None else {})
-    changes = apply_values(probe, dict(raw or {}), creating, entity)
+    changes = apply_values(probe, dict(raw or {}), creating, entity, definitions)
     return probe.custom, changes
 
 

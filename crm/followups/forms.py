@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-from crm.followups.models import METHOD_LABELS
+from crm.followups.models import DEFAULT_REMINDER, METHOD_LABELS
 
 REMINDER_LABELS = {"": _l("No reminder"), "0": _l("At the time"), "15": _l("15 minutes before"),
                    "60": _l("1 hour before"), "1440": _l("1 day before")}
@@ -18,7 +18,7 @@ class FollowUpForm(FlaskForm):
     method = SelectField(_l("How"), choices=list(METHOD_LABELS.items()), validate_choice=False)
     summary = TextAreaField(_l("What"))
     due_at = StringField(_l("When"), render_kw={"type": "datetime-local"})
-    remind_minutes = SelectField(_l("Reminder"), choices=list(REMINDER_LABELS.items()), default="15",
+    remind_minutes = SelectField(_l("Reminder"), choices=list(REMINDER_LABELS.items()), default=str(DEFAULT_REMINDER),
                                  validate_choice=False)
     owner_id = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
     outcome = TextAreaField(_l("Outcome"))

@@ -10,6 +10,7 @@ from crm.extensions import db, utcnow
 METHOD_LABELS = {"call": _l("Call"), "email": _l("Email"), "visit": _l("Visit"), "sms": _l("SMS"),
                  "wechat": _l("WeChat"), "meeting": _l("Meeting"), "other": _l("Other")}
 METHODS = tuple(METHOD_LABELS)
+DEFAULT_REMINDER = 15  # minutes before a plan's due time: the form's choice unless changed, and an import's
 
 
 class Activity(db.Model):
@@ -30,7 +31,7 @@ class Activity(db.Model):
     method: Mapped[str] = mapped_column(String(20))
     summary: Mapped[str] = mapped_column(Text, default="")  # what to do, or what was done
     due_at: Mapped[datetime | None]  # planned time; None for a logged interaction
-    remind_minutes: Mapped[int | None]  # reminder this long before due_at; None: no reminder
+    remind_minutes: Mapped[int | None]  # reminder this long before due_at; None: no reminder (DEFAULT_REMINDER)
     done_at: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None]  # members.id

@@ -182,13 +182,10 @@ def apply(import_id: int, viewer: Member, options: dict, pool_reason: str) -> No
     """Write the decided rows to customers: new tags, new customers (ids drawn first, so each row knows its
     customer), before-images, updates, tags on customers. Set-based: a handful of statements for any size."""
     _create_tags(import_id)
-    _run("""UPDATE {rows} SET customer_id = nextval(pg_get_serial_sequence(:customers, 'id'))
-            WHERE import_id = :id AND action = 'create'""", id=import_id, customers=table("customers"))
+    _prepare(import_id)
     found = counts(import_id)
     with _gin_in_bulk(found["create"] + found["update"] >= GIN_BULK_ROWS):
         _insert(import_id, viewer, options, pool_reason)
-        _run("""UPDATE {rows} r SET before = to_jsonb(c) - 'search_text' - 'search_grams' FROM {customers} c
-                WHERE r.import_id = :id AND r.action = 'update' AND c.id = r.customer_id""", id=import_id)
         _update(import_id)
     _run("""INSERT INTO {customer_tags} (customer_id, tag_id)
             SELECT r.customer_id, t::int FROM {rows} r,
@@ -229,18 +226,42 @@ def _gin_in_bulk(bulk: bool):
 
 
 def _create_tags(import_id: int) -> None:
-    """Tags the file names that do not exist yet are created; every row then holds tag ids only."""
+    """Tags the file names that do not exist yet are created (`_prepare` then turns the names into ids)."""
     _run("""INSERT INTO {tags} (name, color)
             SELECT DISTINCT ON (lower(t)) t, 'blue' FROM {rows} r, jsonb_array_elements_text(r.data -> 'new_tags') t
             WHERE r.import_id = :id AND r.action IN ('create', 'update') AND r.data ? 'new_tags'
               AND NOT EXISTS (SELECT 1 FROM {tags} x WHERE lower(x.name) = lower(t))
             ORDER BY lower(t), t ON CONFLICT DO NOTHING""", id=import_id)
-    _run("""UPDATE {rows} r SET data = (r.data - 'new_tags') || jsonb_build_object('tag_ids', (
-                SELECT jsonb_agg(DISTINCT id) FROM (
-                    SELECT t::int AS id FROM jsonb_array_elements_text(coalesce(r.data -> 'tag_ids', '[]')) t
-                    UNION SELECT x.id FROM {tags} x, jsonb_array_elements_text(r.data -> 'new_tags') n
-                          WHERE lower(x.name) = lower(n)) ids))
-            WHERE r.import_id = :id AND r.data ? 'new_tags'""", id=import_id)
+
+
+def _prepare(import_id: int) -> None:
+    """One pass over the rows to write, before any customer changes: a new customer's id drawn (so each row knows
+    its customer), new tag names turned into ids (resolved once per distinct set of names, not per row), an updated
+    customer's before-image (for undo). Each pass over the staged rows rewrites them with their index entries:
+    these were three passes (profiled at 100,000 rows: 10 + 17 + 12 s under load)."""
+    _run("""WITH named AS MATERIALIZED (
+                SELECT n.names, jsonb_agg(DISTINCT x.id) AS ids
+                FROM (SELECT DISTINCT r.data -> 'new_tags' AS names FROM {rows} r
+                      WHERE r.import_id = :id AND r.action IN ('create', 'update') AND r.data ? 'new_tags') n
+                     CROSS JOIN LATERAL jsonb_array_elements_text(n.names) t
+                     JOIN {tags} x ON lower(x.name) = lower(t)
+                GROUP BY n.names)
+            UPDATE {rows} r SET
+                customer_id = CASE WHEN r.action = 'create' THEN nextval(pg_get_serial_sequence(:customers, 'id'))
+                                   ELSE r.customer_id END,
+                data = CASE WHEN NOT r.data ? 'new_tags' THEN r.data
+                            ELSE (r.data - 'new_tags') || jsonb_build_object('tag_ids', (
+                                SELECT jsonb_agg(DISTINCT id) FROM (
+                                    SELECT t::int AS id
+                                    FROM jsonb_array_elements_text(coalesce(r.data -> 'tag_ids', '[]')) t
+                                    UNION SELECT t::int FROM jsonb_array_elements_text(coalesce(s.ids, '[]')) t) ids))
+                       END,
+                before = s.before
+            FROM (SELECT r.line, n.ids, to_jsonb(c) - 'search_text' - 'search_grams' AS before
+                  FROM {rows} r LEFT JOIN named n ON n.names = r.data -> 'new_tags'
+                       LEFT JOIN {customers} c ON r.action = 'update' AND c.id = r.customer_id
+                  WHERE r.import_id = :id AND r.action IN ('create', 'update')) s
+            WHERE r.import_id = :id AND r.line = s.line""", id=import_id, customers=table("customers"))
 
 
 def _value(column: str) -> str:

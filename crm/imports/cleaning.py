@@ -4,6 +4,7 @@ language, owners by email or name, tags split. A row either cleans fully or carr
 Each cell goes through the same cleaners as the customer form (crm/validation.py, writes._clean_field), which
 refuse by raising Invalid: an exception per bad cell is slow, but bad cells are few in a real file."""
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -138,12 +139,7 @@ class RowCleaner:
         if field.sensitive and not self.may_enter_sensitive:
             self.notes.add(_("Your role may not enter sensitive values: those columns were ignored."))
             return
-        if field.type == "select":
-            raw = self._option(key, raw)
-        elif field.type == "multiselect":
-            raw = [self._option(key, part) for part in SPLIT.split(raw) if part]
-        elif field.type == "checkbox":
-            raw = "on" if raw.lower() in ("1", "true", "yes", "y", "on", "是", "✓", "x") else ""
+        raw = form_value(field, raw, lambda label: self._option(key, label))  # may add a probe: a new option
         value = clean_value(self.probes.get(key, field), raw)
         if value in (None, [], ""):
             return
@@ -172,6 +168,18 @@ class RowCleaner:
             self.probes[key] = _with_new_options(self.custom[key], new)
         self.option_keys[key][label.lower()] = new[label]
         return new[label]
+
+
+def form_value(field: CustomField, raw: str, option: Callable[[str], str]):
+    """A custom field's cell as the record form sends it: a select's option (`option` finds its key by the key or
+    either language's name), a multi-select's options split at commas, a checkbox's yes in either language."""
+    if field.type == "select":
+        return option(raw)
+    if field.type == "multiselect":
+        return [option(part) for part in SPLIT.split(raw) if part]
+    if field.type == "checkbox":
+        return "on" if raw.lower() in ("1", "true", "yes", "y", "on", "是", "✓", "x") else ""
+    return raw
 
 
 def match_key(match_on: str, data: dict) -> str | None:

@@ -80,7 +80,7 @@ def _work(imp: Import, viewer: Member, write: bool) -> None:
             (write and _cancel_asked(imp)):
         return _cancelled(imp)
     imp.rows_total = imp.rows_done
-    found = linking.decide(imp.id, viewer, imp.kind, imp.options) if linked else \
+    found = linking.decide(imp.id, viewer, imp.kind, imp.options, imp.mapping) if linked else \
         applying.decide(imp.id, viewer, imp.options)
     counts = {COUNTED[action]: n for action, n in found.items()}
     counts["notes"] = sorted(cleaner.notes)

@@ -16,6 +16,7 @@ class Kind:
     fields: dict  # field key -> label
     synonyms: dict  # field key -> headers that name it, besides its labels
     list_endpoint: str  # where the imported records are seen
+    entity: str | None = None  # whose custom fields a column can fill (crm.fields), if any
 
 
 # The customer's match keys as a linked file names them (the same keys as customer fields, so match keys are made
@@ -57,7 +58,7 @@ KINDS = {
          "expected_close": ["预计成交日期", "预计成交时间", "成交日期", "expected close", "close date"],
          "owner": OWNER, "created_at": ["创建时间", "创建日期", "created", "created at"],
          "notes": ["备注", "notes", "note"], "lost_reason": ["输单原因", "lost reason"]},
-        "deals.index"),
+        "deals.index", "deal"),
     "orders": Kind(
         "orders", _l("Orders"), "orders",
         {**CUSTOMER_KEYS, "number": _l("Order number"), "status": _l("Status"), "created_at": _l("Order date"),
@@ -70,5 +71,5 @@ KINDS = {
          "quantity": ["数量", "quantity", "qty"], "unit_price": ["单价", "unit price", "price"],
          "amount": ["金额", "订单金额", "总金额", "总价", "amount", "total", "order total"],
          "owner": OWNER, "notes": ["备注", "notes", "note"]},
-        "orders.index"),
+        "orders.index", "order"),
 }

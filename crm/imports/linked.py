@@ -14,10 +14,13 @@ from crm.deals.deal_queries import EARLIEST, LATEST
 from crm.deals.stages import pipelines, stages
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.fields import record_values
+from crm.fields.definitions import fields
 from crm.followups.models import METHOD_LABELS
 from crm.followups.service import MAX_TEXT
-from crm.imports.cleaning import match_key, members_by_name_and_email, moment, owner_id_of
-from crm.imports.mapping import field_label, label_names
+from crm.imports.cleaning import form_value, match_key, members_by_name_and_email, moment, owner_id_of
+from crm.imports.kinds import KINDS
+from crm.imports.mapping import field_label, label_names, option_names
 from crm.members.models import Member
 from crm.orders.forms import STATUS_LABELS
 from crm.orders.lines import _quantity
@@ -44,7 +47,13 @@ class LinkedCleaner:
             self.pipelines = [(p, stages(p.id)) for p in pipelines()]
         elif kind == "activities":
             self.methods = label_names(METHOD_LABELS)
-        elif kind == "orders":
+        if KINDS[kind].entity:
+            self.entity = KINDS[kind].entity
+            self.custom = {f"custom_{f.key}": f for f in fields(self.entity) if not f.sensitive}
+            self.definitions = {f.key: f for f in self.custom.values()}
+            self.option_keys = {key: option_names(f) for key, f in self.custom.items()
+                                if f.type in ("select", "multiselect")}
+        if kind == "orders":
             self.statuses = label_names(STATUS_LABELS)
             self.products = {name.strip().lower(): (product_id, unit, price) for product_id, name, unit, price in
                              db.session.execute(select(Product.id, Product.name, Product.unit, Product.price)
@@ -104,6 +113,24 @@ class LinkedCleaner:
             data["expected_close"] = validation.day(raw["expected_close"].replace("/", "-"), "expected_close",
                                                     EARLIEST, LATEST).isoformat()
             data["closed_at"] = moment(data["expected_close"], "expected_close", self.zone)  # if the stage is closed
+        self._custom(raw, data)
+
+    def _custom(self, raw: dict, data: dict) -> None:
+        """The custom cells as the record form cleans them (crm/fields/record_values.py); defaults and required
+        values are the record's, not the row's (an order's other lines may give them): linking sees to them."""
+        given = {field.key: form_value(field, raw[key], lambda label, key=key: self._option(key, label))
+                 for key, field in self.custom.items() if key in raw}
+        if given:
+            values, _changes = record_values.checked_values(None, given, False, self.entity, self.definitions)
+            if values:
+                data["custom"] = values
+
+    def _option(self, key: str, label: str) -> str:
+        """A select's option key by its key or either language's name (a linked file creates no options)."""
+        found = self.option_keys[key].get(label.strip().lower())
+        if found is None:
+            raise Invalid({key: _("Choose one of the listed values.")})
+        return found
 
     def _stage(self, pipeline_name: str, stage_name: str):
         candidates = [(p, s) for p, s in self.pipelines if not pipeline_name or pipeline_name in _names(p)]
@@ -116,19 +143,22 @@ class LinkedCleaner:
         raise Invalid({"stage": _("Choose one of the listed values.")})
 
     def _orders(self, raw: dict, data: dict) -> None:
-        """One row is one order of one line: the product (a catalogue product by its name, else free text), a
-        quantity (1 when none) and a unit price; or an amount, the line's total."""
+        """One row is one line of an order (rows with the same number are one order's lines; linking checks that
+        they agree): the product (a catalogue product by its name, else free text), a quantity (1 when none) and a
+        unit price; or an amount, the line's total."""
         number = validation.text(raw.get("number"), "number", NUMBER_LIMIT)
         if number and MADE_NUMBER.fullmatch(number):
             raise Invalid({"number": _("Numbers like SO-000123 are given by the CRM: leave the number out or use "
                                        "another one.")})
         if number:
             data["number"] = number
-        data["status"] = self.statuses.get(raw["status"].lower()) if raw.get("status") else "placed"
-        if data["status"] is None:
-            raise Invalid({"status": _("Choose one of the listed values.")})
+        if raw.get("status"):  # none: placed, unless another line of the order gives it
+            data["status"] = self.statuses.get(raw["status"].lower())
+            if data["status"] is None:
+                raise Invalid({"status": _("Choose one of the listed values.")})
         if raw.get("notes"):
             data["notes"] = validation.text(raw["notes"], "notes", 5000)
+        self._custom(raw, data)
         self._line(raw, data)
 
     def _line(self, raw: dict, data: dict) -> None:

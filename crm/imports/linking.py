@@ -3,12 +3,17 @@ key (applying's matching), checked against the importer's scopes, then the recor
 statements whatever the size, each with an audit entry naming the import; undo removes them again.
 
 Hand-written SQL names the tenant's schema itself (staging.table), as in applying."""
+import json
+
 from flask_babel import gettext as _
 from sqlalchemy import select, text, update
 
 from crm.customers.models import Customer
 from crm.extensions import db
-from crm.imports import applying
+from crm.fields.definitions import fields
+from crm.fields.values import clean_value
+from crm.followups.models import DEFAULT_REMINDER
+from crm.imports import applying, linked_events
 from crm.imports.kinds import KINDS
 from crm.imports.mapping import field_label
 from crm.imports.models import ImportRow
@@ -35,15 +40,19 @@ def _value(key: str) -> str:
     return f"(r.data ->> '{key}')"
 
 
-def decide(import_id: int, viewer: Member, kind: str, options: dict) -> dict[str, int]:
+def decide(import_id: int, viewer: Member, kind: str, options: dict, mapping: dict) -> dict[str, int]:
     """Each row's customer and whether its record may be added; returns the counts. Writes only `import_rows`."""
     applying._match(import_id, options["match_on"])
+    if kind == "orders":
+        _lines_take_their_orders_customer(import_id)
     needed = "name" if options["match_on"] == "name_company" else options["match_on"]
     applying._error(import_id, "r.action IS NULL AND r.customer_id IS NULL",
                     _("No customer matches this row (%(field)s).", field=field_label(needed, kind)))
     _scope(import_id, viewer, KINDS[kind].resource)
+    if KINDS[kind].entity:
+        _required_custom(import_id, KINDS[kind].entity)
     if kind == "orders":
-        _numbers(import_id)
+        _numbers(import_id, next((int(i) for i, key in mapping.items() if key == "number"), None))
     _run("UPDATE {rows} SET action = 'create' WHERE import_id = :id AND action IS NULL", id=import_id)
     return applying.counts(import_id)
 
@@ -67,28 +76,95 @@ def _scope(import_id: int, viewer: Member, resource: str) -> None:
                         f"{_('Owner')}: {_('You can only give records to members of your own team.')}", reach=reach)
 
 
-def _numbers(import_id: int) -> None:
-    """An order number is kept only once: a later row with the same number, or one an order has, is an error."""
-    applying._error(import_id, """r.action IS NULL AND r.data ? 'number' AND EXISTS (
-                        SELECT 1 FROM {rows} o WHERE o.import_id = r.import_id AND o.line < r.line
-                          AND o.action IS NULL AND lower(o.data ->> 'number') = lower(r.data ->> 'number'))""",
-                    _("Order number: the same number as an earlier row."))
+# What the lines of one order (rows with the same order number) must agree on, when given: a later line may leave
+# them empty. The SQL of each over a staged row `r`.
+AGREED = {"customer": "r.customer_id", "status": _value("status"), "created_at": _value("created_at"),
+          "owner": _value("owner_id"), "notes": _value("notes")}
+NUMBER = "lower(r.data ->> 'number')"
+
+
+def _record(row: str = "r") -> str:
+    """The record a staged row adds, as SQL: an order's lines share one (by number), any other row is its own."""
+    return f"coalesce(lower({row}.data ->> 'number'), '#' || {row}.line)"
+
+
+RECORD = _record()
+
+
+def _required_custom(import_id: int, entity: str) -> None:
+    """A record needs the custom values its form requires (an order: on any of its lines), unless the field has
+    a default."""
+    for field in fields(entity):
+        if field.required and not field.default and not field.sensitive:
+            applying._error(import_id, f"""r.action IS NULL AND {RECORD} NOT IN (
+                                SELECT {_record('o')} FROM {{rows}} o
+                                WHERE o.import_id = :id AND o.action IS NULL AND o.data -> 'custom' ? :key)""",
+                            f"{field.label()}: {_('This field is required.')}", key=field.key)
+
+
+def _defaults(entity: str) -> str:
+    """The custom values a new record of `entity` gets when not given (the form's defaults), as JSON."""
+    return json.dumps({f.key: clean_value(f, f.default) for f in fields(entity) if f.default and not f.sensitive})
+
+
+def _lines_take_their_orders_customer(import_id: int) -> None:
+    """A line that does not name its customer is for the customer its order's other lines name."""
+    _run(f"""UPDATE {{rows}} r SET customer_id = o.customer_id
+             FROM (SELECT {NUMBER} AS number, min(r.customer_id) AS customer_id FROM {{rows}} r
+                   WHERE r.import_id = :id AND r.action IS NULL AND r.customer_id IS NOT NULL AND r.data ? 'number'
+                   GROUP BY 1) o
+             WHERE r.import_id = :id AND r.action IS NULL AND r.match_key IS NULL AND r.customer_id IS NULL
+               AND {NUMBER} = o.number""", id=import_id)
+
+
+def _agreed() -> dict[str, str]:
+    """What an order's lines must agree on: label -> the SQL of its value in a row."""
+    custom = {field.label(): f"r.data -> 'custom' -> '{field.key}'" for field in fields("order")
+              if not field.sensitive}  # keys are [a-z0-9_] (definitions.KEY_PATTERN)
+    return {**{_("Customer") if key == "customer" else field_label(key, "orders"): value
+               for key, value in AGREED.items()}, **custom}
+
+
+def _numbers(import_id: int, number_column: int | None) -> None:
+    """Rows with the same order number (in any case) are the lines of one order: they must agree on the order's
+    customer, status, date, owner and notes, and one line's error is its whole order's (nothing half-saved).
+    A number an order already has is refused."""
     applying._error(import_id, f"""r.action IS NULL AND r.data ? 'number' AND EXISTS (
-                        SELECT 1 FROM {table('orders')} x WHERE lower(x.number) = lower(r.data ->> 'number'))""",
+                        SELECT 1 FROM {table('orders')} x WHERE lower(x.number) = {NUMBER})""",
                     _("Order number: an order already has this number."))
+    for label, value in _agreed().items():
+        _run(f"""UPDATE {{rows}} r
+                 SET action = 'error', reason = replace(:reason, '{{{{number}}}}', r.data ->> 'number')
+                 WHERE r.import_id = :id AND r.action IS NULL AND {NUMBER} IN (
+                     SELECT {NUMBER} FROM {{rows}} r WHERE r.import_id = :id AND r.data ? 'number'
+                     GROUP BY 1 HAVING count(DISTINCT {value}) > 1)""",
+             id=import_id, reason=_("The lines of order %(number)s give different values of %(field)s.",
+                                    number="{number}", field=label))
+    if number_column is not None:  # a row that failed cleaning has only its cells
+        applying._error(import_id, f"""r.action IS NULL AND EXISTS (
+                            SELECT 1 FROM {{rows}} o WHERE o.import_id = r.import_id AND o.action = 'error'
+                              AND lower(trim(o.cells ->> {number_column})) = {NUMBER})""",
+                        _("Another line of this order has an error."))
 
 
 def apply(import_id: int, viewer: Member, kind: str) -> None:
     """Add the decided rows' records (ids drawn first, so each row knows its record) and an audit entry each."""
     name, entity, summary = TABLES[kind]
-    _run("""UPDATE {rows} SET record_id = nextval(pg_get_serial_sequence(:records, 'id'))
-             WHERE import_id = :id AND action = 'create'""", id=import_id, records=table(name))
+    _run(f"""WITH keys AS (SELECT {RECORD} AS key, min(r.line) AS first FROM {{rows}} r
+                           WHERE r.import_id = :id AND r.action = 'create' GROUP BY 1 ORDER BY 2),
+                  k AS MATERIALIZED (SELECT key, nextval(pg_get_serial_sequence(:records, 'id')) AS record_id
+                                     FROM keys)
+             UPDATE {{rows}} r SET record_id = k.record_id FROM k
+             WHERE r.import_id = :id AND r.action = 'create' AND {RECORD} = k.key""",
+         id=import_id, records=table(name))
     {"activities": _activities, "deals": _deals, "orders": _orders}[kind](import_id, viewer)
+    linked_events.tell(import_id, viewer, kind)
     _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)
              SELECT now(), :actor, :actor_name, 'create', :entity, x.id, {summary},
                     jsonb_build_object('import', jsonb_build_array(NULL, :id))
-             FROM {{rows}} r JOIN {{{name}}} x ON x.id = r.record_id
-             WHERE r.import_id = :id AND r.action = 'create'""",
+             FROM {{{name}}} x
+             WHERE x.id IN (SELECT record_id FROM {{rows}} WHERE import_id = :id AND action = 'create')
+             ORDER BY x.id""",
          id=import_id, actor=viewer.id, actor_name=viewer.name, entity=entity)
 
 
@@ -101,14 +177,16 @@ def _created() -> str:
 
 
 def _activities(import_id: int, viewer: Member) -> None:
-    """Logged interactions and plans (no reminders: a plan's reminder is set on the follow-up); the customers'
-    last contact moves to the latest done one."""
-    _run(f"""INSERT INTO {{activities}} (id, customer_id, owner_id, method, summary, due_at, done_at, outcome,
-                                        created_by, created_at)
+    """Logged interactions and plans (a plan with the form's default reminder, planned by linked_events); the
+    customers' last contact moves to the latest done one."""
+    _run(f"""INSERT INTO {{activities}} (id, customer_id, owner_id, method, summary, due_at, remind_minutes, done_at,
+                                        outcome, created_by, created_at)
              SELECT r.record_id, r.customer_id, {_owner()}, {_value('method')}, {_value('summary')},
-                    {_value('due_at')}::timestamptz, {_value('done_at')}::timestamptz, {_value('outcome')}, :viewer,
+                    {_value('due_at')}::timestamptz, CASE WHEN NOT r.data ? 'done_at' THEN :remind END,
+                    {_value('done_at')}::timestamptz, {_value('outcome')}, :viewer,
                     coalesce({_value('created_at')}::timestamptz, {_value('done_at')}::timestamptz, now())
-             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id, viewer=viewer.id)
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""",
+         id=import_id, viewer=viewer.id, remind=DEFAULT_REMINDER)
     _run("""UPDATE {customers} c SET last_contact_at = greatest(c.last_contact_at, d.done)
             FROM (SELECT customer_id, max((data ->> 'done_at')::timestamptz) AS done FROM {rows}
                   WHERE import_id = :id AND action = 'create' AND data ? 'done_at' GROUP BY customer_id) d
@@ -124,35 +202,44 @@ def _deals(import_id: int, viewer: Member) -> None:
                                    closed_at, created_at, updated_at)
              SELECT r.record_id, {_value('title')}, r.customer_id, s.pipeline_id, s.id,
                     coalesce({_value('amount')}::numeric, 0), :currency, {_value('expected_close')}::date,
-                    {_owner()}, s.probability, false, {_value('notes')}, '{{{{}}}}', s.kind,
+                    {_owner()}, s.probability, false, {_value('notes')},
+                    CAST(:defaults AS jsonb) || coalesce(r.data -> 'custom', '{{{{}}}}'), s.kind,
                     CASE WHEN s.kind = 'lost' THEN {_value('lost_reason')} END,
                     CASE WHEN s.kind <> 'open' THEN {closed} END, {_created()}, now()
              FROM {{rows}} r JOIN {{stages}} s ON s.id = {_value('stage_id')}::int
              WHERE r.import_id = :id AND r.action = 'create'""",
-         id=import_id, viewer=viewer.id, currency=workspace_currency())
+         id=import_id, viewer=viewer.id, currency=workspace_currency(), defaults=_defaults("deal"))
     _run(f"""INSERT INTO {{deal_stage_changes}} (deal_id, from_stage_id, to_stage_id, at, actor_id)
              SELECT r.record_id, NULL, {_value('stage_id')}::int, {_created()}, :viewer
              FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id, viewer=viewer.id)
 
 
 def _orders(import_id: int, viewer: Member) -> None:
-    """Orders of one line each, their first status row (when placed, by the importer), the customers' first
-    order."""
-    total = f"{_value('total')}::numeric"
-    _run(f"""INSERT INTO {{orders}} (id, imported_number, customer_id, owner_id, status, currency, notes, custom,
+    """Orders of their rows' lines (the order's values from whichever line gives them; the number as its first
+    line writes it), their first status row (when placed, by the importer), the customers' first order."""
+    total, status = f"{_value('total')}::numeric", f"coalesce(min({_value('status')}), 'placed')"
+    created = f"coalesce(min({_value('created_at')})::timestamptz, now())"
+    _run(f"""WITH custom AS (SELECT r.record_id, jsonb_object_agg(e.key, e.value) AS custom
+                             FROM {{rows}} r CROSS JOIN LATERAL jsonb_each(r.data -> 'custom') e
+                             WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id)
+             INSERT INTO {{orders}} (id, imported_number, customer_id, owner_id, status, currency, notes, custom,
                                     subtotal, discount_total, total, created_at, updated_at)
-             SELECT r.record_id, {_value('number')}, r.customer_id, {_owner()}, {_value('status')}, :currency,
-                    {_value('notes')}, '{{{{}}}}', {total}, 0, {total}, {_created()}, now()
-             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""",
-         id=import_id, viewer=viewer.id, currency=workspace_currency())
+             SELECT r.record_id, (array_agg({_value('number')} ORDER BY r.line))[1], min(r.customer_id),
+                    coalesce(min({_value('owner_id')}::int), :viewer), {status}, :currency, min({_value('notes')}),
+                    CAST(:defaults AS jsonb) || coalesce(c.custom, '{{{{}}}}'), sum({total}), 0, sum({total}),
+                    {created}, now()
+             FROM {{rows}} r LEFT JOIN custom c ON c.record_id = r.record_id
+             WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id, c.custom""",
+         id=import_id, viewer=viewer.id, currency=workspace_currency(), defaults=_defaults("order"))
     _run(f"""INSERT INTO {{order_lines}} (order_id, position, product_id, description, unit, quantity, unit_price,
                                          discount, total)
-             SELECT r.record_id, 1, {_value('product_id')}::int, {_value('description')}, {_value('unit')},
+             SELECT r.record_id, row_number() OVER (PARTITION BY r.record_id ORDER BY r.line),
+                    {_value('product_id')}::int, {_value('description')}, {_value('unit')},
                     {_value('quantity')}::numeric, {_value('unit_price')}::numeric, 0, {total}
              FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id)
     _run(f"""INSERT INTO {{order_status_changes}} (order_id, from_status, to_status, at, actor_id, actor_name)
-             SELECT r.record_id, NULL, {_value('status')}, {_created()}, :viewer, :name
-             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""",
+             SELECT r.record_id, NULL, {status}, {created}, :viewer, :name
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create' GROUP BY r.record_id""",
          id=import_id, viewer=viewer.id, name=viewer.name)
     refresh_first_orders(*_customers(import_id))
 
@@ -168,9 +255,11 @@ def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
     name, _entity, _summary = TABLES[kind]
     untouched = "x.done_at IS NOT DISTINCT FROM (r.data ->> 'done_at')::timestamptz" if kind == "activities" \
         else "x.updated_at <= :finished"
-    removed = _run(f"""DELETE FROM {{{name}}} x USING {{rows}} r
-                       WHERE r.import_id = :id AND r.action = 'create' AND x.id = r.record_id AND {untouched}
-                       RETURNING x.customer_id""", id=import_id, finished=finished_at).scalars().all()
+    gone = _run(f"""DELETE FROM {{{name}}} x USING {{rows}} r
+                    WHERE r.import_id = :id AND r.action = 'create' AND x.id = r.record_id AND {untouched}
+                    RETURNING x.id, x.customer_id""", id=import_id, finished=finished_at).all()
+    linked_events.forget(import_id, kind, [record for record, _customer in gone])
+    removed = [customer for _record, customer in gone]
     if kind == "activities":
         _run("""UPDATE {customers} c SET last_contact_at = (
                     SELECT max(a.done_at) FROM {activities} a WHERE a.customer_id = c.id)
@@ -181,5 +270,6 @@ def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
              id=import_id, ids=sorted(set(removed)))
     elif kind == "orders" and removed:
         refresh_first_orders(*removed)
-    added = applying.counts(import_id)["create"]
+    added = _run("SELECT count(DISTINCT record_id) FROM {rows} WHERE import_id = :id AND action = 'create'",
+                 id=import_id).scalar()
     return {"removed": len(removed), "skipped": added - len(removed)}

@@ -55,13 +55,18 @@ def fields_for_mapping(kind: str = "customers") -> list[Field]:
     """Every built-in field and every live custom field of customers, labelled in the reader's language; for a
     linked kind (crm/imports/kinds.py), the customer's keys and that kind's fields."""
     if kind in KINDS:
-        return [Field(key, str(label), _both(label), "text") for key, label in KINDS[kind].fields.items()]
+        offered = [Field(key, str(label), _both(label), "text") for key, label in KINDS[kind].fields.items()]
+        return offered + _custom_fields(KINDS[kind].entity) if KINDS[kind].entity else offered
     offered = [Field(key, str(_builtin_label(key)), _both(_builtin_label(key)), BUILTIN_KINDS.get(key, "text"))
                for key in BUILTIN]
-    offered += [Field(f"custom_{f.key}", f.label(), {"en": in_language(f.label_en, f.label_zh, "en"),
-                                                      "zh": in_language(f.label_en, f.label_zh, "zh")}, f.type)
-                for f in fields("customer")]
-    return offered
+    return offered + _custom_fields("customer")
+
+
+def _custom_fields(entity: str) -> list[Field]:
+    """The entity's live custom fields (a deal's or order's never sensitive: only customers keep such values)."""
+    return [Field(f"custom_{f.key}", f.label(), {"en": in_language(f.label_en, f.label_zh, "en"),
+                                                 "zh": in_language(f.label_en, f.label_zh, "zh")}, f.type)
+            for f in fields(entity) if entity == "customer" or not f.sensitive]
 
 
 def _builtin_label(key: str):
@@ -70,11 +75,12 @@ def _builtin_label(key: str):
 
 def field_label(key: str, kind: str = "customers") -> str:
     """A mapped field's name, for reasons given per row."""
+    if key.startswith("custom_") and (kind not in KINDS or KINDS[kind].entity):
+        entity = KINDS[kind].entity if kind in KINDS else "customer"
+        field = next((f for f in fields(entity) if f.key == key.removeprefix("custom_")), None)
+        return field.label() if field is not None else key
     if kind in KINDS:
         return str(KINDS[kind].fields.get(key, key))
-    if key.startswith("custom_"):
-        field = next((f for f in fields("customer") if f.key == key.removeprefix("custom_")), None)
-        return field.label() if field is not None else key
     return str(_builtin_label(key)) if key in BUILTIN else key
 
 

@@ -11,8 +11,9 @@ from crm.extensions import db, utcnow
 class TimelineEvent(db.Model):
     __tablename__ = "timeline_events"
     __table_args__ = (
-        Index("ix_timeline_events_customer", "customer_id", "id"),
-        Index("ix_timeline_events_deal", "deal_id", "id"),
+        # A timeline is newest first by the time things happened (an import adds older ones later), then by id.
+        Index("ix_timeline_events_customer", "customer_id", "at", "id"),
+        Index("ix_timeline_events_deal", "deal_id", "at", "id"),
         {"schema": "tenant"},
     )
 

@@ -2,6 +2,7 @@
 reader's language when the timeline is shown. A value that needs translating is stored in both languages
 with `in_both_languages`."""
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import g, has_request_context
 from flask_babel import force_locale
@@ -14,7 +15,9 @@ from crm.names import in_language, reader_language
 from crm.timeline.models import TimelineEvent
 
 PAGE_SIZE = 30
-NEWEST = (listing.Key(TimelineEvent.id, descending=True),)
+# When it happened, then the order it was written in: imported history (crm/imports/linked_events.py) comes
+# with its own, older times.
+NEWEST = (listing.Key(TimelineEvent.at, datetime, descending=True), listing.Key(TimelineEvent.id, descending=True))
 
 # kind -> (sentence, icon class). Sentences use the names of the payload's values.
 KINDS = {
