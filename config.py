@@ -117,6 +117,8 @@ class Config:
         # SELF_HOSTED_PLAN (a key of public.plans; "unlimited" has no limit). A trial that ends unpaid moves the
         # workspace to FREE_PLAN; a failed payment leaves BILLING_GRACE_DAYS before the workspace turns read-only.
         self.STRIPE_SECRET_KEY = environ.get("STRIPE_SECRET_KEY", "")
+        # The signing secret of the platform account's webhook endpoint (/billing/stripe-webhook).
+        self.STRIPE_WEBHOOK_SECRET = environ.get("STRIPE_WEBHOOK_SECRET", "")
         self.SELF_HOSTED_PLAN = environ.get("SELF_HOSTED_PLAN", "unlimited")
         self.FREE_PLAN = environ.get("FREE_PLAN", "free")
         self.BILLING_GRACE_DAYS = int(environ.get("BILLING_GRACE_DAYS", "7"))
