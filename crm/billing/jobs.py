@@ -7,6 +7,7 @@ from rq import Retry
 from sqlalchemy import select
 
 from crm.billing import stripe_sync
+from crm.billing.service import billing_on
 from crm.billing.models import BillingEvent
 from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit, platform_job
@@ -46,6 +47,8 @@ def reconcile_subscriptions() -> dict[int, dict]:
     """Compare every paying workspace with Stripe (nightly): repair what drifted, each workspace in its own
     transaction; every repair is logged and kept in the console's actions on that workspace. Returns the repairs."""
     repairs = {}
+    if not billing_on():
+        return repairs
     for tenant_id in stripe_sync.paying_tenants():
         try:
             changes = stripe_sync.reconcile_one(tenant_id)

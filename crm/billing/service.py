@@ -4,8 +4,9 @@ operator and Stripe's webhooks (crm/billing/stripe_sync.py) make to the stored s
 Stored state is what was said (by sign-up, the operator, Stripe); `standing()` reads what it means at this moment,
 so a trial or a grace period ends on time without a job: a trial past its end without a payment is the free plan
 (decision: the workspace keeps working within the free plan's limits rather than turning read-only), `past_due`
-turns read-only when its grace ends, `unpaid` (Stripe stopped retrying) at once, `canceled` at the end of the paid period. Without STRIPE_SECRET_KEY billing is
-off (self-hosted): every workspace is on SELF_HOSTED_PLAN and never read-only for want of a payment."""
+turns read-only when its grace ends, `unpaid` (Stripe stopped retrying) at once, `canceled` at the end of the paid
+period. Without STRIPE_SECRET_KEY billing is off (self-hosted): every workspace is on SELF_HOSTED_PLAN and never
+read-only for want of a payment."""
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -64,9 +64,11 @@ def paid_plans() -> list[Plan]:
 
 
 def has_live_subscription() -> bool:
-    """Whether the workspace pays through Stripe now (then the portal, not Checkout, changes the plan)."""
+    """Whether the workspace pays through Stripe now, a cancelled period not over included (then the portal, where
+    it may also renew, changes the plan; Checkout would make a second subscription)."""
     row = db.session.get(Subscription, current_tenant().id)
-    return bool(row.stripe_subscription_id) and row.status != "canceled"
+    return bool(row.stripe_subscription_id) and (row.status != "canceled" or (
+        row.period_ends_at is not None and row.period_ends_at > utcnow()))
 
 
 def start_checkout(plan_key: str, interval: str) -> str:
