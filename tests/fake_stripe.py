@@ -11,7 +11,7 @@ Today: checkout sessions (payment and subscription mode), payment intents, charg
 for the platform's own billing customers, prices, subscriptions, invoices and billing portal sessions (a portal page
 with a link back). Tests move a subscription through its life with `renew()`, `fail_payment()`, `cancel()` and
 `set_status()`, each returning the events Stripe would send. Adding a resource is a handler method and one line in
-ROUTES; `event()` and `deliver()` serve every event type.
+ROUTES; `event()` and `deliver()` serve every event type. Billing meter events count an identifier once.
 """
 import hashlib
 import hmac
@@ -107,6 +107,7 @@ class FakeStripe:
         ("GET", r"/v1/invoices", "list_invoices"),
         ("GET", r"/v1/invoices/(?P<id>[\w]+)", "get_invoice"),
         ("POST", r"/v1/billing_portal/sessions", "create_portal_session"),
+        ("POST", r"/v1/billing/meter_events", "create_meter_event"),
         ("GET", r"/checkout/(?P<id>[\w]+)", "checkout_page"),
         ("GET", r"/portal/(?P<id>[\w]+)", "portal_page"),
         ("POST", r"/checkout/(?P<id>[\w]+)", "checkout_pay"),
@@ -415,6 +416,22 @@ class FakeStripe:
             "id": session_id, "object": "billing_portal.session", "customer": customer["id"],
             "return_url": params.get("return_url"), "url": f"{self.url}/portal/{session_id}", "livemode": False,
             "created": int(time.time())})
+
+    def create_meter_event(self, params: dict) -> dict:
+        """Usage for a billing meter; an identifier seen before is counted once, as Stripe does."""
+        customer = self.get("customers", (params.get("payload") or {}).get("stripe_customer_id", ""), "customer")
+        identifier = params.get("identifier") or self.new_id("mev")
+        events = self.objects.setdefault("billing.meter_events", {})
+        return events.setdefault(identifier, {
+            "id": identifier, "object": "billing.meter_event", "event_name": params.get("event_name"),
+            "identifier": identifier, "payload": {"stripe_customer_id": customer["id"],
+                                                  "value": params["payload"]["value"]},
+            "livemode": False, "created": int(time.time())})
+
+    def metered(self, customer: str) -> int:
+        """The usage a customer's meter events add up to."""
+        return sum(int(e["payload"]["value"]) for e in self.objects.get("billing.meter_events", {}).values()
+                   if e["payload"]["stripe_customer_id"] == customer)
 
     def portal_page(self, request: Request, id: str) -> Response:
         session = self.objects.get("billing_portal.sessions", {}).get(id)

@@ -1,9 +1,8 @@
 """Plans and each tenant's subscription state (public): what Stripe (or the operator) says, read by the limits."""
-from datetime import datetime
-
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, true
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,6 +27,7 @@ class Plan(db.Model):
     name_zh: Mapped[str] = mapped_column(String(80))
     stripe_price_monthly: Mapped[str | None] = mapped_column(String(100))
     stripe_price_yearly: Mapped[str | None] = mapped_column(String(100))
+    stripe_price_metered: Mapped[str | None] = mapped_column(String(100))  # SMS past the credits, `metered` plans
     seats: Mapped[int | None]
     customers: Mapped[int | None]
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
@@ -121,3 +121,24 @@ class Invoice(db.Model):
     amount_paid: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     hosted_invoice_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime]
+
+
+class SmsUsageReport(db.Model):
+    """A batch of SMS past a metered plan's credits, reported to Stripe once: the batch is written before Stripe is
+    told, so a retry sends the same `identifier` (Stripe counts an identifier once). `after` is how many SMS past
+    the credits earlier batches of the month covered; it is unique, so two runs at once cannot both count the same
+    messages."""
+
+    __tablename__ = "sms_usage_reports"
+    __table_args__ = (UniqueConstraint("tenant_id", "month", "after", name="uq_sms_usage_reports_batch"),
+                      {"schema": "public", "info": {"tenant_access": ("SELECT",)}})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("public.tenants.id", ondelete="CASCADE"))
+    month: Mapped[date]  # its first day, in the workspace's time zone
+    after: Mapped[int]
+    quantity: Mapped[int]
+    identifier: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

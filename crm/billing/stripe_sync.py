@@ -83,7 +83,9 @@ def start_checkout(plan_key: str, interval: str) -> str:
     try:
         session = api().v1.checkout.sessions.create(params={
             "mode": "subscription", "customer": customer_id(), "client_reference_id": tenant_id,
-            "line_items": [{"price": price, "quantity": 1}], "metadata": {"tenant_id": tenant_id},
+            "line_items": [{"price": price, "quantity": 1}] + (  # a metered price takes no quantity
+                [{"price": plan.stripe_price_metered}] if plan.stripe_price_metered else []),
+            "metadata": {"tenant_id": tenant_id},
             "subscription_data": {"metadata": {"tenant_id": tenant_id}},
             "success_url": absolute_url("billing.index", checkout="done"), "cancel_url": absolute_url("billing.index"),
         })
@@ -215,8 +217,9 @@ def apply(row: Subscription, subscription: dict) -> dict:
     """Write Stripe's subscription into the stored state; the plan follows its price (an unknown price keeps the
     plan, logged). Decisions: cancelled at the period's end is `canceled` with that end (writable until then, the
     banner says when); `paused` (a Stripe trial ended without a card) is `unpaid`: read-only until paid."""
-    item = subscription["items"]["data"][0]
-    plan = plan_for_price(item["price"]["id"])
+    items = subscription["items"]["data"]
+    plans = [plan_for_price(item["price"]["id"]) for item in items]  # the metered SMS item names no plan
+    item, plan = next(((i, p) for i, p in zip(items, plans) if p is not None), (items[0], None))
     if plan is None:
         log.warning("stripe price %s of %s is no plan's: the plan is kept", item["price"]["id"], subscription["id"])
         plan = row.plan

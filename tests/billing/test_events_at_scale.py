@@ -72,7 +72,7 @@ def expected_state(fake, customer: str) -> tuple:
     live = [s for s in subs if s["status"] != "canceled"]
     sub = max(live or subs, key=lambda s: s["created"])
     item = sub["items"]["data"][0]
-    status = "canceled" if sub["status"] == "canceled" or sub["cancel_at_period_end"] else sub["status"]
+    status = "canceled" if sub["status"] == "active" and sub["cancel_at_period_end"] else sub["status"]
     return sub["id"], status, item["price"]["id"], sub["ended_at"] or item["current_period_end"]
 
 

@@ -209,3 +209,43 @@ def test_return_address_names_the_checkout(acme, admin, stripe_billing):
     session = stripe_billing.objects["checkout.sessions"][location.rsplit("/", 1)[1]]
     assert parse_qs(urlsplit(session["success_url"]).query) == {"checkout": ["done"]}
     assert urlsplit(session["cancel_url"]).path == f"/{acme.slug}/settings/billing/"
+
+
+def test_sms_past_a_metered_plans_credits_are_sent_and_reported_to_stripe_once_per_batch(
+        app, acme, stripe_billing, customer_of, on_plan, in_tenant, run_worker, outbox_rows):
+    from crm.billing.metered import report_metered_sms, report_metered_sms_all
+    from crm.billing.models import SmsUsageReport
+    from crm.notify import outbox
+    from tests.fake_stripe import StripeError
+
+    customer = customer_of(acme)
+    on_plan(acme, sms_per_month=2, sms_beyond="metered")
+
+    def queue(first: int, count: int):
+        def schedule():
+            for i in range(first, first + count):
+                outbox.schedule(channel="sms", kind="reminder", recipient=f"+86138001380{i:02d}", key=f"metered:{i}",
+                                member_id=acme.admin_member_id, payload={"customer": "王芳", "due": "09:30"})
+        in_tenant(acme, schedule)
+        run_worker()
+
+    queue(0, 5)
+    assert [row[2] for row in outbox_rows(acme)] == ["sent"] * 5  # past the credits, sent: the plan meters
+    with app.app_context():
+        assert report_metered_sms_all() >= 1
+        assert report_metered_sms(acme.id) == 3 and stripe_billing.metered(customer) == 3
+        assert report_metered_sms(acme.id) == 0 and stripe_billing.metered(customer) == 3  # nothing new
+
+    queue(5, 2)
+    stripe_billing.fail_next.extend([StripeError(500, "down")] * 3)  # the call and the client's retries
+    with app.app_context():
+        assert report_metered_sms(acme.id) == 0  # kept for the next run
+    stripe_billing.fail_next.clear()
+    with app.app_context():
+        assert report_metered_sms(acme.id) == 2
+        batches = db.session.execute(select(SmsUsageReport.identifier, SmsUsageReport.quantity,
+                                            SmsUsageReport.reported_at.is_not(None))
+                                     .where(SmsUsageReport.tenant_id == acme.id).order_by(SmsUsageReport.id)).all()
+    assert [(quantity, reported) for _, quantity, reported in batches] == [(3, True), (2, True)]
+    assert stripe_billing.metered(customer) == 5
+    assert sorted(stripe_billing.objects["billing.meter_events"]) == sorted(identifier for identifier, _, _ in batches)

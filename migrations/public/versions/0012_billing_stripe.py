@@ -1,4 +1,5 @@
-"""Billing through Stripe: the platform account's webhook events (each stored once) and the workspaces' invoices.
+"""Billing through Stripe: the platform account's webhook events (each stored once), the workspaces' invoices, the
+metered SMS usage reported to Stripe, and each plan's metered SMS price.
 
 Revision ID: p0012
 Revises: p0011
@@ -14,6 +15,25 @@ depends_on = None
 
 
 def upgrade():
+    op.add_column("plans", sa.Column("stripe_price_metered", sa.String(100), nullable=True), schema="public")
+    op.create_table(
+        "sms_usage_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("after", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("identifier", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["tenant_id"], ["public.tenants.id"], ondelete="CASCADE",
+                                name="fk_sms_usage_reports_tenant_id_tenants"),
+        sa.PrimaryKeyConstraint("id", name="pk_sms_usage_reports"),
+        sa.UniqueConstraint("identifier", name="uq_sms_usage_reports_identifier"),
+        sa.UniqueConstraint("tenant_id", "month", "after", name="uq_sms_usage_reports_batch"),
+        schema="public",
+    )
     op.create_table(
         "billing_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -52,5 +72,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("sms_usage_reports", schema="public")
+    op.drop_column("plans", "stripe_price_metered", schema="public")
     op.drop_table("billing_invoices", schema="public")
     op.drop_table("billing_events", schema="public")
