@@ -13,6 +13,7 @@ from crm.extensions import db, utcnow
 from crm.platform.models import OperatorAction
 from tests.billing.conftest import PLATFORM_WEBHOOK_SECRET, WEBHOOK_PATH, days
 from tests.payments.conftest import post_event
+from tests.platform.test_console import operator  # noqa: F401 (the fixture, shared)
 
 BILLING = "/{slug}/settings/billing/"
 
@@ -249,3 +250,20 @@ def test_sms_past_a_metered_plans_credits_are_sent_and_reported_to_stripe_once_p
     assert [(quantity, reported) for _, quantity, reported in batches] == [(3, True), (2, True)]
     assert stripe_billing.metered(customer) == 5
     assert sorted(stripe_billing.objects["billing.meter_events"]) == sorted(identifier for identifier, _, _ in batches)
+
+
+def test_the_operator_console_shows_a_workspaces_billing_events_and_reconciliations(
+        app, acme, operator, client_as, stripe_billing, customer_of, deliver, subscription):
+    from crm.billing.jobs import reconcile_subscriptions
+
+    sub = subscribed(app, stripe_billing, acme, customer_of)
+    created = stripe_billing.event("customer.subscription.created", sub)
+    deliver(created)
+    subscription(acme, status="past_due")  # drift the reconciliation repairs
+    with app.app_context():
+        reconcile_subscriptions()
+    console = client_as(operator)
+    shown = console.get(f"/platform/tenants/{acme.id}").text
+    listed = shown[shown.index('id="billing-events"'):]
+    assert "customer.subscription.created" in listed and created["id"] in listed
+    assert "stripe-reconciliation · reconcile" in shown[shown.index('id="operator-actions"'):]
