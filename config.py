@@ -117,6 +117,10 @@ class Config:
         # SELF_HOSTED_PLAN (a key of public.plans; "unlimited" has no limit). A trial that ends unpaid moves the
         # workspace to FREE_PLAN; a failed payment leaves BILLING_GRACE_DAYS before the workspace turns read-only.
         self.STRIPE_SECRET_KEY = environ.get("STRIPE_SECRET_KEY", "")
+        # The signing secret of the platform account's webhook endpoint (/billing/stripe-webhook).
+        self.STRIPE_WEBHOOK_SECRET = environ.get("STRIPE_WEBHOOK_SECRET", "")
+        # The event name of the Stripe billing meter that counts SMS past a metered plan's credits.
+        self.STRIPE_SMS_METER = environ.get("STRIPE_SMS_METER", "crm_sms")
         self.SELF_HOSTED_PLAN = environ.get("SELF_HOSTED_PLAN", "unlimited")
         self.FREE_PLAN = environ.get("FREE_PLAN", "free")
         self.BILLING_GRACE_DAYS = int(environ.get("BILLING_GRACE_DAYS", "7"))

@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit
     from crm.backups.views import bp as backups
     from crm.billing.views import bp as billing
+    from crm.billing.views import stripe_webhook as billing_webhook
     from crm.calendar.views import bp as calendar
     from crm.calendar.views import public as calendar_feed
     from crm.campaigns.views import bp as campaigns
@@ -138,7 +139,8 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs, payments, order_payment, stripe_webhooks, billing, platform, backups, webhooks, search):
+                      api_docs, payments, order_payment, stripe_webhooks, billing,
+                      billing_webhook, platform, backups, webhooks, search):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -6,6 +6,8 @@ finds a workspace's morning does the day's work and later runs change nothing.""
 from rq import cron
 
 from crm.attachments.jobs import sweep_files_all
+from crm.billing.jobs import reconcile_subscriptions, requeue_billing_events
+from crm.billing.metered import report_metered_sms_all
 from crm.billing.usage import count_usage_all
 from crm.backups.jobs import nightly_backups_all
 from crm.exports.service import remove_expired
@@ -31,3 +33,8 @@ cron.register(requeue_stripe_events_all, queue_name="webhooks", interval=3600,
               name="payments.requeue_stripe_events_all")
 cron.register(count_usage_all, queue_name="default", interval=3600, name="billing.count_usage_all")
 cron.register(nightly_backups_all, queue_name="exports", interval=3600, name="backups.nightly_backups_all")
+cron.register(requeue_billing_events, queue_name="webhooks", interval=3600, name="billing.requeue_billing_events")
+# Nightly, at a quiet hour (UTC): one Stripe read per paying workspace; a long run for many workspaces.
+cron.register(reconcile_subscriptions, queue_name="default", cron="17 3 * * *", job_timeout=3600,
+              name="billing.reconcile_subscriptions")
+cron.register(report_metered_sms_all, queue_name="default", interval=3600, name="billing.report_metered_sms_all")

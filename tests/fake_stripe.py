@@ -7,9 +7,11 @@ objects, errors as `{"error": {type, code, message, param}}` with Stripe's statu
 hosted Checkout page at each session's `url`: its Pay button completes the session and POSTs a signed
 `checkout.session.completed` event to every registered webhook endpoint, then redirects to the success_url.
 
-Today: checkout sessions (payment mode), payment intents, charges, refunds, and GET /v1/balance. Adding a resource is a
-handler method and one line in ROUTES (customers, prices, subscriptions, subscription-mode checkout and billing
-portal sessions come next); `event()` and `deliver()` serve every event type.
+Today: checkout sessions (payment and subscription mode), payment intents, charges, refunds, GET /v1/balance, and
+for the platform's own billing customers, prices, subscriptions, invoices and billing portal sessions (a portal page
+with a link back). Tests move a subscription through its life with `renew()`, `fail_payment()`, `cancel()` and
+`set_status()`, each returning the events Stripe would send. Adding a resource is a handler method and one line in
+ROUTES; `event()` and `deliver()` serve every event type. Billing meter events count an identifier once.
 """
 import hashlib
 import hmac
@@ -96,7 +98,18 @@ class FakeStripe:
         ("POST", r"/v1/refunds", "create_refund"),
         ("GET", r"/v1/refunds", "list_refunds"),
         ("GET", r"/v1/refunds/(?P<id>[\w]+)", "get_refund"),
+        ("POST", r"/v1/customers", "create_customer"),
+        ("GET", r"/v1/customers/(?P<id>[\w]+)", "get_customer"),
+        ("POST", r"/v1/prices", "create_price"),
+        ("GET", r"/v1/prices/(?P<id>[\w]+)", "get_price"),
+        ("GET", r"/v1/subscriptions", "list_subscriptions"),
+        ("GET", r"/v1/subscriptions/(?P<id>[\w]+)", "get_subscription"),
+        ("GET", r"/v1/invoices", "list_invoices"),
+        ("GET", r"/v1/invoices/(?P<id>[\w]+)", "get_invoice"),
+        ("POST", r"/v1/billing_portal/sessions", "create_portal_session"),
+        ("POST", r"/v1/billing/meter_events", "create_meter_event"),
         ("GET", r"/checkout/(?P<id>[\w]+)", "checkout_page"),
+        ("GET", r"/portal/(?P<id>[\w]+)", "portal_page"),
         ("POST", r"/checkout/(?P<id>[\w]+)", "checkout_pay"),
     ]
 
@@ -189,7 +202,7 @@ class FakeStripe:
         else:
             return self._json(StripeError(404, f"Unrecognized request URL ({request.method}: {request.path}).").body,
                               404)
-        if request.path.startswith("/checkout/"):  # the hosted page: a browser, no API key
+        if request.path.startswith(("/checkout/", "/portal/")):  # the hosted pages: a browser, no API key
             return getattr(self, handler)(request, **match.groupdict())
         try:
             self._authorise(request)
@@ -222,8 +235,10 @@ class FakeStripe:
 
     def create_checkout_session(self, params: dict) -> dict:
         mode = params.get("mode")
+        if mode == "subscription":
+            return self._subscription_checkout(params)
         if mode != "payment":
-            raise StripeError(400, "Only payment mode is implemented by this fake yet.", param="mode")
+            raise StripeError(400, "Only payment and subscription modes are implemented by this fake.", param="mode")
         items = params.get("line_items") or []
         if not items:
             raise StripeError(400, "You must specify `line_items`.", code="parameter_missing", param="line_items")
@@ -312,6 +327,8 @@ class FakeStripe:
             session = self.get("checkout.sessions", session_id, "checkout.session")
             if session["status"] != "open":
                 raise StripeError(400, "This Checkout Session is no longer open.", code="checkout_session_expired")
+            if session["mode"] == "subscription":
+                return self._complete_subscription_checkout(session)
             if method not in session["payment_method_types"]:
                 raise StripeError(400, f"This session does not offer {method}.", param="method")
             intent_id, amount = self.new_id("pi"), session["amount_total"]
@@ -347,5 +364,176 @@ class FakeStripe:
         except StripeError as error:
             return Response(error.body["error"]["message"], error.status)
         self.deliver(self.event("checkout.session.completed", session))
+        if session["mode"] == "subscription":
+            subscription = self.objects["subscriptions"][session["subscription"]]
+            self.deliver(self.event("customer.subscription.created", subscription))
+            self.deliver(self.event("invoice.paid", self.objects["invoices"][subscription["latest_invoice"]]))
         return Response("", 303, headers={
             "Location": session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])})
+
+    # --- platform billing: customers, prices, subscriptions, invoices, the billing portal -----------------
+
+    def create_customer(self, params: dict) -> dict:
+        return self.store("customers", {
+            "id": self.new_id("cus"), "object": "customer", "name": params.get("name"), "email": params.get("email"),
+            "metadata": params.get("metadata") or {}, "livemode": False, "created": int(time.time())})
+
+    def get_customer(self, params: dict, id: str) -> dict:
+        return self.get("customers", id, "customer")
+
+    def create_price(self, params: dict) -> dict:
+        return self.store("prices", {
+            "id": self.new_id("price"), "object": "price", "active": True, "currency": params.get("currency", "usd"),
+            "unit_amount": int(params.get("unit_amount", 0)), "product": params.get("product") or self.new_id("prod"),
+            "recurring": {"interval": (params.get("recurring") or {}).get("interval", "month")},
+            "type": "recurring", "livemode": False, "created": int(time.time())})
+
+    def get_price(self, params: dict, id: str) -> dict:
+        return self.get("prices", id, "price")
+
+    def list_subscriptions(self, params: dict) -> dict:
+        wanted = params.get("status")
+        items = [s for s in self.objects.get("subscriptions", {}).values()
+                 if (not params.get("customer") or s["customer"] == params["customer"])
+                 and (wanted == "all" or s["status"] == wanted or (not wanted and s["status"] != "canceled"))]
+        return self.listing("/v1/subscriptions", items, params)
+
+    def get_subscription(self, params: dict, id: str) -> dict:
+        return self.get("subscriptions", id, "subscription")
+
+    def list_invoices(self, params: dict) -> dict:
+        items = [i for i in self.objects.get("invoices", {}).values()
+                 if not params.get("customer") or i["customer"] == params["customer"]]
+        return self.listing("/v1/invoices", items, params)
+
+    def get_invoice(self, params: dict, id: str) -> dict:
+        return self.get("invoices", id, "invoice")
+
+    def create_portal_session(self, params: dict) -> dict:
+        customer = self.get("customers", params.get("customer", ""), "customer")
+        session_id = self.new_id("bps")
+        return self.store("billing_portal.sessions", {
+            "id": session_id, "object": "billing_portal.session", "customer": customer["id"],
+            "return_url": params.get("return_url"), "url": f"{self.url}/portal/{session_id}", "livemode": False,
+            "created": int(time.time())})
+
+    def create_meter_event(self, params: dict) -> dict:
+        """Usage for a billing meter; an identifier seen before is counted once, as Stripe does."""
+        customer = self.get("customers", (params.get("payload") or {}).get("stripe_customer_id", ""), "customer")
+        identifier = params.get("identifier") or self.new_id("mev")
+        events = self.objects.setdefault("billing.meter_events", {})
+        return events.setdefault(identifier, {
+            "id": identifier, "object": "billing.meter_event", "event_name": params.get("event_name"),
+            "identifier": identifier, "payload": {"stripe_customer_id": customer["id"],
+                                                  "value": params["payload"]["value"]},
+            "livemode": False, "created": int(time.time())})
+
+    def metered(self, customer: str) -> int:
+        """The usage a customer's meter events add up to."""
+        return sum(int(e["payload"]["value"]) for e in self.objects.get("billing.meter_events", {}).values()
+                   if e["payload"]["stripe_customer_id"] == customer)
+
+    def portal_page(self, request: Request, id: str) -> Response:
+        session = self.objects.get("billing_portal.sessions", {}).get(id)
+        if session is None:
+            return Response("Something went wrong: this portal session does not exist.", 404)
+        return Response(f"<!doctype html><title>Fake Stripe billing portal</title><h1>Billing portal</h1>"
+                        f"<a href=\"{html.escape(session['return_url'] or '')}\">Return</a>",
+                        content_type="text/html; charset=utf-8")
+
+    def _subscription_checkout(self, params: dict) -> dict:
+        items = params.get("line_items") or []
+        if not items:
+            raise StripeError(400, "You must specify `line_items`.", code="parameter_missing", param="line_items")
+        prices = [self.get("prices", item.get("price", ""), "price") for item in items]
+        if params.get("customer"):
+            self.get("customers", params["customer"], "customer")
+        for name in ("success_url", "cancel_url"):
+            if not str(params.get(name, "")).startswith(("http://", "https://")):
+                raise StripeError(400, f"Not a valid URL: {name}", code="url_invalid", param=name)
+        session_id = self.new_id("cs_test")
+        return self.store("checkout.sessions", {
+            "id": session_id, "object": "checkout.session", "mode": "subscription", "status": "open",
+            "payment_status": "unpaid", "amount_total": sum(p["unit_amount"] for p in prices),
+            "currency": prices[0]["currency"], "payment_method_types": ["card"], "customer": params.get("customer"),
+            "metadata": params.get("metadata") or {}, "client_reference_id": params.get("client_reference_id"),
+            "success_url": params["success_url"], "cancel_url": params["cancel_url"], "subscription": None,
+            "payment_intent": None, "livemode": False, "created": int(time.time()),
+            "expires_at": int(time.time()) + 86400, "url": f"{self.url}/checkout/{session_id}",
+            "_prices": [p["id"] for p in prices], "_subscription_data": params.get("subscription_data") or {}})
+
+    def _complete_subscription_checkout(self, session: dict) -> dict:
+        customer = session["customer"] or self.create_customer({"email": session.get("customer_email")})["id"]
+        subscription = self.subscribe(customer, session["_prices"][0],
+                                      metadata=session["_subscription_data"].get("metadata") or {})
+        session.update(status="complete", payment_status="paid", customer=customer, subscription=subscription["id"])
+        return self._public(session)
+
+    def subscribe(self, customer: str, price: str, metadata: dict | None = None, status: str = "active") -> dict:
+        """A subscription of `customer` to `price`, its first period paid (an invoice) unless it is trialing."""
+        now = int(time.time())
+        subscription = self.store("subscriptions", {
+            "id": self.new_id("sub"), "object": "subscription", "customer": customer, "status": status,
+            "items": {"object": "list", "data": []}, "cancel_at_period_end": False, "canceled_at": None,
+            "ended_at": None, "trial_end": now + 14 * 86400 if status == "trialing" else None,
+            "latest_invoice": None, "metadata": metadata or {}, "livemode": False, "created": now})
+        self._set_price(subscription, price, now)
+        if status != "trialing":
+            self._invoice(subscription, "paid")
+        return subscription
+
+    def _set_price(self, subscription: dict, price: str, start: int) -> None:
+        item = {"id": self.new_id("si"), "object": "subscription_item", "price": self.get("prices", price, "price"),
+                "quantity": 1, "current_period_start": start, "current_period_end": start + 30 * 86400}
+        subscription["items"]["data"] = [item]
+
+    def _invoice(self, subscription: dict, status: str) -> dict:
+        item = subscription["items"]["data"][0]
+        amount, count = item["price"]["unit_amount"], len(self.objects.get("invoices", {}))
+        invoice_id = self.new_id("in")
+        invoice = self.store("invoices", {
+            "id": invoice_id, "object": "invoice", "customer": subscription["customer"],
+            "subscription": subscription["id"], "status": status, "number": f"FAKE-{count + 1:04d}",
+            "currency": item["price"]["currency"], "total": amount, "amount_due": amount,
+            "amount_paid": amount if status == "paid" else 0, "hosted_invoice_url": f"{self.url}/invoice/{invoice_id}",
+            "livemode": False, "created": int(time.time()) + count})  # distinct, in the order they were made
+        subscription["latest_invoice"] = invoice_id
+        return invoice
+
+    def _updated(self, subscription: dict, *others: dict) -> list[dict]:
+        kind = "deleted" if subscription["status"] == "canceled" and subscription["ended_at"] else "updated"
+        return [*others, self.event(f"customer.subscription.{kind}", subscription)]
+
+    def renew(self, subscription_id: str, price: str | None = None) -> list[dict]:
+        """The next period paid (on `price` when the plan changes): active again; the events Stripe sends."""
+        with self.lock:
+            subscription = self.get("subscriptions", subscription_id, "subscription")
+            item = subscription["items"]["data"][0]
+            self._set_price(subscription, price or item["price"]["id"], item["current_period_end"])
+            subscription.update(status="active")
+            invoice = self._invoice(subscription, "paid")
+            return self._updated(subscription, self.event("invoice.paid", invoice))
+
+    def fail_payment(self, subscription_id: str) -> list[dict]:
+        """The renewal's payment failed: past_due, an open invoice."""
+        with self.lock:
+            subscription = self.get("subscriptions", subscription_id, "subscription")
+            subscription.update(status="past_due")
+            invoice = self._invoice(subscription, "open")
+            return self._updated(subscription, self.event("invoice.payment_failed", invoice))
+
+    def cancel(self, subscription_id: str, at_period_end: bool = False) -> list[dict]:
+        """Cancelled in the portal: at the period's end (still active until then), or at once."""
+        with self.lock:
+            subscription = self.get("subscriptions", subscription_id, "subscription")
+            subscription.update(cancel_at_period_end=at_period_end, canceled_at=int(time.time()))
+            if not at_period_end:
+                subscription.update(status="canceled", ended_at=int(time.time()))
+            return self._updated(subscription)
+
+    def set_status(self, subscription_id: str, status: str) -> list[dict]:
+        """Stripe moved the subscription to `status` by itself (`unpaid` after its retries)."""
+        with self.lock:
+            subscription = self.get("subscriptions", subscription_id, "subscription")
+            subscription.update(status=status)
+            return self._updated(subscription)

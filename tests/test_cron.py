@@ -17,6 +17,8 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
     from crm.pool.jobs import recycle_all_tenants
     from crm.attachments.jobs import sweep_files_all
     from crm.imports.uploads import sweep_spool_all
+    from crm.billing.jobs import reconcile_subscriptions, requeue_billing_events
+    from crm.billing.metered import report_metered_sms_all
     from crm.billing.usage import count_usage_all
     from crm.extensions import utcnow
 
@@ -28,7 +30,8 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
                          "pool.recycle_all_tenants", "campaigns.resume_stalled_all", "exports.remove_expired",
                          "attachments.sweep_files_all", "imports.sweep_spool_all",
                          "payments.requeue_stripe_events_all", "billing.count_usage_all",
-                         "backups.nightly_backups_all", "webhooks.sweep"}
+                         "backups.nightly_backups_all", "webhooks.sweep", "billing.requeue_billing_events",
+                         "billing.reconcile_subscriptions", "billing.report_metered_sms_all"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
         long_ago = utcnow() - timedelta(hours=1)
@@ -44,3 +47,5 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
 
         assert daily_reminders_all() >= 1 and recycle_all_tenants() >= 1 and resume_stalled_all() >= 1
         assert sweep_files_all() >= 1 and sweep_spool_all() >= 1 and count_usage_all() >= 1
+        assert reconcile_subscriptions() == {} and requeue_billing_events() == 0  # billing off: nothing to do
+        assert report_metered_sms_all() == 0

@@ -201,7 +201,7 @@ def test_every_tenant_route_is_under_the_slug(app):
               "accounts.reset_password",
               "accounts.set_language", "accounts.account", "accounts.change_password", "accounts.end_session",
               "accounts.end_other_sessions", "dev.outbox", "csp.csp_report", "invitations.accept", "order_status.show",
-              "order_payment.pay", "stripe_webhooks.receive",
+              "order_payment.pay", "stripe_webhooks.receive", "billing_webhook.receive",
               "calendar_feed.show",
               "ticket_survey.show", "ticket_survey.rate",
               "unsubscribe.show", "unsubscribe.confirm", "two_factor.code",

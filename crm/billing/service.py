@@ -1,11 +1,12 @@
 """A workspace's standing (its plan and what its state means now), the limits that plan sets, and the changes the
-operator (and next, Stripe's webhooks) make to the stored state.
+operator and Stripe's webhooks (crm/billing/stripe_sync.py) make to the stored state.
 
 Stored state is what was said (by sign-up, the operator, Stripe); `standing()` reads what it means at this moment,
 so a trial or a grace period ends on time without a job: a trial past its end without a payment is the free plan
 (decision: the workspace keeps working within the free plan's limits rather than turning read-only), `past_due`
-turns read-only when its grace ends, `canceled` at the end of the paid period. Without STRIPE_SECRET_KEY billing is
-off (self-hosted): every workspace is on SELF_HOSTED_PLAN and never read-only for want of a payment."""
+turns read-only when its grace ends, `unpaid` (Stripe stopped retrying) at once, `canceled` at the end of the paid
+period. Without STRIPE_SECRET_KEY billing is off (self-hosted): every workspace is on SELF_HOSTED_PLAN and never
+read-only for want of a payment."""
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ class Standing:
     """What a workspace may do right now."""
 
     plan: Plan
-    status: str  # trialing | active | past_due | canceled, or trial_ended (on the free plan since)
+    status: str  # trialing | active | past_due | unpaid | canceled, or trial_ended (on the free plan since)
     trial_ends_at: datetime | None = None
     period_ends_at: datetime | None = None
     grace_ends_at: datetime | None = None
@@ -89,8 +90,9 @@ def _standing(tenant_id: int, now: datetime) -> Standing:
     status = subscription.status
     if status == "trialing" and subscription.trial_ends_at and subscription.trial_ends_at <= now:
         return Standing(plan=plan_by_key(current_app.config["FREE_PLAN"]), status="trial_ended", **dates)
-    read_only = ((status == "past_due" and subscription.grace_ends_at is not None
-                  and subscription.grace_ends_at <= now)
+    read_only = (status == "unpaid"  # Stripe gave up retrying: read-only until paid
+                 or (status == "past_due" and subscription.grace_ends_at is not None
+                     and subscription.grace_ends_at <= now)
                  or (status == "canceled" and (subscription.period_ends_at is None
                                                or subscription.period_ends_at <= now)))
     return Standing(plan=subscription.plan, status=status, read_only=read_only, **dates)
@@ -102,7 +104,7 @@ def banner(standing_: Standing) -> str | None:
     """The sentence above every page when the workspace's billing needs attention; None when it does not."""
     if not standing_.billing_on:
         return None
-    if standing_.read_only and standing_.status == "past_due":
+    if standing_.read_only and standing_.status in ("past_due", "unpaid"):
         return _("This workspace is read-only: its payment failed and the grace period ended. Pay on the billing "
                  "page to make changes again; nothing was deleted.")
     if standing_.read_only:
@@ -169,7 +171,7 @@ def megabytes(size: int) -> str:
     return _("%(n)s MB", n=format_decimal(round(size / 2 ** 20, 1)))
 
 
-# Changes to the stored state: the operator console now, Stripe's webhooks next (§2 writes the same columns).
+# Changes to the stored state by the operator console (Stripe's state is written by stripe_sync.apply).
 
 def subscription_of(tenant_id: int) -> Subscription:
     """The tenant's stored subscription, locked for the change (its plan row is not: other tenants share it)."""

@@ -1,11 +1,17 @@
-"""The one way to Stripe: a client for the tenant's key at STRIPE_API_BASE, amounts in Stripe's minor units, and
-which payment methods Checkout is offered for a currency."""
+"""The one way to Stripe: a client for a key at STRIPE_API_BASE, amounts in Stripe's minor units, which payment
+methods Checkout is offered for a currency, and the webhook receiver's two steps that order payments (a workspace's
+account) and billing (the platform's account) share: the signature check and storing each event once."""
 from decimal import Decimal
 
 import stripe
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from crm.extensions import db, utcnow
 
 DEFAULT_API_BASE = "https://api.stripe.com"
+TOLERANCE_SECONDS = 300  # Stripe's own default: a signature older than this is a replay
 # Stripe counts most currencies in cents, these in whole units ("zero-decimal currencies", Stripe's docs).
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
                           "XAF", "XOF", "XPF"})
@@ -56,3 +62,30 @@ def to_minor(amount: Decimal, currency: str) -> int:
 def from_minor(amount: int, currency: str) -> Decimal:
     """Stripe's count of an amount back as money with two decimals."""
     return (Decimal(amount) / (10 ** _exponent(currency))).quantize(Decimal("0.01"))
+
+
+class Refused(Exception):
+    """A webhook delivery that is not from the Stripe account (no, a wrong or a stale signature)."""
+
+
+def verified_event(payload: bytes, signature: str | None, secret: str) -> stripe.Event:
+    """The event in `payload` when `signature` is Stripe's for it under `secret` (the `stripe` library's check)."""
+    if not secret:
+        raise Refused("no webhook secret is set")
+    if not signature:
+        raise Refused("no Stripe-Signature header")
+    try:
+        return stripe.Webhook.construct_event(payload.decode("utf-8"), signature, secret, TOLERANCE_SECONDS)
+    except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError) as error:
+        raise Refused(str(error)) from error
+
+
+def store_once(model, event: stripe.Event):
+    """Insert the event into `model`'s table unless its id is there (a unique constraint); returns the stored row
+    when it still needs handling (new, or an earlier delivery's job has not finished), else None."""
+    row_id = db.session.scalar(
+        insert(model).values(event_id=event.id, type=event.type, object_id=str(event.data.object.id),
+                             received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["event_id"]).returning(model.id))
+    stored = db.session.scalar(select(model).where(model.event_id == event.id))
+    return stored if row_id is not None or stored.handled_at is None else None

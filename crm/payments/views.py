@@ -10,7 +10,7 @@ from crm.extensions import csrf, db
 from crm.members.access import require
 from crm.orders import queries as orders
 from crm.orders import status_link
-from crm.payments import forms, service, settings, state, webhooks
+from crm.payments import forms, service, settings, state, stripe_api, webhooks
 from crm.security.events import security_event
 from crm.web import is_htmx, on_invalid, refused, render, saved
 from tenants.binding import tenant_bound
@@ -123,7 +123,7 @@ def receive(token: str):
     with tenant_bound(tenant):
         try:
             webhooks.receive(request.get_data(), request.headers.get("Stripe-Signature"))
-        except webhooks.Refused as refusal:
+        except stripe_api.Refused as refusal:
             security_event("stripe_webhook_refused", reason=str(refusal))
             return {"error": "signature"}, 400
     return {"received": True}

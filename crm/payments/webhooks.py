@@ -1,32 +1,26 @@
 """The tenant's Stripe webhook endpoint: each workspace has its own address (`/stripe/<token>/webhook`, the
 tenant's id signed under SECRET_KEY, so the tenant is found without guessing a slug), checked with that workspace's
 own signing secret by the `stripe` library. An event is stored once by its id and handled by a job."""
-import stripe
 from rq import Retry
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from crm import public_links
 from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit
 from crm.payments import service, settings
 from crm.payments.models import StripeEvent
+from crm.payments.stripe_api import store_once, verified_event
 from crm.web import absolute_url
 from tenants.binding import current_tenant
 from tenants.resolver import TenantRef, tenant_by_id
 
 PURPOSE = "stripe-webhook"  # crm/public_links.py
-TOLERANCE_SECONDS = 300  # Stripe's own default: a signature older than this is a replay
 # What each event type makes the job read again from Stripe. Anything else is stored and ignored.
 CHECKOUT = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 PAYMENT = ("payment_intent.succeeded",)
 REFUND = ("charge.refunded", "charge.refund.updated", "refund.created", "refund.updated")
 EVENTS = CHECKOUT + PAYMENT + REFUND
 RETRIES = Retry(max=5, interval=[30, 120, 600, 1800, 3600])  # Stripe down for a while; then the hourly pass
-
-
-class Refused(Exception):
-    """A delivery that is not from the workspace's Stripe account (no, a wrong or a stale signature)."""
 
 
 def endpoint_url() -> str:
@@ -44,21 +38,9 @@ def tenant_of(token: str) -> TenantRef | None:
 def receive(payload: bytes, signature: str | None) -> StripeEvent | None:
     """Check and store one delivery (the bound workspace's); its job is queued after the commit. A repeat of an
     event that is not handled yet is queued again (handling is idempotent); a handled one changes nothing."""
-    secret = settings.webhook_secret()
-    if not secret:
-        raise Refused("payments are not set up")
-    if not signature:
-        raise Refused("no Stripe-Signature header")
-    try:
-        event = stripe.Webhook.construct_event(payload.decode("utf-8"), signature, secret, TOLERANCE_SECONDS)
-    except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError) as error:
-        raise Refused(str(error)) from error
-    row_id = db.session.scalar(
-        insert(StripeEvent).values(event_id=event.id, type=event.type, object_id=str(event.data.object.id),
-                                   received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["event_id"]).returning(StripeEvent.id))
-    stored = db.session.scalar(select(StripeEvent).where(StripeEvent.event_id == event.id))
-    if row_id is not None or stored.handled_at is None:
+    event = verified_event(payload, signature, settings.webhook_secret())
+    stored = store_once(StripeEvent, event)
+    if stored is not None:
         queue_handling(stored)
     return stored
 

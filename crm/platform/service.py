@@ -5,7 +5,7 @@ from sqlalchemy import asc, desc, func, or_, select
 
 from crm.accounts.models import Account
 from crm.billing import service as billing
-from crm.billing.models import Plan, Subscription, TenantUsage
+from crm.billing.models import BillingEvent, Plan, Subscription, TenantUsage
 from crm.billing.sms import release_held_sms
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
@@ -54,6 +54,12 @@ def usage_of(tenant_id: int) -> TenantUsage | None:
 def actions(tenant_id: int, limit: int = 50) -> list[OperatorAction]:
     return list(db.session.scalars(select(OperatorAction).where(OperatorAction.tenant_id == tenant_id)
                                    .order_by(OperatorAction.id.desc()).limit(limit)))
+
+
+def billing_events(tenant_id: int, limit: int = 20) -> list[BillingEvent]:
+    """The newest events of the platform's Stripe account about the tenant (known once handled)."""
+    return list(db.session.scalars(select(BillingEvent).where(BillingEvent.tenant_id == tenant_id)
+                                   .order_by(BillingEvent.id.desc()).limit(limit)))
 
 
 def suspend(operator: Account, tenant: Tenant, ip: str | None) -> None:

@@ -32,10 +32,12 @@ def index():
 
 @bp.get("/tenants/<id:tenant_id>")
 def show(tenant_id: int):
-    """One tenant: its plan, state, usage counts, the operator's actions on it and the forms to take more."""
+    """One tenant: its plan, state, usage counts, the operator's actions on it, its Stripe billing events and the
+    forms to take more."""
     tenant = service.get_tenant(tenant_id)
     return render("platform/show.html", tenant=tenant, standing=billing.standing(tenant.id),
                   usage=service.usage_of(tenant.id), plans=billing.plans(), actions=service.actions(tenant.id),
+                  billing_events=service.billing_events(tenant.id),
                   megabytes=billing.megabytes)
 
 
