@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
     from crm.backups.views import bp as backups
+    from crm.workspace_export.views import bp as workspace_export
     from crm.billing.views import bp as billing
     from crm.calendar.views import bp as calendar
     from crm.calendar.views import public as calendar_feed
@@ -138,7 +139,8 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs, payments, order_payment, stripe_webhooks, billing, platform, backups, webhooks, search):
+                      api_docs, payments, order_payment, stripe_webhooks, billing, platform, backups, webhooks, search,
+                      workspace_export):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

@@ -28,7 +28,8 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
                          "pool.recycle_all_tenants", "campaigns.resume_stalled_all", "exports.remove_expired",
                          "attachments.sweep_files_all", "imports.sweep_spool_all",
                          "payments.requeue_stripe_events_all", "billing.count_usage_all",
-                         "backups.nightly_backups_all", "webhooks.sweep"}
+                         "backups.nightly_backups_all", "webhooks.sweep",
+                         "workspace_export.remove_expired_all"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
         long_ago = utcnow() - timedelta(hours=1)
