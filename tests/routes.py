@@ -168,6 +168,16 @@ def _ticket(customer_id: int, owner: int) -> object:
                   status="open", owner_id=owner, due_at=utcnow())
 
 
+def _comment(customer_id: int, owner: int) -> object:
+    """An internal note on a new ticket of the owner's."""
+    from crm.tickets.models import TicketComment
+
+    ticket = _ticket(customer_id, owner)
+    db.session.add(ticket)
+    db.session.flush()
+    return TicketComment(ticket_id=ticket.id, author_id=owner, author_name="Permission", body="Note", internal=True)
+
+
 def _activity(customer_id: int, owner: int) -> object:
     from crm.followups.models import Activity
 
@@ -257,7 +267,9 @@ OWNED = {"token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports
          "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),
          "order_file_id": (_file_on("order", _order), "attachments"),
          "ticket_file_id": (_file_on("ticket", _ticket), "attachments"),
-         "activity_file_id": (_file_on("activity", _activity), "attachments")}
+         "activity_file_id": (_file_on("activity", _activity), "attachments"),
+         "ticket_comment_id": (_comment, "ticket_comments"),
+         "ticket_comment_file_id": (_file_on("ticket_comment", _comment), "attachments")}
 # A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
 UNASSIGNED = {"ticket_id", "ticket_file_id"}
 

@@ -67,7 +67,7 @@ def _order_lines(order_ids: Select) -> Source:
                Column(_l("Position"), lambda r: r.position), Column(_l("Product"), lambda r: r.product_name),
                Column(_l("SKU"), lambda r: r.sku), Column(_l("Description"), lambda r: r.description),
                Column(_l("Unit"), lambda r: r.unit), Column(_l("Quantity"), lambda r: r.quantity),
-               Column(_l("Unit price"), lambda r: r.unit_price), Column(_l("Discount %"), lambda r: r.discount),
+               Column(_l("Unit price"), lambda r: r.unit_price), Column(_l("Discount (percent)"), lambda r: r.discount),
                Column(_l("Total"), lambda r: r.total)]
     stmt = (select(OrderLine.id, Order.number, OrderLine.position, Product.name.label("product_name"), Product.sku,
                    OrderLine.description, OrderLine.unit, OrderLine.quantity, OrderLine.unit_price,
