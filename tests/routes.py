@@ -102,8 +102,8 @@ def make_victims(app, world) -> dict:
 
 
 def _backup_and_job(tenant_id: int) -> dict:
-    """A stored "backup" of the tenant (any bytes: routes that read it as an archive check a form first) and a job of
-    its Data page, never run."""
+    """A stored "backup" of the tenant (any bytes: routes that read it as an archive check a form first), and a backup
+    job and an export job of its Data page, never run."""
     import io
 
     from rq.job import Job
@@ -112,12 +112,16 @@ def _backup_and_job(tenant_id: int) -> dict:
     from crm.backups.service import backup_storage
     from crm.extensions import redis_connection
     from crm.storage import new_key
+    from crm.workspace_export.jobs import export_everything
 
     key = new_key()
     backup_storage(f"t_{tenant_id}").put(key, io.BytesIO(b"not an archive"))
     job = Job.create(backup_now, args=(tenant_id, 0), meta={"tenant_id": tenant_id}, connection=redis_connection())
     job.save()
-    return {"backup_key": key, "job_id": job.id}
+    export_job = Job.create(export_everything, args=(tenant_id, 0), meta={"tenant_id": tenant_id},
+                            connection=redis_connection())
+    export_job.save()
+    return {"backup_key": key, "job_id": job.id, "export_job_id": export_job.id}
 
 
 def _webhook(suffix: str) -> dict:

@@ -15,6 +15,7 @@ from crm.attachments.models import Attachment
 from crm.attachments.service import live
 from crm.customers.models import Customer
 from crm.deals.models import Deal
+from crm.exports.sources import TITLES as LIST_TITLES
 from crm.exports.sources import Column, Source, build, in_workspace_zone
 from crm.followups.models import Activity
 from crm.members.models import Member
@@ -41,8 +42,6 @@ class Sheet:
 
 def sheets(member: Member) -> list[Sheet]:
     """Every sheet of the workspace the member may export, lists first."""
-    from crm.exports.sources import TITLES as LIST_TITLES
-
     lists = {kind: _with_id(build(kind, member, MultiDict(), all_fields=True)) for kind in LISTS}
     ids = {kind: _ids(source.stmt, MODELS[kind]) for kind, source in lists.items()}
     return [*(Sheet(kind, LIST_TITLES[kind], source) for kind, source in lists.items()),

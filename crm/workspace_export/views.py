@@ -14,10 +14,16 @@ from tenants.resolver import tenant_blueprint
 bp = tenant_blueprint("workspace_export", __name__, "/settings/data/export")
 
 
+def _export_job(job_id: str):
+    """An export job of this workspace by its id, or None (a backup's job is not one)."""
+    job = data_jobs.job_of(g.tenant.id, job_id)
+    return job if job is not None and job.func_name.endswith("export_everything") else None
+
+
 def _section(member) -> dict:
     """The section's data: the job the page was sent back with, the member's exports and their links."""
-    job = data_jobs.job_of(g.tenant.id, request.args.get("export_job", ""))
-    return {"job": job, "exports": [(export, service.token(export)) for export in service.latest(member)],
+    return {"job": _export_job(request.args.get("export_job", "")),
+            "exports": [(export, service.token(export)) for export in service.latest(member)],
             "days": service.lifetime_days()}
 
 
@@ -36,14 +42,14 @@ def start():
     return see_other(url_for("backups.index", export_job=job_id))
 
 
-@bp.get("/jobs/<job_id>")
+@bp.get("/jobs/<export_job_id>")
 @require("settings", "edit")
 @fragment_of("backups.index")
 @poll
-def progress(job_id: str):
+def progress(export_job_id: str):
     """The export's progress, then its outcome."""
-    job = data_jobs.job_of(g.tenant.id, job_id)
-    if job is None or not job.func_name.endswith("export_everything"):
+    job = _export_job(export_job_id)
+    if job is None:
         raise NotFound()
     return render("workspace_export/_section.html", "job", section={"job": job})
 
@@ -51,8 +57,11 @@ def progress(job_id: str):
 @bp.get("/download")
 @require("settings", "edit")
 def download():
-    """An archive, for the member it was written for, while its link lasts; an expired link says so."""
-    export = service.download_for(request.args.get("t", ""), g.member)
+    """An archive, for the member it was written for, while its link lasts; an expired link says so. Without a
+    link's token, the Data page, which lists the member's exports."""
+    if not request.args.get("t"):
+        return see_other(url_for("backups.index"))
+    export = service.download_for(request.args["t"], g.member)
     if export is None:
         return render("workspace_export/expired.html", days=service.lifetime_days()), 410
     name = f"{g.tenant.slug}-export-{export.created_at:%Y%m%d-%H%M}.zip"
