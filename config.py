@@ -80,6 +80,9 @@ class Config:
         # backend; the nightly run takes one a day, once the workspace's BACKUP_HOUR (its own time zone) has passed.
         self.BACKUP_KEEP = int(environ.get("BACKUP_KEEP", "7"))
         self.BACKUP_HOUR = int(environ.get("BACKUP_HOUR", "2"))
+        # "Export everything" (crm/workspace_export/): the archive's emailed link works this many days; the hourly
+        # cleanup then deletes the archive.
+        self.WORKSPACE_EXPORT_DAYS = float(environ.get("WORKSPACE_EXPORT_DAYS", "7"))
         # Stored files (crm/storage.py): "local" (FILE_DIR, default instance/files, a folder per workspace) or
         # "s3" (any S3-compatible store; credentials from the environment as boto3 reads them).
         self.FILE_STORAGE = environ.get("FILE_STORAGE", "local")

@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.followups.views import bp as followups
     from crm.audit.views import bp as audit
     from crm.backups.views import bp as backups
+    from crm.workspace_export.views import bp as workspace_export
     from crm.billing.views import bp as billing
     from crm.billing.views import stripe_webhook as billing_webhook
     from crm.calendar.views import bp as calendar
@@ -140,7 +141,7 @@ def register_blueprints(app: Flask) -> None:
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
                       api_docs, payments, order_payment, stripe_webhooks, billing,
-                      billing_webhook, platform, backups, webhooks, search):
+                      billing_webhook, platform, backups, webhooks, search, workspace_export):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

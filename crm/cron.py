@@ -19,6 +19,7 @@ from crm.notify.jobs import sweep
 from crm.payments.jobs import requeue_stripe_events_all
 from crm.pool.jobs import recycle_all_tenants
 from crm.webhooks.jobs import sweep as sweep_webhooks
+from crm.workspace_export.jobs import remove_expired_all as remove_expired_workspace_exports
 
 cron.register(sweep, queue_name="notify", interval=30, name="notify.sweep")
 cron.register(sweep_platform_emails, queue_name="notify", interval=600, name="notify.sweep_platform_emails")
@@ -38,3 +39,5 @@ cron.register(requeue_billing_events, queue_name="webhooks", interval=3600, name
 cron.register(reconcile_subscriptions, queue_name="default", cron="17 3 * * *", job_timeout=3600,
               name="billing.reconcile_subscriptions")
 cron.register(report_metered_sms_all, queue_name="default", interval=3600, name="billing.report_metered_sms_all")
+cron.register(remove_expired_workspace_exports, queue_name="exports", interval=3600,
+              name="workspace_export.remove_expired_all")

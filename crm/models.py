@@ -22,4 +22,5 @@ from crm.tickets import models as tickets  # noqa: F401
 from crm.timeline import models as timeline  # noqa: F401
 from crm.two_factor import models as two_factor  # noqa: F401
 from crm.webhooks import models as webhooks  # noqa: F401
+from crm.workspace_export import models as workspace_export  # noqa: F401
 from tenants import models as tenants  # noqa: F401

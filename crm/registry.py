@@ -1,5 +1,6 @@
-"""What features add to the shared pages: customer page panels, home page cards, main menu entries, settings tabs
-and the audit log's record kinds (their label, field labels and how stored values read).
+"""What features add to the shared pages: customer page panels, home page cards, main menu entries, settings tabs,
+sections of another feature's page and the audit log's record kinds (their label, field labels and how stored
+values read).
 
 A feature plugs its parts in beside its blueprint, in its views module:
 
@@ -36,6 +37,18 @@ class CustomerPanel:
 class HomeCard:
     """A card on the workspace's home page; `load(member)` returns what its template needs."""
 
+    template: str
+    order: int
+    permission: Permission = None
+    load: Callable[..., dict] | None = None
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """A section another feature adds to a page (`page`: its endpoint, e.g. Settings > Data's "backups.index");
+    `load(member)` returns what its template needs, which it reads as `section`."""
+
+    page: str
     template: str
     order: int
     permission: Permission = None
@@ -107,6 +120,7 @@ class Registry:
     menu: list[MenuEntry] = field(default_factory=list)
     tabs: list[SettingsTab] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    sections: list[PageSection] = field(default_factory=list)
     audit: dict[str, AuditEntity] = field(default_factory=dict)
 
     def add(self, part) -> None:
@@ -124,6 +138,9 @@ class Registry:
             self.menu.sort(key=lambda e: e.order)
         elif isinstance(part, Notice):
             self.notices.append(part)
+        elif isinstance(part, PageSection):
+            self.sections.append(part)
+            self.sections.sort(key=lambda p: p.order)
         elif isinstance(part, AuditEntity):
             self._add_audit(part)
         else:
@@ -144,7 +161,8 @@ class Registry:
 def init_app(app: Flask) -> None:
     """Give the app its registry (before blueprints register) and the templates their menus."""
     app.extensions["registry"] = Registry()
-    app.jinja_env.globals.update(main_menu=main_menu, settings_tabs=settings_tabs, notices=notices)
+    app.jinja_env.globals.update(main_menu=main_menu, settings_tabs=settings_tabs, notices=notices,
+                                 page_sections=page_sections)
 
 
 def plug(bp: Blueprint, *parts) -> None:
@@ -221,6 +239,12 @@ def notices() -> list[tuple[str, dict]]:
     """The notices to show the signed-in member above the page: (template, its data)."""
     shown = ((notice.template, notice.load(g.member)) for notice in _registry().notices)
     return [(template, data) for template, data in shown if data is not None]
+
+
+def page_sections(page: str) -> list[tuple[str, dict]]:
+    """The sections other features add to `page` that the signed-in member may see: (template, its data)."""
+    return [(section.template, section.load(g.member) if section.load else {}) for section in _registry().sections
+            if section.page == page and allowed(g.member, section.permission)]
 
 
 def audit_entities() -> list[AuditEntity]:

@@ -102,8 +102,8 @@ def make_victims(app, world) -> dict:
 
 
 def _backup_and_job(tenant_id: int) -> dict:
-    """A stored "backup" of the tenant (any bytes: routes that read it as an archive check a form first) and a job of
-    its Data page, never run."""
+    """A stored "backup" of the tenant (any bytes: routes that read it as an archive check a form first), and a backup
+    job and an export job of its Data page, never run."""
     import io
 
     from rq.job import Job
@@ -112,12 +112,16 @@ def _backup_and_job(tenant_id: int) -> dict:
     from crm.backups.service import backup_storage
     from crm.extensions import redis_connection
     from crm.storage import new_key
+    from crm.workspace_export.jobs import export_everything
 
     key = new_key()
     backup_storage(f"t_{tenant_id}").put(key, io.BytesIO(b"not an archive"))
     job = Job.create(backup_now, args=(tenant_id, 0), meta={"tenant_id": tenant_id}, connection=redis_connection())
     job.save()
-    return {"backup_key": key, "job_id": job.id}
+    export_job = Job.create(export_everything, args=(tenant_id, 0), meta={"tenant_id": tenant_id},
+                            connection=redis_connection())
+    export_job.save()
+    return {"backup_key": key, "job_id": job.id, "export_job_id": export_job.id}
 
 
 def _webhook(suffix: str) -> dict:
@@ -166,6 +170,16 @@ def _ticket(customer_id: int, owner: int) -> object:
 
     return Ticket(customer_id=customer_id, subject="Permission ticket", kind="inquiry", priority="normal",
                   status="open", owner_id=owner, due_at=utcnow())
+
+
+def _comment(customer_id: int, owner: int) -> object:
+    """An internal note on a new ticket of the owner's."""
+    from crm.tickets.models import TicketComment
+
+    ticket = _ticket(customer_id, owner)
+    db.session.add(ticket)
+    db.session.flush()
+    return TicketComment(ticket_id=ticket.id, author_id=owner, author_name="Permission", body="Note", internal=True)
 
 
 def _activity(customer_id: int, owner: int) -> object:
@@ -257,7 +271,9 @@ OWNED = {"token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports
          "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),
          "order_file_id": (_file_on("order", _order), "attachments"),
          "ticket_file_id": (_file_on("ticket", _ticket), "attachments"),
-         "activity_file_id": (_file_on("activity", _activity), "attachments")}
+         "activity_file_id": (_file_on("activity", _activity), "attachments"),
+         "ticket_comment_id": (_comment, "ticket_comments"),
+         "ticket_comment_file_id": (_file_on("ticket_comment", _comment), "attachments")}
 # A ticket may have no assignee: team scopes reach it (so a team can pick it up), own scopes do not.
 UNASSIGNED = {"ticket_id", "ticket_file_id"}
 

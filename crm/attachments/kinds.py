@@ -9,7 +9,9 @@ from crm.customers.queries import get_customer
 from crm.deals.deal_queries import get_deal
 from crm.followups.service import get_activity
 from crm.orders.queries import get_order
-from crm.tickets.service import get_ticket
+from crm.extensions import db
+from crm.tickets.models import TicketComment
+from crm.tickets.service import get_comment, get_ticket
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,9 @@ class Kind:
     load: Callable  # (viewer, record id, action) -> the record, or NotFound outside the viewer's reach
     customer_of: Callable  # record -> its customer's id
     name: Callable[[object], str]  # the record as the timeline names it, in the current language
-    endpoint: str  # the record's page, which takes `<key>_id`
+    endpoint: str  # the record's page, which takes `<key>_id` (or what `page_values` gives)
+    page_values: Callable[[int], dict] | None = None  # record id -> the page's URL values, when not `<key>_id`
+    compact: bool = False  # its Files card is a short list under the record (a comment), not a card of its own
 
     @property
     def record_param(self) -> str:
@@ -31,6 +35,8 @@ class Kind:
 
     def page(self, record_id: int) -> tuple[str, dict]:
         """(endpoint, values) of the record's page."""
+        if self.page_values is not None:
+            return self.endpoint, self.page_values(record_id)
         return self.endpoint, {self.record_param: record_id}
 
 
@@ -43,6 +49,10 @@ KINDS = {kind.key: kind for kind in (
          "orders.show"),
     Kind("ticket", "tickets", get_ticket, lambda t: t.customer_id,
          lambda t: _("ticket %(number)s", number=t.number), "tickets.show"),
+    Kind("ticket_comment", "tickets", get_comment, lambda c: c.ticket.customer_id,
+         lambda c: _("a comment on ticket %(number)s", number=c.ticket.number), "tickets.show",
+         page_values=lambda comment_id: {"ticket_id": db.session.get(TicketComment, comment_id).ticket_id},
+         compact=True),
     Kind("activity", "activities", get_activity, lambda a: a.customer_id,
          lambda a: _("follow-up %(summary)s", summary=a.summary[:60]),
          "followups.edit"),

@@ -1,4 +1,4 @@
-"""Attachments (schema `tenant`): a file kept with a customer, deal, order, ticket or follow-up.
+"""Attachments (schema `tenant`): a file kept with a customer, deal, order, ticket, ticket comment or follow-up.
 
 Exactly one record column is set besides `customer_id`, which every file of a customer's records also carries:
 deleting a record for good (a purged customer cascades to its deals, orders and tickets) deletes its rows here,
@@ -20,6 +20,7 @@ class Attachment(db.Model):
         Index("ix_attachments_order", "order_id"),
         Index("ix_attachments_ticket", "ticket_id"),
         Index("ix_attachments_activity", "activity_id"),
+        Index("ix_attachments_ticket_comment", "ticket_comment_id"),
         {"schema": "tenant"},
     )
 
@@ -30,6 +31,7 @@ class Attachment(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.orders.id", ondelete="CASCADE"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.tickets.id", ondelete="CASCADE"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.activities.id", ondelete="CASCADE"))
+    ticket_comment_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.ticket_comments.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))  # the uploader's file name, cleaned; shown and downloaded as
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(120))  # told from the content, never from the name

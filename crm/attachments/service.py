@@ -39,7 +39,7 @@ def workspace_storage() -> storage.Storage:
     return storage.storage_for(current_tenant().schema)
 
 
-def _live():
+def live():
     """Files whose customer is not in the trash (a trashed customer's files are hidden until restored)."""
     return or_(Attachment.customer_id.is_(None),
                exists().where(Customer.id == Attachment.customer_id, Customer.deleted_at.is_(None)))
@@ -48,14 +48,14 @@ def _live():
 def files_of(kind: Kind, record) -> list[Attachment]:
     """The record's files, newest first (thumbnails not loaded)."""
     column = getattr(Attachment, f"{kind.key}_id")
-    stmt = select(Attachment).where(Attachment.kind == kind.key, column == record.id, _live())
+    stmt = select(Attachment).where(Attachment.kind == kind.key, column == record.id, live())
     return list(db.session.scalars(stmt.order_by(Attachment.id.desc())))
 
 
 def get_file(viewer: Member, kind: Kind, file_id: int, action: str = "view") -> tuple[Attachment, object]:
     """The file and its record, when the viewer may `action` the record; else NotFound."""
     attachment = db.session.scalar(select(Attachment).where(
-        Attachment.id == file_id, Attachment.kind == kind.key, _live()))
+        Attachment.id == file_id, Attachment.kind == kind.key, live()))
     if attachment is None:
         raise NotFound()
     return attachment, kind.load(viewer, attachment.record_id, action)
@@ -179,12 +179,32 @@ def previewable(attachment: Attachment) -> bool:
 def card(viewer: Member, kind_key: str, record, errors: dict | None = None) -> dict:
     """What a record page's Files card shows: its files, whether the viewer may change them, the storage use."""
     kind = KINDS[kind_key]
+    return {"attachments": _card(kind, record.id, files_of(kind, record), _may_edit(viewer, kind, record.id),
+                                 errors)}
+
+
+def comment_cards(viewer: Member, ticket, comments) -> dict[int, dict]:
+    """The files under each comment of a ticket, by comment id: one query for all of them."""
+    kind = KINDS["ticket_comment"]
+    ids = [comment.id for comment in comments]
+    found = {comment_id: [] for comment_id in ids}
+    for attachment in db.session.scalars(select(Attachment).where(
+            Attachment.kind == kind.key, Attachment.ticket_comment_id.in_(ids), live()).order_by(Attachment.id)):
+        found[attachment.ticket_comment_id].append(attachment)
+    may_edit = _may_edit(viewer, KINDS["ticket"], ticket.id)
+    return {comment_id: _card(kind, comment_id, kept, may_edit) for comment_id, kept in found.items()}
+
+
+def _may_edit(viewer: Member, kind: Kind, record_id: int) -> bool:
     try:
-        kind.load(viewer, record.id, "edit")
-        may_edit = True
+        kind.load(viewer, record_id, "edit")
+        return True
     except NotFound:
-        may_edit = False
-    kept = files_of(kind, record)
-    return {"attachments": {"kind": kind_key, "record_id": record.id, "files": kept, "may_edit": may_edit,
-                            "previewable": {f.id for f in kept if previewable(f)}, "used": storage_used(),
-                            "errors": errors or {}, "max_mb": current_app.config["ATTACHMENT_MAX_BYTES"] / 2**20}}
+        return False
+
+
+def _card(kind: Kind, record_id: int, kept: list[Attachment], may_edit: bool, errors: dict | None = None) -> dict:
+    return {"kind": kind.key, "record_id": record_id, "files": kept, "may_edit": may_edit,
+            "previewable": {f.id for f in kept if previewable(f)}, "compact": kind.compact,
+            "used": None if kind.compact else storage_used(), "errors": errors or {},
+            "max_mb": current_app.config["ATTACHMENT_MAX_BYTES"] / 2**20}

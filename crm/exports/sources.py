@@ -176,6 +176,16 @@ def _custom_cell(f, reveals, language: str):
     return lambda row: display(f, (row.custom or {}).get(f.key), language)
 
 
+def _custom_columns(entity: str) -> list[Column]:
+    """A column per custom field of a deal or an order (these have no sensitive fields), in the reader's
+    language; the definitions are detached first, as they are read after the view's commit."""
+    language, shown = get_locale().language, definitions.fields(entity)
+    for f in shown:
+        db.session.expunge(f)
+    return [Column(f.label(language), (lambda f: lambda r: display(f, (r.custom or {}).get(f.key), language))(f))
+            for f in shown]
+
+
 def _deals(viewer: Member, args, all_fields: bool) -> Source:
     query = deal_queries.DealQuery.from_args(args)
     local = in_workspace_zone()
@@ -191,14 +201,14 @@ def _deals(viewer: Member, args, all_fields: bool) -> Source:
                     Column(_l("Status"), _labelled(DEAL_STATUS_LABELS, "status")),
                     Column(_l("Source"), lambda r: r.source), Column(_l("Lost reason"), lambda r: r.lost_reason),
                     Column(_l("Created"), _timed(local, "created_at")),
-                    Column(_l("Closed"), _timed(local, "closed_at"))]
+                    Column(_l("Closed"), _timed(local, "closed_at")), *_custom_columns("deal")]
     stmt = deal_queries.filtered(deal_queries.visible(viewer, "export"), viewer, query)
     if query.pipeline_id:
         stmt = stmt.where(Deal.pipeline_id == query.pipeline_id)
     stmt = stmt.with_only_columns(
         Deal.id, Deal.title, Customer.name.label("customer_name"), Deal.stage_id, Deal.amount, Deal.currency,
         Deal.probability, Deal.owner_id, Deal.expected_close, Deal.pipeline_id, Deal.status, Deal.source,
-        Deal.lost_reason, Deal.created_at, Deal.closed_at,
+        Deal.lost_reason, Deal.created_at, Deal.closed_at, Deal.custom,
     ).join_from(Deal, Customer, Deal.customer_id == Customer.id).order_by(Deal.id.desc())
     return Source("deals", stmt, columns)
 
@@ -215,12 +225,12 @@ def _orders(viewer: Member, args, all_fields: bool) -> Source:
     if all_fields:
         columns += [Column(_l("Subtotal"), lambda r: r.subtotal), Column(_l("Discount"), lambda r: r.discount_total),
                     Column(_l("Refunded"), lambda r: r.refunded_amount), Column(_l("Notes"), lambda r: r.notes),
-                    Column(_l("Updated"), _timed(local, "updated_at"))]
+                    Column(_l("Updated"), _timed(local, "updated_at")), *_custom_columns("order")]
     stmt = orders.filtered(orders.visible(viewer, "export"), viewer, query).with_only_columns(
         Order.id, Order.number, Customer.name.label("customer_name"), Order.status, Order.total, Order.paid_amount,
         Order.currency,
         Order.owner_id, Order.delivery_date, Order.created_at, Order.subtotal, Order.discount_total,
-        Order.refunded_amount, Order.notes, Order.updated_at,
+        Order.refunded_amount, Order.notes, Order.updated_at, Order.custom,
     ).join_from(Order, Customer, Order.customer_id == Customer.id).order_by(Order.id.desc())
     return Source("orders", stmt, columns)
 

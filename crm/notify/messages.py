@@ -75,6 +75,13 @@ DEFAULTS = {
                              "(signed in as you):\n{{ link }}"),
     ("export_ready", "zh"): ("{{ list }}导出已完成",
                              "{{ list }}：{{ rows }} 行，{{ format }} 格式。请在 {{ hours }} 小时内下载（需以您本人登录）：\n{{ link }}"),
+    ("workspace_export_ready", "en"): ("The export of {{ workspace }} is ready",
+                                       "Everything in {{ workspace }}: {{ rows }} rows and {{ files }} files in "
+                                       "one ZIP archive. Download it within {{ days }} days (signed in as you):\n"
+                                       "{{ link }}"),
+    ("workspace_export_ready", "zh"): ("{{ workspace }}的全部数据已导出",
+                                       "{{ workspace }}的全部数据：{{ rows }} 行记录和 {{ files }} 个文件，打包为一个 ZIP 文件。"
+                                       "请在 {{ days }} 天内下载（需以您本人登录）：\n{{ link }}"),
     ("webhook_disabled", "en"): ("Webhook to {{ url }} disabled",
                                  "The webhook subscription for {{ url }} failed {{ failures }} times in a row and was "
                                  "disabled. Its events are held until you enable it again:\n{{ link }}"),
@@ -94,6 +101,7 @@ VARIABLES = {
     "import_done": ("file", "created", "updated", "errors", "link"),
     "export_ready": ("list", "rows", "format", "hours", "link"),
     "webhook_disabled": ("url", "failures", "link"),
+    "workspace_export_ready": ("workspace", "rows", "files", "days", "link"),
 }
 
 

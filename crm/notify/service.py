@@ -75,6 +75,8 @@ SAMPLES = {
                 "link": "https://crm.example/acme/reports/"},
     "export_ready": {"list": "Customers", "rows": 120000, "format": "CSV", "hours": 24,
                      "link": "https://crm.example/acme/exports/file?t=…"},
+    "workspace_export_ready": {"workspace": "Acme", "rows": 120000, "files": 350, "days": 7,
+                               "link": "https://crm.example/acme/settings/data/export/download?t=…"},
     "webhook_disabled": {"url": "https://erp.example.com/crm-events", "failures": 50,
                          "link": "https://crm.example/acme/settings/integrations/1"},
 }

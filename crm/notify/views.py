@@ -66,7 +66,8 @@ def _kind_labels() -> dict:
             "digest": _("Morning digest (to staff)"), "invitation": _("Invitation (to new members)"),
             "summary": _("Summary of key numbers (to staff)"), "import_done": _("Import done (to the importer)"),
             "export_ready": _("Export ready (to staff)"),
-            "webhook_disabled": _("Webhook disabled after failures (to admins)")}
+            "webhook_disabled": _("Webhook disabled after failures (to admins)"),
+            "workspace_export_ready": _("Workspace export ready (to the admin who asked)")}
 
 
 def _templates_page(errors: dict | None = None, typed: dict | None = None):

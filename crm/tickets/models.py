@@ -73,3 +73,5 @@ class TicketComment(db.Model):
     # False: a reply to the customer, sent with it through the outbox (crm/tickets/messages.py).
     internal: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship()

@@ -73,6 +73,15 @@ def get_ticket(viewer: Member, ticket_id: int, action: str = "view") -> Ticket:
     return ticket
 
 
+def get_comment(viewer: Member, comment_id: int, action: str = "view") -> TicketComment:
+    """A comment of a ticket the viewer may act on (files are kept with comments); else not found."""
+    comment = db.session.get(TicketComment, comment_id)
+    if comment is None:
+        raise NotFound()
+    get_ticket(viewer, comment.ticket_id, action)
+    return comment
+
+
 DAY_FILTERS = ("created_from", "created_to", "due_from", "due_to", "resolved_from", "resolved_to")
 SLA = ("met", "breached")
 

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm import public_links, registry
 from crm.attachments.service import card as files_card
+from crm.attachments.service import comment_cards
 from crm.audit import service as audit
 from crm.customers import chooser
 from crm.customers.queries import customer_name
@@ -206,7 +207,8 @@ def _page_context(ticket, comment_form=None) -> dict:
             "moves": [(to, MOVE_LABELS[(ticket.status, to)]) for to in MOVES[ticket.status]],
             "assignees": members_in_reach(g.member, "tickets", "edit") if may_edit else [],
             "may_unassign": service.may_leave_unassigned(g.member),
-            "history": audit.history("ticket", ticket.id), **files_card(g.member, "ticket", ticket)}
+            "history": audit.history("ticket", ticket.id), **files_card(g.member, "ticket", ticket),
+            "comment_files": comment_cards(g.member, ticket, comments)}
 
 
 def _form(editing: bool = False, **kwargs) -> TicketForm:

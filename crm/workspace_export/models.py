@@ -1,0 +1,24 @@
+"""Workspace exports (schema `tenant`): one row per archive an admin had written ("Export everything"), so the
+Data page lists the member's own exports and the cleanup knows what to delete and when."""
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db, utcnow
+
+
+class WorkspaceExport(db.Model):
+    __tablename__ = "workspace_exports"
+    __table_args__ = (Index("ix_workspace_exports_member", "member_id", "id"), {"schema": "tenant"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(40), unique=True)  # crm/storage.py, namespace exports/<schema>
+    member_id: Mapped[int]  # members.id: only this member may download it (what they may reveal is in it)
+    member_name: Mapped[str] = mapped_column(String(120), default="")
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int]
+    files: Mapped[int]
+    revealed: Mapped[bool] = mapped_column(default=False)  # sensitive values in full for at least some records
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
