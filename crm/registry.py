@@ -1,5 +1,6 @@
 """What features add to the shared pages: customer page panels, home page cards, main menu entries, settings tabs
-and the audit log's record kinds (their label, field labels and how stored values read).
+and the audit log's record kinds (their label, field labels and how stored values read), the lists that take saved
+views.
 
 A feature plugs its parts in beside its blueprint, in its views module:
 
@@ -68,6 +69,18 @@ class Notice:
     load: Callable[..., dict | None]
 
 
+@dataclass(frozen=True)
+class SavedList:
+    """A list whose filters, sort and columns members save as named views (crm/saved_views), shown as tabs above
+    it. `endpoint`: the list page; `read(args)`: the list's own query-string arguments for `args` (its query
+    dataclass's `args()`, without the cursor); `filters`: the CSS selector of its filter form."""
+
+    name: str
+    endpoint: str
+    read: Callable[..., dict]
+    filters: str = "#filters"
+
+
 @dataclass
 class AuditEntity:
     """A kind of record in the audit log. `values`: per field, {stored key: label} or a function of the value.
@@ -107,6 +120,7 @@ class Registry:
     menu: list[MenuEntry] = field(default_factory=list)
     tabs: list[SettingsTab] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    lists: dict[str, SavedList] = field(default_factory=dict)
     audit: dict[str, AuditEntity] = field(default_factory=dict)
 
     def add(self, part) -> None:
@@ -126,6 +140,8 @@ class Registry:
             self.notices.append(part)
         elif isinstance(part, AuditEntity):
             self._add_audit(part)
+        elif isinstance(part, SavedList):
+            self.lists[part.name] = part
         else:
             raise TypeError(f"not a registry part: {part!r}")
 
@@ -221,6 +237,10 @@ def notices() -> list[tuple[str, dict]]:
     """The notices to show the signed-in member above the page: (template, its data)."""
     shown = ((notice.template, notice.load(g.member)) for notice in _registry().notices)
     return [(template, data) for template, data in shown if data is not None]
+
+
+def saved_lists() -> dict[str, SavedList]:
+    return _registry().lists
 
 
 def audit_entities() -> list[AuditEntity]:
