@@ -23,7 +23,15 @@ def tabs():
 
 
 def saved_view_tabs(list_name: str) -> dict:
-    """What the tabs above a list show: the member's views of it, the default, the one opened (`?saved=`)."""
+    """What the tabs above a list show: the member's views of it, the default, the one opened (`?saved=`). Asked
+    twice a page (the tabs, and their fold on a phone): read once."""
+    known = g.setdefault("saved_view_tabs", {})
+    if list_name not in known:
+        known[list_name] = _tabs_of(list_name)
+    return known[list_name]
+
+
+def _tabs_of(list_name: str) -> dict:
     views = service.views_of(g.member, list_name)
     default = service.default_of(g.member, list_name)
     return {"list": service.saved_list(list_name), "views": views, "default_id": default.id if default else None,
