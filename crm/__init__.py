@@ -123,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.api.views import bp as api_tokens
     from crm.api.views import docs as api_docs
     from crm.reports.views import bp as reports
+    from crm.saved_views.views import bp as saved_views
     from crm.search.views import bp as search
     from crm.security.views import bp as csp
     from crm.tags.views import bp as tags
@@ -141,7 +142,7 @@ def register_blueprints(app: Flask) -> None:
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
                       api_docs, payments, order_payment, stripe_webhooks, billing,
-                      billing_webhook, platform, backups, webhooks, search, workspace_export):
+                      billing_webhook, platform, backups, webhooks, search, workspace_export, saved_views):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:
         app.register_blueprint(dev)

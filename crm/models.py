@@ -17,6 +17,7 @@ from crm.payments import models as payments  # noqa: F401
 from crm.platform import models as platform  # noqa: F401
 from crm.pool import models as pool  # noqa: F401
 from crm.products import models as products  # noqa: F401
+from crm.saved_views import models as saved_views  # noqa: F401
 from crm.targets import models as targets  # noqa: F401
 from crm.tickets import models as tickets  # noqa: F401
 from crm.timeline import models as timeline  # noqa: F401

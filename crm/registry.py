@@ -1,6 +1,6 @@
 """What features add to the shared pages: customer page panels, home page cards, main menu entries, settings tabs,
-sections of another feature's page and the audit log's record kinds (their label, field labels and how stored
-values read).
+sections of another feature's page, the audit log's record kinds (their label, field labels and how stored values
+read) and the lists that take saved views.
 
 A feature plugs its parts in beside its blueprint, in its views module:
 
@@ -81,6 +81,18 @@ class Notice:
     load: Callable[..., dict | None]
 
 
+@dataclass(frozen=True)
+class SavedList:
+    """A list whose filters, sort and columns members save as named views (crm/saved_views), shown as tabs above
+    it. `endpoint`: the list page; `read(args)`: the list's own query-string arguments for `args` (its query
+    dataclass's `args()`, without the cursor); `filters`: the CSS selector of its filter form."""
+
+    name: str
+    endpoint: str
+    read: Callable[..., dict]
+    filters: str = "#filters"
+
+
 @dataclass
 class AuditEntity:
     """A kind of record in the audit log. `values`: per field, {stored key: label} or a function of the value.
@@ -121,6 +133,7 @@ class Registry:
     tabs: list[SettingsTab] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     sections: list[PageSection] = field(default_factory=list)
+    lists: dict[str, SavedList] = field(default_factory=dict)
     audit: dict[str, AuditEntity] = field(default_factory=dict)
 
     def add(self, part) -> None:
@@ -143,6 +156,8 @@ class Registry:
             self.sections.sort(key=lambda p: p.order)
         elif isinstance(part, AuditEntity):
             self._add_audit(part)
+        elif isinstance(part, SavedList):
+            self.lists[part.name] = part
         else:
             raise TypeError(f"not a registry part: {part!r}")
 
@@ -245,6 +260,8 @@ def page_sections(page: str) -> list[tuple[str, dict]]:
     """The sections other features add to `page` that the signed-in member may see: (template, its data)."""
     return [(section.template, section.load(g.member) if section.load else {}) for section in _registry().sections
             if section.page == page and allowed(g.member, section.permission)]
+def saved_lists() -> dict[str, SavedList]:
+    return _registry().lists
 
 
 def audit_entities() -> list[AuditEntity]:

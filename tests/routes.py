@@ -266,7 +266,16 @@ def _api_token(_customer_id: int, owner: int) -> object:
                     expires_at=utcnow() + timedelta(days=1))
 
 
-OWNED = {"token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+def _saved_view(_customer_id: int, owner: int) -> object:
+    """A private saved view of the customer list (only its owner sees it: 404 for anyone else)."""
+    from crm.saved_views.models import SavedView
+
+    return SavedView(list="customers", name=f"View {uuid.uuid4().hex[:8]}", owner_id=owner, shared=False,
+                     query={"stage": ["lead"]}, names={})
+
+
+OWNED = {"view_id": (_saved_view, "saved_views"),
+         "token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
          "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns"),
          "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),
          "order_file_id": (_file_on("order", _order), "attachments"),

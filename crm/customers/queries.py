@@ -174,13 +174,18 @@ def _tag_condition(tag_ids: list[int], mode: str):
 
 
 def _text_match(term: str):
-    """Substring match: the GIN-indexed grams find the candidates; LIKE confirms when the term is longer
-    than one gram (for a single gram, containing it is the match)."""
+    return text_match(Customer.search_text, Customer.search_grams, term)
+
+
+def text_match(text, grams_column, term: str):
+    """Substring match of `term` (lower case) in `text`, whose grams (grams_expression) are `grams_column`: the
+    GIN-indexed grams find the candidates; LIKE confirms when the term is longer than one gram (for a single gram,
+    containing it is the match)."""
     grams = query_grams(term)
-    like = Customer.search_text.contains(term, autoescape=True)
+    like = text.contains(term, autoescape=True)
     if not grams:
         return like
-    contains = Customer.search_grams.contains(grams)
+    contains = grams_column.contains(grams)
     return contains if grams == [term] else contains & like
 
 

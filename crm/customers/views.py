@@ -24,7 +24,9 @@ registry.plug(
     bp, registry.MenuEntry("customers.index", _l("Customers"), order=30, current=("customers.*",)),
     registry.AuditEntity("customer", _l("Customer"), fields=AUDIT_LABELS, link=("customers.show", "customer_id"),
                          values={"kind": KIND_LABELS, "stage": STAGE_LABELS, "preferred_channel": CHANNEL_LABELS,
-                                 "owner_id": member_name}))
+                                 "owner_id": member_name}),
+    registry.SavedList("customers", "customers.index", read=lambda args: {
+        **queries.CustomerQuery.from_args(args).args(), **_column_args(args)}))
 
 
 @bp.app_context_processor
@@ -48,6 +50,11 @@ def index():
                   tags=tags.all_tags() if whole_page else [],
                   members=members_in_reach(g.member, "customers", "view") if whole_page else [], custom_fields=definitions,
                   columns=_columns(definitions))
+
+
+def _column_args(args) -> dict:
+    """The columns a saved view keeps: the picked ones, when the filter form sent its "Columns" choice."""
+    return {"columns_set": "1", "col": args.getlist("col")[:20]} if args.get("columns_set") else {}
 
 
 def _columns(definitions) -> list:

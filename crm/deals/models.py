@@ -2,11 +2,11 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, insert, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, Numeric, String, Text, insert, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.customers.models import Customer
+from crm.customers.models import Customer, grams_expression
 from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.names import both, in_language
@@ -14,6 +14,7 @@ from tenants.provisioning import seeds_new_tenants
 
 KINDS = ("open", "won", "lost")
 STATUSES = KINDS  # a deal's status is the kind of its stage
+TITLE_GRAMS = grams_expression("lower(title)")
 
 DEFAULT_PIPELINE = {"name_en": "Sales", "name_zh": "销售"}
 DEFAULT_STAGES = (
@@ -78,6 +79,9 @@ class Deal(db.Model):
         Index("ix_deals_board", "pipeline_id", "stage_id", "status", "id"),
         Index("ix_deals_customer", "customer_id", "id"),
         Index("ix_deals_owner", "owner_id", "status"),
+        # The global search's "title contains" (crm/search): as the customers' search grams, without it LIKE
+        # '%q%' reads every deal (migration t0037, docs/benchmarks.md).
+        Index("ix_deals_title_grams", "title_grams", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         {"schema": "tenant"},
     )
 
@@ -100,6 +104,8 @@ class Deal(db.Model):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Unigrams and bigrams of the lower-cased title (crm/customers/models.grams_expression), GIN-indexed.
+    title_grams: Mapped[list[str]] = mapped_column(ARRAY(Text), Computed(TITLE_GRAMS, persisted=True), deferred=True)
 
     customer: Mapped[Customer] = relationship()
     owner: Mapped[Member | None] = relationship()

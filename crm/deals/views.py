@@ -44,7 +44,9 @@ registry.plug(
                          values={"stage_id": stages.stage_name, "status": KIND_LABELS, "owner_id": member_name,
                                  "customer_id": customer_name}),
     registry.AuditEntity("pipeline", _l("Pipeline"), fields=PIPELINE_AUDIT_LABELS),
-    registry.AuditEntity("stage", _l("Stage"), fields=STAGE_AUDIT_LABELS, values={"kind": KIND_LABELS}))
+    registry.AuditEntity("stage", _l("Stage"), fields=STAGE_AUDIT_LABELS, values={"kind": KIND_LABELS}),
+    registry.SavedList("deals", "deals.list", read=lambda args: deal_queries.DealQuery.from_args(args).args(),
+                       filters="#deal-filters"))
 
 
 @bp.app_context_processor

@@ -38,7 +38,9 @@ registry.plug(
                          values={"status": forms.STATUS_LABELS, "total": plain_money, "refunded_amount": plain_money,
                                  "paid_amount": plain_money,
                                  "public_link": forms.LINK_LABELS, "owner_id": member_name,
-                                 "customer_id": customer_name}))
+                                 "customer_id": customer_name}),
+    registry.SavedList("orders", "orders.index", read=lambda args: queries.OrderQuery.from_args(args).args(),
+                       filters="#order-filters"))
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
 public = Blueprint("order_status", __name__, url_prefix="/o")
 

@@ -44,7 +44,8 @@ registry.plug(
     registry.AuditEntity("ticket", _l("Ticket"), fields=FIELD_LABELS,
                          values={"status": STATUS_LABELS, "kind": KIND_LABELS, "priority": PRIORITY_LABELS,
                                  "owner_id": member_name, "customer_id": customer_name,
-                                 "order_id": order_chooser.order_number}))
+                                 "order_id": order_chooser.order_number}),
+    registry.SavedList("tickets", "tickets.index", read=lambda args: service.TicketQuery.from_args(args).args()))
 # The customer's satisfaction page, through the signed link a closed ticket sends.
 public = Blueprint("ticket_survey", __name__, url_prefix=survey.PREFIX)
 

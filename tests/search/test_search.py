@@ -117,3 +117,11 @@ def test_an_imported_order_is_found_by_its_own_number(acme, search, nana, make_o
     in_tenant(acme, keep_number)
     for typed in ("INV-2024-7", "inv-2024-7"):
         assert f"/orders/{order_id}" in search(acme.admin_account_id, typed), typed
+
+
+def test_a_deal_title_is_found_by_one_chinese_character_and_a_percent_sign_is_text(acme, search, nana, make_deal):
+    """Deal titles go through their own search grams (t0037) as customers do: one Chinese character is a pure
+    index lookup, longer text is confirmed by LIKE with its wildcards escaped."""
+    deal_id = make_deal(acme, customer_id=nana, title="春季 50% 折扣")
+    for typed, found in (("春", True), ("50%", True), ("5%", False), ("0% 折", True), ("折 扣", False)):
+        assert (f"/deals/{deal_id}" in search(acme.admin_account_id, typed)) is found, typed
