@@ -7,22 +7,26 @@ The kind is told from the bytes, never the name. Everything refused raises Inval
 Rows come as the file has them: a blank row is a list of blank strings (or an empty list), so the engine's row
 numbers stay the file's; a row shorter than the header is padded with "", a longer one keeps its extra cells; cells
 pass through unchanged whatever their length (the engine refuses the row, not the file), up to the csv module's
-131,072 characters, past which the CSV is refused at that line. XLSX formulas are never
-evaluated: calamine reads the value Excel cached when it saved, and "" when there is none.
+131,072 characters, past which the CSV is refused at that line. XLSX is read by openpyxl in read-only mode,
+which parses the sheet's XML as the rows are asked for (a million rows in flat memory); its rows start at the first
+one that is not blank. XLSX formulas are never evaluated: the value Excel cached when it saved is read, and "" when
+there is none.
 """
 import codecs
 import csv
 import io
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import dropwhile
 
 import charset_normalizer
-import python_calamine
+import openpyxl
 from flask_babel import gettext as _
 
 from crm.errors import Invalid
@@ -34,6 +38,9 @@ UNPACKED_TIMES = 20  # an XLSX may unpack to this many times the upload cap, no 
 ZIP_MAGIC = b"PK\x03\x04"
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 GB = {"gb2312", "gbk", "gb18030"}  # what Excel saves CSV in on Simplified Chinese Windows
+# What openpyxl raises for a workbook broken inside its zip: a missing part, XML that does not parse (lxml's and
+# ElementTree's errors are SyntaxErrors), a value that does not fit its type, a member cut short.
+DAMAGED = (zipfile.BadZipFile, KeyError, ValueError, TypeError, SyntaxError, EOFError, zlib.error, OSError)
 
 
 @dataclass
@@ -174,22 +181,22 @@ def _check_codec(encoding: str) -> None:
 def _sniff_xlsx(path, sheet: str | None, max_bytes: int) -> FileInfo:
     _check_zip(path, max_bytes)
     with _workbook(path) as workbook:
-        sheets = [meta.name for meta in workbook.sheets_metadata
-                  if meta.typ == python_calamine.SheetTypeEnum.WorkSheet]  # chart sheets hold no rows
-        visible = [meta.name for meta in workbook.sheets_metadata
-                   if meta.name in sheets and meta.visible == python_calamine.SheetVisibleEnum.Visible]
+        sheets = [one.title for one in workbook.worksheets]  # chart sheets hold no rows: openpyxl lists them apart
+        visible = [one.title for one in workbook.worksheets if one.sheet_state == "visible"]
         sheet = sheet if sheet is not None else (visible or sheets or [""])[0]
         if sheet not in sheets:
             raise _refused(_("The workbook has no sheet named %(sheet)s.", sheet=sheet))
-        calamine_sheet = _sheet(workbook, sheet)
-        rows = (list(map(_cell_text, row)) for row in calamine_sheet.iter_rows())
-        headers = _headers(next(rows, None))
-        sample = _sample(rows, len(headers))
-    return FileInfo("xlsx", headers, sample, sheets=sheets, sheet=sheet, total_rows=max(calamine_sheet.height - 1, 0))
+        worksheet = workbook[sheet]
+        total = worksheet.max_row and max(worksheet.max_row - worksheet.min_row, 0)  # its <dimension>, if written
+        with closing(_sheet_rows(worksheet)) as rows:
+            headers = _headers(next(rows, None))
+            sample = _sample(rows, len(headers))
+    return FileInfo("xlsx", headers, sample, sheets=sheets, sheet=sheet, total_rows=total)
 
 
 def _check_zip(path, max_bytes: int) -> None:
-    """Refuse a zip that is not a workbook, or one unpacking past the cap (calamine holds sizes to their declared ones)."""
+    """Refuse a zip that is not a workbook, or one unpacking past the cap (zipfile holds sizes to their declared
+    ones)."""
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
@@ -203,33 +210,52 @@ def _check_zip(path, max_bytes: int) -> None:
                          limit=_megabytes(limit)))
 
 
+@contextmanager
 def _workbook(path):
-    try:
-        return python_calamine.CalamineWorkbook.from_path(os.fspath(path))
-    except python_calamine.CalamineError:
-        raise _refused(_damaged()) from None
-
-
-def _sheet(workbook, name: str):
-    try:
-        return workbook.get_sheet_by_name(name)
-    except python_calamine.CalamineError:
-        raise _refused(_damaged()) from None
+    """The workbook in read-only mode, cached values only. Opened from a file object: openpyxl refuses a path
+    whose name does not end in .xlsx, and uploads are kept under names of their own."""
+    with open(path, "rb") as raw:
+        try:
+            workbook = openpyxl.load_workbook(raw, read_only=True, data_only=True, keep_links=False)
+        except DAMAGED:
+            raise _refused(_damaged()) from None
+        try:
+            yield workbook
+        finally:
+            workbook.close()
 
 
 def _xlsx_rows(path, sheet: str) -> Iterator[list[str]]:
     with _workbook(path) as workbook:
-        for row in _sheet(workbook, sheet).iter_rows():
-            yield [_cell_text(value) for value in row]
+        yield from _sheet_rows(workbook[sheet])
+
+
+def _sheet_rows(worksheet) -> Iterator[list[str]]:
+    """The sheet's rows as text from the first that is not blank; a sheet broken midway refuses the file there."""
+    worksheet.reset_dimensions()  # a writer's <dimension> can be wrong: read every row there is, not its claim
+    rows = (list(map(_cell_text, row)) for row in worksheet.iter_rows(values_only=True))
+    try:
+        yield from dropwhile(_blank, rows)
+    except DAMAGED:
+        raise _refused(_damaged()) from None
+
+
+def _blank(row: list[str]) -> bool:
+    return not any(cell.strip() for cell in row)
 
 
 def _cell_text(value) -> str:
-    """A cell as the text a person typed: 13800138000.0 is "13800138000", a date "2024-05-01"."""
+    """A cell as the text a person typed: 13800138000.0 is "13800138000", a date "2024-05-01" (Excel keeps dates
+    as times at midnight), an empty cell or a formula without a cached value ""."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
     if isinstance(value, datetime):
+        if value.time() == time.min:
+            return value.date().isoformat()
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, date | time):
         return value.isoformat()
@@ -240,7 +266,7 @@ def _headers(row: list[str] | None) -> list[str]:
     """The header row stripped; a blank one is "Column N", a repeated one gets " (2)", " (3)"..."""
     if row is None:
         raise _refused(_("The file is empty."))
-    if not any(cell.strip() for cell in row):
+    if _blank(row):
         raise _refused(_("The first row must name the columns, but it is blank."))
     headers, seen = [], set()
     for number, cell in enumerate(row, start=1):
@@ -258,7 +284,7 @@ def _sample(rows: Iterator[list[str]], width: int) -> list[list[str]]:
     """The first few rows that are not blank, padded to the header's width."""
     sample = []
     for row in rows:
-        if any(cell.strip() for cell in row):
+        if not _blank(row):
             sample.append(row + [""] * (width - len(row)))
             if len(sample) == SAMPLE_ROWS:
                 break

@@ -263,3 +263,39 @@ def test_the_first_visible_sheet_is_read_by_default(tmp_path):
     book.save(path)
     info = sniff(path, max_bytes=CAP)
     assert (info.sheet, info.headers) == ("Leads", ["name", "email"])
+
+
+def rewritten(path, sheet_xml) -> str:
+    """The workbook at `path` with its first sheet's XML passed through `sheet_xml`."""
+    with zipfile.ZipFile(path) as book:
+        parts = {name: book.read(name) for name in book.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = sheet_xml(parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w") as book:
+        for name, content in parts.items():
+            book.writestr(name, content)
+    return path
+
+
+def test_a_sheet_broken_midway_refuses_the_file_where_it_breaks(tmp_path):
+    book = openpyxl.Workbook()
+    for number in range(2000):
+        book.active.append(["name", number] if number else ["姓名", "编号"])
+    book.save(tmp_path / "cut.xlsx")
+    path = rewritten(tmp_path / "cut.xlsx", lambda xml: xml[:len(xml) // 2])
+    info = sniff(path, max_bytes=CAP)
+    assert info.headers == ["姓名", "编号"]
+    with pytest.raises(Invalid) as refused:
+        list(open_rows(path, info))
+    assert "cannot be read" in refused.value.errors["file"]
+
+
+def test_rows_start_at_the_first_that_is_not_blank_and_a_wrong_dimension_cuts_nothing(tmp_path):
+    book = openpyxl.Workbook()
+    book.active["A3"], book.active["B3"] = "姓名", "手机"
+    book.active.append(["张伟", 13800138000])
+    book.active.append(["李娜", 13900139000])
+    book.save(tmp_path / "book.xlsx")
+    path = rewritten(tmp_path / "book.xlsx", lambda xml: xml.replace(b'ref="A3:B5"', b'ref="A3:B4"'))
+    info, rows = read(path)
+    assert (info.headers, info.total_rows) == (["姓名", "手机"], 1)  # the count is the file's claim
+    assert rows == [["张伟", "13800138000"], ["李娜", "13900139000"]]
