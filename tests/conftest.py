@@ -18,6 +18,19 @@ HX = {"HX-Request": "true"}  # headers of a request htmx makes (a swap of part o
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 WORKER_NUMBER = int(WORKER[2:]) if WORKER[2:].isdigit() else 0
 TEST_SECRET_KEY = "test-secret-key"
+RESERVED_DOMAINS = (".example", ".example.com", ".example.org", ".example.net", ".test", ".invalid")
+_getaddrinfo = socket.getaddrinfo
+
+
+def _reserved_names_never_resolve(host, *args, **kwargs):
+    """RFC 2606 names never resolve, so the suite does not ask: on this network a lookup can wait seconds for a
+    DNS server that cannot answer, and the tests' webhook subscriptions and mail hosts use such names."""
+    if isinstance(host, str) and ("." + host.lower().rstrip(".")).endswith(RESERVED_DOMAINS):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _reserved_names_never_resolve
 
 
 @pytest.fixture(scope="session")
