@@ -308,9 +308,10 @@ class _Filler:
         self.step("tickets", self.tickets)
         self.step("pool timeline events", self.pool_events)
         self.step("indexes rebuilt", lambda: self.create_indexes(indexes))
-        # Those three were given their ids (so that rows can point at each other by number): move their sequences on.
-        self.sql("; ".join(f"SELECT setval(pg_get_serial_sequence('{self.s}.{t}', 'id'), "
-                           f"(SELECT coalesce(max(id), 1) FROM {self.s}.{t}))" for t in self.base))
+        # Those three were given their ids (so that rows can point at each other by number): move the schema's one
+        # id sequence past them.
+        self.sql(f"SELECT setval('{self.s}.ids', greatest((SELECT last_value FROM {self.s}.ids), "
+                 + ", ".join(f"(SELECT coalesce(max(id), 1) FROM {self.s}.{t})" for t in self.base) + "))")
 
     # ------------------------------------------------------------ reference data
 

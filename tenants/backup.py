@@ -61,12 +61,13 @@ select rel.relname::text, array_agg(a.attname::text order by a.attnum)
  group by rel.relname order by rel.relname
 """
 _SEQUENCES = _RELATIONS + "select relname::text from rel where relkind = 'S' order by 1"
-# Each sequence owned by a column, with that column.
-_OWNED_SEQUENCES = _RELATIONS + """
+# Each sequence with every column whose default draws from it (the schema's one `ids` sequence serves every table).
+_SEQUENCE_COLUMNS = _RELATIONS + """
 select rel.relname::text, t.relname::text, a.attname::text from rel
-  join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = rel.oid and d.deptype in ('a', 'i')
-                  and d.refclassid = 'pg_class'::regclass
-  join pg_class t on t.oid = d.refobjid join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
+  join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = rel.oid
+                  and d.classid = 'pg_attrdef'::regclass
+  join pg_attrdef ad on ad.oid = d.objid
+  join pg_class t on t.oid = ad.adrelid join pg_attribute a on a.attrelid = t.oid and a.attnum = ad.adnum
  where rel.relkind = 'S'
 """
 _LOOSE_INDEXES = _RELATIONS + """
@@ -386,15 +387,16 @@ def _copy_in(cursor, schema: str, table: dict, built: dict, stream: BinaryIO) ->
 
 
 def _set_sequences(connection, schema: str, recorded: dict) -> None:
-    """Each sequence past the largest value its column holds, and never below what it had given out."""
-    columns = {sequence: (table, column) for sequence, table, column in
-               connection.execute(text(_OWNED_SEQUENCES), {"s": schema}).all()}
+    """Each sequence past the largest value its columns hold, and never below what it had given out."""
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for sequence, table, column in connection.execute(text(_SEQUENCE_COLUMNS), {"s": schema}).all():
+        columns.setdefault(sequence, []).append((table, column))
     for sequence in connection.execute(text(_SEQUENCES), {"s": schema}).scalars():
         largest = recorded.get(sequence) or 0
         if sequence in columns:
-            table, column = columns[sequence]
-            largest = max(largest, connection.exec_driver_sql(
-                f"select coalesce(max({q(column)}), 0) from {q(schema)}.{q(table)}").scalar())
+            largest = max(largest, connection.exec_driver_sql(" union all ".join(
+                f"select coalesce(max({q(column)}), 0) from {q(schema)}.{q(table)}"
+                for table, column in columns[sequence]) + " order by 1 desc limit 1").scalar())
         if largest > 0:
             connection.execute(text("select setval(:seq, :value)"), {"seq": f"{q(schema)}.{q(sequence)}",
                                                                         "value": largest})

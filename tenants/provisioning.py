@@ -6,9 +6,9 @@ from pathlib import Path
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateSequence, CreateTable
 
-from crm.extensions import db
+from crm.extensions import TENANT_IDS, db
 from tenants import roles
 from tenants.models import Tenant, schema_name
 
@@ -33,7 +33,7 @@ def tenant_head() -> str:
 def ddl_script() -> str:
     """One SQL script that builds a tenant schema's tables at head; the schema name is a token to fill in."""
     dialect = postgresql.psycopg.dialect()
-    statements = []
+    statements = [CreateSequence(TENANT_IDS)]
     for table in tenant_tables():
         statements.append(CreateTable(table))
         statements.extend(CreateIndex(index) for index in sorted(table.indexes, key=lambda i: i.name))

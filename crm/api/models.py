@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 
 
@@ -15,7 +15,7 @@ class ApiToken(db.Model):
     __tablename__ = "api_tokens"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     member_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -42,7 +42,7 @@ class IdempotentRequest(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     token_id: Mapped[int] = mapped_column(ForeignKey("tenant.api_tokens.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str] = mapped_column(String(64))  # method, path and body: a key reused for another request

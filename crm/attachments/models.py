@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 
 class Attachment(db.Model):
@@ -24,7 +24,7 @@ class Attachment(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     kind: Mapped[str] = mapped_column(String(20))  # a key of crm.attachments.kinds.KINDS: whose file it is
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.deals.id", ondelete="CASCADE"))

@@ -5,7 +5,7 @@ from sqlalchemy import Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import db, tenant_pk
 
 
 class AuditEntry(db.Model):
@@ -15,7 +15,7 @@ class AuditEntry(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
     actor_id: Mapped[int | None]  # members.id; kept when the member is later removed
     actor_name: Mapped[str] = mapped_column(String(120))

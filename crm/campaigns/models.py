@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 
 CHANNELS = ("email", "sms")
@@ -18,7 +18,7 @@ class Campaign(db.Model):
     __tablename__ = "campaigns"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(120))
     channel: Mapped[str] = mapped_column(String(10), default="email")
     language: Mapped[str] = mapped_column(String(12), default="en")  # the language it is written in

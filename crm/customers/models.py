@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 
 LEVELS = ("A", "B", "C", "D")
@@ -39,7 +39,7 @@ class Tag(db.Model):
     __tablename__ = "tags"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(40), unique=True)
     color: Mapped[str] = mapped_column(String(20), default="blue")
 
@@ -93,7 +93,7 @@ class Customer(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     kind: Mapped[str] = mapped_column(String(10), default="person")
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164

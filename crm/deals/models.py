@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer, grams_expression
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 from crm.names import both, in_language
 from tenants.provisioning import seeds_new_tenants
@@ -31,7 +31,7 @@ class Pipeline(db.Model):
     __tablename__ = "pipelines"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name_en: Mapped[str] = mapped_column(String(60), default="")  # either name may be empty, not both
     name_zh: Mapped[str] = mapped_column(String(60), default="")
     position: Mapped[int] = mapped_column(default=0)
@@ -51,7 +51,7 @@ class Stage(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("tenant.pipelines.id"))
     name_en: Mapped[str] = mapped_column(String(60), default="")  # either name may be empty, not both
     name_zh: Mapped[str] = mapped_column(String(60), default="")
@@ -85,7 +85,7 @@ class Deal(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     title: Mapped[str] = mapped_column(String(200))
     customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("tenant.pipelines.id"))
@@ -123,7 +123,7 @@ class DealStageChange(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     deal_id: Mapped[int] = mapped_column(ForeignKey("tenant.deals.id", ondelete="CASCADE"))
     from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.stages.id"))  # None: the deal was created
     to_stage_id: Mapped[int] = mapped_column(ForeignKey("tenant.stages.id"))

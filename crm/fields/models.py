@@ -5,7 +5,7 @@ from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.names import in_language
 
 TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
@@ -20,7 +20,7 @@ class CustomField(db.Model):
     __tablename__ = "custom_fields"
     __table_args__ = (UniqueConstraint("entity", "key", name="uq_custom_fields_entity"), {"schema": "tenant"})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     entity: Mapped[str] = mapped_column(String(20), default="customer")
     key: Mapped[str] = mapped_column(String(40))  # the JSONB key; never changes
     type: Mapped[str] = mapped_column(String(20))

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 METHOD_LABELS = {"call": _l("Call"), "email": _l("Email"), "visit": _l("Visit"), "sms": _l("SMS"),
                  "wechat": _l("WeChat"), "meeting": _l("Meeting"), "other": _l("Other")}
@@ -24,7 +24,7 @@ class Activity(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
     deal_id: Mapped[int | None] = mapped_column(index=True)  # deals.id; a deal's delete removes its activities
     owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # who does it

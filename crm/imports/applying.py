@@ -247,7 +247,7 @@ def _prepare(import_id: int) -> None:
                      JOIN {tags} x ON lower(x.name) = lower(t)
                 GROUP BY n.names)
             UPDATE {rows} r SET
-                customer_id = CASE WHEN r.action = 'create' THEN nextval(pg_get_serial_sequence(:customers, 'id'))
+                customer_id = CASE WHEN r.action = 'create' THEN nextval(:ids)
                                    ELSE r.customer_id END,
                 data = CASE WHEN NOT r.data ? 'new_tags' THEN r.data
                             ELSE (r.data - 'new_tags') || jsonb_build_object('tag_ids', (
@@ -261,7 +261,7 @@ def _prepare(import_id: int) -> None:
                   FROM {rows} r LEFT JOIN named n ON n.names = r.data -> 'new_tags'
                        LEFT JOIN {customers} c ON r.action = 'update' AND c.id = r.customer_id
                   WHERE r.import_id = :id AND r.action IN ('create', 'update')) s
-            WHERE r.import_id = :id AND r.line = s.line""", id=import_id, customers=table("customers"))
+            WHERE r.import_id = :id AND r.line = s.line""", id=import_id, ids=table("ids"))
 
 
 def _value(column: str) -> str:

@@ -152,11 +152,11 @@ def apply(import_id: int, viewer: Member, kind: str) -> None:
     name, entity, summary = TABLES[kind]
     _run(f"""WITH keys AS (SELECT {RECORD} AS key, min(r.line) AS first FROM {{rows}} r
                            WHERE r.import_id = :id AND r.action = 'create' GROUP BY 1 ORDER BY 2),
-                  k AS MATERIALIZED (SELECT key, nextval(pg_get_serial_sequence(:records, 'id')) AS record_id
+                  k AS MATERIALIZED (SELECT key, nextval(:ids) AS record_id
                                      FROM keys)
              UPDATE {{rows}} r SET record_id = k.record_id FROM k
              WHERE r.import_id = :id AND r.action = 'create' AND {RECORD} = k.key""",
-         id=import_id, records=table(name))
+         id=import_id, ids=table("ids"))
     {"activities": _activities, "deals": _deals, "orders": _orders}[kind](import_id, viewer)
     linked_events.tell(import_id, viewer, kind)
     _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)

@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 KINDS = ("customers", "activities", "deals", "orders")  # what a file holds; all but customers link to customers
 STATUSES = ("uploaded", "checking", "checked", "importing", "done", "failed", "cancelled", "undone")
@@ -17,7 +17,7 @@ class Import(db.Model):
     __tablename__ = "imports"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     member_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # who imports (their scope applies)
     kind: Mapped[str] = mapped_column(String(20), default="customers")
     file_name: Mapped[str] = mapped_column(String(250))
@@ -64,7 +64,7 @@ class ImportMapping(db.Model):
     __tablename__ = "import_mappings"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(80), unique=True)
     mapping: Mapped[dict] = mapped_column(JSONB, default=dict)  # {"<header>": "<field key>"}
     options: Mapped[dict] = mapped_column(JSONB, default=dict)

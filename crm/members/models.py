@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, String, insert
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.permissions import DEFAULT_ROLES
 from tenants.provisioning import seeds_new_tenants
 
@@ -14,7 +14,7 @@ class Role(db.Model):
     __tablename__ = "roles"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     key: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     permissions: Mapped[dict] = mapped_column(JSONB, default=dict)
@@ -31,7 +31,7 @@ class Team(db.Model):
     __tablename__ = "teams"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(80), unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"))
     # use_alter: teams and members point at each other, so this key is added after both tables exist.
@@ -43,7 +43,7 @@ class Member(db.Model):
     __tablename__ = "members"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     account_id: Mapped[int] = mapped_column(unique=True)  # public.accounts.id; no FK leaves the tenant schema
     role_id: Mapped[int] = mapped_column(ForeignKey("tenant.roles.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"), index=True)

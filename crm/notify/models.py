@@ -6,7 +6,7 @@ from sqlalchemy import Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 BOT_CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")  # group chat bots and the signed webhook
 CHANNELS = ("email", "sms", "inapp", *BOT_CHANNELS)
@@ -24,7 +24,7 @@ class Notification(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     channel: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))  # reminder, order_status, campaign, quiet_customers, digest ...
     recipient: Mapped[str] = mapped_column(String(500))  # email, E.164 phone, bot URL key, or member id
@@ -68,7 +68,7 @@ class MessageTemplate(db.Model):
     __tablename__ = "message_templates"
     __table_args__ = (UniqueConstraint("kind", "channel", "language"), {"schema": "tenant"})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(12))

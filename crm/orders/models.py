@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 from crm.products.models import Product
 
@@ -45,7 +45,7 @@ class Order(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     number: Mapped[str] = mapped_column(String(20), Computed(NUMBER_EXPRESSION, persisted=True), unique=True)
     imported_number: Mapped[str | None] = mapped_column(String(20))  # the number an import brought, kept
     # Deleting a customer for good (from the trash) deletes their orders too, like their timeline.
@@ -89,7 +89,7 @@ class OrderLine(db.Model):
     __tablename__ = "order_lines"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     order_id: Mapped[int] = mapped_column(ForeignKey("tenant.orders.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
     product_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.products.id"), index=True)
@@ -110,7 +110,7 @@ class OrderStatusChange(db.Model):
     __tablename__ = "order_status_changes"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     order_id: Mapped[int] = mapped_column(ForeignKey("tenant.orders.id", ondelete="CASCADE"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 KINDS = ("payment", "refund")
 
@@ -19,7 +19,7 @@ class Payment(db.Model):
     __tablename__ = "order_payments"
     __table_args__ = (Index("ix_order_payments_order", "order_id", "id"), {"schema": "tenant"})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     order_id: Mapped[int] = mapped_column(ForeignKey("tenant.orders.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))  # payment | refund
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # above zero, in `currency` (the order's)
@@ -40,7 +40,7 @@ class StripeEvent(db.Model):
     __tablename__ = "stripe_events"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     type: Mapped[str] = mapped_column(String(100))
     object_id: Mapped[str] = mapped_column(String(255))  # data.object.id: the handler fetches it again

@@ -6,7 +6,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.customers.models import Customer
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 KINDS = ("no_follow_up", "no_won_deal")
 
@@ -17,7 +17,7 @@ class RecycleRule(db.Model):
     __tablename__ = "recycle_rules"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(20))  # one of KINDS
     days: Mapped[int]

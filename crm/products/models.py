@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 
 class Product(db.Model):
@@ -14,7 +14,7 @@ class Product(db.Model):
     __tablename__ = "products"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(120), index=True)
     sku: Mapped[str | None] = mapped_column(String(60), unique=True)  # optional; unique within the tenant
     unit: Mapped[str | None] = mapped_column(String(20))  # pcs, kg, box ...

@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 
 
@@ -18,7 +18,7 @@ class SavedView(db.Model):
     __tablename__ = "saved_views"
     __table_args__ = (Index("ix_saved_views_list_owner", "list", "owner_id"), {"schema": "tenant"})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     list: Mapped[str] = mapped_column(String(20))  # the list's registry name: customers, deals, orders, tickets
     name: Mapped[str] = mapped_column(String(60))
     owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id", ondelete="CASCADE"))

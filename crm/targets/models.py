@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.followups.models import Activity
 
 MONEY = ("won_amount", "order_revenue")
@@ -26,7 +26,7 @@ class SalesTarget(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     month: Mapped[date]  # the first day of the month, in the workspace's calendar
     member_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id", ondelete="CASCADE"))

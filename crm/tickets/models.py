@@ -5,7 +5,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.models import Customer
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 from crm.members.models import Member
 
 KINDS = ("complaint", "inquiry", "repair", "other")
@@ -26,7 +26,7 @@ class Ticket(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"), index=True)
     order_id: Mapped[int | None]  # orders.id; no foreign key, so a ticket never blocks an order's deletion
     subject: Mapped[str] = mapped_column(String(200))
@@ -65,7 +65,7 @@ class TicketComment(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tenant.tickets.id", ondelete="CASCADE"))
     author_id: Mapped[int | None]  # members.id; the name is kept beside it
     author_name: Mapped[str] = mapped_column(String(120), default="")

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 OPEN_STATUSES = ("scheduled", "sending")
 # paused: its subscription was disabled before it went out; re-enabling sends it.
@@ -19,7 +19,7 @@ class WebhookSubscription(db.Model):
     __tablename__ = "webhook_subscriptions"
     __table_args__ = {"schema": "tenant"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     url: Mapped[str] = mapped_column(String(500))
     events: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     secret_enc: Mapped[str] = mapped_column(Text)  # AES-GCM (crm/crypto.py): needed in clear to sign
@@ -41,7 +41,7 @@ class WebhookDelivery(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     subscription_id: Mapped[int] = mapped_column(ForeignKey("tenant.webhook_subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(40))  # the payload's id, the same for every subscription
     type: Mapped[str] = mapped_column(String(40))
@@ -63,7 +63,7 @@ class WebhookAttempt(db.Model):
     __tablename__ = "webhook_attempts"
     __table_args__ = (Index("ix_webhook_attempts_subscription_id", "subscription_id", "id"), {"schema": "tenant"})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     delivery_id: Mapped[int] = mapped_column(ForeignKey("tenant.webhook_deliveries.id", ondelete="CASCADE"),
                                              index=True)
     subscription_id: Mapped[int]

@@ -5,14 +5,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db, utcnow
+from crm.extensions import db, tenant_pk, utcnow
 
 
 class WorkspaceExport(db.Model):
     __tablename__ = "workspace_exports"
     __table_args__ = (Index("ix_workspace_exports_member", "member_id", "id"), {"schema": "tenant"})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = tenant_pk()
     storage_key: Mapped[str] = mapped_column(String(40), unique=True)  # crm/storage.py, namespace exports/<schema>
     member_id: Mapped[int]  # members.id: only this member may download it (what they may reveal is in it)
     member_name: Mapped[str] = mapped_column(String(120), default="")

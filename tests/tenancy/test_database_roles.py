@@ -149,16 +149,16 @@ def test_a_schema_from_before_tenant_roles_is_given_to_its_role_by_the_upgrade(a
     with app.app_context():
         role = role_of(old)
         with db.engine.begin() as connection:  # as the app's login role owned it all before
-            for name in connection.execute(text(
-                    "select oid::regclass::text from pg_class where relnamespace = to_regnamespace(:s)"
-                    " and relkind = 'r'"), {"s": schema}).scalars():  # their sequences follow them
-                connection.exec_driver_sql(f"alter table {name} owner to current_user")
+            for kind, name in connection.execute(text(
+                    "select case relkind when 'S' then 'sequence' else 'table' end, oid::regclass::text from pg_class"
+                    " where relnamespace = to_regnamespace(:s) and relkind in ('r', 'S')"), {"s": schema}).all():
+                connection.exec_driver_sql(f"alter {kind} {name} owner to current_user")
             connection.exec_driver_sql(f'alter schema {schema} owner to current_user; drop role "{role}"')
     with pytest.raises(DBAPIError, match=f'role "{role}" does not exist'):  # so: upgrade, then deploy the code
         client_as(old.admin_account_id).get(f"/{old.slug}/customers/")
     with app.app_context():
         tables = db.session.scalar(text("select count(*) from pg_tables where schemaname = :s"), {"s": schema})
-        assert upgrade_schema(db.engine, schema) == 1 + tables  # the schema, its tables (their sequences follow)
+        assert upgrade_schema(db.engine, schema) == 1 + tables + 1  # the schema, its tables, its id sequence
         owners = set(db.session.scalars(text(
             "select pg_get_userbyid(relowner) from pg_class where relnamespace = to_regnamespace(:s)"), {"s": schema}))
         with db.engine.begin() as connection:

@@ -83,6 +83,8 @@ union all
 select 'constraint', cl.relname || '.' || con.conname, replace(pg_get_constraintdef(con.oid), :s || '.', 'S.')
   from pg_constraint con join pg_class cl on cl.oid = con.conrelid join pg_namespace n on n.oid = cl.relnamespace
  where n.nspname = :s
+union all
+select 'sequence', sequencename, data_type::text from pg_sequences where schemaname = :s
 order by 1, 2
 """
 
@@ -111,6 +113,29 @@ def test_no_tenant_table_references_public(app):
     for table in db.metadata.sorted_tables:
         if table.schema == "tenant":
             assert all(fk.column.table.schema == "tenant" for fk in table.foreign_keys), table.name
+
+
+def test_one_id_sequence_takes_over_past_every_id_the_old_ones_gave(app):
+    """t0041 on a schema with rows: the new `ids` starts past the highest id any table's own sequence gave out,
+    a deleted row's included, and the old sequences are gone."""
+    from tenants.migrations import upgrade_schema
+
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text("drop schema if exists t_ids cascade; create schema t_ids"))
+        upgrade_schema(db.engine, "t_ids", "t0037")
+        with db.engine.begin() as connection:
+            connection.execute(text("insert into t_ids.tags (name, color) select 'tag ' || i, 'red' "
+                                    "from generate_series(1, 40) i; delete from t_ids.tags where id > 30"))
+            connection.execute(text("insert into t_ids.teams (name) values ('East'), ('West')"))
+        upgrade_schema(db.engine, "t_ids")
+        with db.engine.begin() as connection:
+            sequences = connection.execute(text("select sequencename from pg_sequences where schemaname = 't_ids'"))
+            assert sequences.scalars().all() == ["ids"]
+            tag = connection.execute(text("insert into t_ids.tags (name, color) values ('new', 'red') returning id")).scalar()
+            team = connection.execute(text("insert into t_ids.teams (name) values ('North') returning id")).scalar()
+            connection.execute(text("drop schema t_ids cascade"))
+    assert (tag, team) == (41, 42)
 
 
 def test_member_sees_workspace_non_member_gets_404(acme, globex, client_as):
