@@ -16,7 +16,7 @@ class ApiToken(db.Model):
     __table_args__ = {"schema": "tenant"}
 
     id: Mapped[int] = tenant_pk()
-    member_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hint: Mapped[str] = mapped_column(String(8))  # the secret's last characters, to tell tokens apart

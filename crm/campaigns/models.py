@@ -27,9 +27,9 @@ class Campaign(db.Model):
     # The customer list's filter arguments ({"tag": ["3"], "level": ["A"], "cf_city": ["sh"], ...}): the
     # audience is exactly what the list shows for them, within the creator's customers/view scope.
     audience: Mapped[dict] = mapped_column(JSONB, default=dict)
-    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    status: Mapped[str] = mapped_column(String(12), default="draft")
     send_at: Mapped[datetime | None]  # when sending starts (scheduled), or started (send now)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"), index=True)  # who created it
+    owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # who created it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)  # also each batch: a heartbeat
     started_at: Mapped[datetime | None]

@@ -104,7 +104,7 @@ class Customer(db.Model):
     source: Mapped[str | None] = mapped_column(String(60))
     level: Mapped[str | None] = mapped_column(String(1), index=True)
     stage: Mapped[str] = mapped_column(String(20), default="lead", index=True)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"))
     notes: Mapped[str | None]
     external_id: Mapped[str | None] = mapped_column(String(100))  # the id in the system it was imported from
     # Sensitive: AES-GCM tokens (crm/crypto.py) and keyed hashes for exact search; never plaintext.

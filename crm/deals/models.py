@@ -47,7 +47,6 @@ class Stage(db.Model):
     __tablename__ = "stages"
     __table_args__ = (
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability"),
-        Index("ix_stages_pipeline", "pipeline_id", "position"),
         {"schema": "tenant"},
     )
 

@@ -46,7 +46,7 @@ class Member(db.Model):
     id: Mapped[int] = tenant_pk()
     account_id: Mapped[int] = mapped_column(unique=True)  # public.accounts.id; no FK leaves the tenant schema
     role_id: Mapped[int] = mapped_column(ForeignKey("tenant.roles.id"))
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"))
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)

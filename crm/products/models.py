@@ -15,7 +15,7 @@ class Product(db.Model):
     __table_args__ = {"schema": "tenant"}
 
     id: Mapped[int] = tenant_pk()
-    name: Mapped[str] = mapped_column(String(120), index=True)
+    name: Mapped[str] = mapped_column(String(120))
     sku: Mapped[str | None] = mapped_column(String(60), unique=True)  # optional; unique within the tenant
     unit: Mapped[str | None] = mapped_column(String(20))  # pcs, kg, box ...
     price: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # in the tenant's currency

@@ -2,7 +2,7 @@
 delivery log (one row per attempt), and the due index in `public` the sweeper reads."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,7 +37,6 @@ class WebhookDelivery(db.Model):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         Index("ix_webhook_deliveries_subscription_id", "subscription_id", "id"),
-        Index("ix_webhook_deliveries_paused", "subscription_id", postgresql_where=text("status = 'paused'")),
         {"schema": "tenant"},
     )
 

@@ -60,7 +60,8 @@ def test_a_new_deal_takes_the_stage_probability_and_starts_its_history(acme, mak
     assert currency == "CNY"  # the workspace's currency setting
     history = in_tenant(acme, lambda: [(c.from_stage_id, c.to_stage_id) for c in db.session.scalars(
         select(DealStageChange).where(DealStageChange.deal_id == deal_id))])
-    assert history == [(None, 2)]
+    qualified = in_tenant(acme, lambda: db.session.scalar(select(Stage.id).where(Stage.name_en == "Qualified")))
+    assert history == [(None, qualified)]
     assert events(acme, in_tenant, deal_id) == [("deal_created", {
         "deal": "ERP 系统", "stage": {"en": "Qualified", "zh": "已确认"}, "link": ["deals.show", {"deal_id": deal_id}]})]
     audit = in_tenant(acme, lambda: db.session.scalar(select(AuditEntry.summary).where(
