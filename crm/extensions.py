@@ -34,8 +34,9 @@ def utcnow() -> datetime:
 
 
 db = SQLAlchemy(model_class=Base)
-# Every table of a tenant schema numbers its rows from this one sequence: a sequence per table was 35 more
-# relations in every schema (issue 19, the catalog's weight at 10,000 tenants). Ids are unique across the schema.
+# The tables of a tenant schema number their rows from this one sequence: a sequence per table was 35 more
+# relations in every schema (issue 19, the catalog's weight at 10,000 tenants). Orders and tickets keep their own,
+# since their numbers (SO-000001, TK-000001) are made from their ids and people read them.
 TENANT_IDS = Sequence("ids", schema="tenant", metadata=db.metadata)
 
 

@@ -103,7 +103,7 @@ class Customer(db.Model):
     address: Mapped[str | None] = mapped_column(String(250))
     source: Mapped[str | None] = mapped_column(String(60))
     level: Mapped[str | None] = mapped_column(String(1), index=True)
-    stage: Mapped[str] = mapped_column(String(20), default="lead", index=True)
+    stage: Mapped[str] = mapped_column(String(20), default="lead")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.members.id"))
     notes: Mapped[str | None]
     external_id: Mapped[str | None] = mapped_column(String(100))  # the id in the system it was imported from

@@ -118,7 +118,6 @@ class DealStageChange(db.Model):
     __tablename__ = "deal_stage_changes"
     __table_args__ = (
         Index("ix_deal_stage_changes_deal", "deal_id", "id"),
-        Index("ix_deal_stage_changes_to", "to_stage_id", "at"),
         {"schema": "tenant"},
     )
 

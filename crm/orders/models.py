@@ -45,7 +45,9 @@ class Order(db.Model):
         {"schema": "tenant"},
     )
 
-    id: Mapped[int] = tenant_pk()
+    # Its own sequence, unlike the other tables' shared `ids`: people read the number made from it, which
+    # counts 1, 2, 3 in each workspace.
+    id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), Computed(NUMBER_EXPRESSION, persisted=True), unique=True)
     imported_number: Mapped[str | None] = mapped_column(String(20))  # the number an import brought, kept
     # Deleting a customer for good (from the trash) deletes their orders too, like their timeline.
@@ -92,7 +94,7 @@ class OrderLine(db.Model):
     id: Mapped[int] = tenant_pk()
     order_id: Mapped[int] = mapped_column(ForeignKey("tenant.orders.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.products.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.products.id"))
     description: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str | None] = mapped_column(String(20))
     quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))

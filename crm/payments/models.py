@@ -27,7 +27,7 @@ class Payment(db.Model):
     method: Mapped[str] = mapped_column(String(30))  # card, alipay, wechat_pay ...: a refund keeps its payment's
     # pi_... for a payment, re_... for a refund: the unique key that makes every recording happen once.
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
-    payment_intent: Mapped[str] = mapped_column(String(255), index=True)  # a refund's: the payment it gives back
+    payment_intent: Mapped[str] = mapped_column(String(255))  # a refund's: the payment it gives back
     checkout_session: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(String(500))  # a refund's, as the member gave it
     actor_name: Mapped[str] = mapped_column(String(120), default="")  # who refunded in the CRM; "" for Stripe

@@ -2,7 +2,7 @@
 Data page lists the member's own exports and the cleanup knows what to delete and when."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, tenant_pk, utcnow
@@ -10,7 +10,7 @@ from crm.extensions import db, tenant_pk, utcnow
 
 class WorkspaceExport(db.Model):
     __tablename__ = "workspace_exports"
-    __table_args__ = (Index("ix_workspace_exports_member", "member_id", "id"), {"schema": "tenant"})
+    __table_args__ = {"schema": "tenant"}  # a few rows (archives expire): read whole, no index (issue 19)
 
     id: Mapped[int] = tenant_pk()
     storage_key: Mapped[str] = mapped_column(String(40), unique=True)  # crm/storage.py, namespace exports/<schema>

@@ -131,16 +131,17 @@ def test_one_id_sequence_takes_over_past_every_id_the_old_ones_gave(app):
         upgrade_schema(db.engine, "t_ids")
         with db.engine.begin() as connection:
             sequences = connection.execute(text("select sequencename from pg_sequences where schemaname = 't_ids'"))
-            assert sequences.scalars().all() == ["ids"]
+            assert sorted(sequences.scalars().all()) == ["ids", "orders_id_seq", "tickets_id_seq"]
             tag = connection.execute(text("insert into t_ids.tags (name, color) values ('new', 'red') returning id")).scalar()
             team = connection.execute(text("insert into t_ids.teams (name) values ('North') returning id")).scalar()
             connection.execute(text("drop schema t_ids cascade"))
     assert (tag, team) == (41, 42)
 
 
-# What an empty workspace adds to the catalog (issue 19: 208 relations before one id sequence and ten fewer indexes;
+# What an empty workspace adds to the catalog (issue 19: 208 relations before one id sequence for all tables but
+# orders and tickets, whose numbers people read, and 16 fewer indexes;
 # its target is 132). A new table or index must fit under this, or lower something else first.
-RELATIONS_BUDGET = 163
+RELATIONS_BUDGET = 159
 
 
 def test_an_empty_workspace_stays_within_its_catalog_budget(app, acme):
@@ -150,7 +151,7 @@ def test_an_empty_workspace_stays_within_its_catalog_budget(app, acme):
             "and relkind in ('r', 'i', 'S') group by 1"), {"s": f"t_{acme.id}"}).all())
         sequences = db.session.scalars(text("select sequencename from pg_sequences where schemaname = :s"),
                                        {"s": f"t_{acme.id}"}).all()
-    assert sequences == ["ids"]
+    assert sorted(sequences) == ["ids", "orders_id_seq", "tickets_id_seq"]
     assert sum(kinds.values()) <= RELATIONS_BUDGET, kinds
 
 

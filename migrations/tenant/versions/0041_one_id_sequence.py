@@ -1,5 +1,6 @@
-"""One sequence numbers every table of a tenant schema: `ids` replaces the 36 serial sequences (issue 19: each was
-a relation in every schema's catalog, 35 of them too many at 10,000 tenants).
+"""One sequence numbers the tables of a tenant schema: `ids` replaces 34 of the 36 serial sequences (issue 19: each
+was a relation in every schema's catalog). Orders and tickets keep theirs: their numbers (SO-000001, TK-000001)
+are made from their ids and people expect them to count 1, 2, 3.
 
 The new sequence starts past what any old one gave out, so no id is handed out twice in a table, even one whose
 row was deleted (webhook receivers and API clients may have seen it). Each column's default moves to `ids` and its
@@ -28,8 +29,8 @@ OWNED = """
                       AND d.refobjsubid > 0
       JOIN pg_class t ON t.oid = d.refobjid
       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-     WHERE n.nspname = s AND q.relkind = 'S'"""
-# Each table column whose default draws from `ids`.
+     WHERE n.nspname = s AND q.relkind = 'S' AND t.relname NOT IN ('orders', 'tickets')"""
+# Each table column whose default draws from `ids` (downgrade).
 DRAWING = """
     SELECT t.relname AS tab, a.attname AS col
       FROM pg_attrdef ad
