@@ -39,11 +39,11 @@ def victim_data(globex, make_customer, in_tenant):
         return secret_tag.id
 
     ids = {"customer_id": customer_id, "tag_id": in_tenant(globex, tag)}
-    ids.update(in_tenant(globex, lambda: secret_records(customer_id)))
+    ids.update(in_tenant(globex, lambda: secret_records(customer_id, globex.admin_member_id)))
     return ids
 
 
-def secret_records(customer_id: int) -> dict:
+def secret_records(customer_id: int, owner_id: int) -> dict:
     """One record of every other kind a route takes an id of, each carrying the secret, with ids above Acme's."""
     from crm.followups.models import Activity
     from crm.campaigns.models import Campaign
@@ -64,19 +64,19 @@ def secret_records(customer_id: int) -> dict:
     for _filler in range(20):  # ids beyond any Acme makes in this test
         rows = {
             "deal_id": Deal(title=f"{SECRET} deal", customer_id=customer_id, pipeline_id=pipeline.id,
-                            stage_id=stage.id, currency="CNY", owner_id=1, probability=10, status="open"),
-            "order_id": Order(customer_id=customer_id, owner_id=1, currency="CNY", status="placed",
+                            stage_id=stage.id, currency="CNY", owner_id=owner_id, probability=10, status="open"),
+            "order_id": Order(customer_id=customer_id, owner_id=owner_id, currency="CNY", status="placed",
                               notes=f"{SECRET} order"),
             "ticket_id": Ticket(customer_id=customer_id, subject=f"{SECRET} ticket", kind="inquiry",
-                                priority="normal", status="open", owner_id=1, due_at=utcnow()),
-            "activity_id": Activity(customer_id=customer_id, owner_id=1, method="call", summary=f"{SECRET} call",
+                                priority="normal", status="open", owner_id=owner_id, due_at=utcnow()),
+            "activity_id": Activity(customer_id=customer_id, owner_id=owner_id, method="call", summary=f"{SECRET} call",
                                     outcome="", due_at=utcnow()),
             "product_id": Product(name=f"{SECRET} product {_filler}", price=1),
             "notification_id": Notification(channel="email", kind="reminder", recipient="secret@globex.example",
                                             status="failed", idempotency_key=f"secret:{_filler}", payload={},
                                             language="en", attempts=5, last_error=SECRET),
             "campaign_id": Campaign(name=f"{SECRET} campaign", channel="email", language="en", subject=SECRET,
-                                    body=SECRET, audience={}, status="draft", owner_id=1, cursor=0, queued=0,
+                                    body=SECRET, audience={}, status="draft", owner_id=owner_id, cursor=0, queued=0,
                                     opted_out=0, no_address=0),
             "rule_id": RecycleRule(name=f"{SECRET} rule {_filler}", kind="no_follow_up", days=9, levels=[],
                                    tag_ids=[]),

@@ -130,7 +130,7 @@ def test_follow_up_on_a_deal_shows_on_the_deal_and_customer_timelines(acme, clie
     def deal():
         lead = db.session.scalar(select(Stage).where(Stage.kind == "open").order_by(Stage.position))
         row = Deal(title="Big order", customer_id=customer, pipeline_id=lead.pipeline_id, stage_id=lead.id,
-                   currency="CNY", owner_id=1, probability=10, status="open")
+                   currency="CNY", owner_id=acme.admin_member_id, probability=10, status="open")
         db.session.add(row)
         db.session.flush()
         return row.id

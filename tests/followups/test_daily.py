@@ -62,7 +62,7 @@ def test_morning_digest_only_for_members_who_asked(app, acme, client_as, make_cu
     customer = make_customer(acme, name="Digest Co")
 
     def plan():
-        db.session.add(Activity(owner_id=1, customer_id=customer, method="call", summary="Chase payment",
+        db.session.add(Activity(owner_id=acme.admin_member_id, customer_id=customer, method="call", summary="Chase payment",
                                 outcome="", due_at=MORNING - timedelta(days=1)))
 
     in_tenant(acme, plan)

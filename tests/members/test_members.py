@@ -75,7 +75,8 @@ def test_resend_replaces_the_link_and_revoke_ends_it(app, acme, admin, in_tenant
                                                            "role_id": role_id(acme, "sales_rep")})
     page = admin.get(f"/{acme.slug}/settings/members").text
     invitation_id = re.search(r"/settings/invitations/(\d+)/revoke", page).group(1)
-    again = admin.post(f"/{acme.slug}/settings/invitations", data={"email": "x@y.example", "role_id": 1},
+    again = admin.post(f"/{acme.slug}/settings/invitations", data={"email": "x@y.example",
+                                                                    "role_id": role_id(acme, "admin")},
                        follow_redirects=True)
     assert "already invited" in again.text
     assert "sent again" in admin.post(f"/{acme.slug}/settings/invitations/{invitation_id}/resend",

@@ -125,7 +125,8 @@ def test_sweeper_restores_every_pending_message_after_redis_is_flushed(app, acme
 
     def queue_many():
         for i in range(25):
-            outbox.schedule(channel="inapp", kind="reminder", recipient="1", member_id=1, key=f"flush:{i}",
+            outbox.schedule(channel="inapp", kind="reminder", recipient=str(acme.admin_member_id),
+                            member_id=acme.admin_member_id, key=f"flush:{i}",
                             payload={"method": "Call", "customer": f"c{i}"})
 
     in_tenant(acme, queue_many)
@@ -205,7 +206,8 @@ def test_tenant_template_is_previewed_saved_used_and_bad_ones_refused(app, acme,
         "kind": "reminder", "language": "en", "subject": "Ring {{ customer }}", "body": "At {{ due }}."}
     ).status_code == 303
     assert "Customised" in admin.get(f"/{acme.slug}/messages/templates").text
-    in_tenant(acme, lambda: outbox.schedule(channel="inapp", kind="reminder", recipient="1", member_id=1, key="tpl",
+    in_tenant(acme, lambda: outbox.schedule(channel="inapp", kind="reminder", recipient=str(acme.admin_member_id),
+                                            member_id=acme.admin_member_id, key="tpl",
                                             payload={"customer": "Ma Li", "due": "10:00"}))
     run_worker()
     assert "Ring Ma Li" in admin.get(f"/{acme.slug}/messages/").text
