@@ -13,6 +13,15 @@ def database_uri(url: str) -> str:
     return url
 
 
+def connect_args(environ=os.environ) -> dict:
+    """psycopg's connection arguments. Behind a pooler in transaction mode (DATABASE_POOL_MODE=transaction, e.g.
+    PgBouncer 1.18 as Debian ships it) a server connection serves other clients between two transactions, so no
+    statement may stay prepared on it: psycopg's automatic preparing (from a query's fifth run) is turned off."""
+    if environ.get("DATABASE_POOL_MODE", "session") == "transaction":
+        return {"prepare_threshold": None}
+    return {}
+
+
 class Config:
     """Settings shared by every environment; each read from the environment when the app is made."""
 
@@ -20,7 +29,10 @@ class Config:
         self.ENV = environ.get("CRM_ENV", "development")
         self.SECRET_KEY = environ.get("SECRET_KEY", "")  # empty outside production: see instance_secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_uri(environ.get("DATABASE_URL", ""))
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A connection is replaced after DATABASE_RECYCLE_SECONDS: a backend keeps the catalog entries of every
+        # tenant schema it touched (issue 19: 216-295 KiB each), so a long-lived one grows with the tenants served.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "connect_args": connect_args(environ),
+                                          "pool_recycle": int(environ.get("DATABASE_RECYCLE_SECONDS", "600"))}
         self.REDIS_URL = environ.get("REDIS_URL", "")
         # The address users open the app at: every link that leaves the app (email, SMS, bot, inbox) starts with it,
         # jobs included, which have no request to take a host from. scripts/run.py sets it to the address it serves.

@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from config import connect_args
 from tenants import roles
 from tenants.provisioning import MIGRATIONS, SCHEMA_TOKEN
 
@@ -171,7 +172,7 @@ class TenantMigrator:
     """Migrates tenant schemas one after another on one long-lived connection (one per worker process)."""
 
     def __init__(self, url: str, script_location: Path = TENANT_TRACK):
-        self.engine = create_engine(url, poolclass=NullPool)
+        self.engine = create_engine(url, poolclass=NullPool, connect_args=connect_args())
         self.script_location = script_location
         self.connection = None
         self.migrated = 0

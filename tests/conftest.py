@@ -42,6 +42,10 @@ def service_urls():
         embedded.drop_database(database_url, name)
         url = embedded.ensure_database(database_url, name)
         _commit_without_waiting(database_url, name)
+        if pooler_url := os.environ.get("TEST_DATABASE_POOLER_URL"):
+            # The database is made and dropped directly; the app and its jobs reach it through the pooler (CI runs
+            # the suite once through PgBouncer in transaction mode, with DATABASE_POOL_MODE=transaction).
+            url = embedded.with_database(pooler_url, name)
         redis_db = redis_url.rsplit("/", 1)[0] + f"/{1 + WORKER_NUMBER}"
         yield url, redis_db
         embedded.drop_database(database_url, name)
@@ -113,6 +117,23 @@ class CsrfClient(FlaskClient):
         with self.session_transaction() as session:
             raw = session.setdefault("csrf_token", uuid.uuid4().hex)
         return URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+@pytest.fixture(autouse=True)
+def no_webhook_jobs_left_behind(request):
+    """A test's webhook deliveries are run (or not) within the test; those it leaves queued would be sent by every
+    later test that runs the webhooks queue, each retry again, to receivers long gone."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    from crm.jobs import queue
+
+    with request.getfixturevalue("app").app_context():
+        webhooks = queue("webhooks")
+        webhooks.empty()
+        scheduled = webhooks.scheduled_job_registry
+        for job_id in scheduled.get_job_ids():
+            scheduled.remove(job_id, delete_job=True)
 
 
 @pytest.fixture
