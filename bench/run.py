@@ -330,11 +330,41 @@ def bench_provisioning(app, raw_url: str, n: int, counter: StatementCounter, sec
         tables = raw.execute(
             "select count(*) from information_schema.tables where table_schema = 'floor_0'").fetchone()[0]
         indexes = raw.execute("select count(*) from pg_indexes where schemaname = 'floor_0'").fetchone()[0]
+        results["catalog"] = catalog_weight(raw, db.session.scalar(db.text(
+            "select 't_' || id from public.tenants where slug = 'bench-cold-0'")))
     results["floor"].update({"ddl_statements": script.count(";\n") + 1, "tables_per_schema": tables,
                              "indexes_per_schema": indexes})
     results["fresh_cluster"] = {"first_20_builds": summary(settle[:20]), "builds_91_to_120": summary(settle[90:120]),
                                 "all": [round(t, 1) for t in settle]}
     return results
+
+
+# What an empty tenant schema adds to the catalog and the disk (issue 19): its relations by kind, with the TOAST
+# tables and their indexes that PostgreSQL makes for it in pg_toast, the files they have (one per fork that
+# exists: main, free space map, visibility map) and their bytes.
+CATALOG = """
+with own as (select c.oid, c.relkind, c.reltoastrelid from pg_class c where c.relnamespace = to_regnamespace(%(s)s)),
+     toast as (select t.oid, t.relkind from own join pg_class t on t.oid = own.reltoastrelid
+               union all select i.indexrelid, 'T' from own join pg_index i on i.indrelid = own.reltoastrelid),
+     every as (select oid, relkind::text as kind from own union all select oid, case relkind when 'T' then
+               'toast index' else 'toast' end from toast)
+select kind, count(*),
+       count(*) + sum((pg_relation_size(oid, 'fsm') > 0)::int + (pg_relation_size(oid, 'vm') > 0)::int),
+       sum(pg_relation_size(oid, 'main') + pg_relation_size(oid, 'fsm') + pg_relation_size(oid, 'vm'))
+  from every group by kind order by kind
+"""
+KIND_NAMES = {"r": "tables", "i": "indexes", "S": "sequences", "toast": "TOAST tables", "toast index": "TOAST indexes"}
+
+
+def catalog_weight(raw, schema: str) -> dict:
+    """pg_class rows, files with bytes on disk and bytes of one empty tenant schema, by kind."""
+    kinds = {KIND_NAMES.get(kind, kind): {"relations": n, "files": files, "bytes": size}
+             for kind, n, files, size in raw.execute(CATALOG, {"s": schema}).fetchall()}
+    in_schema = sum(v["relations"] for k, v in kinds.items() if not k.startswith("TOAST"))
+    return {"schema": schema, "pg_class_rows_in_schema": in_schema,
+            "pg_class_rows_with_toast": sum(v["relations"] for v in kinds.values()),
+            "files": sum(v["files"] for v in kinds.values()), "bytes": sum(v["bytes"] for v in kinds.values()),
+            "by_kind": kinds}
 
 
 # ---------------------------------------------------------------- (b) tenancy per request
@@ -799,6 +829,11 @@ def print_table(rows: list[dict], results: dict) -> None:
         print("\n(d) median ms by custom field filter:")
         for query, median in results["custom_filters"]["by_query_median"].items():
             print(f"   {median:6.2f}  ?{query}")
+    w = results["provisioning"]["catalog"]
+    print(f"\n(a) an empty workspace's catalog: {w['pg_class_rows_in_schema']} pg_class rows in its schema ("
+          + ", ".join(f"{v['relations']} {k}" for k, v in w["by_kind"].items() if not k.startswith("TOAST"))
+          + f"), {w['pg_class_rows_with_toast']} with its TOAST relations; {w['files']} files, "
+          f"{w['bytes'] / 1024:,.0f} KiB")
     m = results["machine"]
     print(f"\nmachine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, {m['postgres'].split(' on ')[0]}, "
           f"{m['services']} services; {results['mode']} mode, {results['seconds']:.1f} s; "
