@@ -390,3 +390,30 @@ def test_rolled_secret_signs_from_then_on_and_a_disabled_subscription_gets_nothi
     assert len(deliveries(acme)) == 1
     assert admin.post(f"/{acme.slug}/settings/integrations/{subscription_id}/delete").status_code == 303
     assert admin.get(f"/{acme.slug}/settings/integrations/{subscription_id}").status_code == 404
+
+
+def test_rotate_keys_re_encrypts_signing_and_settings_secrets_and_deliveries_still_pass_the_check(
+        app, acme, receiver, subscribe, make_customer, run_webhooks, in_tenant, field_keys):
+    from crm.notify import channel_settings
+    from crm.payments import settings as payments
+    from crm.webhooks.models import WebhookSubscription
+
+    field_keys("old", "dev")
+    subscription_id, secret = subscribe(receiver.url, ["customer.created"])
+    in_tenant(acme, lambda: (
+        payments.save({"api_key": "rk_test_51RotateKey1234", "webhook_secret": "whsec_RotateSecret1234"}),
+        channel_settings.save_bot("dingtalk", {"url": "https://oapi.dingtalk.com/robot/send?access_token=abc",
+                                               "secret": "SECabc123"})))
+    field_keys("new", "old", "dev")
+    result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
+    # The signing secret, the Stripe key and webhook secret, the bot's address and secret.
+    assert result.exit_code == 0 and re.search(rf"t_{acme.id}\s+5 values re-encrypted", result.output)
+    field_keys("new")  # the old key is gone
+    stored = in_tenant(acme, lambda: db.session.get(WebhookSubscription, subscription_id).secret_enc)
+    assert stored.startswith("new:")
+    assert in_tenant(acme, lambda: (payments.webhook_secret(), channel_settings.secret_masks()["dingtalk"])) == (
+        "whsec_RotateSecret1234", {"url": "https://oapi.dingtalk.com/…=abc", "secret": "**** c123"})
+    make_customer(acme, name="After rotation")
+    run_webhooks()
+    [request] = receiver.requests
+    assert documented_verify()(secret, request["body"], request["headers"]["Webhook-Signature"])  # the same secret
