@@ -182,11 +182,13 @@ def _manager_of(member: Member) -> int | None:
 
 
 def _email_warning(member: Member, notices: list[Notice]) -> None:
-    """The warning in the reader's language, through the platform outbox."""
+    """The warning in the reader's language, through the platform outbox (an integration reads no email)."""
     from crm.accounts.models import Account
     from crm.notify.email import queue_email
 
-    account = db.session.get(Account, member.account_id)
+    if not member.is_person:
+        return
+    account = db.session.get(Account, member.account_id) if member.account_id is not None else None
     language = account.language if account is not None else "en"
     tenant = current_tenant()
     with force_locale(language):

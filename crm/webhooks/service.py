@@ -215,8 +215,8 @@ def count_failure(subscription_id: int) -> None:
 
 
 def admins() -> list[Member]:
-    """The active members whose role may change the workspace's settings."""
-    members = db.session.scalars(select(Member).where(Member.active).order_by(Member.id))
+    """The active people whose role may change the workspace's settings (an integration reads no email)."""
+    members = db.session.scalars(select(Member).where(Member.active, Member.kind == "person").order_by(Member.id))
     return [m for m in members if m.role.scope("settings", "edit") != "none"]
 
 
