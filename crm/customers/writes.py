@@ -210,6 +210,7 @@ def restore(customers: list[Customer]) -> int:
     for customer in customers:
         customer.deleted_at = None
         record("restore", "customer", customer.id, summary=customer.name)
+        webhooks.emit("customer.updated", customer)  # back: a subscriber that dropped it on customer.deleted re-adds it
     return len(customers)
 
 

@@ -16,6 +16,7 @@ from crm.pool.models import RecycleRule
 from crm.settings import workspace_zone
 from crm.timeline import service as timeline
 from crm.web import absolute_url
+from crm.webhooks import events as webhooks
 from tenants.binding import current_tenant
 
 MAIL_LIST_LIMIT = 50  # customers named in one warning email; a first run of a new rule may find thousands
@@ -138,6 +139,7 @@ def _recycle(customer: Customer, rule: RecycleRule) -> None:
     record("update", "customer", customer.id, summary=customer.name,
            changes={"owner_id": [previous, None], "pool_reason": [None, rule.name]})
     timeline.log("pool_recycled", customer_id=customer.id, rule=rule.name, owner_id=previous)
+    webhooks.emit("customer.updated", customer)
     db.session.flush()  # later rules' queries no longer see it as owned
 
 

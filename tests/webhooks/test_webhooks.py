@@ -373,6 +373,46 @@ def test_every_event_type_is_emitted(app, acme, admin, receiver, subscribe, run_
     assert seen["customer.updated"]["company"] == "Acme"
 
 
+def test_pool_moves_recycling_and_a_restore_send_customer_updated(app, acme, admin, receiver, subscribe, make_customer,
+                                                                  run_webhooks, in_tenant):
+    from crm.customers import writes
+    from crm.members.models import Member
+    from crm.pool import recycle, service as pool
+    from crm.pool.models import RecycleRule
+
+    subscribe(receiver.url, ["customer.updated"])
+    pooled, trashed = make_customer(acme, name="Pooled"), make_customer(acme, name="Trashed")
+    run_webhooks()
+    assert receiver.events() == []  # made, not updated
+
+    def as_admin(change):
+        def run():
+            admin_member = db.session.get(Member, acme.admin_member_id)
+            change(admin_member, db.session.get(writes.Customer, pooled))
+        in_tenant(acme, run)
+
+    as_admin(lambda me, customer: pool.release(me, customer, "Not answering"))
+    as_admin(lambda me, customer: pool.claim(me, [customer.id]))
+    as_admin(lambda me, customer: pool.release(me, customer, "Moved away"))
+    as_admin(lambda me, customer: pool.assign(me, [customer.id], me.id))
+
+    def recycled():  # a rule returns the customer to the pool, as the nightly run does
+        rule = RecycleRule(name="Quiet", kind="no_follow_up", days=1, warn_days_before=0, levels=[], tag_ids=[])
+        db.session.add(rule)
+        db.session.flush()
+        recycle._recycle(db.session.get(writes.Customer, pooled), rule)
+
+    in_tenant(acme, recycled)
+    in_tenant(acme, lambda: writes.move_to_trash([db.session.get(writes.Customer, trashed)]))
+    in_tenant(acme, lambda: writes.restore([db.session.get(writes.Customer, trashed)]))
+    run_webhooks()  # each move was its own transaction: each is sent
+    seen = [(e["type"], e["data"]["object"]["id"], e["data"]["object"]["owner_id"]) for e in receiver.events()]
+    me = acme.admin_member_id
+    assert seen == [("customer.updated", pooled, None), ("customer.updated", pooled, me),
+                    ("customer.updated", pooled, None), ("customer.updated", pooled, me),
+                    ("customer.updated", pooled, None), ("customer.updated", trashed, me)]
+
+
 def test_rolled_secret_signs_from_then_on_and_a_disabled_subscription_gets_nothing(
         admin, acme, receiver, subscribe, make_customer, run_webhooks, deliveries):
     subscription_id, old = subscribe(receiver.url, ["customer.created"])
