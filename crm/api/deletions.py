@@ -10,7 +10,7 @@ from crm.audit import deletions
 
 bp = resource_blueprint("deletions", __name__, "/deletions",
                         "Records deleted since a time: customers (trashed or deleted for good), deals, cancelled "
-                        "follow-ups, tags.")
+                        "follow-ups, tags, and what an import's undo removed.")
 
 
 class DeletionOut(schemas.Schema):
