@@ -122,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.profile.views import bp as profile
     from crm.api.views import bp as api_tokens
     from crm.api.views import docs as api_docs
+    from crm.api.integration_views import bp as integrations
     from crm.reports.views import bp as reports
     from crm.saved_views.views import bp as saved_views
     from crm.search.views import bp as search
@@ -141,7 +142,7 @@ def register_blueprints(app: Flask) -> None:
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,
-                      api_docs, payments, order_payment, stripe_webhooks, billing,
+                      integrations, api_docs, payments, order_payment, stripe_webhooks, billing,
                       billing_webhook, platform, backups, webhooks, search, workspace_export, saved_views):
         app.register_blueprint(blueprint)
     if app.config["DEV_OUTBOX"]:

@@ -7,7 +7,9 @@ from crm.crypto import UnknownKey
 from crm.customers.sensitive import rotate_sensitive
 from crm.errors import Invalid
 from crm.extensions import db
+from crm.notify.channel_settings import rotate_secrets as rotate_setting_secrets
 from crm.two_factor.service import rotate_secrets
+from crm.webhooks.service import rotate_secrets as rotate_webhook_secrets
 from tenants.binding import tenant_bound
 from tenants.cli import tenants_cli
 from tenants.service import list_tenants, ref_of
@@ -36,15 +38,20 @@ def create(slug, name, admin_email, admin_name, admin_password, **places):
     click.echo(f"created tenant {tenant.id} /{tenant.slug}/ in schema {tenant.schema}")
 
 
+# What each workspace keeps encrypted under FIELD_KEYS: customers' sensitive values (built-in and custom), the
+# webhook subscriptions' signing secrets, and the secrets in its settings (SMS and bot channels, Stripe payments).
+TENANT_ROTATIONS = (rotate_sensitive, rotate_webhook_secrets, rotate_setting_secrets)
+
+
 @tenants_cli.command("rotate-keys")
 def rotate_keys():
-    """Re-encrypt every tenant's sensitive values and every account's TOTP secret under the newest FIELD_KEYS key
-    (keep the old key listed)."""
+    """Re-encrypt every tenant's sensitive values and secrets (webhook signing secrets, messaging and payment
+    credentials) and every account's TOTP secret under the newest FIELD_KEYS key (keep the old key listed)."""
     total, failed = _rotate_totp_secrets(), []
     for tenant, _members in list_tenants():
         try:
             with tenant_bound(ref_of(tenant)):
-                done = rotate_sensitive()
+                done = sum(rotate() for rotate in TENANT_ROTATIONS)
         except UnknownKey as error:  # this tenant is left as it was; the others go on
             failed.append(tenant.schema)
             click.echo(f"{tenant.schema:<10} FAILED {error}")

@@ -5,6 +5,7 @@ the daily jobs count days in each workspace's time zone with per-day idempotency
 finds a workspace's morning does the day's work and later runs change nothing."""
 from rq import cron
 
+from crm.api.jobs import remove_expired_idempotent_all
 from crm.attachments.jobs import sweep_files_all
 from crm.billing.jobs import reconcile_subscriptions, requeue_billing_events
 from crm.billing.metered import report_metered_sms_all
@@ -41,3 +42,5 @@ cron.register(reconcile_subscriptions, queue_name="default", cron="17 3 * * *", 
 cron.register(report_metered_sms_all, queue_name="default", interval=3600, name="billing.report_metered_sms_all")
 cron.register(remove_expired_workspace_exports, queue_name="exports", interval=3600,
               name="workspace_export.remove_expired_all")
+cron.register(remove_expired_idempotent_all, queue_name="default", interval=3600,
+              name="api.remove_expired_idempotent_all")

@@ -577,3 +577,27 @@ def fake_stripe(app):
     yield fake
     app.config["STRIPE_API_BASE"] = before
     fake.stop()
+
+
+@pytest.fixture
+def field_keys(app):
+    """FIELD_KEYS for a key-rotation test: `field_keys("new", "old", "dev")` lists keys by id, newest first (a new
+    id gets a new random key; "dev" is the development key every other test encrypts with). Afterwards every value
+    is rotated back under the development key, so no tenant is left under a key nobody has: a later rotation, in
+    any order, reads every tenant again."""
+    import base64
+
+    from crm import crypto
+
+    keys = {"dev": base64.b64encode(crypto.parse_keys("", app.config["SECRET_KEY"])[0][1]).decode()}
+
+    def use(*ids: str) -> None:
+        for key_id in ids:
+            keys.setdefault(key_id, crypto.new_key())
+        app.config["FIELD_KEYS"] = ",".join(f"{key_id}:{keys[key_id]}" for key_id in ids)
+
+    yield use
+    use("dev", *(key_id for key_id in keys if key_id != "dev"))
+    result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
+    app.config["FIELD_KEYS"] = ""
+    assert result.exit_code == 0, result.output

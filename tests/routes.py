@@ -267,6 +267,20 @@ def _api_token(_customer_id: int, owner: int) -> object:
                     expires_at=utcnow() + timedelta(days=1))
 
 
+def _integration(_customer_id: int, owner: int) -> object:
+    """An integration's token (its member has the owner's role; integrations are the workspace's, not the owner's)."""
+    from datetime import timedelta
+
+    from crm.api.models import ApiToken
+
+    member = Member(kind="integration", account_id=None, role_id=db.session.get(Member, owner).role_id,
+                    name="Permission integration", email="")
+    db.session.add(member)
+    db.session.flush()
+    return ApiToken(member_id=member.id, name="Permission integration", token_hash=uuid.uuid4().hex * 2,
+                    hint="abcd", expires_at=utcnow() + timedelta(days=1))
+
+
 def _saved_view(_customer_id: int, owner: int) -> object:
     """A private saved view of the customer list (only its owner sees it: 404 for anyone else)."""
     from crm.saved_views.models import SavedView
@@ -276,7 +290,7 @@ def _saved_view(_customer_id: int, owner: int) -> object:
 
 
 OWNED = {"view_id": (_saved_view, "saved_views"),
-         "token_id": (_api_token, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
+         "token_id": (_api_token, "api_tokens"), "integration_id": (_integration, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
          "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns"),
          "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),
          "order_file_id": (_file_on("order", _order), "attachments"),

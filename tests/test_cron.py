@@ -32,7 +32,7 @@ def test_cron_schedule_registers_every_periodic_job_and_each_runs(app, acme):
                          "payments.requeue_stripe_events_all", "billing.count_usage_all",
                          "backups.nightly_backups_all", "webhooks.sweep", "billing.requeue_billing_events",
                          "billing.reconcile_subscriptions", "billing.report_metered_sms_all",
-                         "workspace_export.remove_expired_all"}
+                         "workspace_export.remove_expired_all", "api.remove_expired_idempotent_all"}
 
         # A message whose job Redis lost, and a platform email stuck in "queued": each sweeper hands it over.
         long_ago = utcnow() - timedelta(hours=1)

@@ -53,7 +53,7 @@ def test_settings_tabs_respect_permissions_and_lead_from_the_menu(acme, add_memb
     tabs = re.findall(r'<a href="[^"]+" (?:aria-current="page")?>([^<]+)</a>',
                       re.search(r'<nav class="subnav".*?</nav>', page, re.S).group(0))
     assert tabs == ["Workspace", "Members", "Teams", "Roles", "Fields", "Pipelines", "Reminder rules", "Messaging",
-                    "Payments", "Message templates", "Integrations", "Outbox", "Security", "Data", "Audit log",
+                    "Payments", "Message templates", "Integrations", "Integration tokens", "Outbox", "Security", "Data", "Audit log",
                     "Recycle rules", "Billing"]
     manager = client_as(manager_account).get(f"/{acme.slug}/customers/").text
     assert "Settings" not in menu(manager)

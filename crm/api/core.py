@@ -33,7 +33,7 @@ from tenants.resolver import tenant_by_id
 PREFIX = "/api/v1"
 # The modules of crm.api, each with its `bp`.
 RESOURCES = ("customers", "tags", "pipelines", "members", "orders", "deals", "activities", "products", "tickets",
-             "field_definitions")
+             "field_definitions", "deletions")
 KEEP_IDEMPOTENT = timedelta(hours=24)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
@@ -181,7 +181,7 @@ def write(view):
         if kept is not None:
             return _replay(kept, fingerprint)
         response = make_response(view(*args, **kwargs))
-        db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.created_at < utcnow() - KEEP_IDEMPOTENT))
+        remove_expired_answers()  # an expired row would still hold its key (unique) against this new answer
         db.session.add(IdempotentRequest(token_id=g.api_token.id, key=key, fingerprint=fingerprint,
                                          status=response.status_code, body=response.get_json(silent=True) or {},
                                          location=response.headers.get("Location")))
@@ -216,6 +216,12 @@ def refuse_unknown_custom(custom: dict, entity: str) -> None:
     unknown = {f"custom_{key}": _("Unknown field.") for key in custom if key not in known}
     if unknown:
         raise Invalid(unknown)
+
+
+def remove_expired_answers() -> int:
+    """Forget the kept answers older than KEEP_IDEMPOTENT (their keys may be used again); returns how many."""
+    return db.session.execute(delete(IdempotentRequest).where(
+        IdempotentRequest.created_at < utcnow() - KEEP_IDEMPOTENT)).rowcount
 
 
 def _kept_answer(key: str) -> IdempotentRequest | None:

@@ -164,8 +164,9 @@ def restore_as_new(path: Path, slug: str, name: str | None = None) -> Tenant:
         db.session.add(tenant)
         db.session.flush()
         with roles.acting_as(restored.schema) as in_schema:
-            account_ids = set(db.session.scalars(select(Member.account_id).where(Member.active),
-                                                 execution_options=in_schema))
+            account_ids = set(db.session.scalars(  # integrations have no account
+                select(Member.account_id).where(Member.active, Member.account_id.is_not(None)),
+                execution_options=in_schema))
             backup.rebind_restored(schema_name(restored.manifest["tenant"]["id"]), restored.schema, in_schema)
         _add_memberships(tenant, account_ids)
     except BaseException:

@@ -210,12 +210,14 @@ def restore(customers: list[Customer]) -> int:
     for customer in customers:
         customer.deleted_at = None
         record("restore", "customer", customer.id, summary=customer.name)
+        webhooks.emit("customer.updated", customer)  # back: a subscriber that dropped it on customer.deleted re-adds it
     return len(customers)
 
 
 def purge(customers: list[Customer]) -> int:
     """Delete for good (from the trash only)."""
     for customer in customers:
-        record("purge", "customer", customer.id, summary=customer.name)
+        # The owner it had: GET /api/v1/deletions shows it to whoever could see the customer (crm/audit/deletions.py).
+        record("purge", "customer", customer.id, summary=customer.name, changes={"owner_id": [customer.owner_id, None]})
         db.session.delete(customer)
     return len(customers)

@@ -234,6 +234,7 @@ def mark_lost(viewer: Member, deal: Deal, reason: str | None, stage_id=None) -> 
 def delete_deal(deal: Deal) -> None:
     """Delete a deal with its stage history and its timeline events."""
     timeline.forget_deal(deal.id)
-    record("delete", "deal", deal.id, summary=deal.title)
+    # The owner it had: GET /api/v1/deletions shows the deletion to whoever could see the deal (crm/audit/deletions.py).
+    record("delete", "deal", deal.id, summary=deal.title, changes={"owner_id": [deal.owner_id, None]})
     db.session.delete(deal)
     db.session.flush()

@@ -39,7 +39,7 @@ def apply_values(item, raw: dict, creating: bool, entity: str = "customer", defi
             continue
         if field.sensitive:
             if value not in (None, ""):
-                secure[key] = crypto.encrypt(str(value), _context(key))
+                secure[key] = crypto.encrypt(str(value), custom_context(key))
                 changes[key] = ["••••", "••••"]
             continue
         if custom.get(key) != value:
@@ -67,13 +67,14 @@ def checked_values(item, raw: dict, creating: bool, entity: str,
     return probe.custom, changes
 
 
-def _context(key: str) -> str:
+def custom_context(key: str) -> str:
+    """Binds a sensitive custom value to its tenant and field (AES-GCM associated data)."""
     return f"{current_tenant().schema}:customers.custom.{key}"
 
 
 def masked_custom(customer, key: str) -> str:
     token = (customer.custom_sensitive or {}).get(key)
-    return crypto.mask(crypto.decrypt(token, _context(key))) if token else ""
+    return crypto.mask(crypto.decrypt(token, custom_context(key))) if token else ""
 
 
 def reveal_custom(customer, key: str) -> str:
@@ -81,6 +82,6 @@ def reveal_custom(customer, key: str) -> str:
     token = (customer.custom_sensitive or {}).get(key)
     if not token:
         raise NotFound()
-    value = crypto.decrypt(token, _context(key))
+    value = crypto.decrypt(token, custom_context(key))
     field = next((f for f in fields("customer") if f.key == key), None)
     return display(field, value) if field is not None and field.type in ("money", "number") else value

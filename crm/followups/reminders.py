@@ -27,6 +27,8 @@ def source_of(activity_id: int) -> str:
 def destinations(member: Member) -> list[tuple[str, str]]:
     """(channel, recipient) for each way the member wants reminders: in-app always, then their choices."""
     wanted = [("inapp", str(member.id))]
+    if not member.is_person:  # an integration (crm/api/tokens.py) reads no email and has no phone
+        return wanted
     for channel in member.notify_channels or []:
         if channel == "email":
             wanted.append(("email", member.email))
@@ -38,7 +40,7 @@ def destinations(member: Member) -> list[tuple[str, str]]:
 
 
 def locale_of(member: Member) -> str:
-    account = db.session.get(Account, member.account_id)
+    account = db.session.get(Account, member.account_id) if member.account_id is not None else None
     return "zh_Hans_CN" if account is not None and account.language.startswith("zh") else "en"
 
 

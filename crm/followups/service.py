@@ -182,7 +182,9 @@ def cancel(viewer: Member, activity: Activity) -> None:
     """Drop a planned follow-up that will not happen."""
     if activity.done_at is not None:
         raise Invalid({"summary": _("A done follow-up cannot be cancelled.")})
-    record("delete", "activity", activity.id, summary=activity.summary[:250])
+    # The owner it had: GET /api/v1/deletions shows the deletion to whoever could see it (crm/audit/deletions.py).
+    record("delete", "activity", activity.id, summary=activity.summary[:250],
+           changes={"owner_id": [activity.owner_id, None]})
     reminders.cancel(activity)
     db.session.delete(activity)
     db.session.flush()

@@ -10,6 +10,7 @@ from crm.followups.forms import DoneForm, FollowUpForm
 from crm.followups.models import METHOD_LABELS
 from crm.extensions import db, utcnow
 from crm.members.access import members_in_reach, require
+from crm.members.service import member_name
 from crm.validation import local_input
 from crm.web import check_form, local_path, on_invalid, on_invalid_go_to, render, saved, see_other
 from tenants.resolver import tenant_blueprint
@@ -23,7 +24,7 @@ registry.plug(
     registry.CustomerPanel("followups/_customer_panel.html", order=60, load=lambda member, customer: {
         "follow_ups": service.open_for(member, customer_id=customer.id), "now": utcnow(),
         "method_labels": METHOD_LABELS}),
-    registry.AuditEntity("activity", _l("Follow-up")))
+    registry.AuditEntity("activity", _l("Follow-up"), fields={"owner_id": _l("Owner")}, values={"owner_id": member_name}))
 
 
 def _back() -> str:

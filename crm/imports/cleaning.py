@@ -145,7 +145,7 @@ class RowCleaner:
             return
         if field.sensitive:
             data.setdefault("custom_sensitive", {})[field.key] = crypto.encrypt(
-                str(value), record_values._context(field.key))
+                str(value), record_values.custom_context(field.key))
         else:
             data.setdefault("custom", {})[field.key] = value
 

@@ -65,7 +65,9 @@ def members_in_reach(viewer: Member, resource: str, action: str) -> list[Member]
     """Active members who may own (or be assigned) a `resource` record the viewer creates or edits, and whom
     its owner filter lists: itself under "own", its team's under team scopes, anyone under "all"."""
     scope = viewer.role.scope(resource, action)
-    stmt = select(Member).where(Member.active).order_by(Member.name)
+    # Integrations own what they create, but are nobody's choice of owner on the pages.
+    stmt = (select(Member).where(Member.active, or_(Member.kind == "person", Member.id == viewer.id))
+            .order_by(Member.name))
     if scope == "own":
         stmt = stmt.where(Member.id == viewer.id)
     elif scope in ("team", "subteams"):

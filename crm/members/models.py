@@ -1,7 +1,7 @@
 """A tenant's people (schema `tenant`): members and their roles."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, insert
+from sqlalchemy import ForeignKey, String, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,12 +39,19 @@ class Team(db.Model):
         ForeignKey("tenant.members.id", use_alter=True, name="fk_teams_manager_id_members"))
 
 
+# person: someone who signs in (an account) and holds a seat; integration: what an admin's integration token acts
+# as (crm/api/tokens.py), with a role of its own, no account to sign in with, no seat.
+MEMBER_KINDS = ("person", "integration")
+
+
 class Member(db.Model):
     __tablename__ = "members"
     __table_args__ = {"schema": "tenant"}
 
     id: Mapped[int] = tenant_pk()
-    account_id: Mapped[int] = mapped_column(unique=True)  # public.accounts.id; no FK leaves the tenant schema
+    # public.accounts.id (no FK leaves the tenant schema); None for an integration, which has no account.
+    account_id: Mapped[int | None] = mapped_column(unique=True)
+    kind: Mapped[str] = mapped_column(String(12), default="person", server_default=text("'person'"))
     role_id: Mapped[int] = mapped_column(ForeignKey("tenant.roles.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.teams.id"))
     name: Mapped[str] = mapped_column(String(120))
@@ -60,6 +67,10 @@ class Member(db.Model):
 
     def can(self, resource: str, action: str) -> bool:
         return self.role.scope(resource, action) != "none"
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == "person"
 
 
 class Setting(db.Model):

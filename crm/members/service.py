@@ -26,7 +26,8 @@ INVITATION_DAYS = 7
 # Members
 
 def members(include_inactive: bool = True) -> list[Member]:
-    stmt = select(Member).order_by(Member.active.desc(), Member.name)
+    """The workspace's people (integrations are listed with their tokens, crm/api/integrations.py)."""
+    stmt = select(Member).where(Member.kind == "person").order_by(Member.active.desc(), Member.name)
     if not include_inactive:
         stmt = stmt.where(Member.active)
     return list(db.session.scalars(stmt).unique())
@@ -66,7 +67,9 @@ def customer_counts() -> dict[int, int]:
 
 
 def _active_admins() -> int:
-    return db.session.scalar(select(func.count(Member.id)).join(Role).where(Member.active, Role.key == "admin"))
+    # An integration with the Admin role is no admin anyone can sign in as: it does not keep the workspace run.
+    return db.session.scalar(select(func.count(Member.id)).join(Role).where(Member.active, Member.kind == "person",
+                                                                            Role.key == "admin"))
 
 
 def _keep_an_admin(member: Member, new_role: Role | None = None, deactivating: bool = False) -> None:
@@ -130,8 +133,8 @@ def seat_count() -> dict:
     pending = db.session.scalar(select(func.count(Invitation.id)).where(
         Invitation.tenant_id == current_tenant().id, Invitation.accepted_at.is_(None),
         Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()))
-    active = db.session.scalar(select(func.count(Member.id)).where(Member.active))
-    return {"active": active, "pending": pending}
+    active = db.session.scalar(select(func.count(Member.id)).where(Member.active, Member.kind == "person"))
+    return {"active": active, "pending": pending}  # integrations hold no seat
 
 
 # Invitations

@@ -16,6 +16,7 @@ from crm.pool.models import RecycleRule
 from crm.settings import workspace_zone
 from crm.timeline import service as timeline
 from crm.web import absolute_url
+from crm.webhooks import events as webhooks
 from tenants.binding import current_tenant
 
 MAIL_LIST_LIMIT = 50  # customers named in one warning email; a first run of a new rule may find thousands
@@ -138,6 +139,7 @@ def _recycle(customer: Customer, rule: RecycleRule) -> None:
     record("update", "customer", customer.id, summary=customer.name,
            changes={"owner_id": [previous, None], "pool_reason": [None, rule.name]})
     timeline.log("pool_recycled", customer_id=customer.id, rule=rule.name, owner_id=previous)
+    webhooks.emit("customer.updated", customer)
     db.session.flush()  # later rules' queries no longer see it as owned
 
 
@@ -182,11 +184,13 @@ def _manager_of(member: Member) -> int | None:
 
 
 def _email_warning(member: Member, notices: list[Notice]) -> None:
-    """The warning in the reader's language, through the platform outbox."""
+    """The warning in the reader's language, through the platform outbox (an integration reads no email)."""
     from crm.accounts.models import Account
     from crm.notify.email import queue_email
 
-    account = db.session.get(Account, member.account_id)
+    if not member.is_person:
+        return
+    account = db.session.get(Account, member.account_id) if member.account_id is not None else None
     language = account.language if account is not None else "en"
     tenant = current_tenant()
     with force_locale(language):

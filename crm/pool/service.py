@@ -17,6 +17,7 @@ from crm.members.access import reached_members
 from crm.members.models import Member
 from crm.timeline import service as timeline
 from crm.validation import record_id
+from crm.webhooks import events as webhooks
 
 PAGE_SIZE = 25
 MANAGER_SCOPES = ("team", "subteams", "all")
@@ -140,6 +141,7 @@ def _give(customer: Customer, member: Member, kind: str) -> None:
     record("update", "customer", customer.id, summary=customer.name, changes={"owner_id": [None, member.id]})
     # owner_id: whose customer it became (or was, when it returns): the reports count pool moves in their scope.
     timeline.log(kind, customer_id=customer.id, member=member.name, owner_id=member.id)
+    webhooks.emit("customer.updated", customer)  # its owner changed: a subscriber syncing owners hears of it
 
 
 def claim(viewer: Member, ids) -> list[Customer]:
@@ -208,4 +210,5 @@ def release(viewer: Member, customer: Customer, reason) -> Customer:
     record("update", "customer", customer.id, summary=customer.name,
            changes={"owner_id": [previous, None], "pool_reason": [None, reason]})
     timeline.log("pool_released", customer_id=customer.id, reason=reason, owner_id=previous)
+    webhooks.emit("customer.updated", customer)
     return customer

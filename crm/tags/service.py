@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from crm import validation
+from crm.audit.service import record
 from crm.customers import queries as customers
 from crm.customers.models import Customer, Tag
 from crm.errors import Invalid, NotFound
@@ -73,6 +74,8 @@ def update_tag(tag: Tag, name: str, color: str) -> Tag:
 
 
 def delete_tag(tag: Tag) -> None:
+    """Delete a tag; its customers lose it (and count as changed). Audited: GET /api/v1/deletions reads it there."""
+    record("delete", "tag", tag.id, summary=tag.name)
     db.session.execute(update(Customer).where(Customer.tag_ids.contains([tag.id]))
                        .values(tag_ids=func.array_remove(Customer.tag_ids, tag.id)))
     db.session.delete(tag)

@@ -298,26 +298,17 @@ def test_a_workspace_that_requires_it_sends_members_to_enrol_first(app, make_ten
     assert rep.get(f"/{tenant.slug}/customers/").status_code == 200
 
 
-def test_key_rotation_re_encrypts_totp_secrets(app, enrolled):
-    import base64
-
-    from crm import crypto
-
+def test_key_rotation_re_encrypts_totp_secrets(app, enrolled, field_keys):
     tenant, secret, _codes = enrolled
-    new = crypto.new_key()
-    dev = base64.b64encode(crypto.parse_keys("", app.config["SECRET_KEY"])[0][1]).decode()
-    app.config["FIELD_KEYS"] = f"new:{new},dev:{dev}"
-    try:
-        result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
-        assert result.exit_code == 0 and re.search(r"public\s+[1-9]\d* TOTP secrets re-encrypted", result.output)
-        with app.app_context():
-            assert db.session.get(TwoFactor, tenant.admin_account_id).secret.startswith("new:")
-        app.config["FIELD_KEYS"] = f"new:{new}"  # the old key is gone; the app's codes still work
-        client = app.test_client()
-        password_step(client, tenant)
-        assert client.post("/login/code", data={"code": next_code(secret)}).status_code == 303
-    finally:
-        app.config["FIELD_KEYS"] = ""
+    field_keys("new", "dev")
+    result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
+    assert result.exit_code == 0 and re.search(r"public\s+[1-9]\d* TOTP secrets re-encrypted", result.output)
+    with app.app_context():
+        assert db.session.get(TwoFactor, tenant.admin_account_id).secret.startswith("new:")
+    field_keys("new")  # the old key is gone; the app's codes still work
+    client = app.test_client()
+    password_step(client, tenant)
+    assert client.post("/login/code", data={"code": next_code(secret)}).status_code == 303
 
 
 def test_the_device_cookie_is_secure_in_production(enrolled, app):

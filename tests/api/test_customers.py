@@ -153,6 +153,29 @@ def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_result
                     headers=bearer(token, **{"Idempotency-Key": "order-sync-0002"})).status_code == 201
 
 
+def test_kept_answers_past_24_hours_are_removed_hourly_and_a_retry_within_them_still_replays(app, acme, api, token,
+                                                                                              in_tenant):
+    from crm.api.jobs import remove_expired_idempotent, remove_expired_idempotent_all
+    from crm.api.models import IdempotentRequest
+    from crm.jobs import queue
+
+    old = api.post("/api/v1/customers/", json={"name": "Yesterday"}, headers=bearer(token, **{"Idempotency-Key": "a"}))
+    new = api.post("/api/v1/customers/", json={"name": "Today"}, headers=bearer(token, **{"Idempotency-Key": "b"}))
+    in_tenant(acme, lambda: (db.session.execute(update(IdempotentRequest).where(IdempotentRequest.key == "a").values(
+        created_at=IdempotentRequest.created_at - timedelta(hours=24, minutes=1))), db.session.commit()))
+    with app.app_context():
+        assert remove_expired_idempotent_all() >= 1
+        queued = [queue().fetch_job(i) for i in queue().get_job_ids()]
+    assert any(j.func_name.endswith("remove_expired_idempotent") and j.args == (acme.id,) for j in queued)
+    assert remove_expired_idempotent(acme.id) == 1
+    assert in_tenant(acme, lambda: db.session.scalars(select(IdempotentRequest.key)).all()) == ["b"]
+    again = api.post("/api/v1/customers/", json={"name": "Today"}, headers=bearer(token, **{"Idempotency-Key": "b"}))
+    assert again.status_code == 201 and again.json == new.json and again.headers["Idempotent-Replayed"] == "true"
+    # The expired key is free again: the same call makes a new customer instead of replaying the old answer.
+    fresh = api.post("/api/v1/customers/", json={"name": "Yesterday"}, headers=bearer(token, **{"Idempotency-Key": "a"}))
+    assert fresh.status_code == 201 and fresh.json["id"] != old.json["id"] and "Idempotent-Replayed" not in fresh.headers
+
+
 def test_a_refused_create_keeps_no_idempotency_answer(acme, api, token):
     headers = bearer(token, **{"Idempotency-Key": "k-1"})
     assert api.post("/api/v1/customers/", json={"name": ""}, headers=headers).status_code == 422

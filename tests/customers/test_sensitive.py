@@ -1,6 +1,5 @@
 """Sensitive fields: stored encrypted, shown masked, revealed by role with an audit entry, found by exact
 match, and re-encrypted by key rotation."""
-import base64
 import re
 
 import pytest
@@ -83,27 +82,35 @@ def test_ciphertext_is_bound_to_its_tenant_and_field(app):
                 crypto.decrypt(token, other)
 
 
-def test_key_rotation_re_encrypts_everything_and_old_values_still_read(app, acme, client_as, make_customer):
-    old, new = crypto.new_key(), crypto.new_key()
+def test_key_rotation_re_encrypts_everything_and_old_values_still_read(app, acme, client_as, make_customer,
+                                                                      field_keys):
     # Other tests' tenants hold values under the development key: a real key list keeps every key in use.
-    dev = base64.b64encode(crypto.parse_keys("", app.config["SECRET_KEY"])[0][1]).decode()
-    app.config["FIELD_KEYS"] = f"old:{old},dev:{dev}"
-    try:
-        ids = [make_customer(acme, name=f"Rotate {i}", id_number=f"{ID_NUMBER[:-1]}{i}", bank_account=BANK)
-               for i in range(3)]
-        app.config["FIELD_KEYS"] = f"new:{new},old:{old},dev:{dev}"
-        admin = client_as(acme.admin_account_id)
-        assert "**** 7890" in admin.get(f"/{acme.slug}/customers/{ids[0]}").text  # old values still read
-        result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
-        assert result.exit_code == 0 and f"t_{acme.id}" in result.output
-        assert re.search(rf"t_{acme.id}\s+6 values re-encrypted", result.output)
-        with app.app_context(), db.engine.connect() as connection:
-            tokens = connection.execute(text(
-                f"select id_number_enc, bank_account_enc from t_{acme.id}.customers where id = any(:ids)"),
-                {"ids": ids}).all()
-        assert all(token.startswith("new:") for row in tokens for token in row)
-        app.config["FIELD_KEYS"] = f"new:{new}"  # the old key is gone; everything still reads
-        revealed = admin.post(f"/{acme.slug}/customers/{ids[2]}/reveal/id_number", headers=HX).text
-        assert f"{ID_NUMBER[:-1]}2" in revealed
-    finally:
-        app.config["FIELD_KEYS"] = ""
+    field_keys("old", "dev")
+    admin = client_as(acme.admin_account_id)
+    assert admin.post(f"/{acme.slug}/settings/fields/", data={"label_en": "Passport", "key": "passport",
+                                                              "type": "text", "sensitive": "on"}).status_code == 303
+    ids = [make_customer(acme, name=f"Rotate {i}", id_number=f"{ID_NUMBER[:-1]}{i}", bank_account=BANK)
+           for i in range(3)]
+    created = admin.post(f"/{acme.slug}/customers/", headers=HX, data={"name": "Passport holder",
+                                                                      "custom_passport": "E12345678"})
+    ids.append(int(created.headers["HX-Location"].rsplit("/", 1)[1]))
+    field_keys("new", "old", "dev")
+    assert "**** 7890" in admin.get(f"/{acme.slug}/customers/{ids[0]}").text  # old values still read
+    with app.app_context(), db.engine.connect() as connection:
+        updated_before = connection.execute(text(f"select id, updated_at from t_{acme.id}.customers")).all()
+    result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
+    assert result.exit_code == 0 and f"t_{acme.id}" in result.output
+    assert re.search(rf"t_{acme.id}\s+7 values re-encrypted", result.output)
+    with app.app_context(), db.engine.connect() as connection:
+        tokens = connection.execute(text(
+            f"select id_number_enc, bank_account_enc from t_{acme.id}.customers where id = any(:ids)"),
+            {"ids": ids[:3]}).all()
+        custom = connection.execute(text(f"select custom_sensitive->>'passport' from t_{acme.id}.customers "
+                                         "where id = :id"), {"id": ids[3]}).scalar()
+        updated_after = connection.execute(text(f"select id, updated_at from t_{acme.id}.customers")).all()
+    assert all(token.startswith("new:") for row in tokens for token in row) and custom.startswith("new:")
+    assert sorted(updated_after) == sorted(updated_before)  # not an edit: a sync by updated_since sees nothing
+    field_keys("new")  # the old key is gone; everything still reads
+    revealed = admin.post(f"/{acme.slug}/customers/{ids[2]}/reveal/id_number", headers=HX).text
+    assert f"{ID_NUMBER[:-1]}2" in revealed
+    assert "E12345678" in admin.post(f"/{acme.slug}/customers/{ids[3]}/reveal/custom_passport", headers=HX).text

@@ -477,3 +477,35 @@ def test_imported_history_takes_its_place_among_the_timelines_events_by_time(acm
     run_import(acme, rows, fields, kind="activities", match_on="phone")  # done in 2024: older than the note
     assert [line.split(":")[0] for line in _timeline(admin, acme, two_customers[KNOWN])] == [
         "Note", "Visit logged", "Call logged"]
+
+
+def test_what_an_undo_removed_is_listed_in_the_apis_deletions(acme, app, two_customers, run_import, in_tenant,
+                                                              make_api_token, people):
+    from datetime import datetime, timezone
+    from urllib.parse import quote
+
+    from crm.imports import service
+    from crm.imports.models import Import
+    from crm.members.models import Member
+    from tests.conftest import bearer
+
+    done = {kind: run_import(acme, *_file(kind), kind=kind, match_on="phone") for kind in ("deals", "orders")}
+    added = {kind: [r.id for r in _records(in_tenant, acme, kind)] for kind in done}
+    kept = added["deals"][0]
+    in_tenant(acme, lambda: setattr(db.session.get(_model("deals"), kept), "title", "Changed since"))  # skipped
+    last_sync = datetime.now(timezone.utc)
+    for kind, imp in done.items():
+        in_tenant(acme, lambda imp=imp: service.undo(db.session.get(Member, acme.admin_member_id),
+                                                     db.session.get(Import, imp.id)))
+
+    def deleted(token) -> list[tuple[str, int]]:
+        answer = app.test_client().get(f"/api/v1/deletions/?since={quote(last_sync.isoformat())}",
+                                       headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        return [(row["type"], row["id"]) for row in answer.json["data"]]
+
+    listed = deleted(make_api_token(acme))
+    assert len(added["deals"]) == 3 and len(added["orders"]) == 3
+    assert sorted(listed) == sorted([("deal", i) for i in added["deals"] if i != kept]
+                                    + [("order", i) for i in added["orders"]])
+    assert deleted(make_api_token(acme, people["rep"].member_id)) == []  # the importer's records, not the rep's
