@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote_plus
@@ -221,7 +222,8 @@ def test_unknown_provider_is_an_error(ctx):
 
 # --- the tenant's settings -----------------------------------------------------------------------------------
 
-def test_tenant_config_is_none_until_set_up_then_decrypted_and_stored_encrypted(app, acme, globex, in_tenant):
+def test_tenant_config_is_none_until_set_up_then_decrypted_and_stored_encrypted(app, acme, globex, in_tenant,
+                                                                               field_keys):
     assert in_tenant(acme, channel_settings.sms_config) is None
     in_tenant(acme, lambda: channel_settings.save_sms({"provider": "twilio", "account_sid": TWILIO_SID,
                                              "auth_token": TWILIO_TOKEN, "sender": "+1 415 555 0100"}))
@@ -238,6 +240,14 @@ def test_tenant_config_is_none_until_set_up_then_decrypted_and_stored_encrypted(
                                 f"select key, value from t_{acme.id}.settings where key = 'sms'"))
     with pytest.raises(ChannelError, match="cannot be decrypted"):
         in_tenant(globex, channel_settings.sms_config)
+    # A key rotation leaves that tenant as it is, says so, and goes on with the others.
+    field_keys("new", "dev")
+    result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
+    assert result.exit_code == 1 and f"t_{globex.id}" in result.output.split("cannot be re-encrypted: ")[-1]
+    assert re.search(rf"t_{globex.id}\s+FAILED a value does not decrypt", result.output)
+    assert re.search(rf"t_{acme.id}\s+\d+ values re-encrypted", result.output)
+    with app.app_context(), db.engine.begin() as connection:  # a later key rotation must read every tenant again
+        connection.execute(text(f"delete from t_{globex.id}.settings where key = 'sms'"))
 
 
 def test_sms_from_the_outbox_reaches_the_provider_once(app, acme, in_tenant, httpserver, run_worker, outbox_rows):

@@ -447,7 +447,7 @@ def test_rotate_keys_re_encrypts_signing_and_settings_secrets_and_deliveries_sti
     field_keys("new", "old", "dev")
     result = app.test_cli_runner().invoke(args=["tenants", "rotate-keys"])
     # The signing secret, the Stripe key and webhook secret, the bot's address and secret.
-    assert result.exit_code == 0 and re.search(rf"t_{acme.id}\s+5 values re-encrypted", result.output)
+    assert result.exit_code == 0 and re.search(rf"t_{acme.id}\s+5 values re-encrypted", result.output), result.output
     field_keys("new")  # the old key is gone
     stored = in_tenant(acme, lambda: db.session.get(WebhookSubscription, subscription_id).secret_enc)
     assert stored.startswith("new:")
