@@ -116,7 +116,10 @@ class Config:
         # argon2id cost: a name from argon2.profiles (RFC_9106_LOW_MEMORY: m=64 MiB, t=3, p=4, ~110 ms here).
         self.ARGON2_PROFILE = environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
         self.TENANT_POOL_SIZE = int(environ.get("TENANT_POOL_SIZE", "3"))  # spare schemas kept ready
-        self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "10"))
+        # A known tenant is kept this long per process; a suspension or rename reaches every process within
+        # TENANT_CACHE_CHECK_SECONDS (tenants/resolver.py: a stamp in Redis).
+        self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "300"))
+        self.TENANT_CACHE_CHECK_SECONDS = float(environ.get("TENANT_CACHE_CHECK_SECONDS", "1"))
         self.TENANT_CACHE_SIZE = int(environ.get("TENANT_CACHE_SIZE", "2000"))  # known tenants kept per process
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")

@@ -1,5 +1,7 @@
 """Where the tenant comes in: `/<slug>/...` URLs, resolved once per request from a small cache."""
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -7,9 +9,10 @@ from blinker import Namespace
 from cachetools import TTLCache
 from flask import Blueprint, abort, current_app, g
 from flask_login import current_user
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import event, select
 
-from crm.extensions import db, login_manager
+from crm.extensions import db, login_manager, redis_connection
 from tenants.models import Tenant, schema_name
 
 
@@ -32,16 +35,39 @@ class TenantRef:
 
 
 _cache_lock = threading.Lock()  # cachetools' caches are not thread-safe; threaded servers share this one
+# Bumped in Redis whenever a tenant is suspended, restored or renamed: every process empties its cache when it
+# sees the stamp move, so the change holds everywhere within TENANT_CACHE_CHECK_SECONDS, not a cache lifetime.
+CACHE_STAMP_KEY = "tenants:cache-stamp"
+log = logging.getLogger(__name__)
 
 
 def _cache() -> TTLCache:
     """This app's known tenants by slug: at most TENANT_CACHE_SIZE, least recently used out first, each for
-    TENANT_CACHE_SECONDS. Call it holding _cache_lock."""
-    cache = current_app.extensions.get("tenant_cache")
+    TENANT_CACHE_SECONDS, emptied when the stamp moved. Call it holding _cache_lock."""
+    extensions, config = current_app.extensions, current_app.config
+    cache = extensions.get("tenant_cache")
     if cache is None:
-        cache = current_app.extensions["tenant_cache"] = TTLCache(
-            maxsize=current_app.config["TENANT_CACHE_SIZE"], ttl=current_app.config["TENANT_CACHE_SECONDS"])
+        cache = extensions["tenant_cache"] = TTLCache(maxsize=config["TENANT_CACHE_SIZE"],
+                                                      ttl=config["TENANT_CACHE_SECONDS"])
+    checked_at, stamp = extensions.get("tenant_cache_stamp", (0.0, None))
+    if time.monotonic() - checked_at >= config["TENANT_CACHE_CHECK_SECONDS"]:
+        try:
+            now = redis_connection().get(CACHE_STAMP_KEY)
+        except RedisError as error:  # Redis away: the entries' own lifetime still bounds a stale one
+            log.warning("tenant cache stamp unreadable: %s", error)
+            now = stamp
+        if now != stamp:
+            cache.clear()
+        extensions["tenant_cache_stamp"] = (time.monotonic(), now)
     return cache
+
+
+def _bump_cache_stamp(_session=None) -> None:
+    try:
+        redis_connection().incr(CACHE_STAMP_KEY)
+    except RedisError as error:
+        log.warning("tenant cache stamp not moved (other processes see the change within their cache lifetime): "
+                    "%s", error)
 
 
 def _load_tenant(where) -> TenantRef | None:
@@ -74,9 +100,11 @@ def find_tenant(slug: str) -> TenantRef | None:
 
 
 def forget_tenant(slug: str) -> None:
-    """Drop a tenant from this process's cache (after a suspension or a rename)."""
+    """Drop a tenant from this process's cache now, and from every process's once the change is committed (after
+    a suspension or a rename): earlier, another process could load and keep the row as it was."""
     with _cache_lock:
         _cache().pop(slug, None)
+    event.listen(db.session(), "after_commit", _bump_cache_stamp, once=True)
 
 
 # The member rows live in the features' tables, which tenants/ does not import: crm/members registers how to

@@ -27,7 +27,7 @@ def list_tenants() -> list[tuple[Tenant, int]]:
 
 
 def set_status(tenant: Tenant, status: str) -> None:
-    """Suspend or restore a tenant; this process forgets it at once, others within the cache lifetime."""
+    """Suspend or restore a tenant; this process forgets it at once, others within a second of the commit."""
     tenant.status = status
     forget_tenant(tenant.slug)
 
@@ -39,7 +39,7 @@ def slug_taken(slug: str) -> bool:
 def rename_tenant(tenant: TenantRef, name: str) -> None:
     """Give the bound tenant a new name, in its own transaction. Tenant roles may not touch `public.tenants` (one
     could rename another), so this one statement, keyed by the bound tenant's id, runs as the app's login role.
-    This process forgets the cached name at once; others show the new one within the cache lifetime."""
+    This process forgets the cached name at once; others show the new one within a second of the commit."""
     with as_login_role():
         db.session.execute(update(Tenant).where(Tenant.id == tenant.id).values(name=name))
     forget_tenant(tenant.slug)

@@ -311,6 +311,35 @@ def lasting_tenant_cache(app):
     app.extensions.pop("tenant_cache", None)
 
 
+def test_a_suspension_committed_by_another_process_empties_this_ones_tenant_cache(app, acme, lasting_tenant_cache):
+    from crm.extensions import redis_connection
+    from tenants import resolver, service
+    from tenants.models import Tenant
+
+    app.config["TENANT_CACHE_CHECK_SECONDS"] = 0.0
+    try:
+        with app.test_request_context():
+            assert resolver.find_tenant(acme.slug).active
+            stamp = redis_connection().get(resolver.CACHE_STAMP_KEY)
+            # Another process suspends it: the row changes and, once committed, the stamp moves.
+            db.session.execute(text("update public.tenants set status = 'suspended' where id = :id"), {"id": acme.id})
+            db.session.commit()
+            assert resolver.find_tenant(acme.slug).active  # kept: this process heard nothing yet
+            redis_connection().incr(resolver.CACHE_STAMP_KEY)
+            assert resolver.find_tenant(acme.slug).status == "suspended"
+            # This process's own change moves the stamp only when it is committed, never on a rollback.
+            tenant = db.session.get(Tenant, acme.id)
+            service.set_status(tenant, "active")
+            db.session.rollback()
+            assert redis_connection().get(resolver.CACHE_STAMP_KEY) == str(int(stamp or 0) + 1).encode()
+            service.set_status(db.session.get(Tenant, acme.id), "active")
+            db.session.commit()
+            assert redis_connection().get(resolver.CACHE_STAMP_KEY) == str(int(stamp or 0) + 2).encode()
+            assert resolver.find_tenant(acme.slug).active
+    finally:
+        app.config["TENANT_CACHE_CHECK_SECONDS"] = 1.0
+
+
 def test_scanning_random_slugs_does_not_grow_the_tenant_cache(app, acme, lasting_tenant_cache):
     import secrets
 
