@@ -120,6 +120,8 @@ class Config:
         # TENANT_CACHE_CHECK_SECONDS (tenants/resolver.py: a stamp in Redis).
         self.TENANT_CACHE_SECONDS = float(environ.get("TENANT_CACHE_SECONDS", "300"))
         self.TENANT_CACHE_CHECK_SECONDS = float(environ.get("TENANT_CACHE_CHECK_SECONDS", "1"))
+        # A database connection is replaced once it has served this many tenant schemas (tenants/binding.py).
+        self.TENANT_SCHEMAS_PER_CONNECTION = int(environ.get("TENANT_SCHEMAS_PER_CONNECTION", "100"))
         self.TENANT_CACHE_SIZE = int(environ.get("TENANT_CACHE_SIZE", "2000"))  # known tenants kept per process
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = environ.get("TIMEZONE", "Asia/Shanghai")

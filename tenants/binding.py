@@ -2,9 +2,11 @@
 every transaction."""
 from contextlib import contextmanager
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
 
 from tenants import roles
 
@@ -22,6 +24,19 @@ def bind_tenant_schema(session, transaction, connection):
     if tenant is not None:
         connection.execution_options(schema_translate_map={TENANT_PLACEHOLDER: tenant.schema})
         roles.switch_to(connection, tenant.schema)
+        info = connection.connection.info  # lives as long as the database connection, across checkouts
+        info.setdefault("tenant_schemas", set()).add(tenant.schema)
+        info["tenant_schemas_limit"] = current_app.config["TENANT_SCHEMAS_PER_CONNECTION"]
+
+
+@event.listens_for(Pool, "checkout")
+def retire_wide_connections(_dbapi_connection, record, _proxy):
+    """A PostgreSQL backend keeps the catalog entries of every schema it has touched, and never frees them (issue
+    19: 216-295 KiB a schema): a connection that has served TENANT_SCHEMAS_PER_CONNECTION tenants is closed and a
+    fresh one taken instead, so a process serving thousands of tenants keeps its backends small."""
+    schemas = record.info.get("tenant_schemas")
+    if schemas and len(schemas) >= record.info["tenant_schemas_limit"]:
+        raise DisconnectionError(f"served {len(schemas)} tenant schemas: replaced by a fresh connection")
 
 
 def current_tenant():

@@ -340,6 +340,28 @@ def test_a_suspension_committed_by_another_process_empties_this_ones_tenant_cach
         app.config["TENANT_CACHE_CHECK_SECONDS"] = 1.0
 
 
+def test_a_connection_that_served_enough_tenant_schemas_is_replaced(app, make_tenant):
+    """A backend keeps the catalog entries of every schema it touched: after TENANT_SCHEMAS_PER_CONNECTION
+    tenants its connection is closed and the next transaction gets a fresh backend."""
+    from tenants.binding import tenant_bound
+
+    tenants = [make_tenant(f"Wide {i}") for i in range(4)]
+    saved = app.config["TENANT_SCHEMAS_PER_CONNECTION"]
+    app.config["TENANT_SCHEMAS_PER_CONNECTION"] = 3
+    try:
+        with app.app_context():
+            db.engine.dispose()  # one connection from here on, used turn by turn
+            backends = []
+            for tenant in tenants + tenants[:1]:
+                with tenant_bound(tenant.ref):
+                    backends.append(db.session.scalar(text("select pg_backend_pid()")))
+            db.session.remove()
+    finally:
+        app.config["TENANT_SCHEMAS_PER_CONNECTION"] = saved
+    assert backends[0] == backends[1] == backends[2]  # three schemas on one connection
+    assert backends[3] != backends[0] and backends[4] == backends[3]  # then a fresh backend, kept
+
+
 def test_scanning_random_slugs_does_not_grow_the_tenant_cache(app, acme, lasting_tenant_cache):
     import secrets
 
