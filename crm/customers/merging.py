@@ -6,7 +6,6 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import aliased
 
 from crm.attachments.models import Attachment
 from crm.audit.models import AuditEntry
@@ -40,12 +39,19 @@ def customers_to_merge(viewer: Member, ids) -> list[Customer]:
     wanted = list(dict.fromkeys(i for i in map(record_id, ids) if i))
     if not 2 <= len(wanted) <= MAX_MERGED:
         raise Invalid({"ids": _("Choose 2 or 3 customers to merge.")})
-    stmt = select(Customer).where(Customer.deleted_at.is_(None), Customer.id.in_(wanted))
-    stmt = scoped(scoped(stmt, viewer, "customers", "edit", Customer), viewer, "customers", "delete", Customer)
-    found = {c.id: c for c in db.session.scalars(stmt).unique()}
+    found = _reached(viewer, select(Customer).where(Customer.deleted_at.is_(None), Customer.id.in_(wanted)))
     if len(found) != len(wanted):
         raise NotFound()
     return [found[i] for i in wanted]
+
+
+def _reached(viewer: Member, stmt) -> dict[int, Customer]:
+    """The customers of `stmt` the viewer may both edit and delete, by id. Two queries: a team scope is a
+    recursive CTE of one fixed name, which one statement cannot hold twice."""
+    editable = {c.id: c for c in db.session.scalars(scoped(stmt, viewer, "customers", "edit", Customer)).unique()}
+    deletable = set(db.session.scalars(scoped(stmt.with_only_columns(Customer.id), viewer, "customers", "delete",
+                                              Customer)))
+    return {i: c for i, c in editable.items() if i in deletable}
 
 
 def field_choices(customers: list[Customer]) -> list[dict]:
@@ -174,6 +180,12 @@ def undoable(customer: Customer) -> AuditEntry | None:
     return entry if still == len(undo["ids"]) else None
 
 
+def merged_count(customer: Customer) -> int:
+    """How many customers the latest merge put into this one."""
+    entry = last_merge(customer)
+    return len(entry.changes["_undo"]["ids"]) if entry is not None else 0
+
+
 def merge_note(customer: Customer) -> dict | None:
     """What the survivor's page says of its latest merge: how many were merged, and whether undo is offered."""
     entry = last_merge(customer)
@@ -194,12 +206,12 @@ def survivors(viewer: Member, customers: list[Customer]) -> dict[int, Customer]:
 
 def merged_into(viewer: Member, customer_id: int) -> Customer | None:
     """The live customer that this trashed one was merged into, when the viewer sees both."""
-    merged = aliased(Customer)
-    stmt = scoped(select(Customer).join(merged, merged.merged_into_id == Customer.id).where(
-        merged.id == customer_id, merged.deleted_at.is_not(None), Customer.deleted_at.is_(None)),
-        viewer, "customers", "view", Customer)
-    stmt = scoped(stmt, viewer, "customers", "view", merged)
-    return db.session.scalar(stmt)
+    merged = db.session.scalar(scoped(select(Customer.merged_into_id).where(
+        Customer.id == customer_id, Customer.deleted_at.is_not(None)), viewer, "customers", "view", Customer))
+    if merged is None:
+        return None
+    return db.session.scalar(scoped(select(Customer).where(Customer.id == merged, Customer.deleted_at.is_(None)),
+                                    viewer, "customers", "view", Customer))
 
 
 def undo(viewer: Member, customer: Customer) -> list[Customer]:
@@ -210,9 +222,7 @@ def undo(viewer: Member, customer: Customer) -> list[Customer]:
         raise Invalid({"undo": _("This merge can no longer be undone: the customer has changed since.")
                        if last_merge(customer) else _("There is no merge to undo.")})
     data = entry.changes["_undo"]
-    stmt = select(Customer).where(Customer.id.in_(data["ids"]))
-    stmt = scoped(scoped(stmt, viewer, "customers", "edit", Customer), viewer, "customers", "delete", Customer)
-    merged = list(db.session.scalars(stmt).unique())
+    merged = list(_reached(viewer, select(Customer).where(Customer.id.in_(data["ids"]))).values())
     if len(merged) != len(data["ids"]):
         raise NotFound()
     for table, by_customer in data["moved"].items():
