@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from crm.attachments.models import Attachment
 from crm.audit.models import AuditEntry
@@ -35,14 +35,15 @@ MAX_MERGED = 3
 
 
 def customers_to_merge(viewer: Member, ids) -> list[Customer]:
-    """The 2-3 live customers picked, each one the viewer may edit and delete; any other id is not found."""
+    """The 2-3 live customers picked, oldest first, each one the viewer may edit and delete; any other id is not
+    found."""
     wanted = list(dict.fromkeys(i for i in map(record_id, ids) if i))
     if not 2 <= len(wanted) <= MAX_MERGED:
         raise Invalid({"ids": _("Choose 2 or 3 customers to merge.")})
     found = _reached(viewer, select(Customer).where(Customer.deleted_at.is_(None), Customer.id.in_(wanted)))
     if len(found) != len(wanted):
         raise NotFound()
-    return [found[i] for i in wanted]
+    return [found[i] for i in sorted(wanted)]  # oldest first: the page offers to keep the original
 
 
 def _reached(viewer: Member, stmt) -> dict[int, Customer]:
@@ -254,3 +255,30 @@ def _json(value):
 
 def _from_json(name: str, value):
     return datetime.fromisoformat(value) if value and name in ("first_ordered_at", "last_contact_at") else value
+
+
+# What makes two live customers look like the same one, for the "Possible duplicates" list.
+DUPLICATE_KEYS = {"phone": (Customer.phone,), "email": (Customer.email,),
+                  "name_company": (func.lower(Customer.name), func.lower(Customer.company))}
+
+
+def duplicate_groups(viewer: Member, limit: int = 50) -> list[dict]:
+    """Groups of live customers the viewer may merge that share a phone, an email, or a name and company:
+    {"kind", "customers" (the first 3, oldest first: what one merge takes), "count"}, at most `limit`."""
+    found = []
+    for kind, columns in DUPLICATE_KEYS.items():
+        stmt = (select(func.array_agg(aggregate_order_by(Customer.id, Customer.id)), func.count(Customer.id))
+                .where(Customer.deleted_at.is_(None), *(column.is_not(None) for column in columns),
+                       *(column != "" for column in columns)))
+        stmt = scoped(stmt, viewer, "customers", "edit", Customer).group_by(*columns)
+        found += [(kind, ids, count) for ids, count in db.session.execute(
+            stmt.having(func.count(Customer.id) > 1).order_by(func.min(Customer.id)).limit(limit))]
+    found = found[:limit]
+    wanted = {i for _kind, ids, _count in found for i in ids[:MAX_MERGED]}
+    customers = _reached(viewer, select(Customer).where(Customer.id.in_(wanted))) if wanted else {}
+    groups = []
+    for kind, ids, count in found:
+        shown = [customers[i] for i in ids[:MAX_MERGED] if i in customers]
+        if len(shown) > 1:  # the ones the viewer may also delete
+            groups.append({"kind": kind, "customers": shown, "count": count})
+    return groups

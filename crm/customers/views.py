@@ -277,6 +277,14 @@ def merge_form():
     return render("customers/merge.html", customers=customers, rows=merging.field_choices(customers))
 
 
+@bp.get("/possible-duplicates")
+@require("customers", "delete")
+@require("customers", "edit")
+def possible_duplicates():
+    """Customers that share a phone, an email, or a name and company, each group a link to merge them."""
+    return render("customers/possible_duplicates.html", groups=merging.duplicate_groups(g.member))
+
+
 @bp.post("/merge")
 @require("customers", "delete")
 @require("customers", "edit")

@@ -207,3 +207,28 @@ def test_bad_selections_answer_a_clear_message(acme, admin, make_customer, in_te
     assert bulk.status_code == 303
     side_by_side = admin.get(bulk.headers["Location"])
     assert side_by_side.status_code == 200 and "Dup 0" in side_by_side.text and "Dup 1" in side_by_side.text
+
+
+def test_possible_duplicates_lists_same_phone_email_or_name_and_company(acme, admin, client_as, people,
+                                                                        make_customer):
+    same_phone = [make_customer(acme, name=n, phone="13900139000") for n in ("Phone A", "Phone B")]
+    make_customer(acme, name="Mail A", email="same@example.com")
+    make_customer(acme, name="Mail B", email="SAME@example.com")
+    make_customer(acme, name="Wang Fang", company="Tea House")
+    make_customer(acme, name="wang fang", company="tea house")
+    make_customer(acme, name="Wang Fang", company="Other Co")
+    make_customer(acme, name="Alone", phone="13700137000", email="alone@example.com")
+    page = admin.get(f"/{acme.slug}/customers/possible-duplicates").text
+    assert "Same phone" in page and "Phone A" in page and "Phone B" in page
+    assert "Same email" in page and "Mail A" in page and "Mail B" in page
+    assert "Same name and company" in page and "Other Co" not in page and "Alone" not in page
+    assert f"/customers/merge?ids={same_phone[0]}&amp;ids={same_phone[1]}" in page
+    # A rep sees the groups of its own customers only.
+    mine = [make_customer(acme, member_id=people["rep"].member_id, name=f"Rep dup {n}", phone="13600136000")
+            for n in (1, 2)]
+    make_customer(acme, member_id=people["west"].member_id, name="West dup", phone="13600136000")
+    rep_page = client_as(people["rep"].account_id).get(f"/{acme.slug}/customers/possible-duplicates").text
+    assert "Rep dup 1" in rep_page and "Rep dup 2" in rep_page and f"ids={mine[1]}" in rep_page
+    assert "West dup" not in rep_page and "Phone A" not in rep_page
+    assert "No possible duplicates found." in client_as(people["rep2"].account_id).get(
+        f"/{acme.slug}/customers/possible-duplicates").text
