@@ -138,8 +138,26 @@ def test_merge_moves_every_record_keeps_the_chosen_values_and_undo_puts_all_back
     assert tag_names(in_tenant, acme, dup) == {"VIP", "Hot"}
 
 
+def subscribe_to_customers(in_tenant, acme) -> None:
+    """A webhook subscription to customer changes (at a closed local port: nothing is sent in the test)."""
+    from crm.webhooks import service
+    from crm.webhooks.models import WebhookSubscription
+
+    in_tenant(acme, lambda: db.session.add(WebhookSubscription(
+        url="http://127.0.0.1:9/hook", events=["customer.updated", "customer.deleted"],
+        secret_enc=service.encrypt("whsec_x", service.secret_context()), enabled=True, failures=0)))
+
+
+def webhook_events(in_tenant, acme) -> set[tuple[str, int]]:
+    from crm.webhooks.models import WebhookDelivery
+
+    return in_tenant(acme, lambda: {(d.type, d.payload["data"]["object"]["id"])
+                                    for d in db.session.scalars(select(WebhookDelivery))})
+
+
 def test_three_customers_merge_into_the_one_chosen(acme, admin, make_customer, in_tenant):
     ids = [make_customer(acme, name=name, email=f"{name.lower()}@example.com") for name in ("Ann", "Bo", "Cy")]
+    subscribe_to_customers(in_tenant, acme)
     done = admin.post(f"/{acme.slug}/customers/merge", data={"ids": ids, "survivor_id": ids[1],
                                                              "field:email": ids[2]})
     assert done.status_code == 303 and done.headers["Location"].endswith(f"/customers/{ids[1]}")
@@ -148,6 +166,8 @@ def test_three_customers_merge_into_the_one_chosen(acme, admin, make_customer, i
     entries = merge_entries(in_tenant, acme)
     assert len(entries) == 1 and entries[0][0] == ids[1]
     assert "Ann" in entries[0][1]["merged"][1] and "Cy" in entries[0][1]["merged"][1]
+    assert webhook_events(in_tenant, acme) == {("customer.updated", ids[1]), ("customer.deleted", ids[0]),
+                                               ("customer.deleted", ids[2])}
 
 
 def test_undo_is_refused_once_the_customer_kept_changed(acme, admin, make_customer, in_tenant):
@@ -232,3 +252,14 @@ def test_possible_duplicates_lists_same_phone_email_or_name_and_company(acme, ad
     assert "West dup" not in rep_page and "Phone A" not in rep_page
     assert "No possible duplicates found." in client_as(people["rep2"].account_id).get(
         f"/{acme.slug}/customers/possible-duplicates").text
+
+
+def test_merge_pages_in_chinese(acme, admin, make_customer):
+    ids = [make_customer(acme, name=name) for name in ("李雷", "李雷 重复")]
+    admin.post("/language", data={"language": "zh"})
+    page = admin.get(f"/{acme.slug}/customers/merge?ids={ids[0]}&ids={ids[1]}").text
+    assert "合并客户" in page and "保留的客户" in page and "李雷 重复" in page
+    done = admin.post(f"/{acme.slug}/customers/merge", data={"ids": ids, "survivor_id": ids[0]},
+                      follow_redirects=True).text
+    assert "已将 1 个客户合并到 李雷。" in done and "将 1 个客户合并到此客户" in done and "撤销合并" in done
+    assert "可能重复的客户" in admin.get(f"/{acme.slug}/customers/").text
