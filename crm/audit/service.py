@@ -16,7 +16,7 @@ from crm.validation import record_id
 
 MASK = "••••"
 ACTIONS = ("create", "update", "delete", "restore", "purge", "reveal", "login", "invite", "permission", "deactivate",
-           "reactivate")
+           "reactivate", "merge", "unmerge")
 PAGE_SIZE = 50
 EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # a day later must still be a valid date
 NEWEST = (listing.Key(AuditEntry.id, descending=True),)
@@ -178,6 +178,8 @@ def changed_fields(changes) -> list[tuple[str, object, object]]:
         return []
     rows = []
     for name, change in changes.items():
+        if str(name).startswith("_"):  # kept for the feature itself (a merge's undo data), not a field
+            continue
         if isinstance(change, (list, tuple)) and len(change) == 2:
             rows.append((str(name), change[0], change[1]))
         else:

@@ -19,7 +19,7 @@ registry.plug(
 ACTION_LABELS = {"create": _l("Added"), "update": _l("Changed"), "delete": _l("Removed"), "restore": _l("Restored"),
                  "purge": _l("Deleted for good"), "reveal": _l("Revealed"), "login": _l("Signed in"),
                  "invite": _l("Invited"), "permission": _l("Permissions changed"), "deactivate": _l("Deactivated"),
-                 "reactivate": _l("Reactivated")}
+                 "reactivate": _l("Reactivated"), "merge": _l("Merged"), "unmerge": _l("Merge undone")}
 
 
 @bp.app_context_processor

@@ -136,6 +136,8 @@ class Customer(db.Model):
     # When their first order not cancelled was placed (crm/orders/service.py keeps it): new and returning buyers
     # read it instead of a window over every order (crm/reports/customers.py).
     first_ordered_at: Mapped[datetime | None]
+    # In the trash because it was merged into this customer (crm/customers/merging.py); undo clears it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.customers.id", ondelete="SET NULL"))
 
     owner: Mapped[Member | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin", order_by=Tag.name)

@@ -1,10 +1,11 @@
 """Customer pages: list with active search, modal create/edit, inline edit, detail, tags, bulk, trash."""
 from flask import abort, flash, g, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.customers import chooser, queries, sensitive, writes
+from crm.customers import chooser, merging, queries, sensitive, writes
 from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
 from crm.errors import Invalid
 from crm.extensions import db
@@ -94,9 +95,13 @@ def create():
 @require("customers", "view")
 def show(customer_id: int):
     """The customer's page: data, custom fields, tags, and the panels other features plug in (history, deals ...)."""
+    survivor = merging.merged_into(g.member, customer_id)
+    if survivor is not None:  # an old link to a merged customer leads to the one it was merged into
+        flash(_("That customer was merged into %(name)s.", name=survivor.name))
+        return see_other(url_for("customers.show", customer_id=survivor.id))
     customer = queries.get_customer(g.member, customer_id)
     panels, panel_data = registry.customer_panels(g.member, customer)
-    return render("customers/show.html", customer=customer, tags=tags.all_tags(),
+    return render("customers/show.html", customer=customer, tags=tags.all_tags(), merge=merging.merge_note(customer),
                   members=members_in_reach(g.member, "customers", "edit"), custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
                   panels=panels, **panel_data)
 
@@ -237,6 +242,8 @@ def bulk():
     # Back to the list as it was filtered, read as the list reads it: the raw query string could name
     # url_for's own arguments (endpoint, _external) and would keep only the first of several tags.
     the_list = queries.CustomerQuery.from_args(request.args).args()
+    if action == "merge":  # chosen on the side-by-side page, which checks the selection
+        return see_other(url_for("customers.merge_form", ids=request.form.getlist("ids")[:10]))
     if action not in BULK_ACTIONS:
         flash(_("Choose an action."), "error")
         return see_other(url_for("customers.index", **the_list))
@@ -260,11 +267,59 @@ def _bulk(action: str, chosen) -> int:
     return writes.add_tag(chosen, tag) if action == "add_tag" else writes.remove_tag(chosen, tag)
 
 
+@bp.get("/merge")
+@require("customers", "delete")
+@require("customers", "edit")
+def merge_form():
+    """The 2-3 customers picked, side by side, with a choice per field where their values differ."""
+    on_invalid_go_to("customers.index")
+    customers = merging.customers_to_merge(g.member, request.args.getlist("ids"))
+    return render("customers/merge.html", customers=customers, rows=merging.field_choices(customers))
+
+
+@bp.get("/possible-duplicates")
+@require("customers", "delete")
+@require("customers", "edit")
+def possible_duplicates():
+    """Customers that share a phone, an email, or a name and company, each group a link to merge them."""
+    return render("customers/possible_duplicates.html", groups=merging.duplicate_groups(g.member))
+
+
+@bp.post("/merge")
+@require("customers", "delete")
+@require("customers", "edit")
+def merge():
+    """Merge the picked customers into the one kept, with the values chosen per field."""
+    ids = request.form.getlist("ids")[:10]
+    on_invalid_go_to("customers.merge_form", ids=ids)
+    chosen = {key[6:]: value for key, value in request.form.items() if key.startswith("field:")}
+    survivor = merging.merge(g.member, request.form.get("survivor_id"), ids, chosen)
+    db.session.commit()
+    flash(ngettext("%(num)d customer merged into %(name)s.", "%(num)d customers merged into %(name)s.",
+                   merging.merged_count(survivor), name=survivor.name))
+    return see_other(url_for("customers.show", customer_id=survivor.id))
+
+
+@bp.post("/<id:customer_id>/unmerge")
+@require("customers", "delete")
+@require("customers", "edit")
+def unmerge(customer_id: int):
+    """Undo the latest merge into this customer, while it is unchanged since."""
+    customer = queries.get_customer(g.member, customer_id, "edit")
+    on_invalid_go_to("customers.show", customer_id=customer_id)
+    restored = merging.undo(g.member, customer)
+    db.session.commit()
+    flash(ngettext("Merge undone: %(num)d customer restored.", "Merge undone: %(num)d customers restored.",
+                   len(restored)))
+    return see_other(url_for("customers.show", customer_id=customer_id))
+
+
 @bp.get("/trash")
 @require("customers", "delete")
 def trash():
     """Deleted customers, which can be restored or deleted for good."""
-    return render("customers/trash.html", rows=writes.trash(g.member))
+    rows = writes.trash(g.member)
+    return render("customers/trash.html", rows=rows, survivors=merging.survivors(g.member, rows))
 
 
 @bp.post("/trash")
