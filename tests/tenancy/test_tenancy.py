@@ -1,4 +1,6 @@
 """Schemas per tenant: provisioning, binding, resolution, migrations and the operator CLI."""
+import os
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
@@ -351,15 +353,17 @@ def test_a_connection_that_served_enough_tenant_schemas_is_replaced(app, make_te
     try:
         with app.app_context():
             db.engine.dispose()  # one connection from here on, used turn by turn
-            backends = []
+            served, backends = [], []
             for tenant in tenants + tenants[:1]:
                 with tenant_bound(tenant.ref):
                     backends.append(db.session.scalar(text("select pg_backend_pid()")))
+                    served.append(len(db.session.connection().connection.info["tenant_schemas"]))
             db.session.remove()
     finally:
         app.config["TENANT_SCHEMAS_PER_CONNECTION"] = saved
-    assert backends[0] == backends[1] == backends[2]  # three schemas on one connection
-    assert backends[3] != backends[0] and backends[4] == backends[3]  # then a fresh backend, kept
+    assert served == [1, 2, 3, 1, 2]  # three schemas on one connection, then a fresh one, kept
+    if os.environ.get("DATABASE_POOL_MODE") != "transaction":  # behind PgBouncer the backend is the pooler's choice
+        assert backends[0] == backends[2] and backends[3] != backends[0] and backends[4] == backends[3]
 
 
 def test_scanning_random_slugs_does_not_grow_the_tenant_cache(app, acme, lasting_tenant_cache):
