@@ -131,12 +131,12 @@ def list_floor(raw_url: str, schema: str, n: int) -> dict:
     return summary(ms)
 
 
-def post_floor(raw_url: str, schema: str, n: int) -> dict:
+def post_floor(raw_url: str, schema: str, owner_id: int, n: int) -> dict:
     """One INSERT of a customer and its COMMIT, in raw SQL."""
     import psycopg
 
     sql = (f'INSERT INTO "{schema}".customers (kind, name, phone, email, stage, preferred_channel, owner_id, custom, '
-           f"custom_sensitive, tag_ids, created_at, updated_at) VALUES ('person', %s, %s, %s, 'lead', 'sms', 1, "
+           f"custom_sensitive, tag_ids, created_at, updated_at) VALUES ('person', %s, %s, %s, 'lead', 'sms', {owner_id}, "
            f"'{{}}', '{{}}', '{{}}', now(), now())")
     ms = []
     with psycopg.connect(raw_url) as connection:
@@ -305,7 +305,7 @@ def main() -> None:
         step(f"GET: median {results['list']['median']:.1f} ms, p95 {results['list']['p95']:.1f} ms; floor "
              f"{results['list_floor']['median']:.1f} / {results['list_floor']['p95']:.1f} ms. POST ...")
         results["post"] = bench_post(client, headers, args.requests)
-        results["post_floor"] = post_floor(raw_url, big.schema, args.requests)
+        results["post_floor"] = post_floor(raw_url, big.schema, big.admin_member_id, args.requests)
         step(f"POST: median {results['post']['median']:.1f} ms, p95 {results['post']['p95']:.1f} ms; floor "
              f"{results['post_floor']['median']:.1f} / {results['post_floor']['p95']:.1f} ms. Webhook fan-out ...")
         results["fanout"] = bench_fanout(app, big, ref, url, args.events, redis_url, logs, step)
