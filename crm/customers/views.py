@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from crm import registry
 from crm.customers import chooser, merging, queries, sensitive, writes
 from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.fields import definitions as fields
 from crm.fields import filters, record_values
@@ -95,11 +95,14 @@ def create():
 @require("customers", "view")
 def show(customer_id: int):
     """The customer's page: data, custom fields, tags, and the panels other features plug in (history, deals ...)."""
-    survivor = merging.merged_into(g.member, customer_id)
-    if survivor is not None:  # an old link to a merged customer leads to the one it was merged into
+    try:
+        customer = queries.get_customer(g.member, customer_id)
+    except NotFound:  # an old link to a merged customer leads to the one it was merged into
+        survivor = merging.merged_into(g.member, customer_id)
+        if survivor is None:
+            raise
         flash(_("That customer was merged into %(name)s.", name=survivor.name))
         return see_other(url_for("customers.show", customer_id=survivor.id))
-    customer = queries.get_customer(g.member, customer_id)
     panels, panel_data = registry.customer_panels(g.member, customer)
     return render("customers/show.html", customer=customer, tags=tags.all_tags(), merge=merging.merge_note(customer),
                   members=members_in_reach(g.member, "customers", "edit"), custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
