@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.htmx import page_ready
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -135,5 +136,6 @@ def login():
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(re.compile(rf"/{re.escape(tenant.slug)}/$"))
         expect(page.locator(".topbar .brand")).to_contain_text(tenant.name)
+        page_ready(page)
 
     return sign_in

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.htmx import htmx_idle, modal_shown
+from tests.e2e.htmx import htmx_idle, modal_shown, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -118,8 +118,7 @@ def signed_in(context, tenant, login, language="en"):
     problems = watch(page)
     login(page, tenant)
     if language == "zh":
-        page.locator(".lang-switch").get_by_role("button", name="中文").click()
-        expect(page.locator(".mainnav")).to_contain_text("客户")
+        switch_language(page, "中文", "zh-CN")
     return page, problems
 
 

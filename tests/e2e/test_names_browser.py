@@ -6,14 +6,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.htmx import htmx_idle, modal_shown
+from tests.e2e.htmx import htmx_idle, modal_shown, switch_language
 
 pytestmark = pytest.mark.e2e
-
-
-def switch_language(page, button: str, lang: str):
-    page.locator(".lang-switch").get_by_role("button", name=button).click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
 
 
 def customer_form_shows_the_field(page, tenant, heading: str):

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.htmx import htmx_idle
+from tests.e2e.htmx import htmx_idle, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,7 @@ def test_on_a_phone_the_box_works_without_sideways_scrolling(new_page, tenant, l
     page = new_page(width=375, height=740)
     login(page, tenant)
     if language == "zh":
-        page.locator(".lang-switch").get_by_role("button", name="中文").click()
+        switch_language(page, "中文", "zh-CN")
         expect(page.locator(".mainnav")).to_contain_text("客户")
     box = page.get_by_role("searchbox", name={"en": "Search everything", "zh": "搜索全部"}[language])
     box.click()
