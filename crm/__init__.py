@@ -99,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.calendar.views import bp as calendar
     from crm.calendar.views import public as calendar_feed
     from crm.campaigns.views import bp as campaigns
+    from crm.contacts.views import bp as contacts
     from crm.customers.views import bp as customers
     from crm.dev.views import bp as dev
     from crm.exports.views import bp as exports
@@ -138,7 +139,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.workspace.views import bp as workspace
     from crm.workspace_settings.views import bp as workspace_settings
 
-    for blueprint in (health, accounts, invitations, workspace, customers, tags, members, audit, fields,
+    for blueprint in (health, accounts, invitations, workspace, customers, contacts, tags, members, audit, fields,
                       deals, followups, pool, products, orders, order_status, tickets, ticket_survey, timeline, notify,
                       messaging, campaigns, unsubscribe, two_factor, security, csp, profile, workspace_settings,
                       targets, reports, imports, exports, calendar, calendar_feed, attachments, api_tokens,

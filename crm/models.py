@@ -7,6 +7,7 @@ from crm.audit import models as audit  # noqa: F401
 from crm.billing import models as billing  # noqa: F401
 from crm.campaigns import models as campaigns  # noqa: F401
 from crm.customers import models as customers  # noqa: F401
+from crm.contacts import models as contacts  # noqa: F401
 from crm.fields import models as fields  # noqa: F401
 from crm.imports import models as imports  # noqa: F401
 from crm.members import models as members  # noqa: F401

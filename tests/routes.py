@@ -281,6 +281,13 @@ def _integration(_customer_id: int, owner: int) -> object:
                     hint="abcd", expires_at=utcnow() + timedelta(days=1))
 
 
+def _contact(customer_id: int, _owner: int) -> object:
+    """A contact of the owner's customer: it goes as far as its customer, so its owner is the customer's."""
+    from crm.contacts.models import Contact
+
+    return Contact(customer_id=customer_id, name=f"Contact {uuid.uuid4().hex[:8]}", is_primary=False)
+
+
 def _saved_view(_customer_id: int, owner: int) -> object:
     """A private saved view of the customer list (only its owner sees it: 404 for anyone else)."""
     from crm.saved_views.models import SavedView
@@ -289,7 +296,7 @@ def _saved_view(_customer_id: int, owner: int) -> object:
                      query={"stage": ["lead"]}, names={})
 
 
-OWNED = {"view_id": (_saved_view, "saved_views"),
+OWNED = {"view_id": (_saved_view, "saved_views"), "contact_id": (_contact, "contacts"),
          "token_id": (_api_token, "api_tokens"), "integration_id": (_integration, "api_tokens"), "import_id": (_import, "imports"), "deal_id": (_deal, "deals"), "order_id": (_order, "orders"), "ticket_id": (_ticket, "tickets"),
          "activity_id": (_activity, "activities"), "campaign_id": (_campaign, "campaigns"),
          "customer_file_id": (_file_on("customer"), "attachments"), "deal_file_id": (_file_on("deal", _deal), "attachments"),

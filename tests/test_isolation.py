@@ -47,6 +47,7 @@ def secret_records(customer_id: int, owner_id: int) -> dict:
     """One record of every other kind a route takes an id of, each carrying the secret, with ids above Acme's."""
     from crm.followups.models import Activity
     from crm.campaigns.models import Campaign
+    from crm.contacts.models import Contact
     from crm.notify.models import Notification
     from crm.orders.models import Order
     from crm.deals import stages
@@ -72,6 +73,8 @@ def secret_records(customer_id: int, owner_id: int) -> dict:
             "activity_id": Activity(customer_id=customer_id, owner_id=owner_id, method="call", summary=f"{SECRET} call",
                                     outcome="", due_at=utcnow()),
             "product_id": Product(name=f"{SECRET} product {_filler}", price=1),
+            "contact_id": Contact(customer_id=customer_id, name=f"{SECRET} contact", mobile="+8613700000002",
+                                  is_primary=False),
             "notification_id": Notification(channel="email", kind="reminder", recipient="secret@globex.example",
                                             status="failed", idempotency_key=f"secret:{_filler}", payload={},
                                             language="en", attempts=5, last_error=SECRET),

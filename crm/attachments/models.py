@@ -36,7 +36,7 @@ class Attachment(db.Model):
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(120))  # told from the content, never from the name
     sha256: Mapped[str] = mapped_column(String(64))
-    storage_key: Mapped[str] = mapped_column(String(40), unique=True)  # crm/storage.py: random, never the name
+    storage_key: Mapped[str] = mapped_column(String(40))  # crm/storage.py: 128 random bits, never the name
     thumbnail: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))  # a small PNG made by Pillow, images only
     has_thumbnail: Mapped[bool] = mapped_column(default=False)  # so a list need not load the thumbnails
     uploaded_by_id: Mapped[int | None]  # members.id

@@ -1,5 +1,5 @@
 """Merging duplicate customers: one survivor keeps the chosen value of each field and every record of the others
-(deals, orders, tickets, follow-ups, files, timeline, tags); the others go to the trash pointing at it. One audit
+(deals, orders, tickets, follow-ups, contacts, files, timeline, tags); the others go to the trash pointing at it. One audit
 entry (action `merge`) holds what undo needs, and undo is allowed while the survivor is unchanged since."""
 from datetime import datetime
 
@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from crm.attachments.models import Attachment
 from crm.audit.models import AuditEntry
 from crm.audit.service import record
+from crm.contacts import service as contacts
+from crm.contacts.models import Contact
 from crm.customers.models import SENSITIVE, Customer, customer_tags
 from crm.customers.writes import EDITABLE
 from crm.deals.models import Deal
@@ -26,8 +28,8 @@ from crm.validation import record_id
 from crm.webhooks import events as webhooks
 
 # The records that follow their customer, by the name the audit entry keeps their ids under.
-MOVED = {"deals": Deal, "orders": Order, "tickets": Ticket, "activities": Activity, "attachments": Attachment,
-         "timeline_events": TimelineEvent}
+MOVED = {"deals": Deal, "orders": Order, "tickets": Ticket, "activities": Activity, "contacts": Contact,
+         "attachments": Attachment, "timeline_events": TimelineEvent}
 # The survivor's columns a merge may change, so undo can put them back (the sensitive ones as stored tokens).
 KEPT_COLUMNS = (*EDITABLE, *(f"{name}_{part}" for name in SENSITIVE for part in ("enc", "idx")), "custom",
                 "custom_sensitive", "first_ordered_at", "last_contact_at")
@@ -98,7 +100,9 @@ def merge(viewer: Member, survivor_id, ids, chosen: dict) -> Customer:
             _take(survivor, source, name)
     survivor.first_ordered_at = min((c.first_ordered_at for c in customers if c.first_ordered_at), default=None)
     survivor.last_contact_at = max((c.last_contact_at for c in customers if c.last_contact_at), default=None)
+    survivor_primary = contacts.primary_id(survivor.id)
     moved = _move(survivor, others)
+    demoted = contacts.keep_one_primary(survivor.id, survivor_primary)
     added_tags = _union_tags(survivor, others)
     now = utcnow()
     for other in others:
@@ -109,6 +113,7 @@ def merge(viewer: Member, survivor_id, ids, chosen: dict) -> Customer:
     record("merge", "customer", survivor.id, summary=survivor.name, changes={
         "merged": [None, ", ".join(f"{c.name} (#{c.id})" for c in others)],
         "_undo": {"ids": [c.id for c in others], "before": before, "moved": moved, "tags": added_tags,
+                  "primaries": demoted,
                   "updated_at": now.isoformat()}})
     webhooks.emit("customer.updated", survivor)
     return survivor
@@ -231,6 +236,7 @@ def undo(viewer: Member, customer: Customer) -> list[Customer]:
         for customer_id, ids in by_customer.items():
             db.session.execute(update(model).where(model.id.in_(ids), model.customer_id == customer.id)
                                .values(customer_id=int(customer_id)))
+    contacts.restore_primaries(data.get("primaries", []))
     if data["tags"]:
         db.session.execute(customer_tags.delete().where(customer_tags.c.customer_id == customer.id,
                                                         customer_tags.c.tag_id.in_(data["tags"])))

@@ -117,7 +117,7 @@ def visible(viewer: Member, action: str = "view"):
     return scoped(stmt, viewer, "customers", action, Customer)
 
 
-def _search_term(q: str) -> str:
+def search_term(q: str) -> str:
     """Phone-like input as the digits people dial nationally (no spaces, "+" or +86), else lower case. A whole
     number is read in the workspace's country, so `020 7946 0958` finds +44 20 7946 0958 (the trunk 0 dropped)."""
     digits = re.sub(r"[\s\-()+]", "", q)
@@ -131,7 +131,7 @@ def _search_term(q: str) -> str:
 
 def filtered(stmt, viewer: Member, query: CustomerQuery):
     if query.q:
-        stmt = stmt.where(or_(_text_match(_search_term(query.q)), *sensitive_matches(query.q)))
+        stmt = stmt.where(or_(_text_match(search_term(query.q)), *sensitive_matches(query.q)))
     if query.tags:
         stmt = stmt.where(_tag_condition(query.tags, query.tag_mode))
     if query.level:

@@ -9,11 +9,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from crm import validation
+from crm.contacts.models import Contact
 from crm.customers.models import Customer
-from crm.customers.queries import CustomerQuery, list_customers, text_match
+from crm.customers.queries import CustomerQuery, list_customers, search_term, text_match
 from crm.deals import deal_queries as deals
 from crm.deals.models import Deal
 from crm.extensions import db
+from crm.members.access import scoped
 from crm.members.models import Member
 from crm.orders import chooser as order_chooser
 from crm.orders import queries as orders
@@ -32,7 +34,7 @@ MAX_LENGTH = 100
 class Group:
     """The matches of one kind: at most SHOWN rows, and whether the viewer may see more."""
 
-    kind: str  # customers, deals, orders, tickets, products
+    kind: str  # customers, contacts, deals, orders, tickets, products
     rows: list
     more: bool = False
 
@@ -47,9 +49,9 @@ def search(viewer: Member, q: str) -> list[Group]:
     q = clean_query(q)
     if not q:
         return []
-    finders = (("customers", _customers), ("deals", _deals), ("orders", _orders), ("tickets", _tickets),
-               ("products", _products))
-    groups = [Group(kind, *find(viewer, q)) for kind, find in finders if viewer.can(kind, "view")]
+    finders = (("customers", "customers", _customers), ("contacts", "customers", _contacts), ("deals", "deals", _deals),
+               ("orders", "orders", _orders), ("tickets", "tickets", _tickets), ("products", "products", _products))
+    groups = [Group(kind, *find(viewer, q)) for kind, resource, find in finders if viewer.can(resource, "view")]
     return [group for group in groups if group.rows]
 
 
@@ -58,6 +60,18 @@ def _customers(viewer: Member, q: str) -> tuple[list, bool]:
     country code, emails, companies, exact ID numbers."""
     rows, next_cursor, _total = list_customers(viewer, CustomerQuery(q=q), limit=SHOWN)
     return rows, bool(next_cursor)
+
+
+def _contacts(viewer: Member, q: str) -> tuple[list, bool]:
+    """Contacts of the customers the viewer may view whose name, phones, email or WeChat id contain the text (their
+    grams, as customers'), with their customer's name; newest first."""
+    stmt = (select(Contact, Customer.name).join(Customer, Customer.id == Contact.customer_id)
+            .where(Customer.deleted_at.is_(None), text_match(Contact.search_text, Contact.search_grams, search_term(q)))
+            .options(load_only(Contact.id, Contact.name, Contact.title, Contact.customer_id, Contact.mobile,
+                               Contact.phone, Contact.email)))
+    rows = db.session.execute(scoped(stmt, viewer, "customers", "view", Customer)
+                              .order_by(Contact.id.desc()).limit(SHOWN + 1)).all()
+    return rows[:SHOWN], len(rows) > SHOWN
 
 
 def _deals(viewer: Member, q: str) -> tuple[list, bool]:

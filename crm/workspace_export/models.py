@@ -13,7 +13,7 @@ class WorkspaceExport(db.Model):
     __table_args__ = {"schema": "tenant"}  # a few rows (archives expire): read whole, no index (issue 19)
 
     id: Mapped[int] = tenant_pk()
-    storage_key: Mapped[str] = mapped_column(String(40), unique=True)  # crm/storage.py, namespace exports/<schema>
+    storage_key: Mapped[str] = mapped_column(String(40))  # crm/storage.py (128 random bits), namespace exports/<schema>
     member_id: Mapped[int]  # members.id: only this member may download it (what they may reveal is in it)
     member_name: Mapped[str] = mapped_column(String(120), default="")
     bytes: Mapped[int] = mapped_column(BigInteger)

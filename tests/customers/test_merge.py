@@ -9,7 +9,7 @@ from crm.customers.models import Customer
 from crm.extensions import db
 from tests.conftest import HX
 
-MOVED_TABLES = ("deals", "orders", "tickets", "activities", "attachments", "timeline_events")
+MOVED_TABLES = ("deals", "orders", "tickets", "activities", "contacts", "attachments", "timeline_events")
 
 
 def add_field(admin, acme, **form):
@@ -28,6 +28,7 @@ def records_of(in_tenant, acme, customer_id: int) -> dict[str, set[int]]:
 def give_records(in_tenant, acme, customer_id: int, make_deal, make_order, make_ticket) -> None:
     """One record of every kind that follows a customer."""
     from crm.attachments.models import Attachment
+    from crm.contacts.models import Contact
     from crm.followups.models import Activity
     from crm.timeline.models import TimelineEvent
     from crm.extensions import utcnow
@@ -42,7 +43,8 @@ def give_records(in_tenant, acme, customer_id: int, make_deal, make_order, make_
                      outcome="", due_at=utcnow()),
             Attachment(kind="customer", customer_id=customer_id, name="card.png", size=3, content_type="image/png",
                        sha256="0" * 64, storage_key=uuid.uuid4().hex[:40]),
-            TimelineEvent(customer_id=customer_id, kind="note", actor_name="Test", payload={})])
+            TimelineEvent(customer_id=customer_id, kind="note", actor_name="Test", payload={}),
+            Contact(customer_id=customer_id, name="Buyer", is_primary=True)])
 
     in_tenant(acme, others)
 

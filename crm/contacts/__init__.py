@@ -1,0 +1,1 @@
+"""Contacts: the people of a company customer."""
