@@ -1,6 +1,6 @@
 """Contacts on the customer page: the card, and a modal to add, change, mark primary or remove one. The routes
 check the customer's permissions (a contact goes as far as its customer does)."""
-from flask import g, url_for
+from flask import g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
