@@ -10,10 +10,15 @@ from crm.audit.service import audited, record
 from crm.contacts.models import Contact
 from crm.customers import queries as customers
 from crm.customers.models import Customer
+from crm.deals.models import Deal
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
+from crm.followups.models import Activity
 from crm.members.models import Member
+from crm.orders.models import Order
 from crm.settings import phone_region
+from crm.tickets.models import Ticket
+from crm.validation import record_id
 
 FIELD_LABELS = {"name": _l("Name"), "title": _l("Title"), "mobile": _l("Mobile"), "phone": _l("Office phone"),
                 "email": _l("Email"), "wechat": _l("WeChat ID"), "notes": _l("Notes")}
@@ -94,12 +99,34 @@ def delete_contact(contact: Contact) -> None:
     _lock(contact.customer_id)
     record("delete", "contact", contact.id, summary=_summary(contact))
     was_primary, customer_id = contact.is_primary, contact.customer_id
+    for model in (Deal, Order, Ticket, Activity):
+        db.session.execute(update(model).where(model.contact_id == contact.id).values(contact_id=None))
     db.session.delete(contact)
     db.session.flush()
     if was_primary:
         oldest = db.session.scalar(select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.id))
         if oldest is not None:
             _make_primary(oldest)
+
+
+def chosen(customer_id: int | None, value, field: str = "contact_id") -> int | None:
+    """The contact a deal, order, ticket or follow-up form names: one of its customer's contacts (the customer the
+    feature has already checked the viewer may use); empty means none."""
+    if not str(value or "").strip():
+        return None
+    contact_id = record_id(value)
+    if customer_id is None or contact_id is None or db.session.scalar(select(Contact.id).where(
+            Contact.id == contact_id, Contact.customer_id == customer_id)) is None:
+        raise Invalid({field: _("Choose one of this customer's contacts.")})
+    return contact_id
+
+
+def contact_of(record) -> Contact | None:
+    """The contact a deal, order, ticket or follow-up names, while it is still one of the record's customer's."""
+    if not getattr(record, "contact_id", None):
+        return None
+    contact = db.session.get(Contact, record.contact_id)
+    return contact if contact is not None and contact.customer_id == record.customer_id else None
 
 
 def _make_primary(contact: Contact) -> None:
@@ -142,3 +169,14 @@ def keep_one_primary(customer_id: int, keep_id: int | None) -> list[int]:
 def restore_primaries(contact_ids: list[int]) -> None:
     if contact_ids:
         db.session.execute(update(Contact).where(Contact.id.in_(contact_ids)).values(is_primary=True))
+
+
+def choices(customer_id: int | None) -> list[Contact]:
+    """What a form's contact picker offers: the contacts of the customer chosen so far (none before one is)."""
+    return of_customer(customer_id) if customer_id else []
+
+
+def contact_name(contact_id) -> str:
+    """A contact's name for the audit log; `#id` once it is gone."""
+    contact = db.session.get(Contact, record_id(contact_id) or 0)
+    return contact.name if contact else f"#{contact_id}"

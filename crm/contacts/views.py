@@ -1,12 +1,13 @@
 """Contacts on the customer page: the card, and a modal to add, change, mark primary or remove one. The routes
 check the customer's permissions (a contact goes as far as its customer does)."""
-from flask import g
+from flask import g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
 from crm.contacts import service
 from crm.contacts.forms import ContactForm
+from crm.customers import chooser
 from crm.customers import queries as customers
 from crm.members.access import require
 from crm.web import check_form, on_invalid, render, saved
@@ -79,6 +80,14 @@ def delete(contact_id: int):
     customer_id, name = contact.customer_id, contact.name
     service.delete_contact(contact)
     return saved(_("Contact %(name)s removed.", name=name), "customers.show", customer_id=customer_id)
+
+
+@bp.get("/contacts/options")
+@require("customers", "view")
+def options():
+    """The contact picker's options for the customer a form's chooser now names (none it may not see)."""
+    customer = chooser.chosen(g.member, request.args.get("customer_id"))
+    return render("contacts/_options.html", contacts=service.of_customer(customer.id) if customer else [])
 
 
 def _form_page(form, customer, contact):

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from crm import validation
 from crm.audit.service import audited, record
 from crm.customers import chooser
+from crm.contacts import service as contacts
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields import record_values
@@ -20,7 +21,7 @@ from crm.timeline import service as timeline
 from crm.webhooks import events as webhooks
 
 AUDITED = ("title", "customer_id", "stage_id", "amount", "currency", "expected_close", "owner_id", "probability",
-           "source", "notes", "status", "lost_reason")
+           "source", "notes", "status", "lost_reason", "contact_id")
 
 
 def _clean_field(viewer: Member, name: str, value, deal: Deal | None):
@@ -58,6 +59,9 @@ def clean(viewer: Member, data: dict, deal: Deal | None = None) -> dict:
     names = EDITABLE if deal is None else [name for name in EDITABLE if name in data]
     for name in names:
         cleaned[name] = validation.collect(errors, _clean_field, viewer, name, data.get(name), deal)
+    if deal is None or "contact_id" in data:  # one of the customer's contacts, once the customer is known
+        customer_id = cleaned.get("customer_id") or (deal.customer_id if deal is not None else None)
+        cleaned["contact_id"] = validation.collect(errors, contacts.chosen, customer_id, data.get("contact_id"))
     if errors:
         raise Invalid(errors)
     return cleaned

@@ -6,7 +6,7 @@ from wtforms import SelectField, StringField, TextAreaField
 FIELD_LABELS = {"title": _l("Title"), "customer_id": _l("Customer"), "stage_id": _l("Stage"),
                 "amount": _l("Amount"), "currency": _l("Currency"), "expected_close": _l("Expected close"),
                 "owner_id": _l("Owner"), "probability": _l("Probability (%)"), "source": _l("Source"),
-                "notes": _l("Notes"), "lost_reason": _l("Lost reason")}
+                "notes": _l("Notes"), "lost_reason": _l("Lost reason"), "contact_id": _l("Contact")}
 KIND_LABELS = {"open": _l("Open"), "won": _l("Won"), "lost": _l("Lost")}
 # The audit log's names: the form's fields and those changed elsewhere ("stage": a board move before ids were kept).
 AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "stage": _l("Stage")}
@@ -18,6 +18,7 @@ STAGE_AUDIT_LABELS = {"name_en": _l("Name (English)"), "name_zh": _l("Name (Chin
 class DealForm(FlaskForm):
     title = StringField(FIELD_LABELS["title"])
     customer_id = StringField(FIELD_LABELS["customer_id"])  # rendered as the customer chooser
+    contact_id = StringField(FIELD_LABELS["contact_id"])  # one of the customer's contacts (crm/contacts)
     stage_id = SelectField(FIELD_LABELS["stage_id"], choices=[], validate_choice=False)
     amount = StringField(FIELD_LABELS["amount"], render_kw={"inputmode": "decimal"})
     currency = StringField(FIELD_LABELS["currency"], render_kw={"maxlength": 3, "autocapitalize": "characters"})

@@ -87,6 +87,9 @@ class Deal(db.Model):
     id: Mapped[int] = tenant_pk()
     title: Mapped[str] = mapped_column(String(200))
     customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
+    # A contact of the customer: the person at the customer the deal is with (crm/contacts). No foreign key: removing a contact clears it
+    # (crm/contacts/service.py), and a key would make every purge read this table once per contact.
+    contact_id: Mapped[int | None]
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("tenant.pipelines.id"))
     stage_id: Mapped[int] = mapped_column(ForeignKey("tenant.stages.id"))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))

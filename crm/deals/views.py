@@ -9,6 +9,7 @@ from crm.settings import workspace_currency
 from crm.followups import service as activities
 from crm.followups.models import METHOD_LABELS
 from crm.audit import service as audit
+from crm.contacts import service as contacts
 from crm.customers import chooser
 from crm.customers.queries import customer_name
 from crm.extensions import db, utcnow
@@ -42,7 +43,7 @@ registry.plug(
                                "deals": deal_queries.deals_for_customer(member, customer.id)}),
     registry.AuditEntity("deal", _l("Deal"), fields=AUDIT_LABELS,
                          values={"stage_id": stages.stage_name, "status": KIND_LABELS, "owner_id": member_name,
-                                 "customer_id": customer_name}),
+                                 "customer_id": customer_name, "contact_id": contacts.contact_name}),
     registry.AuditEntity("pipeline", _l("Pipeline"), fields=PIPELINE_AUDIT_LABELS),
     registry.AuditEntity("stage", _l("Stage"), fields=STAGE_AUDIT_LABELS, values={"kind": KIND_LABELS}),
     registry.SavedList("deals", "deals.list", read=lambda args: deal_queries.DealQuery.from_args(args).args(),
@@ -192,7 +193,8 @@ def show(deal_id: int):
                   can_delete=deal_queries.allowed(g.member, deal.id, "delete"),
                   follow_ups=activities.open_for(g.member, deal_id=deal.id), now=utcnow(),
                   method_labels=METHOD_LABELS, custom_fields=fields.fields("deal"),
-                  changes=audit.history("deal", deal.id), **files_card(g.member, "deal", deal))
+                  changes=audit.history("deal", deal.id), contact=contacts.contact_of(deal),
+                  **files_card(g.member, "deal", deal))
 
 
 @bp.get("/new")
@@ -274,6 +276,7 @@ def _form_page(form: DealForm, deal, custom_values: dict | None = None, custom_e
         custom_values = initial_values(definitions, deal)
     return render("deals/form.html", block="form", form=form, deal=deal,
                   chosen=chooser.chosen(g.member, form.customer_id.data),
+                  contacts=contacts.choices(record_id(form.customer_id.data)),
                   custom_fields=definitions, custom_values=custom_values, custom_errors=custom_errors or {},
                   asks_reason=bool(form.lost_reason.errors or (deal and deal.status == "lost")
                                    or (stage and stage.kind == "lost")),

@@ -21,6 +21,7 @@ class FollowUpForm(FlaskForm):
     remind_minutes = SelectField(_l("Reminder"), choices=list(REMINDER_LABELS.items()), default=str(DEFAULT_REMINDER),
                                  validate_choice=False)
     owner_id = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
+    contact_id = StringField(_l("Contact"))  # who is called or met: one of the customer's contacts (crm/contacts)
     outcome = TextAreaField(_l("Outcome"))
 
     def data_for_service(self) -> dict:

@@ -26,6 +26,9 @@ class Activity(db.Model):
 
     id: Mapped[int] = tenant_pk()
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
+    # A contact of the customer: who is called or met (crm/contacts). No foreign key: removing a contact clears it
+    # (crm/contacts/service.py), and a key would make every purge read this table once per contact.
+    contact_id: Mapped[int | None]
     deal_id: Mapped[int | None] = mapped_column(index=True)  # deals.id; a deal's delete removes its activities
     owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # who does it
     method: Mapped[str] = mapped_column(String(20))

@@ -9,6 +9,7 @@ from crm import listing, validation
 from crm.followups import reminders
 from crm.followups.models import METHOD_LABELS, METHODS, Activity
 from crm.audit.service import record
+from crm.contacts import service as contacts
 from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
@@ -83,14 +84,24 @@ def _subject(viewer: Member, data: dict) -> tuple[Customer | None, object | None
     return customer, deal
 
 
+def form_customer(viewer: Member, customer_id, deal_id) -> int | None:
+    """The customer a follow-up form is about (the deal's, when it names one), when the viewer may see it."""
+    try:
+        customer, _deal = _subject(viewer, {"customer_id": customer_id, "deal_id": deal_id})
+    except NotFound:
+        return None
+    return customer.id if customer else None
+
+
 def create(viewer: Member, data: dict) -> Activity:
     """Plan a follow-up, or log an interaction that happened (mode "log")."""
     customer, deal = _subject(viewer, data)
     logging = data.get("mode") == "log"
     method = _method(data.get("method"))
     summary = validation.text(data.get("summary"), "summary", MAX_TEXT, required=True)
+    contact_id = contacts.chosen(customer.id if customer else None, data.get("contact_id"))
     activity = Activity(customer_id=customer.id if customer else None, deal_id=deal.id if deal else None,
-                        method=method, summary=summary, created_by=viewer.id, outcome="")
+                        contact_id=contact_id, method=method, summary=summary, created_by=viewer.id, outcome="")
     if logging:
         activity.owner_id = viewer.id
         activity.outcome = validation.text(data.get("outcome"), "outcome", MAX_TEXT) or ""
@@ -125,6 +136,8 @@ def update(viewer: Member, activity: Activity, data: dict) -> Activity:
     activity.due_at = _due(data.get("due_at"))
     activity.remind_minutes = _reminder(data.get("remind_minutes"))
     activity.owner_id = _owner(viewer, data.get("owner_id") or activity.owner_id)
+    if "contact_id" in data:
+        activity.contact_id = contacts.chosen(activity.customer_id, data["contact_id"])
     record("update", "activity", activity.id, summary=activity.summary[:250])
     db.session.flush()
     reminders.schedule(activity)
@@ -151,7 +164,7 @@ def complete(viewer: Member, activity: Activity, data: dict) -> Activity | None:
     next_activity = None
     if next_due is not None:
         next_activity = Activity(customer_id=activity.customer_id, deal_id=activity.deal_id,
-                                 owner_id=activity.owner_id, method=_method(data.get("next_method")),
+                                 contact_id=activity.contact_id, owner_id=activity.owner_id, method=_method(data.get("next_method")),
                                  summary=validation.text(data.get("next_summary"), "next_summary", MAX_TEXT)
                                  or activity.summary,
                                  due_at=next_due, remind_minutes=activity.remind_minutes, created_by=viewer.id,

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm import registry
 from crm.attachments.service import card as files_card
+from crm.contacts import service as contacts
 from crm.followups import service
 from crm.followups.forms import DoneForm, FollowUpForm
 from crm.followups.models import METHOD_LABELS
@@ -52,7 +53,9 @@ def index():
 def _follow_up_form(form: FollowUpForm, activity=None):
     form.owner_id.choices = [(str(m.id), m.name) for m in members_in_reach(g.member, "activities", "create")]
     files = files_card(g.member, "activity", activity) if activity else {}
-    return render("followups/form.html", "form", form=form, activity=activity,
+    customer_id = activity.customer_id if activity else service.form_customer(g.member, form.customer_id.data,
+                                                                               form.deal_id.data)
+    return render("followups/form.html", "form", form=form, activity=activity, contacts=contacts.choices(customer_id),
                   next_url=request.values.get("next", ""), **files)
 
 

@@ -9,7 +9,7 @@ from wtforms import SelectField, StringField, TextAreaField
 
 MAX_ROWS = 200  # rows read from one post; the service refuses more than it allows
 FIELD_LABELS = {"customer_id": _l("Customer"), "owner_id": _l("Owner"), "currency": _l("Currency"),
-                "delivery_date": _l("Delivery date"), "notes": _l("Notes")}
+                "delivery_date": _l("Delivery date"), "notes": _l("Notes"), "contact_id": _l("Contact")}
 
 # The audit log's names: the form's fields and what changes beside the form.
 AUDIT_LABELS = {**FIELD_LABELS, "status": _l("Status"), "total": _l("Total"), "lines": _l("Lines"),
@@ -39,6 +39,7 @@ class OrderForm(FlaskForm):
     currency = StringField(FIELD_LABELS["currency"], render_kw={"maxlength": 3, "autocapitalize": "characters"})
     delivery_date = StringField(FIELD_LABELS["delivery_date"], render_kw={"type": "date"})
     notes = TextAreaField(FIELD_LABELS["notes"], render_kw={"rows": 3})
+    contact_id = StringField(FIELD_LABELS["contact_id"])  # who ordered: one of the customer's contacts (crm/contacts)
 
     def set_owners(self, members) -> None:
         self.owner_id.choices = [(str(m.id), m.name) for m in members]

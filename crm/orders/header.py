@@ -1,9 +1,10 @@
-"""The order's own fields (customer, owner, currency, delivery date, notes) validated for the viewer."""
+"""The order's own fields (customer, contact, owner, currency, delivery date, notes) validated for the viewer."""
 from datetime import date
 
 from flask_babel import gettext as _
 
 from crm import validation
+from crm.contacts import service as contacts
 from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid
@@ -14,14 +15,15 @@ from crm.orders.models import Order
 from crm.validation import record_id
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
-HEADER_FIELDS = ("customer_id", "owner_id", "currency", "delivery_date", "notes")
+HEADER_FIELDS = ("customer_id", "owner_id", "currency", "delivery_date", "notes", "contact_id")
+TYPED = HEADER_FIELDS[:-1]  # the contact is checked against the customer, once that is known
 LOCKED_FIELDS = ("customer_id", "currency")  # fixed once the order has left "placed", like its lines
 
 
 def clean_header(viewer: Member, data: dict, order: Order | None = None) -> dict:
     """Validate the order's own fields (the ones present in `data`); all problems reported together."""
     cleaned, errors = {}, {}
-    for name in HEADER_FIELDS:
+    for name in TYPED:
         if name not in data or order is not None and order.status != "placed" and name in LOCKED_FIELDS:
             continue
         cleaned[name] = validation.collect(errors, _clean_field, viewer, name, data[name], order)
@@ -29,6 +31,9 @@ def clean_header(viewer: Member, data: dict, order: Order | None = None) -> dict
         for name, message in (("customer_id", _("Choose a customer.")), ("currency", _("Enter a currency."))):
             if not cleaned.get(name) and name not in errors:
                 errors[name] = message
+    if "contact_id" in data:
+        customer_id = cleaned.get("customer_id") or (order.customer_id if order is not None else None)
+        cleaned["contact_id"] = validation.collect(errors, contacts.chosen, customer_id, data["contact_id"])
     if errors:
         raise Invalid(errors)
     return cleaned

@@ -2,9 +2,12 @@
 amount) or declined, a message by the customer's preferred channel with the order's signed status link, written
 with the move itself."""
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import force_locale
 
+from crm.contacts import service as contacts
+from crm.contacts.models import Contact
 from crm.customers.models import Customer
 from crm.formatting import money
 from crm.notify import outbox
@@ -24,12 +27,21 @@ def customer_language() -> str:
     return workspace_language()
 
 
-def destination(customer: Customer) -> tuple[str, str] | None:
-    """(channel, address) by the customer's preference, else the other one they have; None without either."""
-    addresses = {"sms": customer.phone, "email": customer.email}
+class Addressee(NamedTuple):
+    channel: str
+    address: str
+    name: str  # whom the message greets: the contact written to, else the customer
+
+
+def destination(customer: Customer, contact: Contact | None = None) -> Addressee | None:
+    """The channel and address by the customer's preference, else the other one they have; None without either.
+    The record's contact (who ordered, who asked) is written to instead, when they have a mobile or an email."""
+    person, addresses = customer, {"sms": customer.phone, "email": customer.email}
+    if contact is not None and (contact.mobile or contact.email):
+        person, addresses = contact, {"sms": contact.mobile, "email": contact.email}
     for channel in (customer.preferred_channel, "sms", "email"):
         if addresses.get(channel):
-            return channel, addresses[channel]
+            return Addressee(channel, addresses[channel], person.name)
     return None
 
 
@@ -43,7 +55,7 @@ def tell_customer(order: Order, change: OrderStatusChange) -> None:
     what = news(change)
     if what not in NEWS:
         return
-    to = destination(order.customer)
+    to = destination(order.customer, contacts.contact_of(order))
     if to is None:
         return
     if not order.link_nonce:
@@ -57,7 +69,7 @@ def tell_customer(order: Order, change: OrderStatusChange) -> None:
     # Keyed by the move: a refund may be asked for again after one was declined, and each is news.
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{what}:{change.id}", source=f"order:{order.id}", language=language,
-                    payload={"customer": order.customer.name, "company": current_tenant().name, "number": order.number,
+                    payload={"customer": to.name, "company": current_tenant().name, "number": order.number,
                              "status": label, "link": link, "pay_link": pay_url(order)})
 
 

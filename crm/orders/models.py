@@ -52,6 +52,9 @@ class Order(db.Model):
     imported_number: Mapped[str | None] = mapped_column(String(20))  # the number an import brought, kept
     # Deleting a customer for good (from the trash) deletes their orders too, like their timeline.
     customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"))
+    # A contact of the customer: who ordered, told of the order's news (crm/contacts). No foreign key: removing a contact clears it
+    # (crm/contacts/service.py), and a key would make every purge read this table once per contact.
+    contact_id: Mapped[int | None]
     owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # the permission scope
     status: Mapped[str] = mapped_column(String(20), default="placed", index=True)
     currency: Mapped[str] = mapped_column(String(3))

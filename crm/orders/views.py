@@ -8,6 +8,7 @@ from flask_babel import lazy_pgettext as pgettext_l
 from crm import public_links, registry
 from crm.attachments.service import card as files_card
 from crm.audit import service as audit
+from crm.contacts import service as contacts
 from crm.customers import chooser
 from crm.customers.queries import customer_name
 from crm.errors import Invalid
@@ -38,7 +39,7 @@ registry.plug(
                          values={"status": forms.STATUS_LABELS, "total": plain_money, "refunded_amount": plain_money,
                                  "paid_amount": plain_money,
                                  "public_link": forms.LINK_LABELS, "owner_id": member_name,
-                                 "customer_id": customer_name}),
+                                 "customer_id": customer_name, "contact_id": contacts.contact_name}),
     registry.SavedList("orders", "orders.index", read=lambda args: queries.OrderQuery.from_args(args).args(),
                        filters="#order-filters"))
 # The end customer's view of one order, through a signed link: no account, no tenant slug in the URL.
@@ -213,6 +214,7 @@ def _show_page(order, moving: str = "", move_errors: dict | None = None, typed=N
     return render("orders/show.html", order=order, link=link, can_edit=g.member.can("orders", "edit"),
                   custom_fields=fields.fields("order"), history=audit.history("order", order.id),
                   held_until=messages.held_until(order), moving=moving, move_errors=move_errors or {},
+                  contact=contacts.contact_of(order),
                   typed=typed or {}, **files_card(g.member, "order", order), **payments_card(order))
 
 
@@ -247,7 +249,7 @@ def _form_page(form, order, rows, customer, error: Invalid | None = None, custom
                   custom_values=custom if custom is not None else initial_values(definitions, order),
                   custom_errors={k: v for k, v in errors.items() if k.startswith("custom_")},
                   errors=errors, products=catalogue.products_for_lines(g.member, keep), lines=lines, totals=totals,
-                  incomplete=incomplete,
+                  incomplete=incomplete, contacts=contacts.choices(customer.id if customer else None),
                   currency=known_currency(form.currency.data or (order.currency if order else "")))
 
 

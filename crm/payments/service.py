@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from crm import validation
 from crm.audit.service import record
+from crm.contacts import service as contacts
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.formatting import money
@@ -160,7 +161,7 @@ def _insert(order: Order, actor: Member | None = None, **values) -> Payment | No
 
 def _tell(order: Order, payment: Payment) -> None:
     """Tell the customer (their usual channel, the workspace's language) that a payment or refund arrived."""
-    to = messages.destination(order.customer)
+    to = messages.destination(order.customer, contacts.contact_of(order))
     if to is None:
         return
     language = messages.customer_language()
@@ -172,7 +173,7 @@ def _tell(order: Order, payment: Payment) -> None:
     outbox.schedule(channel=to[0], kind="order_status", recipient=to[1], customer_id=order.customer_id,
                     key=f"order:{order.id}:{payment.kind}:{payment.stripe_id}", source=f"order:{order.id}",
                     language=language,
-                    payload={"customer": order.customer.name, "company": current_tenant().name,
+                    payload={"customer": to.name, "company": current_tenant().name,
                              "number": order.number, "status": label, "pay_link": "",
                              "link": absolute_url("order_status.show", token=token)})
 

@@ -15,7 +15,7 @@ RATING_LABELS = {"5": _l("5 · Very satisfied"), "4": _l("4 · Satisfied"), "3":
                  "2": _l("2 · Dissatisfied"), "1": _l("1 · Very dissatisfied")}
 FIELD_LABELS = {"customer_id": _l("Customer"), "subject": _l("Subject"), "description": _l("Description"),
                 "kind": _l("Type"), "priority": _l("Priority"), "owner_id": _l("Assignee"), "due_at": _l("Due"),
-                "order_id": _l("Order number"), "status": _l("Status"), "satisfaction": _l("Satisfaction"),
+                "order_id": _l("Order number"), "contact_id": _l("Contact"), "status": _l("Status"), "satisfaction": _l("Satisfaction"),
                 "satisfaction_comment": _l("Customer's comment")}
 
 
@@ -30,6 +30,7 @@ class TicketForm(FlaskForm):
     owner_id = SelectField(FIELD_LABELS["owner_id"], choices=[], validate_choice=False)
     due_at = StringField(FIELD_LABELS["due_at"], render_kw={"type": "datetime-local"})
     order_number = StringField(FIELD_LABELS["order_id"])  # SO-000123, picked with the order chooser
+    contact_id = StringField(FIELD_LABELS["contact_id"])  # one of the customer's contacts (crm/contacts)
 
     def set_assignees(self, members, allow_none: bool) -> None:
         none = [("", _l("Unassigned"))] if allow_none else []

@@ -4,6 +4,7 @@ preferred channel (the one order news use), in the workspace's customer language
 not marketing: a customer who unsubscribed from campaigns still gets them (crm/notify/rules.py)."""
 from sqlalchemy import select
 
+from crm.contacts import service as contacts
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.notify import outbox
@@ -23,18 +24,17 @@ def survey_key(ticket_id: int) -> str:
 
 
 def recipient(ticket: Ticket) -> tuple[str, str] | None:
-    """(channel, address) a message about the ticket goes to; None when the customer has no email or phone."""
-    return destination(db.session.get(Customer, ticket.customer_id))
+    """Where a message about the ticket goes (its contact's, else its customer's address); None without one."""
+    return destination(db.session.get(Customer, ticket.customer_id), contacts.contact_of(ticket))
 
 
 def _schedule(ticket: Ticket, kind: str, key: str, payload: dict) -> Notification | None:
     to = recipient(ticket)
     if to is None:
         return None
-    customer = db.session.get(Customer, ticket.customer_id)
     return outbox.schedule(channel=to[0], kind=kind, recipient=to[1], customer_id=ticket.customer_id, key=key,
                            source=f"ticket:{ticket.id}", language=customer_language(),
-                           payload={"customer": customer.name, "company": current_tenant().name,
+                           payload={"customer": to.name, "company": current_tenant().name,
                                     "number": ticket.number, "subject": ticket.subject, **payload})
 
 

@@ -30,6 +30,9 @@ class Ticket(db.Model):
     # counts 1, 2, 3 in each workspace.
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("tenant.customers.id", ondelete="CASCADE"), index=True)
+    # A contact of the customer: who asked, sent the replies (crm/contacts). No foreign key: removing a contact clears it
+    # (crm/contacts/service.py), and a key would make every purge read this table once per contact.
+    contact_id: Mapped[int | None]
     order_id: Mapped[int | None]  # orders.id; no foreign key, so a ticket never blocks an order's deletion
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, lazyload
 
 from crm import listing, validation
 from crm.audit.service import audited, record
+from crm.contacts import service as contacts
 from crm.customers import queries as customers
 from crm.customers.models import Customer
 from crm.errors import Invalid, NotFound
@@ -37,8 +38,8 @@ from crm.webhooks import events as webhooks
 
 PAGE_SIZE = 25
 VIEWS = ("all", "mine", "unassigned")
-EDITABLE = ("subject", "description", "kind", "priority", "due_at", "order_id")
-TYPED = EDITABLE[:-1]  # the order is chosen by number (`order_number`), checked against the customer
+EDITABLE = ("subject", "description", "kind", "priority", "due_at", "order_id", "contact_id")
+TYPED = EDITABLE[:-2]  # the order is chosen by number (`order_number`), it and the contact checked against the customer
 LIMITS = {"subject": 200, "description": 10000, "body": 10000}
 NUMBER = re.compile(r"(?:TK-?)?#?0*(\d{1,10})", re.IGNORECASE)
 
@@ -351,7 +352,9 @@ def create_ticket(viewer: Member, data: dict) -> Ticket:
                   lambda: cleaned.update(customer_id=_customer(viewer, data.get("customer_id"))),
                   lambda: cleaned.update(owner_id=_assignee(viewer, data.get("owner_id", viewer.id), "create")),
                   lambda: cleaned.update(order_id=_order(viewer, data.get("order_number"),
-                                                         cleaned.get("customer_id")))):
+                                                         cleaned.get("customer_id"))),
+                  lambda: cleaned.update(contact_id=contacts.chosen(cleaned.get("customer_id"),
+                                                                    data.get("contact_id")))):
         try:
             check()
         except Invalid as error:
@@ -384,6 +387,8 @@ def update_ticket(viewer: Member, ticket: Ticket, data: dict) -> Ticket:
     if "order_number" in data:
         cleaned["order_id"] = validation.collect(errors, _order, viewer, data["order_number"], ticket.customer_id,
                                                  ticket.order_id)
+    if "contact_id" in data:
+        cleaned["contact_id"] = validation.collect(errors, contacts.chosen, ticket.customer_id, data["contact_id"])
     if errors:
         raise Invalid(errors)
     if "due_at" in data and cleaned.get("due_at") is None:

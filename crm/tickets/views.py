@@ -11,6 +11,7 @@ from crm import public_links, registry
 from crm.attachments.service import card as files_card
 from crm.attachments.service import comment_cards
 from crm.audit import service as audit
+from crm.contacts import service as contacts
 from crm.customers import chooser
 from crm.customers.queries import customer_name
 from crm.extensions import db
@@ -44,7 +45,7 @@ registry.plug(
     registry.AuditEntity("ticket", _l("Ticket"), fields=FIELD_LABELS,
                          values={"status": STATUS_LABELS, "kind": KIND_LABELS, "priority": PRIORITY_LABELS,
                                  "owner_id": member_name, "customer_id": customer_name,
-                                 "order_id": order_chooser.order_number}),
+                                 "order_id": order_chooser.order_number, "contact_id": contacts.contact_name}),
     registry.SavedList("tickets", "tickets.index", read=lambda args: service.TicketQuery.from_args(args).args()))
 # The customer's satisfaction page, through the signed link a closed ticket sends.
 public = Blueprint("ticket_survey", __name__, url_prefix=survey.PREFIX)
@@ -203,7 +204,7 @@ def _page_context(ticket, comment_form=None) -> dict:
             "deliveries": messages.deliveries(ticket, comments), "recipient": messages.recipient(ticket),
             "reply_key": messages.reply_key, "survey_key": messages.survey_key(ticket.id),
             "order": order_chooser.chosen(g.member, order_chooser.order_number(ticket.order_id)),
-            "order_number": order_chooser.order_number(ticket.order_id),
+            "order_number": order_chooser.order_number(ticket.order_id), "contact": contacts.contact_of(ticket),
             "comment_form": comment_form or CommentForm(formdata=None),
             "moves": [(to, MOVE_LABELS[(ticket.status, to)]) for to in MOVES[ticket.status]],
             "assignees": members_in_reach(g.member, "tickets", "edit") if may_edit else [],
@@ -227,7 +228,7 @@ def _form_page(form, ticket=None, q: str = "", order_q: str = ""):
     chosen = None if ticket else chooser.chosen(g.member, form.customer_id.data)
     customer_id = ticket.customer_id if ticket else chosen.id if chosen else None
     return render("tickets/form.html", block="form", form=form, ticket=ticket, chosen=chosen, q=q,
-                  found=chooser.matching(g.member, q), order_q=order_q,
+                  found=chooser.matching(g.member, q), order_q=order_q, contacts=contacts.choices(customer_id),
                   **_order_choice(form, ticket, customer_id, order_q))
 
 
