@@ -4,7 +4,7 @@ entry (action `merge`) holds what undo needs, and undo is allowed while the surv
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from crm.attachments.models import Attachment
@@ -55,6 +55,23 @@ def _reached(viewer: Member, stmt) -> dict[int, Customer]:
     deletable = set(db.session.scalars(scoped(stmt.with_only_columns(Customer.id), viewer, "customers", "delete",
                                               Customer)))
     return {i: c for i, c in editable.items() if i in deletable}
+
+
+def may_merge(viewer: Member) -> bool:
+    """Whether the viewer's role may merge at all (each customer is still checked for its scope)."""
+    return viewer.can("customers", "edit") and viewer.can("customers", "delete")
+
+
+def duplicates_of(viewer: Member, customer: Customer, limit: int = 3) -> list[Customer]:
+    """Live customers with the customer's phone or email that the viewer could merge with it (the customer page
+    offers "compare and merge"). Two index lookups (phone, email)."""
+    same = [column == value for column, value in ((Customer.phone, customer.phone), (Customer.email, customer.email))
+            if value]
+    if not same:
+        return []
+    stmt = (select(Customer).where(Customer.deleted_at.is_(None), Customer.id != customer.id, or_(*same))
+            .order_by(Customer.id).limit(limit))
+    return list(_reached(viewer, stmt).values())
 
 
 def field_choices(customers: list[Customer]) -> list[dict]:

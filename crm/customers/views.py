@@ -104,7 +104,9 @@ def show(customer_id: int):
         flash(_("That customer was merged into %(name)s.", name=survivor.name))
         return see_other(url_for("customers.show", customer_id=survivor.id))
     panels, panel_data = registry.customer_panels(g.member, customer)
+    duplicates = merging.duplicates_of(g.member, customer) if merging.may_merge(g.member) else []
     return render("customers/show.html", customer=customer, tags=tags.all_tags(), merge=merging.merge_note(customer),
+                  duplicates=duplicates,
                   members=members_in_reach(g.member, "customers", "edit"), custom_fields=fields.fields(), hidden_builtin=_hidden_builtin(),
                   panels=panels, **panel_data)
 
@@ -183,9 +185,10 @@ def _inline_field(name: str) -> None:
 @fragment_of("customers.new")
 def duplicates():
     """A warning when another customer has the same phone or email (checked while typing)."""
+    exclude = record_id(request.args.get("exclude"))
     found = queries.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
-                                        record_id(request.args.get("exclude")))
-    return render("customers/_duplicates.html", found=found)
+                                        exclude)
+    return render("customers/_duplicates.html", found=found, exclude=exclude, may_merge=merging.may_merge(g.member))
 
 
 @bp.get("/choices")

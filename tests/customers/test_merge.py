@@ -256,6 +256,25 @@ def test_possible_duplicates_lists_same_phone_email_or_name_and_company(acme, ad
         f"/{acme.slug}/customers/possible-duplicates").text
 
 
+def test_the_duplicate_warning_and_the_customer_page_link_to_compare_and_merge(acme, admin, client_as, people,
+                                                                                make_customer):
+    kept = make_customer(acme, name="Li Lei", phone="13800138001")
+    dup = make_customer(acme, name="Li Lei (2)", phone="13800138001", email="lilei@example.com")
+    page = admin.get(f"/{acme.slug}/customers/{kept}").text
+    note = page[page.index("duplicate-note"):]
+    assert "Li Lei (2)" in note and f"/customers/merge?ids={kept}&amp;ids={dup}" in note
+    warning = admin.get(f"/{acme.slug}/customers/duplicates", headers=HX,
+                        query_string={"phone": "138 0013 8001", "exclude": dup}).text
+    assert "Li Lei" in warning and f"/customers/merge?ids={dup}&amp;ids={kept}" in warning
+    assert "compare and merge" not in admin.get(f"/{acme.slug}/customers/duplicates", headers=HX,
+                                                query_string={"phone": "13800138001"}).text  # a new one: nothing yet
+    # A rep whose role may not delete customers is not offered a merge; nor is anyone a customer out of reach.
+    mine = make_customer(acme, member_id=people["rep"].member_id, name="Rep's", phone="13600136001")
+    make_customer(acme, member_id=people["west"].member_id, name="West's", phone="13600136001")
+    rep_page = client_as(people["rep"].account_id).get(f"/{acme.slug}/customers/{mine}").text
+    assert "duplicate-note" not in rep_page and "West&#39;s" not in rep_page
+
+
 def test_merge_pages_in_chinese(acme, admin, make_customer):
     ids = [make_customer(acme, name=name) for name in ("李雷", "李雷 重复")]
     admin.post("/language", data={"language": "zh"})
