@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 FULL = {"customers": 100_000, "deals": 50_000, "orders": 100_000, "order_lines": 250_000, "follow_ups": 200_000,
-        "tickets": 20_000}
+        "tickets": 20_000, "contacts": 200_000}
 SMALL = {"customers": 10_000, "deals": 5_000, "orders": 10_000, "order_lines": 25_000, "follow_ups": 20_000,
-         "tickets": 2_000}
+         "tickets": 2_000, "contacts": 20_000}
 YEARS = 3
 # Tables filled here whose secondary indexes are rebuilt after the load instead of maintained row by row.
 LOADED = ("customers", "customer_tags", "deals", "deal_stage_changes", "orders", "order_lines",
-          "order_status_changes", "activities", "tickets", "timeline_events")
+          "order_status_changes", "activities", "tickets", "timeline_events", "contacts")
 
 TEAMS = ("华东销售部 East China", "华南销售部 South China", "大客户部 Key Accounts")
 MANAGERS = ("周敏", "David Wilson", "孙丽")
@@ -195,7 +195,8 @@ def created_before(t: str, count: int, start: datetime, now: datetime) -> str:
 
 def seed_big_tenant(app, *, slug: str = "big", customers: int = FULL["customers"], deals: int = FULL["deals"],
                     orders: int = FULL["orders"], order_lines: int = FULL["order_lines"],
-                    follow_ups: int = FULL["follow_ups"], tickets: int = FULL["tickets"], seed: int = 1,
+                    follow_ups: int = FULL["follow_ups"], tickets: int = FULL["tickets"],
+                    contacts: int = FULL["contacts"], seed: int = 1,
                     now: datetime | None = None, log=None) -> BigTenant:
     """Sign up a workspace `slug` and fill it (see the module's docstring); `log(message)` hears each step."""
     from crm.extensions import db, utcnow
@@ -204,7 +205,7 @@ def seed_big_tenant(app, *, slug: str = "big", customers: int = FULL["customers"
     if order_lines < orders:
         raise ValueError("every order needs a line: order_lines must be at least orders")
     sizes = {"customers": customers, "deals": deals, "orders": orders, "order_lines": order_lines,
-             "follow_ups": follow_ups, "tickets": tickets}
+             "follow_ups": follow_ups, "tickets": tickets, "contacts": contacts}
     now = (now or utcnow()).replace(microsecond=0)
     log = log or (lambda message: None)
     with app.app_context():
@@ -306,6 +307,7 @@ class _Filler:
         self.step("follow-ups", self.follow_ups)
         self.step("customers' last contact", self.last_contact)
         self.step("tickets", self.tickets)
+        self.step("contacts", self.contacts)
         self.step("pool timeline events", self.pool_events)
         self.step("indexes rebuilt", lambda: self.create_indexes(indexes))
         # Those three were given their ids (so that rows can point at each other by number): move the schema's one
@@ -738,6 +740,35 @@ class _Filler:
             ) a
             ORDER BY created""")
 
+    def contacts(self) -> int:
+        """People at the customers (issue 18's search tenant: 200,000 for 100,000 customers), spread at random, two
+        thirds with Chinese names; each customer's oldest is its primary contact."""
+        h, s, n = self.h.of(8), self.s, self.n["contacts"]
+        if not n:
+            return 0
+        i = "g.i"
+        zh = f"({h.u(i, 2)} < 0.66)"
+        surname = h.index(i, 3, len(SURNAMES))
+        first, last = h.item(i, 5, FIRST), h.item(i, 6, LAST)
+        customer = f"({self.base['customers']} + least({self.n['customers']}, 1 + floor({h.u(i, 1)} * {self.n['customers']})::int))"
+        rows = self.sql(f"""
+            INSERT INTO {s}.contacts (customer_id, name, title, mobile, email, wechat, is_primary, created_at,
+                updated_at)
+            SELECT {customer},
+              CASE WHEN {zh} THEN ({array(s for s, _p in SURNAMES)})[{surname}] || {h.item(i, 4, GIVEN)}
+                   ELSE {first} || ' ' || {last} END,
+              CASE WHEN {h.u(i, 7)} < 0.7 THEN {h.item(i, 8, TITLES)} END,
+              CASE WHEN {h.u(i, 9)} < 0.8 THEN '+86' || {h.item(i, 10, ('138', '139', '186', '135', '158', '177'))}
+                   || lpad(floor({h.u(i, 11)} * 100000000)::bigint::text, 8, '0') END,
+              CASE WHEN {h.u(i, 12)} < 0.6 THEN 'contact' || {i} || '@'
+                   || {h.item(i, 13, ('qq.com', '163.com', 'example.com'))} END,
+              CASE WHEN {h.u(i, 14)} < 0.3 THEN 'wx_' || {i} END,
+              false, {lit(self.now)}, {lit(self.now)}
+            FROM generate_series(1, {n}) AS g(i)""")
+        self.sql(f"UPDATE {s}.contacts SET is_primary = true"
+                 f" WHERE id IN (SELECT min(id) FROM {s}.contacts GROUP BY customer_id)")
+        return rows
+
     def last_contact(self) -> int:
         s = self.s
         return self.sql(f"""
@@ -867,7 +898,8 @@ class _Filler:
 
     def counts(self) -> dict:
         tables = ("members", "teams", "customers", "customer_tags", "deals", "deal_stage_changes", "products",
-                  "orders", "order_lines", "order_status_changes", "activities", "tickets", "timeline_events")
+                  "orders", "order_lines", "order_status_changes", "activities", "tickets", "timeline_events",
+                  "contacts")
         return {t: self.sql_scalar(f"SELECT count(*) FROM {self.s}.{t}") for t in tables}
 
     def sql_scalar(self, statement: str):

@@ -4,10 +4,10 @@
     .venv/bin/python bench/search.py --customers 20000 --requests 50   # a quick run
 
 Servers and conventions are bench/run.py's (embedded PostgreSQL + Valkey, or DATABASE_URL and REDIS_URL). The
-tenant is bench/bigtenant.py's (100,000 customers, 50,000 deals, 100,000 orders, 20,000 tickets; contacts are not
-built yet). Each query is typed as people type (taken from the data: a two-character piece of a Chinese name, one
+tenant is bench/bigtenant.py's (100,000 customers, 200,000 contacts, 50,000 deals, 100,000 orders, 20,000
+tickets). Each query is typed as people type (taken from the data: a two-character piece of a Chinese name, one
 surname, a phone in national form and with +86, part of an email, an English name, an order number both ways, a
-ticket number, a deal title's word, a word matching nothing) and asked `GET /<slug>/search/?q=` as htmx (the
+ticket number, a deal title's word, a contact's whole name, mobile and WeChat id, a word matching nothing) and asked `GET /<slug>/search/?q=` as htmx (the
 dropdown fragment), in process (Flask's test client), as the admin (scope all) and as a sales rep (scope own).
 Floor: the SQL statements that search sent for that query, replayed raw over psycopg (no ORM, no template).
 
@@ -56,6 +56,9 @@ def typed_queries(raw_url: str, schema: str) -> dict[str, str]:
                     "ORDER BY md5(id::text) LIMIT 1")
         order = one("SELECT id FROM S.orders ORDER BY md5(id::text) LIMIT 1")
         ticket = one("SELECT id FROM S.tickets ORDER BY md5(id::text) LIMIT 1")
+        contact = one("SELECT name FROM S.contacts WHERE name ~ '^[^ -~]{3}$' ORDER BY md5(id::text) LIMIT 1")
+        mobile = one("SELECT mobile FROM S.contacts WHERE mobile IS NOT NULL ORDER BY md5(id::text) LIMIT 1")
+        wechat = one("SELECT wechat FROM S.contacts WHERE wechat IS NOT NULL ORDER BY md5(id::text) LIMIT 1")
         deal_word = one("SELECT split_part(title, ' · ', 2) FROM S.deals WHERE title LIKE '% · %' "
                         "ORDER BY md5(id::text) LIMIT 1")
     national = phone[3:]
@@ -63,6 +66,7 @@ def typed_queries(raw_url: str, schema: str) -> dict[str, str]:
             "phone, national": f"{national[:3]} {national[3:7]} {national[7:]}", "phone, +86": phone,
             "email, local part": email, "English surname": english, "order SO-000000": f"SO-{order:06d}",
             "order, digits": str(order), "ticket TK-000000": f"TK-{ticket:06d}", "deal title word": deal_word,
+            "contact's name": contact, "contact's mobile": mobile[3:], "contact's WeChat id": wechat,
             "nothing matches": "zzqx"}
 
 

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from bench.bigtenant import BigTenant, problems, seed_big_tenant
 from tests.conftest import unique
 
-TINY = {"customers": 200, "deals": 100, "orders": 200, "order_lines": 500, "follow_ups": 400, "tickets": 40}
+TINY = {"customers": 200, "deals": 100, "orders": 200, "order_lines": 500, "follow_ups": 400, "tickets": 40,
+        "contacts": 300}
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
