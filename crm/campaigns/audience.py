@@ -5,10 +5,12 @@ The audience is stored as the customer list's query arguments and read back with
 so it is exactly what the list shows for those filters, within the creator's customers/view scope (as it is when
 the batch runs)."""
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from crm import listing
 from crm.campaigns.models import Campaign
+from crm.contacts.models import Contact
 from crm.customers import queries as customers
 from crm.customers.models import STAGE_LABELS, Customer
 from crm.extensions import db
@@ -47,6 +49,19 @@ def audience_query(audience: dict, definitions=None) -> customers.CustomerQuery:
 def count_audience(member: Member, audience: dict) -> int:
     """How many live customers the audience holds for `member` (the creator, or who is filling the form)."""
     return customers.count_customers(member, audience_query(audience))
+
+
+def count_recipients(member: Member, audience: dict, recipients: str) -> int:
+    """How many messages the audience makes: one per customer, or (to all contacts) one per contact of each
+    customer, one for a customer without contacts. The progress card counts people in the same unit."""
+    if recipients != "contacts":
+        return count_audience(member, audience)
+    query = audience_query(audience)
+    people = func.greatest(1, select(func.count(Contact.id)).where(Contact.customer_id == Customer.id)
+                           .correlate(Customer).scalar_subquery())
+    stmt = customers.filtered(customers.visible(member), member, query).with_only_columns(
+        func.coalesce(func.sum(people), 0))
+    return db.session.scalar(stmt.order_by(None))
 
 
 def audience_member(viewer: Member, campaign: Campaign | None) -> Member:

@@ -10,6 +10,9 @@ from crm.members.models import Member
 
 CHANNELS = ("email", "sms")
 LANGUAGES = ("en", "zh")
+# Who of each customer in the audience is written to: the customer's own address, its primary contact (else the
+# customer), or each of its contacts (the customer itself when it has none).
+RECIPIENTS = ("customers", "primary", "contacts")
 STATUSES = ("draft", "scheduled", "sending", "done", "cancelled")
 EDITABLE_STATUSES = ("draft", "scheduled")
 
@@ -21,6 +24,7 @@ class Campaign(db.Model):
     id: Mapped[int] = tenant_pk()
     name: Mapped[str] = mapped_column(String(120))
     channel: Mapped[str] = mapped_column(String(10), default="email")
+    recipients: Mapped[str] = mapped_column(String(10), default="customers", server_default="customers")
     language: Mapped[str] = mapped_column(String(12), default="en")  # the language it is written in
     subject: Mapped[str] = mapped_column(String(200), default="")  # email only
     body: Mapped[str] = mapped_column(Text)

@@ -3,7 +3,9 @@ to RQ again.
 
 Expansion runs in batches of BATCH customers, one transaction each, by keyset over the customer id; the campaign
 keeps its cursor, so a restarted job goes on where the last committed batch ended, and the outbox's idempotency
-key (campaign + customer) makes any repeat add nothing."""
+key (campaign + customer, or campaign + contact) makes any repeat add nothing. A campaign written to contacts
+(`recipients`) sends to each customer's primary contact or to all of them, the customer itself when it has none;
+a customer who opted out is skipped whole, a contact who did is skipped alone."""
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -12,6 +14,8 @@ from sqlalchemy import select
 from crm.campaigns.audience import audience_page
 from crm.campaigns.models import Campaign
 from crm.campaigns.service import begin_sending, fill
+from crm.contacts import service as contacts
+from crm.contacts.models import Contact
 from crm.customers import unsubscribe
 from crm.customers.models import Customer
 from crm.extensions import db, utcnow
@@ -55,24 +59,40 @@ def expand_batch(campaign_id: int, size: int | None = None) -> str:
 
 
 def _queue_messages(campaign: Campaign, rows: list[Customer], now: datetime) -> None:
-    tenant_id = current_tenant().id
+    people = contacts.campaign_contacts([customer.id for customer in rows], campaign.recipients)
     for customer in rows:
-        if customer.marketing_opt_out_at is not None:
-            campaign.opted_out += 1
+        persons = people.get(customer.id) or [customer]
+        if customer.marketing_opt_out_at is not None:  # the customer said no: none of its people either
+            campaign.opted_out += len(persons)
             continue
-        recipient = customer.email if campaign.channel == "email" else customer.phone
-        if not recipient:
-            campaign.no_address += 1
-            continue
-        payload = {"subject": fill(campaign.subject, customer.name), "body": fill(campaign.body, customer.name),
-                   "customer": customer.name,
-                   "unsubscribe": unsubscribe.unsubscribe_url(tenant_id, customer.id, campaign.language)}
-        added = outbox.schedule(channel=campaign.channel, kind="campaign", recipient=recipient,
-                                key=f"campaign:{campaign.id}:customer:{customer.id}", due_at=now, payload=payload,
-                                language=campaign.language, source=campaign.source, customer_id=customer.id,
-                                campaign_id=campaign.id)
-        if added is not None:
-            campaign.queued += 1
+        for person in persons:
+            _queue_one(campaign, customer, person, now)
+
+
+def _queue_one(campaign: Campaign, customer: Customer, person: Customer | Contact, now: datetime) -> None:
+    """One message to the customer itself or to one of its contacts (their own opt-out and unsubscribe link)."""
+    contact = person if isinstance(person, Contact) else None
+    if contact is not None and contact.marketing_opt_out_at is not None:
+        campaign.opted_out += 1
+        return
+    phone = contact.mobile if contact is not None else customer.phone
+    recipient = person.email if campaign.channel == "email" else phone
+    if not recipient:
+        campaign.no_address += 1
+        return
+    contact_id = contact.id if contact is not None else None
+    payload = {"subject": fill(campaign.subject, person.name), "body": fill(campaign.body, person.name),
+               "customer": person.name, "unsubscribe": unsubscribe.unsubscribe_url(
+                   current_tenant().id, customer.id, campaign.language, contact_id=contact_id)}
+    key = f"campaign:{campaign.id}:customer:{customer.id}"
+    if contact is not None:
+        payload["contact_id"] = contact.id  # the send job checks this person's opt-out too (crm/notify/rules.py)
+        key = f"campaign:{campaign.id}:contact:{contact.id}"
+    added = outbox.schedule(channel=campaign.channel, kind="campaign", recipient=recipient, key=key, due_at=now,
+                            payload=payload, language=campaign.language, source=campaign.source,
+                            customer_id=customer.id, campaign_id=campaign.id)
+    if added is not None:
+        campaign.queued += 1
 
 
 def stalled(campaign: Campaign) -> bool:

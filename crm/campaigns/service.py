@@ -13,8 +13,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from crm import listing, validation
-from crm.campaigns.audience import count_audience
-from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, Campaign
+from crm.campaigns.audience import count_recipients
+from crm.campaigns.models import CHANNELS, EDITABLE_STATUSES, LANGUAGES, RECIPIENTS, Campaign
 from crm.errors import Invalid, NotFound
 from crm.extensions import db, utcnow
 from crm.jobs import enqueue_after_commit
@@ -64,6 +64,8 @@ def clean(data: dict) -> dict:
     cleaned["channel"] = channel
     language = data.get("language")
     cleaned["language"] = language if language in LANGUAGES else "en"
+    cleaned["recipients"] = validation.collect(errors, validation.choice, data.get("recipients"), "recipients",
+                                               RECIPIENTS, default="customers") or "customers"
     subject = validation.collect(errors, validation.text, (data.get("subject") or "").replace("\n", " "), "subject",
                                  200, required=_("An email needs a subject.") if channel == "email" else False)
     cleaned["subject"] = (subject or "") if channel == "email" else ""
@@ -145,7 +147,7 @@ def begin_sending(campaign: Campaign, now: datetime) -> None:
     if campaign.send_at is None or campaign.send_at > now:  # sent now, ahead of a time it had
         campaign.send_at = now
     campaign.status, campaign.started_at = "sending", now
-    campaign.audience_total = count_audience(campaign.owner, campaign.audience)
+    campaign.audience_total = count_recipients(campaign.owner, campaign.audience, campaign.recipients)
     campaign.updated_at = now
 
 

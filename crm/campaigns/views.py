@@ -10,7 +10,7 @@ from crm.billing.service import require_feature
 from crm.campaigns import progress as campaign_progress
 from crm.campaigns import service
 from crm.campaigns.audience import audience_args, audience_member, audience_query, count_audience, describe_audience
-from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, STATUS_LABELS, CampaignForm
+from crm.campaigns.forms import CHANNEL_LABELS, LANGUAGE_LABELS, RECIPIENT_LABELS, STATUS_LABELS, CampaignForm
 from crm.campaigns.sending import resume_if_stalled
 from crm.errors import Invalid
 from crm.fields import definitions as fields
@@ -30,7 +30,7 @@ registry.plug(bp, registry.MenuEntry("campaigns.index", _l("Campaigns"), order=6
 @bp.app_context_processor
 def labels():
     return {"campaign_status_labels": STATUS_LABELS, "campaign_channel_labels": CHANNEL_LABELS,
-            "campaign_language_labels": LANGUAGE_LABELS}
+            "campaign_language_labels": LANGUAGE_LABELS, "campaign_recipient_labels": RECIPIENT_LABELS}
 
 
 @bp.get("/")

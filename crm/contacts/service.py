@@ -180,3 +180,17 @@ def contact_name(contact_id) -> str:
     """A contact's name for the audit log; `#id` once it is gone."""
     contact = db.session.get(Contact, record_id(contact_id) or 0)
     return contact.name if contact else f"#{contact_id}"
+
+
+def campaign_contacts(customer_ids: list[int], recipients: str) -> dict[int, list[Contact]]:
+    """The contacts a campaign writes to, by customer: each customer's primary one (`primary`) or all of them
+    (`contacts`); none when it writes to the customers themselves. One query per batch of customers."""
+    if recipients == "customers" or not customer_ids:
+        return {}
+    stmt = select(Contact).where(Contact.customer_id.in_(customer_ids))
+    if recipients == "primary":
+        stmt = stmt.where(Contact.is_primary)
+    found: dict[int, list[Contact]] = {}
+    for contact in db.session.scalars(stmt.order_by(Contact.id)):
+        found.setdefault(contact.customer_id, []).append(contact)
+    return found

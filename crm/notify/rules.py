@@ -65,19 +65,22 @@ def recheck_held(now: datetime) -> int:
 
 # Why a customer may not be written to (deleted, opted out of marketing): the customers feature knows and
 # registers its check here, so the outbox asks without importing it.
-_customer_checks: list[Callable[[int, bool], str | None]] = []
+CustomerCheck = Callable[[int, bool, int | None], str | None]
+_customer_checks: list[CustomerCheck] = []
 
 
-def refuses_customers(check: Callable[[int, bool], str | None]) -> Callable[[int, bool], str | None]:
-    """Register `check(customer_id, marketing)`: a reason not to send, or None."""
+def refuses_customers(check: CustomerCheck) -> CustomerCheck:
+    """Register `check(customer_id, marketing, contact_id)`: a reason not to send, or None. `contact_id`: the
+    contact a message goes to on the customer's behalf (a campaign's `payload["contact_id"]`), else None."""
     _customer_checks.append(check)
     return check
 
 
 def refusal(notification: Notification) -> str | None:
-    """Why this message must not go out at all (the customer opted out or is gone); None when it may."""
+    """Why this message must not go out at all (the customer or contact opted out or is gone); None when it may."""
     if notification.customer_id is None:
         return None
     marketing = notification.kind in MARKETING_KINDS
-    return next((reason for check in _customer_checks if (reason := check(notification.customer_id, marketing))),
-                None)
+    contact_id = (notification.payload or {}).get("contact_id")
+    return next((reason for check in _customer_checks
+                 if (reason := check(notification.customer_id, marketing, contact_id))), None)

@@ -434,3 +434,57 @@ def test_the_list_pages_past_the_newest_hundred(shop, admin, in_tenant):
         shown += re.findall(r'class="strong" href="[^"]+">([^<]+)</a>', rest)
         more = re.search(r'<tr class="more" hx-get="([^"]+)"', rest)
     assert shown == [f"Campaign {i:03d}" for i in range(129, -1, -1)]
+
+
+def test_a_campaign_to_contacts_reaches_each_person_who_may_hear_and_their_own_link_unsubscribes_them(
+        app, shop, client_as, make_customer, in_tenant, post_campaign, campaign_id, campaign_rows, run_worker,
+        smtp_on):
+    from crm.contacts.models import Contact
+    from crm.customers.models import Customer
+    from crm.extensions import utcnow
+
+    company = make_customer(shop, name="星辰科技", kind="company", email="office@xc.example")
+    person = make_customer(shop, name="Solo Buyer", email="solo@c.example")  # no contacts: gets it itself
+    quiet = make_customer(shop, name="Quiet Co", kind="company", email="quiet@c.example")
+
+    def people():
+        db.session.add_all([
+            Contact(customer_id=company, name="王芳", email="wang@xc.example", is_primary=True),
+            Contact(customer_id=company, name="李娜", email="li@xc.example", is_primary=False),
+            Contact(customer_id=company, name="No Mail", is_primary=False),
+            Contact(customer_id=company, name="Opted", email="opted@xc.example", is_primary=False,
+                    marketing_opt_out_at=utcnow()),
+            Contact(customer_id=quiet, name="Never", email="never@c.example", is_primary=True),
+            Contact(customer_id=quiet, name="Nor me", email="norme@c.example", is_primary=False)])
+        db.session.get(Customer, quiet).marketing_opt_out_at = utcnow()  # the company said no for all its people
+    in_tenant(shop, people)
+
+    admin = client_as(shop.admin_account_id)
+    assert post_campaign(admin, shop.slug, recipients="contacts").status_code == 204
+    cid = campaign_id(shop)
+    run_worker()
+    assert sorted(m["To"] for m in smtp_on.messages) == ["li@xc.example", "solo@c.example", "wang@xc.example"]
+    state = campaign(in_tenant, shop, cid)
+    assert (state["queued"], state["opted_out"], state["no_address"], state["total"]) == (3, 3, 1, 7)
+    page = admin.get(f"/{shop.slug}/campaigns/{cid}").text
+    assert "Email · All of each customer's contacts · English" in page
+    for name, value in (("audience", 7), ("sent", 3), ("opted-out", 3), ("no-address", 1)):
+        assert f'id="count-{name}">{value}<' in page, name  # people: Solo Buyer, 4 of 星辰科技's, Quiet Co's two
+    wang = next(m for m in smtp_on.messages if m["To"] == "wang@xc.example")
+    assert "Dear 王芳, 20% off this week." in mail_text(wang)
+    link = re.search(r"Unsubscribe: (http://\S+/u/\S+)", mail_text(wang))[1]
+    assert re.search(r"/u/\d+\.\d+\.\d+\.\S{43}$", link)  # a contact's own link: tenant, customer, contact
+
+    path = link.split("//", 1)[1].split("/", 1)[1]
+    visitor = app.test_client()
+    assert "Stop receiving marketing messages" in visitor.get(f"/{path}").text
+    assert "You are unsubscribed" in visitor.post(f"/{path}").text
+    opted = in_tenant(shop, lambda: db.session.scalar(select(Contact.marketing_opt_out_at).where(
+        Contact.name == "王芳")))
+    assert opted is not None
+    assert in_tenant(shop, lambda: db.session.get(Customer, company).marketing_opt_out_at) is None  # only her
+
+    smtp_on.messages.clear()
+    assert post_campaign(admin, shop.slug, recipients="primary", name="Second").status_code == 204
+    run_worker()
+    assert sorted(m["To"] for m in smtp_on.messages) == ["solo@c.example"]  # 王芳 unsubscribed; Quiet Co too
