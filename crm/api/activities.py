@@ -25,6 +25,8 @@ class ActivityOut(schemas.Schema):
     id = fields.Integer(required=True)
     customer_id = fields.Integer(allow_none=True, required=True)
     deal_id = fields.Integer(allow_none=True, required=True)
+    contact_id = fields.Integer(allow_none=True, required=True, metadata={"description": "Who is called or met: one of the customer's contacts; null: none."})
+
     owner_id = fields.Integer(required=True, metadata={"description": "Who does it."})
     method = fields.String(required=True, metadata={"enum": list(METHODS)})
     summary = fields.String(required=True)
@@ -67,6 +69,7 @@ class ActivityWrite(schemas.Request):
                          validate=OneOf(["plan", "log"], error=_l("Choose one of the listed values.")))
     customer_id = schemas.record_id(allow_none=True)
     deal_id = schemas.record_id(allow_none=True, metadata={"description": "Its customer is the deal's."})
+    contact_id = schemas.record_id(allow_none=True, metadata={"description": "One of the customer's contacts (who is called or met); null: none."})
     method = schemas.text(metadata={"enum": [*METHODS, None]})
     summary = schemas.text(metadata={"description": "What to do, or what was done.", "example": "Send the quote"})
     due_at = schemas.text(metadata=TIME)

@@ -30,6 +30,7 @@ class DealOut(schemas.Schema):
     id = fields.Integer(required=True)
     title = fields.String(required=True)
     customer_id = fields.Integer(required=True)
+    contact_id = fields.Integer(allow_none=True, required=True, metadata={"description": "The person at the customer; null: none."})
     pipeline_id = fields.Integer(required=True)
     stage_id = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"enum": list(KINDS), "description": "The stage's kind."})
@@ -73,6 +74,7 @@ class DealWrite(schemas.Request):
 
     title = schemas.text(metadata={"description": "Required when creating.", "example": "200 boxes of paper"})
     customer_id = schemas.record_id(allow_none=True, metadata={"description": "Required when creating."})
+    contact_id = schemas.record_id(allow_none=True, metadata={"description": "One of the customer's contacts (the person the deal is with); null: none."})
     stage_id = schemas.record_id(allow_none=True, metadata={
         "description": "Required when creating (it names the pipeline); on PATCH a move like POST .../move."})
     amount = schemas.decimal(metadata={"example": "12000.00"})

@@ -61,6 +61,8 @@ class OrderOut(schemas.Schema):
     next_statuses = fields.List(fields.String(metadata=STATUS_ENUM), required=True, metadata={
         "description": "Where POST .../status may move it now."})
     customer_id = fields.Integer(required=True)
+    contact_id = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "Who ordered: one of the customer's contacts; null: none."})
     customer_name = fields.String(required=True)
     owner_id = fields.Integer(required=True)
     currency = fields.String(required=True, metadata={"description": "Of every amount of the order."})
@@ -111,6 +113,7 @@ class LineWrite(schemas.Request):
 
 class OrderWrite(schemas.Request):
     customer_id = schemas.record_id(required=True)
+    contact_id = schemas.record_id(allow_none=True, metadata={"description": "One of the customer's contacts (who ordered; the order's news goes to them); null: none."})
     owner_id = schemas.record_id(allow_none=True, metadata={"description": "Default: the token's member."})
     currency = schemas.text(metadata={"description": "Default: the workspace's.", "example": "CNY"})
     delivery_date = schemas.text(metadata={"format": "date", "example": "2026-12-24"})
@@ -123,6 +126,7 @@ class OrderPatch(schemas.Request):
     """The order form's fields, each optional; customer, currency and lines change only while the order is placed."""
 
     customer_id = schemas.record_id()
+    contact_id = schemas.record_id(allow_none=True, metadata={"description": "One of the customer's contacts (who ordered; the order's news goes to them); null: none."})
     owner_id = schemas.record_id()
     currency = schemas.text()
     delivery_date = schemas.text(metadata={"format": "date"})
@@ -142,7 +146,7 @@ class StatusMove(schemas.Request):
 def shown(order: Order) -> dict:
     """What the API shows of an order: every field, its lines and its status history."""
     return {**{name: getattr(order, name) for name in (
-        "id", "number", "status", "customer_id", "owner_id", "currency", "subtotal", "discount_total", "total",
+        "id", "number", "status", "customer_id", "contact_id", "owner_id", "currency", "subtotal", "discount_total", "total",
         "refunded_amount", "paid_amount", "delivery_date", "notes", "custom", "lines", "created_at", "updated_at")},
         "payment_state": payment_state(order),
         "custom": order.custom or {}, "customer_name": order.customer.name, "next_statuses": list(order.next_moves),

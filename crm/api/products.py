@@ -2,7 +2,7 @@
 changing it (PATCH with If-Match, `active` to bring a deactivated one back) and deleting it, which deactivates it
 as the page does: products are never deleted (order lines point at them). All through crm/products' service, so
 the rules and the messages are the page's own. The catalogue has no owner: any scope on products reaches it all."""
-from flask import g, url_for
+from flask import url_for
 from marshmallow import fields
 from marshmallow.validate import Range
 from sqlalchemy import select

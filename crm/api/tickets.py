@@ -36,6 +36,7 @@ class TicketOut(schemas.Schema):
     id = fields.Integer(required=True)
     number = fields.String(required=True, metadata={"example": "TK-000042"})
     customer_id = fields.Integer(required=True)
+    contact_id = fields.Integer(allow_none=True, required=True, metadata={"description": "Who asked: one of the customer's contacts; null: none."})
     order_id = fields.Integer(allow_none=True, required=True)
     subject = fields.String(required=True)
     description = fields.String(allow_none=True, required=True)
@@ -107,6 +108,7 @@ class TicketWrite(schemas.Request):
                                                            + TIME["description"]})
     order_number = schemas.text(metadata={"description": "One of the customer's orders, by number.",
                                           "example": "SO-000042"})
+    contact_id = schemas.record_id(allow_none=True, metadata={"description": "One of the customer's contacts (who asked; replies go to them); null: none."})
 
 
 class TicketPatch(schemas.Request):
@@ -118,6 +120,7 @@ class TicketPatch(schemas.Request):
     priority = schemas.text(metadata={"enum": [*PRIORITIES, None]})
     due_at = schemas.text(metadata={**TIME, "description": "Empty: the priority's default. " + TIME["description"]})
     order_number = schemas.text(metadata={"description": "Empty: no order."})
+    contact_id = schemas.record_id(allow_none=True, metadata={"description": "One of the customer's contacts (who asked; replies go to them); null: none."})
     owner_id = schemas.record_id(allow_none=True, metadata={"description": "null: unassigned."})
 
 

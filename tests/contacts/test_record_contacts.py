@@ -120,3 +120,24 @@ def test_a_deal_and_a_follow_up_name_their_contact_and_the_next_follow_up_keeps_
     admin.post(f"/{acme.slug}/activities/{activity_id}/done", data={
         "outcome": "Agreed on a pilot", "next_due_at": "2030-01-09T10:00", "next_method": "call"})
     assert in_tenant(acme, lambda: sorted(db.session.scalars(select(Activity.contact_id)))) == [zhao, zhao]
+
+
+def test_the_api_reads_and_sets_the_contact_of_a_ticket_and_refuses_another_customers(
+        acme, make_customer, make_api_token, in_tenant, app):
+    from tests.conftest import bearer
+
+    company = make_customer(acme, name="星辰科技", kind="company")
+    other = make_customer(acme, name="Other Co")
+    wang = add_contact(in_tenant, acme, company, name="王芳")
+    stranger = add_contact(in_tenant, acme, other, name="Stranger")
+    api, headers = app.test_client(), bearer(make_api_token(acme))
+    refused = api.post("/api/v1/tickets/", headers=headers,
+                       json={"customer_id": company, "subject": "Jam", "contact_id": stranger})
+    assert refused.status_code == 422 and refused.json["errors"]["contact_id"] == \
+        "Choose one of this customer's contacts."
+    made = api.post("/api/v1/tickets/", headers=headers,
+                    json={"customer_id": company, "subject": "Jam", "contact_id": wang})
+    assert made.status_code == 201 and made.json["contact_id"] == wang
+    changed = api.patch(f"/api/v1/tickets/{made.json['id']}",
+                        headers={**headers, "If-Match": made.headers["ETag"]}, json={"contact_id": None})
+    assert changed.status_code == 200 and changed.json["contact_id"] is None
