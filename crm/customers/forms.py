@@ -10,12 +10,13 @@ CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email")}
 FIELD_LABELS = {"name": _l("Name"), "kind": _l("Type"), "phone": _l("Phone"), "email": _l("Email"),
                 "company": _l("Company"), "title": _l("Job title"), "level": _l("Level"),
                 "stage": _l("Lifecycle stage"), "owner_id": _l("Owner"), "source": _l("Source"),
-                "street": _l("Street address"), "country": _l("Country"), "region": _l("Province or region"),
+                # "address": the whole address block (Settings > Fields makes it required or hidden; audit
+                # entries written before t0046 name the free-text address so).
+                "address": _l("Address"), "street": _l("Street address"), "country": _l("Country"), "region": _l("Province or region"),
                 "city": _l("City"), "district": _l("District"), "postcode": _l("Postcode"), "notes": _l("Notes"), "id_number": _l("ID number"),
                 "bank_account": _l("Bank account"), "preferred_channel": _l("Order news by")}
 
-# Tags are changed beside the form; entries written before t0046 name the free-text address.
-AUDIT_LABELS = {**FIELD_LABELS, "tags": _l("Tags"), "address": _l("Address")}
+AUDIT_LABELS = {**FIELD_LABELS, "tags": _l("Tags")}  # tags are changed beside the form
 # The address's parts as China names them (the form's labels when the country is China).
 CHINA_LABELS = {"region": _l("Province"), "city": _l("City"), "district": _l("District")}
 
