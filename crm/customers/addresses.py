@@ -163,6 +163,11 @@ def one_line(customer) -> str:
     return (" " if customer.country == CHINA else ", ").join(lines(customer))
 
 
+def country_name(code: str | None) -> str:
+    """A country's name in the reader's language (the audit log reads stored codes so)."""
+    return places.region_name(code) if code else ""
+
+
 def country_choices() -> list[tuple[str, str]]:
     """Every country, named in the reader's language, by name."""
     return list(places.regions())

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from crm.attachments.models import Attachment
 from crm.audit.models import AuditEntry
 from crm.audit.service import record
+from crm.customers import addresses
 from crm.customers.models import SENSITIVE, Customer, customer_tags
 from crm.customers.writes import EDITABLE
 from crm.deals.models import Deal
@@ -57,7 +58,9 @@ def _reached(viewer: Member, stmt) -> dict[int, Customer]:
 
 def field_choices(customers: list[Customer]) -> list[dict]:
     """The fields whose values differ between the customers: {"name", "label" or "field" (custom), "sensitive"}."""
-    rows = [{"name": name, "sensitive": False} for name in EDITABLE]
+    # The address is one choice: a province of one customer with the city of another would be no place at all.
+    rows = [{"name": name, "sensitive": False} for name in EDITABLE if name not in addresses.PARTS]
+    rows.append({"name": "address", "sensitive": False})
     rows += [{"name": name, "sensitive": True} for name in SENSITIVE]
     for field in fields.fields():
         rows.append({"name": f"{'secret' if field.sensitive else 'custom'}.{field.key}", "field": field,
@@ -73,6 +76,8 @@ def _comparable(customer: Customer, name: str):
         return repr((customer.custom or {}).get(name[7:]))
     if name.startswith("secret."):
         return (customer.custom_sensitive or {}).get(name[7:])
+    if name == "address":
+        return tuple(getattr(customer, part) for part in addresses.PARTS)
     return getattr(customer, name)
 
 
@@ -132,6 +137,9 @@ def _take(survivor: Customer, source: Customer, name: str) -> None:
         else:
             values[key] = value
         setattr(survivor, column, values)
+    elif name == "address":
+        for part in addresses.PARTS:
+            setattr(survivor, part, getattr(source, part))
     else:
         setattr(survivor, name, getattr(source, name))
 

@@ -34,7 +34,7 @@ registry.plug(
     bp, registry.MenuEntry("customers.index", _l("Customers"), order=30, current=("customers.*",)),
     registry.AuditEntity("customer", _l("Customer"), fields=AUDIT_LABELS, link=("customers.show", "customer_id"),
                          values={"kind": KIND_LABELS, "stage": STAGE_LABELS, "preferred_channel": CHANNEL_LABELS,
-                                 "owner_id": member_name}),
+                                 "owner_id": member_name, "country": addresses.country_name}),
     registry.SavedList("customers", "customers.index", read=lambda args: {
         **queries.CustomerQuery.from_args(args).args(), **_column_args(args)}))
 

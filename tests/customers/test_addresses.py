@@ -196,3 +196,31 @@ def test_a_new_workspace_starts_with_the_two_classifications(acme, admin, in_ten
     admin.post("/language", data={"language": "zh"})
     form = admin.get(f"/{acme.slug}/customers/new", headers=HX).text
     assert "客户价值" in form and "老客户" in form and "潜在客户" in form
+
+
+def test_a_merge_takes_the_address_whole_and_its_undo_puts_it_back(acme, admin, make_customer, in_tenant):
+    kept = make_customer(acme, name="Kept", country="CN", region="广东省", city="广州市", street="天河路 1 号")
+    other = make_customer(acme, name="Other", country="CN", region="浙江省", city="杭州市", district="西湖区",
+                          street="文三路 2 号")
+    page = admin.get(f"/{acme.slug}/customers/merge", query_string={"ids": [kept, other]}).text
+    assert 'name="field:address"' in page and 'name="field:region"' not in page
+    assert "浙江省 杭州市 西湖区 文三路 2 号" in page
+    done = admin.post(f"/{acme.slug}/customers/merge", data={"ids": [kept, other], "survivor_id": kept,
+                                                             "field:address": other})
+    assert done.status_code == 303
+
+    def address():
+        customer = db.session.get(Customer, kept)
+        return tuple(getattr(customer, part) for part in addresses.PARTS)
+
+    assert in_tenant(acme, address) == ("CN", "浙江省", "杭州市", "西湖区", None, "文三路 2 号")
+    assert admin.post(f"/{acme.slug}/customers/{kept}/unmerge").status_code == 303
+    assert in_tenant(acme, address) == ("CN", "广东省", "广州市", None, None, "天河路 1 号")
+
+
+def test_the_history_names_the_country_in_the_readers_language(acme, admin, make_customer):
+    customer_id = make_customer(acme, name="Mover", country="CN", street="1 Road")
+    assert admin.post(f"/{acme.slug}/customers/{customer_id}", data={
+        "name": "Mover", "country": "GB", "city": "London", "street": "1 Road"}).status_code == 303
+    page = admin.get(f"/{acme.slug}/customers/{customer_id}").text
+    assert "China" in page and "United Kingdom" in page and "London" in page
