@@ -224,3 +224,28 @@ def test_the_history_names_the_country_in_the_readers_language(acme, admin, make
         "name": "Mover", "country": "GB", "city": "London", "street": "1 Road"}).status_code == 303
     page = admin.get(f"/{acme.slug}/customers/{customer_id}").text
     assert "China" in page and "United Kingdom" in page and "London" in page
+
+
+def test_the_free_text_address_of_old_is_the_street_after_the_upgrade(app, acme, admin, make_customer):
+    import runpy
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from tenants.migrations import upgrade_schema
+
+    migration = Path(__file__).resolve().parents[2] / "migrations/tenant/versions/0046_structured_address.py"
+    before = runpy.run_path(str(migration), run_name="t0046")["down_revision"]  # whatever the chain says
+    customer_id = make_customer(acme, name="Old Address")
+    schema = f"t_{acme.id}"
+    with app.app_context(), db.engine.begin() as connection:  # the customer as t0044 stored it
+        connection.execute(text(f"alter table {schema}.customers drop column country, drop column region, "
+                                f"drop column city, drop column district, drop column postcode"))
+        connection.execute(text(f"alter table {schema}.customers rename column street to address"))
+        connection.execute(text(f"update {schema}.customers set address = '上海市浦东新区世纪大道100号' where id = :id"),
+                           {"id": customer_id})
+        connection.execute(text(f"update {schema}.alembic_version set version_num = :v"), {"v": before})
+    with app.app_context():
+        upgrade_schema(db.engine, schema, "t0046")
+    page = admin.get(f"/{acme.slug}/customers/{customer_id}").text
+    assert "上海市浦东新区世纪大道100号" in page
