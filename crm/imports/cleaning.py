@@ -109,6 +109,8 @@ class RowCleaner:
             data[key] = validation.phone(raw, self.region)  # the region read once, not per cell
         elif key == "email":
             data[key] = validation.normalise_email(raw)
+        elif key == "country":  # a code or a name, read with the other address parts (clean)
+            data[key] = raw
         elif key in TEXT_LIMITS:  # a missing name is refused in SQL, for new customers only
             data[key] = validation.text(raw, key, TEXT_LIMITS[key])
 

@@ -23,3 +23,18 @@ def test_the_old_address_column_of_an_import_is_the_street(acme, run_import, cus
                       {"name": "name", "address": "address"}, match_on="name_company")
     assert done.counts["created"] == 1
     assert customers(acme)["Old Style"].street == "上海市浦东新区世纪大道100号"
+
+
+def test_the_country_column_takes_codes_and_names_in_either_language(acme, run_import, customers):
+    rows = [["name", "国家", "州", "城市", "address"],
+            ["In Boston", "United States", "MA", "Boston", "1 Main St"],
+            ["In Munich", "德国", "Bayern", "München", "Marienplatz 1"],
+            ["In Lyon", "fr", "", "Lyon", ""],
+            ["In Atlantis", "Atlantis", "", "", ""]]
+    fields = {"name": "name", "国家": "country", "州": "region", "城市": "city", "address": "address"}
+    done = run_import(acme, rows, fields, match_on="name_company")
+    assert (done.counts["created"], done.counts["errors"]) == (3, 1)
+    found = customers(acme)
+    assert [(found[n].country, found[n].city) for n in ("In Boston", "In Munich", "In Lyon")] == [
+        ("US", "Boston"), ("DE", "München"), ("FR", "Lyon")]
+    assert found["In Boston"].street == "1 Main St" and "In Atlantis" not in found
