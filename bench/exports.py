@@ -31,8 +31,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # What each export's columns are in SQL, for the floor: the same rows, order and columns the app reads.
 FLOOR_COLUMNS = {
     "visible": "id, name, phone, email, stage, level, owner_id, tag_ids, custom, created_at",
-    "all": "id, name, phone, email, stage, level, owner_id, tag_ids, custom, created_at, company, title, address, "
-           "source, notes, kind, preferred_channel, updated_at, custom_sensitive, id_number_enc, bank_account_enc",
+    "all": "id, name, phone, email, stage, level, owner_id, tag_ids, custom, created_at, company, title, country, "
+           "region, city, district, postcode, street, source, notes, kind, preferred_channel, updated_at, "
+           "custom_sensitive, id_number_enc, bank_account_enc",
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 
 from crm.accounts.models import Account
 from crm.accounts.service import create_workspace, hash_password
+from crm.customers import addresses
 from crm.customers.models import LEVELS, STAGES, Customer, Tag, customer_tags
 from crm.extensions import db, utcnow
 from crm.members.models import Member, Role
@@ -131,7 +132,7 @@ def fake_customers(count: int, owners: list[int], rng: random.Random):
             "email": en.ascii_free_email() if rng.random() < 0.7 else None,
             "company": company,
             "title": fake.job()[:80] if rng.random() < 0.5 else None,
-            "address": fake.address().replace("\n", " ")[:250] if rng.random() < 0.4 else None,
+            **(_fake_address(fake, chinese, rng) if rng.random() < 0.6 else dict.fromkeys(addresses.PARTS)),
             "source": rng.choice(SOURCES),
             "level": rng.choice(LEVELS + (None,)),
             "stage": rng.choices(STAGES, weights=(4, 3, 5, 1))[0],
@@ -139,6 +140,18 @@ def fake_customers(count: int, owners: list[int], rng: random.Random):
             "created_at": created,
             "updated_at": created,
         }
+
+
+def _fake_address(fake, chinese: bool, rng: random.Random) -> dict:
+    """A structured address: in China a province, city and district from the region list; else in the US."""
+    if chinese:
+        region = rng.choice(addresses.provinces())
+        city = rng.choice(addresses.cities(region) or [None])
+        district = rng.choice(addresses.districts(region, city) or [None])
+        return {"country": "CN", "region": region, "city": city, "district": district, "postcode": fake.postcode(),
+                "street": fake.street_address()[:250]}
+    return {"country": "US", "region": fake.state_abbr(), "city": fake.city()[:60], "district": None,
+            "postcode": fake.zipcode(), "street": fake.street_address()[:250]}
 
 
 def insert_customers(count: int, owners: list[int], tag_ids: list[int], rng: random.Random,

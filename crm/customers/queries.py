@@ -17,6 +17,7 @@ from crm.members.access import scoped
 from crm.members.models import Member
 from crm.settings import on_local_days, phone_region
 from crm.validation import record_id
+from crm.workspace_settings import places
 
 PAGE_SIZE = 25
 NARROWING = ("source", "team", "quiet", "created_from", "created_to")  # see CustomerQuery.narrowing()
@@ -53,6 +54,10 @@ class CustomerQuery:
     after: str = ""
     custom: dict = field(default_factory=dict)  # custom field filters, from crm.fields.filters.filter_args()
     custom_args: dict = field(default_factory=dict)  # their query-string arguments, for links
+    # Where: the country (ISO 3166 alpha-2), the province or region and the city, as stored (crm/customers/addresses).
+    country: str = ""
+    region: str = ""
+    city: str = ""
     # Narrowed from a report (crm/reports): the filter form keeps them as hidden fields.
     source: str = ""
     team: int | None = None  # the owner is a member of this team
@@ -78,6 +83,9 @@ class CustomerQuery:
             sort=args.get("sort") if args.get("sort") in SORTS else "newest",
             after=args.get("after", ""),
             custom_args={k: args.getlist(k)[:20] for k in args if k.startswith("cf_")},
+            country=_country(args.get("country")),
+            region=validation.clipped(args.get("region"), 60),
+            city=validation.clipped(args.get("city"), 60),
             source=validation.clipped(args.get("source"), 60),
             team=record_id(args.get("team")),
             created_from=_day(args, "created_from"),
@@ -89,6 +97,7 @@ class CustomerQuery:
         """Query-string arguments for a link to this list with `changes`."""
         values = {"q": self.q, "tag": self.tags, "tag_mode": self.tag_mode if self.tags else "",
                   "level": self.level, "stage": self.stage, "owner": self.owner,
+                  "country": self.country, "region": self.region, "city": self.city,
                   "sort": self.sort if self.sort != "newest" else "", "after": "", **self.custom_args,
                   **self.narrowing()}
         values.update(changes)
@@ -103,7 +112,13 @@ class CustomerQuery:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.tags or self.level or self.stage or self.owner or self.custom or self.narrowing())
+        return bool(self.q or self.tags or self.level or self.stage or self.owner or self.custom or self.narrowing()
+                    or self.country or self.region or self.city)
+
+
+def _country(value) -> str:
+    code = (value or "").strip().upper()
+    return code if code in places.region_codes() else ""
 
 
 def _day(args, name: str) -> date | None:
@@ -146,6 +161,9 @@ def filtered(stmt, viewer: Member, query: CustomerQuery):
         stmt = stmt.where(Customer.owner_id == int(query.owner))
     if query.custom:
         stmt = stmt.where(*filters.conditions(query.custom, Customer.custom))
+    for name in ("country", "region", "city"):
+        if getattr(query, name):
+            stmt = stmt.where(getattr(Customer, name) == getattr(query, name))
     return _narrowed(stmt, query)
 
 
@@ -204,7 +222,7 @@ def list_customers(viewer: Member, query: CustomerQuery, limit: int = PAGE_SIZE,
     # The list shows the owner's name only: no role behind it, no long or secret columns.
     stmt = stmt.options(joinedload(Customer.owner).lazyload(Member.role))
     if not whole_rows:
-        stmt = stmt.options(defer(Customer.notes), defer(Customer.address), defer(Customer.custom_sensitive),
+        stmt = stmt.options(defer(Customer.notes), defer(Customer.street), defer(Customer.custom_sensitive),
                             defer(Customer.id_number_enc), defer(Customer.bank_account_enc))
     narrowed = bool(query.q)  # see SORTS_AFTER_FILTER
     keys = SORTS[query.sort]

@@ -5,8 +5,16 @@ from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 
 from crm import registry
-from crm.customers import chooser, merging, queries, sensitive, writes
-from crm.customers.forms import AUDIT_LABELS, CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS, STAGE_LABELS, CustomerForm
+from crm.customers import addresses, chooser, merging, queries, sensitive, writes
+from crm.customers.forms import (
+    AUDIT_LABELS,
+    CHANNEL_LABELS,
+    CHINA_LABELS,
+    FIELD_LABELS,
+    KIND_LABELS,
+    STAGE_LABELS,
+    CustomerForm,
+)
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.fields import definitions as fields
@@ -14,6 +22,7 @@ from crm.fields import filters, record_values
 from crm.fields.values import display, read_form
 from crm.members.access import members_in_reach, require
 from crm.members.service import member_name
+from crm.settings import phone_region
 from crm.tags import service as tags
 from crm.validation import record_id
 from crm.web import check_form, fragment_of, is_htmx, on_invalid, on_invalid_go_to, render, see_other
@@ -25,7 +34,7 @@ registry.plug(
     bp, registry.MenuEntry("customers.index", _l("Customers"), order=30, current=("customers.*",)),
     registry.AuditEntity("customer", _l("Customer"), fields=AUDIT_LABELS, link=("customers.show", "customer_id"),
                          values={"kind": KIND_LABELS, "stage": STAGE_LABELS, "preferred_channel": CHANNEL_LABELS,
-                                 "owner_id": member_name}),
+                                 "owner_id": member_name, "country": addresses.country_name}),
     registry.SavedList("customers", "customers.index", read=lambda args: {
         **queries.CustomerQuery.from_args(args).args(), **_column_args(args)}))
 
@@ -33,7 +42,7 @@ registry.plug(
 @bp.app_context_processor
 def labels():
     return {"stage_labels": STAGE_LABELS, "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
-            "masked": sensitive.masked, "masked_custom": record_values.masked_custom, "custom_display": display}
+            "china_labels": CHINA_LABELS, "regions": addresses, "masked": sensitive.masked, "masked_custom": record_values.masked_custom, "custom_display": display}
 
 
 @bp.get("/")
@@ -74,6 +83,7 @@ def new():
     """The empty form, shown in a modal."""
     form = _form("create")
     form.owner_id.data = str(g.member.id)
+    form.country.data = phone_region()  # the workspace's country
     return _form_page(form, None)
 
 
@@ -189,6 +199,26 @@ def duplicates():
     found = queries.possible_duplicates(g.member, request.args.get("phone", ""), request.args.get("email", ""),
                                         exclude)
     return render("customers/_duplicates.html", found=found, exclude=exclude, may_merge=merging.may_merge(g.member))
+
+
+@bp.get("/address")
+@require("customers", "view")
+@fragment_of("customers.new")
+def address():
+    """The form's address fields again for the country, province and city chosen (the next select's choices)."""
+    form = _form("create", formdata=request.args, meta={"csrf": False})
+    return render("customers/_address.html", form=form)
+
+
+@bp.get("/place-filter")
+@require("customers", "view")
+@fragment_of("customers.index")
+def place_filter():
+    """The list's place filter again for the country and province chosen (the cities of that province)."""
+    query = queries.CustomerQuery.from_args(request.args)
+    if query.country == addresses.CHINA and query.city not in addresses.cities(query.region):
+        query.city = ""
+    return render("customers/_place_filter.html", query=query)
 
 
 @bp.get("/choices")
@@ -345,6 +375,7 @@ def trash_action():
 
 def _form(action: str, **kwargs) -> CustomerForm:
     form = CustomerForm(**kwargs)
+    form.set_countries(addresses.country_choices())
     form.set_owners(members_in_reach(g.member, "customers", action))
     if not g.member.can("sensitive", "edit"):
         form.drop_sensitive()

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, insert, select, update
 from crm import validation
 from crm.audit.service import audited, record
 from crm.billing.service import check_room
-from crm.customers import sensitive
+from crm.customers import addresses, sensitive
 from crm.customers.models import CHANNELS, KINDS, LEVELS, SENSITIVE, STAGES, Customer, Tag, customer_tags
 from crm.customers.queries import visible
 from crm.errors import Invalid
@@ -19,28 +19,43 @@ from crm.settings import phone_region
 from crm.validation import record_id
 from crm.webhooks import events as webhooks
 
-EDITABLE = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage",
-            "owner_id", "notes", "preferred_channel")
+EDITABLE = ("name", "kind", "phone", "email", "company", "title", "source", "level", "stage",
+            "owner_id", "notes", "preferred_channel", *addresses.PARTS)
 INLINE_EDITABLE = ("name", "phone", "email", "company", "title", "level", "stage", "owner_id", "source")
 
 
 def clean(data: dict, partial: bool = False) -> dict:
     """Validate and normalise customer fields; all problems reported together."""
     cleaned, errors = {}, {}
+    data = _with_street(data)
     for name, value in data.items():
-        if name in EDITABLE + SENSITIVE:
+        if name in EDITABLE + SENSITIVE and name not in addresses.PARTS:
             cleaned[name] = validation.collect(errors, _clean_field, name, value)
+    address = {name: data[name] for name in addresses.PARTS if name in data}
+    if address:
+        cleaned.update(validation.collect(errors, addresses.clean, address, phone_region()) or {})
     if not partial and not cleaned.get("name"):
         errors.setdefault("name", _("Name is required."))
     for name, rule in fields.builtin_rules().items():  # built-in fields this tenant made required
-        if rule.get("required") and (name in cleaned or not partial) and cleaned.get(name) in (None, ""):
-            errors.setdefault(name, _("This field is required."))
+        given = _address_given(cleaned) if name == "address" else cleaned.get(name) not in (None, "")
+        if rule.get("required") and (name in cleaned or name == "address" and address or not partial) and not given:
+            errors.setdefault("street" if name == "address" else name, _("This field is required."))
     if errors:
         raise Invalid(errors)
     return cleaned
 
 
-TEXT_LIMITS = {"name": 120, "company": 120, "title": 80, "address": 250, "source": 60, "notes": 5000}
+def _with_street(data: dict) -> dict:
+    """`address`, the one free-text address of old (imports, API clients), is the street line now."""
+    return {**data, "street": data["address"]} if "address" in data and "street" not in data else data
+
+
+def _address_given(cleaned: dict) -> bool:
+    """A required address: a place or a street, not the country alone (the form always sends one)."""
+    return any(cleaned.get(name) for name in addresses.PARTS[1:])
+
+
+TEXT_LIMITS = {"name": 120, "company": 120, "title": 80, "source": 60, "notes": 5000, **addresses.LIMITS}
 
 
 def _clean_field(name: str, value):
@@ -119,6 +134,10 @@ def update_customer(viewer: Member, customer: Customer, data: dict, partial: boo
 def _clean_with_custom(customer: Customer, data: dict, custom: dict, partial: bool, creating: bool) -> dict:
     """Built-in and custom values validated together, so the form shows every problem at once."""
     errors = {}
+    data = _with_street(data)
+    if not creating and any(name in data for name in addresses.PARTS):
+        # The parts not sent are the stored ones, so a city alone is checked against the stored province.
+        data = {**{name: getattr(customer, name) for name in addresses.PARTS}, **data}
     cleaned = validation.collect(errors, clean, data, partial=partial)
     validation.collect(errors, record_values.apply_values, customer, dict(custom), creating)
     if errors:

@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
+from crm.customers import addresses
 from crm.customers import queries as customers
 from crm.customers.forms import CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS
 from crm.customers.models import SENSITIVE, STAGE_LABELS, Customer, Tag
@@ -113,7 +114,7 @@ def _customers(viewer: Member, args, all_fields: bool) -> Source:
                Column(_l("Tags"), lambda r: ", ".join(sorted(tag_names[t] for t in r.tag_ids if t in tag_names)))]
     if all_fields:
         columns += [Column(FIELD_LABELS[name], (lambda name: lambda r: getattr(r, name))(name))
-                    for name in ("company", "title", "address", "source", "notes")]
+                    for name in ("company", "title", *addresses.PARTS, "source", "notes")]
         columns += [Column(FIELD_LABELS["kind"], _labelled(KIND_LABELS, "kind")),
                     Column(FIELD_LABELS["preferred_channel"], _labelled(CHANNEL_LABELS, "preferred_channel"))]
     picked = set(args.getlist("col")) if not all_fields else None
@@ -136,7 +137,8 @@ def _customers(viewer: Member, args, all_fields: bool) -> Source:
     wanted = [Customer.id, Customer.name, Customer.phone, Customer.email, Customer.stage, Customer.level,
               Customer.owner_id, Customer.tag_ids, Customer.custom, Customer.created_at]
     if all_fields:
-        wanted += [Customer.company, Customer.title, Customer.address, Customer.source, Customer.notes, Customer.kind,
+        wanted += [Customer.company, Customer.title, *(getattr(Customer, name) for name in addresses.PARTS),
+                   Customer.source, Customer.notes, Customer.kind,
                    Customer.preferred_channel, Customer.updated_at, Customer.custom_sensitive,
                    Customer.id_number_enc, Customer.bank_account_enc]
     stmt = stmt.with_only_columns(*wanted).order_by(Customer.id.desc())

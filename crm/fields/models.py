@@ -1,12 +1,13 @@
 """Custom field definitions (schema `tenant`); the values live in each record's `custom` JSONB."""
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, tenant_pk, utcnow
 from crm.names import in_language
+from tenants.provisioning import seeds_new_tenants
 
 TYPES = ("text", "long_text", "number", "money", "date", "datetime", "select", "multiselect", "checkbox",
          "email", "phone", "url")
@@ -51,3 +52,26 @@ class CustomField(db.Model):
             if option["key"] == key:
                 return in_language(option.get("en"), option.get("zh"), language) or key
         return key
+
+
+def _preset(key: str, english: str, chinese: str, position: int, options: tuple) -> dict:
+    return {"entity": "customer", "key": key, "type": "select", "label_en": english, "label_zh": chinese,
+            "options": [{"key": k, "en": en, "zh": zh, "retired": False} for k, en, zh in options],
+            "position": position, "in_list": False, "filterable": True, "required": False, "sensitive": False,
+            "help_en": "", "help_zh": "", "default": ""}
+
+
+# The classifications small companies sort customers by (issue 18 §6): ordinary custom fields, so a workspace
+# renames, extends, retires or archives them like its own; "old customers of high value" is one filter on day one.
+PRESET_FIELDS = (
+    _preset("customer_value", "Customer value", "客户价值", 1,
+            (("high", "High", "高"), ("normal", "Normal", "普通"), ("low", "Low", "低"))),
+    _preset("relationship", "Relationship", "客户关系", 2,
+            (("new", "New", "新客户"), ("returning", "Returning", "老客户"), ("potential", "Potential", "潜在客户"))),
+)
+
+
+@seeds_new_tenants
+def seed_preset_fields(in_schema: dict) -> None:
+    """A new workspace's two customer classifications, editable select fields (one INSERT)."""
+    db.session.execute(insert(CustomField), [dict(preset) for preset in PRESET_FIELDS], execution_options=in_schema)

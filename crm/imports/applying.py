@@ -23,8 +23,8 @@ from crm.webhooks import events as webhooks
 
 MATCH_COLUMNS = {"phone": "phone", "email": "email", "id_number": "id_number_idx", "external_id": "external_id",
                  "name_company": f"lower(name) || chr({ord(MATCH_SEPARATOR)}) || lower(coalesce(company, ''))"}
-TEXT_COLUMNS = ("kind", "name", "phone", "email", "company", "title", "address", "source", "level", "stage", "notes",
-                "external_id", "preferred_channel", "id_number_enc", "id_number_idx", "bank_account_enc",
+TEXT_COLUMNS = ("kind", "name", "phone", "email", "company", "title", "source", "level", "stage", "notes",
+                "country", "region", "city", "district", "postcode", "street", "external_id", "preferred_channel", "id_number_enc", "id_number_idx", "bank_account_enc",
                 "bank_account_idx")
 # What an undo puts back from the before-image: every column an import may write.
 RESTORED = TEXT_COLUMNS + ("owner_id", "custom", "custom_sensitive", "tag_ids", "owned_since", "pooled_at",

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm import crypto, validation
-from crm.customers import sensitive
+from crm.customers import addresses, sensitive
 from crm.customers.models import SENSITIVE, Tag
 from crm.customers.writes import TEXT_LIMITS
 from crm.errors import Invalid
@@ -61,6 +61,11 @@ class RowCleaner:
                 self._remembered(key, raw, data, errors)
             elif raw:
                 validation.collect(errors, self._cell, key, raw, data)
+        if not errors and any(name in data for name in addresses.PARTS):
+            # The parts checked together, as the form checks them: a province from the list, its city ...
+            data.update(validation.collect(errors, addresses.clean,
+                                           {name: data[name] for name in addresses.PARTS if name in data},
+                                           self.region) or {})
         if errors:
             return {}, None, "; ".join(f"{fields.field_label(_field_key(name))}: {message}"
                                        for name, message in errors.items())
@@ -104,6 +109,8 @@ class RowCleaner:
             data[key] = validation.phone(raw, self.region)  # the region read once, not per cell
         elif key == "email":
             data[key] = validation.normalise_email(raw)
+        elif key == "country":  # a code or a name, read with the other address parts (clean)
+            data[key] = raw
         elif key in TEXT_LIMITS:  # a missing name is refused in SQL, for new customers only
             data[key] = validation.text(raw, key, TEXT_LIMITS[key])
 

@@ -16,8 +16,8 @@ from crm.imports.kinds import MATCH_ON as LINKED_MATCH_ON
 from crm.names import in_language
 
 # The built-in fields a column can fill, in the order the mapping page offers them.
-BUILTIN = ("name", "kind", "phone", "email", "company", "title", "address", "source", "level", "stage", "owner",
-           "notes", "preferred_channel", "tags", "created_at", "external_id") + SENSITIVE
+BUILTIN = ("name", "kind", "phone", "email", "company", "title", "country", "region", "city", "district", "postcode",
+           "street", "source", "level", "stage", "owner", "notes", "preferred_channel", "tags", "created_at", "external_id") + SENSITIVE
 EXTRA_LABELS = {"owner": FIELD_LABELS["owner_id"], "tags": _l("Tags"), "created_at": _l("Created"),
                 "external_id": _l("External ID")}
 BUILTIN_KINDS = {"kind": "select", "level": "select", "stage": "select", "preferred_channel": "select",
@@ -90,6 +90,7 @@ def clean_mapping(mapping: dict, columns: int | None = None, kind: str = "custom
     known = {f.key for f in fields_for_mapping(kind)}
     cleaned, seen = {}, set()
     for index, key in mapping.items():
+        key = "street" if key == "address" and kind not in KINDS else key  # the free-text address of old
         column = validation.record_id(int(index) + 1 if str(index).isdecimal() else None)
         if not key or column is None or (columns is not None and column > columns):
             continue

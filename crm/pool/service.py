@@ -67,7 +67,7 @@ def _filtered(viewer: Member, query: PoolQuery):
 def list_pool(viewer: Member, query: PoolQuery, limit: int = PAGE_SIZE) -> tuple[list[Customer], str]:
     """One page of pool customers, most recently pooled first, and the next page's cursor ('' on the last)."""
     stmt = _filtered(viewer, query).options(
-        lazyload(Customer.owner), defer(Customer.notes), defer(Customer.address), defer(Customer.custom_sensitive),
+        lazyload(Customer.owner), defer(Customer.notes), defer(Customer.street), defer(Customer.custom_sensitive),
         defer(Customer.id_number_enc), defer(Customer.bank_account_enc))
     return listing.page(stmt, NEWEST_IN_POOL, query.after, limit)
 

@@ -1,6 +1,6 @@
-"""The Customers pack: new customers over time, how the customers divide (level, stage, source, tag, a select
-field), new and returning buyers, follow-up coverage and the pool's health. SQL aggregates per report; Python
-only walks the buckets and the result rows."""
+"""The Customers pack: new customers over time, how the customers divide (level, stage, source, province or
+region, tag, a select field), new and returning buyers, follow-up coverage and the pool's health. SQL aggregates
+per report; Python only walks the buckets and the result rows."""
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, case, func, literal, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 
+from crm.customers import addresses
 from crm.customers.models import LEVELS, STAGE_LABELS, Customer, Tag
 from crm.customers import queries as customer_queries
 from crm.customers.queries import quiet_for
@@ -69,6 +70,10 @@ DIMENSIONS = {
               lambda q, key: replace(q, stage=key), True),
     "source": (_l("Customers by source"), Customer.source, lambda key: key or _("No source"),
                lambda q, key: replace(q, source=key) if key else None, True),
+    # The province in China (from the region list), the state or region elsewhere (crm/customers/addresses).
+    "region": (_l("Customers by province or region"), Customer.region,
+               lambda key: addresses.place_label(key) if key else _("No province or region"),
+               lambda q, key: replace(q, region=key) if key else None, False),
 }
 
 

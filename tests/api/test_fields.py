@@ -18,12 +18,14 @@ def test_each_record_kinds_fields_come_in_their_order_with_their_options(acme, a
     in_tenant(acme, define)
     customer = api.get("/api/v1/fields/", headers=bearer(token))
     assert customer.status_code == 200
+    # A new workspace starts with two classifications (crm/fields/models.py PRESET_FIELDS), then its own fields.
     assert [(f["key"], f["type"], f["required"]) for f in customer.json["data"]] == [
-        ("erp_code", "text", True), ("grade", "select", False)]
-    erp = customer.json["data"][0]
+        ("customer_value", "select", False), ("relationship", "select", False), ("erp_code", "text", True),
+        ("grade", "select", False)]
+    erp = customer.json["data"][2]
     assert (erp["entity"], erp["label_en"], erp["label_zh"], erp["help_en"], erp["sensitive"], erp["options"]) == (
         "customer", "ERP code", "ERP 编码", "From Kingdee", False, [])
-    assert customer.json["data"][1]["options"] == [{"key": "gold", "en": "Gold", "zh": "金牌", "retired": False},
+    assert customer.json["data"][3]["options"] == [{"key": "gold", "en": "Gold", "zh": "金牌", "retired": False},
                                                    {"key": "silver", "en": "Silver", "zh": "", "retired": False}]
     orders = api.get("/api/v1/fields/?entity=order", headers=bearer(token)).json["data"]
     assert [(f["key"], f["entity"]) for f in orders] == [("incoterm", "order")]

@@ -66,7 +66,7 @@ def test_a_field_needs_a_label_in_one_language_told_at_the_field(acme, admin, in
     assert refused.status_code == 422
     assert "Enter a name in English or Chinese." in at_field(refused.text, "label_en")
     assert 'has-error' in at_field(refused.text, "label_en")
-    assert in_tenant(acme, lambda: db.session.scalar(select(CustomField.id))) is None
+    assert in_tenant(acme, lambda: db.session.scalar(select(CustomField.id).where(CustomField.label_en == ""))) is None
     admin.post("/language", data={"language": "zh"})
     chinese = admin.post(f"/{acme.slug}/settings/fields/", data={"label_en": "", "label_zh": "", "type": "text"})
     assert chinese.status_code == 422 and "请输入英文或中文名称。" in at_field(chinese.text, "label_en")

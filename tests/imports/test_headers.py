@@ -2,7 +2,7 @@
 from crm.imports.headers import guess, normalise, split_tags
 
 BUILT_IN = [(key, []) for key in (
-    "name", "phone", "email", "company", "title", "address", "tags", "owner", "level", "source", "stage", "notes",
+    "name", "phone", "email", "company", "title", "street", "tags", "owner", "level", "source", "stage", "notes",
     "created_at", "external_id", "id_number", "bank_account", "kind")]
 
 
