@@ -34,7 +34,7 @@ def _run(sql: str, **params):
     return db.session.execute(text(sql.format(
         rows=table("import_rows"), customers=table("customers"), stages=table("stages"), orders=table("orders"),
         deals=table("deals"), activities=table("activities"), order_lines=table("order_lines"),
-        contacts=table("contacts"),
+        contacts=table("contacts"), tickets=table("tickets"),
         deal_stage_changes=table("deal_stage_changes"), order_status_changes=table("order_status_changes"),
         audit_log=table("audit_log"))), params)
 
@@ -333,6 +333,9 @@ def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
         refresh_first_orders(*removed)
     elif kind == "contacts" and removed:
         _primaries_back(import_id, [record for record, _customer in gone], sorted(set(removed)))
+        for records in ("deals", "orders", "tickets", "activities"):  # as delete_contact: none names it any more
+            _run(f"UPDATE {{{records}}} SET contact_id = NULL WHERE contact_id = ANY(:removed)",
+                 removed=[record for record, _customer in gone])
     added = _run("SELECT count(DISTINCT record_id) FROM {rows} WHERE import_id = :id AND action = 'create'",
                  id=import_id).scalar()
     return {"removed": len(removed), "skipped": added - len(removed)}

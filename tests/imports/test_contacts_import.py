@@ -123,7 +123,9 @@ def test_a_rep_adds_contacts_only_to_customers_they_may_edit(acme, people, make_
     assert contacts(in_tenant, acme) == [(mine, "Ann", True)]
 
 
-def test_undo_removes_the_contacts_and_gives_the_primary_part_back(acme, make_customer, run_import, in_tenant):
+def test_undo_removes_the_contacts_and_gives_the_primary_part_back(acme, make_customer, make_deal, run_import,
+                                                                    in_tenant):
+    from crm.deals.models import Deal
     from crm.imports import service
     from crm.imports.models import Import
     from crm.members.models import Member
@@ -135,12 +137,21 @@ def test_undo_removes_the_contacts_and_gives_the_primary_part_back(acme, make_cu
                       kind="contacts", match_on="phone")
     assert done.counts["created"] == 2 and contacts(in_tenant, acme) == [
         (river, "Old Primary", False), (river, "Joe", True), (river, "Ann", False)]
+    deal = make_deal(acme, customer_id=river)
+
+    def chosen_on_the_deal():
+        joe = db.session.scalar(select(Contact.id).where(Contact.name == "Joe"))
+        db.session.get(Deal, deal).contact_id = joe
+        db.session.commit()
+
+    in_tenant(acme, chosen_on_the_deal)
 
     def undo():
         return service.undo(db.session.get(Member, acme.admin_member_id), db.session.get(Import, done.id))
 
     assert in_tenant(acme, undo) == {"removed": 2, "skipped": 0}
     assert contacts(in_tenant, acme) == [(river, "Old Primary", True)]
+    assert in_tenant(acme, lambda: db.session.get(Deal, deal).contact_id) is None
 
 
 def test_a_customer_with_no_contacts_gets_its_first_imported_one_as_primary(acme, make_customer, run_import,
