@@ -33,7 +33,7 @@ from tenants.resolver import tenant_by_id
 PREFIX = "/api/v1"
 # The modules of crm.api, each with its `bp`.
 RESOURCES = ("customers", "tags", "pipelines", "members", "orders", "deals", "activities", "products", "tickets",
-             "field_definitions", "deletions")
+             "field_definitions", "deletions", "contacts")
 KEEP_IDEMPOTENT = timedelta(hours=24)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 

@@ -19,6 +19,7 @@ from crm.orders.models import Order
 from crm.settings import phone_region
 from crm.tickets.models import Ticket
 from crm.validation import record_id
+from crm.webhooks import events as webhooks
 
 FIELD_LABELS = {"name": _l("Name"), "title": _l("Title"), "mobile": _l("Mobile"), "phone": _l("Office phone"),
                 "email": _l("Email"), "wechat": _l("WeChat ID"), "notes": _l("Notes")}
@@ -69,6 +70,7 @@ def create_contact(customer: Customer, data: dict, primary: bool = False, no_mar
     if primary or first:
         _make_primary(contact)
     record("create", "contact", contact.id, summary=_summary(contact, customer))
+    webhooks.emit("contact.created", contact)
     return contact
 
 
@@ -81,6 +83,7 @@ def update_contact(contact: Contact, data: dict, no_marketing: bool = False) -> 
         if no_marketing != bool(contact.marketing_opt_out_at):
             contact.marketing_opt_out_at = utcnow() if no_marketing else None
     db.session.flush()
+    webhooks.emit("contact.updated", contact)
     return contact
 
 
@@ -98,6 +101,7 @@ def delete_contact(contact: Contact) -> None:
     passes the part to the oldest contact left."""
     _lock(contact.customer_id)
     record("delete", "contact", contact.id, summary=_summary(contact))
+    webhooks.emit("contact.deleted", contact)
     was_primary, customer_id = contact.is_primary, contact.customer_id
     for model in (Deal, Order, Ticket, Activity):
         db.session.execute(update(model).where(model.contact_id == contact.id).values(contact_id=None))
@@ -130,9 +134,14 @@ def contact_of(record) -> Contact | None:
 
 
 def _make_primary(contact: Contact) -> None:
-    db.session.execute(update(Contact).where(Contact.customer_id == contact.customer_id, Contact.id != contact.id,
-                                             Contact.is_primary).values(is_primary=False))
-    contact.is_primary = True
+    """`contact` becomes primary; the one before stops being it (loaded, so webhook subscribers hear of both)."""
+    for before in db.session.scalars(select(Contact).where(Contact.customer_id == contact.customer_id,
+                                                           Contact.id != contact.id, Contact.is_primary)):
+        before.is_primary = False
+        webhooks.emit("contact.updated", before)
+    if not contact.is_primary:
+        contact.is_primary = True
+        webhooks.emit("contact.updated", contact)
     db.session.flush()
 
 

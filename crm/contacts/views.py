@@ -10,7 +10,7 @@ from crm.contacts.forms import ContactForm
 from crm.customers import chooser
 from crm.customers import queries as customers
 from crm.members.access import require
-from crm.web import check_form, on_invalid, render, saved
+from crm.web import check_form, fragment_of, on_invalid, render, saved
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("contacts", __name__)
@@ -84,6 +84,7 @@ def delete(contact_id: int):
 
 @bp.get("/contacts/options")
 @require("customers", "view")
+@fragment_of("customers.index")
 def options():
     """The contact picker's options for the customer a form's chooser now names (none it may not see)."""
     customer = chooser.chosen(g.member, request.args.get("customer_id"))

@@ -11,6 +11,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
+from crm.contacts import service as contacts
+from crm.contacts.models import Contact
 from crm.customers import addresses
 from crm.customers import queries as customers
 from crm.customers.forms import CHANNEL_LABELS, FIELD_LABELS, KIND_LABELS
@@ -35,10 +37,12 @@ from crm.tickets.forms import KIND_LABELS as TICKET_KIND_LABELS
 from crm.tickets.forms import PRIORITY_LABELS, STATUS_LABELS as TICKET_STATUS_LABELS
 from crm.tickets.models import Ticket
 
+# A kind's place in these (and BUILDERS) is in export links (crm/exports/service.py): new kinds go at the end.
 TITLES = {"customers": _l("Customers"), "deals": _l("Deals"), "orders": _l("Orders"), "tickets": _l("Tickets"),
-          "followups": _l("Follow-ups")}
+          "followups": _l("Follow-ups"), "contacts": _l("Contacts")}
 RESOURCES = {"customers": "customers", "deals": "deals", "orders": "orders", "tickets": "tickets",
-             "followups": "activities"}
+             "followups": "activities", "contacts": "customers"}
+YES_NO = {True: _l("Yes"), False: _l("No")}
 
 
 @dataclass
@@ -278,5 +282,29 @@ def _followups(viewer: Member, args, all_fields: bool) -> Source:
     return Source("followups", stmt, columns)
 
 
+def _contacts(viewer: Member, args, all_fields: bool) -> Source:
+    """The contacts of the customers the customer list shows under its filters (the customers' export scope),
+    customer by customer as the list orders them by default, each one's primary contact first."""
+    query = customers.CustomerQuery.from_args(args)
+    query.custom = filters.filter_args(args, definitions.fields())
+    local = in_workspace_zone()
+    yes_no = read_labels(YES_NO)
+    columns = [Column(_l("Customer"), lambda r: r.customer_name),
+               *(Column(contacts.FIELD_LABELS[name], (lambda name: lambda r: getattr(r, name))(name))
+                 for name in ("name", "title", "mobile", "phone", "email", "wechat")),
+               Column(_l("Primary contact"), lambda r: yes_no(r.is_primary)),
+               Column(_l("Receives campaigns"), lambda r: yes_no(r.marketing_opt_out_at is None))]
+    if all_fields:
+        columns += [Column(contacts.FIELD_LABELS["notes"], lambda r: r.notes),
+                    Column(_l("Created"), _timed(local, "created_at"))]
+    stmt = customers.filtered(customers.visible(viewer, "export"), viewer, query).with_only_columns(
+        Contact.id, Contact.customer_id, Customer.name.label("customer_name"), Contact.name, Contact.title,
+        Contact.mobile, Contact.phone, Contact.email, Contact.wechat, Contact.is_primary,
+        Contact.marketing_opt_out_at, Contact.notes, Contact.created_at,
+    ).join_from(Customer, Contact, Contact.customer_id == Customer.id).order_by(
+        Customer.id.desc(), *contacts.ORDER)
+    return Source("contacts", stmt, columns)
+
+
 BUILDERS = {"customers": _customers, "deals": _deals, "orders": _orders, "tickets": _tickets,
-            "followups": _followups}
+            "followups": _followups, "contacts": _contacts}

@@ -1,5 +1,6 @@
-"""Exports of the customer, deal, order, ticket and follow-up lists (`exports.<list>`, the list's query string plus
-`format` csv|xlsx and `fields` visible|all), and the download of an export a job wrote (`exports.file`)."""
+"""Exports of the customer, deal, order, ticket and follow-up lists, and of the contacts of the customers the
+customer list shows (`exports.<kind>`, the list's query string plus `format` csv|xlsx and `fields` visible|all),
+and the download of an export a job wrote (`exports.file`)."""
 from flask import Response, current_app, flash, g, request, send_file, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("exports", __name__, "/exports")
 LIST_PAGES = {"customers": "customers.index", "deals": "deals.list", "orders": "orders.index",
-              "tickets": "tickets.index", "followups": "followups.index"}
+              "tickets": "tickets.index", "followups": "followups.index", "contacts": "customers.index"}
 
 
 def _export(kind: str):

@@ -177,6 +177,11 @@ class RowCleaner:
         return new[label]
 
 
+def is_yes(raw: str) -> bool:
+    """A yes/no cell (a checkbox, a contact's "primary"): yes in either language, else no."""
+    return raw.strip().lower() in ("1", "true", "yes", "y", "on", "是", "✓", "x")
+
+
 def form_value(field: CustomField, raw: str, option: Callable[[str], str]):
     """A custom field's cell as the record form sends it: a select's option (`option` finds its key by the key or
     either language's name), a multi-select's options split at commas, a checkbox's yes in either language."""
@@ -185,7 +190,7 @@ def form_value(field: CustomField, raw: str, option: Callable[[str], str]):
     if field.type == "multiselect":
         return [option(part) for part in SPLIT.split(raw) if part]
     if field.type == "checkbox":
-        return "on" if raw.lower() in ("1", "true", "yes", "y", "on", "是", "✓", "x") else ""
+        return "on" if is_yes(raw) else ""
     return raw
 
 

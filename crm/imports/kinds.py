@@ -1,5 +1,5 @@
-"""What an import's file may hold besides customers: follow-ups, deals or orders, each row linked to a customer by
-the match key. Per kind: the permission resource its records need, the fields a column can fill (the customer's
+"""What an import's file may hold besides customers: follow-ups, deals, orders or contacts, each row linked to a
+customer by the match key. Per kind: the permission its records need, the fields a column can fill (the customer's
 key first) and the headers guessed for them in Chinese and English."""
 from dataclasses import dataclass
 
@@ -12,11 +12,14 @@ from crm.imports.headers import SYNONYMS
 class Kind:
     name: str
     label: object  # what the upload page calls it
-    resource: str  # the permission resource whose `create` its records need (and `delete` for undo)
+    resource: str  # the permission resource whose `adds` its records need (and `removes` for undo)
     fields: dict  # field key -> label
     synonyms: dict  # field key -> headers that name it, besides its labels
     list_endpoint: str  # where the imported records are seen
     entity: str | None = None  # whose custom fields a column can fill (crm.fields), if any
+    adds: str = "create"
+    removes: str = "delete"
+    customer_action: str = "view"  # what the importer's scope must allow on each row's customer
 
 
 # The customer's match keys as a linked file names them (the same keys as customer fields, so match keys are made
@@ -32,6 +35,15 @@ CUSTOMER_SYNONYMS = {
 }
 OWNER = ["负责人", "销售", "业务员", "销售人员", "owner", "sales rep", "salesperson"]
 MATCH_ON = ("phone", "email", "name_company", "external_id")  # no ID number: a history file has none
+# A contacts file names the person in the plain headers ("姓名", "手机", "邮箱"): its customer goes by the company's.
+CONTACT_CUSTOMER_SYNONYMS = {
+    "name": ["客户", "客户名称", "公司", "公司名称", "单位", "单位名称", "企业名称", "customer", "customer name", "company",
+             "company name", "account", "account name", "organisation", "organization"],
+    "company": ["客户公司", "customer company"],
+    "phone": ["客户电话", "客户手机", "公司电话", "总机", "customer phone", "company phone"],
+    "email": ["客户邮箱", "公司邮箱", "customer email", "company email"],
+    "external_id": CUSTOMER_SYNONYMS["external_id"],
+}
 
 KINDS = {
     "activities": Kind(
@@ -72,4 +84,23 @@ KINDS = {
          "amount": ["金额", "订单金额", "总金额", "总价", "amount", "total", "order total"],
          "owner": OWNER, "notes": ["备注", "notes", "note"]},
         "orders.index", "order"),
+    # A contact is added as far as its customer may be edited (crm/contacts/service.py): customers edit, in scope.
+    "contacts": Kind(
+        "contacts", _l("Contacts"), "customers",
+        {**CUSTOMER_KEYS, "contact_name": _l("Name"), "title": _l("Title"), "mobile": _l("Mobile"),
+         "contact_phone": _l("Office phone"), "contact_email": _l("Email"), "wechat": _l("WeChat ID"),
+         "notes": _l("Notes"), "primary": _l("Primary contact")},
+        {**CONTACT_CUSTOMER_SYNONYMS,
+         "contact_name": ["姓名", "联系人", "联系人姓名", "名字", "name", "full name", "contact", "contact name",
+                          "person"],
+         "title": ["联系人职位", "职位", "职务", "头衔", "title", "job title", "position"],
+         "mobile": ["联系人手机", "联系人手机号", "手机", "手机号", "手机号码", "移动电话", "mobile", "mobile phone",
+                    "mobile number", "cell", "cell phone"],
+         "contact_phone": ["联系人电话", "电话", "座机", "办公电话", "固定电话", "联系电话", "phone", "office phone",
+                           "work phone", "tel", "telephone", "landline"],
+         "contact_email": ["联系人邮箱", "邮箱", "电子邮箱", "邮件", "email", "e-mail", "email address"],
+         "wechat": ["联系人微信", "微信", "微信号", "wechat", "wechat id", "weixin"],
+         "notes": ["备注", "notes", "note", "remarks"],
+         "primary": ["主要联系人", "首要联系人", "主联系人", "是否主要联系人", "primary", "primary contact", "main contact"]},
+        "customers.index", adds="edit", removes="edit", customer_action="edit"),
 }

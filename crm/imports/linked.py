@@ -1,8 +1,10 @@
-"""One row of a follow-up, deal or order file cleaned into what will be saved, with the customer's match key.
+"""One row of a follow-up, deal, order or contact file cleaned into what will be saved, with the customer's match
+key.
 
 The cells go through the forms' own cleaners (crm/validation.py; the order lines' quantity and amounts,
-crm/orders); labels (methods, stages, statuses) are read in either language. A row either cleans fully or carries
-its reasons; the customer it names is found later, in SQL (crm/imports/linking.py)."""
+crm/orders; a contact's fields, crm/contacts' service); labels (methods, stages, statuses) are read in either
+language. A row either cleans fully or carries its reasons; the customer it names is found later, in SQL
+(crm/imports/linking.py)."""
 import re
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm import validation
+from crm.contacts import service as contacts
 from crm.deals.deal_queries import EARLIEST, LATEST
 from crm.deals.stages import pipelines, stages
 from crm.errors import Invalid
@@ -18,7 +21,7 @@ from crm.fields import record_values
 from crm.fields.definitions import fields
 from crm.followups.models import METHOD_LABELS
 from crm.followups.service import MAX_TEXT
-from crm.imports.cleaning import form_value, match_key, members_by_name_and_email, moment, owner_id_of
+from crm.imports.cleaning import form_value, is_yes, match_key, members_by_name_and_email, moment, owner_id_of
 from crm.imports.kinds import KINDS
 from crm.imports.mapping import field_label, label_names, option_names
 from crm.members.models import Member
@@ -31,10 +34,13 @@ from crm.settings import phone_region, workspace_zone
 # The numbers the CRM makes itself (SO-000123): one kept from a file would be made again for a later order's id.
 MADE_NUMBER = re.compile(r"SO-?\d+", re.IGNORECASE)
 NUMBER_LIMIT = 20
+# A contacts file's columns (their keys apart from the customer's match keys) -> the contact's fields.
+CONTACT_FIELDS = {"contact_name": "name", "title": "title", "mobile": "mobile", "contact_phone": "phone",
+                  "contact_email": "email", "wechat": "wechat", "notes": "notes"}
 
 
 class LinkedCleaner:
-    """Cleans the rows of one follow-up, deal or order import; what every row needs is read once."""
+    """Cleans the rows of one follow-up, deal, order or contact import; what every row needs is read once."""
 
     def __init__(self, viewer: Member, kind: str, mapping: dict, options: dict):
         self.viewer, self.kind, self.options = viewer, kind, options
@@ -114,6 +120,17 @@ class LinkedCleaner:
                                                     EARLIEST, LATEST).isoformat()
             data["closed_at"] = moment(data["expected_close"], "expected_close", self.zone)  # if the stage is closed
         self._custom(raw, data)
+
+    def _contacts(self, raw: dict, data: dict) -> None:
+        """The contact's fields cleaned by the contacts service itself (its limits, phones, messages); `primary`
+        read as a checkbox cell is (yes in either language)."""
+        try:
+            cleaned = contacts.clean({field: raw.get(key) for key, field in CONTACT_FIELDS.items()})
+        except Invalid as error:
+            column = {field: key for key, field in CONTACT_FIELDS.items()}
+            raise Invalid({column.get(name, name): message for name, message in error.errors.items()}) from None
+        data.update({key: cleaned[field] for key, field in CONTACT_FIELDS.items() if cleaned[field]})
+        data["primary"] = is_yes(raw.get("primary", ""))
 
     def _custom(self, raw: dict, data: dict) -> None:
         """The custom cells as the record form cleans them (crm/fields/record_values.py); defaults and required

@@ -1,6 +1,7 @@
-"""What an imported follow-up, deal or order tells the rest of the CRM, as the pages' services do for one made
-there (crm/followups/service.py, crm/deals/deals.py, crm/orders/service.py), set-based: the customer's timeline
-event, a plan's reminders, a new deal's or order's webhook; and the first two removed when the import is undone.
+"""What an imported follow-up, deal, order or contact tells the rest of the CRM, as the pages' services do for one
+made there (crm/followups/service.py, crm/deals/deals.py, crm/orders/service.py, crm/contacts/service.py),
+set-based: the customer's timeline event, a plan's reminders, a new deal's, order's or contact's webhook; and the
+first two removed when the import is undone. A contact has no timeline event (the page writes none).
 
 Each event is the one the page writes, at the time the record happened (a follow-up's done time, a deal's or
 order's created time), by the importer, and also names the import and the record (`import`, `record` in its
@@ -9,6 +10,7 @@ import json
 
 from sqlalchemy import select, text
 
+from crm.contacts.models import Contact
 from crm.deals.models import Deal
 from crm.extensions import db
 from crm.followups import reminders
@@ -48,7 +50,11 @@ def _run(sql: str, **params):
 
 
 def tell(import_id: int, viewer: Member, kind: str) -> None:
-    """The timeline events of the import's new records, oldest first; a plan's reminders."""
+    """The timeline events of the import's new records, oldest first; a plan's reminders; webhooks."""
+    added = select(ImportRow.record_id).where(ImportRow.import_id == import_id, ImportRow.action == "create")
+    if kind == "contacts":
+        _tell_contacts(import_id, added)
+        return
     name, event, deal, payload, joins, which = EVENTS[kind]
     _run(f"""INSERT INTO {{events}} (at, customer_id, deal_id, kind, actor_id, actor_name, payload)
              SELECT {AT[kind]}, x.customer_id, {deal}, :event, :actor, :actor_name,
@@ -57,11 +63,20 @@ def tell(import_id: int, viewer: Member, kind: str) -> None:
              WHERE x.id IN (SELECT record_id FROM {{rows}} WHERE import_id = :id AND action = 'create') AND {which}
              ORDER BY {AT[kind]}, x.id""",
          id=import_id, event=event, actor=viewer.id, actor_name=viewer.name, labels=_labels(import_id, kind))
-    added = select(ImportRow.record_id).where(ImportRow.import_id == import_id, ImportRow.action == "create")
     if kind == "activities":
         reminders.schedule_many(added)
     elif webhooks.wanted(WEBHOOKS[kind][0]):  # nobody subscribed (the usual case): one small query
         webhooks.emit_many(*WEBHOOKS[kind], set(db.session.scalars(added)))
+
+
+def _tell_contacts(import_id: int, added) -> None:
+    """contact.created for each new contact, contact.updated for each one that stopped being primary."""
+    if webhooks.wanted("contact.created"):
+        webhooks.emit_many("contact.created", Contact, set(db.session.scalars(added)))
+    if webhooks.wanted("contact.updated"):
+        replaced = select(ImportRow.data["replaced_primary"].as_integer()).where(
+            ImportRow.import_id == import_id, ImportRow.action == "create", ImportRow.data.has_key("replaced_primary"))
+        webhooks.emit_many("contact.updated", Contact, set(db.session.scalars(replaced)))
 
 
 def _labels(import_id: int, kind: str) -> str:
@@ -80,7 +95,7 @@ def _labels(import_id: int, kind: str) -> str:
 
 def forget(import_id: int, kind: str, removed: list[int]) -> None:
     """Undo: the events of the records removed, and the reminders of the plans among them."""
-    if not removed:
+    if not removed or kind not in EVENTS:
         return
     _run("""DELETE FROM {events} e WHERE e.payload @> jsonb_build_object('import', CAST(:id AS int))
               AND (e.payload ->> 'record')::bigint = ANY(:removed)

@@ -1,5 +1,5 @@
-"""The set-based passes of a follow-up, deal or order import: each staged row linked to its customer by the match
-key (applying's matching), checked against the importer's scopes, then the records added in a handful of
+"""The set-based passes of a follow-up, deal, order or contact import: each staged row linked to its customer by the
+match key (applying's matching), checked against the importer's scopes, then the records added in a handful of
 statements whatever the size, each with an audit entry naming the import; undo removes them again.
 
 Hand-written SQL names the tenant's schema itself (staging.table), as in applying."""
@@ -14,7 +14,7 @@ from crm.fields.definitions import fields
 from crm.fields.values import clean_value
 from crm.followups.models import DEFAULT_REMINDER
 from crm.imports import applying, linked_events
-from crm.imports.kinds import KINDS
+from crm.imports.kinds import KINDS, Kind
 from crm.imports.mapping import field_label
 from crm.imports.models import ImportRow
 from crm.imports.staging import table
@@ -25,13 +25,16 @@ from crm.settings import workspace_currency
 
 # The table each kind's records go to, and what their audit entries are called and summarised by.
 TABLES = {"activities": ("activities", "activity", "left(x.summary, 250)"), "deals": ("deals", "deal", "x.title"),
-          "orders": ("orders", "order", "x.number")}
+          "orders": ("orders", "order", "x.number"),
+          "contacts": ("contacts", "contact",  # as crm/contacts/service.py sums one up: "name · customer"
+                       "x.name || ' · ' || (SELECT c.name FROM {customers} c WHERE c.id = x.customer_id)")}
 
 
 def _run(sql: str, **params):
     return db.session.execute(text(sql.format(
         rows=table("import_rows"), customers=table("customers"), stages=table("stages"), orders=table("orders"),
         deals=table("deals"), activities=table("activities"), order_lines=table("order_lines"),
+        contacts=table("contacts"), tickets=table("tickets"),
         deal_stage_changes=table("deal_stage_changes"), order_status_changes=table("order_status_changes"),
         audit_log=table("audit_log"))), params)
 
@@ -48,28 +51,31 @@ def decide(import_id: int, viewer: Member, kind: str, options: dict, mapping: di
     needed = "name" if options["match_on"] == "name_company" else options["match_on"]
     applying._error(import_id, "r.action IS NULL AND r.customer_id IS NULL",
                     _("No customer matches this row (%(field)s).", field=field_label(needed, kind)))
-    _scope(import_id, viewer, KINDS[kind].resource)
+    _scope(import_id, viewer, KINDS[kind])
     if KINDS[kind].entity:
         _required_custom(import_id, KINDS[kind].entity)
     if kind == "orders":
         _numbers(import_id, next((int(i) for i, key in mapping.items() if key == "number"), None))
+    if kind == "contacts":
+        _one_primary(import_id)
     _run("UPDATE {rows} SET action = 'create' WHERE import_id = :id AND action IS NULL", id=import_id)
     return applying.counts(import_id)
 
 
-def _scope(import_id: int, viewer: Member, resource: str) -> None:
-    """Records only for customers the importer may see, owned by members the importer may give them to, and only
-    with the resource's create permission."""
-    if not viewer.can(resource, "create"):
+def _scope(import_id: int, viewer: Member, kind: Kind) -> None:
+    """Records only for customers the importer may see (a contact: may edit), owned by members the importer may give
+    them to, and only with the kind's permission (the resource's create; a contact's: customers edit)."""
+    resource = kind.resource
+    if not viewer.can(resource, kind.adds):
         applying._error(import_id, "r.action IS NULL", _("You may not add these records."))
         return
-    if viewer.role.scope("customers", "view") != "all":
-        visible = scoped(select(Customer.id).where(Customer.deleted_at.is_(None)), viewer, "customers", "view",
-                         Customer)
+    if viewer.role.scope("customers", kind.customer_action) != "all":
+        visible = scoped(select(Customer.id).where(Customer.deleted_at.is_(None)), viewer, "customers",
+                         kind.customer_action, Customer)
         db.session.execute(update(ImportRow).where(ImportRow.import_id == import_id, ImportRow.action.is_(None),
                                                    ImportRow.customer_id.not_in(visible))
                            .values(action="error", reason=_("This customer is not one of yours.")))
-    if viewer.role.scope(resource, "create") != "all":
+    if "owner" in kind.fields and viewer.role.scope(resource, "create") != "all":
         reach = [m.id for m in members_in_reach(viewer, resource, "create")]
         applying._error(import_id, "r.action IS NULL AND r.data ? 'owner_id' "
                                    "AND NOT (r.data ->> 'owner_id')::int = ANY(:reach)",
@@ -147,6 +153,20 @@ def _numbers(import_id: int, number_column: int | None) -> None:
                         _("Another line of this order has an error."))
 
 
+PRIMARY = "coalesce((r.data ->> 'primary')::boolean, false)"
+
+
+def _one_primary(import_id: int) -> None:
+    """One contact of a customer is primary: a second row marking another contact of the same customer primary is
+    refused, naming the first."""
+    _run(f"""UPDATE {{rows}} r SET action = 'error', reason = replace(:reason, '#LINE#', m.first::text)
+             FROM (SELECT line, min(line) OVER (PARTITION BY customer_id) AS first FROM {{rows}} r
+                   WHERE r.import_id = :id AND r.action IS NULL AND {PRIMARY}) m
+             WHERE r.import_id = :id AND r.line = m.line AND m.line <> m.first""",
+         id=import_id, reason=_("Line %(line)s already makes another contact of this customer primary.",
+                                line="#LINE#"))
+
+
 def apply(import_id: int, viewer: Member, kind: str) -> None:
     """Add the decided rows' records (ids drawn first, so each row knows its record) and an audit entry each."""
     name, entity, summary = TABLES[kind]
@@ -157,7 +177,7 @@ def apply(import_id: int, viewer: Member, kind: str) -> None:
              UPDATE {{rows}} r SET record_id = k.record_id FROM k
              WHERE r.import_id = :id AND r.action = 'create' AND {RECORD} = k.key""",
          id=import_id, ids=table("ids"))
-    {"activities": _activities, "deals": _deals, "orders": _orders}[kind](import_id, viewer)
+    {"activities": _activities, "deals": _deals, "orders": _orders, "contacts": _contacts}[kind](import_id, viewer)
     linked_events.tell(import_id, viewer, kind)
     _run(f"""INSERT INTO {{audit_log}} (at, actor_id, actor_name, action, entity, entity_id, summary, changes)
              SELECT now(), :actor, :actor_name, 'create', :entity, x.id, {summary},
@@ -244,14 +264,55 @@ def _orders(import_id: int, viewer: Member) -> None:
     refresh_first_orders(*_customers(import_id))
 
 
+def _contacts(import_id: int, _viewer: Member) -> None:
+    """Contacts as the contacts service adds them: one primary per customer, the row that says so (the one before
+    stops being it; the row keeps its id for undo), else the customer's first when it has no primary yet."""
+    _run("""SELECT id FROM {customers} WHERE id IN (SELECT customer_id FROM {rows} WHERE import_id = :id
+                                                   AND action = 'create') ORDER BY id FOR UPDATE""", id=import_id)
+    _run(f"""UPDATE {{rows}} r SET data = r.data || '{{{{"primary": true}}}}'
+             FROM (SELECT line, row_number() OVER (PARTITION BY customer_id ORDER BY line) AS n,
+                          bool_or({PRIMARY}) OVER (PARTITION BY customer_id) AS marked
+                   FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create') f
+             WHERE r.import_id = :id AND r.line = f.line AND f.n = 1 AND NOT f.marked
+               AND NOT EXISTS (SELECT 1 FROM {{contacts}} c WHERE c.customer_id = r.customer_id AND c.is_primary)""",
+         id=import_id)
+    _run(f"""UPDATE {{rows}} r SET data = r.data || jsonb_build_object('replaced_primary', c.id)
+             FROM {{contacts}} c
+             WHERE r.import_id = :id AND r.action = 'create' AND {PRIMARY} AND c.customer_id = r.customer_id
+               AND c.is_primary""", id=import_id)
+    _run(f"""UPDATE {{contacts}} c SET is_primary = false, updated_at = now()
+             WHERE c.is_primary AND c.customer_id IN (SELECT r.customer_id FROM {{rows}} r
+                                                      WHERE r.import_id = :id AND r.action = 'create' AND {PRIMARY})""",
+         id=import_id)
+    _run(f"""INSERT INTO {{contacts}} (id, customer_id, name, title, mobile, phone, email, wechat, notes, is_primary,
+                                      created_at, updated_at)
+             SELECT r.record_id, r.customer_id, {_value('contact_name')}, {_value('title')}, {_value('mobile')},
+                    {_value('contact_phone')}, {_value('contact_email')}, {_value('wechat')}, {_value('notes')},
+                    {PRIMARY}, now(), now()
+             FROM {{rows}} r WHERE r.import_id = :id AND r.action = 'create'""", id=import_id)
+
+
+def _primaries_back(import_id: int, removed: list[int], customer_ids: list[int]) -> None:
+    """Undo of contacts: a customer left without a primary gets back the one an import's contact took the part
+    from, else its oldest contact (as removing a primary on the page)."""
+    _run("""UPDATE {contacts} c SET is_primary = true, updated_at = now() FROM {rows} r
+            WHERE r.import_id = :id AND r.action = 'create' AND r.record_id = ANY(:removed)
+              AND c.id = (r.data ->> 'replaced_primary')::int
+              AND NOT EXISTS (SELECT 1 FROM {contacts} p WHERE p.customer_id = c.customer_id AND p.is_primary)""",
+         id=import_id, removed=removed)
+    _run("""UPDATE {contacts} c SET is_primary = true, updated_at = now()
+            WHERE c.id IN (SELECT min(o.id) FROM {contacts} o WHERE o.customer_id = ANY(:customers)
+                           GROUP BY o.customer_id HAVING NOT bool_or(o.is_primary))""", customers=customer_ids)
+
+
 def _customers(import_id: int) -> list[int]:
     return list(db.session.scalars(select(ImportRow.customer_id.distinct()).where(
         ImportRow.import_id == import_id, ImportRow.action == "create")))
 
 
 def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
-    """Remove the records the import added, except deals and orders changed since it finished (skipped) and
-    follow-ups done since; returns the counts."""
+    """Remove the records the import added, except deals, orders and contacts changed since it finished (skipped)
+    and follow-ups done since; returns the counts."""
     name, _entity, _summary = TABLES[kind]
     untouched = "x.done_at IS NOT DISTINCT FROM (r.data ->> 'done_at')::timestamptz" if kind == "activities" \
         else "x.updated_at <= :finished"
@@ -270,6 +331,11 @@ def undo(import_id: int, kind: str, finished_at) -> dict[str, int]:
              id=import_id, ids=sorted(set(removed)))
     elif kind == "orders" and removed:
         refresh_first_orders(*removed)
+    elif kind == "contacts" and removed:
+        _primaries_back(import_id, [record for record, _customer in gone], sorted(set(removed)))
+        for records in ("deals", "orders", "tickets", "activities"):  # as delete_contact: none names it any more
+            _run(f"UPDATE {{{records}}} SET contact_id = NULL WHERE contact_id = ANY(:removed)",
+                 removed=[record for record, _customer in gone])
     added = _run("SELECT count(DISTINCT record_id) FROM {rows} WHERE import_id = :id AND action = 'create'",
                  id=import_id).scalar()
     return {"removed": len(removed), "skipped": added - len(removed)}

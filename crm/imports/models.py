@@ -7,7 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db, tenant_pk, utcnow
 
-KINDS = ("customers", "activities", "deals", "orders")  # what a file holds; all but customers link to customers
+# What a file holds; all but customers link to customers (crm/imports/kinds.py).
+KINDS = ("customers", "activities", "deals", "orders", "contacts")
 STATUSES = ("uploaded", "checking", "checked", "importing", "done", "failed", "cancelled", "undone")
 # What the set-based passes decide for each staged row (import_rows.action).
 ACTIONS = ("create", "update", "unchanged", "error", "duplicate")

@@ -39,8 +39,8 @@ def fields_for_mapping(kind: str = "customers") -> list[Field]:
 
 
 def kinds_for(viewer: Member) -> list[str]:
-    """What the viewer may import: customers, and follow-ups, deals or orders where it may create them."""
-    return ["customers"] + [name for name, kind in KINDS.items() if viewer.can(kind.resource, "create")]
+    """What the viewer may import: customers, and follow-ups, deals, orders or contacts where it may add them."""
+    return ["customers"] + [name for name, kind in KINDS.items() if viewer.can(kind.resource, kind.adds)]
 
 
 def check_kind(viewer: Member, kind: str) -> None:
@@ -53,6 +53,11 @@ def check_kind(viewer: Member, kind: str) -> None:
 def resource_of(imp: Import) -> str:
     """The permission resource of the records the import adds."""
     return KINDS[imp.kind].resource if imp.kind in KINDS else "customers"
+
+
+def may_undo(viewer: Member, imp: Import) -> bool:
+    """Whether the viewer's role may remove what the import added (customers: delete; contacts: customers edit)."""
+    return viewer.can(resource_of(imp), KINDS[imp.kind].removes if imp.kind in KINDS else "delete")
 
 
 def _may_import(viewer: Member) -> None:
@@ -208,8 +213,8 @@ def preview(imp: Import, limit: int = PREVIEW) -> list[PreviewRow]:
 
 
 class _ShownLinked:
-    """A follow-up's, deal's or order's staged values as people read them: the customer, members, stages and
-    statuses by name; internal keys left out."""
+    """A follow-up's, deal's, order's or contact's staged values as people read them: the customer, members, stages
+    and statuses by name, yes or no; internal keys left out."""
 
     HIDDEN = ("owner_id", "pipeline_id", "stage_id", "product_id", "unit", "description", "total", "closed_at",
               "phone", "email", "name", "company", "external_id")
@@ -237,6 +242,8 @@ class _ShownLinked:
             shown["stage"] = self.stages.get(data["stage_id"], "")
         if self.kind == "orders":
             shown.update(product=data["description"], amount=data["total"])
+        if "primary" in data:
+            shown["primary"] = _("Yes") if data["primary"] else _("No")
         return shown
 
     def customer(self, customer_id: int | None) -> str:
@@ -289,7 +296,7 @@ def undo(viewer: Member, imp: Import) -> dict[str, int]:
     customer changed since the import is left as it is and counted. One audit entry."""
     if imp.status != "done" or imp.finished_at is None or utcnow() - imp.finished_at > timedelta(days=UNDO_DAYS):
         raise Invalid({"status": _("An import can be undone within %(days)d days of finishing.", days=UNDO_DAYS)})
-    if not viewer.can(resource_of(imp), "delete"):
+    if not may_undo(viewer, imp):
         raise Forbidden()
     if imp.kind in KINDS:
         result = linking.undo(imp.id, imp.kind, imp.finished_at)

@@ -26,9 +26,9 @@ registry.plug(
     bp, registry.CustomerPanel("imports/_customer_panel.html", order=21,
                                load=lambda member, customer: {"imported": service.imported_into(customer.id)}),
     registry.AuditEntity("import", _l("Import"), fields=AUDIT_FIELDS),
-    # A follow-up, deal or order an import added says so in its history: "Import: #12".
+    # A follow-up, deal, order or contact an import added says so in its history: "Import: #12".
     *(registry.AuditEntity(entity, fields={"import": _l("Import")}, values={"import": lambda value: f"#{value}"})
-      for entity in ("activity", "deal", "order")))
+      for entity in ("activity", "deal", "order", "contact")))
 KIND_LABELS = {"customers": _l("Customers"), **{name: kind.label for name, kind in KINDS.items()}}
 STATUS_LABELS = {"uploaded": _l("Waiting for its mapping"), "checking": _l("Checking"), "checked": _l("Checked"),
                  "importing": _l("Importing"), "done": _l("Done"), "failed": _l("Failed"),
@@ -184,7 +184,7 @@ def _status_page(imp):
                   errors=[] if running else service.errors(imp, limit=20), statuses=STATUS_LABELS,
                   kind_label=KIND_LABELS[imp.kind], linked=imp.kind in KINDS,
                   list_endpoint=KINDS[imp.kind].list_endpoint if imp.kind in KINDS else "customers.index",
-                  can_undo=imp.status == "done" and g.member.can(service.resource_of(imp), "delete")
+                  can_undo=imp.status == "done" and service.may_undo(g.member, imp)
                   and utcnow() - imp.finished_at < timedelta(days=service.UNDO_DAYS))
 
 

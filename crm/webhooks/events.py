@@ -28,6 +28,7 @@ EVENTS = {
     "order.created": "order", "order.status_changed": "order", "order.paid": "order",
     "ticket.created": "ticket", "ticket.closed": "ticket",
     "followup.done": "followup",
+    "contact.created": "contact", "contact.updated": "contact", "contact.deleted": "contact",
 }
 # Per kind: the API module and the schema it answers with; the module's `shown(record)` (when it has one) gives
 # what the schema dumps.
@@ -37,6 +38,7 @@ OBJECTS = {
     "order": ("crm.api.orders", "OrderOut"),
     "ticket": ("crm.api.tickets", "TicketOut"),
     "followup": ("crm.api.activities", "ActivityOut"),
+    "contact": ("crm.api.contacts", "ContactOut"),
 }
 PENDING = "webhook_events"
 WANTED = "webhook_types_wanted"

@@ -1,10 +1,11 @@
 """What "Export everything" writes: a sheet per record kind and the files kept with the records.
 
-The five lists come from the list exports' own sources (crm/exports/sources.py) with every field, so the columns,
-labels, owners by name, tags, custom fields, times in the workspace's zone and the rules for sensitive values are
-the same as a list's export; an ID column comes first, which the other sheets (order lines, comments, files) and
-the files' folders name. Every sheet holds only what the member may export: the lines of the exported orders, the
-comments of the exported tickets, the files of the exported records."""
+The five lists and the contacts of the customers come from the list exports' own sources (crm/exports/sources.py)
+with every field, so the columns, labels, owners by name, tags, custom fields, times in the workspace's zone and the
+rules for sensitive values are the same as a list's export; an ID column comes first, which the other sheets (order
+lines, comments, files, a contact's customer ID) and the files' folders name. Every sheet holds only what the
+member may export: the lines of the exported orders, the comments of the exported tickets, the files of the exported
+records, the contacts of the exported customers."""
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -13,24 +14,25 @@ from werkzeug.datastructures import MultiDict
 
 from crm.attachments.models import Attachment
 from crm.attachments.service import live
+from crm.contacts.models import Contact
 from crm.customers.models import Customer
 from crm.deals.models import Deal
 from crm.exports.sources import TITLES as LIST_TITLES
-from crm.exports.sources import Column, Source, build, in_workspace_zone
+from crm.exports.sources import YES_NO, Column, Source, build, in_workspace_zone
 from crm.followups.models import Activity
 from crm.members.models import Member
 from crm.orders.models import Order, OrderLine
 from crm.products.models import Product
 from crm.tickets.models import Ticket, TicketComment
 
-LISTS = ("customers", "deals", "orders", "tickets", "followups")
+LISTS = ("customers", "deals", "orders", "tickets", "followups", "contacts")
 TITLES = {"order_lines": _l("Order lines"), "ticket_comments": _l("Ticket comments"), "products": _l("Products"),
           "files": _l("Files")}
-MODELS = {"customers": Customer, "deals": Deal, "orders": Order, "tickets": Ticket, "followups": Activity}
+MODELS = {"customers": Customer, "deals": Deal, "orders": Order, "tickets": Ticket, "followups": Activity,
+          "contacts": Contact}
 # A list's files by their attachment kind; ticket comments' files go with their ticket's folder.
 FILE_KINDS = {"customer": "customers", "deal": "deals", "order": "orders", "ticket": "tickets",
               "activity": "followups", "ticket_comment": "tickets"}
-YES_NO = {True: _l("Yes"), False: _l("No")}
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Sheet:
 def sheets(member: Member) -> list[Sheet]:
     """Every sheet of the workspace the member may export, lists first."""
     lists = {kind: _with_id(build(kind, member, MultiDict(), all_fields=True)) for kind in LISTS}
+    lists["contacts"].columns.insert(1, Column(_l("Customer ID"), lambda row: row.customer_id))
     ids = {kind: _ids(source.stmt, MODELS[kind]) for kind, source in lists.items()}
     return [*(Sheet(kind, LIST_TITLES[kind], source) for kind, source in lists.items()),
             Sheet("order_lines", TITLES["order_lines"], _order_lines(ids["orders"])),

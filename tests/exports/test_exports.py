@@ -1,6 +1,6 @@
 """List exports: CSV with a BOM and Chinese intact, XLSX, formula-safe cells, the list's filters and the viewer's
-export scope, the permission and the menu, sensitive values masked or revealed (and audited), and long exports
-written by a job whose link works for its member only, until it expires."""
+export scope, the permission and the menu, sensitive values masked or revealed (and audited), long exports
+written by a job whose link works for its member only, until it expires, and the contacts of the customer list."""
 import csv
 import io
 import time
@@ -169,3 +169,59 @@ def test_control_characters_and_formulas_are_escaped_in_both_formats():
     spreadsheets.write_xlsx(rows, "T", out)
     cells = [row[0] for row in load_workbook(out).active.iter_rows(values_only=True)]
     assert cells[:2] == ["Name", "'\tTab"] and cells[2] in ("'\rCR", "'\nCR") and cells[3:] == ["'=1+1", 12.5, "ok"]
+
+
+def add_contact(in_tenant, tenant, customer_id: int, primary: bool = False, no_marketing: bool = False, **fields):
+    """A contact of the customer, added as the customer page adds one."""
+    from crm.contacts import service as contacts
+    from crm.customers.models import Customer
+
+    def add():
+        contact = contacts.create_contact(db.session.get(Customer, customer_id), fields, primary=primary,
+                                          no_marketing=no_marketing)
+        db.session.commit()
+        return contact.id
+
+    return in_tenant(tenant, add)
+
+
+def test_contacts_are_exported_under_the_customer_lists_filters_from_its_menu(acme, admin, make_customer, in_tenant):
+    kept = make_customer(acme, name="星辰科技", kind="company", level="A")
+    other = make_customer(acme, name="Other Co", kind="company", level="B")
+    add_contact(in_tenant, acme, kept, name="王芳", title="采购经理", mobile="13912345678", email="wf@example.com",
+                wechat="wangfang88", notes="Prefers calls")
+    add_contact(in_tenant, acme, kept, name="Li Na", phone="+86 10 8888 6666", primary=True, no_marketing=True)
+    add_contact(in_tenant, acme, other, name="Not shown")
+
+    rows = table(admin.get(f"/{acme.slug}/exports/contacts?level=A"))
+    assert rows[0] == ["Customer", "Name", "Title", "Mobile", "Office phone", "Email", "WeChat ID", "Primary contact",
+                       "Receives campaigns"]
+    assert rows[1:] == [["星辰科技", "Li Na", "", "", "'+861088886666", "", "", "Yes", "No"],
+                        ["星辰科技", "王芳", "采购经理", "'+8613912345678", "", "wf@example.com", "wangfang88", "No",
+                         "Yes"]]
+    every = table(admin.get(f"/{acme.slug}/exports/contacts?fields=all&level=A"))
+    assert every[0][-2:] == ["Notes", "Created"] and every[2][-2] == "Prefers calls" and every[2][-1]
+    assert audit_entries(in_tenant, acme, "export")[-1][:2] == ("contacts", "CSV, 2 rows, level=A")
+
+    page = admin.get(f"/{acme.slug}/customers/?level=A").text
+    assert "Export contacts" in page and f"/{acme.slug}/exports/contacts?format=xlsx&amp;level=A" in page
+    admin.post("/language", data={"language": "zh"})
+    chinese = table(admin.get(f"/{acme.slug}/exports/contacts?level=A"))
+    assert chinese[0][0] == "客户" and chinese[1][-2:] == ["是", "否"]
+
+
+def test_a_rep_exports_only_the_contacts_of_their_own_customers(acme, people, make_customer, client_as, in_tenant,
+                                                               add_member):
+    rui, wes = people["rep"], people["west"]
+    add_contact(in_tenant, acme, make_customer(acme, rui.member_id, name="Rui's customer"), name="Rui's contact")
+    add_contact(in_tenant, acme, make_customer(acme, wes.member_id, name="Wes's customer"), name="Wes's contact")
+    for fmt in ("csv", "xlsx"):
+        answer = client_as(rui.account_id).get(f"/{acme.slug}/exports/contacts?format={fmt}&fields=all")
+        assert answer.status_code == 200
+        if fmt == "csv":
+            assert [row[1] for row in table(answer)[1:]] == ["Rui's contact"]
+        else:
+            names = [row[1] for row in load_workbook(io.BytesIO(answer.data)).active.iter_rows(values_only=True)]
+            assert names[1:] == ["Rui's contact"]
+    reader, _member = add_member(acme, "read_only", "Rita Reader")
+    assert client_as(reader).get(f"/{acme.slug}/exports/contacts").status_code == 403

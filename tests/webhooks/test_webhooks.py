@@ -362,6 +362,10 @@ def test_every_event_type_is_emitted(app, acme, admin, receiver, subscribe, run_
     assert api.post(f"/api/v1/activities/{followup['id']}/done", json={"outcome": "Reached"},
                     headers=bearer).status_code == 200
     make_ticket(acme, customer_id=customer["id"], status="closed")
+    contact = api.post(f"/api/v1/customers/{customer['id']}/contacts", json={"name": "李娜"}, headers=bearer).get_json()
+    assert api.patch(f"/api/v1/contacts/{contact['id']}", json={"title": "Buyer"}, headers=bearer).status_code == 200
+    gone = api.post(f"/api/v1/customers/{customer['id']}/contacts", json={"name": "王强"}, headers=bearer).get_json()
+    assert api.delete(f"/api/v1/contacts/{gone['id']}", headers=bearer).status_code == 204
     assert api.delete(f"/api/v1/customers/{customer['id']}", headers=bearer).status_code == 204
     with app.app_context(), tenant_bound(acme.ref):
         events.emit("order.paid", db.session.get(Order, order["id"]))
@@ -371,6 +375,8 @@ def test_every_event_type_is_emitted(app, acme, admin, receiver, subscribe, run_
     assert seen["order.status_changed"]["status"] == "shipped"
     assert seen["deal.won"]["status"] == "won" and seen["deal.lost"]["lost_reason"] == "Price"
     assert seen["customer.updated"]["company"] == "Acme"
+    assert seen["contact.updated"]["title"] == "Buyer" and seen["contact.created"]["customer_id"] == customer["id"]
+    assert seen["contact.deleted"]["name"] == "王强"
 
 
 def test_pool_moves_recycling_and_a_restore_send_customer_updated(app, acme, admin, receiver, subscribe, make_customer,

@@ -18,8 +18,8 @@ from crm.extensions import db
 from tests.conftest import local_link
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-KINDS = ("customers", "deals", "orders", "tickets", "followups", "order_lines", "ticket_comments", "products",
-         "files")
+KINDS = ("customers", "deals", "orders", "tickets", "followups", "contacts", "order_lines", "ticket_comments",
+         "products", "files")
 
 
 def read_csv(archive: zipfile.ZipFile, kind: str) -> list[list[str]]:
@@ -52,6 +52,8 @@ def filled(app, acme, admin, make_customer, tagged, make_deal, make_order, make_
     customer = tagged(acme, ["VIP 客户"], name="张伟", id_number="110101199003077777")
     db_commit(lambda: setattr(db.session.get(Customer, customer), "custom", {"erp": "E-42"}))
     make_customer(acme, name="=HYPERLINK(\"http://evil\")")
+    from crm.contacts import service as contacts
+    db_commit(lambda: contacts.create_contact(db.session.get(Customer, customer), {"name": "李娜", "title": "采购经理"}))
     make_deal(acme, customer_id=customer)
     make_product(acme, name="Tea 龙井", sku="T-1")
     make_order(acme, customer, lines=[{"description": "Green tea", "quantity": "2", "unit_price": "10"},
@@ -101,8 +103,8 @@ def test_the_archive_holds_every_kind_in_csv_and_xlsx_the_files_and_a_manifest(
     archive = zipfile.ZipFile(io.BytesIO(got.data))
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["app"]["version"] and manifest["migration_head"].startswith("t0")
-    expected = {"customers": 2, "deals": 1, "orders": 1, "tickets": 1, "followups": 1, "order_lines": 2,
-                "ticket_comments": 1, "products": 1, "files": 2}
+    expected = {"customers": 2, "deals": 1, "orders": 1, "tickets": 1, "followups": 1, "contacts": 1,
+                "order_lines": 2, "ticket_comments": 1, "products": 1, "files": 2}
     assert manifest["counts"] == expected
     for kind in KINDS:  # every kind's rows in both formats
         assert len(read_csv(archive, kind)) - 1 == expected[kind], kind
@@ -122,6 +124,9 @@ def test_the_archive_holds_every_kind_in_csv_and_xlsx_the_files_and_a_manifest(
     assert manifest["members"][contract]["sha256"] == hashlib.sha256(PDF).hexdigest()
     assert any(name.startswith(f"files/tickets/{filled['ticket']}/") for name in archive.namelist())
     assert column(read_csv(archive, "order_lines"), "Description") == ["Green tea", "Black tea"]
+    contacts = read_csv(archive, "contacts")
+    assert contacts[0][:3] == ["ID", "Customer ID", "Customer"]
+    assert contacts[1][1:5] == [str(filled["customer"]), "张伟", "李娜", "采购经理"]
 
     entries = in_tenant(acme, lambda: db.session.execute(select(AuditEntry.action, AuditEntry.changes).where(
         AuditEntry.entity == "workspace_export")).all())
@@ -207,3 +212,28 @@ def test_a_read_only_workspace_may_still_export(app, acme, admin, make_customer,
         assert "The export is ready" in export(admin, acme, run_worker)
     finally:
         app.config["STRIPE_SECRET_KEY"] = ""
+
+
+def test_a_reps_sheets_hold_only_the_contacts_of_their_customers(app, acme, people, make_customer, in_tenant):
+    """The archive's sheets as a role that may export only its own customers would get them (Export everything is
+    for admins today; its sheets keep each list's export scope all the same)."""
+    from crm.contacts import service as contacts
+    from crm.customers.models import Customer
+    from crm.members.models import Member
+    from crm.workspace_export.sheets import sheets
+
+    rui, wes = people["rep"], people["west"]
+    mine, theirs = make_customer(acme, rui.member_id, name="Rui's"), make_customer(acme, wes.member_id, name="Wes's")
+
+    def add_contacts():
+        contacts.create_contact(db.session.get(Customer, mine), {"name": "Rui's contact"})
+        contacts.create_contact(db.session.get(Customer, theirs), {"name": "Wes's contact"})
+        db.session.commit()
+
+    in_tenant(acme, add_contacts)
+
+    def contact_rows():
+        sheet = next(s for s in sheets(db.session.get(Member, rui.member_id)) if s.kind == "contacts")
+        return [row[1:4] for row in sheet.source.rows()]
+
+    assert in_tenant(acme, contact_rows) == [[mine, "Rui's", "Rui's contact"]]
