@@ -1,7 +1,7 @@
 """Load test (issue 19 item 8): gunicorn as shipped, 100 workspaces, admins and sales reps signed in through the real
 form, a weighted mix of pages and writes sent by locust over loopback for a fixed time.
 
-    .venv/bin/python bench/load.py                      # 100 workspaces, 20 users, 60 s (+ 5 s warm-up, 20 s floor)
+    .venv/bin/python bench/load.py                      # 100 workspaces, 8 users, 60 s (+ 5 s warm-up, 20 s floor)
     .venv/bin/python bench/load.py --users 40 --seconds 120
     .venv/bin/python bench/load.py --quick              # 10 workspaces, 10 s: a smoke run
 
@@ -142,7 +142,7 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(database_url: str, redis_url: str, folder: Path, **settings):
-    """gunicorn with the shipped configuration on a free loopback port; its base URL. Stopped (the whole process
+    """gunicorn with the shipped configuration on a free loopback port: (base URL, master pid). Stopped (the whole process
     group) on exit."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "BIND": f"127.0.0.1:{port}",
@@ -164,7 +164,7 @@ def gunicorn(database_url: str, redis_url: str, folder: Path, **settings):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start:\n" + (folder / "gunicorn.log").read_text()[-3000:])
                 time.sleep(0.2)
-        yield base
+        yield base, server.pid
     finally:
         try:
             os.killpg(server.pid, signal.SIGTERM)
@@ -187,12 +187,12 @@ def warm(base: str, workers: int) -> None:
 # ---------------------------------------------------------------- the load
 
 def send_load(base: str, plan_file: Path, users: int, seconds: float, warmup: float, floor_seconds: float,
-              session: int) -> dict:
+              session: int, server_pid: int) -> dict:
     """bench/load_users.py in its own process (gevent patches the process it runs in); its raw results by phase."""
     out = plan_file.with_name("load.json")
     command = [sys.executable, str(ROOT / "bench" / "load_users.py"), "--host", base, "--plan", str(plan_file),
                "--users", str(users), "--seconds", str(seconds), "--warmup", str(warmup), "--session", str(session),
-               "--floor-seconds", str(floor_seconds), "--out", str(out)]
+               "--floor-seconds", str(floor_seconds), "--server-pid", str(server_pid), "--out", str(out)]
     with open(plan_file.with_name("locust.log"), "w") as log:
         subprocess.run(command, check=True, timeout=warmup + seconds + floor_seconds + 600, stdout=log, stderr=log)
     return json.loads(out.read_text())
@@ -211,6 +211,9 @@ def summarise(raw: dict) -> dict:
              "p50": percentile(every, 50), "p95": percentile(every, 95), "p99": percentile(every, 99),
              "errors": sum(raw["errors"].values())}
     return {"seconds": seconds, "users": raw["users"], "kinds": kinds, "total": total,
+            "tool_cpu_share": raw["tool_cpu_seconds"] / raw["wall_seconds"],
+            # gunicorn's CPU (master and workers: the app and the WSGI server, not PostgreSQL) per counted request
+            "server_cpu_ms_per_request": 1000 * raw["server_cpu_seconds"] / max(len(every), 1),
             "error_examples": raw.get("error_examples", {})}
 
 
@@ -226,11 +229,11 @@ def run(app, database_url: str, redis_url: str, *, tenants: int, users: int, sec
     plan_file = folder / "plan.json"
     plan_file.write_text(json.dumps(plan))
     workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
-    with gunicorn(database_url, redis_url, folder) as base:
+    with gunicorn(database_url, redis_url, folder) as (base, server_pid):
         warm(base, workers)
         log(f"{len(plan['accounts'])} sign-ins, then the mix ({users} users, {warmup:g} s warm-up + {seconds:g} s), "
             f"then the floor ({floor_seconds:g} s) ...")
-        raw = send_load(base, plan_file, users, seconds, warmup, floor_seconds, session)
+        raw = send_load(base, plan_file, users, seconds, warmup, floor_seconds, session, server_pid)
     return {"argon2": app.config["ARGON2_PROFILE"], "tenants": tenants, "accounts": len(plan["accounts"]), "users": users, "seconds": seconds,
             "warmup": warmup, "session": session, "workers": workers, "setup_seconds": setup_seconds,
             **{name: summarise(raw[name]) for name in ("sign_in", "mix", "floor")}, "gunicorn_log_tail": (folder / "gunicorn.log").read_text()[-2000:]}
@@ -254,8 +257,12 @@ def print_table(results: dict) -> None:
     for name, r in rows:
         print(f"| {name:<30} | {r['requests']:>8} | {r['per_second']:>6.1f} | {r['p50']:>6.1f} | {r['p95']:>6.1f} | "
               f"{r['p99']:>6.1f} | {r['errors']:>6} |")
+    print(f"gunicorn's CPU per request (app + WSGI server, PostgreSQL aside): {mix['server_cpu_ms_per_request']:.1f} ms "
+          f"in the mix, {floor['server_cpu_ms_per_request']:.2f} ms in the floor, "
+          f"{sign_in['server_cpu_ms_per_request']:.1f} ms in the sign-in phase (3 requests an account)")
     print(f"phase 1: {results['accounts']} accounts signed in in {sign_in['seconds']:.1f} s "
-          f"({results['accounts'] / sign_in['seconds']:.1f} a second, argon2 {results['argon2']})")
+          f"({results['accounts'] / sign_in['seconds']:.1f} a second, argon2 {results['argon2']}); locust itself "
+          f"used {mix['tool_cpu_share']:.2f} of a core in the mix, {floor['tool_cpu_share']:.2f} in the floor")
     for name, example in {**sign_in["error_examples"], **mix["error_examples"], **floor["error_examples"]}.items():
         print(f"  error in {name}: {example}")
 
@@ -264,7 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10 workspaces, 10 s: a smoke run")
     parser.add_argument("--tenants", type=int)
-    parser.add_argument("--users", type=int, default=20, help="simulated people at once (default 20)")
+    parser.add_argument("--users", type=int, default=8, help="simulated people at once (default 8: 2 a worker)")
     parser.add_argument("--seconds", type=float, help="counted seconds of the mix (default 60; quick 10)")
     parser.add_argument("--session", type=int, default=50, help="requests between two sign-ins of a user")
     args = parser.parse_args()

@@ -19,8 +19,10 @@ Requests in the warm-up (the workers' first pages of each workspace) are not cou
 """
 import argparse
 import json
+import os
 import random
 import re
+import resource
 import time
 from collections import deque
 from datetime import datetime, timedelta
@@ -193,13 +195,38 @@ class Probe(FastHttpUser):
                 answer.failure(f"{answer.status_code} from /healthz")
 
 
-def phase(user, users: int, seconds: float | None, warmup: float, host: str) -> dict:
+def server_cpu(pid: int | None) -> float:
+    """CPU seconds of gunicorn so far: the master with the workers it reaped, and the live workers (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(path: str) -> list[str]:
+        return Path(path).read_text().rsplit(")", 1)[1].split()
+
+    master = fields(f"/proc/{pid}/stat")
+    total = sum(int(v) for v in master[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = fields(f"/proc/{entry.name}/stat")
+            except OSError:
+                continue
+            if stat[1] == str(pid):
+                total += int(stat[11]) + int(stat[12])
+    return total / tick
+
+
+def phase(user, users: int, seconds: float | None, warmup: float, host: str, server_pid: int | None) -> dict:
     """Run `users` of `user` for warmup + seconds (None: until every user has stopped); what was counted."""
     STATE.update(times={}, errors={}, examples={})
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     env = Environment(user_classes=[user], events=events, host=host)
     runner = env.create_local_runner()
     started = time.monotonic()
     STATE["since"] = started + warmup
+    cpu_at = {"start": server_cpu(server_pid)}
+    gevent.spawn_later(warmup, lambda: cpu_at.update(start=server_cpu(server_pid)))
     runner.start(users, spawn_rate=users)
     if seconds is None:
         def until_done():
@@ -210,8 +237,12 @@ def phase(user, users: int, seconds: float | None, warmup: float, host: str) -> 
     else:
         gevent.spawn_later(warmup + seconds, runner.quit)
     runner.greenlet.join()
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_at["end"] = server_cpu(server_pid)
     return {"seconds": time.monotonic() - STATE["since"], "users": users, "times_ms": STATE["times"],
-            "errors": STATE["errors"], "error_examples": STATE["examples"]}
+            "errors": STATE["errors"], "error_examples": STATE["examples"],
+            "tool_cpu_seconds": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            "wall_seconds": time.monotonic() - started, "server_cpu_seconds": cpu_at["end"] - cpu_at["start"]}
 
 
 def main() -> None:
@@ -223,15 +254,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--session", type=int, default=50)
     parser.add_argument("--floor-seconds", type=float, default=20)
+    parser.add_argument("--server-pid", type=int, help="gunicorn's master: its CPU is reported")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if not args.host.startswith(("http://127.", "http://localhost:", "http://[::1]:")):
         raise SystemExit(f"loopback only: {args.host}")
     PLAN.update(json.loads(Path(args.plan).read_text()), session=args.session, order_status={})
     UNSIGNED.extend(PLAN["accounts"])
-    results = {"sign_in": phase(SignIn, args.users, None, 0.0, args.host)}
-    results["mix"] = phase(Person, min(args.users, len(FREE)), args.seconds, args.warmup, args.host)
-    results["floor"] = phase(Probe, args.users, args.floor_seconds, min(args.warmup, 2.0), args.host)
+    results = {"sign_in": phase(SignIn, args.users, None, 0.0, args.host, args.server_pid)}
+    results["mix"] = phase(Person, min(args.users, len(FREE)), args.seconds, args.warmup, args.host, args.server_pid)
+    results["floor"] = phase(Probe, args.users, args.floor_seconds, min(args.warmup, 2.0), args.host, args.server_pid)
     Path(args.out).write_text(json.dumps(results))
 
 
