@@ -177,6 +177,19 @@ def gunicorn(database_url: str, redis_url: str, folder: Path, **settings):
         log.close()
 
 
+def postmaster(database_url: str) -> int | None:
+    """PostgreSQL's main process when it runs on this machine (a backend's parent), else None."""
+    import psycopg
+
+    with psycopg.connect(plain_url(database_url)) as connection:
+        backend = connection.execute("select pg_backend_pid()").fetchone()[0]
+    try:
+        parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return parent if "postgres" in Path(f"/proc/{parent}/cmdline").read_text() else None
+    except (OSError, ValueError):
+        return None
+
+
 def warm(base: str, workers: int) -> None:
     """Each worker's first request builds its app: ask often enough that every worker has answered once."""
     for _ in range(4 * workers):
@@ -187,14 +200,18 @@ def warm(base: str, workers: int) -> None:
 # ---------------------------------------------------------------- the load
 
 def send_load(base: str, plan_file: Path, users: int, seconds: float, warmup: float, floor_seconds: float,
-              session: int, server_pid: int) -> dict:
+              session: int, server_pid: int, database_pid: int | None) -> dict:
     """bench/load_users.py in its own process (gevent patches the process it runs in); its raw results by phase."""
     out = plan_file.with_name("load.json")
     command = [sys.executable, str(ROOT / "bench" / "load_users.py"), "--host", base, "--plan", str(plan_file),
                "--users", str(users), "--seconds", str(seconds), "--warmup", str(warmup), "--session", str(session),
                "--floor-seconds", str(floor_seconds), "--server-pid", str(server_pid), "--out", str(out)]
-    with open(plan_file.with_name("locust.log"), "w") as log:
-        subprocess.run(command, check=True, timeout=warmup + seconds + floor_seconds + 600, stdout=log, stderr=log)
+    command += ["--database-pid", str(database_pid)] if database_pid else []
+    log_file = plan_file.with_name("locust.log")
+    with open(log_file, "w") as log:
+        done = subprocess.run(command, timeout=warmup + seconds + floor_seconds + 600, stdout=log, stderr=log)
+    if done.returncode:
+        raise RuntimeError(f"bench/load_users.py failed ({done.returncode}):\n" + log_file.read_text()[-3000:])
     return json.loads(out.read_text())
 
 
@@ -214,6 +231,8 @@ def summarise(raw: dict) -> dict:
             "tool_cpu_share": raw["tool_cpu_seconds"] / raw["wall_seconds"],
             # gunicorn's CPU (master and workers: the app and the WSGI server, not PostgreSQL) per counted request
             "server_cpu_ms_per_request": 1000 * raw["server_cpu_seconds"] / max(len(every), 1),
+            # PostgreSQL's (every backend of the cluster: other work on it counts too), when it runs on this machine
+            "database_cpu_ms_per_request": 1000 * raw["database_cpu_seconds"] / max(len(every), 1),
             "error_examples": raw.get("error_examples", {})}
 
 
@@ -233,7 +252,8 @@ def run(app, database_url: str, redis_url: str, *, tenants: int, users: int, sec
         warm(base, workers)
         log(f"{len(plan['accounts'])} sign-ins, then the mix ({users} users, {warmup:g} s warm-up + {seconds:g} s), "
             f"then the floor ({floor_seconds:g} s) ...")
-        raw = send_load(base, plan_file, users, seconds, warmup, floor_seconds, session, server_pid)
+        raw = send_load(base, plan_file, users, seconds, warmup, floor_seconds, session, server_pid,
+                        postmaster(database_url))
     return {"argon2": app.config["ARGON2_PROFILE"], "tenants": tenants, "accounts": len(plan["accounts"]), "users": users, "seconds": seconds,
             "warmup": warmup, "session": session, "workers": workers, "setup_seconds": setup_seconds,
             **{name: summarise(raw[name]) for name in ("sign_in", "mix", "floor")}, "gunicorn_log_tail": (folder / "gunicorn.log").read_text()[-2000:]}
@@ -259,7 +279,8 @@ def print_table(results: dict) -> None:
               f"{r['p99']:>6.1f} | {r['errors']:>6} |")
     print(f"gunicorn's CPU per request (app + WSGI server, PostgreSQL aside): {mix['server_cpu_ms_per_request']:.1f} ms "
           f"in the mix, {floor['server_cpu_ms_per_request']:.2f} ms in the floor, "
-          f"{sign_in['server_cpu_ms_per_request']:.1f} ms in the sign-in phase (3 requests an account)")
+          f"{sign_in['server_cpu_ms_per_request']:.1f} ms in the sign-in phase (3 requests an account); "
+          f"PostgreSQL's: {mix['database_cpu_ms_per_request']:.1f} ms in the mix")
     print(f"phase 1: {results['accounts']} accounts signed in in {sign_in['seconds']:.1f} s "
           f"({results['accounts'] / sign_in['seconds']:.1f} a second, argon2 {results['argon2']}); locust itself "
           f"used {mix['tool_cpu_share']:.2f} of a core in the mix, {floor['tool_cpu_share']:.2f} in the floor")

@@ -196,7 +196,8 @@ class Probe(FastHttpUser):
 
 
 def server_cpu(pid: int | None) -> float:
-    """CPU seconds of gunicorn so far: the master with the workers it reaped, and the live workers (Linux /proc)."""
+    """CPU seconds of a server so far: its main process with the children it reaped, and the live children (Linux
+    /proc): gunicorn's master and workers, PostgreSQL's postmaster and backends."""
     if pid is None:
         return 0.0
     tick = os.sysconf("SC_CLK_TCK")
@@ -217,16 +218,20 @@ def server_cpu(pid: int | None) -> float:
     return total / tick
 
 
-def phase(user, users: int, seconds: float | None, warmup: float, host: str, server_pid: int | None) -> dict:
+def phase(user, users: int, seconds: float | None, warmup: float, host: str, server_pid: int | None,
+          database_pid: int | None) -> dict:
     """Run `users` of `user` for warmup + seconds (None: until every user has stopped); what was counted."""
     STATE.update(times={}, errors={}, examples={})
-    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    own = resource.getrusage(resource.RUSAGE_SELF)
     env = Environment(user_classes=[user], events=events, host=host)
     runner = env.create_local_runner()
     started = time.monotonic()
     STATE["since"] = started + warmup
-    cpu_at = {"start": server_cpu(server_pid)}
-    gevent.spawn_later(warmup, lambda: cpu_at.update(start=server_cpu(server_pid)))
+    def cpu() -> tuple[float, float]:
+        return server_cpu(server_pid), server_cpu(database_pid)
+
+    cpu_at = {"start": cpu()}
+    gevent.spawn_later(warmup, lambda: cpu_at.update(start=cpu()))
     runner.start(users, spawn_rate=users)
     if seconds is None:
         def until_done():
@@ -238,11 +243,12 @@ def phase(user, users: int, seconds: float | None, warmup: float, host: str, ser
         gevent.spawn_later(warmup + seconds, runner.quit)
     runner.greenlet.join()
     used = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_at["end"] = server_cpu(server_pid)
+    cpu_at["end"] = cpu()
     return {"seconds": time.monotonic() - STATE["since"], "users": users, "times_ms": STATE["times"],
             "errors": STATE["errors"], "error_examples": STATE["examples"],
-            "tool_cpu_seconds": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
-            "wall_seconds": time.monotonic() - started, "server_cpu_seconds": cpu_at["end"] - cpu_at["start"]}
+            "tool_cpu_seconds": used.ru_utime + used.ru_stime - own.ru_utime - own.ru_stime,
+            "wall_seconds": time.monotonic() - started, "server_cpu_seconds": cpu_at["end"][0] - cpu_at["start"][0],
+            "database_cpu_seconds": cpu_at["end"][1] - cpu_at["start"][1]}
 
 
 def main() -> None:
@@ -255,15 +261,16 @@ def main() -> None:
     parser.add_argument("--session", type=int, default=50)
     parser.add_argument("--floor-seconds", type=float, default=20)
     parser.add_argument("--server-pid", type=int, help="gunicorn's master: its CPU is reported")
+    parser.add_argument("--database-pid", type=int, help="PostgreSQL's postmaster, when on this machine")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if not args.host.startswith(("http://127.", "http://localhost:", "http://[::1]:")):
         raise SystemExit(f"loopback only: {args.host}")
     PLAN.update(json.loads(Path(args.plan).read_text()), session=args.session, order_status={})
     UNSIGNED.extend(PLAN["accounts"])
-    results = {"sign_in": phase(SignIn, args.users, None, 0.0, args.host, args.server_pid)}
-    results["mix"] = phase(Person, min(args.users, len(FREE)), args.seconds, args.warmup, args.host, args.server_pid)
-    results["floor"] = phase(Probe, args.users, args.floor_seconds, min(args.warmup, 2.0), args.host, args.server_pid)
+    results = {"sign_in": phase(SignIn, args.users, None, 0.0, args.host, args.server_pid, args.database_pid)}
+    results["mix"] = phase(Person, min(args.users, len(FREE)), args.seconds, args.warmup, args.host, args.server_pid, args.database_pid)
+    results["floor"] = phase(Probe, args.users, args.floor_seconds, min(args.warmup, 2.0), args.host, args.server_pid, args.database_pid)
     Path(args.out).write_text(json.dumps(results))
 
 
