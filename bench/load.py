@@ -25,6 +25,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -142,8 +143,8 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(database_url: str, redis_url: str, folder: Path, **settings):
-    """gunicorn with the shipped configuration on a free loopback port: (base URL, master pid). Stopped (the whole process
-    group) on exit."""
+    """gunicorn with the shipped configuration on a free loopback port: (base URL, master pid). Stopped (the whole
+    process group) on exit."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "BIND": f"127.0.0.1:{port}",
            "LOG_FORMAT": "json", "SECRET_KEY": secrets.token_hex(32), "PROMETHEUS_MULTIPROC_DIR": str(folder / "m"),
@@ -181,13 +182,13 @@ def postmaster(database_url: str) -> int | None:
     """PostgreSQL's main process when it runs on this machine (a backend's parent), else None."""
     import psycopg
 
-    with psycopg.connect(plain_url(database_url)) as connection:
+    with psycopg.connect(plain_url(database_url)) as connection:  # open while its process is read
         backend = connection.execute("select pg_backend_pid()").fetchone()[0]
-    try:
-        parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        return parent if "postgres" in Path(f"/proc/{parent}/cmdline").read_text() else None
-    except (OSError, ValueError):
-        return None
+        try:
+            parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            return parent if "postgres" in Path(f"/proc/{parent}/cmdline").read_text() else None
+        except (OSError, ValueError):
+            return None
 
 
 def warm(base: str, workers: int) -> None:
@@ -248,15 +249,20 @@ def run(app, database_url: str, redis_url: str, *, tenants: int, users: int, sec
     plan_file = folder / "plan.json"
     plan_file.write_text(json.dumps(plan))
     workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
-    with gunicorn(database_url, redis_url, folder) as (base, server_pid):
-        warm(base, workers)
-        log(f"{len(plan['accounts'])} sign-ins, then the mix ({users} users, {warmup:g} s warm-up + {seconds:g} s), "
-            f"then the floor ({floor_seconds:g} s) ...")
-        raw = send_load(base, plan_file, users, seconds, warmup, floor_seconds, session, server_pid,
-                        postmaster(database_url))
-    return {"argon2": app.config["ARGON2_PROFILE"], "tenants": tenants, "accounts": len(plan["accounts"]), "users": users, "seconds": seconds,
-            "warmup": warmup, "session": session, "workers": workers, "setup_seconds": setup_seconds,
-            **{name: summarise(raw[name]) for name in ("sign_in", "mix", "floor")}, "gunicorn_log_tail": (folder / "gunicorn.log").read_text()[-2000:]}
+    try:
+        with gunicorn(database_url, redis_url, folder) as (base, server_pid):
+            warm(base, workers)
+            log(f"{len(plan['accounts'])} sign-ins, then the mix ({users} users, {warmup:g} s warm-up + "
+                f"{seconds:g} s), then the floor ({floor_seconds:g} s) ...")
+            raw = send_load(base, plan_file, users, seconds, warmup, floor_seconds, session, server_pid,
+                            postmaster(database_url))
+        server_log = (folder / "gunicorn.log").read_text()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"argon2": app.config["ARGON2_PROFILE"], "tenants": tenants, "accounts": len(plan["accounts"]),
+            "users": users, "seconds": seconds, "warmup": warmup, "session": session, "workers": workers,
+            "setup_seconds": setup_seconds, **{name: summarise(raw[name]) for name in ("sign_in", "mix", "floor")},
+            "gunicorn_log_tail": server_log[-2000:]}
 
 
 # ---------------------------------------------------------------- report
@@ -277,7 +283,8 @@ def print_table(results: dict) -> None:
     for name, r in rows:
         print(f"| {name:<30} | {r['requests']:>8} | {r['per_second']:>6.1f} | {r['p50']:>6.1f} | {r['p95']:>6.1f} | "
               f"{r['p99']:>6.1f} | {r['errors']:>6} |")
-    print(f"gunicorn's CPU per request (app + WSGI server, PostgreSQL aside): {mix['server_cpu_ms_per_request']:.1f} ms "
+    print(f"gunicorn's CPU per request (app + WSGI server, PostgreSQL aside): "
+          f"{mix['server_cpu_ms_per_request']:.1f} ms "
           f"in the mix, {floor['server_cpu_ms_per_request']:.2f} ms in the floor, "
           f"{sign_in['server_cpu_ms_per_request']:.1f} ms in the sign-in phase (3 requests an account); "
           f"PostgreSQL's: {mix['database_cpu_ms_per_request']:.1f} ms in the mix")

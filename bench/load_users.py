@@ -268,9 +268,10 @@ def main() -> None:
         raise SystemExit(f"loopback only: {args.host}")
     PLAN.update(json.loads(Path(args.plan).read_text()), session=args.session, order_status={})
     UNSIGNED.extend(PLAN["accounts"])
-    results = {"sign_in": phase(SignIn, args.users, None, 0.0, args.host, args.server_pid, args.database_pid)}
-    results["mix"] = phase(Person, min(args.users, len(FREE)), args.seconds, args.warmup, args.host, args.server_pid, args.database_pid)
-    results["floor"] = phase(Probe, args.users, args.floor_seconds, min(args.warmup, 2.0), args.host, args.server_pid, args.database_pid)
+    servers = (args.host, args.server_pid, args.database_pid)
+    results = {"sign_in": phase(SignIn, args.users, None, 0.0, *servers)}
+    results["mix"] = phase(Person, min(args.users, len(FREE)), args.seconds, args.warmup, *servers)
+    results["floor"] = phase(Probe, args.users, args.floor_seconds, min(args.warmup, 2.0), *servers)
     Path(args.out).write_text(json.dumps(results))
 
 
