@@ -62,6 +62,8 @@ class Member(db.Model):
     # Where the member's reminders and digests go besides in-app: email, sms, and the workspace's chat bots.
     notify_channels: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=lambda: ["email"])
     calendar_nonce: Mapped[str | None] = mapped_column(String(32))  # signs the calendar feed link; None: no feed
+    # {list: saved view id}: the view each list opens with (crm/saved_views). A column, not a table (issue 19).
+    default_views: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
     role: Mapped[Role] = relationship(lazy="joined")
 

@@ -1,4 +1,5 @@
-"""Saved views of the lists (customers, deals, orders, tickets) and each member's default view per list."""
+"""Saved views of the lists (customers, deals, orders, tickets); each member's default view per list is kept on the
+member (`members.default_views`)."""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
@@ -30,13 +31,3 @@ class SavedView(db.Model):
 
     owner: Mapped[Member] = relationship()
 
-
-class DefaultView(db.Model):
-    """The view a member's list opens with when asked for without arguments (the menu's link)."""
-
-    __tablename__ = "saved_view_defaults"
-    __table_args__ = {"schema": "tenant"}
-
-    member_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id", ondelete="CASCADE"), primary_key=True)
-    list: Mapped[str] = mapped_column(String(20), primary_key=True)
-    view_id: Mapped[int] = mapped_column(ForeignKey("tenant.saved_views.id", ondelete="CASCADE"))

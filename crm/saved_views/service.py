@@ -8,7 +8,8 @@ Who may share: admins (the role may edit settings) and managers, read from the p
 role sees the list's records of a team (scope team or sub-teams, the default Sales manager) or who manages a team.
 A member sees their own views and the shared ones; a private view of another member is not found (404).
 """
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import String, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from flask_babel import gettext as _
 
 from crm import registry, validation
@@ -17,7 +18,7 @@ from crm.errors import Forbidden, Invalid, NotFound
 from crm.extensions import db
 from crm.fields import definitions
 from crm.members.models import Member, Team
-from crm.saved_views.models import DefaultView, SavedView
+from crm.saved_views.models import SavedView
 from crm.validation import record_id
 
 NAME_LIMIT = 60
@@ -66,9 +67,10 @@ def get_view(member: Member, view_id: int) -> SavedView:
 
 def default_of(member: Member, list_name: str) -> SavedView | None:
     """The member's default view of the list, while they still see it (a shared one may have been made private)."""
-    stmt = _seen_by(member).join(DefaultView, DefaultView.view_id == SavedView.id).where(
-        DefaultView.member_id == member.id, DefaultView.list == list_name)
-    return db.session.scalar(stmt)
+    view_id = record_id((member.default_views or {}).get(list_name))
+    if view_id is None:
+        return None
+    return db.session.scalar(_seen_by(member).where(SavedView.id == view_id, SavedView.list == list_name))
 
 
 def read_query(listed: registry.SavedList, args) -> dict[str, list[str]]:
@@ -100,8 +102,7 @@ def update_view(member: Member, view: SavedView, data: dict) -> None:
     was_shared = view.shared
     _set(member, view, data)
     if was_shared and not view.shared:  # the others no longer see it, so it is no longer their default
-        db.session.execute(delete(DefaultView).where(DefaultView.view_id == view.id,
-                                                     DefaultView.member_id != view.owner_id))
+        _forget_default(view, Member.id != view.owner_id)
     db.session.flush()
     set_default(member, view, data.get("default", False))
 
@@ -120,19 +121,26 @@ def _set(member: Member, view: SavedView, data: dict) -> None:
 
 def set_default(member: Member, view: SavedView, on: bool) -> None:
     """Make the view the member's default for its list, or stop it being so."""
-    current = db.session.get(DefaultView, (member.id, view.list))
-    if on and current is None:
-        db.session.add(DefaultView(member_id=member.id, list=view.list, view_id=view.id))
-    elif on:
-        current.view_id = view.id
-    elif current is not None and current.view_id == view.id:
-        db.session.delete(current)
+    defaults = dict(member.default_views or {})
+    if on:
+        defaults[view.list] = view.id
+    elif defaults.get(view.list) == view.id:
+        del defaults[view.list]
+    member.default_views = defaults
     db.session.flush()
+
+
+def _forget_default(view: SavedView, *members) -> None:
+    """The view stops being the default of the members `members` select (all, when none given)."""
+    db.session.execute(update(Member).where(Member.default_views[view.list].astext == str(view.id), *members)
+                       .values(default_views=Member.default_views.op("-", return_type=JSONB)(literal(view.list, String)))
+                       .execution_options(synchronize_session="fetch"))
 
 
 def delete_view(member: Member, view: SavedView) -> None:
     if not may_change(member, view):
         raise Forbidden()
+    _forget_default(view)
     db.session.delete(view)
     db.session.flush()
 

@@ -176,3 +176,35 @@ def test_a_list_the_role_may_not_view_has_no_views(acme, add_member, client_as, 
     assert client.get(f"/{acme.slug}/views/{view_id}").status_code == 404
     refused = client.post(f"/{acme.slug}/views/", data={"list": "nowhere", "query": "", "name": "X"}, headers=HX)
     assert refused.status_code == 422 and "This list has no saved views." in refused.text
+
+
+def test_deleting_a_default_view_leaves_the_list_opening_as_it_is(acme, admin):
+    view_id = save_view(admin, acme, "customers", "Mine", {"owner": "me"}, default="y")
+    assert admin.get(f"/{acme.slug}/customers/").status_code == 303
+    assert admin.post(f"/{acme.slug}/views/{view_id}/delete", headers=HX).status_code in (200, 204, 303)
+    assert admin.get(f"/{acme.slug}/customers/").status_code == 200
+
+
+def test_a_default_kept_in_the_old_table_is_the_members_default_after_the_upgrade(app, acme, admin):
+    from sqlalchemy import text
+
+    from tenants.migrations import upgrade_schema
+
+    view_id = save_view(admin, acme, "customers", "Mine", {"owner": "me"})  # not a default yet
+    schema = f"t_{acme.id}"
+    with app.app_context(), db.engine.begin() as connection:  # the default as t0046 stored it
+        connection.execute(text(f"alter table {schema}.members drop column default_views"))
+        connection.execute(text(f"create table {schema}.saved_view_defaults (member_id int not null, "
+                                f"list varchar(20) not null, view_id int not null, primary key (member_id, list))"))
+        connection.execute(text(f"insert into {schema}.saved_view_defaults values (:m, 'customers', :v)"),
+                           {"m": acme.admin_member_id, "v": view_id})
+        owner = connection.execute(text("select tableowner from pg_tables where schemaname = :s "
+                                        "and tablename = 'members'"), {"s": schema}).scalar()
+        connection.execute(text(f'alter table {schema}.saved_view_defaults owner to "{owner}"'))
+        connection.execute(text(f"update {schema}.alembic_version set version_num = 't0046'"))
+    with app.app_context():
+        upgrade_schema(db.engine, schema, "t0049")
+    opened_list = admin.get(f"/{acme.slug}/customers/")
+    assert opened_list.status_code == 303 and opened_list.headers["Location"] == f"/{acme.slug}/views/{view_id}"
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(text(f"select to_regclass('{schema}.saved_view_defaults')")).scalar() is None
