@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
-from crm.extensions import db
-from crm.notify.models import MessageTemplate, Notification
+from crm.notify.models import Notification
+from crm.settings import get_setting
 
 TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 # An http(s) address in text already escaped: the characters a URL may hold, "&" only as the "&amp;" escaping
@@ -116,14 +115,26 @@ class TemplateProblem(ValueError):
     """A tenant's template that cannot be rendered (unknown variable, syntax error)."""
 
 
+# The tenant's own wordings: the setting TEMPLATES_SETTING holds {template_key(): {"subject", "body"}} (a setting,
+# not a table: issue 19 counts the relations of every tenant schema). Read once a transaction (get_setting).
+TEMPLATES_SETTING = "message_templates"
+
+
+def template_key(kind: str, channel: str, language: str) -> str:
+    return f"{kind}:{channel}:{language}"
+
+
+def own_templates() -> dict[str, dict]:
+    return get_setting(TEMPLATES_SETTING) or {}
+
+
 def template_for(kind: str, channel: str, language: str) -> tuple[str, str]:
-    """The tenant's subject and body for this kind/channel/language, else the default in that language."""
-    own = db.session.scalar(select(MessageTemplate).where(MessageTemplate.kind == kind,
-                                                          MessageTemplate.channel.in_((channel, "any")),
-                                                          MessageTemplate.language == language)
-                            .order_by(MessageTemplate.channel == "any"))
-    if own is not None:
-        return own.subject, own.body
+    """The tenant's subject and body for this kind/channel/language (or for any channel), else the default in that
+    language."""
+    own = own_templates()
+    found = own.get(template_key(kind, channel, language)) or own.get(template_key(kind, "any", language))
+    if found is not None:
+        return found["subject"], found["body"]
     return DEFAULTS.get((kind, language)) or DEFAULTS[(kind, "en")]
 
 

@@ -62,21 +62,6 @@ class NotificationDue(db.Model):
     enqueued_at: Mapped[datetime | None]  # when a send job was last handed to RQ
 
 
-class MessageTemplate(db.Model):
-    """A tenant's own wording of a message kind for a channel and language (defaults live in code)."""
-
-    __tablename__ = "message_templates"
-    __table_args__ = (UniqueConstraint("kind", "channel", "language"), {"schema": "tenant"})
-
-    id: Mapped[int] = tenant_pk()
-    kind: Mapped[str] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(20))
-    language: Mapped[str] = mapped_column(String(12))
-    subject: Mapped[str] = mapped_column(String(200), default="")
-    body: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
 class DevMessage(db.Model):
     """In development every email, SMS and bot message lands here instead of leaving the machine."""
 

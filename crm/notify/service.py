@@ -1,13 +1,14 @@
 """What members see of the outbox: their in-app messages, and (admins) what failed or waits."""
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from crm import validation
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.members.models import Member
 from crm.notify import channel_settings, messages, outbox
-from crm.notify.models import BOT_CHANNELS, MessageTemplate, Notification
+from crm.notify.models import BOT_CHANNELS, Notification
+from crm.settings import put_setting
 
 PAGE_SIZE = 50
 
@@ -85,14 +86,14 @@ LANGUAGES = ("en", "zh")
 
 def templates() -> list[dict]:
     """Every message kind in both languages: the text in use and whether it is the tenant's own."""
-    own = {(t.kind, t.language): t for t in db.session.scalars(
-        select(MessageTemplate).where(MessageTemplate.channel == "any"))}
+    own = messages.own_templates()
     rows = []
     for kind in messages.VARIABLES:
         for language in LANGUAGES:
             subject, body = messages.template_for(kind, "any", language)
             rows.append({"kind": kind, "language": language, "subject": subject, "body": body,
-                         "own": (kind, language) in own, "variables": messages.VARIABLES[kind]})
+                         "own": messages.template_key(kind, "any", language) in own,
+                         "variables": messages.VARIABLES[kind]})
     return rows
 
 
@@ -116,18 +117,16 @@ def save_template(kind: str, language: str, subject: str, body: str) -> None:
     if language not in LANGUAGES:
         raise Invalid({"body": _("Unknown language.")})
     preview(kind, subject, body)
-    row = db.session.scalar(select(MessageTemplate).where(MessageTemplate.kind == kind, MessageTemplate.channel ==
-                                                          "any", MessageTemplate.language == language))
-    if row is None:
-        row = MessageTemplate(kind=kind, channel="any", language=language)
-        db.session.add(row)
-    row.subject, row.body = subject.strip(), body
-    db.session.flush()
+    own = dict(messages.own_templates())
+    own[messages.template_key(kind, "any", language)] = {"subject": subject.strip(), "body": body}
+    put_setting(messages.TEMPLATES_SETTING, own)
 
 
 def reset_template(kind: str, language: str) -> None:
-    """Back to the built-in wording."""
-    db.session.execute(delete(MessageTemplate).where(MessageTemplate.kind == kind, MessageTemplate.language == language))
+    """Back to the built-in wording (in every channel)."""
+    own = {key: value for key, value in messages.own_templates().items()
+           if not (key.startswith(f"{kind}:") and key.endswith(f":{language}"))}
+    put_setting(messages.TEMPLATES_SETTING, own)
 
 
 def available_channels() -> list[str]:

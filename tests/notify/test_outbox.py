@@ -234,3 +234,41 @@ def test_member_chooses_sms_and_the_reminder_arrives_by_email_sms_and_in_app(
     assert len(texts) == 1 and texts[0]["to"] == "+8613800138000" and "Qian Duo" in texts[0]["text"]
     assert len([m for m in smtp_on.messages if m["Subject"] == "Reminder: Call Qian Duo"]) == 1
     assert '<span class="bell-count">1</span>' in admin.get(f"/{acme.slug}/messages/bell", headers=HX).text
+
+
+def test_a_wording_kept_in_the_old_table_is_used_after_the_upgrade(app, acme, in_tenant):
+    from sqlalchemy import text
+
+    from crm.notify import messages
+    from tenants.migrations import upgrade_schema
+
+    schema = f"t_{acme.id}"
+    with app.app_context(), db.engine.begin() as connection:  # a wording as t0049 stored it
+        owner = connection.execute(text("select tableowner from pg_tables where schemaname = :s "
+                                        "and tablename = 'settings'"), {"s": schema}).scalar()
+        connection.execute(text(f"create table {schema}.message_templates (id int primary key, kind varchar(40), "
+                                f"channel varchar(20), language varchar(12), subject varchar(200), body text, "
+                                f"updated_at timestamptz)"))
+        connection.execute(text(f'alter table {schema}.message_templates owner to "{owner}"'))
+        connection.execute(text(f"insert into {schema}.message_templates values "
+                                f"(1, 'reminder', 'any', 'zh', '提醒：{{{{ customer }}}}', '到期 {{{{ due }}}}', now())"))
+        connection.execute(text(f"update {schema}.alembic_version set version_num = 't0049'"))
+    with app.app_context():
+        upgrade_schema(db.engine, schema, "t0050")
+    assert in_tenant(acme, lambda: messages.template_for("reminder", "email", "zh")) == \
+        ("提醒：{{ customer }}", "到期 {{ due }}")
+    assert in_tenant(acme, lambda: messages.template_for("reminder", "email", "en")) == \
+        messages.DEFAULTS[("reminder", "en")]
+
+
+def test_resetting_a_wording_brings_back_the_default(acme, client_as, in_tenant):
+    from crm.notify import messages, service
+
+    def customise():
+        service.save_template("reminder", "en", "Ring {{ customer }}", "At {{ due }}.")
+        service.save_template("reminder", "zh", "打给 {{ customer }}", "{{ due }}")
+    in_tenant(acme, customise)
+    in_tenant(acme, lambda: service.reset_template("reminder", "en"))
+    assert in_tenant(acme, lambda: messages.template_for("reminder", "email", "en")) == \
+        messages.DEFAULTS[("reminder", "en")]
+    assert in_tenant(acme, lambda: messages.template_for("reminder", "sms", "zh")) == ("打给 {{ customer }}", "{{ due }}")

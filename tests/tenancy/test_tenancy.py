@@ -142,9 +142,10 @@ def test_one_id_sequence_takes_over_past_every_id_the_old_ones_gave(app):
 
 # What an empty workspace adds to the catalog (issue 19: 208 relations before one id sequence for all tables but
 # orders and tickets, whose numbers people read, and 16 fewer indexes; contacts added four and two unique
-# constraints went (t0045); saved_view_defaults became a column of members (t0049); its target is 132). A new table
+# constraints went (t0045); saved_view_defaults became a column of members (t0049), message_templates a setting
+# (t0050); its target is 132). A new table
 # or index must fit under this, or lower something else first.
-RELATIONS_BUDGET = 159
+RELATIONS_BUDGET = 156
 
 
 def test_an_empty_workspace_stays_within_its_catalog_budget(app, acme):
