@@ -61,7 +61,7 @@ def test_an_admin_on_a_phone_exports_everything_and_downloads_the_zip(
     page_ready(page)
     rows = section.locator("table.exports tbody tr")
     expect(rows).to_have_count(1)
-    expect(rows).to_contain_text("3 rows, 1 files")
+    expect(rows).to_contain_text("3 rows, 1 file")
     assert page.evaluate(NO_OVERFLOW), "the list of exports is wider than a 375 px phone"
     shot(page, "workspace-export-04-list-375px")
 
