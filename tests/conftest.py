@@ -273,6 +273,23 @@ def make_customer(app):
 
 
 @pytest.fixture
+def make_contact(in_tenant):
+    """A contact of a customer, stored as it is given (not primary unless said); returns its id."""
+    from crm.contacts.models import Contact
+    from crm.extensions import db
+
+    def make(tenant: TenantInfo, customer_id: int, **fields) -> int:
+        def add():
+            contact = Contact(customer_id=customer_id, **{"is_primary": False, **fields})
+            db.session.add(contact)
+            db.session.flush()
+            return contact.id
+        return in_tenant(tenant, add)
+
+    return make
+
+
+@pytest.fixture
 def in_tenant(app):
     """Run a function inside an app context with the tenant bound; returns its result."""
     from tenants.binding import tenant_bound

@@ -25,7 +25,8 @@ class Contact(db.Model):
         # The customer page's contacts, primary first (crm/contacts/service.py `of_customer`); cascade on purge.
         Index("ix_contacts_customer", "customer_id"),
         # Global search (crm/search/service.py `_contacts`): any substring, Chinese too, as customers' grams.
-        Index("ix_contacts_search_grams", "search_grams", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+        Index("ix_contacts_search_grams", "search_grams", postgresql_using="gin",
+              postgresql_with={"fastupdate": "off"}),
         {"schema": "tenant"},
     )
 

@@ -132,9 +132,9 @@ def set_default(member: Member, view: SavedView, on: bool) -> None:
 
 def _forget_default(view: SavedView, *members) -> None:
     """The view stops being the default of the members `members` select (all, when none given)."""
+    without = Member.default_views.op("-", return_type=JSONB)(literal(view.list, String))  # jsonb - key
     db.session.execute(update(Member).where(Member.default_views[view.list].astext == str(view.id), *members)
-                       .values(default_views=Member.default_views.op("-", return_type=JSONB)(literal(view.list, String)))
-                       .execution_options(synchronize_session="fetch"))
+                       .values(default_views=without).execution_options(synchronize_session="fetch"))
 
 
 def delete_view(member: Member, view: SavedView) -> None:

@@ -5,31 +5,22 @@ import re
 
 from sqlalchemy import select
 
-from crm.contacts.models import Contact
 from crm.extensions import db
 from crm.notify.models import Notification
 from crm.tickets.models import Ticket
 from tests.conftest import HX
 
 
-def add_contact(in_tenant, tenant, customer_id: int, **fields) -> int:
-    def add():
-        contact = Contact(customer_id=customer_id, is_primary=False, **fields)
-        db.session.add(contact)
-        db.session.flush()
-        return contact.id
-    return in_tenant(tenant, add)
-
-
-def test_a_ticket_asked_by_a_contact_shows_them_and_replies_go_to_them(acme, admin, make_customer, in_tenant):
+def test_a_ticket_asked_by_a_contact_shows_them_and_replies_go_to_them(acme, admin, make_customer, in_tenant,
+                                                                      make_contact):
     from crm.settings import put_setting
 
     in_tenant(acme, lambda: put_setting("quiet_hours", None))
     company = make_customer(acme, name="星辰科技", kind="company", email="office@xingchen.example.com",
                             preferred_channel="email")
     other = make_customer(acme, name="Other Co")
-    wang = add_contact(in_tenant, acme, company, name="王芳", title="采购经理", email="wang@xingchen.example.com")
-    stranger = add_contact(in_tenant, acme, other, name="Stranger")
+    wang = make_contact(acme, company, name="王芳", title="采购经理", email="wang@xingchen.example.com")
+    stranger = make_contact(acme, other, name="Stranger")
 
     form = admin.get(f"/{acme.slug}/tickets/new", query_string={"customer_id": company}, headers=HX).text
     assert re.search(rf'<option value="{wang}"[^>]*>王芳 · 采购经理</option>', form)
@@ -62,21 +53,22 @@ def test_a_ticket_asked_by_a_contact_shows_them_and_replies_go_to_them(acme, adm
     assert "record-contact" not in page and "sent by email to office@xingchen.example.com" in page
 
 
-def test_a_rep_gets_no_contacts_of_a_customer_out_of_reach(acme, people, client_as, make_customer, in_tenant):
+def test_a_rep_gets_no_contacts_of_a_customer_out_of_reach(acme, people, client_as, make_customer, make_contact):
     west = make_customer(acme, people["west"].member_id, name="West Co")
-    add_contact(in_tenant, acme, west, name="West Secret")
+    make_contact(acme, west, name="West Secret")
     rep = client_as(people["rep"].account_id)
     options = rep.get(f"/{acme.slug}/contacts/options", query_string={"customer_id": west}, headers=HX)
     assert options.status_code == 200 and "West Secret" not in options.text
 
 
-def test_an_order_placed_by_a_contact_tells_them_its_news(acme, admin, make_customer, make_product, in_tenant):
+def test_an_order_placed_by_a_contact_tells_them_its_news(acme, admin, make_customer, make_product, in_tenant,
+                                                           make_contact):
     from crm.orders.models import Order
     from crm.settings import put_setting
 
     in_tenant(acme, lambda: put_setting("quiet_hours", None))
     company = make_customer(acme, name="星辰科技", kind="company", phone="13800000031")
-    li = add_contact(in_tenant, acme, company, name="李娜", mobile="+8613900000032")
+    li = make_contact(acme, company, name="李娜", mobile="+8613900000032")
     product = make_product(acme, name="Tea", price="10.00")
     line = {"line_key": "a", "line_product_id": product, "line_quantity": "2", "line_unit_price": "10",
             "line_discount": "0", "line_description": "Tea", "line_unit": ""}
@@ -96,12 +88,12 @@ def test_an_order_placed_by_a_contact_tells_them_its_news(acme, admin, make_cust
 
 
 def test_a_deal_and_a_follow_up_name_their_contact_and_the_next_follow_up_keeps_it(
-        acme, admin, make_customer, in_tenant, stage_ids):
+        acme, admin, make_customer, in_tenant, make_contact, stage_ids):
     from crm.deals.models import Deal
     from crm.followups.models import Activity
 
     company = make_customer(acme, name="星辰科技", kind="company")
-    zhao = add_contact(in_tenant, acme, company, name="赵敏", title="CTO", mobile="+8613900000041")
+    zhao = make_contact(acme, company, name="赵敏", title="CTO", mobile="+8613900000041")
     made = admin.post(f"/{acme.slug}/deals/", data={"title": "ERP rollout", "customer_id": company,
                                                     "contact_id": zhao, "stage_id": stage_ids(acme)["Lead"],
                                                     "currency": "CNY", "owner_id": acme.admin_member_id})
@@ -123,13 +115,13 @@ def test_a_deal_and_a_follow_up_name_their_contact_and_the_next_follow_up_keeps_
 
 
 def test_the_api_reads_and_sets_the_contact_of_a_ticket_and_refuses_another_customers(
-        acme, make_customer, make_api_token, in_tenant, app):
+        acme, make_customer, make_api_token, make_contact, app):
     from tests.conftest import bearer
 
     company = make_customer(acme, name="星辰科技", kind="company")
     other = make_customer(acme, name="Other Co")
-    wang = add_contact(in_tenant, acme, company, name="王芳")
-    stranger = add_contact(in_tenant, acme, other, name="Stranger")
+    wang = make_contact(acme, company, name="王芳")
+    stranger = make_contact(acme, other, name="Stranger")
     api, headers = app.test_client(), bearer(make_api_token(acme))
     refused = api.post("/api/v1/tickets/", headers=headers,
                        json={"customer_id": company, "subject": "Jam", "contact_id": stranger})

@@ -127,34 +127,22 @@ def test_a_deal_title_is_found_by_one_chinese_character_and_a_percent_sign_is_te
         assert (f"/deals/{deal_id}" in search(acme.admin_account_id, typed)) is found, typed
 
 
-def add_contact(tenant, in_tenant, customer_id: int, **fields) -> int:
-    from crm.contacts.models import Contact
-    from crm.extensions import db
-
-    def add():
-        contact = Contact(customer_id=customer_id, is_primary=False, **fields)
-        db.session.add(contact)
-        db.session.flush()
-        return contact.id
-    return in_tenant(tenant, add)
-
-
 @pytest.mark.parametrize("typed", ["王芳", "芳", "13512345678", "+86 135 1234 5678", "wang.fang@", "wf_wechat"])
-def test_a_contact_is_found_by_name_phone_email_or_wechat_and_leads_to_its_customer(acme, search, nana, in_tenant,
+def test_a_contact_is_found_by_name_phone_email_or_wechat_and_leads_to_its_customer(acme, search, nana, make_contact,
                                                                                      typed):
-    add_contact(acme, in_tenant, nana, name="王芳", title="采购经理", mobile="+8613512345678",
+    make_contact(acme, nana, name="王芳", title="采购经理", mobile="+8613512345678",
                 email="wang.fang@yunfan.example.com", wechat="wf_wechat")
     found = search(acme.admin_account_id, typed)
     group = found[found.index(">Contacts<"):]
     assert "王芳" in group and "采购经理" in group and "欧阳娜娜" in group and f"/customers/{nana}" in group
 
 
-def test_a_rep_finds_only_the_contacts_of_customers_in_reach(acme, people, search, make_customer, in_tenant):
+def test_a_rep_finds_only_the_contacts_of_customers_in_reach(acme, people, search, make_customer, make_contact):
     rep, west = people["rep"], people["west"]
     mine = make_customer(acme, rep.member_id, name="Mine Co", owner_id=str(rep.member_id))
     theirs = make_customer(acme, west.member_id, name="Theirs Co", owner_id=str(west.member_id))
-    add_contact(acme, in_tenant, mine, name="赵敏 mine")
-    add_contact(acme, in_tenant, theirs, name="赵敏 theirs", mobile="+8613700000009")
+    make_contact(acme, mine, name="赵敏 mine")
+    make_contact(acme, theirs, name="赵敏 theirs", mobile="+8613700000009")
     found = search(rep.account_id, "赵敏")
     assert "赵敏 mine" in found and "theirs" not in found and "Theirs Co" not in found
     assert "Nothing found" in search(rep.account_id, "13700000009")
