@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from sqlalchemy import update
 
 from crm import validation
 from crm.audit.service import audited, record
@@ -10,6 +11,7 @@ from crm.contacts import service as contacts
 from crm.errors import Invalid
 from crm.extensions import db, utcnow
 from crm.fields import record_values
+from crm.followups.models import Activity
 from crm.fields.values import audit_state
 from crm.members.access import in_reach
 from crm.members.models import Member
@@ -236,8 +238,10 @@ def mark_lost(viewer: Member, deal: Deal, reason: str | None, stage_id=None) -> 
 
 
 def delete_deal(deal: Deal) -> None:
-    """Delete a deal with its stage history and its timeline events."""
+    """Delete a deal with its stage history and its timeline events; its follow-ups stay, about its customer."""
     timeline.forget_deal(deal.id)
+    db.session.execute(update(Activity).where(Activity.deal_id == deal.id).values(deal_id=None)
+                       .execution_options(synchronize_session=False))
     # The owner it had: GET /api/v1/deletions shows the deletion to whoever could see the deal (crm/audit/deletions.py).
     record("delete", "deal", deal.id, summary=deal.title, changes={"owner_id": [deal.owner_id, None]})
     db.session.delete(deal)

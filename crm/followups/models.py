@@ -29,7 +29,7 @@ class Activity(db.Model):
     # A contact of the customer: who is called or met (crm/contacts). No foreign key: removing a contact clears it
     # (crm/contacts/service.py), and a key would make every purge read this table once per contact.
     contact_id: Mapped[int | None]
-    deal_id: Mapped[int | None] = mapped_column(index=True)  # deals.id; a deal's delete removes its activities
+    deal_id: Mapped[int | None] = mapped_column(index=True)  # deals.id; a deal's delete clears it (no foreign key)
     owner_id: Mapped[int] = mapped_column(ForeignKey("tenant.members.id"))  # who does it
     method: Mapped[str] = mapped_column(String(20))
     summary: Mapped[str] = mapped_column(Text, default="")  # what to do, or what was done

@@ -283,8 +283,22 @@ def test_a_rep_reaches_only_own_deals(acme, add_member, make_deal, run):
 
 
 def test_deleting_a_deal_removes_its_history_and_timeline(acme, make_deal, run, in_tenant):
+    from crm.extensions import utcnow
+    from crm.followups.models import Activity
+
     deal_id = make_deal(acme)
+
+    def plan():
+        deal = db.session.get(Deal, deal_id)
+        call = Activity(customer_id=deal.customer_id, deal_id=deal_id, owner_id=acme.admin_member_id, method="call",
+                        summary="Call about the deal", outcome="", due_at=utcnow())
+        db.session.add(call)
+        db.session.flush()
+        return call.id
+    call_id = in_tenant(acme, plan)
     run(acme, lambda viewer: deals.delete_deal(deal_queries.get_deal(viewer, deal_id, "delete")))
+    # The follow-up stays on the customer's day, no longer pointing at a deal that is gone.
+    assert in_tenant(acme, lambda: db.session.get(Activity, call_id).deal_id) is None
     assert in_tenant(acme, lambda: db.session.get(Deal, deal_id)) is None
     assert events(acme, in_tenant, deal_id) == []
     assert in_tenant(acme, lambda: db.session.scalar(select(func.count()).where(
